@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the pinned tools the tests and benchmarks need into .tools/bin (ignored by git),
+# built from the Go module proxy with `go install`. Reuses what is already there.
+# Usage: scripts/tools.sh [ghz] [minio] [helm]   (no argument: all of them)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOBIN="$PWD/.tools/bin"
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
+mkdir -p "$GOBIN"
+
+declare -A PINS=(
+  [ghz]="github.com/bojand/ghz/cmd/ghz@v0.93.0"
+  [minio]="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+  [helm]="helm.sh/helm/v3/cmd/helm@v3.22.0"
+)
+
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(ghz minio helm)
+
+for tool in "${wanted[@]}"; do
+  pin="${PINS[$tool]:-}"
+  if [ -z "$pin" ]; then echo "tools: unknown tool '$tool'" >&2; exit 2; fi
+  stamp="$GOBIN/.$tool.version"
+  if [ -x "$GOBIN/$tool" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pin" ]; then
+    echo "tools: $tool already at $pin"
+    continue
+  fi
+  echo "tools: go install $pin"
+  go install "$pin"
+  echo "$pin" > "$stamp"
+done
