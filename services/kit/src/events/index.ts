@@ -1,0 +1,34 @@
+// Event plumbing: NATS/JetStream connection, stream definitions, the transactional outbox and
+// its relay, and idempotent durable consumers. See ARCHITECTURE.md §6.
+export { type ConsumedEvent, type ConsumerOptions, type RunningConsumer, runConsumer } from "./consumer.js";
+export { applyOnce, consumedEventsTableSql, pruneConsumed } from "./inbox.js";
+export { type Listener, type ListenOptions, listenForNotify } from "./listen.js";
+export { connectNats, type NatsHandle, type NatsOptions, parseNatsUrl } from "./nats.js";
+export {
+  appendEvents,
+  checkSchema,
+  EVENT_TYPE_HEADER,
+  type EventMetaLike,
+  makeEvent,
+  type NewEventMeta,
+  newEventMeta,
+  type OutboxEvent,
+  outboxChannel,
+  outboxTableSql,
+  type Queryable,
+  TRACEPARENT_HEADER,
+} from "./outbox.js";
+export { type Relay, type RelayOptions, startRelay } from "./relay.js";
+export { type RelayMetrics, relayMetrics } from "./relay-metrics.js";
+export { countBacklog, prunePublished } from "./relay-store.js";
+export {
+  ACL,
+  AUTH,
+  type EnsureResult,
+  ensureStreams,
+  FILEMESH_STREAMS,
+  FILES,
+  type StreamDef,
+  streamConfig,
+  USERS,
+} from "./streams.js";

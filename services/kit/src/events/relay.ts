@@ -1,0 +1,178 @@
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import type { Pool } from "pg";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { listenForNotify } from "./listen.js";
+import { checkSchema, outboxChannel } from "./outbox.js";
+import { relayMetrics } from "./relay-metrics.js";
+import {
+  type BatchOutcome,
+  type ClaimedRow,
+  countBacklog,
+  prunePublished,
+  withClaimedBatch,
+} from "./relay-store.js";
+
+export interface RelayOptions {
+  /** Pool of the owning service; one connection stays checked out for LISTEN. */
+  pool: Pool;
+  schema: string;
+  js: JetStreamClient;
+  log: Logger;
+  registry?: Registry;
+  /** Rows per claim transaction (default 100). */
+  batchSize?: number;
+  /** Polling fallback when no NOTIFY arrives (default 1000). */
+  pollIntervalMs?: number;
+  /** PubAck wait per message (default 5000). */
+  publishTimeoutMs?: number;
+  /** Backoff after a failed round, doubling from min to max (defaults 200 and 10000). */
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+  /** Published rows older than this are deleted (default 24 h), checked every pruneIntervalMs (default 60 s). */
+  retentionMs?: number;
+  pruneIntervalMs?: number;
+  /** When it returns false (NATS disconnected) the relay waits instead of queueing publishes. */
+  isConnected?: () => boolean;
+}
+
+export interface Relay {
+  /** Claims and publishes one batch; returns how many rows were marked published. */
+  drainOnce(): Promise<number>;
+  /** Deletes published rows past retention; returns how many. */
+  pruneOnce(): Promise<number>;
+  /** Stops the loop (waiting for the batch in flight) and releases the LISTEN connection. */
+  stop(): Promise<void>;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; cause?: { message?: string } };
+  const text = e?.cause?.message ? `${e.message}: ${e.cause.message}` : (e?.message ?? String(err));
+  return text.slice(0, 500);
+}
+
+/**
+ * Publishes outbox rows to JetStream with `Nats-Msg-Id` = event id, marking each published only
+ * after its PubAck. At-least-once: a row may be published again after a crash or a lost ack,
+ * and JetStream drops the copy within the stream's duplicate window. No global order is
+ * promised (concurrent relays, retries); consumers key on the event id.
+ */
+export function startRelay(opts: RelayOptions): Relay {
+  const schema = checkSchema(opts.schema);
+  const batchSize = opts.batchSize ?? 100;
+  const pollMs = opts.pollIntervalMs ?? 1000;
+  const timeout = opts.publishTimeoutMs ?? 5000;
+  const backoffMin = opts.backoffMinMs ?? 200;
+  const backoffMax = opts.backoffMaxMs ?? 10_000;
+  const retentionMs = opts.retentionMs ?? 24 * 60 * 60 * 1000;
+  const pruneEvery = opts.pruneIntervalMs ?? 60_000;
+  const log = opts.log.child({ component: "outbox-relay", schema });
+  const metrics = relayMetrics(opts.registry);
+
+  const publish = async (rows: ClaimedRow[]): Promise<BatchOutcome> => {
+    const results = await Promise.allSettled(
+      rows.map((row) => {
+        const h = natsHeaders();
+        for (const [k, v] of Object.entries(row.headers ?? {})) h.set(k, String(v));
+        return opts.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout });
+      }),
+    );
+    const out: BatchOutcome = { published: [], failed: [] };
+    results.forEach((r, i) => {
+      const id = rows[i]!.id;
+      if (r.status === "fulfilled") out.published.push(id);
+      else out.failed.push({ id, error: errorText(r.reason) });
+    });
+    return out;
+  };
+
+  const round = async () => {
+    const r = await withClaimedBatch(opts.pool, schema, batchSize, publish);
+    if (r.published.length > 0) metrics.published.inc({ schema }, r.published.length);
+    if (r.failed.length > 0) metrics.errors.inc({ schema }, r.failed.length);
+    return r;
+  };
+
+  let lastBacklog = 0;
+  const refreshBacklog = async () => {
+    metrics.backlog.set({ schema }, await countBacklog(opts.pool, schema));
+    lastBacklog = Date.now();
+  };
+
+  let stopped = false;
+  let pending = false;
+  let interrupt: (() => void) | undefined;
+  let interruptible = false;
+  const sleep = (ms: number, wakeable: boolean) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        interrupt = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      interrupt = done;
+      interruptible = wakeable;
+    });
+  const wake = () => {
+    pending = true;
+    if (interruptible) interrupt?.();
+  };
+
+  const listener = listenForNotify({ pool: opts.pool, channel: outboxChannel(schema), log, onNotify: wake });
+
+  const loop = async () => {
+    let failures = 0;
+    let lastPrune = 0;
+    while (!stopped) {
+      pending = false;
+      let claimed = 0;
+      let ok = true;
+      if (opts.isConnected && !opts.isConnected()) {
+        // Nothing would get through; checking is free, so look again soon without a DB round.
+        await sleep(Math.min(pollMs, backoffMax), false);
+        continue;
+      }
+      try {
+        const r = await round();
+        claimed = r.claimed;
+        ok = r.failed.length === 0 || r.published.length > 0;
+        if (!ok && failures === 0)
+          log.warn({ err: r.failed[0]?.error }, "outbox publish failing; backing off");
+        if (!ok || claimed < batchSize || Date.now() - lastBacklog >= pollMs) await refreshBacklog();
+        if (ok && claimed < batchSize && Date.now() - lastPrune >= pruneEvery) {
+          lastPrune = Date.now();
+          const n = await prunePublished(opts.pool, schema, retentionMs);
+          if (n > 0) log.debug({ pruned: n }, "outbox pruned");
+        }
+      } catch (err) {
+        if (failures === 0) log.warn({ err: errorText(err) }, "outbox relay round failed; backing off");
+        ok = false;
+      }
+      if (stopped) break;
+      if (!ok) {
+        await sleep(Math.min(backoffMax, backoffMin * 2 ** failures), false);
+        failures++;
+        continue;
+      }
+      if (failures > 0) log.info("outbox relay recovered");
+      failures = 0;
+      if (claimed < batchSize && !pending) await sleep(pollMs, true);
+    }
+  };
+  const running = loop();
+
+  return {
+    async drainOnce() {
+      return (await round()).published.length;
+    },
+    pruneOnce: () => prunePublished(opts.pool, schema, retentionMs),
+    async stop() {
+      stopped = true;
+      interrupt?.();
+      await running;
+      await listener.close();
+    },
+  };
+}
