@@ -1,0 +1,140 @@
+// Package meta converts between HTTP headers and gRPC metadata for both directions of the
+// proxy, parses grpc-timeout, and owns the request id.
+package meta
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// RequestIDHeader is set on every request (when absent) and echoed on every response.
+const RequestIDHeader = "X-Request-Id"
+
+// skipped are never forwarded as metadata: hop-by-hop, transport and protocol headers.
+var skipped = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "transfer-encoding": true,
+	"upgrade": true, "te": true, "trailer": true, "host": true, "content-length": true,
+	"content-type": true, "content-encoding": true, "accept-encoding": true, "user-agent": true,
+	"connect-protocol-version": true, "connect-timeout-ms": true, "x-server-timeout": true,
+	"proxy-authorization": true, "http2-settings": true, "expect": true,
+}
+
+// Outgoing builds the metadata to send upstream from incoming request headers: everything
+// except transport/protocol headers (so authorization, x-request-id, traceparent, tracestate
+// and custom metadata pass through), plus x-forwarded-for with the caller's address.
+func Outgoing(r *http.Request) metadata.MD {
+	md := metadata.MD{}
+	for k, vs := range r.Header {
+		key := strings.ToLower(k)
+		if skipped[key] || strings.HasPrefix(key, "grpc-") || strings.HasPrefix(key, ":") {
+			continue
+		}
+		if strings.HasSuffix(key, "-bin") {
+			for _, v := range vs {
+				for _, part := range strings.Split(v, ",") {
+					if b, err := decodeBin(strings.TrimSpace(part)); err == nil {
+						md.Append(key, string(b))
+					}
+				}
+			}
+			continue
+		}
+		md.Append(key, vs...)
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		prior := md.Get("x-forwarded-for")
+		md.Set("x-forwarded-for", strings.Join(append(prior, host), ", "))
+	}
+	return md
+}
+
+// reservedResponse are metadata keys that the proxy writes itself or must not copy.
+var reservedResponse = map[string]bool{
+	"content-type": true, "content-length": true, "grpc-status": true, "grpc-message": true,
+	"grpc-status-details-bin": true, "grpc-encoding": true, "grpc-accept-encoding": true,
+	"te": true, "trailer": true, "connection": true, "transfer-encoding": true,
+}
+
+// CopyToHeader writes response metadata into h (binary values base64-encoded); prefix is
+// "" for headers or http.TrailerPrefix for trailers.
+func CopyToHeader(h http.Header, md metadata.MD, prefix string) {
+	for k, vs := range md {
+		if reservedResponse[k] || strings.HasPrefix(k, ":") {
+			continue
+		}
+		for _, v := range vs {
+			if strings.HasSuffix(k, "-bin") {
+				v = base64.RawStdEncoding.EncodeToString([]byte(v))
+			}
+			h.Add(prefix+k, v)
+		}
+	}
+}
+
+func decodeBin(v string) ([]byte, error) {
+	if len(v)%4 == 0 {
+		return base64.StdEncoding.DecodeString(v)
+	}
+	return base64.RawStdEncoding.DecodeString(v)
+}
+
+// ParseTimeout reads a grpc-timeout header value ("100m", "5S", …).
+func ParseTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	unit := map[byte]time.Duration{
+		'H': time.Hour, 'M': time.Minute, 'S': time.Second,
+		'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond,
+	}[v[len(v)-1]]
+	if unit == 0 {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
+}
+
+// EnsureRequestID keeps a sane incoming x-request-id or sets a new one, on the request
+// (so it is forwarded) and on the response; it returns the id.
+func EnsureRequestID(w http.ResponseWriter, r *http.Request) string {
+	id := r.Header.Get(RequestIDHeader)
+	if !validRequestID(id) {
+		id = NewRequestID()
+		r.Header.Set(RequestIDHeader, id)
+	}
+	w.Header().Set(RequestIDHeader, id)
+	return id
+}
+
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID returns a random UUIDv4 string.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

@@ -1,0 +1,226 @@
+// Package schema loads the descriptor image (gen/filemesh.binpb) and answers the gateway's
+// questions about it: which services exist, which upstream serves them (by proto package
+// filemesh.<svc>.v1), and how to resolve message types, including error details.
+package schema
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	// Registers google.rpc error details and google.api types in GlobalTypes, the
+	// fallback for Any values whose type the image does not carry.
+	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/genproto/googleapis/api/httpbody"
+	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
+)
+
+// Service is one RPC service of the image and the upstream that serves it.
+type Service struct {
+	Desc     protoreflect.ServiceDescriptor
+	Upstream string // "auth", "user", … from package filemesh.<svc>.v1
+}
+
+// Schema is the loaded descriptor image.
+type Schema struct {
+	Files    *protoregistry.Files
+	Types    Resolver
+	Services []Service // filemesh.* services, sorted by full name
+	methods  map[string]protoreflect.MethodDescriptor
+}
+
+// Load reads a FileDescriptorSet (buf image) from path.
+func Load(path string) (*Schema, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read descriptor image: %w (run `npm run generate` at the repo root)", err)
+	}
+	return Parse(raw)
+}
+
+// Parse builds a Schema from the bytes of a FileDescriptorSet.
+func Parse(raw []byte) (*Schema, error) {
+	var set descriptorpb.FileDescriptorSet
+	if err := proto.Unmarshal(raw, &set); err != nil {
+		return nil, fmt.Errorf("parse descriptor image: %w", err)
+	}
+	files, err := protodesc.NewFiles(&set)
+	if err != nil {
+		return nil, fmt.Errorf("link descriptor image: %w", err)
+	}
+	s := &Schema{
+		Files:   files,
+		Types:   newResolver(files),
+		methods: map[string]protoreflect.MethodDescriptor{},
+	}
+	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		upstream, ok := UpstreamOf(fd.Package())
+		if !ok {
+			return true
+		}
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			s.Services = append(s.Services, Service{Desc: sd, Upstream: upstream})
+			for j := 0; j < sd.Methods().Len(); j++ {
+				md := sd.Methods().Get(j)
+				s.methods[MethodPath(md)] = md
+			}
+		}
+		return true
+	})
+	sort.Slice(s.Services, func(i, j int) bool { return s.Services[i].Desc.FullName() < s.Services[j].Desc.FullName() })
+	if len(s.Services) == 0 {
+		return nil, fmt.Errorf("descriptor image has no filemesh.<svc>.v1 services")
+	}
+	return s, nil
+}
+
+// UpstreamOf maps a proto package filemesh.<svc>.v<n> to <svc>.
+func UpstreamOf(pkg protoreflect.FullName) (string, bool) {
+	parts := strings.Split(string(pkg), ".")
+	if len(parts) != 3 || parts[0] != "filemesh" || parts[1] == "" || !strings.HasPrefix(parts[2], "v") {
+		return "", false
+	}
+	if parts[1] == "options" || parts[1] == "events" {
+		return "", false
+	}
+	return parts[1], true
+}
+
+// UpstreamOfPath maps a gRPC path /filemesh.<svc>.v1.Service/Method to <svc>.
+func UpstreamOfPath(path string) (string, bool) {
+	svc, _, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !ok {
+		return "", false
+	}
+	i := strings.LastIndexByte(svc, '.')
+	if i < 0 {
+		return "", false
+	}
+	return UpstreamOf(protoreflect.FullName(svc[:i]))
+}
+
+// Method finds a method by its gRPC path.
+func (s *Schema) Method(path string) (protoreflect.MethodDescriptor, bool) {
+	md, ok := s.methods[path]
+	return md, ok
+}
+
+// UpstreamNames lists the distinct upstreams that serve the image's services, sorted.
+func (s *Schema) UpstreamNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, svc := range s.Services {
+		if !seen[svc.Upstream] {
+			seen[svc.Upstream] = true
+			out = append(out, svc.Upstream)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MethodPath is the gRPC path of a method.
+func MethodPath(md protoreflect.MethodDescriptor) string {
+	return "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+}
+
+// Resolver resolves types from the image first and from the Go registry second, so that
+// error details of any type the contracts know can be rendered as JSON.
+type Resolver struct {
+	image      *dynamicpb.Types
+	extensions map[protoreflect.FullName][]protoreflect.ExtensionType
+}
+
+func newResolver(files *protoregistry.Files) Resolver {
+	r := Resolver{image: dynamicpb.NewTypes(files), extensions: map[protoreflect.FullName][]protoreflect.ExtensionType{}}
+	var addExts func(xds protoreflect.ExtensionDescriptors)
+	var addMsgs func(mds protoreflect.MessageDescriptors)
+	addExts = func(xds protoreflect.ExtensionDescriptors) {
+		for i := 0; i < xds.Len(); i++ {
+			xd := xds.Get(i)
+			r.extensions[xd.ContainingMessage().FullName()] = append(r.extensions[xd.ContainingMessage().FullName()], dynamicpb.NewExtensionType(xd))
+		}
+	}
+	addMsgs = func(mds protoreflect.MessageDescriptors) {
+		for i := 0; i < mds.Len(); i++ {
+			addExts(mds.Get(i).Extensions())
+			addMsgs(mds.Get(i).Messages())
+		}
+	}
+	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
+		addExts(fd.Extensions())
+		addMsgs(fd.Messages())
+		return true
+	})
+	return r
+}
+
+func (r Resolver) FindMessageByName(n protoreflect.FullName) (protoreflect.MessageType, error) {
+	if t, err := r.image.FindMessageByName(n); err == nil {
+		return t, nil
+	}
+	return protoregistry.GlobalTypes.FindMessageByName(n)
+}
+
+func (r Resolver) FindMessageByURL(url string) (protoreflect.MessageType, error) {
+	if t, err := r.image.FindMessageByURL(url); err == nil {
+		return t, nil
+	}
+	return protoregistry.GlobalTypes.FindMessageByURL(url)
+}
+
+func (r Resolver) FindExtensionByName(n protoreflect.FullName) (protoreflect.ExtensionType, error) {
+	if t, err := r.image.FindExtensionByName(n); err == nil {
+		return t, nil
+	}
+	return protoregistry.GlobalTypes.FindExtensionByName(n)
+}
+
+func (r Resolver) FindExtensionByNumber(m protoreflect.FullName, f protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
+	if t, err := r.image.FindExtensionByNumber(m, f); err == nil {
+		return t, nil
+	}
+	return protoregistry.GlobalTypes.FindExtensionByNumber(m, f)
+}
+
+// RangeExtensionsByMessage lists the image's extensions of a message, then the Go registry's.
+func (r Resolver) RangeExtensionsByMessage(m protoreflect.FullName, f func(protoreflect.ExtensionType) bool) {
+	seen := map[protoreflect.FullName]bool{}
+	stopped := false
+	for _, t := range r.extensions[m] {
+		seen[t.TypeDescriptor().FullName()] = true
+		if stopped = !f(t); stopped {
+			return
+		}
+	}
+	protoregistry.GlobalTypes.RangeExtensionsByMessage(m, func(t protoreflect.ExtensionType) bool {
+		return seen[t.TypeDescriptor().FullName()] || f(t)
+	})
+}
+
+// FileResolver finds descriptors in the image, then in the Go registry (for the gateway's
+// own health and reflection services).
+type FileResolver struct{ Image *protoregistry.Files }
+
+func (r FileResolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	if fd, err := r.Image.FindFileByPath(path); err == nil {
+		return fd, nil
+	}
+	return protoregistry.GlobalFiles.FindFileByPath(path)
+}
+
+func (r FileResolver) FindDescriptorByName(n protoreflect.FullName) (protoreflect.Descriptor, error) {
+	if d, err := r.Image.FindDescriptorByName(n); err == nil {
+		return d, nil
+	}
+	return protoregistry.GlobalFiles.FindDescriptorByName(n)
+}

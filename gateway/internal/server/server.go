@@ -1,0 +1,175 @@
+// Package server is the gateway's front door on one port: native gRPC (h2c) is proxied to
+// the services (reflection and health answered locally), /healthz reports upstream health,
+// streaming raw-body routes go to rawbody, and every other REST route through Vanguard.
+package server
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/filemesh/filemesh/gateway/internal/config"
+	"github.com/filemesh/filemesh/gateway/internal/grpcproxy"
+	"github.com/filemesh/filemesh/gateway/internal/meta"
+	"github.com/filemesh/filemesh/gateway/internal/rawbody"
+	"github.com/filemesh/filemesh/gateway/internal/rest"
+	"github.com/filemesh/filemesh/gateway/internal/rpcstatus"
+	"github.com/filemesh/filemesh/gateway/internal/schema"
+	"github.com/filemesh/filemesh/gateway/internal/upstream"
+)
+
+// Server routes every request of the gateway's port.
+type Server struct {
+	cfg    config.Config
+	schema *schema.Schema
+	pool   *upstream.Pool
+	proxy  *grpcproxy.Proxy
+	rest   http.Handler
+	raw    *rawbody.Handler
+	local  *grpc.Server
+}
+
+// New wires the gateway from its configuration, schema and upstream pool.
+func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, error) {
+	for _, name := range s.UpstreamNames() {
+		if _, ok := pool.Conn(name); !ok {
+			return nil, fmt.Errorf("descriptor image has services of %q but no upstream is configured for it", name)
+		}
+	}
+	routes, err := rawbody.Routes(s)
+	if err != nil {
+		return nil, err
+	}
+	srv := &Server{
+		cfg:    cfg,
+		schema: s,
+		pool:   pool,
+		proxy:  &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout},
+		raw: &rawbody.Handler{Routes: routes, Conns: pool, Types: s.Types,
+			MaxUploadBytes: cfg.MaxUploadBytes, MaxBodyBytes: cfg.MaxBodyBytes},
+		local: newLocalServer(s, pool),
+	}
+	transcoded := &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout, Transcoded: true}
+	srv.rest, err = rest.NewTranscoder(s, transcoded, http.HandlerFunc(srv.notFound))
+	if err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
+
+// HTTPServer is an http.Server for the gateway: HTTP/1.1 and cleartext HTTP/2 (h2c with
+// prior knowledge, as gRPC clients use) on the same port. No read/write timeouts: large
+// uploads and downloads stream for as long as they take.
+func (s *Server) HTTPServer() *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Addr:              s.cfg.Addr(),
+		Handler:           s,
+		Protocols:         &protocols,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 1000},
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+	}
+}
+
+// Close stops the local gRPC services.
+func (s *Server) Close() { s.local.Stop() }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r, state := meta.WithState(r)
+	meta.EnsureRequestID(w, r)
+	if isGRPC(r) {
+		if isLocal(r.URL.Path) {
+			s.local.ServeHTTP(w, r)
+		} else {
+			s.proxy.ServeHTTP(w, r)
+		}
+		return
+	}
+	if s.cors(w, r) {
+		return
+	}
+	if r.URL.Path == "/healthz" {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.fail(w, codes.Unimplemented, rpcstatus.ReasonMethodNotAllowed, "use GET /healthz", http.StatusMethodNotAllowed)
+			return
+		}
+		s.healthz(w, r)
+		return
+	}
+	if rt, vars, ok := s.raw.Match(r); ok {
+		s.raw.Serve(w, r, rt, vars)
+		return
+	}
+	if !isPlainREST(r) { // Connect and gRPC-Web clients: Vanguard speaks their protocol
+		s.rest.ServeHTTP(w, r)
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		s.fail(w, codes.ResourceExhausted, rpcstatus.ReasonBodyTooLarge,
+			fmt.Sprintf("request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes), http.StatusRequestEntityTooLarge)
+		return
+	}
+	r.Body = &limitedBody{r: r.Body, left: s.cfg.MaxBodyBytes, state: state}
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "text/plain") {
+		r.Header.Set("Content-Type", "application/json") // curl -d and fetch() defaults; Envoy ignores it too
+	}
+	ew := rest.NewErrorWriter(w, state, s.schema.Types)
+	s.rest.ServeHTTP(ew, r)
+	ew.Finish()
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, codes.NotFound, rpcstatus.ReasonRouteNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path), http.StatusNotFound)
+}
+
+func (s *Server) fail(w http.ResponseWriter, c codes.Code, reason, msg string, httpStatus int) {
+	rpcstatus.Write(w, rpcstatus.New(c, reason, msg), httpStatus, s.schema.Types)
+}
+
+func isGRPC(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return r.ProtoMajor == 2 && (ct == "application/grpc" || strings.HasPrefix(ct, "application/grpc+"))
+}
+
+func isPlainREST(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	return !strings.HasPrefix(ct, "application/grpc") && !strings.HasPrefix(ct, "application/connect+") &&
+		r.Header.Get("Connect-Protocol-Version") == "" && r.URL.Query().Get("connect") != "v1"
+}
+
+// limitedBody fails reads past the JSON body limit and records why.
+type limitedBody struct {
+	r     io.ReadCloser
+	left  int64
+	state *meta.State
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		b.state.MarkBodyTooLarge()
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+func (b *limitedBody) Close() error { return b.r.Close() }
+
+var errBodyTooLarge = fmt.Errorf("request body too large")
