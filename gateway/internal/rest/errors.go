@@ -111,7 +111,7 @@ func (e *ErrorWriter) normalise(ctype string) (*spb.Status, int) {
 	case code == codes.Unknown || code == codes.Internal:
 		return rpcstatus.New(codes.InvalidArgument, rpcstatus.ReasonInvalidRequest, st.GetMessage()), http.StatusBadRequest
 	default:
-		return &st, rpcstatus.HTTPStatus(code)
+		return rpcstatus.WithErrorInfo(&st, rpcstatus.ReasonInvalidRequest), rpcstatus.HTTPStatus(code)
 	}
 }
 

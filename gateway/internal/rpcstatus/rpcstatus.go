@@ -104,16 +104,15 @@ func New(c codes.Code, reason, message string, extra ...proto.Message) *spb.Stat
 	return st
 }
 
-// withErrorInfo adds an ErrorInfo (reason: the code's name) to a status that has none,
-// such as a connection failure raised by the gRPC client, so every REST error carries one.
-func withErrorInfo(st *spb.Status) *spb.Status {
+// WithErrorInfo adds an ErrorInfo with reason to a status that has none (such as a
+// connection failure raised by the gRPC client), so every REST error carries one.
+func WithErrorInfo(st *spb.Status, reason string) *spb.Status {
 	for _, d := range st.GetDetails() {
 		if d.MessageIs(&errdetails.ErrorInfo{}) {
 			return st
 		}
 	}
 	out := proto.Clone(st).(*spb.Status)
-	reason := strings.ToUpper(codeName(codes.Code(st.GetCode())))
 	if a, err := anypb.New(&errdetails.ErrorInfo{Reason: reason, Domain: Domain}); err == nil {
 		out.Details = append([]*anypb.Any{a}, out.Details...)
 	}
@@ -181,7 +180,7 @@ func Write(w http.ResponseWriter, st *spb.Status, httpStatus int, resolver TypeR
 	if httpStatus == 0 {
 		httpStatus = HTTPStatus(codes.Code(st.GetCode()))
 	}
-	st = withErrorInfo(st)
+	st = WithErrorInfo(st, strings.ToUpper(codeName(codes.Code(st.GetCode()))))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")
