@@ -20,10 +20,14 @@ run(["build", "--exclude-source-info", "-o", "gen/filemesh.json"]);
 const google = "node_modules/google-proto-files/google";
 run([
   "generate",
-  "--path", "proto/filemesh",
-  "--path", `${google}/rpc/status.proto`,
-  "--path", `${google}/rpc/error_details.proto`,
-  "--path", `${google}/rpc/code.proto`,
+  "--path",
+  "proto/filemesh",
+  "--path",
+  `${google}/rpc/status.proto`,
+  "--path",
+  `${google}/rpc/error_details.proto`,
+  "--path",
+  `${google}/rpc/code.proto`,
 ]);
 
 const image = JSON.parse(readFileSync(join(gen, "filemesh.json"), "utf8"));
@@ -72,4 +76,4 @@ writeFileSync(
 );
 const b64 = readFileSync(join(gen, "filemesh.binpb")).toString("base64");
 writeFileSync(join(out, "descriptor.ts"), `${banner}export const descriptorSetBase64 =\n  "${b64}";\n`);
-console.log(`generate: ${methods.length} methods, image ${(b64.length * 0.75 / 1024).toFixed(0)} KiB`);
+console.log(`generate: ${methods.length} methods, image ${((b64.length * 0.75) / 1024).toFixed(0)} KiB`);

@@ -1,0 +1,111 @@
+// Starts the local mesh: N replicas of each service (replica i on base port + 10·i, admin
+// port + 1000), then the gateway; waits for health; stops everything on request.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { devSecrets, ensureDatabase } from "./dev-env.mjs";
+import { checkHealth, waitServing } from "./health.mjs";
+
+export const SERVICES = { auth: 50051, user: 50052, permission: 50053, file: 50054, processor: 50055 };
+export const GATEWAY_PORT = 8080;
+
+export const addrsFor = (service, replicas, host = "127.0.0.1") =>
+  Array.from({ length: replicas }, (_, i) => `${host}:${SERVICES[service] + 10 * i}`);
+
+/** Returns { start, stop } at once so a signal during start-up can still stop what began. */
+export function createMesh({ root, replicas = 1, env = {}, log = console.log, quiet = false }) {
+  const children = [];
+  let stopping = false;
+  const stop = async (timeoutMs = 25_000) => {
+    stopping = true;
+    const alive = children.filter((c) => !c.exited);
+    for (const c of alive) c.child.kill("SIGTERM");
+    await Promise.race([
+      Promise.all(alive.map((c) => new Promise((r) => (c.exited ? r() : c.child.once("exit", r))))),
+      new Promise((r) => setTimeout(r, timeoutMs)),
+    ]);
+    for (const c of children) if (!c.exited) c.child.kill("SIGKILL");
+  };
+  const start = async () => {
+    try {
+      await startAll({ root, replicas, env, log, quiet, children, isStopping: () => stopping });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  };
+  return { start, stop, children, replicas };
+}
+
+async function startAll({ root, replicas, env, log, quiet, children, isStopping }) {
+  const databaseUrl =
+    env.DATABASE_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/filemesh";
+  await ensureDatabase(databaseUrl);
+  const shared = {
+    ...process.env,
+    ...devSecrets(root),
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    ...Object.fromEntries(
+      Object.keys(SERVICES).map((s) => [`${s.toUpperCase()}_ADDRS`, addrsFor(s, replicas).join(",")]),
+    ),
+    ...env,
+  };
+  const spawnChild = (name, cmd, args, childEnv) => {
+    const child = spawn(cmd, args, { cwd: root, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const entry = { name, child, exited: false };
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        if (!quiet) log(`[${name}] ${line}`);
+      });
+    }
+    child.on("exit", (code, signal) => {
+      entry.exited = true;
+      if (!isStopping()) log(`[${name}] exited (${signal ?? code})`);
+    });
+    children.push(entry);
+    return entry;
+  };
+
+  for (const [service, base] of Object.entries(SERVICES)) {
+    for (let i = 0; i < replicas; i++) {
+      spawnChild(
+        `${service}#${i}`,
+        process.execPath,
+        ["--enable-source-maps", join("dist", `${service}.js`)],
+        {
+          ...shared,
+          GRPC_PORT: String(base + 10 * i),
+          ADMIN_PORT: String(base + 1000 + 10 * i),
+        },
+      );
+    }
+  }
+  for (const c of [...children]) {
+    const port = c.name.startsWith("gateway")
+      ? 0
+      : SERVICES[c.name.split("#")[0]] + 10 * Number(c.name.split("#")[1]);
+    const ok = await waitServing(`127.0.0.1:${port}`, { isAlive: () => !c.exited });
+    if (!ok) throw new Error(`${c.name} did not become SERVING`);
+  }
+  const gatewayBin = join(root, "dist", "filemesh-gateway");
+  if (existsSync(gatewayBin)) {
+    const gw = spawnChild("gateway", gatewayBin, [], { ...shared, GATEWAY_PORT: String(GATEWAY_PORT) });
+    if (!(await waitHttp(`http://127.0.0.1:${GATEWAY_PORT}/healthz`, () => !gw.exited))) {
+      throw new Error("gateway did not become healthy");
+    }
+  }
+}
+
+async function waitHttp(url, isAlive, timeoutMs = 30_000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end && isAlive()) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return true;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}

@@ -1,0 +1,61 @@
+import { randomUUID } from "node:crypto";
+import { alreadyExists, isUniqueViolation } from "@filemesh/kit";
+import { defineEntity, p } from "@mikro-orm/core";
+import type pg from "pg";
+
+/** auth.accounts as a MikroORM entity (admin queries); hot paths use plain SQL below. */
+export const AccountEntity = defineEntity({
+  name: "Account",
+  tableName: "accounts",
+  schema: "auth",
+  properties: {
+    id: p.uuid().primary(),
+    email: p.text().unique("accounts_email_key"),
+    displayName: p.text().fieldName("display_name"),
+    passwordHash: p.text().fieldName("password_hash").hidden().lazy(),
+    createTime: p.datetime().fieldName("create_time"),
+    updateTime: p.datetime().fieldName("update_time"),
+    passwordChangeTime: p.datetime().fieldName("password_change_time"),
+    disableTime: p.datetime().fieldName("disable_time").nullable(),
+    disableReason: p.text().fieldName("disable_reason"),
+  },
+});
+
+export interface AccountRow {
+  id: string;
+  email: string;
+  displayName: string;
+  passwordHash: string;
+  createTime: Date;
+  disableTime: Date | null;
+}
+
+type Queryable = Pick<pg.PoolClient, "query">;
+
+const COLUMNS = `id, email, display_name AS "displayName", password_hash AS "passwordHash",
+  create_time AS "createTime", disable_time AS "disableTime"`;
+
+export async function insertAccount(
+  q: Queryable,
+  a: { email: string; displayName: string; passwordHash: string },
+): Promise<AccountRow> {
+  try {
+    const { rows } = await q.query<AccountRow>(
+      `INSERT INTO auth.accounts (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [randomUUID(), a.email, a.displayName, a.passwordHash],
+    );
+    return rows[0]!;
+  } catch (err) {
+    if (isUniqueViolation(err, "accounts_email_key")) {
+      throw alreadyExists("EMAIL_TAKEN", "an account with this email already exists");
+    }
+    throw err;
+  }
+}
+
+export async function findAccountByEmail(q: Queryable, email: string): Promise<AccountRow | undefined> {
+  const { rows } = await q.query<AccountRow>(`SELECT ${COLUMNS} FROM auth.accounts WHERE email = $1`, [
+    email,
+  ]);
+  return rows[0];
+}

@@ -1,0 +1,31 @@
+import { Migration, type MigrationObject } from "@filemesh/kit";
+
+class M001Accounts extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS auth.accounts (
+        id uuid PRIMARY KEY,
+        email text NOT NULL,
+        display_name text NOT NULL,
+        password_hash text NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now(),
+        update_time timestamptz NOT NULL DEFAULT now(),
+        password_change_time timestamptz NOT NULL DEFAULT now(),
+        disable_time timestamptz,
+        disable_reason text NOT NULL DEFAULT '',
+        CONSTRAINT accounts_email_key UNIQUE (email)
+      )`);
+  }
+}
+
+export function authMigrations(outboxSql: string): MigrationObject[] {
+  class M002Outbox extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(outboxSql);
+    }
+  }
+  return [
+    { name: "001_accounts", class: M001Accounts },
+    { name: "002_outbox", class: M002Outbox },
+  ];
+}

@@ -1,0 +1,88 @@
+// Outgoing calls: one channel per peer service balanced round-robin over its replicas, every
+// call with a deadline (the caller's remaining time, capped by a default) and the request id
+// and traceparent forwarded as metadata.
+import { readFileSync } from "node:fs";
+import { type CallOptions, type Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import type { CallContext } from "./grpc/context.js";
+
+export interface ClientOptions {
+  /** host:port of each replica. */
+  addrs: readonly string[];
+  tls?: { caFile?: string; certFile?: string; keyFile?: string } | undefined;
+}
+
+const IP_PORT = /^(\d{1,3}\.){3}\d{1,3}:\d+$/;
+
+/** grpc target for a replica list: ipv4:a,b (local replicas) or dns:///host:port (cluster DNS). */
+export function targetFor(addrs: readonly string[]): string {
+  if (addrs.length === 0) throw new Error("no addresses");
+  if (addrs.every((a) => IP_PORT.test(a))) return `ipv4:${addrs.join(",")}`;
+  if (addrs.length > 1) throw new Error("several addresses must be IPv4 host:port");
+  return `dns:///${addrs[0]}`;
+}
+
+type Ctor<C> = new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+  options?: object,
+) => C;
+
+export function createClient<C extends Client>(Ctor: Ctor<C>, opts: ClientOptions): C {
+  const creds = opts.tls
+    ? credentials.createSsl(
+        opts.tls.caFile ? readFileSync(opts.tls.caFile) : null,
+        opts.tls.keyFile ? readFileSync(opts.tls.keyFile) : null,
+        opts.tls.certFile ? readFileSync(opts.tls.certFile) : null,
+      )
+    : credentials.createInsecure();
+  return new Ctor(targetFor(opts.addrs), creds, {
+    "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.max_receive_message_length": 8 * 1024 * 1024,
+  });
+}
+
+export interface OutgoingOptions {
+  ctx?: Pick<CallContext, "deadline" | "requestId" | "traceparent" | "metadata"> | undefined;
+  timeoutMs: number;
+  /** Forward the caller's `authorization` header (acting on the end user's behalf). */
+  forwardAuthorization?: boolean;
+  metadata?: Record<string, string>;
+}
+
+export function outgoing({ ctx, timeoutMs, forwardAuthorization, metadata: extra }: OutgoingOptions): {
+  metadata: Metadata;
+  options: CallOptions;
+} {
+  const metadata = new Metadata();
+  if (ctx?.requestId) metadata.set("x-request-id", ctx.requestId);
+  if (ctx?.traceparent) metadata.set("traceparent", ctx.traceparent);
+  if (forwardAuthorization) {
+    const auth = ctx?.metadata.get("authorization")[0];
+    if (typeof auth === "string") metadata.set("authorization", auth);
+  }
+  for (const [k, v] of Object.entries(extra ?? {})) metadata.set(k, v);
+  const own = Date.now() + timeoutMs;
+  const deadline = ctx?.deadline !== undefined ? Math.min(ctx.deadline, own) : own;
+  return { metadata, options: { deadline } };
+}
+
+type UnaryFn<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: Partial<CallOptions>,
+  cb: (err: ServiceError | null, res: Res) => void,
+) => unknown;
+
+/** Promisified unary call: `await unary(client, client.login, req, { ctx, timeoutMs })`. */
+export function unary<Req, Res>(
+  client: Client,
+  fn: UnaryFn<Req, Res>,
+  req: Req,
+  o: OutgoingOptions,
+): Promise<Res> {
+  const { metadata, options } = outgoing(o);
+  return new Promise((resolve, reject) => {
+    fn.call(client, req, metadata, options, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}

@@ -1,0 +1,65 @@
+import { bool, duration, int, list, oneOf, str, url } from "./config.js";
+
+export const SERVICE_NAMES = ["auth", "user", "permission", "file", "processor"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Default gRPC ports (ARCHITECTURE.md §8). Replica i listens on base + 10·i; admin on grpc + 1000. */
+export const DEFAULT_PORTS: Record<ServiceName, number> = {
+  auth: 50051,
+  user: 50052,
+  permission: 50053,
+  file: 50054,
+  processor: 50055,
+};
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** Settings every service shares; each service spreads this into its own spec. */
+export function commonSpec(name: ServiceName) {
+  const port = DEFAULT_PORTS[name];
+  return {
+    host: str("GRPC_HOST", { default: "127.0.0.1", doc: "address to bind" }),
+    port: int("GRPC_PORT", { default: port, min: 0, max: 65535 }),
+    adminPort: int("ADMIN_PORT", { default: port + 1000, min: 0, max: 65535, doc: "HTTP /metrics" }),
+    logLevel: oneOf("LOG_LEVEL", LOG_LEVELS, { default: "info" }),
+    otlpEndpoint: url("OTEL_EXPORTER_OTLP_ENDPOINT", ["http", "https"], { optional: true }),
+    shutdownTimeoutMs: duration("SHUTDOWN_TIMEOUT", { default: 20_000 }),
+    /** Time between NOT_SERVING and closing the listener, so load balancers stop sending. */
+    drainDelayMs: duration("SHUTDOWN_DRAIN_DELAY", { default: 0 }),
+    tlsCertFile: str("TLS_CERT_FILE", { optional: true }),
+    tlsKeyFile: str("TLS_KEY_FILE", { optional: true }),
+    tlsClientCaFile: str("TLS_CLIENT_CA_FILE", { optional: true, doc: "require client certificates" }),
+    /** Default deadline of outgoing calls when the incoming call has none. */
+    clientTimeoutMs: duration("CLIENT_TIMEOUT", { default: 10_000 }),
+    authAddrs: list("AUTH_ADDRS", { default: ["127.0.0.1:50051"] }),
+    userAddrs: list("USER_ADDRS", { default: ["127.0.0.1:50052"] }),
+    permissionAddrs: list("PERMISSION_ADDRS", { default: ["127.0.0.1:50053"] }),
+    fileAddrs: list("FILE_ADDRS", { default: ["127.0.0.1:50054"] }),
+    processorAddrs: list("PROCESSOR_ADDRS", { default: ["127.0.0.1:50055"] }),
+    tlsClients: bool("CLIENT_TLS", {
+      default: false,
+      doc: "use TLS (with TLS_CERT_FILE as client cert) to call peers",
+    }),
+  };
+}
+
+export function databaseSpec() {
+  return {
+    databaseUrl: url("DATABASE_URL", ["postgres", "postgresql"], {
+      default: "postgres://postgres@127.0.0.1:5432/filemesh",
+      secret: true,
+    }),
+    databaseReadUrl: url("DATABASE_READ_URL", ["postgres", "postgresql"], { optional: true, secret: true }),
+    databasePoolSize: int("DATABASE_POOL_SIZE", { default: 10, min: 1, max: 200 }),
+  };
+}
+
+export function redisSpec() {
+  return {
+    redisUrl: url("REDIS_URL", ["redis", "rediss"], { default: "redis://127.0.0.1:6379", secret: true }),
+  };
+}
+
+export function natsSpec() {
+  return { natsUrl: url("NATS_URL", ["nats", "tls"], { default: "nats://127.0.0.1:4222", secret: true }) };
+}

@@ -1,0 +1,125 @@
+// Postgres access: MikroORM 6 (entities via defineEntity, migrations in code, one schema per
+// service) plus plain `pg` pools for hot paths (primary, and an optional read replica).
+
+import type { MigrationObject } from "@mikro-orm/core";
+import { type EntitySchema, MikroORM } from "@mikro-orm/core";
+import { Migrator } from "@mikro-orm/migrations";
+import { PostgreSqlDriver } from "@mikro-orm/postgresql";
+import pg from "pg";
+import type { Logger } from "../logger.js";
+
+export type { MigrationObject } from "@mikro-orm/core";
+export { Migration } from "@mikro-orm/migrations";
+
+export interface DatabaseOptions {
+  url: string;
+  /** Read replica for read-only queries; the primary when absent. */
+  readUrl?: string | undefined;
+  /** The service's own schema (auth, users, acl, files, jobs). */
+  schema: string;
+  poolSize: number;
+  entities: EntitySchema[];
+  migrations: MigrationObject[];
+  log: Logger;
+}
+
+export interface Database {
+  readonly orm: MikroORM;
+  /** Primary pool for hot-path SQL (schema-qualified statements). */
+  readonly pool: pg.Pool;
+  /** Replica pool for read-only queries (same as pool without a replica). */
+  readonly readPool: pg.Pool;
+  readonly schema: string;
+  /** Applies pending migrations under an advisory lock (safe with many replicas starting). */
+  migrate(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+// int8 → string (ids and sizes stay exact); timestamps stay Date.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function createPool(url: string, max: number, log: Logger, name: string): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client losing its connection (Postgres restart) must not crash the process.
+  pool.on("error", (err) => log.warn({ err: err.message, pool: name }, "postgres idle client error"));
+  return pool;
+}
+
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  if (!SCHEMA.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);
+  const orm = await MikroORM.init({
+    driver: PostgreSqlDriver,
+    clientUrl: opts.url,
+    schema: opts.schema,
+    entities: opts.entities,
+    extensions: [Migrator],
+    discovery: { warnWhenNoEntities: false },
+    pool: { min: 0, max: Math.max(2, Math.ceil(opts.poolSize / 2)) },
+    debug: false,
+    allowGlobalContext: false,
+    migrations: {
+      migrationsList: opts.migrations,
+      tableName: "schema_migrations",
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+    logger: (msg) => opts.log.debug({ orm: msg }, "mikro-orm"),
+  });
+  const pool = createPool(opts.url, opts.poolSize, opts.log, "primary");
+  const readPool = opts.readUrl ? createPool(opts.readUrl, opts.poolSize, opts.log, "replica") : pool;
+  return {
+    orm,
+    pool,
+    readPool,
+    schema: opts.schema,
+    async migrate() {
+      const client = await pool.connect();
+      try {
+        await client.query("SELECT pg_advisory_lock(hashtext($1))", [`filemesh.migrate.${opts.schema}`]);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
+        const done = await orm.getMigrator().up();
+        if (done.length) opts.log.info({ migrations: done.map((m) => m.name) }, "migrated");
+        return done.map((m) => m.name);
+      } finally {
+        await client
+          .query("SELECT pg_advisory_unlock(hashtext($1))", [`filemesh.migrate.${opts.schema}`])
+          .catch(() => {});
+        client.release();
+      }
+    },
+    async close() {
+      await orm.close(true);
+      await pool.end();
+      if (readPool !== pool) await readPool.end();
+    },
+  };
+}
+
+/** Runs `fn` in one transaction on a pooled client; rolls back on any error. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const out = await fn(client);
+    await client.query("COMMIT");
+    return out;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint?: string };
+  return e?.code === "23505" && (constraint === undefined || e.constraint === constraint);
+}

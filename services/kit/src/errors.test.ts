@@ -1,0 +1,54 @@
+import { Metadata, status } from "@grpc/grpc-js";
+import { describe, expect, it } from "vitest";
+import {
+  AppError,
+  decodeServiceError,
+  invalidArgument,
+  resourceExhausted,
+  toServiceError,
+  unimplemented,
+} from "./errors.js";
+
+describe("error mapping", () => {
+  it("carries ErrorInfo and BadRequest in grpc-status-details-bin", () => {
+    const se = toServiceError(
+      invalidArgument("INVALID_EMAIL", "email is invalid", [{ field: "email", description: "bad" }]),
+      "auth.filemesh",
+    );
+    expect(se.code).toBe(status.INVALID_ARGUMENT);
+    expect(se.metadata).toBeInstanceOf(Metadata);
+    const d = decodeServiceError(se);
+    expect(d).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      message: "email is invalid",
+      reason: "INVALID_EMAIL",
+      domain: "auth.filemesh",
+      fieldViolations: [{ field: "email", description: "bad", reason: "" }],
+    });
+  });
+
+  it("adds RetryInfo to RESOURCE_EXHAUSTED", () => {
+    const d = decodeServiceError(toServiceError(resourceExhausted("LOGIN_OVERLOADED", "busy", 1500)));
+    expect(d.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(d.retryAfterMs).toBe(1500);
+  });
+
+  it("hides anything that is not an AppError behind a generic INTERNAL", () => {
+    const d = decodeServiceError(toServiceError(new Error("connection to 10.0.0.3 refused: password=x")));
+    expect(d).toMatchObject({ code: status.INTERNAL, message: "internal error", reason: "INTERNAL" });
+  });
+
+  it("marks scaffolding as NOT_IMPLEMENTED", () => {
+    const d = decodeServiceError(toServiceError(unimplemented("ListTrash")));
+    expect(d).toMatchObject({ code: status.UNIMPLEMENTED, reason: "NOT_IMPLEMENTED" });
+  });
+
+  it("decodes errors without details to an empty reason", () => {
+    expect(decodeServiceError({ code: status.UNAVAILABLE, details: "down" })).toMatchObject({
+      code: status.UNAVAILABLE,
+      reason: "",
+      message: "down",
+    });
+    expect(new AppError(status.NOT_FOUND, "X", "y").reason).toBe("X");
+  });
+});

@@ -1,0 +1,168 @@
+// Typed application errors and their mapping to gRPC status + google.rpc.Status details
+// (carried in `grpc-status-details-bin`). Handlers throw AppError; the server wrapper maps it.
+// Anything else becomes INTERNAL with a generic message (and is logged by the wrapper).
+
+import { type anypb, rpcDetails, rpcStatus } from "@filemesh/contracts";
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+
+export const Code = status;
+export type Code = status;
+
+export interface FieldViolation {
+  field: string;
+  description: string;
+  reason?: string;
+}
+
+export interface ErrorDetails {
+  /** Extra ErrorInfo metadata (string values only; never secrets). */
+  metadata?: Record<string, string>;
+  fieldViolations?: FieldViolation[];
+  retryAfterMs?: number;
+  quotaViolations?: { subject: string; description: string }[];
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly code: status,
+    readonly reason: string,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+    this.name = "AppError";
+  }
+}
+
+export const DEFAULT_ERROR_DOMAIN = "filemesh";
+
+const pack = (typeUrl: string, value: Uint8Array): anypb.Any => ({ typeUrl, value: Buffer.from(value) });
+const TYPE = "type.googleapis.com/google.rpc.";
+
+/** Encodes an AppError as google.rpc.Status bytes (ErrorInfo always first). */
+export function encodeStatusDetails(err: AppError, domain = DEFAULT_ERROR_DOMAIN): Buffer {
+  const { details } = err;
+  const any: anypb.Any[] = [
+    pack(
+      `${TYPE}ErrorInfo`,
+      rpcDetails.ErrorInfo.encode({ reason: err.reason, domain, metadata: details.metadata ?? {} }).finish(),
+    ),
+  ];
+  if (details.fieldViolations?.length) {
+    any.push(
+      pack(
+        `${TYPE}BadRequest`,
+        rpcDetails.BadRequest.encode(
+          rpcDetails.BadRequest.fromPartial({
+            fieldViolations: details.fieldViolations.map((v) => ({
+              field: v.field,
+              description: v.description,
+              reason: v.reason ?? "",
+            })),
+          }),
+        ).finish(),
+      ),
+    );
+  }
+  if (details.retryAfterMs !== undefined) {
+    const ms = Math.max(0, Math.ceil(details.retryAfterMs));
+    any.push(
+      pack(
+        `${TYPE}RetryInfo`,
+        rpcDetails.RetryInfo.encode({
+          retryDelay: { seconds: String(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 },
+        }).finish(),
+      ),
+    );
+  }
+  if (details.quotaViolations?.length) {
+    any.push(
+      pack(
+        `${TYPE}QuotaFailure`,
+        rpcDetails.QuotaFailure.encode(
+          rpcDetails.QuotaFailure.fromPartial({ violations: details.quotaViolations }),
+        ).finish(),
+      ),
+    );
+  }
+  return Buffer.from(
+    rpcStatus.Status.encode({ code: err.code, message: err.message, details: any }).finish(),
+  );
+}
+
+/** Turns anything thrown by a handler into a grpc-js ServiceError. */
+export function toServiceError(err: unknown, domain = DEFAULT_ERROR_DOMAIN): Partial<ServiceError> {
+  const app = err instanceof AppError ? err : internal();
+  const metadata = new Metadata();
+  metadata.set("grpc-status-details-bin", encodeStatusDetails(app, domain));
+  return { code: app.code, details: app.message, metadata };
+}
+
+/** Decoded error of an outgoing call (client side), with the reason of its ErrorInfo. */
+export interface DecodedError {
+  code: status;
+  message: string;
+  reason: string;
+  domain: string;
+  metadata: Record<string, string>;
+  fieldViolations: FieldViolation[];
+  retryAfterMs?: number;
+}
+
+export function decodeServiceError(err: Partial<ServiceError>): DecodedError {
+  const out: DecodedError = {
+    code: err.code ?? status.UNKNOWN,
+    message: err.details ?? err.message ?? "",
+    reason: "",
+    domain: "",
+    metadata: {},
+    fieldViolations: [],
+  };
+  const raw = err.metadata?.get("grpc-status-details-bin")[0];
+  if (!raw || typeof raw === "string") return out;
+  let st: rpcStatus.Status;
+  try {
+    st = rpcStatus.Status.decode(raw);
+  } catch {
+    return out;
+  }
+  for (const d of st.details) {
+    const name = d.typeUrl.slice(d.typeUrl.lastIndexOf("/") + 1);
+    if (name === "google.rpc.ErrorInfo") {
+      const info = rpcDetails.ErrorInfo.decode(d.value);
+      out.reason = info.reason;
+      out.domain = info.domain;
+      out.metadata = info.metadata;
+    } else if (name === "google.rpc.BadRequest") {
+      out.fieldViolations = rpcDetails.BadRequest.decode(d.value).fieldViolations.map((v) => ({
+        field: v.field,
+        description: v.description,
+        reason: v.reason,
+      }));
+    } else if (name === "google.rpc.RetryInfo") {
+      const delay = rpcDetails.RetryInfo.decode(d.value).retryDelay;
+      if (delay) out.retryAfterMs = Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6);
+    }
+  }
+  return out;
+}
+
+// Constructors for the common cases; reasons are stable UPPER_SNAKE_CASE strings.
+export const invalidArgument = (reason: string, message: string, fieldViolations: FieldViolation[] = []) =>
+  new AppError(status.INVALID_ARGUMENT, reason, message, { fieldViolations });
+export const notFound = (reason: string, message: string) => new AppError(status.NOT_FOUND, reason, message);
+export const alreadyExists = (reason: string, message: string) =>
+  new AppError(status.ALREADY_EXISTS, reason, message);
+export const permissionDenied = (reason: string, message: string) =>
+  new AppError(status.PERMISSION_DENIED, reason, message);
+export const unauthenticated = (reason: string, message = "authentication required") =>
+  new AppError(status.UNAUTHENTICATED, reason, message);
+export const failedPrecondition = (reason: string, message: string) =>
+  new AppError(status.FAILED_PRECONDITION, reason, message);
+export const unavailable = (reason: string, message: string, retryAfterMs?: number) =>
+  new AppError(status.UNAVAILABLE, reason, message, retryAfterMs === undefined ? {} : { retryAfterMs });
+export const resourceExhausted = (reason: string, message: string, retryAfterMs: number) =>
+  new AppError(status.RESOURCE_EXHAUSTED, reason, message, { retryAfterMs });
+export const unimplemented = (what: string) =>
+  new AppError(status.UNIMPLEMENTED, "NOT_IMPLEMENTED", `${what} is not implemented yet`);
+export const internal = () => new AppError(status.INTERNAL, "INTERNAL", "internal error");

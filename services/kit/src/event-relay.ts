@@ -1,0 +1,65 @@
+// Starts a service's outbox relay without holding up start-up: NATS is connected in the
+// background (retrying forever), streams are ensured, then the relay runs until shutdown.
+// Events committed meanwhile wait in the outbox, so nothing is lost while NATS is away.
+import type pg from "pg";
+import {
+  connectNats,
+  ensureStreams,
+  FILEMESH_STREAMS,
+  type NatsHandle,
+  type Relay,
+  startRelay,
+} from "./events/index.js";
+import type { Logger } from "./logger.js";
+import type { Registry } from "./metrics.js";
+
+export interface BackgroundRelay {
+  /** Resolves once NATS is connected and the relay runs (tests wait on it). */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function startBackgroundRelay(opts: {
+  natsUrl: string;
+  name: string;
+  pool: pg.Pool;
+  schema: string;
+  log: Logger;
+  registry: Registry;
+}): BackgroundRelay {
+  let nats: NatsHandle | undefined;
+  let relay: Relay | undefined;
+  let stopped = false;
+  const ready = (async () => {
+    nats = await connectNats({ url: opts.natsUrl, name: opts.name, log: opts.log, waitOnFirstConnect: true });
+    if (stopped) return;
+    for (;;) {
+      try {
+        await ensureStreams(nats.jsm, FILEMESH_STREAMS);
+        break;
+      } catch (err) {
+        opts.log.warn({ err: (err as Error).message }, "ensuring streams failed; retrying");
+        await new Promise((r) => setTimeout(r, 1000));
+        if (stopped) return;
+      }
+    }
+    const handle = nats;
+    relay = startRelay({
+      pool: opts.pool,
+      schema: opts.schema,
+      js: handle.js,
+      log: opts.log,
+      registry: opts.registry,
+      isConnected: () => handle.isConnected(),
+    });
+  })();
+  ready.catch((err) => opts.log.error({ err }, "event relay failed to start"));
+  return {
+    ready,
+    async stop() {
+      stopped = true;
+      await relay?.stop();
+      await nats?.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { randomUUID } from "node:crypto";
+import type { MethodInfo } from "@filemesh/contracts";
+import type { Metadata } from "@grpc/grpc-js";
+import type { Logger } from "../logger.js";
+
+/** Who is calling, once authenticated (filled by the auth middleware). */
+export interface Principal {
+  /** "user:<id>" for end users, "service:<name>" for mesh callers. */
+  readonly subject: string;
+  readonly userId?: string;
+  readonly sessionId?: string;
+  readonly admin?: boolean;
+}
+
+/** What every handler receives besides its request. */
+export interface CallContext {
+  readonly method: MethodInfo;
+  readonly requestId: string;
+  /** W3C traceparent of this call (incoming or started here); outgoing calls are its children. */
+  traceparent?: string;
+  readonly metadata: Metadata;
+  /** Absolute deadline in epoch ms, if the caller set one. */
+  readonly deadline?: number;
+  /** Aborted when the caller cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+  readonly peer: string;
+  log: Logger;
+  principal?: Principal;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function metadataString(md: Metadata, key: string): string | undefined {
+  const v = md.get(key)[0];
+  return typeof v === "string" ? v : undefined;
+}
+
+/** The caller's request id when well-formed, else a new one (never trust arbitrary bytes in logs). */
+export function requestIdFrom(md: Metadata): string {
+  const given = metadataString(md, "x-request-id");
+  return given && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+/** Remaining time before the deadline in ms (Infinity when none). */
+export function remainingMs(ctx: Pick<CallContext, "deadline">, now = Date.now()): number {
+  return ctx.deadline === undefined ? Number.POSITIVE_INFINITY : Math.max(0, ctx.deadline - now);
+}

@@ -1,0 +1,161 @@
+// Registers a generated grpc-js service with plain async handlers (nice-grpc style):
+//   unary          (request, ctx) => Promise<response>
+//   client stream  (requests: AsyncIterable, ctx) => Promise<response>
+//   server stream  (request, ctx) => AsyncIterable<response>
+// Every call runs through the middleware chain; errors become google.rpc.Status details.
+// Methods without a handler answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
+import { once } from "node:events";
+import { type MethodInfo, methodCatalog } from "@filemesh/contracts";
+import type {
+  Server,
+  ServerReadableStream,
+  ServerUnaryCall,
+  ServerWritableStream,
+  sendUnaryData,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { toServiceError, unimplemented } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { type CallContext, metadataString, requestIdFrom } from "./context.js";
+import { compose, type Middleware } from "./middleware.js";
+
+interface MethodDef {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize: (b: Buffer) => unknown;
+  responseSerialize: (v: never) => Buffer;
+}
+type ServiceDef = Record<string, MethodDef>;
+
+type Req<M> = M extends { requestDeserialize: (b: Buffer) => infer R } ? R : never;
+type Res<M> = M extends { responseSerialize: (v: infer R) => Buffer } ? R : never;
+
+export type Handler<M> = M extends { requestStream: true; responseStream: false }
+  ? (requests: AsyncIterable<Req<M>>, ctx: CallContext) => Promise<Res<M>>
+  : M extends { requestStream: false; responseStream: true }
+    ? (request: Req<M>, ctx: CallContext) => AsyncIterable<Res<M>>
+    : M extends { requestStream: false; responseStream: false }
+      ? (request: Req<M>, ctx: CallContext) => Promise<Res<M>>
+      : never;
+
+export type Handlers<S> = { [K in keyof S]: Handler<S[K]> };
+
+const catalogByPath = new Map(methodCatalog.map((m) => [m.path, m]));
+
+export interface AddServiceOptions {
+  log: Logger;
+  middlewares: readonly Middleware[];
+  /** ErrorInfo.domain, e.g. "auth.filemesh". */
+  errorDomain: string;
+}
+
+interface AnyCall {
+  readonly metadata: ServerUnaryCall<unknown, unknown>["metadata"];
+  getDeadline: ServerUnaryCall<unknown, unknown>["getDeadline"];
+  getPeer(): string;
+  on(event: "cancelled", listener: () => void): unknown;
+  off(event: "cancelled", listener: () => void): unknown;
+}
+
+function contextFor(call: AnyCall, method: MethodInfo, log: Logger): { ctx: CallContext; done: () => void } {
+  const controller = new AbortController();
+  const onCancel = () => controller.abort(new Error("cancelled"));
+  call.on("cancelled", onCancel);
+  const raw = call.getDeadline();
+  const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? Number(raw) : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  if (deadline !== undefined) {
+    timer = setTimeout(
+      () => controller.abort(new Error("deadline exceeded")),
+      Math.max(0, deadline - Date.now()),
+    );
+    timer.unref();
+  }
+  const requestId = requestIdFrom(call.metadata);
+  const traceparent = metadataString(call.metadata, "traceparent");
+  const ctx: CallContext = {
+    method,
+    requestId,
+    metadata: call.metadata,
+    signal: controller.signal,
+    peer: call.getPeer(),
+    log: log.child({ rpc: method.path, request_id: requestId }),
+    ...(traceparent ? { traceparent } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
+  };
+  return {
+    ctx,
+    done: () => {
+      if (timer) clearTimeout(timer);
+      call.off("cancelled", onCancel);
+    },
+  };
+}
+
+export function addService<S extends ServiceDef>(
+  server: Server,
+  definition: S,
+  handlers: Partial<Handlers<S>>,
+  { log, middlewares, errorDomain }: AddServiceOptions,
+): void {
+  const chain = compose(middlewares);
+  const impl: UntypedServiceImplementation = {};
+  for (const [key, def] of Object.entries(definition)) {
+    const method = catalogByPath.get(def.path);
+    if (!method) throw new Error(`${def.path} is not in the method catalog; run npm run generate`);
+    const handler =
+      (handlers[key] as ((...args: never[]) => unknown) | undefined) ??
+      (() => {
+        throw unimplemented(method.method);
+      });
+    const h = handler as (input: unknown, ctx: CallContext) => unknown;
+    if (!def.requestStream && !def.responseStream) {
+      impl[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        const { ctx, done } = contextFor(call, method, log);
+        let response: unknown;
+        chain(ctx, async () => {
+          response = await h(call.request, ctx);
+        })
+          .then(
+            () => callback(null, response),
+            (err) => callback(toServiceError(err, errorDomain)),
+          )
+          .finally(done);
+      };
+    } else if (def.requestStream && !def.responseStream) {
+      impl[key] = (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        const { ctx, done } = contextFor(call, method, log);
+        let response: unknown;
+        chain(ctx, async () => {
+          response = await h(call, ctx);
+        })
+          .then(
+            () => callback(null, response),
+            (err) => callback(toServiceError(err, errorDomain)),
+          )
+          .finally(done);
+      };
+    } else if (!def.requestStream && def.responseStream) {
+      impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
+        const { ctx, done } = contextFor(call, method, log);
+        chain(ctx, async () => {
+          for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {
+            if (ctx.signal.aborted) return;
+            if (!call.write(msg)) await once(call, "drain", { signal: ctx.signal });
+          }
+        })
+          .then(
+            () => call.end(),
+            (err) => {
+              if (!ctx.signal.aborted) call.emit("error", toServiceError(err, errorDomain));
+            },
+          )
+          .finally(done);
+      };
+    } else {
+      throw new Error(`${def.path}: bidirectional streaming is not supported by the kit`);
+    }
+  }
+  server.addService(definition as never, impl);
+}

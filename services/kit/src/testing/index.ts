@@ -1,0 +1,64 @@
+// Helpers for tests that talk to real servers on loopback.
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { Metadata, type ServiceError } from "@grpc/grpc-js";
+import { type DecodedError, decodeServiceError } from "../errors.js";
+import { createLogger, type Logger } from "../logger.js";
+
+export const testDatabaseUrl = (): string =>
+  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/filemesh_test";
+
+export const uniqueId = (prefix = "t"): string =>
+  `${prefix}${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
+
+/** A logger whose lines are kept in memory (to assert on, e.g. that no secret is logged). */
+export function captureLogger(service = "test", level = "debug"): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      cb();
+    },
+  });
+  return { log: createLogger({ service, level, destination }), lines };
+}
+
+/** A fresh RS256 key directory, as JWT_KEYS_DIR expects. */
+export function tempKeyDir(count = 1): string {
+  const dir = mkdtempSync(join(tmpdir(), "filemesh-keys-"));
+  for (let i = 1; i <= count; i++) {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    writeFileSync(
+      join(dir, `${String(i).padStart(4, "0")}.pem`),
+      privateKey.export({ type: "pkcs8", format: "pem" }),
+    );
+  }
+  return dir;
+}
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+
+/** Promisified unary call on a generated client method. */
+export function call<Req, Res>(
+  fn: (req: Req, md: Metadata, cb: Callback<Res>) => unknown,
+  req: Req,
+  headers: Record<string, string> = {},
+): Promise<Res> {
+  const md = new Metadata();
+  for (const [k, v] of Object.entries(headers)) md.set(k, v);
+  return new Promise((resolve, reject) => fn(req, md, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** Awaits a call expected to fail; returns its decoded status (code, reason, details). */
+export async function failure(p: Promise<unknown>): Promise<DecodedError> {
+  try {
+    await p;
+  } catch (err) {
+    return decodeServiceError(err as ServiceError);
+  }
+  throw new Error("expected the call to fail, but it succeeded");
+}
+export { listServices } from "./reflection.js";
