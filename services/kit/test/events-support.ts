@@ -20,7 +20,10 @@ import {
 } from "../src/events/index.js";
 import type { StreamDef } from "../src/events/streams.js";
 
-export const PG_URL = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test";
+export const PG_URL =
+  process.env["TEST_DATABASE_URL"] ??
+  process.env["DATABASE_URL"] ??
+  "postgres://postgres@127.0.0.1:5432/test";
 export const NATS_URL = process.env["NATS_URL"] ?? "nats://127.0.0.1:4222";
 export const NATS_SERVER = process.env["NATS_SERVER_BIN"] ?? "/usr/sbin/nats-server";
 export const log = pino({ level: process.env["TEST_LOG_LEVEL"] ?? "silent" });

@@ -82,9 +82,15 @@ async function ensureConsumer(opts: ConsumerOptions): Promise<void> {
   };
   try {
     await opts.jsm.consumers.add(opts.stream, cfg);
-  } catch {
+  } catch (addErr) {
+    // Most likely it exists with an older config; otherwise report both failures.
     const { durable_name: _ignored, deliver_policy: _fixed, ...update } = cfg;
-    await opts.jsm.consumers.update(opts.stream, opts.durable, update);
+    await opts.jsm.consumers.update(opts.stream, opts.durable, update).catch((err: Error) => {
+      throw new Error(
+        `consumer ${opts.stream}/${opts.durable}: create failed (${(addErr as Error).message}), update failed (${err.message})`,
+        { cause: err },
+      );
+    });
   }
 }
 
