@@ -54,6 +54,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, state, nil, nil, status.New(codes.Unimplemented, "unknown service or method "+method), true)
 		return
 	}
+	if p.Schema.Policy(method).Internal() {
+		writeStatus(w, state, nil, nil, status.Newf(codes.PermissionDenied,
+			"%s is internal to the mesh and not exposed by the gateway", method), true)
+		return
+	}
 	enc := r.Header.Get("Grpc-Encoding")
 	if enc != "" && enc != "identity" && enc != "gzip" {
 		w.Header().Set("Grpc-Accept-Encoding", "gzip,identity")

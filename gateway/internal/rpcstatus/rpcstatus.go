@@ -195,4 +195,3 @@ func Write(w http.ResponseWriter, st *spb.Status, httpStatus int, resolver TypeR
 	w.WriteHeader(httpStatus)
 	_, _ = w.Write(body)
 }
-

@@ -35,6 +35,7 @@ type Schema struct {
 	Types    Resolver
 	Services []Service // filemesh.* services, sorted by full name
 	methods  map[string]protoreflect.MethodDescriptor
+	policies map[string]Policy
 }
 
 // Load reads a FileDescriptorSet (buf image) from path.
@@ -57,9 +58,10 @@ func Parse(raw []byte) (*Schema, error) {
 		return nil, fmt.Errorf("link descriptor image: %w", err)
 	}
 	s := &Schema{
-		Files:   files,
-		Types:   newResolver(files),
-		methods: map[string]protoreflect.MethodDescriptor{},
+		Files:    files,
+		Types:    newResolver(files),
+		methods:  map[string]protoreflect.MethodDescriptor{},
+		policies: map[string]Policy{},
 	}
 	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
 		upstream, ok := UpstreamOf(fd.Package())
@@ -72,6 +74,7 @@ func Parse(raw []byte) (*Schema, error) {
 			for j := 0; j < sd.Methods().Len(); j++ {
 				md := sd.Methods().Get(j)
 				s.methods[MethodPath(md)] = md
+				s.policies[MethodPath(md)] = s.PolicyOf(md)
 			}
 		}
 		return true
@@ -113,6 +116,9 @@ func (s *Schema) Method(path string) (protoreflect.MethodDescriptor, bool) {
 	md, ok := s.methods[path]
 	return md, ok
 }
+
+// Policy is the policy of the method at a gRPC path (zero when unknown).
+func (s *Schema) Policy(path string) Policy { return s.policies[path] }
 
 // UpstreamNames lists the distinct upstreams that serve the image's services, sorted.
 func (s *Schema) UpstreamNames() []string {

@@ -269,3 +269,35 @@ func TestCORS(t *testing.T) {
 		t.Errorf("disallowed origin got CORS headers: %v", resp.Header)
 	}
 }
+
+func TestAutoMappingAndInternalRPCs(t *testing.T) {
+	var e *env
+	e = start(t, options{handlers: map[string]fu.Handler{
+		loginPath: fu.Unary(func(_ context.Context, req *dynamicpb.Message) (proto.Message, error) {
+			return e.newMsg("filemesh.auth.v1.LoginResponse", map[string]any{"user_id": fu.Get(req, "email").String()}), nil
+		}),
+		"/filemesh.file.v1.FileService/SetFileState": fu.Fail(status.Error(codes.Internal, "must not be called")),
+	}})
+	resp, body := e.postJSON(loginPath, `{"email":"u@example.com"}`)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"userId":"u@example.com"`) {
+		t.Errorf("auto-mapped Login: HTTP %d %s", resp.StatusCode, body)
+	}
+	resp, body = e.postJSON(loginPath, `{"email":`)
+	if resp.StatusCode != 400 || decodeStatus(t, body).reason() != "MALFORMED_JSON" {
+		t.Errorf("auto-mapped malformed JSON: HTTP %d %s", resp.StatusCode, body)
+	}
+	// Internal RPCs are reachable neither as REST nor as native gRPC.
+	resp, body = e.postJSON("/filemesh.file.v1.FileService/SetFileState", `{}`)
+	if resp.StatusCode != 404 {
+		t.Errorf("internal RPC over REST: HTTP %d %s", resp.StatusCode, body)
+	}
+	err := e.grpcConn().Invoke(context.Background(), "/filemesh.file.v1.FileService/SetFileState",
+		e.newMsg("filemesh.file.v1.SetFileStateRequest", nil),
+		dynamicpb.NewMessage(e.newMsg("filemesh.file.v1.SetFileStateResponse", nil).Descriptor()))
+	if status.Code(err) != codes.PermissionDenied {
+		t.Errorf("internal RPC over gRPC: %v", err)
+	}
+	if n := e.calls("file", "/filemesh.file.v1.FileService/SetFileState"); n != 0 {
+		t.Errorf("internal RPC reached the service %d times", n)
+	}
+}

@@ -1,6 +1,7 @@
 // Package server is the gateway's front door on one port: native gRPC (h2c) is proxied to
 // the services (reflection and health answered locally), /healthz reports upstream health,
-// streaming raw-body routes go to rawbody, and every other REST route through Vanguard.
+// streaming raw-body routes go to rawbody, POSTs to a unary RPC's gRPC path to automap,
+// and every other REST route through Vanguard.
 package server
 
 import (
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/filemesh/filemesh/gateway/internal/automap"
 	"github.com/filemesh/filemesh/gateway/internal/config"
 	"github.com/filemesh/filemesh/gateway/internal/grpcproxy"
 	"github.com/filemesh/filemesh/gateway/internal/meta"
@@ -31,6 +33,7 @@ type Server struct {
 	proxy  *grpcproxy.Proxy
 	rest   http.Handler
 	raw    *rawbody.Handler
+	auto   *automap.Handler
 	local  *grpc.Server
 }
 
@@ -52,6 +55,7 @@ func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, err
 		proxy:  &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout},
 		raw: &rawbody.Handler{Routes: routes, Conns: pool, Types: s.Types,
 			MaxUploadBytes: cfg.MaxUploadBytes, MaxBodyBytes: cfg.MaxBodyBytes},
+		auto:  &automap.Handler{Schema: s, Conns: pool, MaxBodyBytes: cfg.MaxBodyBytes, UnaryTimeout: cfg.UpstreamTimeout},
 		local: newLocalServer(s, pool),
 	}
 	transcoded := &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout, Transcoded: true}
@@ -112,6 +116,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !isPlainREST(r) { // Connect and gRPC-Web clients: Vanguard speaks their protocol
 		s.rest.ServeHTTP(w, r)
+		return
+	}
+	if md, ok := s.auto.Match(r); ok {
+		s.auto.Serve(w, r, md)
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
