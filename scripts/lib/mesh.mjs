@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { devSecrets, ensureDatabase } from "./dev-env.mjs";
-import { checkHealth, waitServing } from "./health.mjs";
+import { waitServing } from "./health.mjs";
 
 export const SERVICES = { auth: 50051, user: 50052, permission: 50053, file: 50054, processor: 50055 };
 export const GATEWAY_PORT = 8080;

@@ -6,6 +6,7 @@ import { credentials, status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkHealth } from "../../../scripts/lib/health.mjs";
 import { failedPrecondition } from "../src/errors.js";
+import type { Handlers } from "../src/grpc/service.js";
 import { createRegistry } from "../src/metrics.js";
 import { createRuntime, type Runtime } from "../src/server.js";
 import { call, captureLogger, failure, listServices } from "../src/testing/index.js";
@@ -13,7 +14,10 @@ import { call, captureLogger, failure, listServices } from "../src/testing/index
 const SERVICE = "filemesh.processor.v1.ProcessorService";
 let runtime: Runtime | undefined;
 
-async function start(handlers: Parameters<Runtime["add"]>[1], shutdownTimeoutMs = 5_000) {
+async function start(
+  handlers: Partial<Handlers<typeof processorv1.ProcessorServiceService>>,
+  shutdownTimeoutMs = 5_000,
+) {
   const { log, lines } = captureLogger("kit-test");
   runtime = createRuntime({
     name: "processor",

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { Metadata, type ServiceError } from "@grpc/grpc-js";
+import { type CallOptions, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { type DecodedError, decodeServiceError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 
@@ -41,15 +41,18 @@ export function tempKeyDir(count = 1): string {
 
 type Callback<Res> = (err: ServiceError | null, res: Res) => void;
 
-/** Promisified unary call on a generated client method. */
+/** Promisified unary call on a generated client method (`client.login.bind(client)`). */
 export function call<Req, Res>(
-  fn: (req: Req, md: Metadata, cb: Callback<Res>) => unknown,
+  fn: (req: Req, md: Metadata, opts: Partial<CallOptions>, cb: Callback<Res>) => unknown,
   req: Req,
   headers: Record<string, string> = {},
+  timeoutMs = 30_000,
 ): Promise<Res> {
   const md = new Metadata();
   for (const [k, v] of Object.entries(headers)) md.set(k, v);
-  return new Promise((resolve, reject) => fn(req, md, (err, res) => (err ? reject(err) : resolve(res))));
+  return new Promise((resolve, reject) =>
+    fn(req, md, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res))),
+  );
 }
 
 /** Awaits a call expected to fail; returns its decoded status (code, reason, details). */

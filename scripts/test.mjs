@@ -1,0 +1,56 @@
+// `npm test` (after the build): checks that Postgres, Redis and NATS answer, installs the
+// tools the tests need, runs the Go tests of the gateway, then every TypeScript test with
+// vitest (whose summary ends the output).
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const reachable = (port) =>
+  new Promise((resolve) => {
+    const s = connect({ host: "127.0.0.1", port, timeout: 2000 });
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+    s.once("timeout", () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+
+const missing = [];
+for (const [name, port] of [
+  ["PostgreSQL", 5432],
+  ["Redis", 6379],
+  ["NATS", 4222],
+]) {
+  if (!(await reachable(port))) missing.push(`${name} on 127.0.0.1:${port}`);
+}
+if (missing.length) {
+  console.error(`test: not reachable: ${missing.join(", ")} (.ci/run starts them; see README "Tests")`);
+  process.exit(1);
+}
+
+if (process.env.SKIP_TOOLS !== "1")
+  execFileSync(join(root, "scripts", "tools.sh"), ["minio", "helm"], { stdio: "inherit" });
+
+if (existsSync(join(root, "gateway", "go.mod")) && process.env.SKIP_GO !== "1") {
+  console.log("test: go test ./... (gateway)");
+  const go = spawnSync("go", ["test", "-count=1", "./..."], { cwd: join(root, "gateway"), stdio: "inherit" });
+  if (go.status !== 0) {
+    console.error("test: gateway Go tests failed");
+    process.exit(go.status ?? 1);
+  }
+}
+
+const args = process.argv.slice(2);
+const vitest = spawnSync(join(root, "node_modules", ".bin", "vitest"), ["run", ...args], {
+  cwd: root,
+  stdio: "inherit",
+});
+process.exit(vitest.status ?? 1);

@@ -1,0 +1,33 @@
+import { randomBytes } from "node:crypto";
+import { authv1 } from "@filemesh/contracts";
+import type { Runtime } from "@filemesh/kit";
+import { captureLogger, tempKeyDir, testDatabaseUrl } from "@filemesh/kit/testing";
+import { credentials } from "@grpc/grpc-js";
+import { startAuthService } from "../src/app.js";
+import { loadAuthConfig } from "../src/config.js";
+
+/** Starts a real auth service on a free loopback port against the test database. */
+export async function startTestAuth(env: Record<string, string> = {}) {
+  const { log, lines } = captureLogger("auth", "debug");
+  const config = loadAuthConfig({
+    GRPC_PORT: "0",
+    ADMIN_PORT: "0",
+    DATABASE_URL: testDatabaseUrl(),
+    JWT_KEYS_DIR: tempKeyDir(),
+    PASSWORD_PEPPER: randomBytes(32).toString("base64url"),
+    BCRYPT_COST: "4",
+    ...env,
+  });
+  const runtime: Runtime = await startAuthService(config, log);
+  const client = new authv1.AuthServiceClient(`127.0.0.1:${runtime.port}`, credentials.createInsecure());
+  return {
+    runtime,
+    client,
+    lines,
+    config,
+    async stop() {
+      client.close();
+      await runtime.shutdown("test end");
+    },
+  };
+}
