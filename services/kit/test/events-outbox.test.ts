@@ -145,11 +145,17 @@ describe("outbox and relay", () => {
     expect(await metricValue(registry, "filemesh_outbox_published_total", schema)).toBe(committed.length);
   });
 
-  it("keeps a message no stream accepts aside and publishes the rest", async () => {
+  it("sets messages no stream accepts aside, even a whole batch of them, and publishes the rest", async () => {
     const schema = await newSchema();
+    // More poison rows than one batch, ahead of good ones and mixed with them.
+    const poison = Array.from({ length: 12 }, (_, i) => ({
+      ...userEvent(prefix, i),
+      subject: `nostream${runId}.x`,
+    }));
+    await appendEvents(pool, schema, poison.slice(0, 11));
     const good = await writeEvents(pool, schema, prefix, 5);
-    const poison = { ...userEvent(prefix, 99), subject: `nostream${runId}.x` };
-    await appendEvents(pool, schema, [poison]);
+    await appendEvents(pool, schema, poison.slice(11));
+    const good2 = await writeEvents(pool, schema, prefix, 3);
     const registry = new Registry();
     const relay = startRelay({
       pool,
@@ -161,10 +167,10 @@ describe("outbox and relay", () => {
       pollIntervalMs: 100,
     });
     try {
-      await waitFor("good rows published", async () => (await unpublishedCount(pool, schema)) === 1);
+      await waitFor("good rows published", async () => (await unpublishedCount(pool, schema)) === 12);
       await waitFor(
-        "backlog gauge 1",
-        async () => (await metricValue(registry, "filemesh_outbox_backlog", schema)) === 1,
+        "backlog gauge 12",
+        async () => (await metricValue(registry, "filemesh_outbox_backlog", schema)) === 12,
       );
     } finally {
       await relay.stop();
@@ -172,15 +178,18 @@ describe("outbox and relay", () => {
     const { rows } = await pool.query(
       `SELECT id, attempts, last_error, next_attempt_at FROM "${schema}".outbox WHERE published_at IS NULL`,
     );
-    expect(rows.map((r) => r.id)).toEqual([poison.id]);
-    expect(rows[0].attempts).toBeGreaterThanOrEqual(1);
-    expect(rows[0].last_error).toBeTruthy();
+    expect(rows.map((r) => r.id).sort()).toEqual(poison.map((p) => p.id).sort());
+    for (const r of rows) {
+      expect(r.attempts).toBeGreaterThanOrEqual(1);
+      expect(r.last_error).toBeTruthy();
+      expect(r.next_attempt_at).not.toBeNull();
+    }
     expect(
       await metricValue(registry, "filemesh_outbox_publish_errors_total", schema),
-    ).toBeGreaterThanOrEqual(1);
+    ).toBeGreaterThanOrEqual(12);
     const ids = await streamIds(nats.jsm, def.name);
-    expect(good.every((id) => ids.includes(id))).toBe(true);
-    expect(ids.includes(poison.id)).toBe(false);
+    expect([...good, ...good2].every((id) => ids.includes(id))).toBe(true);
+    expect(ids.some((id) => poison.some((p) => p.id === id))).toBe(false);
   });
 
   it("prunes published rows past retention and nothing else", async () => {

@@ -28,14 +28,17 @@ const MAX_ROW_BACKOFF_S = 60;
  * the same transaction. If the process dies before COMMIT the locks go away and the rows are
  * claimed again (the republish is deduplicated by `Nats-Msg-Id`).
  *
- * `isolateFailures`: give failed rows their own backoff (`next_attempt_at`) so a poison message
- * does not hold back the rows behind it; used when some rows of the batch went through.
+ * Failed rows are set aside (`next_attempt_at`) so they cannot hold back the rows behind them:
+ * when others in the batch went through (a poison message) by their own exponential backoff,
+ * when none did (NATS trouble, or a whole batch of poison) by `allFailedDelayMs`, long enough
+ * for the relay's next round to try the rows behind them.
  */
 export async function withClaimedBatch(
   pool: Pool,
   schema: string,
   limit: number,
   publish: (rows: ClaimedRow[]) => Promise<BatchOutcome>,
+  allFailedDelayMs: number,
 ): Promise<BatchOutcome & { claimed: number }> {
   const s = `"${checkSchema(schema)}"`;
   const client: PoolClient = await pool.connect();
@@ -66,14 +69,21 @@ export async function withClaimedBatch(
       );
     }
     if (outcome.failed.length > 0) {
-      const isolate = outcome.published.length > 0;
+      const someWent = outcome.published.length > 0;
       await client.query(
         `UPDATE ${s}.outbox o SET attempts = o.attempts + 1, last_error = f.error,
-           next_attempt_at = CASE WHEN $3::boolean
-             THEN now() + make_interval(secs => least(power(2, o.attempts), $4::int)) END
+           next_attempt_at = clock_timestamp() + CASE WHEN $3::boolean
+             THEN make_interval(secs => least(power(2, o.attempts), $4::int))
+             ELSE make_interval(secs => $5::double precision) END
          FROM unnest($1::uuid[], $2::text[]) AS f(id, error)
          WHERE o.id = f.id`,
-        [outcome.failed.map((f) => f.id), outcome.failed.map((f) => f.error), isolate, MAX_ROW_BACKOFF_S],
+        [
+          outcome.failed.map((f) => f.id),
+          outcome.failed.map((f) => f.error),
+          someWent,
+          MAX_ROW_BACKOFF_S,
+          allFailedDelayMs / 1000,
+        ],
       );
     }
     await client.query("COMMIT");

@@ -87,8 +87,12 @@ export function startRelay(opts: RelayOptions): Relay {
     return out;
   };
 
+  let failures = 0;
+  const backoffMs = () => Math.min(backoffMax, backoffMin * 2 ** failures);
+
   const round = async () => {
-    const r = await withClaimedBatch(opts.pool, schema, batchSize, publish);
+    // If nothing goes through, the rows sit out the next round (which comes after backoffMs()).
+    const r = await withClaimedBatch(opts.pool, schema, batchSize, publish, 2 * backoffMs());
     if (r.published.length > 0) metrics.published.inc({ schema }, r.published.length);
     if (r.failed.length > 0) metrics.errors.inc({ schema }, r.failed.length);
     return r;
@@ -123,14 +127,14 @@ export function startRelay(opts: RelayOptions): Relay {
   const listener = listenForNotify({ pool: opts.pool, channel: outboxChannel(schema), log, onNotify: wake });
 
   const loop = async () => {
-    let failures = 0;
     let lastPrune = 0;
     while (!stopped) {
       pending = false;
       let claimed = 0;
       let ok = true;
       if (opts.isConnected && !opts.isConnected()) {
-        // Nothing would get through; checking is free, so look again soon without a DB round.
+        // Nothing would get through: keep the backlog gauge honest and look again soon.
+        await refreshBacklog().catch(() => undefined);
         await sleep(Math.min(pollMs, backoffMax), false);
         continue;
       }
@@ -152,7 +156,7 @@ export function startRelay(opts: RelayOptions): Relay {
       }
       if (stopped) break;
       if (!ok) {
-        await sleep(Math.min(backoffMax, backoffMin * 2 ** failures), false);
+        await sleep(backoffMs(), false);
         failures++;
         continue;
       }
