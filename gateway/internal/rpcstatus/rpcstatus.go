@@ -128,7 +128,7 @@ func codeName(c codes.Code) string {
 		}
 		b.WriteRune(r)
 	}
-	return b.String()
+	return strings.ToUpper(b.String())
 }
 
 // RetryAfterSeconds reads RetryInfo from a status's details (0 when absent).
@@ -180,7 +180,7 @@ func Write(w http.ResponseWriter, st *spb.Status, httpStatus int, resolver TypeR
 	if httpStatus == 0 {
 		httpStatus = HTTPStatus(codes.Code(st.GetCode()))
 	}
-	st = WithErrorInfo(st, strings.ToUpper(codeName(codes.Code(st.GetCode()))))
+	st = WithErrorInfo(st, codeName(codes.Code(st.GetCode())))
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Del("Content-Length")

@@ -1,0 +1,61 @@
+package meta
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestParseTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{"100m": 100 * time.Millisecond, "5S": 5 * time.Second, "1H": time.Hour, "30u": 30 * time.Microsecond} {
+		if got, ok := ParseTimeout(in); !ok || got != want {
+			t.Errorf("ParseTimeout(%q) = %v, %v", in, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "5", "5x", "-1S", "123456789S"} {
+		if _, ok := ParseTimeout(bad); ok {
+			t.Errorf("ParseTimeout(%q) accepted", bad)
+		}
+	}
+}
+
+func TestOutgoingMetadata(t *testing.T) {
+	r := httptest.NewRequest("POST", "/x", nil)
+	r.RemoteAddr = "10.1.2.3:5555"
+	r.Header.Set("Authorization", "Bearer t")
+	r.Header.Set("Traceparent", "00-abc-def-01")
+	r.Header.Set("X-Forwarded-For", "1.2.3.4")
+	r.Header.Set("Connection", "keep-alive")
+	r.Header.Set("Grpc-Timeout", "1S")
+	r.Header.Set("Content-Type", "application/grpc")
+	r.Header.Set("X-Data-Bin", "AAEC") // base64 of 00 01 02
+	md := Outgoing(r)
+	if md.Get("authorization")[0] != "Bearer t" || md.Get("traceparent")[0] != "00-abc-def-01" ||
+		md.Get("x-forwarded-for")[0] != "1.2.3.4, 10.1.2.3" || md.Get("x-data-bin")[0] != "\x00\x01\x02" {
+		t.Errorf("metadata %v", md)
+	}
+	for _, k := range []string{"connection", "grpc-timeout", "content-type"} {
+		if len(md.Get(k)) != 0 {
+			t.Errorf("%s must not be forwarded", k)
+		}
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	for in, keep := range map[string]bool{"": false, "abc-123": true, "has space": false, string(make([]byte, 200)): false} {
+		r := httptest.NewRequest("GET", "/", nil)
+		if in != "" {
+			r.Header.Set(RequestIDHeader, in)
+		}
+		w := httptest.NewRecorder()
+		id := EnsureRequestID(w, r)
+		if keep != (id == in) || w.Header().Get(RequestIDHeader) != id || r.Header.Get(RequestIDHeader) != id {
+			t.Errorf("in %q: id %q, response %q, request %q", in, id, w.Header().Get(RequestIDHeader), r.Header.Get(RequestIDHeader))
+		}
+	}
+	if a, b := NewRequestID(), NewRequestID(); a == b || len(a) != 36 {
+		t.Errorf("ids %q %q", a, b)
+	}
+	_ = http.StatusOK
+}
