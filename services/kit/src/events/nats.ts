@@ -123,6 +123,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsHandle> {
     maxPingOut: 3,
     timeout,
   });
+  backoff.reset(); // waitOnFirstConnect may have used it; the next outage starts from `min`
   let connected = true;
   void (async () => {
     for await (const s of nc.status()) {
