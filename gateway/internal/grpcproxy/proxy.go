@@ -91,12 +91,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var failure callFailure
-	if p.Transcoded {
+	md, known := p.Schema.Method(method)
+	switch {
+	case p.Transcoded && known && !md.IsStreamingClient():
 		if first != nil {
 			_ = stream.SendMsg(first)
 		}
 		_ = stream.CloseSend()
-	} else {
+	case p.Transcoded:
+		// A Connect or gRPC-Web client stream through Vanguard: forward the rest too. Vanguard's
+		// body cannot be closed while a read is blocked, so the pump is not waited for; it
+		// ends when the server closes the body after this handler returns.
+		go func() {
+			if first != nil && stream.SendMsg(first) != nil {
+				return
+			}
+			pump(r.Body, enc, stream, func(err error) { failure.set(err); cancel() })
+		}()
+	default:
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
