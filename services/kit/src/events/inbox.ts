@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { checkSchema } from "./outbox.js";
+import { inTx } from "./tx.js";
 
 /**
  * DDL for `<schema>.consumed_events`: one row per (consumer, event id) applied. Written in the
@@ -30,34 +31,15 @@ export async function applyOnce(
   effect: (tx: PoolClient) => Promise<void>,
 ): Promise<boolean> {
   const s = `"${checkSchema(schema)}"`;
-  const client = await pool.connect();
-  let lost: Error | undefined;
-  const onError = (err: Error) => {
-    lost = err;
-  };
-  client.on("error", onError);
-  try {
-    await client.query("BEGIN");
-    const res = await client.query(
+  return inTx(pool, async (tx) => {
+    const res = await tx.query(
       `INSERT INTO ${s}.consumed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
       [consumer, eventId],
     );
-    if (res.rowCount === 0) {
-      await client.query("ROLLBACK");
-      return false;
-    }
-    await effect(client);
-    await client.query("COMMIT");
+    if (res.rowCount === 0) return false; // committing an empty transaction is harmless
+    await effect(tx);
     return true;
-  } catch (err) {
-    await client.query("ROLLBACK").catch((e: Error) => {
-      lost ??= e;
-    });
-    throw err;
-  } finally {
-    client.off("error", onError);
-    client.release(lost);
-  }
+  });
 }
 
 /** Forgets applied ids older than `olderThanMs` (keep this above the stream's max age). */

@@ -1,5 +1,6 @@
-import type { Pool, PoolClient } from "pg";
+import type { Pool } from "pg";
 import { checkSchema } from "./outbox.js";
+import { inTx } from "./tx.js";
 
 /** An outbox row claimed for publishing (locked until the claim transaction ends). */
 export interface ClaimedRow {
@@ -41,24 +42,14 @@ export async function withClaimedBatch(
   allFailedDelayMs: number,
 ): Promise<BatchOutcome & { claimed: number }> {
   const s = `"${checkSchema(schema)}"`;
-  const client: PoolClient = await pool.connect();
-  let lost: Error | undefined;
-  const onError = (err: Error) => {
-    lost = err;
-  };
-  client.on("error", onError);
-  try {
-    await client.query("BEGIN");
+  return inTx(pool, async (client) => {
     const { rows } = await client.query<ClaimedRow>(
       `SELECT id, subject, payload, headers FROM ${s}.outbox
        WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())
        ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [limit],
     );
-    if (rows.length === 0) {
-      await client.query("COMMIT");
-      return { claimed: 0, published: [], failed: [] };
-    }
+    if (rows.length === 0) return { claimed: 0, published: [], failed: [] };
     const outcome = await publish(rows);
     if (outcome.published.length > 0) {
       await client.query(
@@ -86,17 +77,8 @@ export async function withClaimedBatch(
         ],
       );
     }
-    await client.query("COMMIT");
     return { claimed: rows.length, ...outcome };
-  } catch (err) {
-    lost ??= err as Error;
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.off("error", onError);
-    // A client whose connection failed is destroyed instead of going back to the pool.
-    client.release(lost);
-  }
+  });
 }
 
 /** Rows not yet published (the backlog gauge). */
