@@ -17,7 +17,14 @@ export function devSecrets(root) {
   const pepperFile = join(dir, "pepper");
   if (!existsSync(pepperFile))
     writeFileSync(pepperFile, randomBytes(32).toString("base64url"), { mode: 0o600 });
-  return { JWT_KEYS_DIR: keys, PASSWORD_PEPPER: readFileSync(pepperFile, "utf8").trim() };
+  const internalFile = join(dir, "internal-token");
+  if (!existsSync(internalFile))
+    writeFileSync(internalFile, randomBytes(24).toString("base64url"), { mode: 0o600 });
+  return {
+    JWT_KEYS_DIR: keys,
+    PASSWORD_PEPPER: readFileSync(pepperFile, "utf8").trim(),
+    INTERNAL_TOKEN: readFileSync(internalFile, "utf8").trim(),
+  };
 }
 
 /** Creates the database named in `url` if it does not exist (connecting to `postgres`). */

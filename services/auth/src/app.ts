@@ -2,6 +2,7 @@
 import { authv1, eventsv1 } from "@filemesh/contracts";
 import {
   appendEvents,
+  callerChecks,
   createRedis,
   createServiceRuntime,
   type Logger,
@@ -34,6 +35,10 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   });
   await db.migrate();
   const redis = createRedis(config.redisUrl, log, "sessions");
+  // The auth service verifies tokens with its own key ring (no call to itself).
+  runtime.use(
+    ...callerChecks({ config, redis, registry, fetchJwks: async () => keys.all.map((k) => k.jwk) }),
+  );
   const hasher = createHasher({
     pepper: config.passwordPepper,
     cost: config.bcryptCost,

@@ -17,10 +17,7 @@ export const authSpec = {
   ...natsSpec(),
   /** Directory of PEM private keys (RS256); the last by name signs, all are published. */
   jwtKeysDir: str("JWT_KEYS_DIR", { doc: "directory of PEM signing keys" }),
-  jwtIssuer: str("JWT_ISSUER", { default: "filemesh" }),
-  jwtAudience: str("JWT_AUDIENCE", { default: "filemesh" }),
   accessTokenTtlMs: duration("ACCESS_TOKEN_TTL", { default: 15 * 60_000 }),
-  sessionIdleMs: duration("SESSION_IDLE_TIMEOUT", { default: 7 * 86_400_000 }),
   sessionAbsoluteMs: duration("SESSION_ABSOLUTE_TIMEOUT", { default: 30 * 86_400_000 }),
   /** HMAC key applied before bcrypt (at least 32 characters). */
   passwordPepper: str("PASSWORD_PEPPER", { secret: true, doc: "at least 32 characters" }),

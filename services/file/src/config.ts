@@ -1,6 +1,6 @@
-import { commonSpec, parseConfig } from "@filemesh/kit";
+import { commonSpec, parseConfig, redisSpec } from "@filemesh/kit";
 
-export const fileSpec = { ...commonSpec("file") };
+export const fileSpec = { ...commonSpec("file"), ...redisSpec() };
 
 export type FileConfig = ReturnType<typeof loadFileConfig>;
 

@@ -40,8 +40,29 @@ export function commonSpec(name: ServiceName) {
       default: false,
       doc: "use TLS (with TLS_CERT_FILE as client cert) to call peers",
     }),
+    jwtIssuer: str("JWT_ISSUER", { default: "filemesh" }),
+    jwtAudience: str("JWT_AUDIENCE", { default: "filemesh" }),
+    sessionIdleMs: duration("SESSION_IDLE_TIMEOUT", { default: 7 * 86_400_000 }),
+    /** How mesh services prove who they are on internal methods: a shared token, or Istio's XFCC header. */
+    internalAuth: oneOf("INTERNAL_AUTH", ["token", "xfcc"] as const, { default: "token" }),
+    internalToken: str("INTERNAL_TOKEN", { default: "", secret: true }),
+    rateLimits: str("RATE_LIMITS", { default: DEFAULT_RATE_LIMITS }),
+    trustForwardedFor: bool("TRUST_FORWARDED_FOR", { default: true }),
   };
 }
+
+/** Per caller and rate class (classes come from the contracts' method policy). */
+export const DEFAULT_RATE_LIMITS = [
+  "login=30/1m:20",
+  "register=20/1m:10",
+  "lookup=30/1m:10",
+  "read=200/1s:400",
+  "write=100/1s:200",
+  "check=5000/1s:5000",
+  "upload=50/1s:100",
+  "download=200/1s:400",
+  "link=120/1m:60",
+].join(",");
 
 export function databaseSpec() {
   return {

@@ -1,4 +1,6 @@
+export * from "./auth/index.js";
 export * from "./bootstrap.js";
+export * from "./caller-checks.js";
 export * from "./client.js";
 export * from "./common-config.js";
 export * from "./config.js";
@@ -12,6 +14,8 @@ export * from "./grpc/service.js";
 export * from "./health.js";
 export * from "./logger.js";
 export * from "./metrics.js";
+export * from "./peers.js";
+export * from "./ratelimit/index.js";
 export * from "./redis.js";
 export * from "./server.js";
 export * from "./tracing.js";

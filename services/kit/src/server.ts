@@ -35,6 +35,8 @@ export interface Runtime {
   port: number;
   adminPort: number;
   readonly shutdownTimeoutMs: number;
+  /** Appends middlewares (authentication, rate limits) to the chain; call before start(). */
+  use(...middlewares: Middleware[]): void;
   add<S extends Record<string, unknown>>(
     definition: S,
     handlers: Partial<Handlers<S>>,
@@ -91,6 +93,10 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     port: opts.port,
     adminPort: opts.adminPort,
     shutdownTimeoutMs: opts.shutdownTimeoutMs + opts.drainDelayMs,
+    use(...middlewares) {
+      if (health) throw new Error("use() after start()");
+      (serviceOpts.middlewares as Middleware[]).push(...middlewares);
+    },
     add(definition, handlers, fullName) {
       addService(server, definition as never, handlers as never, serviceOpts);
       services.push(fullName);

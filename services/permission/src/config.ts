@@ -1,6 +1,6 @@
-import { commonSpec, parseConfig } from "@filemesh/kit";
+import { commonSpec, parseConfig, redisSpec } from "@filemesh/kit";
 
-export const permissionSpec = { ...commonSpec("permission") };
+export const permissionSpec = { ...commonSpec("permission"), ...redisSpec() };
 
 export type PermissionConfig = ReturnType<typeof loadPermissionConfig>;
 

@@ -1,6 +1,6 @@
-import { commonSpec, parseConfig } from "@filemesh/kit";
+import { commonSpec, parseConfig, redisSpec } from "@filemesh/kit";
 
-export const processorSpec = { ...commonSpec("processor") };
+export const processorSpec = { ...commonSpec("processor"), ...redisSpec() };
 
 export type ProcessorConfig = ReturnType<typeof loadProcessorConfig>;
 

@@ -1,6 +1,6 @@
-import { commonSpec, parseConfig } from "@filemesh/kit";
+import { commonSpec, parseConfig, redisSpec } from "@filemesh/kit";
 
-export const userSpec = { ...commonSpec("user") };
+export const userSpec = { ...commonSpec("user"), ...redisSpec() };
 
 export type UserConfig = ReturnType<typeof loadUserConfig>;
 

@@ -1,0 +1,4 @@
+export * from "./jwks.js";
+export * from "./middleware.js";
+export * from "./session-keys.js";
+export * from "./verify.js";

@@ -1,0 +1,82 @@
+// Authentication for every service, driven by each method's policy in the contracts:
+//  - public methods: no token needed;
+//  - internal methods: only the listed mesh services (shared internal token locally, or the
+//    Istio sidecar's x-forwarded-client-cert identity in a cluster); end-user tokens refused;
+//  - everything else: a valid access token whose session is still live; admin methods also
+//    need the admin claim. The principal is handed to handlers as ctx.principal.
+import { timingSafeEqual } from "node:crypto";
+import { permissionDenied, unauthenticated, unavailable } from "../errors.js";
+import { type CallContext, metadataString } from "../grpc/context.js";
+import type { Middleware } from "../grpc/middleware.js";
+import type { KeySource } from "./jwks.js";
+import type { SessionChecker } from "./session-keys.js";
+import { type VerifySettings, verifyAccessToken } from "./verify.js";
+
+export type InternalAuth = { mode: "token"; token: string } | { mode: "xfcc" };
+
+export interface AuthMiddlewareOptions {
+  keys: KeySource;
+  verify: VerifySettings;
+  sessions: SessionChecker;
+  internal: InternalAuth;
+}
+
+export const SERVICE_HEADER = "x-filemesh-service";
+export const INTERNAL_TOKEN_HEADER = "x-filemesh-internal-token";
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
+const SPIFFE_SA = /URI=spiffe:\/\/[^/;,]+\/ns\/[^/;,]+\/sa\/([a-z0-9-]+)/;
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The calling mesh service, or undefined when the caller did not prove one. */
+export function callingService(ctx: CallContext, internal: InternalAuth): string | undefined {
+  if (internal.mode === "token") {
+    const name = metadataString(ctx.metadata, SERVICE_HEADER);
+    const token = metadataString(ctx.metadata, INTERNAL_TOKEN_HEADER);
+    return name && token && internal.token && sameSecret(token, internal.token) ? name : undefined;
+  }
+  const xfcc = metadataString(ctx.metadata, "x-forwarded-client-cert");
+  return xfcc ? SPIFFE_SA.exec(xfcc)?.[1] : undefined;
+}
+
+export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
+  return async (ctx, next) => {
+    const policy = ctx.method.policy;
+    if (policy.internalCallers.length > 0) {
+      const service = callingService(ctx, o.internal);
+      if (!service) throw unauthenticated("SERVICE_IDENTITY_REQUIRED", "this method is internal to the mesh");
+      if (!policy.internalCallers.includes(service)) {
+        throw permissionDenied("CALLER_NOT_ALLOWED", `service ${service} may not call ${ctx.method.method}`);
+      }
+      ctx.principal = { subject: `service:${service}` };
+      return next();
+    }
+    if (policy.public) return next();
+    const header = metadataString(ctx.metadata, "authorization");
+    if (!header) throw unauthenticated("MISSING_TOKEN", "authentication required");
+    const token = BEARER.exec(header)?.[1];
+    if (!token) throw unauthenticated("INVALID_TOKEN", "invalid access token: expected a Bearer token");
+    const claims = await verifyAccessToken(token, o.keys, o.verify);
+    let live: boolean;
+    try {
+      live = await o.sessions.isLive(claims.sid, claims.sub);
+    } catch {
+      throw unavailable("SESSION_STORE_UNAVAILABLE", "cannot check the session right now", 1000);
+    }
+    if (!live) throw unauthenticated("SESSION_ENDED", "the session has ended; log in again");
+    if (policy.admin && !claims.admin)
+      throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
+    ctx.principal = {
+      subject: `user:${claims.sub}`,
+      userId: claims.sub,
+      sessionId: claims.sid,
+      admin: claims.admin,
+    };
+    return next();
+  };
+}

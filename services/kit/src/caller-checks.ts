@@ -1,0 +1,74 @@
+// Builds the authentication and rate-limit middlewares of a service from its config.
+import type { Redis } from "ioredis";
+import { createKeySource, type JwkLike } from "./auth/jwks.js";
+import { authMiddleware, type InternalAuth } from "./auth/middleware.js";
+import { createSessionChecker } from "./auth/session-keys.js";
+import type { CommonConfig } from "./bootstrap.js";
+import type { Middleware } from "./grpc/middleware.js";
+import type { Logger } from "./logger.js";
+import { Counter, type Registry } from "./metrics.js";
+import { jwksFromAuthService } from "./peers.js";
+import { parseLimits } from "./ratelimit/gcra.js";
+import { rateLimitMiddleware } from "./ratelimit/middleware.js";
+import { createRedis } from "./redis.js";
+import type { Runtime } from "./server.js";
+
+export function internalAuthOf(config: Pick<CommonConfig, "internalAuth" | "internalToken">): InternalAuth {
+  if (config.internalAuth === "xfcc") return { mode: "xfcc" };
+  if (config.internalToken.length < 16) {
+    throw new Error(
+      "invalid configuration:\n  - INTERNAL_TOKEN must be at least 16 characters with INTERNAL_AUTH=token",
+    );
+  }
+  return { mode: "token", token: config.internalToken };
+}
+
+export function callerChecks(opts: {
+  config: CommonConfig;
+  redis: Redis;
+  registry: Registry;
+  fetchJwks: () => Promise<JwkLike[]>;
+}): Middleware[] {
+  const { config, redis } = opts;
+  const failOpen = new Counter({
+    name: "filemesh_rate_limit_fail_open_total",
+    help: "Calls let through because the rate limiter's Redis was unreachable.",
+    labelNames: ["rate_class"],
+    registers: [opts.registry],
+  });
+  return [
+    authMiddleware({
+      keys: createKeySource(opts.fetchJwks),
+      verify: { issuer: config.jwtIssuer, audience: config.jwtAudience },
+      sessions: createSessionChecker(redis, config.sessionIdleMs),
+      internal: internalAuthOf(config),
+    }),
+    rateLimitMiddleware({
+      redis,
+      limits: parseLimits(config.rateLimits),
+      trustForwardedFor: config.trustForwardedFor,
+      failOpen,
+    }),
+  ];
+}
+
+/**
+ * Caller checks for a service that is not the auth service: keys from the auth service's
+ * JWKS, sessions and rate limits in Redis. Registers the middlewares on the runtime and
+ * closes what it opened at shutdown.
+ */
+export function useCallerChecks(
+  runtime: Runtime,
+  opts: { config: CommonConfig & { redisUrl: string }; registry: Registry; log: Logger; redis?: Redis },
+): Redis {
+  const redis = opts.redis ?? createRedis(opts.config.redisUrl, opts.log, "authn");
+  const jwks = jwksFromAuthService(opts.config);
+  runtime.use(
+    ...callerChecks({ config: opts.config, redis, registry: opts.registry, fetchJwks: jwks.fetch }),
+  );
+  runtime.onShutdown(() => {
+    jwks.close();
+    if (!opts.redis) redis.disconnect();
+  });
+  return redis;
+}

@@ -1,0 +1,2 @@
+export * from "./gcra.js";
+export * from "./middleware.js";
