@@ -106,32 +106,16 @@ func matches(m *routev3.RouteMatch, path string) (bool, error) {
 	}
 }
 
-// firstRoute is the route Envoy picks for a path (routes are first-match).
-func (g *gateway) firstRoute(path string) (*routev3.Route, error) {
-	for _, r := range g.routes {
-		ok, err := matches(r.GetMatch(), path)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return r, nil
+// first is the element Envoy picks for a path: routes and jwt rules are first-match.
+func first[T interface{ GetMatch() *routev3.RouteMatch }](items []T, path string) (T, bool, error) {
+	var zero T
+	for _, it := range items {
+		ok, err := matches(it.GetMatch(), path)
+		if err != nil || ok {
+			return it, ok, err
 		}
 	}
-	return nil, nil
-}
-
-// firstRule is the jwt_authn rule Envoy picks for a path.
-func (g *gateway) firstRule(path string) (*jwtv3.RequirementRule, error) {
-	for _, r := range g.jwt.GetRules() {
-		ok, err := matches(r.GetMatch(), path)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			return r, nil
-		}
-	}
-	return nil, nil
+	return zero, false, nil
 }
 
 // enforces reports whether a requirement demands a valid token.

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +96,25 @@ func TestGRPCProxyUnaryWithMetadataAndErrorDetails(t *testing.T) {
 	}
 }
 
+// writeUploadCounter is a fake WriteUpload answering with the number of bytes received.
+func writeUploadCounter(e **env) fu.Handler {
+	return func(_ context.Context, md protoreflect.MethodDescriptor, stream grpc.ServerStream) error {
+		var total int64
+		for {
+			req := dynamicpb.NewMessage(md.Input())
+			err := stream.RecvMsg(req)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			total += int64(len(fu.Get(req, "data").Bytes()))
+		}
+		return stream.SendMsg((*e).newMsg("filemesh.file.v1.WriteUploadResponse", map[string]any{"committed_size_bytes": total}))
+	}
+}
+
 func TestGRPCProxyStreams(t *testing.T) {
 	var e *env
 	e = start(t, options{handlers: map[string]fu.Handler{
@@ -114,21 +130,7 @@ func TestGRPCProxyStreams(t *testing.T) {
 			}
 			return status.Error(codes.DataLoss, "stopped after 3 chunks")
 		},
-		writeUploadPath: func(_ context.Context, md protoreflect.MethodDescriptor, stream grpc.ServerStream) error {
-			var total int64
-			for {
-				req := dynamicpb.NewMessage(md.Input())
-				err := stream.RecvMsg(req)
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				total += int64(len(fu.Get(req, "data").Bytes()))
-			}
-			return stream.SendMsg(e.newMsg("filemesh.file.v1.WriteUploadResponse", map[string]any{"committed_size_bytes": total}))
-		},
+		writeUploadPath: writeUploadCounter(&e),
 	}})
 	cc := e.grpcConn()
 	ctx := context.Background()
@@ -284,53 +286,4 @@ func TestGRPCReflectionAndHealthFromTheGateway(t *testing.T) {
 	if s := check("filemesh.file.v1.FileService"); s != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("file health: %v", s)
 	}
-}
-
-// Connect clients reach the services through Vanguard too; a client stream must arrive whole.
-func TestConnectProtocolThroughVanguard(t *testing.T) {
-	var e *env
-	e = start(t, options{handlers: map[string]fu.Handler{
-		loginPath: fu.Unary(func(_ context.Context, req *dynamicpb.Message) (proto.Message, error) {
-			return e.newMsg("filemesh.auth.v1.LoginResponse", map[string]any{"user_id": fu.Get(req, "email").String()}), nil
-		}),
-		writeUploadPath: func(_ context.Context, md protoreflect.MethodDescriptor, stream grpc.ServerStream) error {
-			var total int64
-			for {
-				req := dynamicpb.NewMessage(md.Input())
-				err := stream.RecvMsg(req)
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				total += int64(len(fu.Get(req, "data").Bytes()))
-			}
-			return stream.SendMsg(e.newMsg("filemesh.file.v1.WriteUploadResponse", map[string]any{"committed_size_bytes": total}))
-		},
-	}})
-	resp, body := e.do("POST", loginPath, strings.NewReader(`{"email":"c@example.com"}`),
-		"Content-Type", "application/json", "Connect-Protocol-Version", "1")
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `"userId":"c@example.com"`) {
-		t.Errorf("Connect unary: HTTP %d %s", resp.StatusCode, body)
-	}
-
-	var req bytes.Buffer
-	for _, msg := range []string{`{"uploadId":"u","data":"AAAA"}`, `{"data":"AAAAAAAA"}`, `{"data":"AAAA","finishWrite":true}`} {
-		req.Write(envelope(0, msg))
-	}
-	resp, body = e.do("POST", writeUploadPath, &req, "Content-Type", "application/connect+json")
-	if resp.StatusCode != 200 {
-		t.Fatalf("Connect client stream: HTTP %d %s", resp.StatusCode, body)
-	}
-	if !strings.Contains(string(body), `"committedSizeBytes":"12"`) {
-		t.Errorf("Connect client stream: every message must arrive (3+6+3 bytes): %q", body)
-	}
-}
-
-// envelope frames a Connect streaming message.
-func envelope(flags byte, msg string) []byte {
-	b := []byte{flags, 0, 0, 0, 0}
-	binary.BigEndian.PutUint32(b[1:], uint32(len(msg)))
-	return append(b, msg...)
 }
