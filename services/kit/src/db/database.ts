@@ -6,6 +6,7 @@ import { type EntitySchema, MikroORM } from "@mikro-orm/core";
 import { Migrator } from "@mikro-orm/migrations";
 import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
+import { inTx } from "../events/tx.js";
 import type { Logger } from "../logger.js";
 
 export type { MigrationObject } from "@mikro-orm/core";
@@ -103,21 +104,11 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   };
 }
 
-/** Runs `fn` in one transaction on a pooled client; rolls back on any error. */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const out = await fn(client);
-    await client.query("COMMIT");
-    return out;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
+/**
+ * Runs `fn` in one transaction on a pooled client; rolls back on any error, and survives the
+ * connection dying mid-way (a broken client is destroyed, not returned to the pool).
+ */
+export const inTransaction = inTx;
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
