@@ -5,6 +5,7 @@ import {
   inTransaction,
   invalidArgument,
   metadataString,
+  notFound,
   permissionDenied,
   type Redis,
   unauthenticated,
@@ -14,7 +15,7 @@ import { normalizeEmail } from "../domain/email.js";
 import type { Hasher } from "../domain/hasher.js";
 import { checkPassword } from "../domain/password-policy.js";
 import { type KeyRing, signAccessToken, type TokenSettings } from "../domain/tokens.js";
-import { findAccountByEmail, insertAccount } from "../store/accounts.js";
+import { findAccountByEmail, findAccountById, insertAccount } from "../store/accounts.js";
 import { createSession, type SessionSettings } from "../store/sessions.js";
 import { toAccount } from "./account-view.js";
 
@@ -93,6 +94,12 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
         sessionId: session.sessionId,
         userId: account.id,
       };
+    },
+
+    async getAccount(req) {
+      const row = await findAccountById(deps.pool, req.userId);
+      if (!row) throw notFound("ACCOUNT_NOT_FOUND", "no such account");
+      return { account: toAccount(row, deps.adminEmails) };
     },
 
     async getJwks() {

@@ -59,3 +59,9 @@ export async function findAccountByEmail(q: Queryable, email: string): Promise<A
   ]);
   return rows[0];
 }
+
+export async function findAccountById(q: Queryable, id: string): Promise<AccountRow | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  const { rows } = await q.query<AccountRow>(`SELECT ${COLUMNS} FROM auth.accounts WHERE id = $1`, [id]);
+  return rows[0];
+}
