@@ -6,7 +6,13 @@ export interface CatalogMethod {
   clientStreaming: boolean;
   serverStreaming: boolean;
   http: { method: string; path: string; body: string }[];
-  policy: { public: boolean; idempotent: boolean; internalCallers: string[]; admin: boolean; rateClass: string };
+  policy: {
+    public: boolean;
+    idempotent: boolean;
+    internalCallers: string[];
+    admin: boolean;
+    rateClass: string;
+  };
 }
 export interface MeshSettings {
   namespace: string;
@@ -38,5 +44,8 @@ export const MESH: MeshSettings;
 export function routeKind(
   method: CatalogMethod,
 ): "idempotent-unary" | "idempotent-server-streaming" | "streaming-no-retry" | "unary-no-retry";
-export function generateMesh(catalog: readonly CatalogMethod[], m?: MeshSettings): Record<string, MeshObject[]>;
+export function generateMesh(
+  catalog: readonly CatalogMethod[],
+  m?: MeshSettings,
+): Record<string, MeshObject[]>;
 export function renderMesh(catalog: readonly CatalogMethod[], m?: MeshSettings): Record<string, string>;
