@@ -287,3 +287,26 @@ func TestGRPCReflectionAndHealthFromTheGateway(t *testing.T) {
 		t.Errorf("file health: %v", s)
 	}
 }
+
+// A service that fails a client stream early must get its status to a client that is still
+// sending (the gateway must not wait for the rest of the request).
+func TestGRPCProxyEarlyFailureOfAClientStream(t *testing.T) {
+	e := start(t, options{handlers: map[string]fu.Handler{
+		writeUploadPath: fu.Fail(status.Error(codes.FailedPrecondition, "offset mismatch")),
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, err := e.grpcConn().NewStream(ctx, &grpc.StreamDesc{ClientStreams: true}, writeUploadPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// io.EOF: the call already ended; RecvMsg has its status.
+	if err := ws.SendMsg(e.newMsg("filemesh.file.v1.WriteUploadRequest", map[string]any{"upload_id": "u"})); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	// No CloseSend: the client would go on sending.
+	err = ws.RecvMsg(dynamicpb.NewMessage(e.newMsg("filemesh.file.v1.WriteUploadResponse", nil).Descriptor()))
+	if st := status.Convert(err); st.Code() != codes.FailedPrecondition || st.Message() != "offset mismatch" {
+		t.Fatalf("got %v, want the service's FailedPrecondition", err)
+	}
+}

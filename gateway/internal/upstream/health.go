@@ -39,26 +39,30 @@ func (r Report) NotServing(names []string) []string {
 
 // Health asks every replica of every service, concurrently, each within timeout.
 func (p *Pool) Health(ctx context.Context, timeout time.Duration) Report {
-	report := Report{}
-	var mu sync.Mutex
+	results := map[string][]ReplicaHealth{}
+	for name, rs := range p.replicas {
+		results[name] = make([]ReplicaHealth, len(rs))
+	}
 	var wg sync.WaitGroup
 	for name, rs := range p.replicas {
-		report[name] = ServiceHealth{Replicas: make([]ReplicaHealth, len(rs))}
+		out := results[name]
 		for i, r := range rs {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				h := check(ctx, r, timeout)
-				mu.Lock()
-				defer mu.Unlock()
-				sh := report[name]
-				sh.Replicas[i] = h
-				sh.Serving = sh.Serving || h.Status == healthpb.HealthCheckResponse_SERVING.String()
-				report[name] = sh
+				out[i] = check(ctx, r, timeout) // each goroutine owns one element
 			}()
 		}
 	}
 	wg.Wait()
+	report := Report{}
+	for name, hs := range results {
+		sh := ServiceHealth{Replicas: hs}
+		for _, h := range hs {
+			sh.Serving = sh.Serving || h.Status == healthpb.HealthCheckResponse_SERVING.String()
+		}
+		report[name] = sh
+	}
 	return report
 }
 
