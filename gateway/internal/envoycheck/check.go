@@ -65,6 +65,10 @@ func checkFilters(g *gateway, add adder) {
 	if !hasTypedOverride(g.vhost.GetTypedPerFilterConfig(), &corsv3.CorsPolicy{}) {
 		add("the virtual host has no CorsPolicy")
 	}
+	// The CORS filter looks its policy up by the route of the untranscoded REST path.
+	if _, found, err := first(g.routes, "/v1/cors-probe"); err == nil && !found && cors >= 0 && cors < tr {
+		add("no route matches REST paths such as /v1/…, so CORS (before transcoding) finds no policy; add a catch-all route")
+	}
 	if al, ok := jsonAccessLog(g); !ok {
 		add("no JSON access log on the http_connection_manager")
 	} else if strings.Contains(strings.ToUpper(al.GetLogFormat().GetJsonFormat().String()), "AUTHORIZATION") {

@@ -166,6 +166,11 @@ func TestBrokenEnvoyConfigsFail(t *testing.T) {
 				}
 			})
 		}, "internal RPC /filemesh.file.v1.FileService/SetFileState must be refused"},
+		{"no route for CORS to find on REST paths", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			editRoutes(t, b, func(rs []*routev3.Route) {
+				rs[len(rs)-1].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/filemesh."}
+			})
+		}, "CORS (before transcoding) finds no policy"},
 		{"jwt_authn after the router", func(t *testing.T, b *bootstrapv3.Bootstrap) {
 			hcm := getHCM(t, b)
 			fs := hcm.HttpFilters
