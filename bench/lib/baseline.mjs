@@ -1,47 +1,64 @@
 // The login scenario's baseline: bench/lib/bcrypt-loop.mjs run as a child process (so its
-// libuv pool is sized like the service's), once before and once after the measured run;
-// the ratio uses their mean so load drifting during the run shows up in both halves.
+// libuv pool is sized like the service's), in segments interleaved with the scenario's own
+// segments (raw, login, raw, login, …, raw) so load drifting on a shared machine hits both.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
+import { latencyStats, round } from "./stats.mjs";
 
-const r3 = (x) => Math.round(x * 1000) / 1000;
-const mean = (xs) => r3(xs.reduce((a, b) => a + b, 0) / xs.length);
-
-/** Seconds in a ghz duration such as "15s", "1m" or "500ms" (10 when absent or unreadable). */
+/** Seconds in a ghz duration such as "15s", "1m" or "500ms" (10 when unreadable). */
 export function durationSeconds(d) {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(String(d ?? ""));
   if (!m) return 10;
   return Number(m[1]) * { ms: 0.001, s: 1, m: 60 }[m[2]];
 }
 
-/** One raw run; resolves with its figures and the command that produced them. */
+/** One raw segment; resolves with its figures (latencies included) and its command. */
 export async function runBcryptLoop({ root, cost, concurrency, seconds }) {
   const argv = ["bench/lib/bcrypt-loop.mjs", "--cost", cost, "--concurrency", concurrency];
-  argv.push("--seconds", String(Math.max(1, Math.round(seconds))));
+  argv.push("--seconds", String(seconds));
   const { stdout } = await promisify(execFile)(process.execPath, argv, { cwd: root });
   return { result: JSON.parse(stdout), command: ["node", ...argv] };
 }
 
-/** Scenario figures against the raw runs: rps ratio and p50 against one hash. */
-export function compareToBcrypt(result, runs) {
-  const baseline = {
-    cost: runs[0].cost,
-    concurrency: runs[0].concurrency,
-    threadpool: runs[0].threadpool,
-    rps: mean(runs.map((r) => r.rps)),
-    latencyMs: { p50: mean(runs.map((r) => r.latencyMs.p50)), p99: mean(runs.map((r) => r.latencyMs.p99)) },
-    single: {
-      rps: mean(runs.map((r) => r.single.rps)),
-      latencyMs: { p50: mean(runs.map((r) => r.single.latencyMs.p50)) },
-    },
-    runs,
+const pooled = (segments) => {
+  const seconds = segments.reduce((s, r) => s + r.seconds, 0);
+  const count = segments.reduce((s, r) => s + r.count, 0);
+  return {
+    seconds,
+    count,
+    rps: round(count / seconds, 2),
+    latencyMs: latencyStats(segments.flatMap((r) => r.lat)),
   };
+};
+const strip = ({ lat, single, ...rest }) => ({ ...rest, single: { ...single, lat: undefined } });
+
+/**
+ * The scenario's pooled figures against the pooled raw segments, plus per round: the
+ * scenario segment against the mean of the two raw segments around it.
+ */
+export function compareToBcrypt({ result, segments: scenarioSegments, raw: rawSegments, cores }) {
+  const raw = pooled(rawSegments);
+  const single = pooled(rawSegments.map((r) => r.single));
+  const baseline = {
+    cost: rawSegments[0].cost,
+    concurrency: rawSegments[0].concurrency,
+    threadpool: rawSegments[0].threadpool,
+    cores,
+    ...raw,
+    single,
+    segments: rawSegments.map(strip),
+  };
+  const rounds = scenarioSegments.map((s, i) => {
+    const around = (rawSegments[i].rps + rawSegments[i + 1].rps) / 2;
+    return { rps: s.rps, rawRps: round(around, 2), ratio: round(s.rps / around) };
+  });
   return {
     baseline,
+    rounds,
     ratio: {
-      rps: r3(result.rps / baseline.rps),
-      p50VsSingleHash: r3(result.latencyMs.p50 / baseline.single.latencyMs.p50),
-      p50VsParallelHash: r3(result.latencyMs.p50 / baseline.latencyMs.p50),
+      rps: round(result.rps / raw.rps),
+      p50VsSingleHash: round(result.latencyMs.p50 / single.latencyMs.p50),
+      p50VsParallelHash: round(result.latencyMs.p50 / raw.latencyMs.p50),
     },
   };
 }

@@ -1,60 +1,55 @@
 // ghz: makes sure the pinned binary is there, runs one resolved config, and turns its JSON
-// report into the figures the bench reports (OK rps, latency percentiles in ms, statuses).
+// reports into the figures the bench reports (OK rps, latency percentiles in ms, statuses).
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { latencyStats, round } from "./stats.mjs";
 
 const run = promisify(execFile);
 
-/** Path of the ghz binary, installed with scripts/tools.sh when missing or at another pin. */
-export function ensureGhz(root, log) {
-  const bin = join(root, ".tools", "bin", "ghz");
-  const stamp = join(root, ".tools", "bin", ".ghz.version");
-  if (!existsSync(bin) || !existsSync(stamp)) log("bench: installing ghz (scripts/tools.sh ghz)");
-  // tools.sh is a no-op when the pinned version is already there, and fixes a stale pin.
+/** Path and pin of the ghz binary; scripts/tools.sh installs it when missing or stale. */
+export function ensureGhz(root) {
+  // tools.sh is a no-op when the pinned version is already there.
   execFileSync(join(root, "scripts", "tools.sh"), ["ghz"], {
     cwd: root,
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", "inherit", "inherit"],
   });
-  return { bin, version: readFileSync(stamp, "utf8").trim() };
+  const bin = join(root, ".tools", "bin", "ghz");
+  return { bin, version: readFileSync(join(root, ".tools", "bin", ".ghz.version"), "utf8").trim() };
 }
 
-/** Runs `ghz --config <config> --format json [...extra]`; resolves with the parsed report. */
+/** Runs `ghz --config <config> --format json [...extra]` from `root`; resolves with the report. */
 export async function runGhz({ bin, root, config, extra = [] }) {
   const args = ["--config", config, "--format", "json", ...extra];
-  const { stdout } = await run(bin, args, { cwd: root, maxBuffer: 512 * 1024 * 1024 }).catch((err) => {
+  const { stdout } = await run(bin, args, { cwd: root, maxBuffer: 1024 ** 3 }).catch((err) => {
     throw new Error(`ghz failed (${[bin, ...args].join(" ")}): ${err.stderr?.trim() || err.message}`);
   });
   return { report: JSON.parse(stdout), command: [bin, ...args] };
 }
 
-const ms = (ns) => Math.round((ns / 1e6) * 1000) / 1000;
+const add = (into, from = {}) => {
+  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
+  return into;
+};
 
 /**
- * Figures from a ghz report. ghz's own `rps` counts failed calls too, so rps here is OK calls
- * per second of run time; the latency percentiles are ghz's, which cover OK calls only.
+ * Figures over one or more ghz reports of the same call. rps = OK calls per second of run
+ * time (ghz's own `rps` counts failures too); latencies are over OK calls, from the details.
  */
-export function summarize(report) {
-  const seconds = report.total / 1e9;
-  const ok = report.statusCodeDistribution?.OK ?? 0;
-  const pct = Object.fromEntries(
-    (report.latencyDistribution ?? []).map((d) => [d.percentage, ms(d.latency)]),
+export function summarize(reports) {
+  const seconds = reports.reduce((s, r) => s + r.total / 1e9, 0);
+  const statusCodes = reports.reduce((acc, r) => add(acc, r.statusCodeDistribution), {});
+  const lat = reports.flatMap((r) =>
+    (r.details ?? []).filter((d) => d.status === "OK").map((d) => d.latency / 1e6),
   );
   return {
-    seconds: Math.round(seconds * 100) / 100,
-    count: report.count,
-    ok,
-    rps: Math.round((ok / seconds) * 10) / 10,
-    latencyMs: {
-      mean: ms(report.average),
-      p50: pct[50] ?? null,
-      p90: pct[90] ?? null,
-      p95: pct[95] ?? null,
-      p99: pct[99] ?? null,
-      max: ms(report.slowest),
-    },
-    statusCodes: report.statusCodeDistribution ?? {},
-    errors: report.errorDistribution ?? {},
+    seconds: round(seconds, 2),
+    count: reports.reduce((s, r) => s + r.count, 0),
+    ok: statusCodes.OK ?? 0,
+    rps: round((statusCodes.OK ?? 0) / seconds, 1),
+    latencyMs: latencyStats(lat),
+    statusCodes,
+    errors: reports.reduce((acc, r) => add(acc, r.errorDistribution), {}),
   };
 }

@@ -37,8 +37,10 @@ export async function seedUsers({ root, addr, count, concurrency = 4 }) {
         await unary(client, "register", { ...user, displayName: "bench user" });
         created++;
       } catch (err) {
-        if (err.code !== status.ALREADY_EXISTS)
-          throw new Error(`seed: Register ${user.email}: ${err.message}`);
+        if (err.code === status.ALREADY_EXISTS) continue;
+        const hint =
+          err.code === status.RESOURCE_EXHAUSTED ? " (the target's RATE_LIMITS must allow the bench)" : "";
+        throw new Error(`seed: Register ${user.email}: ${err.message}${hint}`);
       }
     }
   };
