@@ -140,7 +140,7 @@ export function chartProblems(objects: K8sObject[]): string[] {
     }
     if ((SERVICES as readonly string[]).includes(s.metadata.name)) {
       const grpc = (s.spec?.ports ?? []).find((x: Any) => x.name === "grpc");
-      if (!grpc || grpc.appProtocol !== "grpc") p.push(`${where}: no port named grpc with appProtocol grpc`);
+      if (grpc?.appProtocol !== "grpc") p.push(`${where}: no port named grpc with appProtocol grpc`);
     }
   }
 

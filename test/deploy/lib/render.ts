@@ -16,7 +16,6 @@ export const VALUE_SETS: Record<string, string[]> = {
   production: [join(ROOT, "k8s", "values", "production.yaml")],
 };
 
-// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are arbitrary JSON
 export type K8sObject = {
   apiVersion: string;
   kind: string;
@@ -26,6 +25,7 @@ export type K8sObject = {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
+  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are arbitrary JSON
   [key: string]: any;
 };
 
