@@ -1,12 +1,88 @@
+// Wiring of the user service, in the order STYLE.md gives. main.ts and the tests call it.
+import { randomBytes } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
-import { createServiceRuntime, type Logger, type Runtime, useCallerChecks } from "@filemesh/kit";
+import {
+  consumedEventsTableSql,
+  createServiceRuntime,
+  type Logger,
+  openDatabase,
+  outboxTableSql,
+  type Runtime,
+  startBackgroundRelay,
+  useCallerChecks,
+} from "@filemesh/kit";
 import type { UserConfig } from "./config.js";
+import { createPageTokens } from "./domain/page-token.js";
+import { startProfileConsumer } from "./events/profile-consumer.js";
+import type { UserDeps } from "./handlers/deps.js";
+import { createGroupHandlers } from "./handlers/group-handlers.js";
+import { createMemberHandlers } from "./handlers/member-handlers.js";
+import { createProfileHandlers } from "./handlers/profile-handlers.js";
+import { accountLookup } from "./peers/accounts.js";
+import { aclWriter } from "./peers/acl.js";
+import { createPeerClients } from "./peers/clients.js";
+import { homeFolders } from "./peers/home-folders.js";
+import { userEntities } from "./store/entities.js";
+import { userMigrations } from "./store/migrations.js";
+import { setHomeFolder } from "./store/profiles.js";
+import { pageTokenKey, pruneRequests } from "./store/requests.js";
 
-// Scaffolding: every RPC answers UNIMPLEMENTED (reason NOT_IMPLEMENTED) until its issue lands.
 export async function startUserService(config: UserConfig, log: Logger): Promise<Runtime> {
   const { runtime, registry } = createServiceRuntime("user", config, log);
   useCallerChecks(runtime, { config, registry, log });
-  runtime.add(userv1.UserServiceService, {}, "filemesh.user.v1.UserService");
+  const peers = createPeerClients(config);
+  runtime.onShutdown(() => peers.close());
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    readUrl: config.databaseReadUrl,
+    schema: "users",
+    poolSize: config.databasePoolSize,
+    entities: userEntities,
+    migrations: userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
+    log,
+  });
+  runtime.onShutdown(() => db.close());
+  await db.migrate();
+  const deps: UserDeps = {
+    pool: db.pool,
+    accounts: accountLookup(peers),
+    homeFolders: homeFolders(peers, log),
+    acl: aclWriter(peers),
+    pageTokens: createPageTokens(await pageTokenKey(db.pool, randomBytes(32))),
+  };
+  runtime.add(
+    userv1.UserServiceService,
+    { ...createProfileHandlers(deps), ...createGroupHandlers(deps), ...createMemberHandlers(deps) },
+    "filemesh.user.v1.UserService",
+  );
+  const relay = startBackgroundRelay({
+    natsUrl: config.natsUrl,
+    name: "user",
+    pool: db.pool,
+    schema: "users",
+    log,
+    registry,
+  });
+  runtime.onShutdown(() => relay.stop());
+  if (config.profileConsumer) {
+    const consumer = startProfileConsumer({
+      natsUrl: config.natsUrl,
+      pool: db.pool,
+      log,
+      onCreated: async (userId) => {
+        const folderId = await deps.homeFolders(userId);
+        if (folderId) await setHomeFolder(db.pool, userId, folderId);
+      },
+    });
+    runtime.onShutdown(() => consumer.stop());
+  }
+  const prune = setInterval(() => {
+    pruneRequests(db.pool, config.requestRetentionMs).catch((err: Error) =>
+      log.warn({ err: err.message }, "pruning request ids failed"),
+    );
+  }, 3_600_000);
+  prune.unref();
+  runtime.onShutdown(() => clearInterval(prune));
   await runtime.start();
   return runtime;
 }

@@ -1,0 +1,23 @@
+import type { CallContext } from "@filemesh/kit";
+import { unauthenticated } from "@filemesh/kit";
+import type pg from "pg";
+import type { PageTokens } from "../domain/page-token.js";
+import type { AccountLookup } from "../peers/accounts.js";
+import type { AclWriter } from "../peers/acl.js";
+import type { HomeFolders } from "../peers/home-folders.js";
+
+/** Everything the handlers use, passed in by app.ts (tests may pass fakes). */
+export interface UserDeps {
+  pool: pg.Pool;
+  accounts: AccountLookup;
+  homeFolders: HomeFolders;
+  acl: AclWriter;
+  pageTokens: PageTokens;
+}
+
+/** The authenticated end user (the kit's middleware guarantees one on these methods). */
+export function callerOf(ctx: CallContext): string {
+  const id = ctx.principal?.userId;
+  if (!id) throw unauthenticated("MISSING_TOKEN");
+  return id;
+}

@@ -1,0 +1,97 @@
+// CreateGroup (idempotent by request_id; the creator becomes admin), GetGroup, ListGroups
+// (the caller's direct memberships, paged), DeleteGroup (admins; every tuple of the group is
+// deleted in the permission service in the same request).
+import { randomUUID } from "node:crypto";
+import { userv1 } from "@filemesh/contracts";
+import { type Handlers, inTransaction } from "@filemesh/kit";
+import { invalidPageToken } from "../domain/page-token.js";
+import { descriptionOf, groupNameOf, isUuid, pageSizeOf, requestIdOf, uuidOf } from "../domain/validate.js";
+import { userEvents } from "../events/user-events.js";
+import { membershipUpdates } from "../peers/acl.js";
+import { deleteGroupRow, insertGroup, listMyGroups } from "../store/groups.js";
+import {
+  adminThroughGroups,
+  deleteMembershipsOf,
+  relationsOfGroup,
+  upsertMembership,
+} from "../store/memberships.js";
+import { administeredGroup, visibleGroup } from "./access.js";
+import { callerOf, type UserDeps } from "./deps.js";
+import { fingerprintOf, onceByRequestId } from "./idempotency.js";
+import { groupView } from "./views.js";
+
+type UserHandlers = Handlers<typeof userv1.UserServiceService>;
+
+function groupCursor(c: string[]): { name: string; id: string } | undefined {
+  if (c.length === 0) return undefined;
+  const [name, id] = c;
+  if (name !== undefined && id && isUuid(id) && c.length === 2) return { name, id };
+  throw invalidPageToken();
+}
+
+export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
+  return {
+    async createGroup(req, ctx) {
+      const me = callerOf(ctx);
+      // id, create_time and my_role are the server's: ignored when a caller sets them.
+      const name = groupNameOf(req.group?.name ?? "");
+      const description = descriptionOf(req.group?.description ?? "");
+      const requestId = requestIdOf(req.requestId);
+      const fingerprint = fingerprintOf(name, description);
+      return inTransaction(deps.pool, (tx) =>
+        onceByRequestId(tx, { ctx, requestId, fingerprint, codec: userv1.CreateGroupResponse }, async () => {
+          const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
+          const creator = { kind: "user", id: me } as const;
+          await upsertMembership(tx, group.id, creator, "admin");
+          const revision = await deps.acl(membershipUpdates(group.id, creator, "admin"), ctx);
+          const events = userEvents(tx, ctx);
+          await events.groupCreated(group.id, name);
+          await events.memberAdded(group.id, `user:${me}`, "admin", revision);
+          ctx.log.info({ group_id: group.id }, "group created");
+          return { group: groupView(group, "admin") };
+        }),
+      );
+    },
+
+    async getGroup(req, ctx) {
+      const { group, role } = await visibleGroup(deps.pool, uuidOf(req.groupId, "group_id"), callerOf(ctx));
+      return { group: groupView(group, role) };
+    },
+
+    async listGroups(req, ctx) {
+      const me = callerOf(ctx);
+      const size = pageSizeOf(req.pageSize);
+      const cursor = deps.pageTokens.read(req.pageToken, "groups", me);
+      const rows = await listMyGroups(deps.pool, me, groupCursor(cursor), size + 1);
+      const page = rows.slice(0, size);
+      const viaGroups = await adminThroughGroups(
+        deps.pool,
+        me,
+        page.filter((r) => r.role !== "admin").map((r) => r.id),
+      );
+      const last = page.at(-1);
+      return {
+        groups: page.map((g) => groupView(g, viaGroups.has(g.id) ? "admin" : g.role)),
+        nextPageToken:
+          rows.length > size && last ? deps.pageTokens.issue("groups", me, [last.name, last.id]) : "",
+      };
+    },
+
+    async deleteGroup(req, ctx) {
+      const me = callerOf(ctx);
+      const groupId = uuidOf(req.groupId, "group_id");
+      return inTransaction(deps.pool, async (tx) => {
+        await administeredGroup(tx, groupId, me);
+        const updates = (await relationsOfGroup(tx, groupId)).flatMap((r) =>
+          membershipUpdates(r.groupId, r.member, "none"),
+        );
+        await deleteMembershipsOf(tx, groupId);
+        await deleteGroupRow(tx, groupId);
+        const revision = await deps.acl(updates, ctx);
+        await userEvents(tx, ctx).groupDeleted(groupId);
+        ctx.log.info({ group_id: groupId }, "group deleted");
+        return { revision };
+      });
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// AddGroupMember (admins; idempotent by request_id; also changes the role of a member),
+// ListGroupMembers (members, paged), RemoveGroupMember (admins, or a user leaving). Each change
+// is written through to the permission service in the request and answers its revision.
+import { userv1 } from "@filemesh/contracts";
+import { type CallContext, failedPrecondition, type Handlers, inTransaction, notFound } from "@filemesh/kit";
+import type pg from "pg";
+import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
+import { invalidPageToken } from "../domain/page-token.js";
+import { isUuid, pageSizeOf, requestIdOf, roleOf, uuidOf } from "../domain/validate.js";
+import { userEvents } from "../events/user-events.js";
+import { membershipUpdates } from "../peers/acl.js";
+import { findGroup } from "../store/groups.js";
+import {
+  countAdmins,
+  deleteMembership,
+  effectiveRole,
+  findMembership,
+  listMembers,
+  upsertMembership,
+  wouldCycle,
+} from "../store/memberships.js";
+import { administeredGroup, visibleGroup } from "./access.js";
+import { callerOf, type UserDeps } from "./deps.js";
+import { fingerprintOf, onceByRequestId } from "./idempotency.js";
+import { loadProfile } from "./profile-handlers.js";
+import { memberView } from "./views.js";
+
+type UserHandlers = Handlers<typeof userv1.UserServiceService>;
+
+const MEMBER_NOT_FOUND = () => notFound("MEMBER_NOT_FOUND", "no such member");
+const LAST_ADMIN = () =>
+  failedPrecondition("LAST_ADMIN", "a group needs at least one admin; add another admin first");
+
+/** The member must exist and, for a group, be visible to the caller; nesting must stay acyclic. */
+async function checkNewMember(
+  deps: UserDeps,
+  tx: pg.PoolClient,
+  groupId: string,
+  m: MemberRef,
+  me: string,
+  ctx: CallContext,
+): Promise<void> {
+  if (m.kind === "user") {
+    if (!(await loadProfile(deps, tx, m.id, ctx))) throw MEMBER_NOT_FOUND();
+    return;
+  }
+  if (!(await findGroup(tx, m.id)) || (await effectiveRole(tx, me, m.id)) === "") throw MEMBER_NOT_FOUND();
+  // One nesting change at a time, so two concurrent additions cannot close a cycle together.
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('filemesh.users.nesting'))");
+  if (await wouldCycle(tx, groupId, m.id)) {
+    throw failedPrecondition(
+      "GROUP_CYCLE",
+      m.id === groupId
+        ? "a group cannot be a member of itself"
+        : "the group is already nested inside this member",
+    );
+  }
+}
+
+function memberCursor(c: string[]): MemberRef | undefined {
+  if (c.length === 0) return undefined;
+  const [kind, id] = c;
+  if ((kind === "user" || kind === "group") && id && isUuid(id) && c.length === 2) return { kind, id };
+  throw invalidPageToken();
+}
+
+export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
+  return {
+    async addGroupMember(req, ctx) {
+      const me = callerOf(ctx);
+      const groupId = uuidOf(req.groupId, "group_id");
+      const member = parseMember(req.member, "member");
+      const role = roleOf(req.role);
+      const requestId = requestIdOf(req.requestId);
+      const fingerprint = fingerprintOf(groupId, subjectOf(member), role);
+      return inTransaction(deps.pool, (tx) =>
+        onceByRequestId(
+          tx,
+          { ctx, requestId, fingerprint, codec: userv1.AddGroupMemberResponse },
+          async () => {
+            await administeredGroup(tx, groupId, me);
+            const existing = await findMembership(tx, groupId, member);
+            if (!existing) await checkNewMember(deps, tx, groupId, member, me, ctx);
+            if (existing?.role === "admin" && role !== "admin" && (await countAdmins(tx, groupId)) <= 1) {
+              throw LAST_ADMIN();
+            }
+            if (existing?.role !== role) await upsertMembership(tx, groupId, member, role);
+            // Written even when nothing changed: the revision answered always covers the tuple.
+            const revision = await deps.acl(membershipUpdates(groupId, member, role), ctx);
+            if (existing?.role !== role) {
+              await userEvents(tx, ctx).memberAdded(groupId, subjectOf(member), role, revision);
+            }
+            const row = await findMembership(tx, groupId, member);
+            return { member: memberView(row!), revision };
+          },
+        ),
+      );
+    },
+
+    async listGroupMembers(req, ctx) {
+      const me = callerOf(ctx);
+      const groupId = uuidOf(req.groupId, "group_id");
+      const size = pageSizeOf(req.pageSize);
+      const scope = `${groupId}/${me}`;
+      const cursor = deps.pageTokens.read(req.pageToken, "members", scope);
+      await visibleGroup(deps.pool, groupId, me);
+      const rows = await listMembers(deps.pool, groupId, memberCursor(cursor), size + 1);
+      const page = rows.slice(0, size);
+      const last = page.at(-1);
+      return {
+        members: page.map(memberView),
+        nextPageToken:
+          rows.length > size && last ? deps.pageTokens.issue("members", scope, [last.kind, last.id]) : "",
+      };
+    },
+
+    async removeGroupMember(req, ctx) {
+      const me = callerOf(ctx);
+      const groupId = uuidOf(req.groupId, "group_id");
+      const member = parseMember(req.memberId, "member_id", { allowBareUserId: true });
+      const leaving = member.kind === "user" && member.id === me;
+      return inTransaction(deps.pool, async (tx) => {
+        if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
+        else await administeredGroup(tx, groupId, me);
+        const existing = await findMembership(tx, groupId, member);
+        if (!existing) throw MEMBER_NOT_FOUND();
+        if (existing.role === "admin" && (await countAdmins(tx, groupId)) <= 1) throw LAST_ADMIN();
+        await deleteMembership(tx, groupId, member);
+        const revision = await deps.acl(membershipUpdates(groupId, member, "none"), ctx);
+        await userEvents(tx, ctx).memberRemoved(groupId, subjectOf(member), revision);
+        return { revision };
+      });
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// Writes group memberships through to the permission service (internal WriteRelations) and
+// returns its revision. A failure is UNAVAILABLE and the caller's transaction rolls back.
+import { randomUUID } from "node:crypto";
+import { permissionv1 } from "@filemesh/contracts";
+import { type CallContext, decodeServiceError, unary, unavailable } from "@filemesh/kit";
+import type { ServiceError } from "@grpc/grpc-js";
+import { type MemberRef, subjectOf } from "../domain/member-ref.js";
+import type { Role } from "../domain/validate.js";
+import type { PeerClients } from "./clients.js";
+
+export type RelationUpdate = permissionv1.RelationUpdate;
+/**
+ * Applies the updates and returns the permission revision that reflects them. Each call gets a
+ * fresh request id: the updates themselves are idempotent (TOUCH/DELETE), and a transport retry
+ * of the same call carries the same id.
+ */
+export type AclWriter = (updates: RelationUpdate[], ctx: CallContext) => Promise<string>;
+
+/** Updates per WriteRelations call; bigger changes (deleting a large group) are split. */
+const CHUNK = 500;
+const { RELATION_OPERATION_TOUCH: TOUCH, RELATION_OPERATION_DELETE: DELETE } = permissionv1.RelationOperation;
+
+const rel = (groupId: string, relation: string, m: MemberRef) => ({
+  object: `group:${groupId}`,
+  relation,
+  subject: subjectOf(m),
+});
+
+/**
+ * The tuples of one membership: every member has `member`; an admin has `admin` too (so the
+ * permission service counts admins as members whatever its reading of `admin`).
+ */
+export function membershipUpdates(groupId: string, m: MemberRef, role: Role | "none"): RelationUpdate[] {
+  return [
+    { operation: role === "none" ? DELETE : TOUCH, relation: rel(groupId, "member", m) },
+    { operation: role === "admin" ? TOUCH : DELETE, relation: rel(groupId, "admin", m) },
+  ];
+}
+
+export function aclWriter(peers: PeerClients): AclWriter {
+  const write = async (updates: RelationUpdate[], ctx: CallContext, requestId: string) => {
+    try {
+      const res = await unary(
+        peers.permission,
+        peers.permission.writeRelations,
+        { updates, requestId },
+        { ctx, timeoutMs: peers.timeoutMs, metadata: peers.identity },
+      );
+      return res.revision;
+    } catch (err) {
+      const e = decodeServiceError(err as ServiceError);
+      ctx.log.warn({ code: e.code, reason: e.reason, message: e.message }, "WriteRelations failed");
+      throw unavailable("PERMISSION_UNAVAILABLE", "cannot update permissions right now; retry", 1000);
+    }
+  };
+  return async (updates, ctx) => {
+    let revision = "0";
+    for (let i = 0; i < updates.length; i += CHUNK) {
+      revision = await write(updates.slice(i, i + CHUNK), ctx, randomUUID());
+    }
+    return revision;
+  };
+}

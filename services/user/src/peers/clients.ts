@@ -1,0 +1,38 @@
+// Clients of the peers the user service calls (auth, permission, file), each call with the
+// service's identity on internal methods and a deadline (the caller's remaining time wins).
+import { authv1, filev1, permissionv1 } from "@filemesh/contracts";
+import { type CommonConfig, createClient, serviceIdentity } from "@filemesh/kit";
+
+export interface PeerClients {
+  auth: authv1.AuthServiceClient;
+  permission: permissionv1.PermissionServiceClient;
+  file: filev1.FileServiceClient;
+  /** Metadata proving "service:user" on internal methods. */
+  identity: Record<string, string>;
+  timeoutMs: number;
+  close(): void;
+}
+
+export function createPeerClients(config: CommonConfig): PeerClients {
+  const tls = config.tlsClients
+    ? { caFile: config.tlsClientCaFile, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
+    : undefined;
+  const auth = createClient(authv1.AuthServiceClient, { addrs: config.authAddrs, tls });
+  const permission = createClient(permissionv1.PermissionServiceClient, {
+    addrs: config.permissionAddrs,
+    tls,
+  });
+  const file = createClient(filev1.FileServiceClient, { addrs: config.fileAddrs, tls });
+  return {
+    auth,
+    permission,
+    file,
+    identity: serviceIdentity("user", config),
+    timeoutMs: config.clientTimeoutMs,
+    close() {
+      auth.close();
+      permission.close();
+      file.close();
+    },
+  };
+}

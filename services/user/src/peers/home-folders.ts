@@ -1,0 +1,33 @@
+// Home folders from the file service (internal EnsureHomeFolder, idempotent by user id).
+// Best effort: while the file service cannot answer (not deployed, NOT_IMPLEMENTED, down),
+// profiles keep an empty home_folder_id and the next GetMe tries again, at most once a minute.
+import { type CallContext, Code, decodeServiceError, type Logger, unary } from "@filemesh/kit";
+import type { ServiceError } from "@grpc/grpc-js";
+import type { PeerClients } from "./clients.js";
+
+export type HomeFolders = (userId: string, ctx?: CallContext) => Promise<string | undefined>;
+
+export function homeFolders(peers: PeerClients, log: Logger, retryAfterMs = 60_000): HomeFolders {
+  let pausedUntil = 0;
+  return async (userId, ctx) => {
+    if (Date.now() < pausedUntil) return undefined;
+    try {
+      const res = await unary(
+        peers.file,
+        peers.file.ensureHomeFolder,
+        { userId },
+        { ctx, timeoutMs: Math.min(peers.timeoutMs, 2_000), metadata: peers.identity },
+      );
+      return res.folder?.id || undefined;
+    } catch (err) {
+      const e = decodeServiceError(err as ServiceError);
+      if (e.code === Code.UNIMPLEMENTED || e.code === Code.UNAVAILABLE)
+        pausedUntil = Date.now() + retryAfterMs;
+      (ctx?.log ?? log).debug(
+        { code: e.code, reason: e.reason },
+        "EnsureHomeFolder failed; home folder left empty",
+      );
+      return undefined;
+    }
+  };
+}

@@ -1,0 +1,82 @@
+// The `users` schema: profiles, groups, direct memberships (users or groups), idempotency
+// records of retried writes, a service secret (page tokens), the outbox and the consumer inbox.
+import { Migration, type MigrationObject } from "@filemesh/kit";
+
+class M001Profiles extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS users.profiles (
+        id uuid PRIMARY KEY,
+        email text NOT NULL,
+        display_name text NOT NULL,
+        avatar_url text NOT NULL DEFAULT '',
+        bio text NOT NULL DEFAULT '',
+        home_folder_id text NOT NULL DEFAULT '',
+        create_time timestamptz NOT NULL DEFAULT now(),
+        update_time timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT profiles_email_key UNIQUE (email)
+      )`);
+  }
+}
+
+class M002Groups extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS users.groups (
+        id uuid PRIMARY KEY,
+        name text NOT NULL,
+        description text NOT NULL DEFAULT '',
+        created_by uuid NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now()
+      )`);
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS users.memberships (
+        group_id uuid NOT NULL REFERENCES users.groups (id) ON DELETE CASCADE,
+        member_kind text NOT NULL CHECK (member_kind IN ('user', 'group')),
+        member_id uuid NOT NULL,
+        role text NOT NULL CHECK (role IN ('member', 'admin')),
+        create_time timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (group_id, member_kind, member_id)
+      )`);
+    this.addSql(
+      "CREATE INDEX IF NOT EXISTS memberships_member_idx ON users.memberships (member_kind, member_id)",
+    );
+  }
+}
+
+class M003Requests extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS users.requests (
+        caller text NOT NULL,
+        method text NOT NULL,
+        request_id text NOT NULL,
+        fingerprint text NOT NULL,
+        response bytea,
+        create_time timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (caller, method, request_id)
+      )`);
+    this.addSql("CREATE INDEX IF NOT EXISTS requests_create_time_idx ON users.requests (create_time)");
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS users.secrets (
+        name text PRIMARY KEY,
+        value bytea NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+}
+
+export function userMigrations(outboxSql: string, inboxSql: string): MigrationObject[] {
+  class M004Events extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(outboxSql);
+      this.addSql(inboxSql);
+    }
+  }
+  return [
+    { name: "001_profiles", class: M001Profiles },
+    { name: "002_groups", class: M002Groups },
+    { name: "003_requests", class: M003Requests },
+    { name: "004_events", class: M004Events },
+  ];
+}

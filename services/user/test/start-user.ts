@@ -1,0 +1,65 @@
+// A mesh of auth + user for the user service's tests, with the fake permission service (or
+// the real one with `realPermission`), and small helpers around the user client.
+import { randomBytes } from "node:crypto";
+import type { userv1 } from "@filemesh/contracts";
+import { call } from "@filemesh/kit/testing";
+import { startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
+import { type FakePermission, startFakePermission } from "./fake-permission.js";
+
+export interface UserTestMesh {
+  mesh: TestMesh;
+  fake: FakePermission | undefined;
+  u: UserCalls;
+  stop(): Promise<void>;
+}
+
+export async function startUserMesh(
+  o: { realPermission?: boolean; userEnv?: Record<string, string> } = {},
+): Promise<UserTestMesh> {
+  const internalToken = randomBytes(24).toString("base64url");
+  const fake = o.realPermission ? undefined : await startFakePermission(internalToken);
+  const mesh = await startTestMesh({
+    services: o.realPermission ? ["auth", "permission", "user"] : ["auth", "user"],
+    env: { INTERNAL_TOKEN: internalToken },
+    serviceEnv: { user: { ...(fake ? { PERMISSION_ADDRS: fake.addr } : {}), ...o.userEnv } },
+  });
+  return {
+    mesh,
+    fake,
+    u: userCalls(mesh.user),
+    async stop() {
+      await mesh.stop();
+      await fake?.stop();
+    },
+  };
+}
+
+type H = Record<string, string>;
+
+/** The user service's RPCs as promise-returning functions taking the caller's headers. */
+export function userCalls(c: userv1.UserServiceClient) {
+  return {
+    getMe: (h: H) => call(c.getMe.bind(c), {}, h),
+    updateMe: (req: userv1.UpdateMeRequest, h: H) => call(c.updateMe.bind(c), req, h),
+    getUser: (userId: string, h: H) => call(c.getUser.bind(c), { userId }, h),
+    lookupUser: (email: string, h: H) => call(c.lookupUser.bind(c), { email }, h),
+    createGroup: (group: Partial<userv1.Group>, h: H, requestId = "") =>
+      call(
+        c.createGroup.bind(c),
+        { group: { id: "", name: "", description: "", myRole: "", ...group }, requestId },
+        h,
+      ),
+    getGroup: (groupId: string, h: H) => call(c.getGroup.bind(c), { groupId }, h),
+    listGroups: (h: H, pageSize = 0, pageToken = "") =>
+      call(c.listGroups.bind(c), { pageSize, pageToken }, h),
+    deleteGroup: (groupId: string, h: H) => call(c.deleteGroup.bind(c), { groupId }, h),
+    addMember: (groupId: string, member: string, h: H, role = "", requestId = "") =>
+      call(c.addGroupMember.bind(c), { groupId, member, role, requestId }, h),
+    listMembers: (groupId: string, h: H, pageSize = 0, pageToken = "") =>
+      call(c.listGroupMembers.bind(c), { groupId, pageSize, pageToken }, h),
+    removeMember: (groupId: string, memberId: string, h: H) =>
+      call(c.removeGroupMember.bind(c), { groupId, memberId }, h),
+  };
+}
+
+export type UserCalls = ReturnType<typeof userCalls>;
