@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkHealth } from "../scripts/lib/health.mjs";
 import { createMesh, GATEWAY_PORT, SERVICES } from "../scripts/lib/mesh.mjs";
+import { stopChildren } from "./lib/exec.mjs";
 import { ensureGhz } from "./lib/ghz.mjs";
 import { loadAverage, machineFacts } from "./lib/machine.mjs";
 import { waitPortsFree } from "./lib/ports.mjs";
@@ -18,18 +19,40 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const benchDir = join(root, "bench");
 const log = (msg) => console.log(`bench: ${msg}`);
 
-const { values: opts, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    target: { type: "string", default: process.env.BENCH_TARGET ?? "" },
-    duration: { type: "string", default: process.env.BENCH_DURATION ?? "" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
+const USAGE = `usage: node bench/run.mjs [scenario…] [--target HOST] [--duration 15s]
+  scenarios: bench/scenarios/*.json (default: all); see bench/README.md`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        target: { type: "string", default: process.env.BENCH_TARGET ?? "" },
+        duration: { type: "string", default: process.env.BENCH_DURATION ?? "" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (err) {
+    console.error(`bench: ${err.message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+function loadScenarios(dir, names) {
+  try {
+    return (names.length ? names : listScenarios(dir)).map((n) => loadScenario(dir, n));
+  } catch (err) {
+    console.error(`bench: ${err.message}\nbench: scenarios here: ${listScenarios(dir).join(", ")}`);
+    process.exit(2);
+  }
+}
+
+const { values: opts, positionals } = parseOptions();
 if (opts.help) {
-  console.log(readFileSync(join(benchDir, "README.md"), "utf8"));
+  console.log(USAGE);
   process.exit(0);
 }
+const scenarios = loadScenarios(join(benchDir, "scenarios"), positionals);
 
 // What the service runs with; the started mesh gets exactly this, the bcrypt baseline copies it.
 const serviceEnv = {
@@ -47,9 +70,8 @@ const meshEnv = {
   SESSION_IDLE_TIMEOUT: "15m",
   SESSION_ABSOLUTE_TIMEOUT: "1h",
 };
-const names = positionals.length ? positionals : listScenarios(join(benchDir, "scenarios"));
-const scenarios = names.map((n) => loadScenario(join(benchDir, "scenarios"), n));
-const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const started = new Date();
+const stamp = started.toISOString().replace(/[:.]/g, "-");
 const resultsDir = join(benchDir, "results");
 const runDir = join(resultsDir, stamp);
 mkdirSync(runDir, { recursive: true });
@@ -58,7 +80,7 @@ const shell = (argv) =>
   argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(" ");
 
 const run = {
-  startedAt: new Date().toISOString(),
+  startedAt: started.toISOString(),
   machine: machineFacts(root),
   target: {
     mode: opts.target ? "running" : "started",
@@ -87,9 +109,12 @@ const mesh = opts.target
   ? null
   : createMesh({ root, replicas: 1, env: meshEnv, log: (l) => appendFileSync(meshLog, `${l}\n`) });
 const stop = async () => mesh && (await mesh.stop());
+let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.once(sig, async () => {
-    log(`${sig}, stopping the mesh`);
+    interrupted = true;
+    log(`${sig}, stopping`);
+    stopChildren();
     await stop();
     process.exit(130);
   });
@@ -122,6 +147,7 @@ try {
   for (const scenario of scenarios) run.scenarios.push(await runScenario(scenario, ctx));
 } catch (err) {
   failed = true;
+  if (interrupted) await new Promise(() => {}); // the signal handler exits
   console.error(`bench: ${err.message}`);
   if (mesh) console.error(`bench: mesh log in ${rel(meshLog)}`);
 } finally {

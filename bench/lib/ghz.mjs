@@ -1,12 +1,10 @@
 // ghz: makes sure the pinned binary is there, runs one resolved config, and turns its JSON
 // reports into the figures the bench reports (OK rps, latency percentiles in ms, statuses).
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { run } from "./exec.mjs";
 import { latencyStats, round } from "./stats.mjs";
-
-const run = promisify(execFile);
 
 /** Path and pin of the ghz binary; scripts/tools.sh installs it when missing or stale. */
 export function ensureGhz(root) {
@@ -22,9 +20,7 @@ export function ensureGhz(root) {
 /** Runs `ghz --config <config> --format json [...extra]` from `root`; resolves with the report. */
 export async function runGhz({ bin, root, config, extra = [] }) {
   const args = ["--config", config, "--format", "json", ...extra];
-  const { stdout } = await run(bin, args, { cwd: root, maxBuffer: 1024 ** 3 }).catch((err) => {
-    throw new Error(`ghz failed (${[bin, ...args].join(" ")}): ${err.stderr?.trim() || err.message}`);
-  });
+  const stdout = await run(bin, args, { cwd: root });
   return { report: JSON.parse(stdout), command: [bin, ...args] };
 }
 

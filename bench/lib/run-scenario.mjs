@@ -86,7 +86,13 @@ export async function runScenario(scenario, ctx) {
   };
   if (!bench.baseline) return entry;
   const perRound = reports.map((r) => summarize([r]));
-  const compared = compareToBcrypt({ result, segments: perRound, raw, cores: ctx.cores });
+  const compared = compareToBcrypt({
+    result,
+    concurrency: config.concurrency,
+    segments: perRound,
+    raw,
+    cores: ctx.cores,
+  });
   ctx.log(
     `${name}: ${compared.ratio.rps} × raw bcrypt rps; p50 ${compared.ratio.p50VsSingleHash} × one hash`,
   );
