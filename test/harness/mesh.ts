@@ -79,6 +79,9 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     PASSWORD_PEPPER: randomBytes(32).toString("base64url"),
     INTERNAL_TOKEN: randomBytes(24).toString("base64url"),
     BCRYPT_COST: "4",
+    // Failed-login counters live in the shared Redis (per client address, one hour): tests that
+    // exercise throttling set their own limits and a unique X-Forwarded-For.
+    LOGIN_FREE_ATTEMPTS: "100",
     RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"]
       .map((c) => `${c}=1000000/1s:1000000`)
       .join(","),

@@ -1,13 +1,12 @@
 // Wiring of the auth service, in the order STYLE.md gives. main.ts and the tests call it.
-import { authv1, eventsv1 } from "@filemesh/contracts";
+import { authv1 } from "@filemesh/contracts";
 import {
   appendEvents,
   callerChecks,
   createRedis,
   createServiceRuntime,
+  inTransaction,
   type Logger,
-  makeEvent,
-  newEventMeta,
   openDatabase,
   outboxTableSql,
   type Runtime,
@@ -16,8 +15,12 @@ import {
 import type { AuthConfig } from "./config.js";
 import { commonPasswordChecker } from "./domain/common-passwords.js";
 import { createHasher } from "./domain/hasher.js";
+import { createThrottle } from "./domain/throttle.js";
 import { loadKeyRing } from "./domain/tokens.js";
+import { createAdminHandlers } from "./handlers/admin-handlers.js";
 import { createAuthHandlers } from "./handlers/auth-handlers.js";
+import type { AuthDeps } from "./handlers/deps.js";
+import { createSessionHandlers } from "./handlers/session-handlers.js";
 import { AccountEntity } from "./store/accounts.js";
 import { authMigrations } from "./store/migrations.js";
 
@@ -39,42 +42,40 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   runtime.use(
     ...callerChecks({ config, redis, registry, fetchJwks: async () => keys.all.map((k) => k.jwk) }),
   );
-  const hasher = createHasher({
-    pepper: config.passwordPepper,
-    cost: config.bcryptCost,
-    concurrency: config.hashConcurrency,
-    queue: config.hashQueue,
-  });
-  const handlers = createAuthHandlers({
+  const deps: AuthDeps = {
     pool: db.pool,
     redis,
-    hasher,
+    hasher: createHasher({
+      pepper: config.passwordPepper,
+      cost: config.bcryptCost,
+      concurrency: config.hashConcurrency,
+      queue: config.hashQueue,
+    }),
+    throttle: createThrottle(redis, {
+      freeAttempts: config.loginFreeAttempts,
+      baseDelayMs: config.loginBackoffBaseMs,
+      maxDelayMs: config.loginBackoffMaxMs,
+      windowMs: 60 * 60_000,
+    }),
     isCommonPassword: commonPasswordChecker(),
     keys: () => keys,
     tokens: { issuer: config.jwtIssuer, audience: config.jwtAudience, ttlMs: config.accessTokenTtlMs },
     sessions: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs },
     adminEmails: config.adminEmails.map((e) => e.toLowerCase()),
-    onRegistered: (client, account, ctx) =>
-      appendEvents(client, "auth", [
-        makeEvent(
-          "filemesh.auth.user_registered",
-          "filemesh.events.v1.UserRegistered",
-          eventsv1.UserRegistered,
-          {
-            meta: newEventMeta({
-              actor: `user:${account.id}`,
-              resource: `user:${account.id}`,
-              requestId: ctx.requestId,
-              ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-            }),
-            userId: account.id,
-            email: account.email,
-            displayName: account.displayName,
-          },
-        ),
-      ]),
-  });
-  runtime.add(authv1.AuthServiceService, handlers, "filemesh.auth.v1.AuthService");
+    trustForwardedFor: config.trustForwardedFor,
+    // Changes kept in Redis (sessions) get their events right after; a failure is logged.
+    emit: async (events, ctx) => {
+      if (events.length === 0) return;
+      await inTransaction(db.pool, (c) => appendEvents(c, "auth", events)).catch((err) =>
+        ctx.log.error({ err: (err as Error).message }, "could not record auth events"),
+      );
+    },
+  };
+  runtime.add(
+    authv1.AuthServiceService,
+    { ...createAuthHandlers(deps), ...createSessionHandlers(deps), ...createAdminHandlers(deps) },
+    "filemesh.auth.v1.AuthService",
+  );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
     name: "auth",
@@ -85,9 +86,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   });
   runtime.onShutdown(() => db.close());
   runtime.onShutdown(() => relay.stop());
-  runtime.onShutdown(async () => {
-    redis.disconnect();
-  });
+  runtime.onShutdown(() => redis.disconnect());
   await runtime.start();
   return runtime;
 }

@@ -31,6 +31,10 @@ export const authSpec = {
   /** Hashes allowed to wait; beyond this, logins are shed with RESOURCE_EXHAUSTED. */
   hashQueue: int("HASH_QUEUE", { default: 64, min: 0, max: 100_000 }),
   adminEmails: list("ADMIN_EMAILS", { default: [] }),
+  /** Failed logins allowed per account before delays start (4× per client address). */
+  loginFreeAttempts: int("LOGIN_FREE_ATTEMPTS", { default: 5, min: 1, max: 100 }),
+  loginBackoffBaseMs: duration("LOGIN_BACKOFF_BASE", { default: 1_000 }),
+  loginBackoffMaxMs: duration("LOGIN_BACKOFF_MAX", { default: 15 * 60_000 }),
 };
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

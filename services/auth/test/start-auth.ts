@@ -16,9 +16,11 @@ export async function startTestAuth(env: Record<string, string> = {}) {
     JWT_KEYS_DIR: tempKeyDir(),
     PASSWORD_PEPPER: randomBytes(32).toString("base64url"),
     BCRYPT_COST: "4",
+    LOGIN_FREE_ATTEMPTS: "100",
     INTERNAL_TOKEN: randomBytes(24).toString("base64url"),
     // Tests call from one address; limits are tested on their own with strict settings.
-    RATE_LIMITS: "login=100000/1s:100000,register=100000/1s:100000,read=100000/1s:100000,write=100000/1s:100000",
+    RATE_LIMITS:
+      "login=100000/1s:100000,register=100000/1s:100000,read=100000/1s:100000,write=100000/1s:100000",
     ...env,
   });
   const runtime: Runtime = await startAuthService(config, log);

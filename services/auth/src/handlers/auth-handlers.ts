@@ -1,44 +1,30 @@
+// Register, Login, Refresh, GetJwks and the internal GetAccount.
 import type { authv1 } from "@filemesh/contracts";
 import {
+  appendEvents,
   type CallContext,
+  clientAddress,
   type Handlers,
   inTransaction,
   invalidArgument,
   metadataString,
   notFound,
   permissionDenied,
-  type Redis,
   unauthenticated,
 } from "@filemesh/kit";
-import type pg from "pg";
 import { normalizeEmail } from "../domain/email.js";
-import type { Hasher } from "../domain/hasher.js";
 import { checkPassword } from "../domain/password-policy.js";
-import { type KeyRing, signAccessToken, type TokenSettings } from "../domain/tokens.js";
+import { signAccessToken } from "../domain/tokens.js";
+import { authEvents } from "../events.js";
 import { findAccountByEmail, findAccountById, insertAccount } from "../store/accounts.js";
-import { createSession, type SessionSettings } from "../store/sessions.js";
+import { createSession, rotateRefreshToken } from "../store/sessions.js";
 import { toAccount } from "./account-view.js";
-
-export interface AuthDeps {
-  pool: pg.Pool;
-  redis: Redis;
-  hasher: Hasher;
-  isCommonPassword: (p: string) => boolean;
-  keys: () => KeyRing;
-  tokens: TokenSettings;
-  sessions: SessionSettings;
-  adminEmails: readonly string[];
-  /** Writes the user-registered event in the registering transaction (outbox). */
-  onRegistered?: (
-    q: pg.PoolClient,
-    account: { id: string; email: string; displayName: string },
-    ctx: CallContext,
-  ) => Promise<void>;
-}
+import type { AuthDeps } from "./deps.js";
 
 type AuthHandlers = Handlers<typeof authv1.AuthServiceService>;
 
 const CONTROL = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
+const REFRESH_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 function displayNameOf(raw: string, email: string): string {
   const name = raw.normalize("NFC").trim() || email.slice(0, email.indexOf("@"));
@@ -50,18 +36,38 @@ function displayNameOf(raw: string, email: string): string {
   return name;
 }
 
-const INVALID_CREDENTIALS = () => unauthenticated("INVALID_CREDENTIALS", "invalid email or password");
+export const invalidCredentials = () => unauthenticated("INVALID_CREDENTIALS", "invalid email or password");
+
+export function tokenResponse(
+  deps: AuthDeps,
+  a: { userId: string; email: string },
+  s: { sessionId: string; refreshToken: string },
+) {
+  return {
+    accessToken: signAccessToken(deps.keys(), deps.tokens, {
+      sub: a.userId,
+      sid: s.sessionId,
+      admin: deps.adminEmails.includes(a.email),
+    }),
+    refreshToken: s.refreshToken,
+    tokenType: "Bearer",
+    expiresIn: Math.floor(deps.tokens.ttlMs / 1000),
+    sessionId: s.sessionId,
+    userId: a.userId,
+  };
+}
 
 export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
+  const client = (ctx: CallContext) => clientAddress(ctx, deps.trustForwardedFor);
   return {
     async register(req, ctx) {
       const email = normalizeEmail(req.email);
       const displayName = displayNameOf(req.displayName, email);
       checkPassword(req.password, deps.isCommonPassword);
       const passwordHash = await deps.hasher.hash(req.password);
-      const row = await inTransaction(deps.pool, async (client) => {
-        const account = await insertAccount(client, { email, displayName, passwordHash });
-        await deps.onRegistered?.(client, account, ctx);
+      const row = await inTransaction(deps.pool, async (c) => {
+        const account = await insertAccount(c, { email, displayName, passwordHash });
+        await appendEvents(c, "auth", [authEvents.userRegistered(ctx, account)]);
         return account;
       });
       ctx.log.info({ user_id: row.id }, "registered");
@@ -69,31 +75,49 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
     },
 
     async login(req, ctx) {
-      // Malformed input is a client error; everything else gets the one same answer.
-      if (req.password.length === 0 || req.password.length > 4096) throw INVALID_CREDENTIALS();
+      if (req.password.length === 0 || req.password.length > 4096) throw invalidCredentials();
       const email = normalizeEmail(req.email);
+      const from = client(ctx);
+      await deps.throttle.check(email, from);
       const account = await findAccountByEmail(deps.pool, email);
       const ok = await deps.hasher.verify(req.password, account?.passwordHash);
-      if (!account || !ok) throw INVALID_CREDENTIALS();
+      if (!account || !ok) {
+        const { failures, delayMs } = await deps.throttle.fail(email, from);
+        if (delayMs > 0) {
+          ctx.log.warn({ failures, delay_ms: delayMs }, "login throttled");
+          await deps.emit([authEvents.loginThrottled(ctx, account?.id ?? "", from, failures, delayMs)], ctx);
+        }
+        throw invalidCredentials();
+      }
       if (account.disableTime) throw permissionDenied("ACCOUNT_DISABLED", "this account is disabled");
+      await deps.throttle.succeed(email);
       const session = await createSession(deps.redis, deps.sessions, {
         userId: account.id,
         userAgent: metadataString(ctx.metadata, "user-agent") ?? "",
-        clientAddress: metadataString(ctx.metadata, "x-forwarded-for")?.split(",")[0]?.trim() ?? ctx.peer,
+        clientAddress: from,
       });
-      const accessToken = signAccessToken(deps.keys(), deps.tokens, {
-        sub: account.id,
-        sid: session.sessionId,
-        admin: deps.adminEmails.includes(account.email),
-      });
-      return {
-        accessToken,
-        refreshToken: session.refreshToken,
-        tokenType: "Bearer",
-        expiresIn: Math.floor(deps.tokens.ttlMs / 1000),
-        sessionId: session.sessionId,
-        userId: account.id,
-      };
+      return tokenResponse(deps, { userId: account.id, email: account.email }, session);
+    },
+
+    async refresh(req, ctx) {
+      if (!REFRESH_TOKEN.test(req.refreshToken)) {
+        throw unauthenticated("INVALID_REFRESH_TOKEN", "invalid refresh token");
+      }
+      const out = await rotateRefreshToken(deps.redis, deps.sessions, req.refreshToken);
+      if (out.kind === "reused") {
+        ctx.log.warn({ session_id: out.sessionId }, "refresh token replayed: session revoked");
+        await deps.emit([authEvents.sessionRevoked(ctx, out.userId, out.sessionId, "refresh_reuse")], ctx);
+        throw unauthenticated(
+          "REFRESH_TOKEN_REUSED",
+          "refresh token already used; the session has been ended",
+        );
+      }
+      if (out.kind !== "ok")
+        throw unauthenticated("INVALID_REFRESH_TOKEN", "invalid or expired refresh token");
+      const account = await findAccountById(deps.pool, out.userId);
+      if (!account || account.disableTime)
+        throw unauthenticated("INVALID_REFRESH_TOKEN", "invalid or expired refresh token");
+      return tokenResponse(deps, { userId: account.id, email: account.email }, out);
     },
 
     async getAccount(req) {

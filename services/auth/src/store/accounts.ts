@@ -65,3 +65,39 @@ export async function findAccountById(q: Queryable, id: string): Promise<Account
   const { rows } = await q.query<AccountRow>(`SELECT ${COLUMNS} FROM auth.accounts WHERE id = $1`, [id]);
   return rows[0];
 }
+
+export async function updatePasswordHash(q: Queryable, id: string, passwordHash: string): Promise<void> {
+  await q.query(
+    "UPDATE auth.accounts SET password_hash = $2, password_change_time = now(), update_time = now() WHERE id = $1",
+    [id, passwordHash],
+  );
+}
+
+/** Sets or clears the disabled mark; returns the row, or undefined when no such account. */
+export async function setDisabled(
+  q: Queryable,
+  id: string,
+  disabled: boolean,
+  reason: string,
+): Promise<AccountRow | undefined> {
+  const { rows } = await q.query<AccountRow>(
+    `UPDATE auth.accounts SET disable_time = CASE WHEN $2 THEN coalesce(disable_time, now()) END,
+       disable_reason = CASE WHEN $2 THEN $3 ELSE '' END, update_time = now()
+     WHERE id = $1 RETURNING ${COLUMNS}`,
+    [id, disabled, reason],
+  );
+  return rows[0];
+}
+
+/** A page of accounts ordered by email, after `afterEmail`, optionally by email prefix. */
+export async function listAccounts(
+  q: Queryable,
+  o: { afterEmail: string; prefix: string; limit: number },
+): Promise<AccountRow[]> {
+  const { rows } = await q.query<AccountRow>(
+    `SELECT ${COLUMNS} FROM auth.accounts
+     WHERE email > $1 AND ($2 = '' OR starts_with(email, $2)) ORDER BY email LIMIT $3`,
+    [o.afterEmail, o.prefix, o.limit],
+  );
+  return rows;
+}

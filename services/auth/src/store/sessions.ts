@@ -1,35 +1,42 @@
-// Sessions in Redis: a hash per session with idle and absolute timeouts, an index of each
-// user's sessions, and the hashed refresh token pointing at its session.
+// Sessions and refresh tokens in Redis (key layout in the kit's auth/session-keys.ts):
+//   fm:sess:<sid>   hash {uid, ct, lu, exp, ua, ip, rth, gen}   TTL = min(idle, exp - now)
+//   fm:usess:<uid>  sorted set of the user's session ids by absolute expiry
+//   fm:rt:<hash>    "<sid>" for the live refresh token, "spent:<sid>" once rotated
+// Refresh tokens are opaque 256-bit values stored only as SHA-256. Rotation is one Lua script,
+// so of concurrent refreshes with one token at most one succeeds; presenting a spent token
+// (a replay) ends the session and with it the whole token family (RFC 9700).
 import { createHash, randomBytes } from "node:crypto";
-import type { Redis } from "@filemesh/kit";
+import { type Redis, sessionKey, userSessionsKey } from "@filemesh/kit";
 
 export interface SessionSettings {
   idleMs: number;
   absoluteMs: number;
 }
 
-export interface NewSession {
-  sessionId: string;
-  refreshToken: string;
+export interface SessionInfo {
+  id: string;
+  userId: string;
+  createTime: number;
+  lastUseTime: number;
   expireTime: number;
+  userAgent: string;
+  clientAddress: string;
 }
 
-export const sessionKey = (sid: string) => `fm:sess:${sid}`;
-export const userSessionsKey = (uid: string) => `fm:usess:${uid}`;
 export const refreshKey = (hash: string) => `fm:rt:${hash}`;
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("base64url");
+const newRefreshToken = () => randomBytes(32).toString("base64url");
 
 export async function createSession(
   redis: Redis,
   s: SessionSettings,
   info: { userId: string; userAgent: string; clientAddress: string },
   now = Date.now(),
-): Promise<NewSession> {
+): Promise<{ sessionId: string; refreshToken: string; expireTime: number }> {
   const sessionId = randomBytes(16).toString("base64url");
-  const refreshToken = randomBytes(32).toString("base64url");
-  const family = randomBytes(12).toString("base64url");
+  const refreshToken = newRefreshToken();
+  const rth = hashToken(refreshToken);
   const expireTime = now + s.absoluteMs;
-  const ttl = Math.min(s.idleMs, s.absoluteMs);
   await redis
     .multi()
     .hset(sessionKey(sessionId), {
@@ -39,13 +46,123 @@ export async function createSession(
       exp: expireTime,
       ua: info.userAgent.slice(0, 256),
       ip: info.clientAddress.slice(0, 64),
-      fam: family,
+      rth,
       gen: 0,
     })
-    .pexpire(sessionKey(sessionId), ttl)
+    .pexpire(sessionKey(sessionId), Math.min(s.idleMs, s.absoluteMs))
     .zadd(userSessionsKey(info.userId), expireTime, sessionId)
     .pexpire(userSessionsKey(info.userId), s.absoluteMs)
-    .set(refreshKey(hashToken(refreshToken)), `${sessionId}:${family}:0`, "PX", ttl)
+    .set(refreshKey(rth), sessionId, "PX", s.absoluteMs)
     .exec();
   return { sessionId, refreshToken, expireTime };
+}
+
+const END_SESSION = `
+local function end_session(sid)
+  local skey = 'fm:sess:' .. sid
+  local uid = redis.call('HGET', skey, 'uid')
+  local rth = redis.call('HGET', skey, 'rth')
+  redis.call('DEL', skey)
+  if rth then redis.call('DEL', 'fm:rt:' .. rth) end
+  if uid then redis.call('ZREM', 'fm:usess:' .. uid, sid) end
+  return uid
+end
+`;
+
+const REFRESH = `${END_SESSION}
+local v = redis.call('GET', KEYS[1])
+if not v then return {'unknown'} end
+if string.sub(v, 1, 6) == 'spent:' then
+  local sid = string.sub(v, 7)
+  local uid = end_session(sid)
+  return {'reused', sid, uid or ''}
+end
+local sid = v
+local skey = 'fm:sess:' .. sid
+local uid = redis.call('HGET', skey, 'uid')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local exp = tonumber(redis.call('HGET', skey, 'exp') or '0')
+if not uid or exp <= now then
+  redis.call('DEL', KEYS[1])
+  return {'ended'}
+end
+redis.call('SET', KEYS[1], 'spent:' .. sid, 'PX', exp - now)
+redis.call('SET', 'fm:rt:' .. ARGV[1], sid, 'PX', exp - now)
+redis.call('HSET', skey, 'rth', ARGV[1], 'lu', now)
+redis.call('HINCRBY', skey, 'gen', 1)
+redis.call('PEXPIRE', skey, math.min(tonumber(ARGV[2]), exp - now))
+return {'ok', sid, uid}`;
+
+export type RefreshOutcome =
+  | { kind: "ok"; sessionId: string; userId: string; refreshToken: string }
+  | { kind: "reused"; sessionId: string; userId: string }
+  | { kind: "unknown" | "ended" };
+
+export async function rotateRefreshToken(
+  redis: Redis,
+  s: SessionSettings,
+  token: string,
+): Promise<RefreshOutcome> {
+  const next = newRefreshToken();
+  const [kind, sid, uid] = (await redis.eval(
+    REFRESH,
+    1,
+    refreshKey(hashToken(token)),
+    hashToken(next),
+    s.idleMs,
+  )) as [string, string?, string?];
+  if (kind === "ok") return { kind, sessionId: sid!, userId: uid!, refreshToken: next };
+  if (kind === "reused") return { kind, sessionId: sid!, userId: uid ?? "" };
+  return { kind: kind === "ended" ? "ended" : "unknown" };
+}
+
+const END_ONE = `${END_SESSION}
+local uid = redis.call('HGET', 'fm:sess:' .. ARGV[1], 'uid')
+if not uid or (ARGV[2] ~= '' and uid ~= ARGV[2]) then return 0 end
+end_session(ARGV[1])
+return 1`;
+
+/** Ends one session (of `userId` when given). Returns whether it existed. */
+export async function endSession(redis: Redis, sessionId: string, userId = ""): Promise<boolean> {
+  return (await redis.eval(END_ONE, 0, sessionId, userId)) === 1;
+}
+
+/** Ends every session of the user except `keep`; returns the ended session ids. */
+export async function endUserSessions(redis: Redis, userId: string, keep?: string): Promise<string[]> {
+  const ids = await redis.zrange(userSessionsKey(userId), "0", "-1");
+  const ended: string[] = [];
+  for (const sid of ids) {
+    if (sid === keep) continue;
+    if (await endSession(redis, sid, userId)) ended.push(sid);
+  }
+  return ended;
+}
+
+/** The user's live sessions, newest first; prunes index entries of sessions gone idle. */
+export async function listSessions(redis: Redis, userId: string): Promise<SessionInfo[]> {
+  const ids = await redis.zrangebyscore(userSessionsKey(userId), String(Date.now()), "+inf");
+  const pipe = redis.pipeline();
+  for (const sid of ids) pipe.hgetall(sessionKey(sid));
+  const rows = (await pipe.exec()) ?? [];
+  const out: SessionInfo[] = [];
+  const gone: string[] = [];
+  rows.forEach(([err, h], i) => {
+    const r = h as Record<string, string> | null;
+    if (err || !r || r.uid !== userId) {
+      gone.push(ids[i]!);
+      return;
+    }
+    out.push({
+      id: ids[i]!,
+      userId,
+      createTime: Number(r.ct),
+      lastUseTime: Number(r.lu),
+      expireTime: Number(r.exp),
+      userAgent: r.ua ?? "",
+      clientAddress: r.ip ?? "",
+    });
+  });
+  if (gone.length) await redis.zrem(userSessionsKey(userId), ...gone);
+  return out.sort((a, b) => b.createTime - a.createTime);
 }

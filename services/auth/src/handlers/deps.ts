@@ -1,0 +1,21 @@
+import type { CallContext, OutboxEvent, Redis } from "@filemesh/kit";
+import type pg from "pg";
+import type { Hasher } from "../domain/hasher.js";
+import type { Throttle } from "../domain/throttle.js";
+import type { KeyRing, TokenSettings } from "../domain/tokens.js";
+import type { SessionSettings } from "../store/sessions.js";
+
+export interface AuthDeps {
+  pool: pg.Pool;
+  redis: Redis;
+  hasher: Hasher;
+  throttle: Throttle;
+  isCommonPassword: (p: string) => boolean;
+  keys: () => KeyRing;
+  tokens: TokenSettings;
+  sessions: SessionSettings;
+  adminEmails: readonly string[];
+  trustForwardedFor: boolean;
+  /** Writes events in their own transaction (for changes that live in Redis). */
+  emit: (events: OutboxEvent[], ctx: CallContext) => Promise<void>;
+}

@@ -1,0 +1,117 @@
+// The caller's sessions: Logout, ListSessions, RevokeSession, ChangePassword.
+import type { authv1 } from "@filemesh/contracts";
+import {
+  appendEvents,
+  type CallContext,
+  clientAddress,
+  type Handlers,
+  inTransaction,
+  invalidArgument,
+  notFound,
+  unauthenticated,
+} from "@filemesh/kit";
+import { checkPassword } from "../domain/password-policy.js";
+import { authEvents } from "../events.js";
+import { findAccountById, updatePasswordHash } from "../store/accounts.js";
+import { endSession, endUserSessions, listSessions } from "../store/sessions.js";
+import { invalidCredentials } from "./auth-handlers.js";
+import type { AuthDeps } from "./deps.js";
+
+type AuthHandlers = Handlers<typeof authv1.AuthServiceService>;
+
+function caller(ctx: CallContext): { userId: string; sessionId: string } {
+  const p = ctx.principal;
+  if (!p?.userId || !p.sessionId) throw unauthenticated("MISSING_TOKEN");
+  return { userId: p.userId, sessionId: p.sessionId };
+}
+
+function pageOf(token: string, size: number): { offset: number; size: number } {
+  if (size < 0 || size > 1000) {
+    throw invalidArgument("INVALID_PAGE_SIZE", "page_size must be 0 to 1000", [
+      { field: "page_size", description: "0 to 1000" },
+    ]);
+  }
+  const offset = token === "" ? 0 : Number(Buffer.from(token, "base64url").toString());
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw invalidArgument("INVALID_PAGE_TOKEN", "page_token is not valid", [
+      { field: "page_token", description: "invalid" },
+    ]);
+  }
+  return { offset, size: size === 0 ? 50 : size };
+}
+
+export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
+  const revoked = (ctx: CallContext, userId: string, ids: string[], reason: string) =>
+    deps.emit(
+      ids.map((sid) => authEvents.sessionRevoked(ctx, userId, sid, reason)),
+      ctx,
+    );
+  return {
+    async logout(req, ctx) {
+      const me = caller(ctx);
+      const ended = req.allSessions
+        ? await endUserSessions(deps.redis, me.userId)
+        : (await endSession(deps.redis, me.sessionId, me.userId))
+          ? [me.sessionId]
+          : [];
+      await revoked(ctx, me.userId, ended, "logout");
+      return { endedSessions: ended.length };
+    },
+
+    async listSessions(req, ctx) {
+      const me = caller(ctx);
+      const { offset, size } = pageOf(req.pageToken, req.pageSize);
+      const all = await listSessions(deps.redis, me.userId);
+      const page = all.slice(offset, offset + size);
+      return {
+        sessions: page.map((s) => ({
+          id: s.id,
+          createTime: new Date(s.createTime),
+          lastUseTime: new Date(s.lastUseTime),
+          expireTime: new Date(s.expireTime),
+          userAgent: s.userAgent,
+          clientAddress: s.clientAddress,
+          current: s.id === me.sessionId,
+        })),
+        nextPageToken:
+          offset + size < all.length ? Buffer.from(String(offset + size)).toString("base64url") : "",
+      };
+    },
+
+    async revokeSession(req, ctx) {
+      const me = caller(ctx);
+      if (!req.sessionId || req.sessionId.length > 64) throw notFound("SESSION_NOT_FOUND", "no such session");
+      // Someone else's session id answers exactly like a missing one.
+      if (!(await endSession(deps.redis, req.sessionId, me.userId)))
+        throw notFound("SESSION_NOT_FOUND", "no such session");
+      await revoked(ctx, me.userId, [req.sessionId], "revoked");
+      return {};
+    },
+
+    async changePassword(req, ctx) {
+      const me = caller(ctx);
+      const account = await findAccountById(deps.pool, me.userId);
+      if (!account) throw unauthenticated("SESSION_ENDED");
+      const from = clientAddress(ctx, deps.trustForwardedFor);
+      await deps.throttle.check(account.email, from);
+      if (!(await deps.hasher.verify(req.currentPassword, account.passwordHash))) {
+        await deps.throttle.fail(account.email, from);
+        throw invalidCredentials();
+      }
+      checkPassword(req.newPassword, deps.isCommonPassword, "new_password");
+      if (req.newPassword === req.currentPassword) {
+        throw invalidArgument("PASSWORD_UNCHANGED", "the new password must differ from the current one", [
+          { field: "new_password", description: "same as the current password" },
+        ]);
+      }
+      const hash = await deps.hasher.hash(req.newPassword);
+      await inTransaction(deps.pool, async (c) => {
+        await updatePasswordHash(c, me.userId, hash);
+        await appendEvents(c, "auth", [authEvents.passwordChanged(ctx, me.userId)]);
+      });
+      const ended = await endUserSessions(deps.redis, me.userId, me.sessionId);
+      await revoked(ctx, me.userId, ended, "password_changed");
+      return { endedSessions: ended.length };
+    },
+  };
+}
