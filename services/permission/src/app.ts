@@ -1,12 +1,104 @@
+// Wiring of the permission service, in the order STYLE.md gives. main.ts and the tests call it.
+// The server binds first and reports NOT_SERVING until the index is loaded and caught up;
+// the returned promise resolves once it is SERVING.
 import { permissionv1 } from "@filemesh/contracts";
-import { createServiceRuntime, type Logger, type Runtime, useCallerChecks } from "@filemesh/kit";
+import {
+  createRedis,
+  createServiceRuntime,
+  type Logger,
+  openDatabase,
+  outboxTableSql,
+  type Runtime,
+  startBackgroundRelay,
+  useCallerChecks,
+} from "@filemesh/kit";
 import type { PermissionConfig } from "./config.js";
+import { createCheckHandlers } from "./handlers/check-handlers.js";
+import { createGrantHandlers } from "./handlers/grant-handlers.js";
+import { createRelationHandlers } from "./handlers/relation-handlers.js";
+import { aclMigrations } from "./store/migrations.js";
+import { createIndexSync, type IndexSync } from "./sync/index-sync.js";
+import { type SnapshotKeeper, startSnapshotKeeper } from "./sync/snapshot-keeper.js";
+import { createWriter } from "./write/writer.js";
 
-// Scaffolding: every RPC answers UNIMPLEMENTED (reason NOT_IMPLEMENTED) until its issue lands.
+export interface PermissionService {
+  runtime: Runtime;
+  sync: IndexSync;
+  snapshots: SnapshotKeeper;
+}
+
 export async function startPermissionService(config: PermissionConfig, log: Logger): Promise<Runtime> {
+  return (await startPermission(config, log)).runtime;
+}
+
+/** Like startPermissionService, with the index and snapshot handles (tests, bench). */
+export async function startPermission(config: PermissionConfig, log: Logger): Promise<PermissionService> {
   const { runtime, registry } = createServiceRuntime("permission", config, log);
-  useCallerChecks(runtime, { config, registry, log });
-  runtime.add(permissionv1.PermissionServiceService, {}, "filemesh.permission.v1.PermissionService");
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    readUrl: config.databaseReadUrl,
+    schema: "acl",
+    poolSize: config.databasePoolSize,
+    entities: [],
+    migrations: aclMigrations(outboxTableSql("acl")),
+    log,
+  });
+  await db.migrate();
+  const redis = createRedis(config.redisUrl, log, "acl");
+  useCallerChecks(runtime, { config, registry, log, redis });
+  const sync = createIndexSync({
+    pool: db.pool,
+    redis,
+    tailRedis: createRedis(config.redisUrl, log, "acl-tail"),
+    prefix: config.aclKeyPrefix,
+    log,
+    registry,
+    pollIntervalMs: config.aclPollIntervalMs,
+    maxStalenessMs: config.aclMaxStalenessMs,
+    minRevisionWaitMs: config.aclMinRevisionWaitMs,
+    streamMaxLen: config.aclStreamMaxLen,
+    onReadiness: (serving) => runtime.health.set(serving ? "SERVING" : "NOT_SERVING"),
+  });
+  const write = createWriter({ pool: db.pool, sync });
+  const closing = new AbortController();
+  runtime.add(
+    permissionv1.PermissionServiceService,
+    {
+      ...createCheckHandlers({ sync }),
+      ...createGrantHandlers({ sync, pool: db.pool, write }),
+      ...createRelationHandlers({ sync, pool: db.pool, write, closing: closing.signal }),
+    },
+    "filemesh.permission.v1.PermissionService",
+  );
+  const relay = startBackgroundRelay({
+    natsUrl: config.natsUrl,
+    name: "permission",
+    pool: db.pool,
+    schema: "acl",
+    log,
+    registry,
+  });
+  let snapshots: SnapshotKeeper | undefined;
+  runtime.onShutdown(() => db.close());
+  runtime.onShutdown(() => relay.stop());
+  runtime.onShutdown(() => redis.disconnect());
+  // Shutting down: streams end and the index stops flipping readiness back to SERVING.
+  const shutdown = runtime.shutdown.bind(runtime);
+  runtime.shutdown = (reason) => {
+    closing.abort();
+    snapshots?.stop();
+    sync.stop();
+    return shutdown(reason);
+  };
   await runtime.start();
-  return runtime;
+  runtime.health.set("NOT_SERVING");
+  await sync.start();
+  snapshots = startSnapshotKeeper({
+    sync,
+    redis,
+    log,
+    intervalMs: config.aclSnapshotIntervalMs,
+    every: config.aclSnapshotEvery,
+  });
+  return { runtime, sync, snapshots };
 }

@@ -1,0 +1,118 @@
+// Internal methods: WriteRelations (file service: parents, owner and link grants; user service:
+// group memberships — each only on its own object type) and WatchChanges (the change log as a
+// stream, from Postgres, woken by the index advancing).
+import { permissionv1 } from "@filemesh/contracts";
+import { type CallContext, type FieldViolation, invalidArgument, permissionDenied } from "@filemesh/kit";
+import type pg from "pg";
+import { validateRelation } from "../domain/refs.js";
+import { readChanges } from "../store/change-log.js";
+import type { RequestedUpdate } from "../store/tuple-writes.js";
+import type { IndexSync } from "../sync/index-sync.js";
+import { fingerprint, type Writer } from "../write/writer.js";
+import { readyToRead, revisionOf } from "./request.js";
+
+export const MAX_UPDATES = 1000;
+
+/** Which object type each internal caller may write. */
+const SCOPE: Record<string, string> = { "service:file": "file:", "service:user": "group:" };
+
+const { RELATION_OPERATION_TOUCH: TOUCH, RELATION_OPERATION_DELETE: DELETE } = permissionv1.RelationOperation;
+
+export function parseUpdates(updates: permissionv1.RelationUpdate[], caller: string): RequestedUpdate[] {
+  if (updates.length === 0 || updates.length > MAX_UPDATES) {
+    throw invalidArgument("INVALID_UPDATES", `between 1 and ${MAX_UPDATES} updates per call`, [
+      { field: "updates", description: `${updates.length} updates` },
+    ]);
+  }
+  const violations: FieldViolation[] = [];
+  const out: RequestedUpdate[] = [];
+  updates.forEach((u, i) => {
+    if (u.operation !== TOUCH && u.operation !== DELETE) {
+      violations.push({
+        field: `updates[${i}].operation`,
+        description: "TOUCH or DELETE",
+        reason: "INVALID",
+      });
+    }
+    const r = validateRelation(
+      u.relation ?? { object: "", relation: "", subject: "" },
+      `updates[${i}].relation`,
+    );
+    if (r.violations.length || !("tuple" in r)) violations.push(...r.violations);
+    else out.push({ op: u.operation === DELETE ? "delete" : "touch", tuple: r.tuple });
+  });
+  if (violations.length) throw invalidArgument("INVALID_RELATION", "invalid relation updates", violations);
+  const scope = SCOPE[caller];
+  if (!scope || out.some((u) => !u.tuple.object.startsWith(scope))) {
+    throw permissionDenied("OUT_OF_SCOPE", `${caller} may only write relations of its own objects`);
+  }
+  return out;
+}
+
+export function createRelationHandlers(deps: {
+  sync: IndexSync;
+  pool: pg.Pool;
+  write: Writer;
+  /** Aborted when the service starts shutting down (ends open streams). */
+  closing: AbortSignal;
+}) {
+  const { sync, write } = deps;
+  return {
+    async writeRelations(
+      req: permissionv1.WriteRelationsRequest,
+      ctx: CallContext,
+    ): Promise<permissionv1.WriteRelationsResponse> {
+      const caller = ctx.principal?.subject ?? "";
+      const updates = parseUpdates(req.updates, caller);
+      await readyToRead(sync, "", ctx);
+      return write({
+        caller,
+        requestId: req.requestId,
+        fingerprint: fingerprint(updates),
+        event: { actor: caller, requestId: ctx.requestId, traceparent: ctx.traceparent },
+        plan: async () => updates,
+        respond: (revision) => ({ revision: String(revision) }),
+        encode: (r) => permissionv1.WriteRelationsResponse.encode(r).finish(),
+        decode: (b) => permissionv1.WriteRelationsResponse.decode(b),
+      });
+    },
+
+    async *watchChanges(
+      req: permissionv1.WatchChangesRequest,
+      ctx: CallContext,
+    ): AsyncIterable<permissionv1.WatchChangesResponse> {
+      await readyToRead(sync, "", ctx);
+      let cursor = revisionOf(req.afterRevision, "after_revision") || sync.index.revision;
+      const done = () => ctx.signal.aborted || deps.closing.aborted;
+      while (!done()) {
+        const changes = await readChanges(deps.pool, cursor, 500);
+        for (const change of changes) {
+          if (done()) return;
+          yield { change };
+          cursor = Number(change.revision);
+        }
+        if (changes.length === 0) await advanceOrTimeout(sync, deps.closing, ctx.signal, cursor);
+      }
+    },
+  };
+}
+
+/** Resolves when the index passes `cursor`, after a second, or when either signal aborts. */
+function advanceOrTimeout(sync: IndexSync, ...args: [AbortSignal, AbortSignal, number]): Promise<void> {
+  const [closing, call, cursor] = args;
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      closing.removeEventListener("abort", finish);
+      call.removeEventListener("abort", finish);
+      resolve();
+    };
+    const unsubscribe = sync.onAdvance(() => {
+      if (sync.index.revision > cursor) finish();
+    });
+    const timer = setTimeout(finish, 1000);
+    closing.addEventListener("abort", finish);
+    call.addEventListener("abort", finish);
+  });
+}

@@ -1,0 +1,102 @@
+// Request parsing shared by the handlers: the subject a read is about, resources, permissions,
+// revisions, page sizes and page tokens. Malformed input is INVALID_ARGUMENT, never a guess.
+import {
+  type CallContext,
+  invalidArgument,
+  permissionDenied,
+  unauthenticated,
+  unavailable,
+} from "@filemesh/kit";
+import { isPermission, type Permission } from "../domain/model.js";
+import { isCheckSubject, isRefOf } from "../domain/refs.js";
+import type { IndexSync } from "../sync/index-sync.js";
+
+/**
+ * The subject a read asks about. Empty means the caller. End users may only ask about
+ * themselves (a denial must not leak who else has access); admins and mesh services may ask
+ * about anyone.
+ */
+export function subjectOf(requested: string, ctx: CallContext, field = "subject"): string {
+  const p = ctx.principal;
+  if (!p) throw unauthenticated("MISSING_TOKEN");
+  if (!requested) {
+    if (!p.userId)
+      throw invalidArgument("SUBJECT_REQUIRED", "subject is required", [{ field, description: "required" }]);
+    return p.subject;
+  }
+  if (!isCheckSubject(requested)) {
+    throw invalidArgument("INVALID_SUBJECT", 'subject must be "user:<id>", "group:<id>" or "link:<id>"', [
+      { field, description: "malformed subject" },
+    ]);
+  }
+  if (p.userId && requested !== p.subject && !p.admin) {
+    throw permissionDenied("SUBJECT_NOT_CALLER", "you can only ask about your own access");
+  }
+  return requested;
+}
+
+export function fileRef(value: string, field: string, prefixed: boolean): string {
+  const ref = prefixed ? value : `file:${value}`;
+  if (!isRefOf(ref, "file")) {
+    throw invalidArgument("INVALID_RESOURCE", `${field} must name a file`, [
+      { field, description: "malformed" },
+    ]);
+  }
+  return ref;
+}
+
+export function permissionOf(value: string, field: string, fallback?: Permission): Permission {
+  if (!value && fallback) return fallback;
+  if (!isPermission(value)) {
+    throw invalidArgument("INVALID_PERMISSION", "permission must be read, write, share or delete", [
+      { field, description: "unknown permission" },
+    ]);
+  }
+  return value;
+}
+
+export function revisionOf(value: string, field: string): number {
+  const n = value ? Number(value) : 0;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw invalidArgument("INVALID_REVISION", `${field} must be a revision`, [
+      { field, description: "malformed" },
+    ]);
+  }
+  return n;
+}
+
+/**
+ * Fails closed unless the index is fresh and has reached `minRevision` (waiting for it up to
+ * the configured bound or the call's deadline).
+ */
+export async function readyToRead(sync: IndexSync, minRevision: string, ctx: CallContext): Promise<void> {
+  if (!sync.fresh()) throw unavailable("INDEX_STALE", "the permission index is not current; retry", 500);
+  const min = revisionOf(minRevision, "min_revision");
+  if (min > sync.index.revision && !(await sync.waitFor(min, ctx.deadline ?? Number.POSITIVE_INFINITY))) {
+    throw unavailable("REVISION_NOT_REACHED", `revision ${min} is not available here yet; retry`, 200);
+  }
+}
+
+export function pageSizeOf(value: number): number {
+  if (value < 0) {
+    throw invalidArgument("INVALID_PAGE_SIZE", "page_size must not be negative", [
+      { field: "page_size", description: "negative" },
+    ]);
+  }
+  return value === 0 ? 100 : Math.min(value, 1000);
+}
+
+/** Opaque page tokens bound to the request they continue. */
+export const encodeToken = (scope: string, after: string): string =>
+  Buffer.from(JSON.stringify({ s: scope, a: after })).toString("base64url");
+
+export function decodeToken(token: string, scope: string): string {
+  if (!token) return "";
+  try {
+    const t = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { s?: unknown; a?: unknown };
+    if (t.s === scope && typeof t.a === "string") return t.a;
+  } catch {}
+  throw invalidArgument("INVALID_PAGE_TOKEN", "page_token does not belong to this request", [
+    { field: "page_token", description: "invalid" },
+  ]);
+}

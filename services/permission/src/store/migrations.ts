@@ -1,0 +1,50 @@
+import { Migration, type MigrationObject } from "@filemesh/kit";
+
+// acl.meta holds the head revision (one row: its row lock serialises writers, so revisions
+// are gapless and commit in order) and the instance id (names the Redis keys, so a snapshot
+// or stream of another database is never mistaken for this one's).
+class M001Acl extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS acl.meta (
+        id integer PRIMARY KEY CHECK (id = 1),
+        instance uuid NOT NULL,
+        revision bigint NOT NULL
+      );
+      INSERT INTO acl.meta (id, instance, revision) VALUES (1, gen_random_uuid(), 0) ON CONFLICT DO NOTHING;
+      CREATE TABLE IF NOT EXISTS acl.tuples (
+        object text NOT NULL,
+        relation text NOT NULL,
+        subject text NOT NULL,
+        id uuid NOT NULL,
+        expire_time timestamptz,
+        creator text NOT NULL DEFAULT '',
+        create_time timestamptz NOT NULL DEFAULT now(),
+        revision bigint NOT NULL,
+        PRIMARY KEY (object, relation, subject),
+        CONSTRAINT tuples_id_key UNIQUE (id)
+      );
+      CREATE INDEX IF NOT EXISTS tuples_subject_idx ON acl.tuples (subject, relation);
+      CREATE TABLE IF NOT EXISTS acl.changes (
+        revision bigint PRIMARY KEY,
+        change bytea NOT NULL,
+        request_key text,
+        request_hash text,
+        response bytea,
+        commit_time timestamptz NOT NULL DEFAULT now(),
+        CONSTRAINT changes_request_key UNIQUE (request_key)
+      );`);
+  }
+}
+
+export function aclMigrations(outboxSql: string): MigrationObject[] {
+  class M002Outbox extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(outboxSql);
+    }
+  }
+  return [
+    { name: "001_acl", class: M001Acl },
+    { name: "002_outbox", class: M002Outbox },
+  ];
+}

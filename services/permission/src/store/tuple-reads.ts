@@ -1,0 +1,94 @@
+// Reads of acl.tuples: the whole table at one consistent revision (cold start without a
+// snapshot), and the grants of one file (ListGrants, DeleteGrant).
+import type pg from "pg";
+import type { Tuple } from "../domain/model.js";
+import { type Q, readHead } from "./change-log.js";
+
+const PAGE = 50_000;
+
+/** Every tuple and the revision they are at (one REPEATABLE READ transaction, keyset pages). */
+export async function loadAllTuples(pool: pg.Pool, onTuple: (t: Tuple) => void): Promise<number> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on("error", onError);
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const { revision } = await readHead(client);
+    let last: unknown[] = ["", "", ""];
+    for (;;) {
+      const { rows } = await client.query<[string, string, string, string | null]>({
+        text: `SELECT object, relation, subject, (extract(epoch FROM expire_time) * 1000)::bigint
+               FROM acl.tuples WHERE (object, relation, subject) > ($1, $2, $3)
+               ORDER BY object, relation, subject LIMIT ${PAGE}`,
+        values: last,
+        rowMode: "array",
+      });
+      for (const [object, relation, subject, exp] of rows) {
+        onTuple({ object, relation, subject, expireAt: exp === null ? 0 : Number(exp) });
+      }
+      if (rows.length < PAGE) break;
+      last = rows[rows.length - 1]!.slice(0, 3);
+    }
+    await client.query("COMMIT");
+    return revision;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.off("error", onError);
+    client.release(broken);
+  }
+}
+
+export interface GrantRow {
+  id: string;
+  resource: string;
+  subject: string;
+  role: string;
+  expireTime: Date | null;
+  revision: string;
+  createTime: Date;
+  creator: string;
+}
+
+const GRANT_COLUMNS = `id, object AS resource, subject, relation AS role, expire_time AS "expireTime",
+  revision, create_time AS "createTime", creator`;
+const ROLE_FILTER = "relation IN ('viewer', 'editor', 'owner')";
+
+/** Live grants on a file, by subject, after `afterSubject`. */
+export async function listGrantRows(
+  q: Q,
+  resource: string,
+  afterSubject: string,
+  limit: number,
+): Promise<GrantRow[]> {
+  const { rows } = await q.query<GrantRow>(
+    `SELECT ${GRANT_COLUMNS} FROM acl.tuples
+     WHERE object = $1 AND ${ROLE_FILTER} AND subject > $2 AND (expire_time IS NULL OR expire_time > now())
+     ORDER BY subject LIMIT $3`,
+    [resource, afterSubject, limit],
+  );
+  return rows;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export async function findGrantRow(q: Q, id: string): Promise<GrantRow | undefined> {
+  if (!UUID.test(id)) return undefined;
+  const { rows } = await q.query<GrantRow>(
+    `SELECT ${GRANT_COLUMNS} FROM acl.tuples WHERE id = $1 AND ${ROLE_FILTER}`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function countOwners(q: Q, resource: string): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM acl.tuples WHERE object = $1 AND relation = 'owner' AND (expire_time IS NULL OR expire_time > now())",
+    [resource],
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,142 @@
+// Applies a write's requested updates to acl.tuples inside the writer's transaction and
+// returns the effective updates (what the index and the change log replay): a touch first
+// deletes the other relations of its family (one role per subject on a file, member or admin,
+// one parent per file); a delete of an absent tuple and a touch that changes nothing vanish.
+import { randomUUID } from "node:crypto";
+import { type Tuple, tupleKey } from "../domain/model.js";
+import type { Op } from "../index/acl-index.js";
+import type { Q } from "./change-log.js";
+
+export interface RequestedUpdate {
+  op: Op;
+  tuple: Tuple;
+}
+
+export interface EffectiveUpdate {
+  op: Op;
+  tuple: Tuple;
+  /** Row id (the grant id for role tuples). */
+  id: string;
+  /** A touch that created the row (not a change of expiry). */
+  created: boolean;
+}
+
+export interface Row {
+  tuple: Tuple;
+  id: string;
+  /** Creation of the stored row (null for a row this write creates). */
+  createTime: Date | null;
+  creator: string;
+  inDb: boolean;
+  present: boolean;
+  dirty: boolean;
+}
+
+/** Rows by tuple key, and by family slot: (object, subject) for roles and groups, object for parents. */
+export interface TupleState {
+  rows: Map<string, Row>;
+  slots: Map<string, Row[]>;
+}
+
+const slotOf = (t: Tuple) => (t.relation === "parent" ? `${t.object}|parent` : `${t.object}|${t.subject}`);
+
+function addRow(state: TupleState, row: Row): void {
+  state.rows.set(tupleKey(row.tuple), row);
+  const slot = slotOf(row.tuple);
+  const list = state.slots.get(slot);
+  if (list) list.push(row);
+  else state.slots.set(slot, [row]);
+}
+
+export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): Promise<TupleState> {
+  const pairs = requested.filter((u) => u.tuple.relation !== "parent").map((u) => u.tuple);
+  const parentOf = requested.filter((u) => u.tuple.relation === "parent").map((u) => u.tuple.object);
+  const sel = "SELECT object, relation, subject, id, expire_time, create_time, creator FROM acl.tuples";
+  const rows: {
+    object: string;
+    relation: string;
+    subject: string;
+    id: string;
+    expire_time: Date | null;
+    create_time: Date;
+    creator: string;
+  }[] = [];
+  if (pairs.length) {
+    const r = await q.query(
+      `${sel} WHERE relation <> 'parent' AND (object, subject) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [pairs.map((t) => t.object), pairs.map((t) => t.subject)],
+    );
+    rows.push(...r.rows);
+  }
+  if (parentOf.length) {
+    const r = await q.query(`${sel} WHERE relation = 'parent' AND object = ANY($1::text[])`, [parentOf]);
+    rows.push(...r.rows);
+  }
+  const state: TupleState = { rows: new Map(), slots: new Map() };
+  for (const r of rows) {
+    const expireAt = r.expire_time?.getTime() ?? 0;
+    const tuple = { object: r.object, relation: r.relation, subject: r.subject, expireAt };
+    const stored = { createTime: r.create_time, creator: r.creator };
+    addRow(state, { tuple, id: r.id, ...stored, inDb: true, present: true, dirty: false });
+  }
+  return state;
+}
+
+/** The effective updates of `requested` against `state` (mutated to the final state). */
+export function planUpdates(state: TupleState, requested: readonly RequestedUpdate[]): EffectiveUpdate[] {
+  const out: EffectiveUpdate[] = [];
+  const remove = (row: Row) => {
+    row.present = false;
+    row.dirty = true;
+    out.push({ op: "delete", tuple: row.tuple, id: row.id, created: false });
+  };
+  for (const { op, tuple } of requested) {
+    const key = tupleKey(tuple);
+    const row = state.rows.get(key);
+    if (op === "delete") {
+      if (row?.present) remove(row);
+      continue;
+    }
+    // Files hold only roles and parents, groups only memberships: a slot is one family.
+    for (const other of state.slots.get(slotOf(tuple)) ?? []) {
+      if (other.present && other !== row) remove(other);
+    }
+    if (row?.present && row.tuple.expireAt === tuple.expireAt) continue;
+    const created = !row?.present;
+    if (row) Object.assign(row, { tuple, present: true, dirty: true });
+    const fresh = { createTime: null, creator: "", inDb: false, present: true, dirty: true };
+    const next = row ?? { tuple, id: randomUUID(), ...fresh };
+    if (!row) addRow(state, next);
+    out.push({ op: "touch", tuple, id: next.id, created });
+  }
+  return out;
+}
+
+/** Writes the final state of every row the plan touched. */
+export async function writeRows(q: Q, state: TupleState, revision: number, creator: string): Promise<void> {
+  const gone = [...state.rows.values()].filter((r) => r.dirty && !r.present && r.inDb);
+  const kept = [...state.rows.values()].filter((r) => r.dirty && r.present);
+  if (gone.length) {
+    await q.query(
+      `DELETE FROM acl.tuples t USING unnest($1::text[], $2::text[], $3::text[]) AS d(o, r, s)
+       WHERE t.object = d.o AND t.relation = d.r AND t.subject = d.s`,
+      [gone.map((r) => r.tuple.object), gone.map((r) => r.tuple.relation), gone.map((r) => r.tuple.subject)],
+    );
+  }
+  if (kept.length) {
+    await q.query(
+      `INSERT INTO acl.tuples (object, relation, subject, id, expire_time, creator, revision)
+       SELECT o, r, s, i, e, $6, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) AS x(o, r, s, i, e)
+       ON CONFLICT (object, relation, subject) DO UPDATE SET expire_time = EXCLUDED.expire_time, revision = EXCLUDED.revision`,
+      [
+        kept.map((r) => r.tuple.object),
+        kept.map((r) => r.tuple.relation),
+        kept.map((r) => r.tuple.subject),
+        kept.map((r) => r.id),
+        kept.map((r) => (r.tuple.expireAt ? new Date(r.tuple.expireAt) : null)),
+        creator,
+        revision,
+      ],
+    );
+  }
+}
