@@ -52,18 +52,18 @@ export function writeReport(dir, stamp, run) {
   const md = join(dir, `${stamp}.md`);
   writeFileSync(json, `${JSON.stringify(run, null, 2)}\n`);
   const m = run.machine;
+  const target = run.target.mode === "started" ? "mesh started by the runner" : "already running mesh";
+  const assumed = run.target.envAssumed ? " (assumed, not checked)" : "";
+  const env = Object.entries(run.target.env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
   const lines = [
     `# filemesh bench ${run.startedAt}`,
     "",
     `${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, node ${m.node}, ${m.platform}, ` +
       `UV_THREADPOOL_SIZE ${m.uvThreadpoolSize}; git ${m.git.commit}${m.git.dirty ? " (dirty)" : ""}; ` +
       `load average ${m.loadAverageAtStart.join(" ")} at start, ${run.loadAverageAtEnd.join(" ")} at end.`,
-    `Target: ${run.target.mode === "started" ? "mesh started by the runner" : "already running mesh"} ` +
-      `at ${run.target.host}; service env${run.target.envAssumed ? " (assumed, not checked)" : ""} ${Object.entries(
-        run.target.env,
-      )
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ")}. ghz ${run.ghz.version}.`,
+    `Target: ${target} at ${run.target.host}; service env${assumed} ${env}. ghz ${run.ghz.version}.`,
     "",
     ...scenarioRows(run.scenarios),
     ...run.scenarios.flatMap(baselineLines),

@@ -49,7 +49,7 @@ export async function runScenario(scenario, ctx) {
   }
 
   const rounds = bench.baseline ? (bench.rounds ?? 3) : 1;
-  const segment = durationSeconds(config.duration) / rounds;
+  const segment = Math.round((durationSeconds(config.duration) * 1000) / rounds) / 1000;
   const raw = [];
   const rawSegment = async () => {
     const { result, command } = await runBcryptLoop({

@@ -3,7 +3,8 @@
 //   service   which service's gRPC port is the host (auth, user, permission, file, processor)
 //   seed      { "users": n } registers n users; their Login requests become the call data
 //   warmup    ghz duration run first and not recorded (e.g. "2s")
-//   baseline  "bcrypt": the raw password-check loop, run right after, reported as a ratio
+//   baseline  "bcrypt": the raw password-check loop, interleaved, reported as ratios
+//   rounds    with a baseline: segments the duration is split into (default 3)
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 
