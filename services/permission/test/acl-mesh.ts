@@ -103,8 +103,8 @@ export async function startAclMesh(
     async deleteGrant(h, fileId, grantId, i) {
       return (await call(c(i).deleteGrant.bind(c(i)), { fileId, grantId }, h)).revision;
     },
-    listAccessible: (h, q = {}) =>
-      call(c(q.i).listAccessible.bind(c(q.i)), permissionv1.ListAccessibleRequest.fromPartial(q), h),
+    listAccessible: (h, { i, ...q } = {}) =>
+      call(c(i).listAccessible.bind(c(i)), permissionv1.ListAccessibleRequest.fromPartial(q), h),
     newFile() {
       const id = uniqueId("f");
       return { id, ref: `file:${id}` };
