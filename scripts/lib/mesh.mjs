@@ -47,6 +47,8 @@ async function startAll({ root, replicas, env, log, quiet, children, isStopping 
     ...devSecrets(root),
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    // Services sit behind the gateway here, which sets X-Forwarded-For.
+    TRUST_FORWARDED_FOR: "true",
     ...Object.fromEntries(
       Object.keys(SERVICES).map((s) => [`${s.toUpperCase()}_ADDRS`, addrsFor(s, replicas).join(",")]),
     ),

@@ -82,6 +82,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     // Failed-login counters live in the shared Redis (per client address, one hour): tests that
     // exercise throttling set their own limits and a unique X-Forwarded-For.
     LOGIN_FREE_ATTEMPTS: "100",
+    TRUST_FORWARDED_FOR: "true",
     RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"]
       .map((c) => `${c}=1000000/1s:1000000`)
       .join(","),

@@ -47,7 +47,8 @@ export function commonSpec(name: ServiceName) {
     internalAuth: oneOf("INTERNAL_AUTH", ["token", "xfcc"] as const, { default: "token" }),
     internalToken: str("INTERNAL_TOKEN", { default: "", secret: true }),
     rateLimits: str("RATE_LIMITS", { default: DEFAULT_RATE_LIMITS }),
-    trustForwardedFor: bool("TRUST_FORWARDED_FOR", { default: true }),
+    // Only behind a proxy that sets it (the gateway, Envoy): otherwise callers could pick their identity.
+    trustForwardedFor: bool("TRUST_FORWARDED_FOR", { default: false }),
   };
 }
 

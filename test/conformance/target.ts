@@ -1,0 +1,111 @@
+// The REST conformance suite runs against a gateway URL: CONFORMANCE_BASE_URL when given (a
+// running `npm start`, or Envoy in a cluster), else a local gateway (dist/filemesh-gateway)
+// started here in front of an in-process mesh.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { type ServiceName, startTestMesh, type TestMesh } from "../harness/mesh.js";
+
+export interface Target {
+  base: string;
+  /** The mesh behind the gateway (undefined against an external URL). */
+  mesh?: TestMesh;
+  stop(): Promise<void>;
+}
+
+const root = join(import.meta.dirname, "..", "..");
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const addr = s.address();
+      s.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+export async function startTarget(opts: {
+  services: ServiceName[];
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  gatewayEnv?: Record<string, string>;
+}): Promise<Target> {
+  const external = process.env.CONFORMANCE_BASE_URL;
+  if (external) return { base: external.replace(/\/$/, ""), stop: async () => {} };
+  const bin = join(root, "dist", "filemesh-gateway");
+  if (!existsSync(bin)) throw new Error("dist/filemesh-gateway is missing: run npm run build");
+  const mesh = await startTestMesh({
+    services: opts.services,
+    ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
+  });
+  const port = await freePort();
+  const env: Record<string, string> = { ...process.env, GATEWAY_PORT: String(port) } as Record<
+    string,
+    string
+  >;
+  for (const s of ["auth", "user", "permission", "file", "processor"] as const) {
+    const addrs = mesh.runtimes[s]?.map((r) => `127.0.0.1:${r.port}`).join(",");
+    // Services not started here point at a closed port, so /healthz reports them.
+    env[`${s.toUpperCase()}_ADDRS`] = addrs || "127.0.0.1:1";
+  }
+  Object.assign(env, opts.gatewayEnv);
+  const child = spawn(bin, [], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`gateway exited: ${stderr}`);
+    try {
+      await fetch(`${base}/healthz`);
+      break;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`gateway did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    base,
+    mesh,
+    async stop() {
+      child.kill("SIGTERM");
+      const exited = new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+      // The gateway drains keep-alive connections for up to 20 s; tests need not wait.
+      const timer = setTimeout(() => child.kill("SIGKILL"), 1_000);
+      await exited;
+      clearTimeout(timer);
+      await mesh.stop();
+    },
+  };
+}
+
+/** fetch + JSON, returning status, headers and the parsed body (or text). */
+export async function rest(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const init: RequestInit = { method, headers: { ...headers } };
+  if (body !== undefined) {
+    init.body =
+      typeof body === "string" || body instanceof Uint8Array ? (body as string) : JSON.stringify(body);
+    (init.headers as Record<string, string>)["content-type"] ??= "application/json";
+  }
+  const res = await fetch(`${base}${path}`, init);
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {}
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** The ErrorInfo reason of a google.rpc.Status JSON body. */
+export function reasonOf(body: any): string | undefined {
+  return body?.details?.find((d: any) => String(d["@type"]).endsWith("google.rpc.ErrorInfo"))?.reason;
+}
