@@ -66,10 +66,19 @@ export function renderChart(
   valueFiles: string[],
   opts: { set?: string[]; namespace?: string } = {},
 ): K8sObject[] {
-  const r = templateResult(valueFiles, opts);
-  if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
-  return parseManifests(r.stdout);
+  const key = JSON.stringify([valueFiles, opts]);
+  let text = rendered.get(key);
+  if (text === undefined) {
+    const r = templateResult(valueFiles, opts);
+    if (r.status !== 0) throw new Error(`helm template failed: ${r.stderr}`);
+    text = r.stdout;
+    rendered.set(key, text);
+  }
+  return parseManifests(text);
 }
+
+/** helm template output by arguments (the chart does not change during a run). */
+const rendered = new Map<string, string>();
 
 export function templateResult(
   valueFiles: string[],
