@@ -82,17 +82,23 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     readPool,
     schema: opts.schema,
     async migrate() {
+      // A transaction-scoped advisory lock: safe behind PgBouncer's transaction pooling (the
+      // transaction pins one server connection; nothing leaks if this process dies).
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`).catch((err) => {
+        if (!["23505", "42P06"].includes((err as { code?: string }).code ?? "")) throw err; // created concurrently
+      });
       const client = await pool.connect();
       try {
-        await client.query("SELECT pg_advisory_lock(hashtext($1))", [`filemesh.migrate.${opts.schema}`]);
-        await client.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`filemesh.migrate.${opts.schema}`]);
         const done = await orm.getMigrator().up();
+        await client.query("COMMIT");
         if (done.length) opts.log.info({ migrations: done.map((m) => m.name) }, "migrated");
         return done.map((m) => m.name);
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
       } finally {
-        await client
-          .query("SELECT pg_advisory_unlock(hashtext($1))", [`filemesh.migrate.${opts.schema}`])
-          .catch(() => {});
         client.release();
       }
     },
