@@ -2,9 +2,11 @@
 // replica and small helpers: relations written as the file or user service, grants and checks
 // as an end user, each on a chosen replica.
 import { permissionv1 } from "@filemesh/contracts";
-import { call, uniqueId } from "@filemesh/kit/testing";
+import { call, captureLogger, uniqueId } from "@filemesh/kit/testing";
 import { credentials } from "@grpc/grpc-js";
 import { startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
+import { type PermissionService, startPermission } from "../src/app.js";
+import { loadPermissionConfig } from "../src/config.js";
 
 type H = Record<string, string>;
 const { RELATION_OPERATION_TOUCH: TOUCH, RELATION_OPERATION_DELETE: DELETE } = permissionv1.RelationOperation;
@@ -48,17 +50,20 @@ export interface AclMesh {
   ): Promise<permissionv1.ListAccessibleResponse>;
   /** A fresh file id (and "file:<id>" ref). */
   newFile(): { id: string; ref: string };
+  /** Stops replica `i` (if any) and starts a new one in its place (new port, same settings plus `env`). */
+  restart(i: number, env?: H): Promise<PermissionService>;
   stop(): Promise<void>;
 }
 
 export async function startAclMesh(
-  o: { replicas?: number; env?: H; permissionEnv?: H } = {},
+  o: { replicas?: number; env?: H; permissionEnv?: H; authEnv?: H } = {},
 ): Promise<AclMesh> {
+  const permissionEnv = { ACL_POLL_INTERVAL: "200ms", ACL_MAX_STALENESS: "3s", ...o.permissionEnv };
   const mesh = await startTestMesh({
     services: ["auth", "permission"],
     replicas: { permission: o.replicas ?? 2 },
     ...(o.env ? { env: o.env } : {}),
-    serviceEnv: { permission: { ACL_POLL_INTERVAL: "200ms", ACL_MAX_STALENESS: "3s", ...o.permissionEnv } },
+    serviceEnv: { permission: permissionEnv, ...(o.authEnv ? { auth: o.authEnv } : {}) },
   });
   const clients = mesh.runtimes.permission.map(
     (r) => new permissionv1.PermissionServiceClient(`127.0.0.1:${r.port}`, credentials.createInsecure()),
@@ -105,6 +110,18 @@ export async function startAclMesh(
     },
     listAccessible: (h, { i, ...q } = {}) =>
       call(c(i).listAccessible.bind(c(i)), permissionv1.ListAccessibleRequest.fromPartial(q), h),
+    async restart(i, env = {}) {
+      await mesh.runtimes.permission[i]?.shutdown("test restart");
+      clients[i]?.close();
+      const { log } = captureLogger("permission", "info");
+      const svc = await startPermission(loadPermissionConfig({ ...mesh.env, ...permissionEnv, ...env }), log);
+      mesh.runtimes.permission[i] = svc.runtime;
+      clients[i] = new permissionv1.PermissionServiceClient(
+        `127.0.0.1:${svc.runtime.port}`,
+        credentials.createInsecure(),
+      );
+      return svc;
+    },
     newFile() {
       const id = uniqueId("f");
       return { id, ref: `file:${id}` };
