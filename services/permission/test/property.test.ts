@@ -54,7 +54,7 @@ afterAll(async () => {
 function renamer(run: string) {
   const template = universe("P");
   const map = new Map<string, string>();
-  template.users.forEach((u, i) => map.set(u, `user:${users[i]!.userId}`));
+  for (const [i, u] of template.users.entries()) map.set(u, `user:${users[i]!.userId}`);
   for (const x of [...template.groups, ...template.files, ...template.links])
     map.set(x, x.replace(":P-", `:${run}-`));
   return { template, of: (s: string) => map.get(s) ?? s };
