@@ -1,9 +1,59 @@
-import { commonSpec, parseConfig, redisSpec } from "@filemesh/kit";
+import {
+  bool,
+  commonSpec,
+  databaseSpec,
+  duration,
+  int,
+  natsSpec,
+  oneOf,
+  parseConfig,
+  redisSpec,
+  str,
+  url,
+} from "@filemesh/kit";
 
-export const fileSpec = { ...commonSpec("file"), ...redisSpec() };
+const MiB = 1024 * 1024;
+
+export const fileSpec = {
+  ...commonSpec("file"),
+  ...databaseSpec(),
+  ...redisSpec(),
+  ...natsSpec(),
+  blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
+  /** Root directory of the fs driver. */
+  blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),
+  s3Endpoint: url("S3_ENDPOINT", ["http", "https"], { optional: true, doc: "empty: AWS" }),
+  s3Bucket: str("S3_BUCKET", { default: "filemesh" }),
+  s3Region: str("S3_REGION", { default: "us-east-1" }),
+  s3AccessKeyId: str("S3_ACCESS_KEY_ID", { optional: true, secret: true }),
+  s3SecretAccessKey: str("S3_SECRET_ACCESS_KEY", { optional: true, secret: true }),
+  s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { default: true }),
+  /** Largest body of POST /v1/files:upload (UploadFile). */
+  maxRawUploadBytes: int("MAX_RAW_UPLOAD_BYTES", { default: 32 * MiB, min: 1 }),
+  /** Largest declared size of an upload session. */
+  maxUploadBytes: int("MAX_UPLOAD_BYTES", { default: 5 * 1024 * MiB, min: 1 }),
+  /** Quota of a user without an explicit one. */
+  defaultQuotaBytes: int("DEFAULT_QUOTA_BYTES", { default: 10 * 1024 * MiB, min: 0 }),
+  /** Lifetime of presigned download and part URLs (capped at 15 minutes). */
+  presignExpiryMs: duration("PRESIGN_EXPIRY", { default: 5 * 60_000 }),
+  /** How long an upload session stays open (its quota stays reserved). */
+  uploadExpiryMs: duration("UPLOAD_SESSION_EXPIRY", { default: 24 * 3_600_000 }),
+  /** Part size of STREAM uploads and the default of PARTS uploads. */
+  partBytes: int("UPLOAD_PART_BYTES", { default: 8 * MiB, min: 1 }),
+  /** Until the processor lands: mark files READY at commit instead of PROCESSING. */
+  readyOnCommit: bool("FILES_READY_ON_COMMIT", { default: true }),
+  /** Bytes per message of streamed downloads. */
+  downloadChunkBytes: int("DOWNLOAD_CHUNK_BYTES", { default: 256 * 1024, min: 1024, max: 4 * MiB }),
+  /** Most items one folder copy may create. */
+  maxCopyItems: int("MAX_COPY_ITEMS", { default: 1000, min: 1 }),
+};
+
+/** Hard cap of presigned URL lifetimes whatever PRESIGN_EXPIRY says. */
+export const PRESIGN_CAP_MS = 15 * 60_000;
 
 export type FileConfig = ReturnType<typeof loadFileConfig>;
 
 export function loadFileConfig(env: Record<string, string | undefined> = process.env) {
-  return parseConfig(fileSpec, env);
+  const config = parseConfig(fileSpec, env);
+  return { ...config, presignExpiryMs: Math.min(config.presignExpiryMs, PRESIGN_CAP_MS) };
 }

@@ -64,4 +64,5 @@ export async function failure(p: Promise<unknown>): Promise<DecodedError> {
   }
   throw new Error("expected the call to fail, but it succeeded");
 }
+export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { listServices } from "./reflection.js";

@@ -1,0 +1,103 @@
+// Where file bytes live. Two drivers implement it: `fs` (a directory; the default for local
+// runs) and `s3` (S3 or MinIO). Keys are server-generated (newObjectKey) and never derived
+// from a display name; both drivers refuse anything else.
+import { randomUUID } from "node:crypto";
+import type { Readable } from "node:stream";
+
+export type BlobBody = AsyncIterable<Uint8Array> | Readable;
+
+export interface ByteRange {
+  offset: number;
+  /** Bytes to read from offset; undefined: to the end. */
+  length?: number | undefined;
+}
+
+export interface StoredPart {
+  partNumber: number;
+  etag: string;
+  sizeBytes: number;
+}
+
+export interface PresignOptions {
+  expiresInSeconds: number;
+  /** Download: the attachment file name and content type the response carries. */
+  fileName?: string;
+  contentType?: string;
+}
+
+export interface BlobStore {
+  readonly driver: "fs" | "s3";
+  /** True when presign* work (s3); the fs driver answers FAILED_PRECONDITION for them. */
+  readonly presigns: boolean;
+  /** Smallest part a multipart upload accepts (the last part may be smaller). */
+  readonly minPartBytes: number;
+  /** Creates the bucket or directory if missing. */
+  init(): Promise<void>;
+  /** Stores a whole object from a stream of unknown length; returns the size written. */
+  put(key: string, body: BlobBody): Promise<{ sizeBytes: number }>;
+  /** The object's bytes (or a range of them) as a stream; NOT_FOUND error when absent. */
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** Size of the object, or undefined when absent. */
+  stat(key: string): Promise<{ sizeBytes: number } | undefined>;
+  /** Removes the object; absent is fine. */
+  delete(key: string): Promise<void>;
+  copy(fromKey: string, toKey: string): Promise<void>;
+  createMultipart(key: string): Promise<string>;
+  /** Stores one part; `sizeBytes` is the exact length of `body` when known. */
+  putPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    body: BlobBody,
+    sizeBytes?: number,
+  ): Promise<StoredPart>;
+  listParts(key: string, uploadId: string): Promise<StoredPart[]>;
+  completeMultipart(key: string, uploadId: string, parts: StoredPart[]): Promise<void>;
+  /** Discards the parts; an unknown upload id is fine. */
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** A URL that GETs this one object until it expires. */
+  presignGet(key: string, o: PresignOptions): Promise<string>;
+  /** A URL that PUTs one part of one multipart upload until it expires. */
+  presignPart(key: string, uploadId: string, partNumber: number, o: PresignOptions): Promise<string>;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(key: string) {
+    super(`no object ${key}`);
+    this.name = "BlobNotFoundError";
+  }
+}
+
+export class PresignUnsupportedError extends Error {
+  constructor() {
+    super("this blob store cannot presign URLs");
+    this.name = "PresignUnsupportedError";
+  }
+}
+
+// "ab/cd/<uuid>": two levels of hex prefixes spread objects over directories / S3 partitions.
+const KEY = /^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A fresh server-generated object key. */
+export function newObjectKey(): string {
+  const id = randomUUID();
+  const hex = id.replaceAll("-", "");
+  return `${hex.slice(-2)}/${hex.slice(-4, -2)}/${id}`;
+}
+
+/** Throws unless `key` is one newObjectKey could have made (no traversal, no names). */
+export function checkKey(key: string): string {
+  if (!KEY.test(key)) throw new Error(`invalid object key ${JSON.stringify(key.slice(0, 80))}`);
+  return key;
+}
+
+export const MAX_PARTS = 10_000;
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+export const MAX_PART_BYTES = 5 * 1024 * 1024 * 1024;
+
+/** `attachment; filename="…"; filename*=UTF-8''…` with nothing a header could be split by. */
+export function attachmentDisposition(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, "_").slice(0, 150) || "download";
+  const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}

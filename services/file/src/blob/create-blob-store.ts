@@ -1,0 +1,19 @@
+// Picks the blob driver from the configuration, once, at start-up.
+import { resolve } from "node:path";
+import type { FileConfig } from "../config.js";
+import type { BlobStore } from "./blob-store.js";
+import { createFsStore } from "./fs-store.js";
+import { createS3Store } from "./s3-store.js";
+
+export function createBlobStore(config: FileConfig): BlobStore {
+  if (config.blobDriver === "fs") return createFsStore(resolve(config.blobDir));
+  return createS3Store({
+    endpoint: config.s3Endpoint,
+    region: config.s3Region,
+    bucket: config.s3Bucket,
+    accessKeyId: config.s3AccessKeyId,
+    secretAccessKey: config.s3SecretAccessKey,
+    forcePathStyle: config.s3ForcePathStyle,
+    putPartBytes: config.partBytes,
+  });
+}
