@@ -161,6 +161,8 @@ describe("nested groups", () => {
       t.u.addMember(q, `group:${p}`, a.headers),
     ]);
     expect(both.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    const rejected = both.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(await failure(Promise.reject(rejected.reason))).toMatchObject({ reason: "GROUP_CYCLE" });
   });
 
   it("makes members of a nested group members of the parent, and a group admin role counts", async () => {

@@ -18,7 +18,7 @@ export async function visibleGroup(
   userId: string,
   o: { lock?: boolean } = {},
 ): Promise<{ group: GroupRow; role: Role }> {
-  const group = await findGroup(q, groupId, o.lock);
+  const group = await findGroup(q, groupId, o.lock ? "update" : undefined);
   const role = group ? await effectiveRole(q, userId, groupId) : "";
   if (!group || role === "") throw GROUP_NOT_FOUND();
   return { group, role };

@@ -31,6 +31,9 @@ const MEMBER_NOT_FOUND = () => notFound("MEMBER_NOT_FOUND", "no such member");
 const LAST_ADMIN = () =>
   failedPrecondition("LAST_ADMIN", "a group needs at least one admin; add another admin first");
 
+const lockNesting = (tx: pg.PoolClient) =>
+  tx.query("SELECT pg_advisory_xact_lock(hashtext('filemesh.users.nesting'))");
+
 /** The member must exist and, for a group, be visible to the caller; nesting must stay acyclic. */
 async function checkNewMember(
   deps: UserDeps,
@@ -44,9 +47,9 @@ async function checkNewMember(
     if (!(await loadProfile(deps, tx, m.id, ctx))) throw MEMBER_NOT_FOUND();
     return;
   }
-  if (!(await findGroup(tx, m.id)) || (await effectiveRole(tx, me, m.id)) === "") throw MEMBER_NOT_FOUND();
-  // One nesting change at a time, so two concurrent additions cannot close a cycle together.
-  await tx.query("SELECT pg_advisory_xact_lock(hashtext('filemesh.users.nesting'))");
+  // Locked for share: the member group cannot be deleted before this commits.
+  if (!(await findGroup(tx, m.id, "share")) || (await effectiveRole(tx, me, m.id)) === "")
+    throw MEMBER_NOT_FOUND();
   if (await wouldCycle(tx, groupId, m.id)) {
     throw failedPrecondition(
       "GROUP_CYCLE",
@@ -78,6 +81,9 @@ export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
           tx,
           { ctx, requestId, fingerprint, codec: userv1.AddGroupMemberResponse },
           async () => {
+            // One nesting change at a time (so two concurrent additions cannot close a cycle
+            // together), taken before any row lock so that nesting changes cannot deadlock.
+            if (member.kind === "group") await lockNesting(tx);
             await administeredGroup(tx, groupId, me);
             const existing = await findMembership(tx, groupId, member);
             if (!existing) await checkNewMember(deps, tx, groupId, member, me, ctx);

@@ -26,12 +26,19 @@ export async function insertGroup(
   return rows[0]!;
 }
 
-/** The group, optionally locking its row until the transaction ends (serialises changes). */
-export async function findGroup(q: Queryable, id: string, lock = false): Promise<GroupRow | undefined> {
-  const { rows } = await q.query<GroupRow>(
-    `SELECT ${COLUMNS} FROM users.groups g WHERE g.id = $1${lock ? " FOR UPDATE" : ""}`,
-    [id],
-  );
+/**
+ * The group, optionally locking its row until the transaction ends: "update" serialises the
+ * changes of one group; "share" keeps it from being deleted meanwhile (nesting it elsewhere).
+ */
+export async function findGroup(
+  q: Queryable,
+  id: string,
+  lock?: "update" | "share",
+): Promise<GroupRow | undefined> {
+  const suffix = lock === "update" ? " FOR UPDATE" : lock === "share" ? " FOR SHARE" : "";
+  const { rows } = await q.query<GroupRow>(`SELECT ${COLUMNS} FROM users.groups g WHERE g.id = $1${suffix}`, [
+    id,
+  ]);
   return rows[0];
 }
 
