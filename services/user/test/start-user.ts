@@ -14,13 +14,14 @@ export interface UserTestMesh {
 }
 
 export async function startUserMesh(
-  o: { realPermission?: boolean; userEnv?: Record<string, string> } = {},
+  o: { realPermission?: boolean; permissionReplicas?: number; userEnv?: Record<string, string> } = {},
 ): Promise<UserTestMesh> {
   const internalToken = randomBytes(24).toString("base64url");
   const fake = o.realPermission ? undefined : await startFakePermission(internalToken);
   const mesh = await startTestMesh({
     services: o.realPermission ? ["auth", "permission", "user"] : ["auth", "user"],
     env: { INTERNAL_TOKEN: internalToken },
+    replicas: { permission: o.permissionReplicas ?? 1 },
     serviceEnv: { user: { ...(fake ? { PERMISSION_ADDRS: fake.addr } : {}), ...o.userEnv } },
   });
   return {
