@@ -1,0 +1,247 @@
+// Internal WriteRelations (validation, each caller's scope, cycles, idempotency, events),
+// WatchChanges, and input handling of Check, CheckBatch and ListAccessible.
+import { eventsv1, permissionv1 } from "@filemesh/contracts";
+import { call, failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { Metadata, status } from "@grpc/grpc-js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AclMesh, type Rel, startAclMesh } from "./acl-mesh.js";
+
+let t: AclMesh;
+const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+beforeAll(async () => {
+  t = await startAclMesh({ replicas: 2 });
+});
+afterAll(async () => {
+  await t.stop();
+  await db.end();
+});
+
+const head = async () => Number((await db.query("SELECT revision FROM acl.meta")).rows[0].revision);
+
+describe("WriteRelations", () => {
+  it.each([
+    [[["touch", "file:a", "viewer", "user:"]], "updates[0].relation.subject"],
+    [[["touch", "folder:a", "viewer", "user:b"]], "updates[0].relation.object"],
+    [[["touch", "file:a", "member", "user:b"]], "updates[0].relation.relation"],
+    [[["touch", "file:a", "parent", "user:b"]], "updates[0].relation.subject"],
+    [[["touch", "file:a", "parent", "file:a"]], "updates[0].relation.subject"],
+    [[["touch", "file:a", "owner", "file:b"]], "updates[0].relation.subject"],
+    [
+      [["touch", "file:a", "parent", "file:b", new Date(Date.now() + 1000)]],
+      "updates[0].relation.expire_time",
+    ],
+  ] as [Rel[], string][])("refuses %j (%s)", async (rels, field) => {
+    const err = await failure(t.write(rels));
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "INVALID_RELATION" });
+    expect(err.fieldViolations.map((v) => v.field)).toContain(field);
+  });
+
+  it("refuses an empty write, an unspecified operation and more than 1,000 updates", async () => {
+    expect(await failure(t.write([]))).toMatchObject({ reason: "INVALID_UPDATES" });
+    const many: Rel[] = Array.from({ length: 1001 }, (_, i) => ["touch", `file:x${i}`, "viewer", "user:y"]);
+    expect(await failure(t.write(many))).toMatchObject({ reason: "INVALID_UPDATES" });
+    const c = t.clients[0]!;
+    const unspecified = {
+      updates: [{ operation: 0, relation: { object: "file:a", relation: "viewer", subject: "user:b" } }],
+      requestId: "",
+    };
+    const err = await failure(call(c.writeRelations.bind(c), unspecified, t.mesh.serviceHeaders("file")));
+    expect(err.fieldViolations.map((v) => v.field)).toContain("updates[0].operation");
+  });
+
+  it("keeps each caller to its own objects", async () => {
+    const f = t.newFile().ref;
+    expect(
+      await failure(t.write([["touch", `group:${uniqueId()}`, "member", "user:u"]], { caller: "file" })),
+    ).toMatchObject({
+      code: status.PERMISSION_DENIED,
+      reason: "OUT_OF_SCOPE",
+    });
+    expect(await failure(t.write([["touch", f, "owner", "user:u"]], { caller: "user" }))).toMatchObject({
+      reason: "OUT_OF_SCOPE",
+    });
+  });
+
+  it("refuses folder and group cycles, also within one write, and writes nothing then", async () => {
+    const [a, b, c] = [t.newFile().ref, t.newFile().ref, t.newFile().ref];
+    await t.write([
+      ["touch", b, "parent", a],
+      ["touch", c, "parent", b],
+    ]);
+    const before = await head();
+    expect(await failure(t.write([["touch", a, "parent", c]]))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      reason: "PARENT_CYCLE",
+    });
+    const [x, y] = [t.newFile().ref, t.newFile().ref];
+    expect(
+      await failure(
+        t.write([
+          ["touch", x, "parent", y],
+          ["touch", y, "parent", x],
+        ]),
+      ),
+    ).toMatchObject({ reason: "PARENT_CYCLE" });
+    const [g1, g2, g3] = [1, 2, 3].map(() => `group:${uniqueId()}`) as [string, string, string];
+    await t.write(
+      [
+        ["touch", g1, "member", g2],
+        ["touch", g2, "admin", g3],
+      ],
+      { caller: "user" },
+    );
+    expect(await failure(t.write([["touch", g3, "member", g1]], { caller: "user" }))).toMatchObject({
+      reason: "GROUP_CYCLE",
+    });
+    const tuples = await db.query("SELECT 1 FROM acl.tuples WHERE object = ANY($1)", [[a, x, y, g3]]);
+    expect(tuples.rowCount).toBe(0);
+    expect(await head()).toBeGreaterThanOrEqual(before); // others may write meanwhile; ours rolled back
+  });
+
+  it("applies a request id once and answers retries with the same revision", async () => {
+    const f = t.newFile().ref;
+    const rid = uniqueId("req");
+    const rels: Rel[] = [["touch", f, "owner", "user:someone"]];
+    const revs = await Promise.all([0, 1, 0, 1].map((i) => t.write(rels, { i, requestId: rid })));
+    expect(new Set(revs).size).toBe(1);
+    const changes = await db.query("SELECT revision FROM acl.changes WHERE request_key = $1", [
+      `service:file/${rid}`,
+    ]);
+    expect(changes.rows).toEqual([{ revision: revs[0] }]);
+    expect(await failure(t.write([["touch", f, "owner", "user:other"]], { requestId: rid }))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      reason: "REQUEST_ID_REUSED",
+    });
+    // Another caller's ids are its own.
+    const g = `group:${uniqueId()}`;
+    expect(await t.write([["touch", g, "member", "user:x"]], { caller: "user", requestId: rid })).not.toBe(
+      revs[0],
+    );
+  });
+
+  it("writes grant_created / grant_deleted events with the grant id and revision", async () => {
+    const f = t.newFile().ref;
+    const rev1 = await t.write([["touch", f, "editor", "user:evt"]]);
+    const rev2 = await t.write([["touch", f, "viewer", "user:evt"]]); // replaces the editor grant
+    const { rows } = await db.query(
+      "SELECT subject, payload FROM acl.outbox WHERE subject LIKE 'filemesh.acl.grant_%' ORDER BY seq DESC LIMIT 200",
+    );
+    const decoded = rows.map((r) =>
+      r.subject === "filemesh.acl.grant_created"
+        ? { kind: "created", ...eventsv1.GrantCreated.decode(r.payload) }
+        : { kind: "deleted", ...eventsv1.GrantDeleted.decode(r.payload) },
+    );
+    const mine = decoded.filter((e) => e.resource === f).reverse();
+    expect(mine.map((e) => [e.kind, "role" in e ? e.role : "", e.revision])).toEqual([
+      ["created", "editor", rev1],
+      ["deleted", "", rev2],
+      ["created", "viewer", rev2],
+    ]);
+    expect(mine[0]!.grantId).toBe(mine[1]!.grantId);
+    expect(mine[0]!.meta?.actor).toBe("service:file");
+  });
+});
+
+describe("WatchChanges", () => {
+  it("streams every change after a revision, in order, then new ones as they commit", async () => {
+    const f = t.newFile().ref;
+    const first = await t.write([["touch", f, "viewer", "user:w1"]]);
+    const c = t.clients[1]!;
+    const md = new Metadata();
+    for (const [k, v] of Object.entries(t.mesh.serviceHeaders("processor"))) md.set(k, v);
+    const stream = c.watchChanges({ afterRevision: String(Number(first) - 1) }, md);
+    const seen: permissionv1.Change[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      stream.on("data", (m: permissionv1.WatchChangesResponse) => {
+        seen.push(m.change!);
+        if (seen.some((ch) => ch.updates.some((u) => u.relation?.subject === "user:w2"))) resolve();
+      });
+      stream.on("error", (err: Error & { code?: number }) =>
+        err.code === status.CANCELLED ? resolve() : reject(err),
+      );
+    });
+    await t.write([["touch", f, "viewer", "user:w2"]], { i: 0 });
+    await done;
+    stream.cancel();
+    const revisions = seen.map((ch) => Number(ch.revision));
+    expect(revisions[0]).toBe(Number(first));
+    expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
+    expect(new Set(revisions).size).toBe(revisions.length);
+    expect(revisions.every((r, i) => i === 0 || r === revisions[i - 1]! + 1)).toBe(true);
+  });
+});
+
+describe("Check, CheckBatch, ListAccessible input", () => {
+  it.each([
+    [{ resource: "file:", permission: "read" }, "INVALID_RESOURCE"],
+    [{ resource: "group:x", permission: "read" }, "INVALID_RESOURCE"],
+    [{ resource: "file:x", permission: "admin" }, "INVALID_PERMISSION"],
+    [{ resource: "file:x", permission: "read", subject: "user:a b" }, "INVALID_SUBJECT"],
+    [{ resource: "file:x", permission: "read", minRevision: "-1" }, "INVALID_REVISION"],
+  ])("refuses %j", async (req, reason) => {
+    const me = await t.mesh.newUser();
+    const c = t.clients[0]!;
+    const err = await failure(call(c.check.bind(c), permissionv1.CheckRequest.fromPartial(req), me.headers));
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, reason });
+  });
+
+  it("lets a user ask only about themselves, and denies unknown files and subjects", async () => {
+    const me = await t.mesh.newUser();
+    const other = await t.mesh.newUser();
+    const f = t.newFile().ref;
+    const rev = await t.write([["touch", f, "owner", `user:${other.userId}`]]);
+    expect(await failure(t.check(me.headers, f, "read", { subject: `user:${other.userId}` }))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+      reason: "SUBJECT_NOT_CALLER",
+    });
+    expect(await t.check(me.headers, f, "read", { subject: `user:${me.userId}`, minRevision: rev })).toBe(
+      false,
+    );
+    expect(await t.check(me.headers, t.newFile().ref, "read")).toBe(false);
+    expect(await t.check(other.headers, f, "delete", { minRevision: rev })).toBe(true);
+  });
+
+  it("answers a batch of up to 1,000 in order and refuses more", async () => {
+    const me = await t.mesh.newUser();
+    const f = t.newFile().ref;
+    const rev = await t.write([["touch", f, "editor", `user:${me.userId}`]]);
+    const c = t.clients[1]!;
+    const items = ["read", "write", "share", "delete"].map((permission) => ({
+      subject: "",
+      resource: f,
+      permission,
+    }));
+    const res = await call(c.checkBatch.bind(c), { items, minRevision: rev }, me.headers);
+    expect(res.allowed).toEqual([true, true, true, false]);
+    const big = Array.from({ length: 1001 }, () => items[0]!);
+    expect(
+      await failure(call(c.checkBatch.bind(c), { items: big, minRevision: "" }, me.headers)),
+    ).toMatchObject({
+      reason: "TOO_MANY_ITEMS",
+    });
+  });
+
+  it("pages ListAccessible with tokens bound to the request", async () => {
+    const me = await t.mesh.newUser();
+    const files = Array.from({ length: 5 }, () => t.newFile().ref).sort();
+    const rev = await t.write(files.map((f) => ["touch", f, "viewer", `user:${me.userId}`] as Rel));
+    const first = await t.listAccessible(me.headers, { pageSize: 2, minRevision: rev });
+    expect(first.resources.map((r) => r.resource)).toEqual(files.slice(0, 2));
+    expect(
+      await failure(
+        t.listAccessible(me.headers, { pageSize: 2, pageToken: first.nextPageToken, permission: "write" }),
+      ),
+    ).toMatchObject({
+      reason: "INVALID_PAGE_TOKEN",
+    });
+    const rest = await t.listAccessible(me.headers, {
+      pageSize: 10,
+      pageToken: first.nextPageToken,
+      i: 1,
+      minRevision: rev,
+    });
+    expect(rest.resources.map((r) => r.resource)).toEqual(files.slice(2));
+    expect(rest.nextPageToken).toBe("");
+  });
+});
