@@ -1,21 +1,13 @@
 // Groups: create (idempotent by request_id, creator becomes admin), get, list mine (paged with
 // opaque, tamper-proof tokens), delete (admins only; every tuple of the group is deleted).
 import { eventsv1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUserMesh, type UserTestMesh } from "./start-user.js";
+import { describe, expect, it } from "vitest";
+import { useUserMesh } from "./start-user.js";
 
-let t: UserTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startUserMesh();
-});
-afterAll(async () => {
-  await t.stop();
-  await db.end();
-});
+const t = useUserMesh();
+const db = t.db;
 
 describe("CreateGroup", () => {
   it("creates a group whose creator is admin, writes the tuples through and emits events", async () => {

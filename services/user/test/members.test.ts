@@ -1,21 +1,13 @@
 // Members: users and nested groups with roles, written through to the permission service with
 // its revision; idempotent retries; nesting cycles refused; the last admin cannot leave.
 import { eventsv1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUserMesh, type UserTestMesh } from "./start-user.js";
+import { describe, expect, it } from "vitest";
+import { useUserMesh } from "./start-user.js";
 
-let t: UserTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startUserMesh();
-});
-afterAll(async () => {
-  await t.stop();
-  await db.end();
-});
+const t = useUserMesh();
+const db = t.db;
 
 const newGroup = async (h: Record<string, string>, name = "g") =>
   (await t.u.createGroup({ name }, h)).group!.id;

@@ -1,21 +1,13 @@
 // Profiles: GetMe right after registration, UpdateMe with a field mask, GetUser (public fields
 // of others), LookupUser (exact e-mail, one NOT_FOUND for every miss), events in the outbox.
 import { eventsv1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUserMesh, type UserTestMesh } from "./start-user.js";
+import { describe, expect, it } from "vitest";
+import { useUserMesh } from "./start-user.js";
 
-let t: UserTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startUserMesh();
-});
-afterAll(async () => {
-  await t.stop();
-  await db.end();
-});
+const t = useUserMesh();
+const db = t.db;
 
 describe("GetMe", () => {
   it("answers right after registration with the caller's whole profile", async () => {

@@ -2,7 +2,9 @@
 // the real one with `realPermission`), and small helpers around the user client.
 import { randomBytes } from "node:crypto";
 import type { userv1 } from "@filemesh/contracts";
-import { call } from "@filemesh/kit/testing";
+import { call, testDatabaseUrl } from "@filemesh/kit/testing";
+import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 import { type FakePermission, startFakePermission } from "./fake-permission.js";
 
@@ -31,6 +33,38 @@ export async function startUserMesh(
     async stop() {
       await mesh.stop();
       await fake?.stop();
+    },
+  };
+}
+
+/**
+ * One mesh per test file, started before its tests and stopped after them; the returned
+ * object reads through to it, plus a small pool on the test database for assertions.
+ */
+export function useUserMesh(o: Parameters<typeof startUserMesh>[0] = {}) {
+  let started: UserTestMesh | undefined;
+  const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+  beforeAll(async () => {
+    started = await startUserMesh(o);
+  });
+  afterAll(async () => {
+    await started?.stop();
+    await db.end();
+  });
+  const get = () => {
+    if (!started) throw new Error("the mesh is not started yet");
+    return started;
+  };
+  return {
+    db,
+    get mesh() {
+      return get().mesh;
+    },
+    get fake() {
+      return get().fake;
+    },
+    get u() {
+      return get().u;
     },
   };
 }
