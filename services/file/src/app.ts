@@ -1,12 +1,78 @@
+// Wiring of the file service, in the order STYLE.md gives. main.ts and the tests call it.
+import { randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import { createServiceRuntime, type Logger, type Runtime, useCallerChecks } from "@filemesh/kit";
+import {
+  createServiceRuntime,
+  type Logger,
+  openDatabase,
+  outboxTableSql,
+  type Runtime,
+  startBackgroundRelay,
+  useCallerChecks,
+} from "@filemesh/kit";
+import type { BlobStore } from "./blob/blob-store.js";
+import { createBlobStore } from "./blob/create-blob-store.js";
 import type { FileConfig } from "./config.js";
+import { createPageTokens } from "./domain/page-token.js";
+import { createCopyHandlers } from "./handlers/copy-handlers.js";
+import type { FileDeps } from "./handlers/deps.js";
+import { createTreeHandlers } from "./handlers/tree-handlers.js";
+import { createUpdateHandlers } from "./handlers/update-handlers.js";
+import { type Access, createAccess } from "./peers/access.js";
+import { fileEntities } from "./store/entities.js";
+import { fileMigrations } from "./store/migrations.js";
+import { sharedSecret } from "./store/secrets.js";
 
-// Scaffolding: every RPC answers UNIMPLEMENTED (reason NOT_IMPLEMENTED) until its issue lands.
-export async function startFileService(config: FileConfig, log: Logger): Promise<Runtime> {
+export interface FileServiceOverrides {
+  /** Tests: a fake permission service or a blob store of their own. */
+  access?: Access;
+  blobs?: BlobStore;
+}
+
+export async function startFileService(
+  config: FileConfig,
+  log: Logger,
+  overrides: FileServiceOverrides = {},
+): Promise<Runtime> {
   const { runtime, registry } = createServiceRuntime("file", config, log);
   useCallerChecks(runtime, { config, registry, log });
-  runtime.add(filev1.FileServiceService, {}, "filemesh.file.v1.FileService");
+  const access = overrides.access ?? createAccess(config);
+  runtime.onShutdown(() => access.close());
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    readUrl: config.databaseReadUrl,
+    schema: "files",
+    poolSize: config.databasePoolSize,
+    entities: fileEntities,
+    migrations: fileMigrations(outboxTableSql("files")),
+    log,
+  });
+  runtime.onShutdown(() => db.close());
+  await db.migrate();
+  const blobs = overrides.blobs ?? createBlobStore(config);
+  await blobs.init();
+  const deps: FileDeps = {
+    pool: db.pool,
+    blobs,
+    access,
+    pageTokens: createPageTokens(await sharedSecret(db.pool, "page_token_key", randomBytes(32))),
+    settings: config,
+    log,
+  };
+  runtime.add(
+    filev1.FileServiceService,
+    { ...createTreeHandlers(deps), ...createUpdateHandlers(deps), ...createCopyHandlers(deps) },
+    "filemesh.file.v1.FileService",
+  );
+  const relay = startBackgroundRelay({
+    natsUrl: config.natsUrl,
+    name: "file",
+    pool: db.pool,
+    schema: "files",
+    log,
+    registry,
+  });
+  runtime.onShutdown(() => relay.stop());
   await runtime.start();
   return runtime;
 }

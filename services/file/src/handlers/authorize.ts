@@ -1,0 +1,89 @@
+// Access to one file for the calling user. Without read access a file is NOT_FOUND, exactly
+// like a file that does not exist (a denial reveals nothing); with read but not the wanted
+// permission it is PERMISSION_DENIED.
+import { randomUUID } from "node:crypto";
+import {
+  type CallContext,
+  failedPrecondition,
+  inTransaction,
+  notFound,
+  permissionDenied,
+  unauthenticated,
+} from "@filemesh/kit";
+import { maxRevision, newFileTuples, type Permission } from "../peers/access.js";
+import { type FileRow, getFile, homeFolderOf, insertFile, KIND, STATE } from "../store/files.js";
+import type { FileDeps } from "./deps.js";
+
+export const FILE_NOT_FOUND = () => notFound("FILE_NOT_FOUND", "no such file");
+
+export function callerId(ctx: CallContext): string {
+  const id = ctx.principal?.userId;
+  if (!id) throw unauthenticated("MISSING_TOKEN");
+  return id;
+}
+
+export interface AuthorizeOptions {
+  /** Trashed files answer NOT_FOUND unless allowed here (restore, permanent delete, get). */
+  trashed?: boolean;
+}
+
+/** The file if the caller holds `permission` on it (read is checked too, for the answer's sake). */
+export async function authorize(
+  deps: FileDeps,
+  ctx: CallContext,
+  fileId: string,
+  permission: Permission,
+  o: AuthorizeOptions = {},
+): Promise<FileRow> {
+  callerId(ctx);
+  const row = await getFile(deps.pool, fileId);
+  if (!row || (row.trash_time && !o.trashed)) throw FILE_NOT_FOUND();
+  const wanted: Permission[] = permission === "read" ? ["read"] : ["read", permission];
+  const allowed = await deps.access.check(ctx, row.id, wanted, row.acl_revision);
+  if (!allowed[0]) throw FILE_NOT_FOUND();
+  if (!allowed[wanted.length - 1]) {
+    throw permissionDenied(`${permission.toUpperCase()}_DENIED`, `you may not ${permission} this file`);
+  }
+  return row;
+}
+
+/** The caller's home folder, created (with its owner grant) on first use. */
+export async function ensureHome(deps: FileDeps, ctx: CallContext, userId: string): Promise<FileRow> {
+  const existing = await homeFolderOf(deps.pool, userId);
+  if (existing) return existing;
+  return inTransaction(deps.pool, async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`files.home.${userId}`]);
+    const again = await homeFolderOf(tx, userId);
+    if (again) return again;
+    const id = randomUUID();
+    const row = await insertFile(tx, {
+      id,
+      ownerId: userId,
+      parentId: null,
+      homeOf: userId,
+      kind: KIND.FOLDER,
+      name: "Home",
+      state: STATE.READY,
+    });
+    const revision = await deps.access.write(newFileTuples(id, null, userId), ctx);
+    await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [id, revision]);
+    await tx.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
+    return { ...row, acl_revision: revision };
+  });
+}
+
+/**
+ * The folder new items go into: the caller's home when `parentId` is empty, else a live
+ * folder the caller may write to.
+ */
+export async function targetFolder(deps: FileDeps, ctx: CallContext, parentId: string): Promise<FileRow> {
+  const userId = callerId(ctx);
+  if (!parentId) return ensureHome(deps, ctx, userId);
+  const folder = await authorize(deps, ctx, parentId, "write");
+  if (folder.kind !== KIND.FOLDER) throw failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");
+  return folder;
+}
+
+/** The revision to pass on checks that follow a change to `row`. */
+export const revisionAfter = (deps: FileDeps, row: FileRow): string =>
+  maxRevision(row.acl_revision, deps.access.lastRevision());

@@ -1,0 +1,28 @@
+import type { Logger } from "@filemesh/kit";
+import type pg from "pg";
+import type { BlobStore } from "../blob/blob-store.js";
+import type { FileConfig } from "../config.js";
+import type { PageTokens } from "../domain/page-token.js";
+import type { Access } from "../peers/access.js";
+
+export type FileSettings = Pick<
+  FileConfig,
+  | "maxRawUploadBytes"
+  | "maxUploadBytes"
+  | "defaultQuotaBytes"
+  | "presignExpiryMs"
+  | "uploadExpiryMs"
+  | "partBytes"
+  | "readyOnCommit"
+  | "downloadChunkBytes"
+  | "maxCopyItems"
+>;
+
+export interface FileDeps {
+  pool: pg.Pool;
+  blobs: BlobStore;
+  access: Access;
+  pageTokens: PageTokens;
+  settings: FileSettings;
+  log: Logger;
+}

@@ -1,0 +1,185 @@
+// files.files: the tree. Plain SQL on the hot paths; callers pass a pool or their transaction.
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+
+export type Queryable = Pick<pg.PoolClient, "query">;
+
+export const KIND = { FILE: 1, FOLDER: 2 } as const;
+export const STATE = { UPLOADING: 1, PROCESSING: 2, READY: 3, REJECTED: 4 } as const;
+
+export interface FileRow {
+  id: string;
+  owner_id: string;
+  parent_id: string | null;
+  home_of: string | null;
+  kind: number;
+  name: string;
+  size_bytes: string;
+  sha256: string;
+  content_type: string;
+  state: number;
+  state_reason: string;
+  current_version_id: string | null;
+  has_thumbnail: boolean;
+  etag: string;
+  acl_revision: string;
+  create_time: Date;
+  update_time: Date;
+  trash_time: Date | null;
+  trash_root_id: string | null;
+  trashed_by: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string): boolean => UUID.test(s);
+
+// Millisecond precision, so a page cursor (an ISO time) names the row exactly.
+const TOUCHED = "update_time = date_trunc('milliseconds', clock_timestamp())";
+
+export const newEtag = (): string => randomBytes(9).toString("base64url");
+
+export async function getFile(q: Queryable, id: string, lock = false): Promise<FileRow | undefined> {
+  if (!isUuid(id)) return undefined;
+  const { rows } = await q.query<FileRow>(
+    `SELECT * FROM files.files WHERE id = $1${lock ? " FOR UPDATE" : ""}`,
+    [id],
+  );
+  return rows[0];
+}
+
+export async function homeFolderOf(q: Queryable, userId: string): Promise<FileRow | undefined> {
+  const { rows } = await q.query<FileRow>("SELECT * FROM files.files WHERE home_of = $1", [userId]);
+  return rows[0];
+}
+
+export interface NewFile {
+  id: string;
+  ownerId: string;
+  parentId: string | null;
+  homeOf?: string | null;
+  kind: number;
+  name: string;
+  state: number;
+  sizeBytes?: string;
+  sha256?: string;
+  contentType?: string;
+  currentVersionId?: string | null;
+}
+
+/** Inserts a row; a live sibling with the same name raises unique violation files_live_name_key. */
+export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
+  const { rows } = await q.query<FileRow>(
+    `INSERT INTO files.files (id, owner_id, parent_id, home_of, kind, name, state, size_bytes, sha256,
+       content_type, current_version_id, etag)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+    [
+      f.id,
+      f.ownerId,
+      f.parentId,
+      f.homeOf ?? null,
+      f.kind,
+      f.name,
+      f.state,
+      f.sizeBytes ?? "0",
+      f.sha256 ?? "",
+      f.contentType ?? "",
+      f.currentVersionId ?? null,
+      newEtag(),
+    ],
+  );
+  return rows[0]!;
+}
+
+/** Sets columns (snake_case names, fixed by callers) and a fresh etag and update time. */
+export async function updateFile(
+  q: Queryable,
+  id: string,
+  set: Partial<Record<keyof FileRow, unknown>>,
+): Promise<FileRow> {
+  const cols = Object.keys(set);
+  const assignments = cols.map((c, i) => `${c} = $${i + 2}`);
+  const { rows } = await q.query<FileRow>(
+    `UPDATE files.files SET ${[...assignments, `etag = $${cols.length + 2}`, TOUCHED].join(", ")}
+     WHERE id = $1 RETURNING *`,
+    [id, ...cols.map((c) => set[c as keyof FileRow]), newEtag()],
+  );
+  return rows[0]!;
+}
+
+export async function liveChildByName(
+  q: Queryable,
+  parentId: string,
+  name: string,
+  lock = false,
+): Promise<FileRow | undefined> {
+  const { rows } = await q.query<FileRow>(
+    `SELECT * FROM files.files WHERE parent_id = $1 AND name = $2 AND trash_time IS NULL${lock ? " FOR UPDATE" : ""}`,
+    [parentId, name],
+  );
+  return rows[0];
+}
+
+export type ListOrder = "name" | "time";
+
+/** A page of live children; the cursor is the sort key of the last row served. */
+export async function listChildren(
+  q: Queryable,
+  parentId: string,
+  order: ListOrder,
+  after: string[],
+  limit: number,
+): Promise<FileRow[]> {
+  if (order === "name") {
+    // Folders first (kind 2 before 1), then name, then id.
+    const cond = after.length === 3 ? "AND (-kind, name, id) > (-$3::smallint, $4, $5::uuid)" : "";
+    const { rows } = await q.query<FileRow>(
+      `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL ${cond}
+       ORDER BY -kind, name, id LIMIT $2`,
+      after.length === 3 ? [parentId, limit, ...after] : [parentId, limit],
+    );
+    return rows;
+  }
+  const cond = after.length === 2 ? "AND (update_time, id) < ($3::timestamptz, $4::uuid)" : "";
+  const { rows } = await q.query<FileRow>(
+    `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL ${cond}
+     ORDER BY update_time DESC, id DESC LIMIT $2`,
+    after.length === 2 ? [parentId, limit, ...after] : [parentId, limit],
+  );
+  return rows;
+}
+
+export const cursorOf = (row: FileRow, order: ListOrder): string[] =>
+  order === "name" ? [String(row.kind), row.name, row.id] : [row.update_time.toISOString(), row.id];
+
+/** Ids from `id` up to its root, `id` first. */
+export async function ancestry(q: Queryable, id: string): Promise<string[]> {
+  const { rows } = await q.query<{ id: string }>(
+    `WITH RECURSIVE up(id, parent_id, depth) AS (
+       SELECT id, parent_id, 0 FROM files.files WHERE id = $1
+       UNION ALL
+       SELECT f.id, f.parent_id, up.depth + 1 FROM files.files f JOIN up ON f.id = up.parent_id
+       WHERE up.depth < 1000
+     ) SELECT id FROM up ORDER BY depth`,
+    [id],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** `id` and everything below it (live or trashed with it), parents before children. */
+export async function subtree(
+  q: Queryable,
+  id: string,
+  opts: { trashRoot?: string } = {},
+): Promise<FileRow[]> {
+  const filter = opts.trashRoot ? "AND f.trash_root_id = $2" : "AND f.trash_time IS NULL";
+  const { rows } = await q.query<FileRow & { depth: number }>(
+    `WITH RECURSIVE down AS (
+       SELECT f.*, 0 AS depth FROM files.files f WHERE f.id = $1
+       UNION ALL
+       SELECT f.*, down.depth + 1 FROM files.files f JOIN down ON f.parent_id = down.id
+       WHERE down.depth < 1000 ${filter}
+     ) SELECT * FROM down ORDER BY depth`,
+    opts.trashRoot ? [id, opts.trashRoot] : [id],
+  );
+  return rows;
+}

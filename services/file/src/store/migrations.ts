@@ -1,0 +1,149 @@
+// The `files` schema: the tree (files and folders in one table), versions, usage and quotas,
+// upload sessions and their parts, share links, a service secret (page tokens), the outbox.
+import { Migration, type MigrationObject } from "@filemesh/kit";
+
+class M001Tree extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.files (
+        id uuid PRIMARY KEY,
+        owner_id text NOT NULL,
+        parent_id uuid REFERENCES files.files (id),
+        home_of text UNIQUE,
+        kind smallint NOT NULL,
+        name text NOT NULL,
+        size_bytes bigint NOT NULL DEFAULT 0,
+        sha256 text NOT NULL DEFAULT '',
+        content_type text NOT NULL DEFAULT '',
+        state smallint NOT NULL,
+        state_reason text NOT NULL DEFAULT '',
+        current_version_id uuid,
+        has_thumbnail boolean NOT NULL DEFAULT false,
+        etag text NOT NULL,
+        acl_revision bigint NOT NULL DEFAULT 0,
+        create_time timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+        update_time timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp()),
+        trash_time timestamptz,
+        trash_root_id uuid,
+        trashed_by text,
+        CHECK ((parent_id IS NULL) = (home_of IS NOT NULL))
+      )`);
+    // Names are unique among the live children of a folder.
+    this.addSql(
+      "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name_key ON files.files (parent_id, name) WHERE trash_time IS NULL",
+    );
+    this.addSql(
+      "CREATE INDEX IF NOT EXISTS files_children_time_idx ON files.files (parent_id, update_time DESC, id) WHERE trash_time IS NULL",
+    );
+    this.addSql("CREATE INDEX IF NOT EXISTS files_trash_root_idx ON files.files (trash_root_id)");
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.versions (
+        id uuid PRIMARY KEY,
+        file_id uuid NOT NULL REFERENCES files.files (id) ON DELETE CASCADE,
+        owner_id text NOT NULL,
+        object_key text NOT NULL UNIQUE,
+        size_bytes bigint NOT NULL,
+        sha256 text NOT NULL,
+        content_type text NOT NULL,
+        state smallint NOT NULL,
+        creator text NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
+      )`);
+    this.addSql(
+      "CREATE INDEX IF NOT EXISTS versions_file_idx ON files.versions (file_id, create_time DESC, id)",
+    );
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.usage (
+        user_id text PRIMARY KEY,
+        used_bytes bigint NOT NULL DEFAULT 0,
+        reserved_bytes bigint NOT NULL DEFAULT 0,
+        file_count bigint NOT NULL DEFAULT 0,
+        quota_bytes bigint
+      )`);
+    // Writes retried with the same request_id (AIP-155): the resource the first attempt made.
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.requests (
+        caller text NOT NULL,
+        method text NOT NULL,
+        request_id text NOT NULL,
+        fingerprint text NOT NULL,
+        resource_id text NOT NULL DEFAULT '',
+        create_time timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (caller, method, request_id)
+      )`);
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.secrets (
+        name text PRIMARY KEY,
+        value bytea NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now()
+      )`);
+  }
+}
+
+class M002Uploads extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.uploads (
+        id uuid PRIMARY KEY,
+        owner_id text NOT NULL,
+        parent_id uuid NOT NULL,
+        name text NOT NULL,
+        size_bytes bigint NOT NULL,
+        sha256 text NOT NULL DEFAULT '',
+        method smallint NOT NULL,
+        state smallint NOT NULL,
+        committed_bytes bigint NOT NULL DEFAULT 0,
+        part_bytes bigint NOT NULL,
+        part_count integer NOT NULL,
+        object_key text NOT NULL,
+        multipart_id text NOT NULL,
+        file_id uuid,
+        create_time timestamptz NOT NULL DEFAULT now(),
+        expire_time timestamptz NOT NULL
+      )`);
+    this.addSql(
+      "CREATE INDEX IF NOT EXISTS uploads_active_idx ON files.uploads (owner_id, expire_time) WHERE state = 1",
+    );
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.upload_parts (
+        upload_id uuid NOT NULL REFERENCES files.uploads (id) ON DELETE CASCADE,
+        part_number integer NOT NULL,
+        size_bytes bigint NOT NULL,
+        etag text NOT NULL,
+        PRIMARY KEY (upload_id, part_number)
+      )`);
+  }
+}
+
+class M003Links extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS files.links (
+        id uuid PRIMARY KEY,
+        file_id uuid NOT NULL REFERENCES files.files (id) ON DELETE CASCADE,
+        token_hash bytea NOT NULL UNIQUE,
+        role text NOT NULL,
+        expire_time timestamptz,
+        max_downloads integer NOT NULL DEFAULT 0,
+        downloads integer NOT NULL DEFAULT 0,
+        password_hash text,
+        creator text NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now()
+      )`);
+    this.addSql("CREATE INDEX IF NOT EXISTS links_file_idx ON files.links (file_id, create_time, id)");
+  }
+}
+
+export function fileMigrations(outboxSql: string): MigrationObject[] {
+  class M004Events extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(outboxSql);
+    }
+  }
+  return [
+    { name: "001_tree", class: M001Tree },
+    { name: "002_uploads", class: M002Uploads },
+    { name: "003_links", class: M003Links },
+    { name: "004_events", class: M004Events },
+  ];
+}

@@ -1,0 +1,56 @@
+// files.versions: every stored content of a file (the newest committed one is current).
+import type { Queryable } from "./files.js";
+
+export interface VersionRow {
+  id: string;
+  file_id: string;
+  owner_id: string;
+  object_key: string;
+  size_bytes: string;
+  sha256: string;
+  content_type: string;
+  state: number;
+  creator: string;
+  create_time: Date;
+}
+
+export async function insertVersion(q: Queryable, v: Omit<VersionRow, "create_time">): Promise<VersionRow> {
+  const { rows } = await q.query<VersionRow>(
+    `INSERT INTO files.versions (id, file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+    [v.id, v.file_id, v.owner_id, v.object_key, v.size_bytes, v.sha256, v.content_type, v.state, v.creator],
+  );
+  return rows[0]!;
+}
+
+export async function getVersion(q: Queryable, fileId: string, id: string): Promise<VersionRow | undefined> {
+  const { rows } = await q.query<VersionRow>("SELECT * FROM files.versions WHERE file_id = $1 AND id = $2", [
+    fileId,
+    id,
+  ]);
+  return rows[0];
+}
+
+/** Newest first; the cursor is [create_time ISO, id]. */
+export async function listVersions(
+  q: Queryable,
+  fileId: string,
+  after: string[],
+  limit: number,
+): Promise<VersionRow[]> {
+  const cond = after.length === 2 ? "AND (create_time, id) < ($3::timestamptz, $4::uuid)" : "";
+  const { rows } = await q.query<VersionRow>(
+    `SELECT * FROM files.versions WHERE file_id = $1 ${cond} ORDER BY create_time DESC, id DESC LIMIT $2`,
+    after.length === 2 ? [fileId, limit, ...after] : [fileId, limit],
+  );
+  return rows;
+}
+
+/** Every version of these files (for a permanent delete). */
+export async function versionsOf(q: Queryable, fileIds: string[]): Promise<VersionRow[]> {
+  if (fileIds.length === 0) return [];
+  const { rows } = await q.query<VersionRow>("SELECT * FROM files.versions WHERE file_id = ANY($1::uuid[])", [
+    fileIds,
+  ]);
+  return rows;
+}
