@@ -69,7 +69,6 @@ afterAll(async () => {
   await runtime?.shutdown("test done");
 });
 
-// biome-ignore lint/suspicious/noExplicitAny: alert file
 const alerts = readYaml(join(ROOT, "k8s", "filemesh", "files", "alerts.yaml")) as any;
 const rules: { alert: string; expr: string }[] = alerts.groups.flatMap((g: { rules: unknown[] }) => g.rules);
 const dashboard = JSON.parse(

@@ -72,7 +72,6 @@ function makeCert(name: string, ca: string, section: "server" | "client") {
   );
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: generated at run time by proto-loader
 const health = (loadPackageDefinition(loadSync(protoPath, { keepCase: true, enums: String })) as any).grpc
   .health.v1.Health;
 
