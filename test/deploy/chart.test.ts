@@ -206,7 +206,6 @@ describe("broken edits are caught", () => {
   });
 
   it("a production values file with min replicas above max fails", () => {
-    // biome-ignore lint/suspicious/noExplicitAny: values file edited in memory
     const values = readYaml(VALUE_SETS.production?.[0] ?? "") as any;
     values.services.auth.autoscaling.minReplicas = 80;
     const r = templateResult([valuesFile(values)]);

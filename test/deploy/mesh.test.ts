@@ -23,7 +23,6 @@ let ctx: MeshContext;
 
 beforeAll(() => {
   mesh = loadMesh().map(({ file: _, ...o }) => o as K8sObject);
-  // biome-ignore lint/suspicious/noExplicitAny: values file
   const ingress = readYaml(join(ROOT, "k8s", "values", "istio-gateway.yaml")) as any;
   ctx = {
     chart: renderChart(VALUE_SETS.production ?? []),

@@ -12,7 +12,6 @@ const matches = (selector: Record<string, string> | undefined, labels: Record<st
 
 const byKind = (objects: K8sObject[], kind: string) => objects.filter((o) => o.kind === kind);
 
-// biome-ignore lint/suspicious/noExplicitAny: pod specs are plain JSON
 type Any = any;
 
 function containerProblems(where: string, c: Any, isService: boolean, grpcPort?: number): string[] {

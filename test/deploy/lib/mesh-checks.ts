@@ -5,7 +5,6 @@ import { join } from "node:path";
 import type { CatalogMethod } from "../../../mesh/generate.mjs";
 import { type K8sObject, parseManifests, ROOT } from "./render.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: Istio specs are plain JSON
 type Any = any;
 
 export interface MeshContext {

@@ -25,7 +25,6 @@ export type K8sObject = {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are arbitrary JSON
   [key: string]: any;
 };
 
