@@ -58,8 +58,9 @@ export function compareToBcrypt({
     return { rps: s.rps, rawRps: round(around, 2), ratio: round(s.rps / around) };
   });
   // Pure hashing on an idle machine: C calls in flight over H hash slots on N cores take
-  // max(1, H/N) × max(1, C/H) × one hash alone.
+  // max(1, min(C, H)/N) × max(1, C/H) × one hash alone.
   const queueing = Math.max(1, concurrency / baseline.concurrency);
+  const sharing = Math.max(1, Math.min(concurrency, baseline.concurrency) / cores);
   return {
     baseline,
     rounds,
@@ -68,8 +69,8 @@ export function compareToBcrypt({
       p50VsSingleHash: round(result.latencyMs.p50 / single.latencyMs.p50),
       p50VsParallelHash: round(result.latencyMs.p50 / raw.latencyMs.p50),
       expected: {
-        p50VsSingleHash: round(Math.max(1, baseline.concurrency / cores) * queueing),
-        p50VsParallelHash: round(queueing),
+        p50VsSingleHash: round(sharing * queueing),
+        p50VsParallelHash: round((sharing * queueing) / Math.max(1, baseline.concurrency / cores)),
       },
     },
   };

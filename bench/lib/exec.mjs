@@ -20,3 +20,35 @@ export function run(cmd, args, opts = {}) {
 export function stopChildren() {
   for (const child of live) child.kill("SIGTERM");
 }
+
+/**
+ * Starts a long-running child (a private redis-server) that stopChildren() also stops;
+ * resolves with { child, stop } once `ready()` resolves true (polled every 100 ms).
+ */
+export async function spawnServer(cmd, args, { ready, timeoutMs = 10_000, ...opts }) {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], ...opts });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  const stop = () =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", resolve);
+      child.kill("SIGTERM");
+    });
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (child.exitCode !== null) throw new Error(`${cmd} exited (${child.exitCode}): ${stderr.trim()}`);
+    if (
+      await Promise.resolve()
+        .then(ready)
+        .catch(() => false)
+    )
+      return { child, stop };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`${cmd} did not become ready in ${timeoutMs / 1000}s`);
+}

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { run } from "./exec.mjs";
-import { latencyStats, round } from "./stats.mjs";
+import { summarize } from "./stats.mjs";
 
 /** Path and pin of the ghz binary; scripts/tools.sh installs it when missing or stale. */
 export function ensureGhz(root) {
@@ -24,28 +24,23 @@ export async function runGhz({ bin, root, config, extra = [] }) {
   return { report: JSON.parse(stdout), command: [bin, ...args] };
 }
 
-const add = (into, from = {}) => {
-  for (const [k, n] of Object.entries(from)) into[k] = (into[k] ?? 0) + n;
-  return into;
-};
+/** A ghz JSON report as a segment record (see stats.mjs): latencies by status from the details. */
+export function ghzRecord(report) {
+  const lat = {};
+  for (const d of report.details ?? []) {
+    lat[d.status] ??= [];
+    lat[d.status].push(d.latency / 1e6);
+  }
+  return {
+    seconds: report.total / 1e9,
+    statusCodes: { ...report.statusCodeDistribution },
+    errors: { ...report.errorDistribution },
+    lat,
+  };
+}
 
 /**
  * Figures over one or more ghz reports of the same call. rps = OK calls per second of run
  * time (ghz's own `rps` counts failures too); latencies are over OK calls, from the details.
  */
-export function summarize(reports) {
-  const seconds = reports.reduce((s, r) => s + r.total / 1e9, 0);
-  const statusCodes = reports.reduce((acc, r) => add(acc, r.statusCodeDistribution), {});
-  const lat = reports.flatMap((r) =>
-    (r.details ?? []).filter((d) => d.status === "OK").map((d) => d.latency / 1e6),
-  );
-  return {
-    seconds: round(seconds, 2),
-    count: reports.reduce((s, r) => s + r.count, 0),
-    ok: statusCodes.OK ?? 0,
-    rps: round((statusCodes.OK ?? 0) / seconds, 1),
-    latencyMs: latencyStats(lat),
-    statusCodes,
-    errors: reports.reduce((acc, r) => add(acc, r.errorDistribution), {}),
-  };
-}
+export const summarizeGhz = (reports, ok) => summarize(reports.map(ghzRecord), ok);

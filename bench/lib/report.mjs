@@ -4,28 +4,93 @@ import { join } from "node:path";
 
 const f = (x, digits = 1) => (x === null || x === undefined ? "–" : Number(x).toFixed(digits));
 
+const nonOk = (r) =>
+  Object.entries(r.statusCodes)
+    .filter(([code]) => !r.okStatuses?.includes(code))
+    .map(([c, n]) => `${c} ${n}`)
+    .join(", ") || "none";
+const answered = (r) => (r.okStatuses && r.okStatuses.join() !== "OK" ? ` (${r.okStatuses.join(", ")})` : "");
+
 function scenarioRows(scenarios) {
   const rows = [
-    "| scenario | call | conc. | s | OK calls | rps | p50 ms | p95 ms | p99 ms | non-OK |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    "| scenario | call | via | conc. | s | answered calls | rps | p50 ms | p95 ms | p99 ms | other statuses |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
   ];
-  for (const s of scenarios) {
+  for (const s of scenarios.filter((x) => x.kind !== "node")) {
     const r = s.result;
-    const bad = Object.entries(r.statusCodes).filter(([code]) => code !== "OK");
     rows.push(
-      `| ${s.name} | \`${s.call}\` | ${s.concurrency} | ${f(r.seconds)} | ${r.ok} | ${f(r.rps)} | ` +
-        `${f(r.latencyMs.p50, 2)} | ${f(r.latencyMs.p95, 2)} | ${f(r.latencyMs.p99, 2)} | ` +
-        `${bad.map(([c, n]) => `${c} ${n}`).join(", ") || "none"} |`,
+      `| ${s.name} | \`${s.call}\` | ${s.host} | ${s.concurrency} | ${f(r.seconds)} | ${r.ok}${answered(r)} | ${f(r.rps)} | ` +
+        `${f(r.latencyMs.p50, 2)} | ${f(r.latencyMs.p95, 2)} | ${f(r.latencyMs.p99, 2)} | ${nonOk(r)} |`,
     );
   }
   return rows;
+}
+
+const l3 = (x) => `${f(x.p50, 2)} / ${f(x.p95, 2)} / ${f(x.p99, 2)}`;
+const range = (xs) => `${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)}`;
+
+function comparisonLines(s) {
+  if (!s.comparisons?.length) return [];
+  const row = (name, x) =>
+    `| ${name} | \`${x.call}\` | ${x.host} | ${x.concurrency} | ${f(x.result.seconds)} | ${x.result.ok} | ` +
+    `**${f(x.result.rps)}** | ${l3(x.result.latencyMs)} | ${nonOk(x.result)} |`;
+  const lines = [
+    "",
+    `### ${s.name} vs ${s.comparisons.map((c) => c.baseline.name).join(", ")} (same run, interleaved)`,
+    "",
+    `${s.comparisons[0].rounds.length} rounds: every baseline runs before the first ${s.name} segment and after each one.`,
+    "",
+    "| | call | via | conc. | s | answered | rps | p50 / p95 / p99 ms | other statuses |",
+    "|---|---|---|--:|--:|--:|--:|--:|---|",
+    row(`**${s.name}**`, s),
+    ...s.comparisons.map((c) => row(c.baseline.name, c.baseline)),
+    "",
+  ];
+  for (const c of s.comparisons) {
+    lines.push(
+      `- ${s.name} / ${c.baseline.name}: rps **${f(c.ratio.rps, 3)}** (per round ${range(c.rounds.map((r) => r.ratio))}), ` +
+        `p50 ${f(c.ratio.p50, 2)} ×, p99 ${f(c.ratio.p99, 2)} ×`,
+    );
+  }
+  if (s.alongside) {
+    const a = s.alongside;
+    const by = Object.entries(a.result.byStatus ?? {}).map(
+      ([code, x]) => `${code} ${x.count} calls, p50 / p95 / p99 ${l3(x.latencyMs)} ms`,
+    );
+    if (s.perSegment) {
+      lines.push(
+        `- ${s.name} per segment with the load: ${s.perSegment
+          .map((x) => `${f(x.rps)} rps, p50 ${f(x.latencyMs.p50, 1)} / p99 ${f(x.latencyMs.p99, 1)} ms`)
+          .join("; ")}`,
+      );
+    }
+    lines.push(
+      `- alongside each ${s.name} segment (from ${f(a.lead ?? 1, 0)} s before to 0.5 s after it): **${a.name}**, \`${a.call}\`, ` +
+        `concurrency ${a.concurrency}, ${f(a.result.seconds)} s in all: ${a.result.ok} OK ` +
+        `(${f(a.result.rps)}/s, p50 / p95 / p99 ${l3(a.result.latencyMs)} ms)` +
+        (by.length ? `; ${by.join("; ")}` : ""),
+    );
+  }
+  return lines;
+}
+
+function nodeLines(s) {
+  if (s.kind !== "node") return [];
+  const lines = ["", `### ${s.name} (in-process: \`${s.script}\`)`, ""];
+  if (s.description) lines.push(s.description, "");
+  for (const t of s.tables ?? []) {
+    lines.push(`${t.title}:`, "", `| ${t.header.join(" | ")} |`, `|${t.header.map(() => "---").join("|")}|`);
+    for (const r of t.rows) lines.push(`| ${r.join(" | ")} |`);
+    lines.push("");
+  }
+  for (const n of s.notes ?? []) lines.push(`- ${n}`);
+  return lines;
 }
 
 function baselineLines(s) {
   const b = s.baseline;
   if (!b) return [];
   const l = (x) => `${f(x.p50)} / ${f(x.p95)} / ${f(x.p99)}`;
-  const range = (xs) => `${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)}`;
   return [
     "",
     `### ${s.name} vs raw bcrypt (cost ${b.cost}, ${b.concurrency} in parallel, same run)`,
@@ -42,8 +107,9 @@ function baselineLines(s) {
       `${s.name} rps per round ${s.rounds.map((r) => f(r.rps)).join(", ")}; raw ${b.segments.map((r) => f(r.rps)).join(", ")})`,
     `- ${s.name} p50 / one-hash p50 = **${f(s.ratio.p50VsSingleHash, 2)}** (pure hashing on an idle ` +
       `machine: ≈ ${f(s.ratio.expected.p50VsSingleHash, 1)}); ${s.name} p50 / raw ×${b.concurrency} p50 = ` +
-      `${f(s.ratio.p50VsParallelHash, 2)} (≈ ${f(s.ratio.expected.p50VsParallelHash, 1)}): ${b.concurrency} hashes share ` +
-      `${b.cores} cores, and with ${s.concurrency} calls in flight each login also waits in the queue`,
+      `${f(s.ratio.p50VsParallelHash, 2)} (≈ ${f(s.ratio.expected.p50VsParallelHash, 1)}): up to ${b.concurrency} hashes share ` +
+      `${b.cores} cores, and with more than ${b.concurrency} calls in flight each ${s.name} also waits in the queue`,
+    `- ${s.name} p50 − one-hash p50 = **${f(s.result.latencyMs.p50 - b.single.latencyMs.p50, 1)} ms**`,
   ];
 }
 
@@ -66,10 +132,11 @@ export function writeReport(dir, stamp, run) {
     `Target: ${target} at ${run.target.host}; service env${assumed} ${env}. ghz ${run.ghz.version}.`,
     "",
     ...scenarioRows(run.scenarios),
-    ...run.scenarios.flatMap(baselineLines),
+    ...run.scenarios.flatMap((s) => [...baselineLines(s), ...comparisonLines(s), ...nodeLines(s)]),
     "",
-    "rps counts OK calls only; latencies are nearest-rank percentiles over OK calls. The machine",
-    "is shared: compare figures within one run, not across runs.",
+    "rps counts answered calls only (OK unless the scenario expects another status, shown in brackets);",
+    "latencies are nearest-rank percentiles over those calls. The machine is shared: compare figures",
+    "within one run, not across runs.",
     "",
     "## Commands",
     "",

@@ -1,94 +1,298 @@
-// One scenario: seed, resolve its ghz config, warm up, then the measured passes. With a
-// baseline, the duration is split into `rounds` ghz segments interleaved with raw segments.
-import { SERVICES } from "../../scripts/lib/mesh.mjs";
+// One scenario: seed, resolve its driver config, warm up, then the measured passes. With
+// baselines, the duration is split into `rounds` segments interleaved with baseline segments
+// (every baseline runs before the first and after each segment: B, S, B, S, …, B), so load
+// drifting on a shared machine hits both sides alike. In-process (kind node) scenarios run
+// their script once; it reports its own tables.
+import { GATEWAY_PORT, SERVICES } from "../../scripts/lib/mesh.mjs";
 import { compareToBcrypt, durationSeconds, runBcryptLoop } from "./baseline.mjs";
-import { runGhz, summarize } from "./ghz.mjs";
-import { resolveScenario } from "./scenarios.mjs";
-import { seedUsers } from "./seed.mjs";
+import { bundleEntry } from "./bundle.mjs";
+import { run } from "./exec.mjs";
+import { ghzRecord, runGhz } from "./ghz.mjs";
+import { startPrivateRedis } from "./private-redis.mjs";
+import { loadScenario, resolveScenario } from "./scenarios.mjs";
+import { seedToken, seedUsers } from "./seed.mjs";
+import { round, summarize } from "./stats.mjs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The token of the run's bench user, made once (seeding it again would end the first's session). */
+function tokenOf(ctx) {
+  ctx.tokenPromise ??= seedToken({ root: ctx.root, addr: `${ctx.host}:${SERVICES.auth}` });
+  return ctx.tokenPromise;
+}
 
 /**
- * ctx: { root, runDir, rel, shell, ghzBin, host, duration, serviceEnv, cores, log, commands }
- * (commands is an array the exact commands are appended to, in the order they ran).
+ * A load driver for one scenario: { name, call, host, concurrency, ok, config, warmup(),
+ * segment(seconds) → segment record }. `direct` forces the service's own port.
  */
-export async function runScenario(scenario, ctx) {
+async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}) {
   const { name, bench } = scenario;
   const port = SERVICES[bench.service];
   if (!port) throw new Error(`scenario ${name}: unknown service "${bench.service}"`);
-  if (bench.baseline && bench.baseline !== "bcrypt") {
-    throw new Error(`scenario ${name}: unknown baseline "${bench.baseline}"`);
-  }
-  const host = `${ctx.host}:${port}`;
+  const viaGateway = bench.via === "gateway" && !direct;
+  const hostPort = `${ctx.host}:${viaGateway ? GATEWAY_PORT : port}`;
   let data;
   if (bench.seed?.users) {
-    const seeded = await seedUsers({ root: ctx.root, addr: host, count: bench.seed.users });
+    const seeded = await seedUsers({ root: ctx.root, addr: `${ctx.host}:${port}`, count: bench.seed.users });
     ctx.log(`${name}: seeded ${bench.seed.users} users (${seeded.created} new)`);
     data = seeded.users;
   }
-  const resolved = resolveScenario({
+  let metadata;
+  if (bench.seed?.token) metadata = { authorization: `Bearer ${(await tokenOf(ctx)).token}` };
+  const { path, config } = resolveScenario({
     scenario,
     root: ctx.root,
     runDir: ctx.runDir,
-    host,
+    host: hostPort,
     data,
     duration: ctx.duration,
+    metadata,
+    suffix,
   });
-  const { config } = resolved;
-  const ghz = async (extra, note = "") => {
-    const out = await runGhz({
-      bin: ctx.rel(ctx.ghzBin),
-      root: ctx.root,
-      config: ctx.rel(resolved.path),
-      extra,
-    });
-    ctx.commands.push(`${ctx.shell(out.command)}${note}`);
-    return out.report;
+  const label = `${name}${suffix}`;
+  const common = {
+    name: label,
+    host: hostPort,
+    ok: bench.ok ?? (bench.kind === "http" ? ["200"] : ["OK"]),
+    config: ctx.rel(path),
+    duration: config.duration,
+    warmupDuration: bench.warmup,
   };
-  if (bench.warmup) {
-    ctx.log(`${name}: warm-up ${bench.warmup}`);
-    await ghz(["--duration", bench.warmup], "   # warm-up, not recorded");
+  const note = (cmd, extra = "") => ctx.commands.push(`${ctx.shell(cmd)}${extra}`);
+
+  if (bench.kind === "ghz") {
+    const ghz = async (seconds, extra = "") => {
+      const out = await runGhz({
+        bin: ctx.rel(ctx.ghzBin),
+        root: ctx.root,
+        config: ctx.rel(path),
+        extra:
+          seconds === undefined ? [] : ["--duration", typeof seconds === "string" ? seconds : `${seconds}s`],
+      });
+      note(out.command, extra);
+      return ghzRecord(out.report);
+    };
+    return {
+      ...common,
+      call: config.call,
+      concurrency: config.concurrency,
+      segment: (seconds) => ghz(seconds),
+      warmup: () => ghz(bench.warmup, "   # warm-up, not recorded"),
+    };
   }
 
-  const rounds = bench.baseline ? (bench.rounds ?? 3) : 1;
-  const segment = Math.round((durationSeconds(config.duration) * 1000) / rounds) / 1000;
-  const raw = [];
-  const rawSegment = async () => {
-    const { result, command } = await runBcryptLoop({
-      root: ctx.root,
-      cost: ctx.serviceEnv.BCRYPT_COST,
-      concurrency: ctx.serviceEnv.HASH_CONCURRENCY,
-      seconds: segment,
-    });
-    ctx.commands.push(ctx.shell(command));
-    ctx.log(`${name}:   raw bcrypt ${result.rps} rps (one hash p50 ${result.single.latencyMs.p50} ms)`);
-    raw.push(result);
-  };
-  const what = `${config.call}, concurrency ${config.concurrency}`;
-  ctx.log(
-    `${name}: ${what}, ${config.duration}${rounds > 1 ? ` in ${rounds} rounds between raw bcrypt runs` : ""}`,
-  );
-  if (bench.baseline) await rawSegment();
-  const reports = [];
-  for (let i = 0; i < rounds; i++) {
-    reports.push(await ghz(rounds > 1 ? ["--duration", `${segment}s`] : []));
-    if (rounds > 1) ctx.log(`${name}:   ${summarize(reports.slice(-1)).rps} rps`);
-    if (bench.baseline) await rawSegment();
+  // The Node load loops: one child process per segment.
+  let argv;
+  let call;
+  let concurrency;
+  if (bench.kind === "http") {
+    call = `${config.method ?? "GET"} ${config.path}`;
+    concurrency = config.connections ?? 32;
+    argv = ["bench/lib/http-loop.mjs", "--url", `http://${hostPort}${config.path}`];
+    argv.push("--method", config.method ?? "GET", "--connections", String(concurrency));
+    for (const [k, v] of Object.entries(config.metadata ?? {})) argv.push("--header", `${k}: ${v}`);
+    if (config.body) argv.push("--body", JSON.stringify(config.body));
+  } else {
+    call = { health: "grpc.health.v1.Health/Check", refresh: "filemesh.auth.v1.AuthService/Refresh" }[
+      config.op
+    ];
+    if (!call) throw new Error(`scenario ${name}: unknown grpc-loop op "${config.op}"`);
+    concurrency = config.concurrency ?? 16;
+    argv = ["bench/lib/grpc-loop.mjs", "--addr", hostPort, "--op", config.op];
+    argv.push("--concurrency", String(concurrency));
+    if (config["data-file"]) argv.push("--users", ctx.rel(config["data-file"]));
   }
-  const result = summarize(reports);
+  const loop = async (seconds, extra = "") => {
+    const full = [...argv, "--seconds", String(seconds)];
+    const stdout = await run(process.execPath, full, { cwd: ctx.root });
+    note(["node", ...full], extra);
+    return JSON.parse(stdout);
+  };
+  return {
+    ...common,
+    call: `${call} (${bench.kind})`,
+    concurrency,
+    segment: (seconds) => loop(seconds ?? durationSeconds(config.duration)),
+    warmup: () => loop(durationSeconds(bench.warmup), "   # warm-up, not recorded"),
+  };
+}
+
+/** A list from `bench.baseline` (a name or a list of names). */
+const baselineNames = (b) => (b === undefined ? [] : Array.isArray(b) ? b : [b]);
+
+async function runNodeScenario(scenario, ctx) {
+  const { name, bench, ghz: config } = scenario;
+  let script = config.script;
+  if (script.endsWith(".entry.ts")) {
+    script = ctx.rel(await bundleEntry({ root: ctx.root, entry: script, outDir: ctx.runDir }));
+    ctx.commands.push(`# ${name}: ${config.script} bundled by bench/lib/bundle.mjs into ${script}`);
+  }
+  const args = [...(config.args ?? [])];
+  let redis;
+  if (bench.redis === "private") {
+    redis = await startPrivateRedis({ dir: ctx.runDir });
+    ctx.commands.push(ctx.shell(redis.argv));
+    args.push("--redis-url", redis.url);
+  }
+  ctx.log(`${name}: ${bench.description ?? script}`);
+  try {
+    const argv = [script, ...args];
+    const stdout = await run(process.execPath, argv, { cwd: ctx.root });
+    ctx.commands.push(ctx.shell(["node", ...argv]));
+    const out = JSON.parse(stdout);
+    for (const n of out.notes ?? []) ctx.log(`${name}:   ${n.replaceAll("**", "")}`);
+    return { name, kind: "node", description: bench.description ?? "", script: config.script, ...out };
+  } finally {
+    await redis?.stop();
+  }
+}
+
+/**
+ * ctx: { root, runDir, rel, shell, ghzBin, host, duration, serviceEnv, cores, log, commands,
+ * scenariosDir } (commands is an array the exact commands are appended to, in the order they ran).
+ */
+export async function runScenario(scenario, ctx) {
+  const { name, bench } = scenario;
+  if (bench.kind === "node") return runNodeScenario(scenario, ctx);
+  const names = baselineNames(bench.baseline);
+  const main = await prepareDriver(scenario, ctx);
+  const alongside = bench.alongside
+    ? await prepareDriver(loadScenario(ctx.scenariosDir, bench.alongside), ctx)
+    : undefined;
+  const bcrypt = names.includes("bcrypt");
+  const baselines = [];
+  for (const b of names) {
+    if (b === "bcrypt") continue;
+    if (b === "direct")
+      baselines.push(await prepareDriver(scenario, ctx, { direct: true, suffix: ".direct" }));
+    else baselines.push(await prepareDriver(loadScenario(ctx.scenariosDir, b), ctx));
+  }
+  // With load alongside, this scenario alone is the baseline.
+  if (alongside) baselines.unshift({ ...main, name: `${main.name} alone` });
+
+  for (const d of [main, ...baselines.filter((b) => b.segment !== main.segment)]) {
+    if (d.warmupDuration) {
+      ctx.log(`${d.name}: warm-up ${d.warmupDuration}`);
+      await d.warmup();
+    }
+  }
+
+  const interleaved = bcrypt || baselines.length > 0;
+  const rounds = interleaved ? (bench.rounds ?? 3) : 1;
+  const segment = Math.round((durationSeconds(main.duration) * 1000) / rounds) / 1000;
+  const raw = [];
+  const baseSegments = baselines.map(() => []);
+  const betweenSegments = async () => {
+    if (bcrypt) {
+      const { result, command } = await runBcryptLoop({
+        root: ctx.root,
+        cost: ctx.serviceEnv.BCRYPT_COST,
+        concurrency: ctx.serviceEnv.HASH_CONCURRENCY,
+        seconds: segment,
+      });
+      ctx.commands.push(ctx.shell(command));
+      ctx.log(`${name}:   raw bcrypt ${result.rps} rps (one hash p50 ${result.single.latencyMs.p50} ms)`);
+      raw.push(result);
+    }
+    for (const [i, b] of baselines.entries()) {
+      const rec = await b.segment(segment);
+      baseSegments[i].push(rec);
+      ctx.log(`${name}:   ${b.name} ${summarize([rec], b.ok).rps} rps`);
+    }
+  };
+  const lead = bench.alongsideLead ?? 1;
+  const tail = 0.5;
+  const measured = async () => {
+    if (!alongside) return main.segment(rounds > 1 ? segment : undefined);
+    // The load starts first (so the measured calls meet a saturated service) and ends last.
+    const load = alongside.segment(lead + segment + tail);
+    await sleep(lead * 1000);
+    const rec = await main.segment(segment);
+    alongsideSegments.push(await load);
+    return rec;
+  };
+  const alongsideSegments = [];
+
+  const what = `${main.call}, concurrency ${main.concurrency}, via ${main.host}`;
+  const against = [...(bcrypt ? ["raw bcrypt"] : []), ...baselines.map((b) => b.name)];
+  ctx.log(
+    `${name}: ${what}, ${main.duration}` +
+      (rounds > 1 ? ` in ${rounds} rounds between ${against.join(" + ")}` : "") +
+      (alongside
+        ? ` while ${alongside.name} (${alongside.call}, concurrency ${alongside.concurrency}) runs`
+        : ""),
+  );
+  if (interleaved) await betweenSegments();
+  const segments = [];
+  for (let i = 0; i < rounds; i++) {
+    segments.push(await measured());
+    if (rounds > 1) ctx.log(`${name}:   ${summarize(segments.slice(-1), main.ok).rps} rps`);
+    if (interleaved) await betweenSegments();
+  }
+  const result = summarize(segments, main.ok);
   ctx.log(`${name}: ${result.rps} rps, p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`);
   const entry = {
     name,
+    kind: bench.kind,
     description: bench.description ?? "",
-    call: config.call,
-    host,
-    concurrency: config.concurrency,
-    config: ctx.rel(resolved.path),
+    call: main.call,
+    host: main.host,
+    concurrency: main.concurrency,
+    config: main.config,
     result,
   };
-  if (!bench.baseline) return entry;
-  const perRound = reports.map((r) => summarize([r]));
+  const perRound = segments.map((s) => summarize([s], main.ok));
+  if (baselines.length) {
+    entry.comparisons = baselines.map((b, i) => {
+      const segs = baseSegments[i];
+      const base = summarize(segs, b.ok);
+      const rps = segs.map((s) => summarize([s], b.ok).rps);
+      const ratio = (x, y) => (x && y ? round(x / y) : null);
+      return {
+        baseline: {
+          name: b.name,
+          call: b.call,
+          host: b.host,
+          concurrency: b.concurrency,
+          config: b.config,
+          result: base,
+        },
+        rounds: perRound.map((s, r) => {
+          const around = (rps[r] + rps[r + 1]) / 2;
+          return { rps: s.rps, baselineRps: round(around, 1), ratio: ratio(s.rps, around) };
+        }),
+        ratio: {
+          rps: ratio(result.rps, base.rps),
+          p50: ratio(result.latencyMs.p50, base.latencyMs.p50),
+          p99: ratio(result.latencyMs.p99, base.latencyMs.p99),
+        },
+      };
+    });
+    for (const c of entry.comparisons) {
+      ctx.log(`${name}: ${c.ratio.rps} × ${c.baseline.name} rps; p50 ${c.ratio.p50} ×, p99 ${c.ratio.p99} ×`);
+    }
+  }
+  if (alongside) {
+    entry.alongside = {
+      name: alongside.name,
+      call: alongside.call,
+      host: alongside.host,
+      concurrency: alongside.concurrency,
+      config: alongside.config,
+      lead,
+      seconds: lead + segment + tail,
+      result: summarize(alongsideSegments, alongside.ok),
+      perSegment: alongsideSegments.map((r) => {
+        const x = summarize([r], alongside.ok);
+        return { statusCodes: x.statusCodes, byStatus: x.byStatus };
+      }),
+    };
+    entry.perSegment = perRound.map((x) => ({ rps: x.rps, latencyMs: x.latencyMs }));
+  }
+  if (!bcrypt) return entry;
   const compared = compareToBcrypt({
     result,
-    concurrency: config.concurrency,
+    concurrency: main.concurrency,
     segments: perRound,
     raw,
     cores: ctx.cores,

@@ -15,3 +15,38 @@ export function latencyStats(ms) {
     max: round(s[s.length - 1]),
   };
 }
+
+/**
+ * One measured segment from any driver (ghz, the Node loops), in one shape:
+ *   { seconds, statusCodes: {status: n}, errors: {message: n}, lat: {status: [ms…]} }
+ * summarize() pools segments of the same call: rps counts calls whose status is in `ok`
+ * (["OK"] unless the scenario expects another answer), latencies are over those calls, and
+ * every other status gets its own latency figures (e.g. how fast shed calls are answered).
+ */
+export function summarize(segments, ok = ["OK"]) {
+  const seconds = segments.reduce((s, r) => s + r.seconds, 0);
+  const statusCodes = {};
+  const errors = {};
+  const lat = {};
+  for (const r of segments) {
+    for (const [k, n] of Object.entries(r.statusCodes ?? {})) statusCodes[k] = (statusCodes[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(r.errors ?? {})) errors[k] = (errors[k] ?? 0) + n;
+    for (const [k, xs] of Object.entries(r.lat ?? {})) lat[k] = (lat[k] ?? []).concat(xs);
+  }
+  const okCount = ok.reduce((s, k) => s + (statusCodes[k] ?? 0), 0);
+  const byStatus = {};
+  for (const [k, xs] of Object.entries(lat)) {
+    if (!ok.includes(k)) byStatus[k] = { count: xs.length, latencyMs: latencyStats(xs) };
+  }
+  return {
+    seconds: round(seconds, 2),
+    count: Object.values(statusCodes).reduce((s, n) => s + n, 0),
+    ok: okCount,
+    okStatuses: ok,
+    rps: round(okCount / seconds, 1),
+    latencyMs: latencyStats(ok.flatMap((k) => lat[k] ?? [])),
+    statusCodes,
+    errors,
+    ...(Object.keys(byStatus).length ? { byStatus } : {}),
+  };
+}
