@@ -115,6 +115,9 @@ describe("service runtime", () => {
     await inside;
     const stopping = rt.shutdown("test");
     expect(rt.health.status).toBe("NOT_SERVING");
+    // Draining is not dying: the liveness name stays SERVING until the process ends.
+    expect(await checkHealth(addr, "liveness")).toBe("SERVING");
+    expect(await checkHealth(addr)).toBe("NOT_SERVING");
     release();
     expect((await inflight).expiredUploads).toBe(7);
     await stopping;
