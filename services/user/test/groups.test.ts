@@ -151,6 +151,10 @@ describe("DeleteGroup", () => {
     const before = t.fake!.revision;
     const { revision } = await t.u.deleteGroup(child!.id, a.headers);
     expect(Number(revision)).toBeGreaterThan(before);
+    const { rows } = await db.query(
+      "SELECT payload FROM users.outbox WHERE subject = 'filemesh.users.group_deleted' ORDER BY seq DESC LIMIT 50",
+    );
+    expect(rows.map((r) => eventsv1.GroupDeleted.decode(r.payload).groupId)).toContain(child!.id);
     expect([...t.fake!.tuples].filter((x) => x.includes(child!.id))).toEqual([]);
     expect(t.fake!.tuples).toContain(`group:${parent!.id}#admin@user:${a.userId}`);
     expect(await failure(t.u.getGroup(child!.id, a.headers))).toMatchObject({ code: status.NOT_FOUND });

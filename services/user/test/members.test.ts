@@ -193,6 +193,18 @@ describe("RemoveGroupMember and ListGroupMembers", () => {
     const r2 = await t.u.removeMember(g, c.userId, a.headers);
     expect(Number(r2.revision)).toBeGreaterThan(Number(r1.revision));
     expect(tuplesOf(g)).toEqual([`group:${g}#admin@user:${a.userId}`, `group:${g}#member@user:${a.userId}`]);
+    const { rows } = await db.query(
+      "SELECT payload FROM users.outbox WHERE subject = 'filemesh.users.group_member_removed' ORDER BY seq DESC LIMIT 50",
+    );
+    const removed = rows
+      .map((r) => eventsv1.GroupMemberRemoved.decode(r.payload))
+      .filter((e) => e.groupId === g);
+    expect(removed.map((e) => [e.member, e.revision]).sort()).toEqual(
+      [
+        [`user:${b.userId}`, r1.revision],
+        [`user:${c.userId}`, r2.revision],
+      ].sort(),
+    );
     expect(await failure(t.u.removeMember(g, c.userId, a.headers))).toMatchObject({
       code: status.NOT_FOUND,
       reason: "MEMBER_NOT_FOUND",

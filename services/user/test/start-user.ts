@@ -16,9 +16,14 @@ export interface UserTestMesh {
 }
 
 export async function startUserMesh(
-  o: { realPermission?: boolean; permissionReplicas?: number; userEnv?: Record<string, string> } = {},
+  o: {
+    realPermission?: boolean;
+    permissionReplicas?: number;
+    userEnv?: Record<string, string>;
+    internalToken?: string;
+  } = {},
 ): Promise<UserTestMesh> {
-  const internalToken = randomBytes(24).toString("base64url");
+  const internalToken = o.internalToken ?? randomBytes(24).toString("base64url");
   const fake = o.realPermission ? undefined : await startFakePermission(internalToken);
   const mesh = await startTestMesh({
     services: o.realPermission ? ["auth", "permission", "user"] : ["auth", "user"],

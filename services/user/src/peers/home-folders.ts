@@ -1,7 +1,8 @@
 // Home folders from the file service (internal EnsureHomeFolder, idempotent by user id).
 // Best effort: while the file service cannot answer (not deployed, NOT_IMPLEMENTED, down),
-// profiles keep an empty home_folder_id and the next GetMe tries again, at most once a minute.
-import { type CallContext, Code, decodeServiceError, type Logger, unary } from "@filemesh/kit";
+// profiles keep an empty home_folder_id; after a failure, calls pause for a minute, then the
+// next GetMe of a profile without a home folder tries again.
+import { type CallContext, decodeServiceError, type Logger, unary } from "@filemesh/kit";
 import type { ServiceError } from "@grpc/grpc-js";
 import type { PeerClients } from "./clients.js";
 
@@ -21,8 +22,8 @@ export function homeFolders(peers: PeerClients, log: Logger, retryAfterMs = 60_0
       return res.folder?.id || undefined;
     } catch (err) {
       const e = decodeServiceError(err as ServiceError);
-      if (e.code === Code.UNIMPLEMENTED || e.code === Code.UNAVAILABLE)
-        pausedUntil = Date.now() + retryAfterMs;
+      // Whatever the failure (not implemented, down, slow), GetMe must not pay for it each time.
+      pausedUntil = Date.now() + retryAfterMs;
       (ctx?.log ?? log).debug(
         { code: e.code, reason: e.reason },
         "EnsureHomeFolder failed; home folder left empty",
