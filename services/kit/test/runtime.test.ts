@@ -55,6 +55,11 @@ describe("service runtime", () => {
     expect(await checkHealth(addr)).toBe("SERVING");
     expect(await checkHealth(addr, SERVICE)).toBe("SERVING");
     expect(await listServices(addr)).toEqual([SERVICE]);
+    // Not ready (catching up, draining) is not dead: the liveness name stays SERVING.
+    rt.health.set("NOT_SERVING");
+    expect(await checkHealth(addr)).toBe("NOT_SERVING");
+    expect(await checkHealth(addr, "liveness")).toBe("SERVING");
+    rt.health.set("SERVING");
     const res = await call(client.runJanitor.bind(client), {});
     expect(res.expiredUploads).toBe(3);
     const text = await (await fetch(`http://127.0.0.1:${rt.adminPort}/metrics`)).text();
@@ -115,9 +120,6 @@ describe("service runtime", () => {
     await inside;
     const stopping = rt.shutdown("test");
     expect(rt.health.status).toBe("NOT_SERVING");
-    // Draining is not dying: the liveness name stays SERVING until the process ends.
-    expect(await checkHealth(addr, "liveness")).toBe("SERVING");
-    expect(await checkHealth(addr)).toBe("NOT_SERVING");
     release();
     expect((await inflight).expiredUploads).toBe(7);
     await stopping;
