@@ -73,6 +73,11 @@ export function databaseSpec() {
     }),
     databaseReadUrl: url("DATABASE_READ_URL", ["postgres", "postgresql"], { optional: true, secret: true }),
     databasePoolSize: int("DATABASE_POOL_SIZE", { default: 10, min: 1, max: 200 }),
+    /** Session-mode URL for LISTEN/NOTIFY when DATABASE_URL goes through PgBouncer transaction pooling. */
+    databaseSessionUrl: url("DATABASE_SESSION_URL", ["postgres", "postgresql"], {
+      optional: true,
+      secret: true,
+    }),
   };
 }
 

@@ -2,6 +2,7 @@
 // background (retrying forever), streams are ensured, then the relay runs until shutdown.
 // Events committed meanwhile wait in the outbox, so nothing is lost while NATS is away.
 import type pg from "pg";
+import { createPool } from "./db/database.js";
 import {
   connectNats,
   ensureStreams,
@@ -23,12 +24,15 @@ export function startBackgroundRelay(opts: {
   natsUrl: string;
   name: string;
   pool: pg.Pool;
+  /** Session-mode Postgres URL for LISTEN/NOTIFY (behind PgBouncer's transaction pooling). */
+  listenUrl?: string | undefined;
   schema: string;
   log: Logger;
   registry: Registry;
 }): BackgroundRelay {
   let nats: NatsHandle | undefined;
   let relay: Relay | undefined;
+  let listenPool: pg.Pool | undefined;
   let stopped = false;
   const ready = (async () => {
     nats = await connectNats({ url: opts.natsUrl, name: opts.name, log: opts.log, waitOnFirstConnect: true });
@@ -44,8 +48,10 @@ export function startBackgroundRelay(opts: {
       }
     }
     const handle = nats;
+    if (opts.listenUrl) listenPool = createPool(opts.listenUrl, 1, opts.log, "listen");
     relay = startRelay({
       pool: opts.pool,
+      ...(listenPool ? { listenPool } : {}),
       schema: opts.schema,
       js: handle.js,
       log: opts.log,
@@ -59,6 +65,7 @@ export function startBackgroundRelay(opts: {
     async stop() {
       stopped = true;
       await relay?.stop();
+      await listenPool?.end();
       await nats?.close();
     },
   };

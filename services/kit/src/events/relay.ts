@@ -17,6 +17,8 @@ import {
 export interface RelayOptions {
   /** Pool of the owning service; one connection stays checked out for LISTEN. */
   pool: Pool;
+  /** Pool for the LISTEN connection (a session-mode URL behind PgBouncer); `pool` when absent. */
+  listenPool?: Pool;
   schema: string;
   js: JetStreamClient;
   log: Logger;
@@ -124,7 +126,12 @@ export function startRelay(opts: RelayOptions): Relay {
     if (interruptible) interrupt?.();
   };
 
-  const listener = listenForNotify({ pool: opts.pool, channel: outboxChannel(schema), log, onNotify: wake });
+  const listener = listenForNotify({
+    pool: opts.listenPool ?? opts.pool,
+    channel: outboxChannel(schema),
+    log,
+    onNotify: wake,
+  });
 
   const loop = async () => {
     let lastPrune = 0;
