@@ -16,8 +16,12 @@ import type { FileConfig } from "./config.js";
 import { createPageTokens } from "./domain/page-token.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
 import type { FileDeps } from "./handlers/deps.js";
+import { createPartHandlers } from "./handlers/part-handlers.js";
+import { createRawUploadHandlers } from "./handlers/raw-upload-handlers.js";
+import { createSessionHandlers } from "./handlers/session-handlers.js";
 import { createTreeHandlers } from "./handlers/tree-handlers.js";
 import { createUpdateHandlers } from "./handlers/update-handlers.js";
+import { createUsageHandlers } from "./handlers/usage-handlers.js";
 import { type Access, createAccess } from "./peers/access.js";
 import { fileEntities } from "./store/entities.js";
 import { fileMigrations } from "./store/migrations.js";
@@ -61,7 +65,15 @@ export async function startFileService(
   };
   runtime.add(
     filev1.FileServiceService,
-    { ...createTreeHandlers(deps), ...createUpdateHandlers(deps), ...createCopyHandlers(deps) },
+    {
+      ...createTreeHandlers(deps),
+      ...createUpdateHandlers(deps),
+      ...createCopyHandlers(deps),
+      ...createRawUploadHandlers(deps),
+      ...createSessionHandlers(deps),
+      ...createPartHandlers(deps),
+      ...createUsageHandlers(deps),
+    },
     "filemesh.file.v1.FileService",
   );
   const relay = startBackgroundRelay({

@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { filev1 } from "@filemesh/contracts";
+import { filev1 } from "@filemesh/contracts";
 import { call, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
-import { Metadata } from "@grpc/grpc-js";
+import { type ClientWritableStream, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { type ServiceName, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 
 export interface FileTestMesh {
@@ -65,4 +65,52 @@ export function metadataOf(headers: Headers): Metadata {
   const md = new Metadata();
   for (const [k, v] of Object.entries(headers)) md.set(k, v);
   return md;
+}
+
+type StreamStart<Req, Res> = (
+  md: Metadata,
+  opts: { deadline: number },
+  cb: (err: ServiceError | null, res?: Res) => void,
+) => ClientWritableStream<Req>;
+
+/** A client-streaming call that sends `msgs` and ends: `await send(f, f.uploadFile, msgs, headers)`. */
+export function send<Req, Res>(
+  client: object,
+  start: StreamStart<Req, Res>,
+  msgs: Req[],
+  headers: Headers = {},
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const stream = start.call(client, metadataOf(headers), { deadline: Date.now() + 60_000 }, (err, res) =>
+      err ? reject(err) : resolve(res as Res),
+    );
+    for (const m of msgs) stream.write(m);
+    stream.end();
+  });
+}
+
+/** Starts a client stream and returns it unfinished (to drop it mid-way with cancel()). */
+export function open<Req, Res>(client: object, start: StreamStart<Req, Res>, headers: Headers = {}) {
+  let settle: (v: { err: ServiceError | null; res?: Res }) => void = () => {};
+  const done = new Promise<{ err: ServiceError | null; res?: Res }>((r) => {
+    settle = r;
+  });
+  const stream = start.call(client, metadataOf(headers), { deadline: Date.now() + 60_000 }, (err, res) =>
+    settle({ err, res }),
+  );
+  return { stream, done };
+}
+
+/** Raw upload messages: the first carries the names, every one a slice of the body. */
+export function rawUpload(parentId: string, name: string, data: Buffer, sha256 = "", chunk = 64 * 1024) {
+  const msgs: filev1.UploadFileRequest[] = [];
+  for (let i = 0; i === 0 || i < data.length; i += chunk) {
+    msgs.push(
+      filev1.UploadFileRequest.fromPartial({
+        ...(i === 0 ? { parentId, name, sha256 } : {}),
+        body: { contentType: "application/octet-stream", data: data.subarray(i, i + chunk) },
+      }),
+    );
+  }
+  return msgs;
 }

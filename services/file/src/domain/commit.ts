@@ -1,0 +1,101 @@
+// The one commit step every upload path ends in: the bytes are stored and verified; now, in
+// one transaction, the file (or a new version of the file with that name), the quota (the
+// reservation becomes use), the parent tuple and owner grant, and the events.
+import { randomUUID } from "node:crypto";
+import { appendEvents, type CallContext, inTransaction, type OutboxEvent } from "@filemesh/kit";
+import type { FileDeps } from "../handlers/deps.js";
+import { lockFolder, nameConflict, uniqueName } from "../handlers/tree-handlers.js";
+import { newFileTuples } from "../peers/access.js";
+import { type FileRow, insertFile, KIND, liveChildByName, STATE, updateFile } from "../store/files.js";
+import { transition, UPLOAD } from "../store/uploads.js";
+import { adjust, claim } from "../store/usage.js";
+import { insertVersion } from "../store/versions.js";
+import { fileEvents } from "./events.js";
+
+export interface Commit {
+  userId: string;
+  parentId: string;
+  name: string;
+  objectKey: string;
+  sizeBytes: bigint;
+  sha256: string;
+  contentType: string;
+  /** Bytes reserved for this content, turned into use (any difference is claimed or released). */
+  reservedBytes: bigint;
+  /** The session this commit completes (COMPLETING → COMPLETED). */
+  uploadId?: string;
+}
+
+export async function commitContent(deps: FileDeps, ctx: CallContext, c: Commit): Promise<FileRow> {
+  const { pool, access, settings } = deps;
+  const state = settings.readyOnCommit ? STATE.READY : STATE.PROCESSING;
+  return inTransaction(pool, async (tx) => {
+    await lockFolder(tx, c.parentId);
+    const existing = await liveChildByName(tx, c.parentId, c.name, true);
+    if (existing && existing.kind !== KIND.FILE) throw nameConflict();
+    // The reservation becomes use; content larger than it claims the rest against the quota.
+    const covered = c.sizeBytes < c.reservedBytes ? c.sizeBytes : c.reservedBytes;
+    await adjust(tx, c.userId, { reserved: -c.reservedBytes, used: covered, files: existing ? 0 : 1 });
+    if (c.sizeBytes > covered) {
+      await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
+    }
+    const versionId = randomUUID();
+    const fileId = existing?.id ?? randomUUID();
+    const content = {
+      size_bytes: String(c.sizeBytes),
+      sha256: c.sha256,
+      content_type: c.contentType,
+      state,
+      state_reason: "",
+      current_version_id: versionId,
+    };
+    const row = existing
+      ? await updateFile(tx, fileId, content)
+      : await uniqueName(() =>
+          insertFile(tx, {
+            id: fileId,
+            ownerId: c.userId,
+            parentId: c.parentId,
+            kind: KIND.FILE,
+            name: c.name,
+            state,
+            sizeBytes: content.size_bytes,
+            sha256: c.sha256,
+            contentType: c.contentType,
+            currentVersionId: versionId,
+          }),
+        );
+    await insertVersion(tx, {
+      id: versionId,
+      file_id: fileId,
+      owner_id: c.userId,
+      object_key: c.objectKey,
+      size_bytes: content.size_bytes,
+      sha256: c.sha256,
+      content_type: c.contentType,
+      state,
+      creator: `user:${c.userId}`,
+    });
+    const events: OutboxEvent[] = [
+      fileEvents.uploaded(ctx, {
+        fileId,
+        versionId,
+        ownerId: row.owner_id,
+        parentId: c.parentId,
+        name: c.name,
+        sizeBytes: String(c.sizeBytes),
+        sha256: c.sha256,
+        objectKey: c.objectKey,
+        newVersion: Boolean(existing),
+      }),
+    ];
+    if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
+    if (c.uploadId) await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId);
+    await appendEvents(tx, "files", events);
+    if (!existing) {
+      row.acl_revision = await access.write(newFileTuples(fileId, c.parentId, c.userId), ctx);
+      await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [fileId, row.acl_revision]);
+    }
+    return row;
+  });
+}

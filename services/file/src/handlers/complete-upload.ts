@@ -1,0 +1,109 @@
+// Completing a session (CompleteUpload, WriteUpload's finish_write): every part present with
+// its exact size, the parts assembled, the stored object read back to verify size and SHA-256
+// and to sniff its type, then the commit step. A mismatch rejects the upload for good (nothing
+// becomes visible, the reservation is released); missing parts leave it open to fix.
+import type { CallContext } from "@filemesh/kit";
+import { AppError, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
+import { BlobNotFoundError } from "../blob/blob-store.js";
+import { commitContent } from "../domain/commit.js";
+import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
+import { type FileRow, getFile } from "../store/files.js";
+import { transition, UPLOAD, type UploadRow } from "../store/uploads.js";
+import { adjust } from "../store/usage.js";
+import { FILE_NOT_FOUND } from "./authorize.js";
+import type { FileDeps } from "./deps.js";
+import { expectedPartSize, mustBeActive } from "./upload-sessions.js";
+
+const incomplete = (message: string) =>
+  invalidArgument("UPLOAD_INCOMPLETE", message, [{ field: "parts", description: message }]);
+
+async function assemble(deps: FileDeps, u: UploadRow): Promise<void> {
+  const { blobs } = deps;
+  if (await blobs.stat(u.object_key)) return; // assembled by an earlier attempt
+  let parts: Awaited<ReturnType<typeof blobs.listParts>>;
+  try {
+    parts = await blobs.listParts(u.object_key, u.multipart_id);
+  } catch (err) {
+    if (err instanceof BlobNotFoundError) throw incomplete("the upload has no parts");
+    throw err;
+  }
+  const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
+  for (let n = 1; n <= u.part_count; n++) {
+    const p = byNumber.get(n);
+    if (!p) throw incomplete(`part ${n} is missing`);
+    if (BigInt(p.sizeBytes) !== expectedPartSize(u, n)) {
+      throw incomplete(`part ${n} has ${p.sizeBytes} bytes, expected ${expectedPartSize(u, n)}`);
+    }
+  }
+  if (parts.some((p) => p.partNumber > u.part_count)) throw incomplete(`more than ${u.part_count} parts`);
+  await blobs.completeMultipart(u.object_key, u.multipart_id, parts);
+}
+
+async function reject(deps: FileDeps, u: UploadRow): Promise<void> {
+  await inTransaction(deps.pool, async (tx) => {
+    if (await transition(tx, u.id, UPLOAD.COMPLETING, UPLOAD.ABORTED)) {
+      await adjust(tx, u.owner_id, { reserved: -BigInt(u.size_bytes) });
+    }
+  });
+  await deps.blobs.delete(u.object_key).catch(() => {});
+  await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+}
+
+export async function completeSession(deps: FileDeps, ctx: CallContext, u: UploadRow): Promise<FileRow> {
+  if (u.state === UPLOAD.COMPLETED && u.file_id) {
+    const done = await getFile(deps.pool, u.file_id);
+    if (!done) throw FILE_NOT_FOUND();
+    return done;
+  }
+  mustBeActive(u);
+  if (!(await transition(deps.pool, u.id, UPLOAD.ACTIVE, UPLOAD.COMPLETING))) {
+    throw failedPrecondition("UPLOAD_COMPLETING", "the upload is being completed");
+  }
+  try {
+    await assemble(deps, u);
+  } catch (err) {
+    await transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE);
+    throw err;
+  }
+  const size = BigInt(u.size_bytes);
+  const m = meter({ limit: size });
+  try {
+    for await (const _ of m.pass(await deps.blobs.get(u.object_key))) {
+      // read through: hash, size and type
+    }
+  } catch (err) {
+    if (err instanceof AppError) {
+      await reject(deps, u);
+      throw sizeMismatch(u.size_bytes, size + 1n);
+    }
+    await transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE);
+    throw err;
+  }
+  const got = m.result();
+  const problem =
+    got.sizeBytes !== size
+      ? sizeMismatch(u.size_bytes, got.sizeBytes)
+      : u.sha256 && got.sha256 !== u.sha256
+        ? checksumMismatch()
+        : undefined;
+  if (problem) {
+    await reject(deps, u);
+    throw problem;
+  }
+  try {
+    return await commitContent(deps, ctx, {
+      userId: u.owner_id,
+      parentId: u.parent_id,
+      name: u.name,
+      objectKey: u.object_key,
+      ...got,
+      reservedBytes: size,
+      uploadId: u.id,
+    });
+  } catch (err) {
+    // The parent may be gone or the name taken by a folder: the session stays open (COMPLETING
+    // → ACTIVE) and the assembled object is kept for the next attempt.
+    await transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE);
+    throw err;
+  }
+}

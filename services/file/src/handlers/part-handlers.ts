@@ -1,0 +1,137 @@
+// Bytes of upload sessions through the service: UploadPart (one numbered part, REST raw body
+// or gRPC stream) and WriteUpload (native resumable byte stream, ByteStream-style: resume at
+// the committed size on any replica; finish_write commits).
+import { Readable } from "node:stream";
+import type { filev1 } from "@filemesh/contracts";
+import { AppError, type CallContext, Code, failedPrecondition, invalidArgument } from "@filemesh/kit";
+import { meter, sizeMismatch } from "../domain/content.js";
+import { advance, METHOD, savePart, type UploadRow } from "../store/uploads.js";
+import { completeSession } from "./complete-upload.js";
+import type { FileDeps } from "./deps.js";
+import { stillConnected } from "./raw-upload-handlers.js";
+import { expectedPartSize, mustBeActive, ownUpload } from "./upload-sessions.js";
+import { toFile } from "./views.js";
+
+const emptyRequest = () =>
+  invalidArgument("EMPTY_REQUEST", "no request message", [{ field: "upload_id", description: "required" }]);
+
+export function createPartHandlers(deps: FileDeps) {
+  const { pool, blobs } = deps;
+
+  async function storePart(u: UploadRow, n: number, data: AsyncIterable<Uint8Array>, ctx: CallContext) {
+    const expected = expectedPartSize(u, n);
+    const m = meter({ limit: expected });
+    const stored = await blobs.putPart(u.object_key, u.multipart_id, n, m.pass(data));
+    await stillConnected(ctx);
+    if (BigInt(stored.sizeBytes) !== expected) {
+      throw invalidArgument(
+        "PART_SIZE_MISMATCH",
+        `part ${n} must have ${expected} bytes, got ${stored.sizeBytes}`,
+        [{ field: "body", description: `expected ${expected} bytes` }],
+      );
+    }
+    await savePart(pool, u.id, stored);
+    return stored;
+  }
+
+  return {
+    async uploadPart(
+      requests: AsyncIterable<filev1.UploadPartRequest>,
+      ctx: CallContext,
+    ): Promise<filev1.UploadPartResponse> {
+      const it = requests[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done) throw emptyRequest();
+      const head = first.value;
+      const u = await ownUpload(deps, ctx, head.uploadId);
+      mustBeActive(u);
+      if (u.method !== METHOD.PARTS)
+        throw failedPrecondition("NOT_A_PARTS_UPLOAD", "this session takes a byte stream");
+      const n = head.partNumber;
+      if (!Number.isInteger(n) || n < 1 || n > u.part_count) {
+        throw invalidArgument("INVALID_PART_NUMBER", `part numbers go from 1 to ${u.part_count}`, [
+          { field: "part_number", description: "out of range" },
+        ]);
+      }
+      async function* body() {
+        if (head.body?.data.length) yield head.body.data;
+        for (let next = await it.next(); !next.done; next = await it.next()) {
+          if (next.value.body?.data.length) yield next.value.body.data;
+        }
+      }
+      const p = await storePart(u, n, body(), ctx);
+      return { part: { partNumber: p.partNumber, sizeBytes: String(p.sizeBytes), etag: p.etag } };
+    },
+
+    async writeUpload(
+      requests: AsyncIterable<filev1.WriteUploadRequest>,
+      ctx: CallContext,
+    ): Promise<filev1.WriteUploadResponse> {
+      const it = requests[Symbol.asyncIterator]();
+      const first = await it.next();
+      if (first.done) throw emptyRequest();
+      const u = await ownUpload(deps, ctx, first.value.uploadId);
+      mustBeActive(u);
+      if (u.method !== METHOD.STREAM)
+        throw failedPrecondition("NOT_A_STREAM_UPLOAD", "this session takes numbered parts");
+      const size = BigInt(u.size_bytes);
+      const partBytes = BigInt(u.part_bytes);
+      let committed = BigInt(u.committed_bytes);
+      if (BigInt(first.value.writeOffset || "0") !== committed) {
+        throw new AppError(
+          Code.FAILED_PRECONDITION,
+          "WRONG_OFFSET",
+          `write_offset must be the committed size, ${committed}`,
+          { metadata: { committed_size_bytes: String(committed) } },
+        );
+      }
+      let buffered: Buffer[] = [];
+      let bufferedBytes = 0n;
+      const flush = async (bytes: bigint) => {
+        const all = Buffer.concat(buffered);
+        const part = all.subarray(0, Number(bytes));
+        const rest = all.subarray(Number(bytes));
+        const n = Number(committed / partBytes) + 1;
+        const stored = await blobs.putPart(
+          u.object_key,
+          u.multipart_id,
+          n,
+          Readable.from([part]),
+          part.length,
+        );
+        await savePart(pool, u.id, stored);
+        if (!(await advance(pool, u.id, String(committed), String(committed + bytes)))) {
+          throw failedPrecondition("CONCURRENT_WRITE", "another stream is writing this upload");
+        }
+        committed += bytes;
+        buffered = rest.length ? [rest] : [];
+        bufferedBytes = BigInt(rest.length);
+      };
+      let finish = false;
+      for (let msg: IteratorResult<filev1.WriteUploadRequest> = first; !msg.done; msg = await it.next()) {
+        const data = msg.value.data;
+        if (data.length) {
+          if (committed + bufferedBytes + BigInt(data.length) > size) {
+            throw invalidArgument("SIZE_EXCEEDED", `the upload declared ${size} bytes`, [
+              { field: "data", description: "more bytes than declared" },
+            ]);
+          }
+          buffered.push(Buffer.from(data));
+          bufferedBytes += BigInt(data.length);
+          while (bufferedBytes >= partBytes) await flush(partBytes);
+        }
+        if (msg.value.finishWrite) {
+          finish = true;
+          break;
+        }
+      }
+      await stillConnected(ctx);
+      if (!finish) return { committedSizeBytes: String(committed), file: undefined };
+      // The last part (an empty one for an empty file).
+      if (bufferedBytes > 0n || (size === 0n && committed === 0n)) await flush(bufferedBytes);
+      if (committed !== size) throw sizeMismatch(u.size_bytes, committed);
+      const file = await completeSession(deps, ctx, { ...u, committed_bytes: String(committed) });
+      return { committedSizeBytes: String(committed), file: toFile(file) };
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// Shared pieces of upload sessions: the caller's own session, part planning, the view.
+import { filev1 } from "@filemesh/contracts";
+import { type CallContext, failedPrecondition, notFound } from "@filemesh/kit";
+import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "../blob/blob-store.js";
+import { expireSessions, getUpload, UPLOAD, type UploadRow } from "../store/uploads.js";
+import { callerId } from "./authorize.js";
+import type { FileDeps } from "./deps.js";
+
+export const uploadNotFound = () => notFound("UPLOAD_NOT_FOUND", "no such upload session");
+
+/** The caller's session (others' sessions do not exist for them); expired ones are expired. */
+export async function ownUpload(deps: FileDeps, ctx: CallContext, id: string): Promise<UploadRow> {
+  const userId = callerId(ctx);
+  const row = await getUpload(deps.pool, id);
+  if (!row || row.owner_id !== userId) throw uploadNotFound();
+  if (
+    (row.state === UPLOAD.ACTIVE || row.state === UPLOAD.COMPLETING) &&
+    row.expire_time.getTime() < Date.now()
+  ) {
+    await releaseExpired(deps, userId);
+    return { ...row, state: UPLOAD.EXPIRED };
+  }
+  return row;
+}
+
+/** Expires the user's overdue sessions (releasing their quota) and drops their parts. */
+export async function releaseExpired(deps: FileDeps, userId: string): Promise<void> {
+  const expired = await expireSessions(deps.pool, userId);
+  for (const u of expired) await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+}
+
+/** Throws unless the session can still take bytes. */
+export function mustBeActive(u: UploadRow): void {
+  if (u.state === UPLOAD.ACTIVE) return;
+  const why: Record<number, [string, string]> = {
+    [UPLOAD.COMPLETED]: ["UPLOAD_COMPLETED", "the upload is already complete"],
+    [UPLOAD.ABORTED]: ["UPLOAD_ABORTED", "the upload was cancelled or rejected"],
+    [UPLOAD.EXPIRED]: ["UPLOAD_EXPIRED", "the upload session has expired"],
+    [UPLOAD.COMPLETING]: ["UPLOAD_COMPLETING", "the upload is being completed"],
+  };
+  const [reason, message] = why[u.state] ?? ["UPLOAD_NOT_ACTIVE", "the upload is not active"];
+  throw failedPrecondition(reason, message);
+}
+
+/** Part size and count: the wanted size clamped to the store's limits and at most 10,000 parts. */
+export function planParts(
+  size: bigint,
+  wanted: number,
+  min: number,
+): { partBytes: bigint; partCount: number } {
+  let part = BigInt(Math.min(Math.max(wanted, min), MAX_PART_BYTES));
+  while (size > part * BigInt(MAX_PARTS)) part *= 2n;
+  const count = size === 0n ? 1 : Number((size + part - 1n) / part);
+  return { partBytes: part, partCount: count };
+}
+
+/** The exact size part `n` must have. */
+export function expectedPartSize(u: UploadRow, n: number): bigint {
+  const part = BigInt(u.part_bytes);
+  if (n < u.part_count) return part;
+  return BigInt(u.size_bytes) - part * BigInt(u.part_count - 1);
+}
+
+export function toUpload(u: UploadRow, parts: StoredPart[], partUrls: filev1.PartUrl[] = []): filev1.Upload {
+  const state = u.state === UPLOAD.COMPLETING ? UPLOAD.ACTIVE : u.state;
+  const committed =
+    u.method === 2 ? u.committed_bytes : String(parts.reduce((n, p) => n + BigInt(p.sizeBytes), 0n));
+  return filev1.Upload.fromPartial({
+    id: u.id,
+    parentId: u.parent_id,
+    name: u.name,
+    sizeBytes: u.size_bytes,
+    sha256: u.sha256,
+    method: u.method as filev1.UploadMethod,
+    state: state as filev1.UploadState,
+    committedSizeBytes: committed,
+    partSizeBytes: u.part_bytes,
+    partCount: u.part_count,
+    partUrls,
+    parts: parts.map((p) => ({ partNumber: p.partNumber, sizeBytes: String(p.sizeBytes), etag: p.etag })),
+    createTime: u.create_time,
+    expireTime: u.expire_time,
+    fileId: u.file_id ?? "",
+  });
+}

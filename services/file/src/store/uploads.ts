@@ -1,0 +1,121 @@
+// files.uploads and files.upload_parts: upload sessions. A session reserves its declared
+// size in files.usage from creation until it completes, is cancelled or expires.
+import type { Queryable } from "./files.js";
+import { adjust } from "./usage.js";
+
+/** Stored states; COMPLETING (a commit in flight) shows as ACTIVE. */
+export const UPLOAD = { ACTIVE: 1, COMPLETED: 2, ABORTED: 3, EXPIRED: 4, COMPLETING: 5 } as const;
+export const METHOD = { PARTS: 1, STREAM: 2 } as const;
+
+export interface UploadRow {
+  id: string;
+  owner_id: string;
+  parent_id: string;
+  name: string;
+  size_bytes: string;
+  sha256: string;
+  method: number;
+  state: number;
+  committed_bytes: string;
+  part_bytes: string;
+  part_count: number;
+  object_key: string;
+  multipart_id: string;
+  file_id: string | null;
+  create_time: Date;
+  expire_time: Date;
+}
+
+export interface PartRow {
+  part_number: number;
+  size_bytes: string;
+  etag: string;
+}
+
+export async function insertUpload(
+  q: Queryable,
+  u: Omit<UploadRow, "create_time" | "state" | "committed_bytes" | "file_id">,
+) {
+  const { rows } = await q.query<UploadRow>(
+    `INSERT INTO files.uploads (id, owner_id, parent_id, name, size_bytes, sha256, method, state, part_bytes,
+       part_count, object_key, multipart_id, expire_time)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9, $10, $11, $12) RETURNING *`,
+    [
+      u.id,
+      u.owner_id,
+      u.parent_id,
+      u.name,
+      u.size_bytes,
+      u.sha256,
+      u.method,
+      u.part_bytes,
+      u.part_count,
+      u.object_key,
+      u.multipart_id,
+      u.expire_time,
+    ],
+  );
+  return rows[0]!;
+}
+
+export async function getUpload(q: Queryable, id: string, lock = false): Promise<UploadRow | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const { rows } = await q.query<UploadRow>(
+    `SELECT * FROM files.uploads WHERE id = $1${lock ? " FOR UPDATE" : ""}`,
+    [id],
+  );
+  return rows[0];
+}
+
+/** Moves a session from one state to another; false when it was not in `from`. */
+export async function transition(q: Queryable, id: string, from: number, to: number, fileId?: string) {
+  const res = await q.query(
+    "UPDATE files.uploads SET state = $3, file_id = coalesce($4, file_id) WHERE id = $1 AND state = $2",
+    [id, from, to, fileId ?? null],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** Advances committed_bytes from `from` to `to`; false when another writer moved it. */
+export async function advance(q: Queryable, id: string, from: string, to: string): Promise<boolean> {
+  const res = await q.query(
+    "UPDATE files.uploads SET committed_bytes = $3 WHERE id = $1 AND committed_bytes = $2 AND state = 1",
+    [id, from, to],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+export async function savePart(
+  q: Queryable,
+  uploadId: string,
+  p: { partNumber: number; sizeBytes: number; etag: string },
+) {
+  await q.query(
+    `INSERT INTO files.upload_parts (upload_id, part_number, size_bytes, etag) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (upload_id, part_number) DO UPDATE SET size_bytes = excluded.size_bytes, etag = excluded.etag`,
+    [uploadId, p.partNumber, p.sizeBytes, p.etag],
+  );
+}
+
+export async function partsOf(q: Queryable, uploadId: string): Promise<PartRow[]> {
+  const { rows } = await q.query<PartRow>(
+    "SELECT part_number, size_bytes, etag FROM files.upload_parts WHERE upload_id = $1 ORDER BY part_number",
+    [uploadId],
+  );
+  return rows;
+}
+
+/**
+ * Expires the caller's sessions past their time and releases their reservations; returns them
+ * so their multipart uploads can be aborted.
+ */
+export async function expireSessions(q: Queryable, ownerId: string): Promise<UploadRow[]> {
+  const { rows } = await q.query<UploadRow>(
+    `UPDATE files.uploads SET state = 4 WHERE owner_id = $1 AND state IN (1, 5) AND expire_time < now()
+     RETURNING *`,
+    [ownerId],
+  );
+  const total = rows.reduce((n, r) => n + BigInt(r.size_bytes), 0n);
+  if (total > 0n) await adjust(q, ownerId, { reserved: -total });
+  return rows;
+}
