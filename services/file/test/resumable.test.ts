@@ -50,9 +50,9 @@ it("survives a dropped connection and resumes on another replica", async () => {
   // Replica 0: two and a half parts, then the connection drops.
   const first = open(t.f, t.f.writeUpload, a.headers);
   const sent = data.subarray(0, 2 * PART + MiB);
-  chunks(sent).forEach((c, i) =>
-    first.stream.write(msg({ ...(i === 0 ? { uploadId, writeOffset: "0" } : {}), data: c })),
-  );
+  for (const [i, c] of chunks(sent).entries()) {
+    first.stream.write(msg({ ...(i === 0 ? { uploadId, writeOffset: "0" } : {}), data: c }));
+  }
   for (let i = 0; i < 100 && (await committed()) !== String(2 * PART); i++)
     await new Promise((r) => setTimeout(r, 100));
   first.stream.cancel();

@@ -34,7 +34,7 @@ export async function commitContent(deps: FileDeps, ctx: CallContext, c: Commit)
     const existing = await liveChildByName(tx, c.parentId, c.name, true);
     if (existing && existing.kind !== KIND.FILE) throw nameConflict();
     // The reservation becomes use; content larger than it claims the rest against the quota.
-    const covered = c.sizeBytes < c.reservedBytes ? c.sizeBytes : c.reservedBytes;
+    const covered = [c.sizeBytes, c.reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
     await adjust(tx, c.userId, { reserved: -c.reservedBytes, used: covered, files: existing ? 0 : 1 });
     if (c.sizeBytes > covered) {
       await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
