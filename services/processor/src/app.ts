@@ -1,12 +1,81 @@
+// Wiring of the processor, in the order STYLE.md gives. main.ts and the tests call it.
 import { processorv1 } from "@filemesh/contracts";
-import { createServiceRuntime, type Logger, type Runtime, useCallerChecks } from "@filemesh/kit";
+import {
+  consumedEventsTableSql,
+  createServiceRuntime,
+  FILEMESH_STREAMS,
+  type Logger,
+  openDatabase,
+  type Runtime,
+  useCallerChecks,
+} from "@filemesh/kit";
+import type pg from "pg";
+import { auditWorkers } from "./audit/audit-worker.js";
 import type { ProcessorConfig } from "./config.js";
+import { type BackgroundWorkers, startBackgroundWorkers } from "./events/background.js";
+import { PROCESSOR_STREAMS } from "./events/topology.js";
+import type { Worker } from "./events/workers.js";
+import { createAdminHandlers } from "./handlers/admin-handlers.js";
+import { processorMetrics } from "./metrics.js";
+import { processorMigrations } from "./store/migrations.js";
 
-// Scaffolding: every RPC answers UNIMPLEMENTED (reason NOT_IMPLEMENTED) until its issue lands.
-export async function startProcessorService(config: ProcessorConfig, log: Logger): Promise<Runtime> {
+export interface Processor {
+  runtime: Runtime;
+  workers: BackgroundWorkers;
+  pool: pg.Pool;
+}
+
+export interface ProcessorOptions {
+  /** Extra workers (tests). */
+  extraWorkers?: (deps: { pool: pg.Pool; log: Logger }) => Worker[];
+}
+
+export async function startProcessor(
+  config: ProcessorConfig,
+  log: Logger,
+  options: ProcessorOptions = {},
+): Promise<Processor> {
   const { runtime, registry } = createServiceRuntime("processor", config, log);
   useCallerChecks(runtime, { config, registry, log });
-  runtime.add(processorv1.ProcessorServiceService, {}, "filemesh.processor.v1.ProcessorService");
+  const metrics = processorMetrics(registry);
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    readUrl: config.databaseReadUrl,
+    schema: "jobs",
+    poolSize: config.databasePoolSize,
+    entities: [],
+    migrations: processorMigrations(consumedEventsTableSql("jobs")),
+    log,
+  });
+  runtime.onShutdown(() => db.close());
+  await db.migrate();
+  const workers = startBackgroundWorkers({
+    natsUrl: config.natsUrl,
+    name: "processor",
+    streams: PROCESSOR_STREAMS,
+    workers: [
+      ...auditWorkers({ prefix: config.consumerPrefix, streams: FILEMESH_STREAMS, pool: db.pool, log }),
+      ...(options.extraWorkers?.({ pool: db.pool, log }) ?? []),
+    ],
+    settings: {
+      maxDeliver: config.maxDeliver,
+      backoffMs: config.retryBackoffMs,
+      ackWaitMs: config.ackWaitMs,
+    },
+    metrics,
+    log,
+  });
+  runtime.onShutdown(() => workers.stop());
+  runtime.add(
+    processorv1.ProcessorServiceService,
+    createAdminHandlers({ pool: db.readPool, deadLetters: workers.deadLetters }),
+    "filemesh.processor.v1.ProcessorService",
+  );
   await runtime.start();
-  return runtime;
+  return { runtime, workers, pool: db.pool };
+}
+
+/** The service as main.ts and the test mesh start it. */
+export async function startProcessorService(config: ProcessorConfig, log: Logger): Promise<Runtime> {
+  return (await startProcessor(config, log)).runtime;
 }

@@ -1,9 +1,49 @@
-import { commonSpec, parseConfig, redisSpec } from "@filemesh/kit";
+import {
+  commonSpec,
+  databaseSpec,
+  duration,
+  int,
+  list,
+  natsSpec,
+  parseConfig,
+  redisSpec,
+  str,
+} from "@filemesh/kit";
 
-export const processorSpec = { ...commonSpec("processor"), ...redisSpec() };
+export const processorSpec = {
+  ...commonSpec("processor"),
+  ...databaseSpec(),
+  ...redisSpec(),
+  ...natsSpec(),
+  /** Prefix of every durable consumer name; replicas with the same prefix share the work. */
+  consumerPrefix: str("CONSUMER_PREFIX", { default: "processor" }),
+  /** Deliveries of one event before it goes to the dead-letter stream. */
+  maxDeliver: int("MAX_DELIVER", { default: 8, min: 1, max: 1000 }),
+  /** Redelivery delays after a failed delivery, by delivery count (the last one repeats). */
+  retryBackoff: list("RETRY_BACKOFF", { default: ["1s", "5s", "15s", "30s", "1m", "2m", "5m"] }),
+  /** How long a delivered event may stay unacknowledged before JetStream redelivers it. */
+  ackWaitMs: duration("ACK_WAIT", { default: 120_000 }),
+};
 
 export type ProcessorConfig = ReturnType<typeof loadProcessorConfig>;
 
+/** Parses RETRY_BACKOFF's durations ("500ms", "5s", …) into milliseconds. */
+function parseBackoff(values: readonly string[]): number[] {
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  return values.map((v) => {
+    const m = /^(\d+)(ms|s|m|h)$/.exec(v);
+    if (!m)
+      throw new Error(
+        `invalid configuration:\n  - RETRY_BACKOFF has an invalid duration ${JSON.stringify(v)}`,
+      );
+    return Number(m[1]) * (units[m[2] ?? "ms"] ?? 1);
+  });
+}
+
 export function loadProcessorConfig(env: Record<string, string | undefined> = process.env) {
-  return parseConfig(processorSpec, env);
+  const config = parseConfig(processorSpec, env);
+  if (!/^[a-z0-9][a-z0-9-]{0,40}$/.test(config.consumerPrefix)) {
+    throw new Error("invalid configuration:\n  - CONSUMER_PREFIX must be 1-41 characters of a-z, 0-9 and -");
+  }
+  return { ...config, retryBackoffMs: parseBackoff(config.retryBackoff) };
 }

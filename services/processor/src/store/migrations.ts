@@ -1,0 +1,43 @@
+// The `jobs` schema: the audit log and the consumers' applied-event records.
+import { Migration, type MigrationObject } from "@filemesh/kit";
+
+class M001AuditEvents extends Migration {
+  override async up(): Promise<void> {
+    // One row per event id (the primary key is the "stored once" guarantee). `type` is the
+    // subject (filemesh.files.file_uploaded), `proto_type` the payload's message name.
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS jobs.audit_events (
+        event_id uuid PRIMARY KEY,
+        type text NOT NULL,
+        proto_type text NOT NULL,
+        actor text NOT NULL,
+        resource text NOT NULL,
+        occur_time timestamptz NOT NULL,
+        request_id text NOT NULL DEFAULT '',
+        traceparent text NOT NULL DEFAULT '',
+        payload bytea NOT NULL,
+        payload_json jsonb,
+        stream text NOT NULL,
+        stream_seq bigint NOT NULL,
+        record_time timestamptz NOT NULL DEFAULT now()
+      )`);
+    this.addSql(`CREATE INDEX IF NOT EXISTS audit_events_time_idx
+      ON jobs.audit_events (occur_time DESC, event_id DESC)`);
+    for (const column of ["actor", "resource", "type", "proto_type"]) {
+      this.addSql(`CREATE INDEX IF NOT EXISTS audit_events_${column}_idx
+        ON jobs.audit_events (${column}, occur_time DESC, event_id DESC)`);
+    }
+  }
+}
+
+export function processorMigrations(consumedEventsSql: string): MigrationObject[] {
+  class M002ConsumedEvents extends Migration {
+    override async up(): Promise<void> {
+      this.addSql(consumedEventsSql);
+    }
+  }
+  return [
+    { name: "001_audit_events", class: M001AuditEvents },
+    { name: "002_consumed_events", class: M002ConsumedEvents },
+  ];
+}
