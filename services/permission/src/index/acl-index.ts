@@ -10,13 +10,10 @@ import {
   ROLE_RANK,
   type Tuple,
 } from "../domain/model.js";
+import { createFileTree, type Grant } from "./file-tree.js";
 import { createGroupGraph } from "./group-graph.js";
 
-export interface Grant {
-  rank: number;
-  /** Epoch ms; 0 = never. */
-  expireAt: number;
-}
+export type { Grant } from "./file-tree.js";
 
 export type Op = "touch" | "delete";
 
@@ -49,27 +46,21 @@ export interface AclIndex {
 export const isLive = (g: Grant, now: number) => g.expireAt === 0 || g.expireAt > now;
 
 export function createAclIndex(): AclIndex {
-  const parents = new Map<string, string>();
-  const grants = new Map<string, Map<string, Grant>>();
+  const tree = createFileTree();
   const bySubject = new Map<string, Set<string>>();
   const groups = createGroupGraph();
   let grantCount = 0;
 
+  const rankOf = (relation: string) => ROLE_RANK[relation as keyof typeof ROLE_RANK];
+
   const setGrant = (t: Tuple) => {
-    const onFile = slot(grants, t.object, () => new Map());
-    if (!onFile.has(t.subject)) grantCount++;
-    onFile.set(t.subject, { rank: ROLE_RANK[t.relation as keyof typeof ROLE_RANK], expireAt: t.expireAt });
-    const files = slot(bySubject, t.subject, () => new Set());
-    files.add(t.object);
+    if (tree.setGrant(t.object, t.subject, { rank: rankOf(t.relation), expireAt: t.expireAt })) grantCount++;
+    slot(bySubject, t.subject, () => new Set()).add(t.object);
   };
 
   const deleteGrant = (t: Tuple) => {
-    const onFile = grants.get(t.object);
-    const g = onFile?.get(t.subject);
-    if (!onFile || !g || g.rank !== ROLE_RANK[t.relation as keyof typeof ROLE_RANK]) return;
-    onFile.delete(t.subject);
+    if (!tree.removeGrant(t.object, t.subject, rankOf(t.relation))) return;
     grantCount--;
-    if (onFile.size === 0) grants.delete(t.object);
     const files = bySubject.get(t.subject);
     files?.delete(t.object);
     if (files?.size === 0) bySubject.delete(t.subject);
@@ -78,26 +69,24 @@ export function createAclIndex(): AclIndex {
   const rankOn = (subject: string, resource: string, now: number, enough = 3): number => {
     const closure = groups.closureOf(subject);
     let best = 0;
-    let node: string | undefined = resource;
-    for (let depth = 0; node !== undefined && depth <= MAX_DEPTH; depth++) {
-      const onFile = grants.get(node);
-      if (onFile) {
-        if (!closure) {
-          const g = onFile.get(subject);
-          if (g && g.rank > best && isLive(g, now)) best = g.rank;
-        } else if (onFile.size <= closure.size) {
-          for (const [s, g] of onFile) {
-            if (g.rank > best && closure.has(s) && isLive(g, now)) best = g.rank;
-          }
-        } else {
-          for (const s of closure) {
-            const g = onFile.get(s);
-            if (g && g.rank > best && isLive(g, now)) best = g.rank;
-          }
+    let node = tree.get(resource);
+    for (let depth = 0; node !== undefined && depth <= MAX_DEPTH; depth++, node = node.parent) {
+      const onFile = node.grants;
+      if (!onFile) continue;
+      if (!closure) {
+        const g = onFile.get(subject);
+        if (g && g.rank > best && isLive(g, now)) best = g.rank;
+      } else if (onFile.size <= closure.size) {
+        for (const [s, g] of onFile) {
+          if (g.rank > best && closure.has(s) && isLive(g, now)) best = g.rank;
         }
-        if (best >= enough) return best;
+      } else {
+        for (const s of closure) {
+          const g = onFile.get(s);
+          if (g && g.rank > best && isLive(g, now)) best = g.rank;
+        }
       }
-      node = parents.get(node);
+      if (best >= enough) return best;
     }
     return best;
   };
@@ -107,8 +96,8 @@ export function createAclIndex(): AclIndex {
     apply(op, t) {
       const rel = t.relation;
       if (rel === "parent") {
-        if (op === "touch") parents.set(t.object, t.subject);
-        else if (parents.get(t.object) === t.subject) parents.delete(t.object);
+        if (op === "touch") tree.setParent(t.object, t.subject);
+        else tree.removeParent(t.object, t.subject);
       } else if (rel === "member" || rel === "admin") {
         const rank = rel === "admin" ? 2 : 1;
         if (op === "touch") groups.set(t.object, t.subject, rank);
@@ -128,7 +117,7 @@ export function createAclIndex(): AclIndex {
       const candidates = new Set<string>();
       for (const s of closure) {
         for (const f of bySubject.get(s) ?? []) {
-          const g = grants.get(f)?.get(s);
+          const g = tree.get(f)?.grants?.get(s);
           if (g && isLive(g, now) && f > after) candidates.add(f);
         }
       }
@@ -140,11 +129,12 @@ export function createAclIndex(): AclIndex {
       }
       return out;
     },
-    direct: (resource, subject) => grants.get(resource)?.get(subject),
+    direct: (resource, subject) => tree.get(resource)?.grants?.get(subject),
     *tuples() {
-      for (const [object, subject] of parents) yield { object, relation: "parent", subject, expireAt: 0 };
-      for (const [object, onFile] of grants) {
-        for (const [subject, g] of onFile) {
+      for (const n of tree.nodes()) {
+        const object = n.ref;
+        if (n.parent) yield { object, relation: "parent", subject: n.parent.ref, expireAt: 0 };
+        for (const [subject, g] of n.grants ?? []) {
           yield { object, relation: RELATION_OF_RANK[g.rank]!, subject, expireAt: g.expireAt };
         }
       }
@@ -155,7 +145,7 @@ export function createAclIndex(): AclIndex {
     beginBulk: () => groups.beginBulk(),
     endBulk: () => groups.endBulk(),
     get size() {
-      return parents.size + grantCount + groups.size;
+      return tree.parents + grantCount + groups.size;
     },
   };
   return index;

@@ -52,7 +52,7 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync }): Writer {
     return run;
   };
 
-  const attempt = async <R>(spec: WriteSpec<R>): Promise<R> => {
+  const attempt = async <R>(spec: WriteSpec<R>): Promise<{ response: R; published?: Promise<void> }> => {
     const requestKey = spec.requestId ? `${spec.caller}/${spec.requestId}` : null;
     const { response, change } = await inTransaction(deps.pool, async (tx) => {
       const revision = await nextRevision(tx);
@@ -93,8 +93,8 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync }): Writer {
       return { response, change };
     });
     deps.sync.offer(change);
-    await deps.sync.publish(change);
-    return response;
+    // Sent now, in commit order on one connection; awaited outside the queue.
+    return { response, published: deps.sync.publish(change) };
   };
 
   return (spec) => {
@@ -103,7 +103,7 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync }): Writer {
         { field: "request_id", description: "malformed" },
       ]);
     }
-    return serial(async () => {
+    const done = serial(async () => {
       try {
         return await attempt(spec);
       } catch (err) {
@@ -116,8 +116,12 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync }): Writer {
         }
         // The replayed answer is only given once this replica has applied that revision.
         await deps.sync.catchUp();
-        return spec.decode(stored.response);
+        return { response: spec.decode(stored.response) };
       }
+    });
+    return done.then(async ({ response, published }) => {
+      await published;
+      return response;
     });
   };
 }

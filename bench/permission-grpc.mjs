@@ -1,0 +1,197 @@
+// Check and CheckBatch over gRPC against the health baseline (same replica, same ghz
+// settings, interleaved), and propagation between replicas: the time from a write's answer on
+// replica A until replica B allows the new grant (Check polled back to back, no min_revision).
+//   node bench/permission-grpc.mjs [--duration 15s] [--samples 500]
+// Starts auth and two permission replicas from dist/ against the dev database (filemesh) and a
+// private redis-server; rate limits of the check class are lifted (one client drives it all).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { devSecrets, ensureDatabase } from "../scripts/lib/dev-env.mjs";
+import {
+  client,
+  ensureBuilt,
+  ghz,
+  log,
+  machine,
+  percentiles,
+  resultsDir,
+  root,
+  round,
+  stamp,
+  startRedis,
+  startService,
+  unary,
+  writeResults,
+} from "./permission-lib.mjs";
+
+const { values: args } = parseArgs({
+  options: { duration: { type: "string" }, samples: { type: "string", default: "500" } },
+});
+const DB = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/filemesh";
+const dir = resultsDir("grpc");
+const scenario = (n) => JSON.parse(readFileSync(join(root, "bench", "scenarios", `${n}.json`), "utf8"));
+const out = {
+  machine: machine(),
+  commands: [`node bench/permission-grpc.mjs ${process.argv.slice(2).join(" ")}`.trim()],
+};
+
+ensureBuilt(["auth", "permission"]);
+await ensureDatabase(DB);
+const redis = await startRedis();
+const secrets = devSecrets(root);
+const lifted = ["login", "register", "check", "read", "write"]
+  .map((c) => `${c}=100000000/1s:100000000`)
+  .join(",");
+const common = { DATABASE_URL: DB, REDIS_URL: redis.url, ...secrets, RATE_LIMITS: lifted, LOG_LEVEL: "warn" };
+const procs = [];
+try {
+  const auth = await startService("auth", common);
+  procs.push(auth);
+  const env = { ...common, AUTH_ADDRS: auth.addr };
+  const [p0, p1] = [await startService("permission", env), await startService("permission", env)];
+  procs.push(p0, p1);
+  const seeded = await seed(auth.addr, p0.addr);
+  const run = async (name, config) => {
+    log(`${name}: ${config.call}, concurrency ${config.concurrency}, ${config.duration}`);
+    const r = await ghz(config, dir, name);
+    out.commands.push(r.command);
+    log(`${name}: ${r.rps} rps, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms`);
+    return r;
+  };
+  const settle = (name, extra) => {
+    const { bench, ...config } = scenario(name);
+    return { bench, config: { ...config, ...extra, host: p0.addr, protoset: join(root, config.protoset) } };
+  };
+  const check = settle("check", { metadata: seeded.auth, data: seeded.checks });
+  const batch = settle("check-batch", { metadata: seeded.auth, data: seeded.batch });
+  if (args.duration) for (const s of [check, batch]) s.config.duration = args.duration;
+  const { protoset: _p, metadata: _m, data: _d, ...same } = check.config;
+  const health = {
+    ...same,
+    call: "grpc.health.v1.Health/Check",
+    proto: join(root, "node_modules/grpc-health-check/proto/health/v1/health.proto"),
+    data: { service: "" },
+  };
+  for (const c of [health, check.config, batch.config]) await ghz({ ...c, duration: "2s" }, dir, "warmup");
+  out.health = [await run("health-1", health)];
+  out.check = await run("check", check.config);
+  out.health.push(await run("health-2", health));
+  out.batch = await run("check-batch", batch.config);
+  out.batch.checksPerSecond = Math.round(out.batch.rps * check.bench.batch ?? 100);
+  out.batch.checksPerSecond = Math.round(out.batch.rps * (batch.bench.batch ?? 100));
+  out.propagation = await propagation(p0.addr, p1.addr, seeded, Number(args.samples));
+} finally {
+  for (const p of procs.reverse()) await p.stop();
+  await redis.stop();
+}
+writeResults(dir, out, report(out));
+
+/** A user, a folder chain with a grant at the top (allowed below) and one without (denied). */
+async function seed(authAddr, permAddr) {
+  const a = client("auth", authAddr);
+  const email = `bench-check-${stamp.toLowerCase()}@bench.filemesh.example`;
+  const password = "bench-check-password-5d1e";
+  const { user } = await unary(a, "register", { email, password, displayName: "bench check" });
+  const { accessToken } = await unary(a, "login", { email, password });
+  a.close();
+  const me = `user:${user.id}`;
+  const p = client("permission", permAddr);
+  const file = (tree, depth) => `file:bench-${stamp.toLowerCase()}-${tree}-${depth}`;
+  const updates = [];
+  const touch = (object, relation, subject) =>
+    updates.push({ operation: "RELATION_OPERATION_TOUCH", relation: { object, relation, subject } });
+  for (const tree of ["shared", "other"]) {
+    for (let d = 1; d < 8; d++) touch(file(tree, d), "parent", file(tree, d - 1));
+  }
+  touch(file("shared", 0), "viewer", me);
+  touch(file("other", 0), "owner", `user:someone-else-${stamp.toLowerCase()}`);
+  const internal = { "x-filemesh-service": "file", "x-filemesh-internal-token": secrets.INTERNAL_TOKEN };
+  const { revision } = await unary(p, "writeRelations", { updates, requestId: "" }, internal);
+  p.close();
+  const perms = ["read", "write", "share", "delete"];
+  const checks = [];
+  for (let d = 0; d < 8; d++)
+    for (const tree of ["shared", "other"]) checks.push({ resource: file(tree, d), permission: "read" });
+  const items = Array.from({ length: 100 }, (_, i) => ({
+    resource: file(i % 2 ? "shared" : "other", i % 8),
+    permission: perms[i % 4],
+  }));
+  return {
+    auth: { authorization: `Bearer ${accessToken}` },
+    checks,
+    batch: { items },
+    me,
+    revision,
+    internal,
+    file,
+  };
+}
+
+async function propagation(addrA, addrB, s, samples) {
+  const a = client("permission", addrA);
+  const b = client("permission", addrB);
+  const write = [];
+  const visible = [];
+  const checkRtt = [];
+  let firstPoll = 0;
+  for (let k = 0; k < samples; k++) {
+    const f = `file:bench-prop-${stamp.toLowerCase()}-${k}`;
+    const t0 = performance.now();
+    const upd = {
+      operation: "RELATION_OPERATION_TOUCH",
+      relation: { object: f, relation: "viewer", subject: s.me },
+    };
+    await unary(a, "writeRelations", { updates: [upd], requestId: "" }, s.internal);
+    const t1 = performance.now();
+    for (let polls = 1; ; polls++) {
+      const c0 = performance.now();
+      const r = await unary(b, "check", { resource: f, permission: "read" }, s.auth);
+      checkRtt.push(performance.now() - c0);
+      if (r.allowed) {
+        if (polls === 1) firstPoll++;
+        break;
+      }
+    }
+    write.push(t1 - t0);
+    visible.push(performance.now() - t1);
+  }
+  a.close();
+  b.close();
+  return {
+    samples,
+    writeMs: percentiles(write),
+    visibleAfterWriteAnswerMs: percentiles(visible),
+    checkRoundTripMs: percentiles(checkRtt),
+    visibleAtFirstCheck: `${round((100 * firstPoll) / samples, 1)} %`,
+  };
+}
+
+function report(o) {
+  const h = o.health.map((x) => x.rps);
+  const base = (h[0] + h[1]) / 2;
+  const hp99 = Math.max(...o.health.map((x) => x.latencyMs.p99));
+  const row = (name, r) =>
+    `| ${name} | ${r.rps} | ${r.latencyMs.p50} | ${r.latencyMs.p99} | ${JSON.stringify(r.statusCodes)} |`;
+  const p = o.propagation;
+  return [
+    `# permission over gRPC (${new Date().toISOString()})`,
+    "",
+    `machine: ${o.machine.cores} cores, node ${o.machine.node}, load ${o.machine.loadAverage}`,
+    "",
+    "| call | rps | p50 ms | p99 ms | statuses |",
+    "|---|---|---|---|---|",
+    row("health (before)", o.health[0]),
+    row("Check", o.check),
+    row("health (after)", o.health[1]),
+    row("CheckBatch ×100", o.batch),
+    "",
+    `Check / health rps: ${round(o.check.rps / base, 2)} (target ≥ 0.8); Check p99 − health p99: ${round(o.check.latencyMs.p99 - hp99, 2)} ms (target ≤ 1 ms).`,
+    `CheckBatch: ${o.batch.checksPerSecond} checks/s.`,
+    "",
+    `Propagation (${p.samples} grants on replica A, Check polled on replica B): visible ${p.visibleAfterWriteAnswerMs.p50} ms p50, ${p.visibleAfterWriteAnswerMs.p99} ms p99 after the write's answer (${p.visibleAtFirstCheck} at the first Check; one Check round trip p50 ${p.checkRoundTripMs.p50} ms); the write itself p50 ${p.writeMs.p50} ms, p99 ${p.writeMs.p99} ms.`,
+    "",
+    "Commands:",
+    ...o.commands.map((c) => `    ${c}`),
+  ].join("\n");
+}
