@@ -44,6 +44,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   );
   const deps: AuthDeps = {
     pool: db.pool,
+    readPool: db.readPool,
     redis,
     hasher: createHasher({
       pepper: config.passwordPepper,

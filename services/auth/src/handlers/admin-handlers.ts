@@ -35,7 +35,7 @@ export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
         ]);
       }
       const size = req.pageSize || 50;
-      const rows = await listAccounts(deps.pool, {
+      const rows = await listAccounts(deps.readPool, {
         afterEmail: cursor.decode(req.pageToken),
         prefix: req.emailPrefix.trim().toLowerCase(),
         limit: size + 1,

@@ -7,6 +7,8 @@ import type { SessionSettings } from "../store/sessions.js";
 
 export interface AuthDeps {
   pool: pg.Pool;
+  /** Read replica (DATABASE_READ_URL) for queries that tolerate lag, e.g. admin listings. */
+  readPool: pg.Pool;
   redis: Redis;
   hasher: Hasher;
   throttle: Throttle;
