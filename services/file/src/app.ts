@@ -16,6 +16,7 @@ import type { FileConfig } from "./config.js";
 import { createPageTokens } from "./domain/page-token.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
 import type { FileDeps } from "./handlers/deps.js";
+import { createDownloadHandlers } from "./handlers/download-handlers.js";
 import { createPartHandlers } from "./handlers/part-handlers.js";
 import { createRawUploadHandlers } from "./handlers/raw-upload-handlers.js";
 import { createSessionHandlers } from "./handlers/session-handlers.js";
@@ -73,6 +74,7 @@ export async function startFileService(
       ...createSessionHandlers(deps),
       ...createPartHandlers(deps),
       ...createUsageHandlers(deps),
+      ...createDownloadHandlers(deps),
     },
     "filemesh.file.v1.FileService",
   );

@@ -5,7 +5,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filev1 } from "@filemesh/contracts";
 import { call, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
-import { type ClientWritableStream, Metadata, type ServiceError } from "@grpc/grpc-js";
+import {
+  type ClientReadableStream,
+  type ClientWritableStream,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { type ServiceName, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 
 export interface FileTestMesh {
@@ -113,4 +118,14 @@ export function rawUpload(parentId: string, name: string, data: Buffer, sha256 =
     );
   }
   return msgs;
+}
+
+/** Collects every message of a server stream (rejects with the stream's error). */
+export function collect<Res>(stream: ClientReadableStream<Res>): Promise<Res[]> {
+  return new Promise((resolve, reject) => {
+    const out: Res[] = [];
+    stream.on("data", (m: Res) => out.push(m));
+    stream.on("error", reject);
+    stream.on("end", () => resolve(out));
+  });
 }

@@ -1,0 +1,122 @@
+// Downloads: GetFileContent (REST raw body, stream of HttpBody), ReadFile (native stream:
+// metadata first, then data) — both with offset/length and an optional version, streamed
+// from the store without buffering — and GetDownloadUrl (short-lived presigned URL, s3).
+// Only READY content is served.
+import type { filev1 } from "@filemesh/contracts";
+import {
+  AppError,
+  type CallContext,
+  Code,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+} from "@filemesh/kit";
+import { type FileRow, KIND, STATE } from "../store/files.js";
+import { getVersion, type VersionRow } from "../store/versions.js";
+import { authorize } from "./authorize.js";
+import type { FileDeps } from "./deps.js";
+import { presignUnsupported } from "./session-handlers.js";
+import { toFile } from "./views.js";
+
+export interface Range {
+  offset: number;
+  length: number;
+}
+
+/** The version to serve: the current one, or `versionId` of this file; READY only. */
+export async function servable(deps: FileDeps, file: FileRow, versionId: string): Promise<VersionRow> {
+  if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
+  const id = versionId || file.current_version_id || "";
+  const v = /^[0-9a-f-]{36}$/i.test(id) ? await getVersion(deps.pool, file.id, id) : undefined;
+  if (!v) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
+  const state = v.id === file.current_version_id ? file.state : v.state;
+  if (state !== STATE.READY) {
+    throw failedPrecondition(
+      state === STATE.REJECTED ? "FILE_REJECTED" : "FILE_NOT_READY",
+      state === STATE.REJECTED ? "the file was rejected" : "the file is still being processed",
+    );
+  }
+  return v;
+}
+
+/** offset/length checked against the size: offset past the end is OUT_OF_RANGE; 0 length = to the end. */
+export function rangeOf(offset: string, length: string, size: string): Range {
+  const o = Number(offset || "0");
+  const l = Number(length || "0");
+  const total = Number(size);
+  if (!Number.isSafeInteger(o) || o < 0 || !Number.isSafeInteger(l) || l < 0) {
+    throw invalidArgument("INVALID_RANGE", "offset and length must be non-negative", [
+      { field: o < 0 ? "offset" : "length", description: "negative" },
+    ]);
+  }
+  if (o > total)
+    throw new AppError(Code.OUT_OF_RANGE, "OFFSET_OUT_OF_RANGE", `offset is past the end (${total} bytes)`);
+  return { offset: o, length: l === 0 ? total - o : Math.min(l, total - o) };
+}
+
+/** The bytes of `v` in `range`, re-cut into messages of at most `chunk` bytes. */
+export async function* contentChunks(deps: FileDeps, v: VersionRow, range: Range): AsyncGenerator<Buffer> {
+  if (range.length === 0) return;
+  const chunk = deps.settings.downloadChunkBytes;
+  const source = await deps.blobs.get(v.object_key, range);
+  let pending: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const raw of source) {
+      const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
+      pending.push(b);
+      size += b.length;
+      while (size >= chunk) {
+        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+        yield all.subarray(0, chunk);
+        const rest = all.subarray(chunk);
+        pending = rest.length ? [rest] : [];
+        size = rest.length;
+      }
+    }
+    if (size > 0) yield Buffer.concat(pending);
+  } finally {
+    source.destroy();
+  }
+}
+
+export function createDownloadHandlers(deps: FileDeps) {
+  const { blobs, settings } = deps;
+  return {
+    async *getFileContent(req: filev1.GetFileContentRequest, ctx: CallContext) {
+      const file = await authorize(deps, ctx, req.fileId, "read");
+      const v = await servable(deps, file, req.versionId);
+      const range = rangeOf(req.offset, req.length, v.size_bytes);
+      let first = true;
+      for await (const data of contentChunks(deps, v, range)) {
+        yield { contentType: first ? v.content_type : "", data, extensions: [] };
+        first = false;
+      }
+      if (first) yield { contentType: v.content_type, data: Buffer.alloc(0), extensions: [] };
+    },
+
+    async *readFile(req: filev1.ReadFileRequest, ctx: CallContext): AsyncGenerator<filev1.ReadFileResponse> {
+      const file = await authorize(deps, ctx, req.fileId, "read");
+      const v = await servable(deps, file, req.versionId);
+      const range = rangeOf(req.offset, req.length, v.size_bytes);
+      yield { file: toFile(file) };
+      for await (const data of contentChunks(deps, v, range)) yield { data };
+    },
+
+    async getDownloadUrl(
+      req: filev1.GetDownloadUrlRequest,
+      ctx: CallContext,
+    ): Promise<filev1.GetDownloadUrlResponse> {
+      const file = await authorize(deps, ctx, req.fileId, "read");
+      if (!blobs.presigns) throw presignUnsupported();
+      const v = await servable(deps, file, req.versionId);
+      const expiresInSeconds = Math.max(1, Math.floor(settings.presignExpiryMs / 1000));
+      const url = await blobs.presignGet(v.object_key, {
+        expiresInSeconds,
+        fileName: file.name,
+        contentType: v.content_type,
+      });
+      return { url, expireTime: new Date(Date.now() + expiresInSeconds * 1000) };
+    },
+  };
+}

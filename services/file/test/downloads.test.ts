@@ -1,0 +1,140 @@
+// Downloads on both drivers: whole and ranged content (REST-shaped HttpBody stream and the
+// native ReadFile stream), versions, READY-only serving, access, presigned URLs.
+import { createHash, randomBytes } from "node:crypto";
+import { filev1, permissionv1 } from "@filemesh/contracts";
+import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { status } from "@grpc/grpc-js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+afterAll(() => db.end());
+
+describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
+  let t: FileTestMesh;
+  beforeAll(async () => {
+    t = await startFileMesh({ driver, env: { DOWNLOAD_CHUNK_BYTES: String(64 * 1024) } });
+  });
+  afterAll(() => t?.stop());
+
+  type H = Record<string, string>;
+  const upload = (h: H, name: string, data: Buffer) =>
+    send(t.f, t.f.uploadFile, rawUpload("", name, data), h).then(
+      (r) => (r as filev1.UploadFileResponse).file!,
+    );
+  const content = async (h: H, r: Partial<filev1.GetFileContentRequest>) => {
+    const msgs = await collect(
+      t.f.getFileContent(filev1.GetFileContentRequest.fromPartial(r), metadataOf(h)),
+    );
+    return {
+      contentType: msgs[0]?.contentType,
+      data: Buffer.concat(msgs.map((m) => m.data)),
+      count: msgs.length,
+    };
+  };
+
+  it("streams whole and ranged content in bounded messages", async () => {
+    const a = await t.mesh.newUser();
+    const data = randomBytes(300_000);
+    const f = await upload(a.headers, "data.bin", data);
+    const whole = await content(a.headers, { fileId: f.id });
+    expect(sha(whole.data)).toBe(sha(data));
+    expect(whole.contentType).toBe("application/octet-stream");
+    expect(whole.count).toBe(5); // 64 KiB messages
+    expect((await content(a.headers, { fileId: f.id, offset: "1000", length: "5000" })).data).toEqual(
+      data.subarray(1000, 6000),
+    );
+    expect((await content(a.headers, { fileId: f.id, offset: "299990" })).data).toEqual(
+      data.subarray(299990),
+    );
+    expect((await content(a.headers, { fileId: f.id, offset: "299990", length: "100" })).data.length).toBe(
+      10,
+    );
+    const atEnd = await content(a.headers, { fileId: f.id, offset: "300000" });
+    expect(atEnd).toMatchObject({ contentType: "application/octet-stream", count: 1 });
+    expect(atEnd.data.length).toBe(0);
+    expect(await failure(content(a.headers, { fileId: f.id, offset: "300001" }))).toMatchObject({
+      code: status.OUT_OF_RANGE,
+      reason: "OFFSET_OUT_OF_RANGE",
+    });
+    const native = await collect(
+      t.f.readFile(filev1.ReadFileRequest.fromPartial({ fileId: f.id, offset: "10" }), metadataOf(a.headers)),
+    );
+    expect(native[0]?.file).toMatchObject({ id: f.id, sha256: sha(data) });
+    expect(Buffer.concat(native.slice(1).map((m) => m.data!))).toEqual(data.subarray(10));
+  });
+
+  it("serves an older version by id, and only READY content", async () => {
+    const a = await t.mesh.newUser();
+    const v1 = await upload(a.headers, "doc.txt", Buffer.from("first version"));
+    const v2 = await upload(a.headers, "doc.txt", Buffer.from("second"));
+    expect((await content(a.headers, { fileId: v1.id })).data.toString()).toBe("second");
+    expect(
+      (await content(a.headers, { fileId: v1.id, versionId: v1.currentVersionId })).data.toString(),
+    ).toBe("first version");
+    expect(
+      await failure(content(a.headers, { fileId: v1.id, versionId: "00000000-0000-4000-8000-000000000000" })),
+    ).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "VERSION_NOT_FOUND",
+    });
+    await db.query("UPDATE files.files SET state = 2 WHERE id = $1", [v2.id]);
+    expect(await failure(content(a.headers, { fileId: v2.id }))).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: "FILE_NOT_READY",
+    });
+    const dir = await rpc(t.f, t.f.createFolder, { parentId: "", name: "dir", requestId: "" }, a.headers);
+    expect(await failure(content(a.headers, { fileId: dir.file!.id }))).toMatchObject({
+      reason: "NOT_A_FILE",
+    });
+  });
+
+  it("lets readers download and hides the file from strangers", async () => {
+    const [a, b, s] = [await t.mesh.newUser(), await t.mesh.newUser(), await t.mesh.newUser()];
+    const f = await upload(a.headers, "shared.txt", Buffer.from("shared text"));
+    expect(await failure(content(s.headers, { fileId: f.id }))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "FILE_NOT_FOUND",
+    });
+    expect(
+      await failure(rpc(t.f, t.f.getDownloadUrl, { fileId: f.id, versionId: "" }, s.headers)),
+    ).toMatchObject({
+      code: status.NOT_FOUND,
+    });
+    await rpc(
+      t.mesh.permission,
+      t.mesh.permission.createGrant,
+      permissionv1.CreateGrantRequest.fromPartial({
+        fileId: f.id,
+        grant: { subject: `user:${b.userId}`, role: "viewer" },
+      }),
+      a.headers,
+    );
+    expect((await content(b.headers, { fileId: f.id })).data.toString()).toBe("shared text");
+    expect(await failure(content({}, { fileId: f.id }))).toMatchObject({ code: status.UNAUTHENTICATED });
+  });
+
+  it("gives a short-lived presigned URL (s3) or a clear refusal (fs)", async () => {
+    const a = await t.mesh.newUser();
+    const f = await upload(a.headers, "résumé final.txt", Buffer.from("presigned bytes"));
+    const call = rpc(t.f, t.f.getDownloadUrl, { fileId: f.id, versionId: "" }, a.headers);
+    if (driver === "fs") {
+      expect(await failure(call)).toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        reason: "PRESIGN_UNSUPPORTED",
+      });
+      return;
+    }
+    const { url, expireTime } = await call;
+    expect(expireTime!.getTime()).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    expect(new URL(url).searchParams.get("X-Amz-Expires")).toBe("300");
+    const res = await fetch(url);
+    expect(await res.text()).toBe("presigned bytes");
+    expect(res.headers.get("content-disposition")).toMatch(
+      /^attachment; filename="r_sum_ final.txt"; filename\*=UTF-8''r%C3%A9sum%C3%A9%20final.txt/,
+    );
+    expect((await fetch(url, { method: "PUT", body: "x" })).status).toBe(403);
+  });
+});
