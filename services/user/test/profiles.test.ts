@@ -22,7 +22,8 @@ describe("GetMe", () => {
   it("creates profiles from auth's user_registered events without any call", async () => {
     const a = await t.mesh.newUser();
     let rows: unknown[] = [];
-    for (let i = 0; i < 100 && rows.length === 0; i++) {
+    // Up to the ack wait and more: a message another test file's stopping mesh had pulled comes back.
+    for (let i = 0; i < 250 && rows.length === 0; i++) {
       ({ rows } = await db.query("SELECT id FROM users.profiles WHERE id = $1", [a.userId]));
       if (rows.length === 0) await new Promise((r) => setTimeout(r, 100));
     }

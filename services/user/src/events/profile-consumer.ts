@@ -79,6 +79,10 @@ export function startProfileConsumer(opts: {
           stream: AUTH.name,
           durable: PROFILE_CONSUMER,
           filterSubject: "filemesh.auth.user_registered",
+          // The effect is one insert: a short ack wait and small pulls mean the messages a
+          // stopping replica had pulled but not handled come back to the others soon.
+          ackWaitMs: 10_000,
+          maxMessages: 8,
           log,
           handle: (event) => applyUserRegistered(opts.pool, event, log, opts.onCreated),
         });

@@ -3,7 +3,7 @@
 // deleted in the permission service in the same request).
 import { randomUUID } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
-import { type Handlers, inTransaction } from "@filemesh/kit";
+import type { Handlers } from "@filemesh/kit";
 import { invalidPageToken } from "../domain/page-token.js";
 import { descriptionOf, groupNameOf, isUuid, pageSizeOf, requestIdOf, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
@@ -18,6 +18,7 @@ import {
 import { administeredGroup, visibleGroup } from "./access.js";
 import { callerOf, type UserDeps } from "./deps.js";
 import { fingerprintOf, onceByRequestId } from "./idempotency.js";
+import { writeTx } from "./tx.js";
 import { groupView } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
@@ -38,7 +39,7 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
       const description = descriptionOf(req.group?.description ?? "");
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(name, description);
-      return inTransaction(deps.pool, (tx) =>
+      return writeTx(deps.pool, (tx) =>
         onceByRequestId(tx, { ctx, requestId, fingerprint, codec: userv1.CreateGroupResponse }, async () => {
           const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
           const creator = { kind: "user", id: me } as const;
@@ -80,7 +81,7 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
     async deleteGroup(req, ctx) {
       const me = callerOf(ctx);
       const groupId = uuidOf(req.groupId, "group_id");
-      return inTransaction(deps.pool, async (tx) => {
+      return writeTx(deps.pool, async (tx) => {
         await administeredGroup(tx, groupId, me);
         const updates = (await relationsOfGroup(tx, groupId)).flatMap((r) =>
           membershipUpdates(r.groupId, r.member, "none"),

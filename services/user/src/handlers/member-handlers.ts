@@ -2,7 +2,7 @@
 // ListGroupMembers (members, paged), RemoveGroupMember (admins, or a user leaving). Each change
 // is written through to the permission service in the request and answers its revision.
 import { userv1 } from "@filemesh/contracts";
-import { type CallContext, failedPrecondition, type Handlers, inTransaction, notFound } from "@filemesh/kit";
+import { type CallContext, failedPrecondition, type Handlers, notFound } from "@filemesh/kit";
 import type pg from "pg";
 import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
 import { invalidPageToken } from "../domain/page-token.js";
@@ -23,6 +23,7 @@ import { administeredGroup, visibleGroup } from "./access.js";
 import { callerOf, type UserDeps } from "./deps.js";
 import { fingerprintOf, onceByRequestId } from "./idempotency.js";
 import { loadProfile } from "./profile-handlers.js";
+import { writeTx } from "./tx.js";
 import { memberView } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
@@ -76,7 +77,7 @@ export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
       const role = roleOf(req.role);
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(groupId, subjectOf(member), role);
-      return inTransaction(deps.pool, (tx) =>
+      return writeTx(deps.pool, (tx) =>
         onceByRequestId(
           tx,
           { ctx, requestId, fingerprint, codec: userv1.AddGroupMemberResponse },
@@ -125,7 +126,7 @@ export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
       const groupId = uuidOf(req.groupId, "group_id");
       const member = parseMember(req.memberId, "member_id", { allowBareUserId: true });
       const leaving = member.kind === "user" && member.id === me;
-      return inTransaction(deps.pool, async (tx) => {
+      return writeTx(deps.pool, async (tx) => {
         if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
         else await administeredGroup(tx, groupId, me);
         const existing = await findMembership(tx, groupId, member);

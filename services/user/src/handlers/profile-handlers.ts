@@ -1,7 +1,7 @@
 // GetMe, UpdateMe, GetUser, LookupUser. A profile missing locally (the user_registered event
 // not consumed yet) is created on the spot from the auth service's account.
 import type { userv1 } from "@filemesh/contracts";
-import { type CallContext, type Handlers, inTransaction, notFound } from "@filemesh/kit";
+import { type CallContext, type Handlers, notFound } from "@filemesh/kit";
 import type pg from "pg";
 import { fieldsToUpdate, type Updatable } from "../domain/field-mask.js";
 import { avatarUrlOf, bioOf, displayNameOf, lookupEmailOf, uuidOf } from "../domain/validate.js";
@@ -15,6 +15,7 @@ import {
   updateProfile,
 } from "../store/profiles.js";
 import { callerOf, type UserDeps } from "./deps.js";
+import { writeTx } from "./tx.js";
 import { lookedUpUser, ownUser, publicUser } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
@@ -86,7 +87,7 @@ export function createProfileHandlers(deps: UserDeps): Partial<UserHandlers> {
       const current = await loadProfile(deps, deps.pool, me, ctx);
       if (!current) throw USER_NOT_FOUND();
       if (fields.length === 0) return { user: ownUser(current) };
-      const row = await inTransaction(deps.pool, async (tx) => {
+      const row = await writeTx(deps.pool, async (tx) => {
         const updated = await updateProfile(tx, me, set);
         if (!updated) throw USER_NOT_FOUND();
         await userEvents(tx, ctx).profileUpdated(me, fields);
