@@ -65,5 +65,14 @@ describe("nested groups", () => {
     expect((await t.u.getGroup(top, n.headers)).group?.myRole).toBe("admin");
     const o = await t.mesh.newUser();
     await t.u.addMember(top, `user:${o.userId}`, n.headers);
+    // While mid is top's only admin, mid cannot be deleted (top would have no admin left).
+    await t.u.removeMember(top, a.userId, n.headers);
+    expect(await failure(t.u.deleteGroup(mid, a.headers))).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: "LAST_ADMIN",
+    });
+    await t.u.addMember(top, `user:${o.userId}`, n.headers, "admin");
+    await t.u.deleteGroup(mid, a.headers);
+    expect((await t.u.getGroup(top, o.headers)).group?.myRole).toBe("admin");
   });
 });

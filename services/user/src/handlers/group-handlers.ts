@@ -3,7 +3,7 @@
 // deleted in the permission service in the same request).
 import { randomUUID } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
-import type { Handlers } from "@filemesh/kit";
+import { failedPrecondition, type Handlers } from "@filemesh/kit";
 import { invalidPageToken } from "../domain/page-token.js";
 import { descriptionOf, groupNameOf, isUuid, pageSizeOf, requestIdOf, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
@@ -13,6 +13,7 @@ import {
   adminThroughGroups,
   deleteMembershipsOf,
   relationsOfGroup,
+  soleAdminOf,
   upsertMembership,
 } from "../store/memberships.js";
 import { administeredGroup, visibleGroup } from "./access.js";
@@ -83,6 +84,12 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
       const groupId = uuidOf(req.groupId, "group_id");
       return writeTx(deps.pool, async (tx) => {
         await administeredGroup(tx, groupId, me);
+        if ((await soleAdminOf(tx, groupId)).length > 0) {
+          throw failedPrecondition(
+            "LAST_ADMIN",
+            "this group is the only admin of another group; add another admin there first",
+          );
+        }
         const updates = (await relationsOfGroup(tx, groupId)).flatMap((r) =>
           membershipUpdates(r.groupId, r.member, "none"),
         );

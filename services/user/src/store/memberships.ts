@@ -146,6 +146,17 @@ export async function relationsOfGroup(
   return rows.map((r) => ({ groupId: r.groupId, member: { kind: r.kind, id: r.id }, role: r.role }));
 }
 
+/** Groups whose only admin is `groupId` (deleting it would leave them without one). */
+export async function soleAdminOf(q: Queryable, groupId: string): Promise<string[]> {
+  const { rows } = await q.query<{ id: string }>(
+    `SELECT m.group_id AS id FROM users.memberships m
+     WHERE m.member_kind = 'group' AND m.member_id = $1 AND m.role = 'admin'
+       AND (SELECT count(*) FROM users.memberships a WHERE a.group_id = m.group_id AND a.role = 'admin') = 1`,
+    [groupId],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function deleteMembershipsOf(q: Queryable, groupId: string): Promise<void> {
   await q.query("DELETE FROM users.memberships WHERE member_kind = 'group' AND member_id = $1", [groupId]);
 }
