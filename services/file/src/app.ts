@@ -20,9 +20,11 @@ import { createDownloadHandlers } from "./handlers/download-handlers.js";
 import { createPartHandlers } from "./handlers/part-handlers.js";
 import { createRawUploadHandlers } from "./handlers/raw-upload-handlers.js";
 import { createSessionHandlers } from "./handlers/session-handlers.js";
+import { createTrashHandlers } from "./handlers/trash-handlers.js";
 import { createTreeHandlers } from "./handlers/tree-handlers.js";
 import { createUpdateHandlers } from "./handlers/update-handlers.js";
 import { createUsageHandlers } from "./handlers/usage-handlers.js";
+import { createVersionHandlers } from "./handlers/version-handlers.js";
 import { type Access, createAccess } from "./peers/access.js";
 import { fileEntities } from "./store/entities.js";
 import { fileMigrations } from "./store/migrations.js";
@@ -75,6 +77,8 @@ export async function startFileService(
       ...createPartHandlers(deps),
       ...createUsageHandlers(deps),
       ...createDownloadHandlers(deps),
+      ...createTrashHandlers(deps),
+      ...createVersionHandlers(deps),
     },
     "filemesh.file.v1.FileService",
   );

@@ -165,13 +165,16 @@ export async function ancestry(q: Queryable, id: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-/** `id` and everything below it (live or trashed with it), parents before children. */
+/**
+ * `id` and everything live below it, parents before children; or what was trashed with it
+ * (`trashRoot`); or everything below it, trashed or not (`all`).
+ */
 export async function subtree(
   q: Queryable,
   id: string,
-  opts: { trashRoot?: string } = {},
+  opts: { trashRoot?: string; all?: boolean } = {},
 ): Promise<FileRow[]> {
-  const filter = opts.trashRoot ? "AND f.trash_root_id = $2" : "AND f.trash_time IS NULL";
+  const filter = opts.all ? "" : opts.trashRoot ? "AND f.trash_root_id = $2" : "AND f.trash_time IS NULL";
   const { rows } = await q.query<FileRow & { depth: number }>(
     `WITH RECURSIVE down AS (
        SELECT f.*, 0 AS depth FROM files.files f WHERE f.id = $1
