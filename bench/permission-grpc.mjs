@@ -49,7 +49,14 @@ try {
   const auth = await startService("auth", common);
   procs.push(auth);
   const env = { ...common, AUTH_ADDRS: auth.addr };
-  const [p0, p1] = [await startService("permission", env), await startService("permission", env)];
+  // Replica B runs without the `check` rate class: the same Check there shows what the
+  // per-call Redis round trip of the rate limiter costs.
+  const noCheckLimit = lifted
+    .split(",")
+    .filter((l) => !l.startsWith("check="))
+    .join(",");
+  const p0 = await startService("permission", env);
+  const p1 = await startService("permission", { ...env, RATE_LIMITS: noCheckLimit });
   procs.push(p0, p1);
   const seeded = await seed(auth.addr, p0.addr);
   const run = async (name, config) => {
@@ -76,9 +83,9 @@ try {
   for (const c of [health, check.config, batch.config]) await ghz({ ...c, duration: "2s" }, dir, "warmup");
   out.health = [await run("health-1", health)];
   out.check = await run("check", check.config);
+  out.checkNoLimiter = await run("check-no-limiter", { ...check.config, host: p1.addr });
   out.health.push(await run("health-2", health));
   out.batch = await run("check-batch", batch.config);
-  out.batch.checksPerSecond = Math.round(out.batch.rps * check.bench.batch ?? 100);
   out.batch.checksPerSecond = Math.round(out.batch.rps * (batch.bench.batch ?? 100));
   out.propagation = await propagation(p0.addr, p1.addr, seeded, Number(args.samples));
 } finally {
@@ -183,6 +190,7 @@ function report(o) {
     "|---|---|---|---|---|",
     row("health (before)", o.health[0]),
     row("Check", o.check),
+    row("Check, no rate limiter (replica B)", o.checkNoLimiter),
     row("health (after)", o.health[1]),
     row("CheckBatch ×100", o.batch),
     "",

@@ -17,6 +17,23 @@ import { waitServing } from "../scripts/lib/health.mjs";
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const stamp = new Date().toISOString().replace(/[:.]/g, "-");
 export const log = (msg) => console.log(`bench: ${msg}`);
+
+// Children this process started (services, redis-server): stopped on exit and on Ctrl-C.
+const children = new Set();
+const track = (child) => {
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+};
+process.once("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.once(sig, () => {
+    log(`${sig}: stopping ${children.size} child process(es)`);
+    process.exit(130);
+  });
+}
 const run = promisify(execFile);
 
 export async function freePort() {
@@ -51,12 +68,14 @@ export function ensureBuilt(services) {
 /** A private redis-server (no persistence) on a free loopback port. */
 export async function startRedis() {
   const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    {
-      stdio: "ignore",
-    },
+  const child = track(
+    spawn(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      {
+        stdio: "ignore",
+      },
+    ),
   );
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
@@ -83,17 +102,19 @@ export async function startService(name, env, { logFile, nodeArgs = [] } = {}) {
   const port = await freePort();
   const adminPort = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, join(root, "dist", `${name}.js`)], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ...env,
-      GRPC_PORT: String(port),
-      ADMIN_PORT: String(adminPort),
-      LOG_LEVEL: env.LOG_LEVEL ?? "warn",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = track(
+    spawn(process.execPath, [...nodeArgs, join(root, "dist", `${name}.js`)], {
+      cwd: root,
+      env: {
+        ...process.env,
+        ...env,
+        GRPC_PORT: String(port),
+        ADMIN_PORT: String(adminPort),
+        LOG_LEVEL: env.LOG_LEVEL ?? "warn",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   const lines = [];
   for (const s of [child.stdout, child.stderr])
     createInterface({ input: s }).on("line", (l) => lines.push(l));

@@ -6,20 +6,29 @@ import { invalidArgument } from "@filemesh/kit";
 import { MAX_DEPTH } from "../domain/model.js";
 import type { Q } from "./change-log.js";
 
-/** `walk` starts at each new edge's upper end and climbs; a cycle is climbing back to its lower end. */
-const climb = (step: string) => `
+/**
+ * `walk` starts at each new edge's upper end and climbs; a cycle is climbing back to its lower
+ * end. The step is a LATERAL subquery with a LIMIT, so each level is an index look-up per row
+ * whatever the planner thinks of the table's size (a join here once turned into a full scan
+ * and sort per level on a fast-growing table with stale statistics).
+ */
+const climb = (up: string) => `
   WITH RECURSIVE walk(start, cur, depth) AS (
     SELECT lo, hi, 1 FROM unnest($1::text[], $2::text[]) AS e(lo, hi)
     UNION ALL
-    SELECT w.start, ${step}, w.depth + 1 FROM walk w JOIN acl.tuples t ON
-      ${step === "t.subject" ? "t.object = w.cur AND t.relation = 'parent'" : "t.subject = w.cur AND t.relation IN ('member', 'admin')"}
+    SELECT w.start, n.next, w.depth + 1 FROM walk w
+    CROSS JOIN LATERAL (${up} LIMIT 100000) n
     WHERE w.cur <> w.start AND w.depth <= $3
   )
   SELECT start, bool_or(cur = start) AS cycle FROM walk GROUP BY start
   HAVING bool_or(cur = start) OR max(depth) > $3 LIMIT 1`;
 
-const PARENTS = climb("t.subject");
-const GROUPS = climb("t.object");
+const PARENTS = climb(
+  "SELECT t.subject AS next FROM acl.tuples t WHERE t.object = w.cur AND t.relation = 'parent'",
+);
+const GROUPS = climb(
+  "SELECT t.object AS next FROM acl.tuples t WHERE t.subject = w.cur AND t.relation IN ('member', 'admin')",
+);
 
 /** `edges`: [child, parent] for files, [member group, group] for groups. */
 export async function refuseCycles(

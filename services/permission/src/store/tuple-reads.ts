@@ -16,6 +16,7 @@ export async function loadAllTuples(pool: pg.Pool, onTuple: (t: Tuple) => void):
   client.on("error", onError);
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await client.query("SET LOCAL jit = off");
     const { revision } = await readHead(client);
     let last: unknown[] = ["", "", ""];
     for (;;) {

@@ -51,7 +51,7 @@ function addRow(state: TupleState, row: Row): void {
 export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): Promise<TupleState> {
   const pairs = requested.filter((u) => u.tuple.relation !== "parent").map((u) => u.tuple);
   const parentOf = requested.filter((u) => u.tuple.relation === "parent").map((u) => u.tuple.object);
-  const sel = "SELECT object, relation, subject, id, expire_time, create_time, creator FROM acl.tuples";
+  const cols = "t.object, t.relation, t.subject, t.id, t.expire_time, t.create_time, t.creator";
   const rows: {
     object: string;
     relation: string;
@@ -61,15 +61,23 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
     create_time: Date;
     creator: string;
   }[] = [];
+  // LATERAL with a LIMIT: one index look-up per key, whatever the table's statistics say.
   if (pairs.length) {
     const r = await q.query(
-      `${sel} WHERE relation <> 'parent' AND (object, subject) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      `SELECT ${cols} FROM unnest($1::text[], $2::text[]) AS k(o, s) CROSS JOIN LATERAL (
+         SELECT * FROM acl.tuples t WHERE t.object = k.o AND t.subject = k.s AND t.relation <> 'parent' LIMIT 10
+       ) t`,
       [pairs.map((t) => t.object), pairs.map((t) => t.subject)],
     );
     rows.push(...r.rows);
   }
   if (parentOf.length) {
-    const r = await q.query(`${sel} WHERE relation = 'parent' AND object = ANY($1::text[])`, [parentOf]);
+    const r = await q.query(
+      `SELECT ${cols} FROM unnest($1::text[]) AS k(o) CROSS JOIN LATERAL (
+         SELECT * FROM acl.tuples t WHERE t.object = k.o AND t.relation = 'parent' LIMIT 10
+       ) t`,
+      [parentOf],
+    );
     rows.push(...r.rows);
   }
   const state: TupleState = { rows: new Map(), slots: new Map() };
@@ -117,11 +125,7 @@ export async function writeRows(q: Q, state: TupleState, revision: number, creat
   const gone = [...state.rows.values()].filter((r) => r.dirty && !r.present && r.inDb);
   const kept = [...state.rows.values()].filter((r) => r.dirty && r.present);
   if (gone.length) {
-    await q.query(
-      `DELETE FROM acl.tuples t USING unnest($1::text[], $2::text[], $3::text[]) AS d(o, r, s)
-       WHERE t.object = d.o AND t.relation = d.r AND t.subject = d.s`,
-      [gone.map((r) => r.tuple.object), gone.map((r) => r.tuple.relation), gone.map((r) => r.tuple.subject)],
-    );
+    await q.query("DELETE FROM acl.tuples WHERE id = ANY($1::uuid[])", [gone.map((r) => r.id)]);
   }
   if (kept.length) {
     await q.query(

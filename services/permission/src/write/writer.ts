@@ -55,6 +55,8 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync }): Writer {
   const attempt = async <R>(spec: WriteSpec<R>): Promise<{ response: R; published?: Promise<void> }> => {
     const requestKey = spec.requestId ? `${spec.caller}/${spec.requestId}` : null;
     const { response, change } = await inTransaction(deps.pool, async (tx) => {
+      // Short statements on indexes: JIT compilation would cost more than it saves.
+      await tx.query("SET LOCAL jit = off");
       const revision = await nextRevision(tx);
       if (requestKey) {
         const stored = await findRequest(tx, requestKey);
