@@ -66,9 +66,10 @@ export const linkTuple = (
   linkId: string,
   role: string,
   op: "touch" | "delete",
+  expireTime?: Date,
 ): RelationUpdate => ({
   operation: op === "touch" ? TOUCH : DELETE,
-  relation: { object: `file:${fileId}`, relation: role, subject: `link:${linkId}` },
+  relation: { object: `file:${fileId}`, relation: role, subject: `link:${linkId}`, expireTime },
 });
 
 export function createAccess(config: FileConfig): Access {

@@ -128,7 +128,7 @@ class M003Links extends Migration {
         downloads integer NOT NULL DEFAULT 0,
         password_hash text,
         creator text NOT NULL,
-        create_time timestamptz NOT NULL DEFAULT now()
+        create_time timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
       )`);
     this.addSql("CREATE INDEX IF NOT EXISTS links_file_idx ON files.links (file_id, create_time, id)");
   }

@@ -1,0 +1,174 @@
+// Share links: create (role, expiry, optional password, download limit; the token is shown
+// once), list, delete — for callers with `share` — and the anonymous GetSharedLink and
+// GetSharedLinkContent, which honour every one of those settings.
+import { randomUUID } from "node:crypto";
+import type { filev1 } from "@filemesh/contracts";
+import {
+  AppError,
+  appendEvents,
+  type CallContext,
+  Code,
+  inTransaction,
+  invalidArgument,
+  notFound,
+  permissionDenied,
+} from "@filemesh/kit";
+import { fileEvents } from "../domain/events.js";
+import { pageSize } from "../domain/page-token.js";
+import { linkTuple } from "../peers/access.js";
+import { getFile } from "../store/files.js";
+import {
+  countDownload,
+  deleteLink,
+  hashPassword,
+  insertLink,
+  type LinkRow,
+  linkByToken,
+  linksOf,
+  newLinkToken,
+  passwordMatches,
+  tokenHash,
+} from "../store/links.js";
+import { authorize, callerId } from "./authorize.js";
+import type { FileDeps } from "./deps.js";
+import { contentChunks, rangeOf, servable } from "./download-handlers.js";
+import { fingerprintOf, oncePerRequest } from "./idempotency.js";
+import { toFile } from "./views.js";
+
+const LINK_NOT_FOUND = () => notFound("LINK_NOT_FOUND", "no such share link");
+
+export const toLink = (l: LinkRow, token = ""): filev1.ShareLink => ({
+  id: l.id,
+  token,
+  role: l.role,
+  expireTime: l.expire_time ?? undefined,
+  maxDownloads: l.max_downloads,
+  downloads: l.downloads,
+  hasPassword: l.password_hash !== null,
+  fileId: l.file_id,
+  createTime: l.create_time,
+  password: "",
+});
+
+export function createLinkHandlers(deps: FileDeps) {
+  const { pool, access, pageTokens } = deps;
+
+  /** The link behind a token, if it is live, its password matches and its file is live. */
+  async function open(token: string, password: string) {
+    const link = await linkByToken(pool, token);
+    if (!link) throw LINK_NOT_FOUND();
+    if (link.expire_time && link.expire_time.getTime() <= Date.now())
+      throw notFound("LINK_EXPIRED", "this share link has expired");
+    if (link.password_hash) {
+      if (!password) throw permissionDenied("PASSWORD_REQUIRED", "this share link needs its password");
+      if (!(await passwordMatches(password, link.password_hash)))
+        throw permissionDenied("WRONG_PASSWORD", "wrong password");
+    }
+    const file = await getFile(pool, link.file_id);
+    if (!file || file.trash_time) throw LINK_NOT_FOUND();
+    return { link, file };
+  }
+
+  return {
+    async createShareLink(
+      req: filev1.CreateShareLinkRequest,
+      ctx: CallContext,
+    ): Promise<filev1.CreateShareLinkResponse> {
+      const userId = callerId(ctx);
+      const file = await authorize(deps, ctx, req.fileId, "share");
+      const role = req.link?.role || "viewer";
+      const bad = (field: string, description: string) =>
+        invalidArgument("INVALID_LINK", `link.${field} ${description}`, [
+          { field: `link.${field}`, description },
+        ]);
+      if (role !== "viewer" && role !== "editor") throw bad("role", "must be viewer or editor");
+      const expire = req.link?.expireTime;
+      if (expire && expire.getTime() <= Date.now()) throw bad("expire_time", "must be in the future");
+      const maxDownloads = req.link?.maxDownloads ?? 0;
+      if (maxDownloads < 0) throw bad("max_downloads", "must not be negative");
+      const password = req.link?.password ?? "";
+      if (password.length > 1024) throw bad("password", "is too long");
+      const token = newLinkToken();
+      const passwordHash = password ? await hashPassword(password) : null;
+      const fp = fingerprintOf(file.id, role, expire?.toISOString() ?? "", maxDownloads, password);
+      const { id, replayed } = await inTransaction(pool, (tx) =>
+        oncePerRequest(tx, ctx, req.requestId, fp, async () => {
+          const row = await insertLink(tx, {
+            id: randomUUID(),
+            file_id: file.id,
+            token_hash: tokenHash(token),
+            role,
+            expire_time: expire ?? null,
+            max_downloads: maxDownloads,
+            password_hash: passwordHash,
+            creator: `user:${userId}`,
+          });
+          await appendEvents(tx, "files", [fileEvents.linkCreated(ctx, file.id, row.id, role)]);
+          await access.write([linkTuple(file.id, row.id, role, "touch", expire)], ctx);
+          return row.id;
+        }),
+      );
+      const { rows } = await pool.query<LinkRow>("SELECT * FROM files.links WHERE id = $1", [id]);
+      if (!rows[0]) throw LINK_NOT_FOUND();
+      // A retried create cannot show the token again (only its hash is stored).
+      return { link: toLink(rows[0], replayed ? "" : token) };
+    },
+
+    async listShareLinks(
+      req: filev1.ListShareLinksRequest,
+      ctx: CallContext,
+    ): Promise<filev1.ListShareLinksResponse> {
+      const file = await authorize(deps, ctx, req.fileId, "share");
+      const size = pageSize(req.pageSize);
+      const scope = `links:${file.id}`;
+      const rows = await linksOf(pool, file.id, pageTokens.read(req.pageToken, scope), size + 1);
+      const more = rows.length > size;
+      const page = more ? rows.slice(0, size) : rows;
+      const last = page[page.length - 1];
+      return {
+        links: page.map((l) => toLink(l)),
+        nextPageToken: more && last ? pageTokens.issue(scope, [last.create_time.toISOString(), last.id]) : "",
+      };
+    },
+
+    async deleteShareLink(
+      req: filev1.DeleteShareLinkRequest,
+      ctx: CallContext,
+    ): Promise<filev1.DeleteShareLinkResponse> {
+      const file = await authorize(deps, ctx, req.fileId, "share");
+      await inTransaction(pool, async (tx) => {
+        const gone = await deleteLink(tx, file.id, req.linkId);
+        if (!gone) throw LINK_NOT_FOUND();
+        await access.write([linkTuple(file.id, gone.id, gone.role, "delete")], ctx);
+      });
+      return {};
+    },
+
+    async getSharedLink(req: filev1.GetSharedLinkRequest): Promise<filev1.GetSharedLinkResponse> {
+      const { link, file } = await open(req.token, req.password);
+      // Anonymous holders see the file, not who owns it.
+      return { link: toLink(link), file: { ...toFile(file), ownerId: "" } };
+    },
+
+    async *getSharedLinkContent(req: filev1.GetSharedLinkContentRequest, ctx: CallContext) {
+      const { link, file } = await open(req.token, req.password);
+      const v = await servable(deps, file, "");
+      const range = rangeOf(req.offset, req.length, v.size_bytes);
+      // A download is counted when it starts at the beginning (a resumed range is the same one).
+      if (range.offset === 0 && !(await countDownload(pool, link.id))) {
+        throw new AppError(
+          Code.RESOURCE_EXHAUSTED,
+          "DOWNLOAD_LIMIT_REACHED",
+          "this share link has no downloads left",
+        );
+      }
+      let first = true;
+      for await (const data of contentChunks(deps, v, range)) {
+        if (ctx.signal.aborted) return;
+        yield { contentType: first ? v.content_type : "", data, extensions: [] };
+        first = false;
+      }
+      if (first) yield { contentType: v.content_type, data: Buffer.alloc(0), extensions: [] };
+    },
+  };
+}

@@ -1,0 +1,151 @@
+// Share links: who may create, list and delete them; the anonymous routes honour expiry,
+// password and download limit; a deleted link or a trashed file ends access.
+import { filev1, permissionv1 } from "@filemesh/contracts";
+import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { status } from "@grpc/grpc-js";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+
+let t: FileTestMesh;
+const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+beforeAll(async () => {
+  t = await startFileMesh();
+});
+afterAll(async () => {
+  await t?.stop();
+  await db.end();
+});
+
+type H = Record<string, string>;
+const upload = (h: H, name: string, data: string) =>
+  send(t.f, t.f.uploadFile, rawUpload("", name, Buffer.from(data)), h).then(
+    (r) => (r as filev1.UploadFileResponse).file!,
+  );
+const createLink = (h: H, fileId: string, link: Partial<filev1.ShareLink>) =>
+  rpc(t.f, t.f.createShareLink, filev1.CreateShareLinkRequest.fromPartial({ fileId, link }), h).then(
+    (r) => r.link!,
+  );
+const shared = (token: string, password = "") => rpc(t.f, t.f.getSharedLink, { token, password });
+const sharedContent = async (token: string, password = "", offset = "0") => {
+  const msgs = await collect(
+    t.f.getSharedLinkContent(
+      filev1.GetSharedLinkContentRequest.fromPartial({ token, password, offset }),
+      metadataOf({}),
+    ),
+  );
+  return Buffer.concat(msgs.map((m) => m.data)).toString();
+};
+const grant = (h: H, fileId: string, subject: string, role: string) =>
+  rpc(
+    t.mesh.permission,
+    t.mesh.permission.createGrant,
+    permissionv1.CreateGrantRequest.fromPartial({ fileId, grant: { subject, role } }),
+    h,
+  );
+
+describe("share links", () => {
+  it("honour password and download limit for anonymous holders", async () => {
+    const a = await t.mesh.newUser();
+    const f = await upload(a.headers, "public.txt", "hello link");
+    const link = await createLink(a.headers, f.id, {
+      role: "viewer",
+      password: "open sesame",
+      maxDownloads: 2,
+      expireTime: new Date(Date.now() + 3_600_000),
+    });
+    expect(link).toMatchObject({
+      role: "viewer",
+      hasPassword: true,
+      maxDownloads: 2,
+      downloads: 0,
+      fileId: f.id,
+    });
+    expect(link.token.length).toBeGreaterThanOrEqual(43);
+    expect(link.password).toBe("");
+    const listed = (
+      await rpc(t.f, t.f.listShareLinks, { fileId: f.id, pageSize: 0, pageToken: "" }, a.headers)
+    ).links;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ id: link.id, token: "", hasPassword: true });
+
+    expect(await failure(shared(link.token))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+      reason: "PASSWORD_REQUIRED",
+    });
+    expect(await failure(shared(link.token, "wrong"))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+      reason: "WRONG_PASSWORD",
+    });
+    const seen = await shared(link.token, "open sesame");
+    expect(seen.file).toMatchObject({ id: f.id, name: "public.txt", ownerId: "" });
+    expect(await failure(sharedContent(link.token))).toMatchObject({ reason: "PASSWORD_REQUIRED" });
+    expect(await sharedContent(link.token, "open sesame")).toBe("hello link");
+    expect(await sharedContent(link.token, "open sesame", "6")).toBe("link"); // a range is not a new download
+    expect(await sharedContent(link.token, "open sesame")).toBe("hello link");
+    expect(await failure(sharedContent(link.token, "open sesame"))).toMatchObject({
+      code: status.RESOURCE_EXHAUSTED,
+      reason: "DOWNLOAD_LIMIT_REACHED",
+    });
+    expect((await shared(link.token, "open sesame")).link?.downloads).toBe(2);
+    expect(await failure(shared("not-a-token"))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "LINK_NOT_FOUND",
+    });
+  });
+
+  it("stop working when expired, deleted, or their file is trashed", async () => {
+    const a = await t.mesh.newUser();
+    const f = await upload(a.headers, "temp.txt", "temporary");
+    const l1 = await createLink(a.headers, f.id, {});
+    const l2 = await createLink(a.headers, f.id, { role: "editor" });
+    const l3 = await createLink(a.headers, f.id, {});
+    expect(await sharedContent(l1.token)).toBe("temporary");
+    await db.query("UPDATE files.links SET expire_time = now() - interval '1 second' WHERE id = $1", [l1.id]);
+    expect(await failure(shared(l1.token))).toMatchObject({ code: status.NOT_FOUND, reason: "LINK_EXPIRED" });
+    await rpc(t.f, t.f.deleteShareLink, { fileId: f.id, linkId: l2.id }, a.headers);
+    expect(await failure(shared(l2.token))).toMatchObject({ reason: "LINK_NOT_FOUND" });
+    expect(
+      await failure(rpc(t.f, t.f.deleteShareLink, { fileId: f.id, linkId: l2.id }, a.headers)),
+    ).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "LINK_NOT_FOUND",
+    });
+    await rpc(t.f, t.f.deleteFile, { fileId: f.id, permanent: false, etag: "" }, a.headers);
+    expect(await failure(shared(l3.token))).toMatchObject({ reason: "LINK_NOT_FOUND" });
+  });
+
+  it("need share permission: editors may, viewers and strangers may not; bad settings are refused", async () => {
+    const [a, e, v, s] = [
+      await t.mesh.newUser(),
+      await t.mesh.newUser(),
+      await t.mesh.newUser(),
+      await t.mesh.newUser(),
+    ];
+    const f = await upload(a.headers, "team.txt", "team");
+    await grant(a.headers, f.id, `user:${e.userId}`, "editor");
+    await grant(a.headers, f.id, `user:${v.userId}`, "viewer");
+    expect((await createLink(e.headers, f.id, {})).role).toBe("viewer");
+    expect(await failure(createLink(v.headers, f.id, {}))).toMatchObject({
+      code: status.PERMISSION_DENIED,
+      reason: "SHARE_DENIED",
+    });
+    expect(await failure(createLink(s.headers, f.id, {}))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "FILE_NOT_FOUND",
+    });
+    expect(
+      await failure(rpc(t.f, t.f.listShareLinks, { fileId: f.id, pageSize: 0, pageToken: "" }, v.headers)),
+    ).toMatchObject({ code: status.PERMISSION_DENIED });
+    for (const bad of [
+      { role: "owner" },
+      { expireTime: new Date(Date.now() - 1000) },
+      { maxDownloads: -1 },
+    ]) {
+      expect(await failure(createLink(a.headers, f.id, bad))).toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        reason: "INVALID_LINK",
+      });
+    }
+  });
+});
