@@ -21,6 +21,7 @@ import { createLinkHandlers } from "./handlers/link-handlers.js";
 import { createPartHandlers } from "./handlers/part-handlers.js";
 import { createRawUploadHandlers } from "./handlers/raw-upload-handlers.js";
 import { createSessionHandlers } from "./handlers/session-handlers.js";
+import { createStateHandlers } from "./handlers/state-handlers.js";
 import { createTrashHandlers } from "./handlers/trash-handlers.js";
 import { createTreeHandlers } from "./handlers/tree-handlers.js";
 import { createUpdateHandlers } from "./handlers/update-handlers.js";
@@ -81,6 +82,7 @@ export async function startFileService(
       ...createTrashHandlers(deps),
       ...createVersionHandlers(deps),
       ...createLinkHandlers(deps),
+      ...createStateHandlers(deps),
     },
     "filemesh.file.v1.FileService",
   );

@@ -1,0 +1,69 @@
+// File states: SetFileState (internal, the processor marks a version READY or REJECTED) and
+// WatchFile (follows a file until it is READY or REJECTED).
+import { setTimeout as sleep } from "node:timers/promises";
+import type { filev1 } from "@filemesh/contracts";
+import { appendEvents, type CallContext, inTransaction, invalidArgument, notFound } from "@filemesh/kit";
+import { fileEvents } from "../domain/events.js";
+import { getFile, STATE, updateFile } from "../store/files.js";
+import { getVersion } from "../store/versions.js";
+import { authorize, FILE_NOT_FOUND } from "./authorize.js";
+import type { FileDeps } from "./deps.js";
+import { toFile } from "./views.js";
+
+const FINAL = new Set<number>([STATE.READY, STATE.REJECTED]);
+
+export function createStateHandlers(deps: FileDeps, o: { pollMs?: number } = {}) {
+  const { pool } = deps;
+  return {
+    async setFileState(
+      req: filev1.SetFileStateRequest,
+      ctx: CallContext,
+    ): Promise<filev1.SetFileStateResponse> {
+      if (!FINAL.has(req.state)) {
+        throw invalidArgument("INVALID_STATE", "state must be READY or REJECTED", [
+          { field: "state", description: "READY or REJECTED" },
+        ]);
+      }
+      const out = await inTransaction(pool, async (tx) => {
+        const file = await getFile(tx, req.fileId, true);
+        if (!file) throw FILE_NOT_FOUND();
+        const v = /^[0-9a-f-]{36}$/i.test(req.versionId)
+          ? await getVersion(tx, file.id, req.versionId)
+          : undefined;
+        if (!v) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
+        if (v.state === req.state) return file; // a redelivered event: applied already
+        await tx.query(
+          "UPDATE files.versions SET state = $2, content_type = coalesce(nullif($3, ''), content_type) WHERE id = $1",
+          [v.id, req.state, req.contentType],
+        );
+        const state = req.state === STATE.READY ? "READY" : "REJECTED";
+        await appendEvents(tx, "files", [
+          fileEvents.stateChanged(ctx, file.id, v.id, state, req.stateReason),
+        ]);
+        if (file.current_version_id !== v.id) return file;
+        return updateFile(tx, file.id, {
+          state: req.state,
+          state_reason: req.stateReason,
+          content_type: req.contentType || file.content_type,
+          has_thumbnail: req.hasThumbnail,
+        });
+      });
+      return { file: toFile(out) };
+    },
+
+    async *watchFile(
+      req: filev1.WatchFileRequest,
+      ctx: CallContext,
+    ): AsyncGenerator<filev1.WatchFileResponse> {
+      let row = await authorize(deps, ctx, req.fileId, "read", { trashed: true });
+      yield { file: toFile(row) };
+      while (!FINAL.has(row.state) && !ctx.signal.aborted) {
+        await sleep(o.pollMs ?? 500, undefined, { signal: ctx.signal }).catch(() => {});
+        const next = await getFile(pool, row.id);
+        if (!next) return;
+        if (next.etag !== row.etag) yield { file: toFile(next) };
+        row = next;
+      }
+    },
+  };
+}
