@@ -17,6 +17,11 @@ import { PROCESSOR_STREAMS } from "./events/topology.js";
 import type { Worker } from "./events/workers.js";
 import { createAdminHandlers } from "./handlers/admin-handlers.js";
 import { processorMetrics } from "./metrics.js";
+import { createBlobs } from "./pipeline/blob-access.js";
+import { type FileStates, fileStatesClient } from "./pipeline/file-states.js";
+import { UPLOAD_STEPS } from "./pipeline/pipeline.js";
+import type { Step } from "./pipeline/step.js";
+import { uploadWorker } from "./pipeline/upload-worker.js";
 import { processorMigrations } from "./store/migrations.js";
 
 export interface Processor {
@@ -28,6 +33,10 @@ export interface Processor {
 export interface ProcessorOptions {
   /** Extra workers (tests). */
   extraWorkers?: (deps: { pool: pg.Pool; log: Logger }) => Worker[];
+  /** Instead of FileService.SetFileState (tests). */
+  fileStates?: FileStates;
+  /** Instead of UPLOAD_STEPS (tests). */
+  steps?: readonly Step[];
 }
 
 export async function startProcessor(
@@ -49,12 +58,27 @@ export async function startProcessor(
   });
   runtime.onShutdown(() => db.close());
   await db.migrate();
+  const blobs = createBlobs(config);
+  await blobs.init();
+  const fileStates = options.fileStates ?? fileStatesClient(config);
+  runtime.onShutdown(() => fileStates.close());
+  const uploads = uploadWorker({
+    prefix: config.consumerPrefix,
+    pool: db.pool,
+    steps: options.steps ?? UPLOAD_STEPS,
+    stepDeps: { blobs, log, thumbnail: { size: config.thumbnailSize, maxBytes: config.thumbnailMaxBytes } },
+    fileStates,
+    metrics,
+    concurrency: config.pipelineConcurrency,
+    log,
+  });
   const workers = startBackgroundWorkers({
     natsUrl: config.natsUrl,
     name: "processor",
     streams: PROCESSOR_STREAMS,
     workers: [
       ...auditWorkers({ prefix: config.consumerPrefix, streams: FILEMESH_STREAMS, pool: db.pool, log }),
+      uploads,
       ...(options.extraWorkers?.({ pool: db.pool, log }) ?? []),
     ],
     settings: {

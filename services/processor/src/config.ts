@@ -1,14 +1,19 @@
 import {
+  bool,
   commonSpec,
   databaseSpec,
   duration,
   int,
   list,
   natsSpec,
+  oneOf,
   parseConfig,
   redisSpec,
   str,
+  url,
 } from "@filemesh/kit";
+
+const MiB = 1024 * 1024;
 
 export const processorSpec = {
   ...commonSpec("processor"),
@@ -23,6 +28,21 @@ export const processorSpec = {
   retryBackoff: list("RETRY_BACKOFF", { default: ["1s", "5s", "15s", "30s", "1m", "2m", "5m"] }),
   /** How long a delivered event may stay unacknowledged before JetStream redelivers it. */
   ackWaitMs: duration("ACK_WAIT", { default: 120_000 }),
+  /** Uploads processed at once by one replica. */
+  pipelineConcurrency: int("PIPELINE_CONCURRENCY", { default: 4, min: 1, max: 64 }),
+  /** Longest side of a thumbnail in pixels. */
+  thumbnailSize: int("THUMBNAIL_SIZE", { default: 256, min: 16, max: 2048 }),
+  /** Larger images get no thumbnail (they are still READY). */
+  thumbnailMaxBytes: int("THUMBNAIL_MAX_BYTES", { default: 64 * MiB, min: 1 }),
+  /** The file service's blob store, read for checks and written for thumbnails (same settings). */
+  blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
+  blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),
+  s3Endpoint: url("S3_ENDPOINT", ["http", "https"], { optional: true, doc: "empty: AWS" }),
+  s3Bucket: str("S3_BUCKET", { default: "filemesh" }),
+  s3Region: str("S3_REGION", { default: "us-east-1" }),
+  s3AccessKeyId: str("S3_ACCESS_KEY_ID", { optional: true, secret: true }),
+  s3SecretAccessKey: str("S3_SECRET_ACCESS_KEY", { optional: true, secret: true }),
+  s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { default: true }),
 };
 
 export type ProcessorConfig = ReturnType<typeof loadProcessorConfig>;

@@ -1,4 +1,4 @@
-// The `jobs` schema: the audit log and the consumers' applied-event records.
+// The `jobs` schema: the audit log, the consumers' applied-event records, upload results.
 import { Migration, type MigrationObject } from "@filemesh/kit";
 
 class M001AuditEvents extends Migration {
@@ -30,6 +30,25 @@ class M001AuditEvents extends Migration {
   }
 }
 
+class M003UploadResults extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS jobs.upload_results (
+        event_id uuid PRIMARY KEY,
+        file_id uuid NOT NULL,
+        version_id uuid NOT NULL,
+        state text NOT NULL,
+        reason text NOT NULL DEFAULT '',
+        content_type text NOT NULL DEFAULT '',
+        has_thumbnail boolean NOT NULL DEFAULT false,
+        deliveries integer NOT NULL,
+        commit_time timestamptz,
+        finish_time timestamptz NOT NULL DEFAULT now()
+      )`);
+    this.addSql("CREATE INDEX IF NOT EXISTS upload_results_file_idx ON jobs.upload_results (file_id)");
+  }
+}
+
 export function processorMigrations(consumedEventsSql: string): MigrationObject[] {
   class M002ConsumedEvents extends Migration {
     override async up(): Promise<void> {
@@ -39,5 +58,6 @@ export function processorMigrations(consumedEventsSql: string): MigrationObject[
   return [
     { name: "001_audit_events", class: M001AuditEvents },
     { name: "002_consumed_events", class: M002ConsumedEvents },
+    { name: "003_upload_results", class: M003UploadResults },
   ];
 }
