@@ -1,0 +1,165 @@
+// The access-control matrix of RELIABILITY.md for the file RPCs: every RPC × {owner, editor,
+// viewer, group member (viewer through a group), stranger, anonymous, expired grant}. Only
+// the allowed cells succeed; a denial never tells a hidden file from a missing one. Link
+// holders are anonymous on these RPCs (their own routes are in links.test.ts). And when the
+// permission service is down, every decision fails closed.
+import { filev1, permissionv1, userv1 } from "@filemesh/contracts";
+import { failure } from "@filemesh/kit/testing";
+import { status } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+
+type Caller = "owner" | "editor" | "viewer" | "group" | "stranger" | "anonymous" | "expired";
+const CALLERS: Caller[] = ["owner", "editor", "viewer", "group", "stranger", "anonymous", "expired"];
+type H = Record<string, string>;
+
+let t: FileTestMesh;
+let heads: Record<Caller, H>;
+let homes: Partial<Record<Caller, string>>;
+let folderId: string;
+
+const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
+  rpc(
+    t.mesh.permission,
+    t.mesh.permission.createGrant,
+    permissionv1.CreateGrantRequest.fromPartial({ fileId, grant: { subject, role, expireTime } }),
+    h,
+  );
+
+beforeAll(async () => {
+  t = await startFileMesh();
+  const u: Record<string, Awaited<ReturnType<typeof t.mesh.newUser>>> = {};
+  for (const c of CALLERS.filter((c) => c !== "anonymous")) u[c] = await t.mesh.newUser();
+  heads = Object.fromEntries(CALLERS.map((c) => [c, c === "anonymous" ? {} : u[c]!.headers])) as Record<
+    Caller,
+    H
+  >;
+  homes = {};
+  for (const c of CALLERS.filter((c) => c !== "anonymous")) {
+    homes[c] = (await rpc(t.f, t.f.ensureHomeFolder, { userId: u[c]!.userId }, t.mesh.serviceHeaders("user")))
+      .folder!.id;
+  }
+  const owner = heads.owner;
+  folderId = (await rpc(t.f, t.f.createFolder, { parentId: "", name: "matrix", requestId: "" }, owner)).file!
+    .id;
+  const group = (
+    await rpc(
+      t.mesh.user,
+      t.mesh.user.createGroup,
+      userv1.CreateGroupRequest.fromPartial({ group: { name: "readers" } }),
+      owner,
+    )
+  ).group!.id;
+  await rpc(
+    t.mesh.user,
+    t.mesh.user.addGroupMember,
+    userv1.AddGroupMemberRequest.fromPartial({ groupId: group, member: `user:${u.group!.userId}` }),
+    owner,
+  );
+  await grant(owner, folderId, `user:${u.editor!.userId}`, "editor");
+  await grant(owner, folderId, `user:${u.viewer!.userId}`, "viewer");
+  await grant(owner, folderId, `group:${group}`, "viewer");
+  await grant(owner, folderId, `user:${u.expired!.userId}`, "editor", new Date(Date.now() + 1500));
+  await new Promise((r) => setTimeout(r, 1600));
+});
+afterAll(() => t?.stop());
+
+/** A fresh file in the shared folder for each cell (writes that succeed change it). */
+const fresh = async () =>
+  (
+    (await send(
+      t.f,
+      t.f.uploadFile,
+      rawUpload(folderId, `f-${Math.random()}`, Buffer.from("x")),
+      heads.owner,
+    )) as filev1.UploadFileResponse
+  ).file!;
+
+const RPCS: Record<string, (fileId: string, h: H, c: Caller) => Promise<unknown>> = {
+  GetFile: (id, h) => rpc(t.f, t.f.getFile, { fileId: id }, h),
+  ListFiles: (_id, h) =>
+    rpc(t.f, t.f.listFiles, filev1.ListFilesRequest.fromPartial({ parentId: folderId }), h),
+  GetFileContent: (id, h) =>
+    collect(t.f.getFileContent(filev1.GetFileContentRequest.fromPartial({ fileId: id }), metadataOf(h))),
+  ReadFile: (id, h) =>
+    collect(t.f.readFile(filev1.ReadFileRequest.fromPartial({ fileId: id }), metadataOf(h))),
+  ListFileVersions: (id, h) => rpc(t.f, t.f.listFileVersions, { fileId: id, pageSize: 0, pageToken: "" }, h),
+  CopyFile: (id, h, c) =>
+    rpc(t.f, t.f.copyFile, { fileId: id, parentId: homes[c] ?? "", name: "", requestId: "" }, h),
+  CreateFolder: (_id, h) =>
+    rpc(t.f, t.f.createFolder, { parentId: folderId, name: `d-${Math.random()}`, requestId: "" }, h),
+  UploadFile: (_id, h) =>
+    send(t.f, t.f.uploadFile, rawUpload(folderId, `u-${Math.random()}`, Buffer.from("y")), h),
+  CreateUpload: (_id, h) =>
+    rpc(
+      t.f,
+      t.f.createUpload,
+      filev1.CreateUploadRequest.fromPartial({ parentId: folderId, name: "s", sizeBytes: "1" }),
+      h,
+    ),
+  UpdateFile: (id, h) =>
+    rpc(
+      t.f,
+      t.f.updateFile,
+      { fileId: id, file: filev1.File.fromPartial({ name: `r-${Math.random()}` }), updateMask: ["name"] },
+      h,
+    ),
+  CreateShareLink: (id, h) =>
+    rpc(t.f, t.f.createShareLink, filev1.CreateShareLinkRequest.fromPartial({ fileId: id }), h),
+  ListShareLinks: (id, h) => rpc(t.f, t.f.listShareLinks, { fileId: id, pageSize: 0, pageToken: "" }, h),
+  DeleteFile: (id, h) => rpc(t.f, t.f.deleteFile, { fileId: id, permanent: false, etag: "" }, h),
+};
+
+const OK = "ok";
+const { NOT_FOUND: NF, PERMISSION_DENIED: PD, UNAUTHENTICATED: UA } = status;
+const read = { owner: OK, editor: OK, viewer: OK, group: OK, stranger: NF, anonymous: UA, expired: NF };
+const write = { owner: OK, editor: OK, viewer: PD, group: PD, stranger: NF, anonymous: UA, expired: NF };
+const MATRIX: Record<string, Record<Caller, string | number>> = {
+  GetFile: read,
+  ListFiles: read,
+  GetFileContent: read,
+  ReadFile: read,
+  ListFileVersions: read,
+  CopyFile: read,
+  CreateFolder: write,
+  UploadFile: write,
+  CreateUpload: write,
+  UpdateFile: write,
+  CreateShareLink: write,
+  ListShareLinks: write,
+  DeleteFile: { ...write, editor: PD },
+};
+
+describe("access matrix", () => {
+  for (const [name, run] of Object.entries(RPCS)) {
+    it(name, async () => {
+      for (const c of CALLERS) {
+        const file = await fresh();
+        const want = MATRIX[name]![c];
+        if (want === OK) {
+          await expect(run(file.id, heads[c], c), `${name} as ${c}`).resolves.toBeDefined();
+        } else {
+          const got = await failure(run(file.id, heads[c], c));
+          expect(got.code, `${name} as ${c}: ${got.reason}`).toBe(want);
+          if (want === NF) expect(got.reason).toBe("FILE_NOT_FOUND");
+        }
+      }
+    });
+  }
+});
+
+describe("fail closed", () => {
+  it("answers UNAVAILABLE, never an allow, when the permission service is down", async () => {
+    const file = await fresh();
+    await t.mesh.runtimes.permission[0]!.shutdown("test: permission down");
+    for (const run of [RPCS.GetFile!, RPCS.UpdateFile!, RPCS.DeleteFile!]) {
+      expect(await failure(run(file.id, heads.owner, "owner"))).toMatchObject({
+        code: status.UNAVAILABLE,
+        reason: "PERMISSION_UNAVAILABLE",
+      });
+    }
+    expect(await failure(RPCS.CreateFolder!("", heads.owner, "owner"))).toMatchObject({
+      code: status.UNAVAILABLE,
+    });
+  });
+});
