@@ -88,9 +88,16 @@ try {
   out.batch = await run("check-batch", batch.config);
   out.batch.checksPerSecond = Math.round(out.batch.rps * (batch.bench.batch ?? 100));
   out.propagation = await propagation(p0.addr, p1.addr, seeded, Number(args.samples));
+} catch (err) {
+  out.error = err.message;
+  console.error(`bench: ${err.message}`);
 } finally {
   for (const p of procs.reverse()) await p.stop();
   await redis.stop();
+}
+if (out.error) {
+  writeResults(dir, out, `failed: ${out.error}`);
+  process.exit(1);
 }
 writeResults(dir, out, report(out));
 
@@ -99,8 +106,8 @@ async function seed(authAddr, permAddr) {
   const a = client("auth", authAddr);
   const email = `bench-check-${stamp.toLowerCase()}@bench.filemesh.example`;
   const password = "bench-check-password-5d1e";
-  const { user } = await unary(a, "register", { email, password, displayName: "bench check" });
-  const { accessToken } = await unary(a, "login", { email, password });
+  const { user } = await unary(a, "register", { email, password, display_name: "bench check" });
+  const { access_token: accessToken } = await unary(a, "login", { email, password });
   a.close();
   const me = `user:${user.id}`;
   const p = client("permission", permAddr);
@@ -114,7 +121,7 @@ async function seed(authAddr, permAddr) {
   touch(file("shared", 0), "viewer", me);
   touch(file("other", 0), "owner", `user:someone-else-${stamp.toLowerCase()}`);
   const internal = { "x-filemesh-service": "file", "x-filemesh-internal-token": secrets.INTERNAL_TOKEN };
-  const { revision } = await unary(p, "writeRelations", { updates, requestId: "" }, internal);
+  const { revision } = await unary(p, "writeRelations", { updates, request_id: "" }, internal);
   p.close();
   const perms = ["read", "write", "share", "delete"];
   const checks = [];
@@ -149,7 +156,7 @@ async function propagation(addrA, addrB, s, samples) {
       operation: "RELATION_OPERATION_TOUCH",
       relation: { object: f, relation: "viewer", subject: s.me },
     };
-    await unary(a, "writeRelations", { updates: [upd], requestId: "" }, s.internal);
+    await unary(a, "writeRelations", { updates: [upd], request_id: "" }, s.internal);
     const t1 = performance.now();
     for (let polls = 1; ; polls++) {
       const c0 = performance.now();

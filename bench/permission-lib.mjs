@@ -139,7 +139,10 @@ export async function startService(name, env, { logFile, nodeArgs = [] } = {}) {
 }
 
 let pkg;
-/** A generated-from-descriptor client for `filemesh.<svc>.v1.<Svc>Service`. */
+/**
+ * A client for `filemesh.<svc>.v1.<Svc>Service` from the descriptor image. Field names stay as
+ * in the .proto (snake_case: `request_id`, `access_token`), enums are strings.
+ */
 export function client(svc, addr) {
   pkg ??= loadPackageDefinition(
     loadFileDescriptorSetFromBuffer(readFileSync(join(root, "gen", "filemesh.binpb")), {

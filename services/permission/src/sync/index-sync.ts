@@ -10,9 +10,10 @@ import type { Logger, Redis, Registry } from "@filemesh/kit";
 import type pg from "pg";
 import type { AclIndex } from "../index/acl-index.js";
 import { type Q, readChanges, readHead } from "../store/change-log.js";
-import { type AclKeys, appendChange, readChangesAfter } from "./change-stream.js";
+import { type AclKeys, appendChange } from "./change-stream.js";
 import { coldLoad, type Loaded } from "./cold-load.js";
 import { createSequencer } from "./sequencer.js";
+import { tailStream } from "./stream-tail.js";
 import { syncMetrics } from "./sync-metrics.js";
 import { createWaiters, delay } from "./waiters.js";
 
@@ -107,23 +108,30 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
   };
   const fresh = () => ready && performance.now() - confirmedAt <= o.maxStalenessMs;
 
+  let polling = false;
   const poll = async () => {
+    if (polling) return; // a slow Postgres: the next tick retries
+    polling = true;
     const at = performance.now();
+    // Read before the head: the index may advance (a local commit) while the query runs.
+    const had = current().revision;
     try {
       const head = await readHead(o.pool);
       knownHead = Math.max(knownHead, head.revision);
-      if (head.instance !== loaded?.instance || head.revision < current().revision) {
+      if (head.instance !== loaded?.instance || head.revision < had) {
         o.log.error(
-          { head: head.revision, revision: current().revision },
+          { head: head.revision, revision: had },
           "acl database changed under the index; reloading",
         );
         await reload(false);
       } else if (head.revision > current().revision) {
         await pull();
       }
-      if (current().revision >= head.revision) confirmedAt = at;
+      if (current().revision >= head.revision) confirmedAt = Math.max(confirmedAt, at);
     } catch (err) {
       o.log.warn({ err: (err as Error).message }, "acl head poll failed");
+    } finally {
+      polling = false;
     }
     setServing(fresh());
   };
@@ -140,28 +148,22 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
     );
   };
 
-  const tail = async () => {
-    let failing = false;
-    while (!stopped) {
-      try {
-        const from = Math.max(lastSeen, current().revision);
-        const entries = await readChangesAfter(o.tailRedis, loaded!.keys.changes, from, 1000, PAGE);
+  const tail = () =>
+    tailStream({
+      redis: o.tailRedis,
+      key: () => loaded!.keys.changes,
+      from: () => Math.max(lastSeen, current().revision),
+      onEntries(entries) {
         for (const e of entries) {
           lastSeen = Math.max(lastSeen, e.revision);
           if (e.change) seq.offer(e.change);
         }
         knownHead = Math.max(knownHead, lastSeen);
         if (lastSeen > current().revision) void pull().catch(() => {});
-        failing = false;
-      } catch (err) {
-        if (stopped) return;
-        if (!failing)
-          o.log.warn({ err: (err as Error).message }, "acl stream read failed; Postgres polling covers it");
-        failing = true;
-        await delay(250);
-      }
-    }
-  };
+      },
+      stopped: () => stopped,
+      log: o.log,
+    });
 
   return {
     get index() {
