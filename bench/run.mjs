@@ -145,7 +145,14 @@ try {
   } else if ((await checkHealth(`${opts.target}:${SERVICES.auth}`)) !== "SERVING") {
     throw new Error(`--target ${opts.target}: auth-service on port ${SERVICES.auth} is not SERVING`);
   }
+  // Process ids of what the runner started ("auth#0" → auth), for CPU per call.
+  const pids = Object.fromEntries(
+    (mesh?.children ?? [])
+      .filter((c) => !c.name.includes("#") || c.name.endsWith("#0"))
+      .map((c) => [c.name.split("#")[0], c.child.pid]),
+  );
   const ctx = {
+    pids,
     root,
     runDir,
     scenariosDir,

@@ -22,7 +22,9 @@ export async function runBcryptLoop({ root, cost, concurrency, seconds }) {
 const pooled = (segments) => {
   const seconds = segments.reduce((s, r) => s + r.seconds, 0);
   const count = segments.reduce((s, r) => s + r.count, 0);
+  const cpuMs = segments.reduce((s, r) => s + (r.cpuMsPerHash ?? 0) * r.count, 0);
   return {
+    cpuMsPerHash: count ? round(cpuMs / count, 2) : null,
     seconds,
     count,
     rps: round(count / seconds, 2),

@@ -13,19 +13,25 @@ const answered = (r) => (r.okStatuses && r.okStatuses.join() !== "OK" ? ` (${r.o
 
 function scenarioRows(scenarios) {
   const rows = [
-    "| scenario | call | via | conc. | s | answered calls | rps | p50 ms | p95 ms | p99 ms | other statuses |",
-    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+    "| scenario | call | via | conc. | s | answered calls | rps | p50 ms | p95 ms | p99 ms | server CPU µs/call | other statuses |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
   ];
   for (const s of scenarios.filter((x) => x.kind !== "node")) {
     const r = s.result;
     rows.push(
       `| ${s.name} | \`${s.call}\` | ${s.host} | ${s.concurrency} | ${f(r.seconds)} | ${r.ok}${answered(r)} | ${f(r.rps)} | ` +
-        `${f(r.latencyMs.p50, 2)} | ${f(r.latencyMs.p95, 2)} | ${f(r.latencyMs.p99, 2)} | ${nonOk(r)} |`,
+        `${f(r.latencyMs.p50, 2)} | ${f(r.latencyMs.p95, 2)} | ${f(r.latencyMs.p99, 2)} | ${cpuText(r)} | ${nonOk(r)} |`,
     );
   }
   return rows;
 }
 
+const cpuText = (r) =>
+  r.cpuUsPerCall
+    ? Object.entries(r.cpuUsPerCall)
+        .map(([k, us]) => `${k} ${f(us, 0)}`)
+        .join(" + ")
+    : "–";
 const l3 = (x) => `${f(x.p50, 2)} / ${f(x.p95, 2)} / ${f(x.p99, 2)}`;
 const range = (xs) => `${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)}`;
 
@@ -33,15 +39,15 @@ function comparisonLines(s) {
   if (!s.comparisons?.length) return [];
   const row = (name, x) =>
     `| ${name} | \`${x.call}\` | ${x.host} | ${x.concurrency} | ${f(x.result.seconds)} | ${x.result.ok} | ` +
-    `**${f(x.result.rps)}** | ${l3(x.result.latencyMs)} | ${nonOk(x.result)} |`;
+    `**${f(x.result.rps)}** | ${l3(x.result.latencyMs)} | ${cpuText(x.result)} | ${nonOk(x.result)} |`;
   const lines = [
     "",
     `### ${s.name} vs ${s.comparisons.map((c) => c.baseline.name).join(", ")} (same run, interleaved)`,
     "",
     `${s.comparisons[0].rounds.length} rounds: every baseline runs before the first ${s.name} segment and after each one.`,
     "",
-    "| | call | via | conc. | s | answered | rps | p50 / p95 / p99 ms | other statuses |",
-    "|---|---|---|--:|--:|--:|--:|--:|---|",
+    "| | call | via | conc. | s | answered | rps | p50 / p95 / p99 ms | server CPU µs/call | other statuses |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|---|",
     row(`**${s.name}**`, s),
     ...s.comparisons.map((c) => row(c.baseline.name, c.baseline)),
     "",
@@ -49,7 +55,12 @@ function comparisonLines(s) {
   for (const c of s.comparisons) {
     lines.push(
       `- ${s.name} / ${c.baseline.name}: rps **${f(c.ratio.rps, 3)}** (per round ${range(c.rounds.map((r) => r.ratio))}), ` +
-        `p50 ${f(c.ratio.p50, 2)} ×, p99 ${f(c.ratio.p99, 2)} ×`,
+        `p50 ${f(c.ratio.p50, 2)} ×, p99 ${f(c.ratio.p99, 2)} ×` +
+        (c.ratio.cpuPerCall
+          ? `; server CPU per call ${Object.entries(c.ratio.cpuPerCall)
+              .map(([k, x]) => `${k} ${f(x, 2)} ×`)
+              .join(", ")}`
+          : ""),
     );
   }
   if (s.alongside) {
@@ -110,6 +121,17 @@ function baselineLines(s) {
       `${f(s.ratio.p50VsParallelHash, 2)} (≈ ${f(s.ratio.expected.p50VsParallelHash, 1)}): up to ${b.concurrency} hashes share ` +
       `${b.cores} cores, and with more than ${b.concurrency} calls in flight each ${s.name} also waits in the queue`,
     `- ${s.name} p50 − one-hash p50 = **${f(s.result.latencyMs.p50 - b.single.latencyMs.p50, 1)} ms**`,
+    ...(s.result.cpuUsPerCall?.auth && b.single.cpuMsPerHash
+      ? [
+          `- CPU: auth-service spends **${f(s.result.cpuUsPerCall.auth / 1000, 1)} ms** per ${s.name} (all threads` +
+            (s.idleCpuMsPerSec !== undefined
+              ? `; ${f(s.idleCpuMsPerSec, 1)} ms/s of it, ${f(s.idleCpuMsPerSec / s.result.rps, 1)} ms per ${s.name}, is its idle background work)`
+              : ")") +
+            "; " +
+            `one raw check costs ${f(b.single.cpuMsPerHash, 1)} ms alone, ${f(b.cpuMsPerHash, 1)} ms with ` +
+            `${b.concurrency} in parallel: a ${s.name} adds ≈ **${f(s.result.cpuUsPerCall.auth / 1000 - b.single.cpuMsPerHash, 1)} ms** of CPU beyond its hash`,
+        ]
+      : []),
   ];
 }
 
@@ -134,6 +156,8 @@ export function writeReport(dir, stamp, run) {
     ...scenarioRows(run.scenarios),
     ...run.scenarios.flatMap((s) => [...baselineLines(s), ...comparisonLines(s), ...nodeLines(s)]),
     "",
+    "Server CPU µs/call: CPU time (all threads) of the serving process(es) over the segments, from",
+    "/proc, per answered call; it moves much less with the neighbours' load than rps and latency do.",
     "rps counts answered calls only (OK unless the scenario expects another status, shown in brackets);",
     "latencies are nearest-rank percentiles over those calls. The machine is shared: compare figures",
     "within one run, not across runs.",

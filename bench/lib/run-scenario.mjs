@@ -9,6 +9,7 @@ import { bundleEntry } from "./bundle.mjs";
 import { run } from "./exec.mjs";
 import { ghzRecord, runGhz } from "./ghz.mjs";
 import { startPrivateRedis } from "./private-redis.mjs";
+import { since, snapshot } from "./proc-cpu.mjs";
 import { loadScenario, resolveScenario } from "./scenarios.mjs";
 import { seedToken, seedUsers } from "./seed.mjs";
 import { round, summarize } from "./stats.mjs";
@@ -59,6 +60,17 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     warmupDuration: bench.warmup,
   };
   const note = (cmd, extra = "") => ctx.commands.push(`${ctx.shell(cmd)}${extra}`);
+  // The serving processes' CPU over each segment (when the runner started the mesh).
+  const pids = Object.fromEntries(
+    [bench.service, ...(viaGateway ? ["gateway"] : [])]
+      .filter((n) => ctx.pids?.[n])
+      .map((n) => [n, ctx.pids[n]]),
+  );
+  const withCpu = (fn) => async (seconds) => {
+    const before = snapshot(pids);
+    const rec = await fn(seconds);
+    return Object.keys(before).length ? { ...rec, cpuMs: since(before, snapshot(pids)) } : rec;
+  };
 
   if (bench.kind === "ghz") {
     const ghz = async (seconds, extra = "") => {
@@ -76,7 +88,7 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
       ...common,
       call: config.call,
       concurrency: config.concurrency,
-      segment: (seconds) => ghz(seconds),
+      segment: withCpu((seconds) => ghz(seconds)),
       warmup: () => ghz(bench.warmup, "   # warm-up, not recorded"),
     };
   }
@@ -112,7 +124,7 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     ...common,
     call: `${call} (${bench.kind})`,
     concurrency,
-    segment: (seconds) => loop(seconds ?? durationSeconds(config.duration)),
+    segment: withCpu((seconds) => loop(seconds ?? durationSeconds(config.duration))),
     warmup: () => loop(durationSeconds(bench.warmup), "   # warm-up, not recorded"),
   };
 }
@@ -170,6 +182,15 @@ export async function runScenario(scenario, ctx) {
   // With load alongside, this scenario alone is the baseline.
   if (alongside) baselines.unshift({ ...main, name: `${main.name} alone` });
 
+  // The serving processes' own background CPU (relays, timers, metrics), idle for 2 s: it
+  // matters next to CPU per call only at low call rates (logins).
+  let idleCpuMsPerSec;
+  if (ctx.pids?.[bench.service]) {
+    const pid = { [bench.service]: ctx.pids[bench.service] };
+    const before = snapshot(pid);
+    await sleep(2000);
+    idleCpuMsPerSec = round(since(before, snapshot(pid))[bench.service] / 2, 1);
+  }
   for (const d of [main, ...baselines.filter((b) => b.segment !== main.segment)]) {
     if (d.warmupDuration) {
       ctx.log(`${d.name}: warm-up ${d.warmupDuration}`);
@@ -207,7 +228,7 @@ export async function runScenario(scenario, ctx) {
     // The load starts first (so the measured calls meet a saturated service) and ends last.
     const load = alongside.segment(lead + segment + tail);
     await sleep(lead * 1000);
-    const rec = await main.segment(segment);
+    const { cpuMs, ...rec } = await main.segment(segment); // the process's CPU is mostly the load's
     alongsideSegments.push(await load);
     return rec;
   };
@@ -240,6 +261,7 @@ export async function runScenario(scenario, ctx) {
     concurrency: main.concurrency,
     config: main.config,
     result,
+    ...(idleCpuMsPerSec !== undefined ? { idleCpuMsPerSec } : {}),
   };
   const perRound = segments.map((s) => summarize([s], main.ok));
   if (baselines.length) {
@@ -265,6 +287,15 @@ export async function runScenario(scenario, ctx) {
           rps: ratio(result.rps, base.rps),
           p50: ratio(result.latencyMs.p50, base.latencyMs.p50),
           p99: ratio(result.latencyMs.p99, base.latencyMs.p99),
+          ...(result.cpuUsPerCall && base.cpuUsPerCall
+            ? {
+                cpuPerCall: Object.fromEntries(
+                  Object.keys(result.cpuUsPerCall)
+                    .filter((k) => base.cpuUsPerCall[k])
+                    .map((k) => [k, ratio(result.cpuUsPerCall[k], base.cpuUsPerCall[k])]),
+                ),
+              }
+            : {}),
         },
       };
     });

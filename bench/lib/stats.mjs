@@ -34,6 +34,13 @@ export function summarize(segments, ok = ["OK"]) {
     for (const [k, xs] of Object.entries(r.lat ?? {})) lat[k] = (lat[k] ?? []).concat(xs);
   }
   const okCount = ok.reduce((s, k) => s + (statusCodes[k] ?? 0), 0);
+  // CPU of the serving processes (bench/lib/proc-cpu.mjs), per answered call.
+  const cpuMs = {};
+  for (const r of segments)
+    for (const [k, ms] of Object.entries(r.cpuMs ?? {})) cpuMs[k] = (cpuMs[k] ?? 0) + ms;
+  const cpuUsPerCall = Object.fromEntries(
+    Object.entries(cpuMs).map(([k, ms]) => [k, okCount ? round((ms * 1000) / okCount, 0) : null]),
+  );
   const byStatus = {};
   for (const [k, xs] of Object.entries(lat)) {
     if (!ok.includes(k)) byStatus[k] = { count: xs.length, latencyMs: latencyStats(xs) };
@@ -48,5 +55,6 @@ export function summarize(segments, ok = ["OK"]) {
     statusCodes,
     errors,
     ...(Object.keys(byStatus).length ? { byStatus } : {}),
+    ...(Object.keys(cpuMs).length ? { cpuMs, cpuUsPerCall } : {}),
   };
 }

@@ -1,0 +1,32 @@
+// CPU time of the mesh's processes (all their threads) from /proc/<pid>/stat, so each segment
+// can report CPU per answered call: on a shared machine that figure moves far less with the
+// neighbours' load than rps or latency do. Linux only; elsewhere (or with --target) it is absent.
+import { readFileSync } from "node:fs";
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** utime + stime of `pid` in ms, or undefined. */
+export function cpuMsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) in parentheses.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(rest[11]) + Number(rest[12])) * TICK_MS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Snapshot of { name: cpuMs } for { name: pid }. */
+export function snapshot(pids) {
+  const out = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    const ms = cpuMsOf(pid);
+    if (ms !== undefined) out[name] = ms;
+  }
+  return out;
+}
+
+/** CPU ms used per process between two snapshots. */
+export const since = (before, after) =>
+  Object.fromEntries(Object.keys(before).map((k) => [k, (after[k] ?? before[k]) - before[k]]));
