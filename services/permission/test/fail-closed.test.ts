@@ -3,8 +3,11 @@
 // recovers by itself; a replica cut off from Postgres turns NOT_SERVING and answers
 // UNAVAILABLE instead of a possibly stale answer; a revision from the future is UNAVAILABLE.
 // Private redis-server and a TCP proxy in front of Postgres: the shared ones are never touched.
+
+import { Redis } from "@filemesh/kit";
 import { call, failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkHealth, waitServing } from "../../../scripts/lib/health.mjs";
 import { type AclMesh, startAclMesh } from "./acl-mesh.js";
@@ -90,6 +93,32 @@ describe("fail closed", () => {
     }
     expect(await waitServing(addr, { timeoutMs: 10_000 })).toBe(true);
     expect(await t.check(friend.headers, f.ref, "write", { i: 1 })).toBe(false);
+  });
+
+  it("ignores a corrupt snapshot: a replica starting on it loads from Postgres and answers right", async () => {
+    const { friend, f } = await sharedFile();
+    const db = new pg.Client({ connectionString: testDatabaseUrl() });
+    await db.connect();
+    const { instance } = (await db.query("SELECT instance FROM acl.meta")).rows[0];
+    await db.end();
+    const r = new Redis(redis.url);
+    const pointer = `fm:acl:{${instance}}:snapshot`;
+    const header = {
+      v: 1,
+      instance,
+      revision: 1,
+      tuples: 2,
+      chunks: 1,
+      list: `${pointer}:bad`,
+      createTime: "",
+    };
+    await r.set(pointer, JSON.stringify(header));
+    await r.rpush(`${pointer}:bad`, "file:x\tviewer\tuser:y\tnot-a-number");
+    r.disconnect();
+    const svc = await t.restart(1, { ACL_SNAPSHOT_INTERVAL: "10m" });
+    expect(svc.sync.loaded?.source).toBe("postgres");
+    expect(await t.check(friend.headers, f.ref, "write", { i: 1 })).toBe(true);
+    await svc.snapshots.writeNow();
   });
 
   it("answers a revision from the future with UNAVAILABLE, not a wait-then-allow", async () => {
