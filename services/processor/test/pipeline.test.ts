@@ -21,6 +21,7 @@ import { loadProcessorConfig } from "../src/config.js";
 import type { FileStateChange, FileStates } from "../src/pipeline/file-states.js";
 import { thumbnailKey } from "../src/pipeline/thumbnail-key.js";
 import { eventually, type ProcessorMesh, startProcessorMesh } from "./support.js";
+import { fakePng } from "./uploads-support.js";
 
 let pm: ProcessorMesh;
 let proc: Processor;
@@ -152,9 +153,7 @@ describe("post-upload pipeline", () => {
     const good = Buffer.from("the committed content");
     const corrupted = await upload(Buffer.from("the committed c0ntent"), good);
     const truncated = await upload(good.subarray(0, 5), good);
-    const fakeImage = await upload(
-      Buffer.concat([(await png(10, 10)).subarray(0, 40), Buffer.alloc(100, 7)]),
-    );
+    const fakeImage = await upload(await fakePng());
     expect(await finalOf(corrupted)).toMatchObject({
       state: "REJECTED",
       reason: expect.stringMatching(/^CHECKSUM_MISMATCH: /),

@@ -14,7 +14,11 @@ export interface ProcessorMesh {
   /** A pool on the mesh's database (for assertions). */
   pool: pg.Pool;
   admin: { userId: string; headers: Record<string, string> };
-  listAudit(req: Partial<processorv1.ListAuditEventsRequest>): Promise<processorv1.ListAuditEventsResponse>;
+  /** ListAuditEvents as the admin, on the mesh's processor or the one given. */
+  listAudit(
+    req: Partial<processorv1.ListAuditEventsRequest>,
+    client?: processorv1.ProcessorServiceClient,
+  ): Promise<processorv1.ListAuditEventsResponse>;
   stop(): Promise<void>;
 }
 
@@ -90,12 +94,8 @@ export async function startProcessorMesh(
     databaseUrl: db.url,
     pool,
     admin: { userId: reg.user!.id, headers },
-    listAudit: (req) =>
-      call(
-        mesh.processor.listAuditEvents.bind(mesh.processor),
-        processorv1.ListAuditEventsRequest.fromPartial(req),
-        headers,
-      ),
+    listAudit: (req, client = mesh.processor) =>
+      call(client.listAuditEvents.bind(client), processorv1.ListAuditEventsRequest.fromPartial(req), headers),
     async stop() {
       await mesh.stop();
       await pool.end();
