@@ -224,12 +224,30 @@ export async function ghz(config, dir, name) {
     ok,
     rps: round(ok / seconds, 1),
     latencyMs: percentiles(okLat),
+    lat: okLat,
     statusCodes: r.statusCodeDistribution,
     errors: r.errorDistribution ?? {},
   };
 }
 
 export const round = (x, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Pools segments of one call (from ghz()): OK rps over their total time, pooled latencies. */
+export function pool(segments) {
+  const seconds = segments.reduce((a, r) => a + r.seconds, 0);
+  const ok = segments.reduce((a, r) => a + r.ok, 0);
+  const statusCodes = {};
+  for (const r of segments)
+    for (const [k, n] of Object.entries(r.statusCodes ?? {})) statusCodes[k] = (statusCodes[k] ?? 0) + n;
+  return {
+    seconds: round(seconds, 2),
+    ok,
+    rps: round(ok / seconds, 1),
+    latencyMs: percentiles(segments.flatMap((r) => r.lat)),
+    statusCodes,
+    segments: segments.map((r) => ({ command: r.command, rps: r.rps, latencyMs: r.latencyMs })),
+  };
+}
 
 export function percentiles(xs) {
   if (!xs.length) return {};

@@ -1,5 +1,6 @@
 // Reads of acl.tuples: the whole table at one consistent revision (cold start without a
 // snapshot), and the grants of one file (ListGrants, DeleteGrant).
+import { inTransaction } from "@filemesh/kit";
 import type pg from "pg";
 import type { Tuple } from "../domain/model.js";
 import { type Q, readHead } from "./change-log.js";
@@ -7,20 +8,14 @@ import { type Q, readHead } from "./change-log.js";
 const PAGE = 50_000;
 
 /** Every tuple and the revision they are at (one REPEATABLE READ transaction, keyset pages). */
-export async function loadAllTuples(pool: pg.Pool, onTuple: (t: Tuple) => void): Promise<number> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error) => {
-    broken = err;
-  };
-  client.on("error", onError);
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    await client.query("SET LOCAL jit = off");
-    const { revision } = await readHead(client);
+export function loadAllTuples(pool: pg.Pool, onTuple: (t: Tuple) => void): Promise<number> {
+  return inTransaction(pool, async (tx) => {
+    await tx.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    await tx.query("SET LOCAL jit = off");
+    const { revision } = await readHead(tx);
     let last: unknown[] = ["", "", ""];
     for (;;) {
-      const { rows } = await client.query<[string, string, string, string | null]>({
+      const { rows } = await tx.query<[string, string, string, string | null]>({
         text: `SELECT object, relation, subject, (extract(epoch FROM expire_time) * 1000)::bigint
                FROM acl.tuples WHERE (object, relation, subject) > ($1, $2, $3)
                ORDER BY object, relation, subject LIMIT ${PAGE}`,
@@ -30,18 +25,10 @@ export async function loadAllTuples(pool: pg.Pool, onTuple: (t: Tuple) => void):
       for (const [object, relation, subject, exp] of rows) {
         onTuple({ object, relation, subject, expireAt: exp === null ? 0 : Number(exp) });
       }
-      if (rows.length < PAGE) break;
+      if (rows.length < PAGE) return revision;
       last = rows[rows.length - 1]!.slice(0, 3);
     }
-    await client.query("COMMIT");
-    return revision;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.off("error", onError);
-    client.release(broken);
-  }
+  });
 }
 
 export interface GrantRow {
