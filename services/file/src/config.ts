@@ -27,7 +27,8 @@ export const fileSpec = {
   s3Region: str("S3_REGION", { default: "us-east-1" }),
   s3AccessKeyId: str("S3_ACCESS_KEY_ID", { optional: true, secret: true }),
   s3SecretAccessKey: str("S3_SECRET_ACCESS_KEY", { optional: true, secret: true }),
-  s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { default: true }),
+  /** Path-style URLs; default: on with S3_ENDPOINT (MinIO), off for AWS. */
+  s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { optional: true }),
   /** Largest body of POST /v1/files:upload (UploadFile). */
   maxRawUploadBytes: int("MAX_RAW_UPLOAD_BYTES", { default: 32 * MiB, min: 1 }),
   /** Largest declared size of an upload session. */

@@ -107,12 +107,19 @@ export function open<Req, Res>(client: object, start: StreamStart<Req, Res>, hea
 }
 
 /** Raw upload messages: the first carries the names, every one a slice of the body. */
-export function rawUpload(parentId: string, name: string, data: Buffer, sha256 = "", chunk = 64 * 1024) {
+export function rawUpload(
+  parentId: string,
+  name: string,
+  data: Buffer,
+  sha256 = "",
+  requestId = "",
+  chunk = 64 * 1024,
+) {
   const msgs: filev1.UploadFileRequest[] = [];
   for (let i = 0; i === 0 || i < data.length; i += chunk) {
     msgs.push(
       filev1.UploadFileRequest.fromPartial({
-        ...(i === 0 ? { parentId, name, sha256 } : {}),
+        ...(i === 0 ? { parentId, name, sha256, requestId } : {}),
         body: { contentType: "application/octet-stream", data: data.subarray(i, i + chunk) },
       }),
     );

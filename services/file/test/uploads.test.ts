@@ -2,7 +2,7 @@
 // straight to MinIO), quotas (also under 20 concurrent sessions), verification of size and
 // SHA-256 (nothing visible on a mismatch), versions by name, and what a stranger sees.
 import { createHash, randomBytes } from "node:crypto";
-import { filev1 } from "@filemesh/contracts";
+import { eventsv1, filev1 } from "@filemesh/contracts";
 import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
@@ -78,7 +78,7 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
     expect(text.contentType).toBe("text/plain; charset=utf-8");
   });
 
-  it("adds a version when the name exists", async () => {
+  it("adds a version when the name exists, with its events", async () => {
     const a = await t.mesh.newUser();
     const v1 = await upload(a.headers, "", "doc", Buffer.from("one"));
     const v2 = await upload(a.headers, "", "doc", Buffer.from("two!"));
@@ -86,10 +86,42 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
     expect(v2.currentVersionId).not.toBe(v1.currentVersionId);
     expect(v2.sizeBytes).toBe("4");
     expect((await usage(a.userId)).used_bytes).toBe("7");
+    const { rows } = await db.query(
+      "SELECT subject, payload FROM files.outbox WHERE position(convert_to($1, 'UTF8') in payload) > 0 ORDER BY seq DESC",
+      [v1.id],
+    );
+    const uploaded = rows
+      .filter((r) => r.subject === "filemesh.files.file_uploaded")
+      .map((r) => eventsv1.FileUploaded.decode(r.payload))
+      .filter((e) => e.fileId === v1.id);
+    expect(uploaded.map((e) => [e.versionId, e.newVersion, e.sizeBytes])).toEqual([
+      [v2.currentVersionId, true, "4"],
+      [v1.currentVersionId, false, "3"],
+    ]);
+    expect(uploaded[0]?.objectKey).toMatch(/^[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f-]{36}$/);
+    const added = rows
+      .filter((r) => r.subject === "filemesh.files.version_added")
+      .map((r) => eventsv1.VersionAdded.decode(r.payload))
+      .filter((e) => e.fileId === v1.id);
+    expect(added.map((e) => e.versionId)).toEqual([v2.currentVersionId]);
     await rpc(t.f, t.f.createFolder, { parentId: "", name: "dir", requestId: "" }, a.headers);
     expect(await failure(upload(a.headers, "", "dir", Buffer.from("x")))).toMatchObject({
       code: status.ALREADY_EXISTS,
       reason: "NAME_CONFLICT",
+    });
+  });
+
+  it("commits a retried raw upload (same request_id) once", async () => {
+    const a = await t.mesh.newUser();
+    const data = Buffer.from("retried body");
+    const msgs = () => rawUpload("", "once.txt", data, "", `rid-${a.userId}`);
+    const first = (await send(t.f, t.f.uploadFile, msgs(), a.headers)) as filev1.UploadFileResponse;
+    const again = (await send(t.f, t.f.uploadFile, msgs(), a.headers)) as filev1.UploadFileResponse;
+    expect(again.file?.currentVersionId).toBe(first.file?.currentVersionId);
+    expect(await usage(a.userId)).toEqual({
+      used_bytes: String(data.length),
+      reserved_bytes: "0",
+      file_count: "1",
     });
   });
 

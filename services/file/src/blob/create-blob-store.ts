@@ -13,7 +13,7 @@ export function createBlobStore(config: FileConfig): BlobStore {
     bucket: config.s3Bucket,
     accessKeyId: config.s3AccessKeyId,
     secretAccessKey: config.s3SecretAccessKey,
-    forcePathStyle: config.s3ForcePathStyle,
+    forcePathStyle: config.s3ForcePathStyle ?? Boolean(config.s3Endpoint),
     putPartBytes: config.partBytes,
   });
 }

@@ -3,10 +3,21 @@
 // reservation becomes use), the parent tuple and owner grant, and the events.
 import { randomUUID } from "node:crypto";
 import { appendEvents, type CallContext, inTransaction, type OutboxEvent } from "@filemesh/kit";
+import type { PoolClient } from "pg";
+import { FILE_NOT_FOUND } from "../handlers/authorize.js";
 import type { FileDeps } from "../handlers/deps.js";
+import { fingerprintOf, oncePerRequest } from "../handlers/idempotency.js";
 import { lockFolder, nameConflict, uniqueName } from "../handlers/tree-handlers.js";
 import { newFileTuples } from "../peers/access.js";
-import { type FileRow, insertFile, KIND, liveChildByName, STATE, updateFile } from "../store/files.js";
+import {
+  type FileRow,
+  getFile,
+  insertFile,
+  KIND,
+  liveChildByName,
+  STATE,
+  updateFile,
+} from "../store/files.js";
 import { transition, UPLOAD } from "../store/uploads.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion } from "../store/versions.js";
@@ -24,78 +35,98 @@ export interface Commit {
   reservedBytes: bigint;
   /** The session this commit completes (COMPLETING → COMPLETED). */
   uploadId?: string;
+  /** A retried UploadFile with the same request_id commits once (AIP-155). */
+  requestId?: string;
+}
+
+export interface Committed {
+  file: FileRow;
+  /** True when a retry found the first attempt's file (this content was not used). */
+  replayed: boolean;
 }
 
 export async function commitContent(deps: FileDeps, ctx: CallContext, c: Commit): Promise<FileRow> {
-  const { pool, access, settings } = deps;
+  return (await commitOnce(deps, ctx, c)).file;
+}
+
+export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): Promise<Committed> {
+  const fp = fingerprintOf(c.parentId, c.name, c.sha256, String(c.sizeBytes));
+  const { id, replayed } = await inTransaction(deps.pool, (tx) =>
+    oncePerRequest(tx, ctx, c.requestId ?? "", fp, async () => (await commitIn(tx, deps, ctx, c)).id),
+  );
+  const file = await getFile(deps.pool, id);
+  if (!file) throw FILE_NOT_FOUND();
+  return { file, replayed };
+}
+
+async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Commit): Promise<FileRow> {
+  const { access, settings } = deps;
   const state = settings.readyOnCommit ? STATE.READY : STATE.PROCESSING;
-  return inTransaction(pool, async (tx) => {
-    await lockFolder(tx, c.parentId);
-    const existing = await liveChildByName(tx, c.parentId, c.name, true);
-    if (existing && existing.kind !== KIND.FILE) throw nameConflict();
-    // The reservation becomes use; content larger than it claims the rest against the quota.
-    const covered = [c.sizeBytes, c.reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
-    await adjust(tx, c.userId, { reserved: -c.reservedBytes, used: covered, files: existing ? 0 : 1 });
-    if (c.sizeBytes > covered) {
-      await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
-    }
-    const versionId = randomUUID();
-    const fileId = existing?.id ?? randomUUID();
-    const content = {
-      size_bytes: String(c.sizeBytes),
-      sha256: c.sha256,
-      content_type: c.contentType,
-      state,
-      state_reason: "",
-      current_version_id: versionId,
-    };
-    const row = existing
-      ? await updateFile(tx, fileId, content)
-      : await uniqueName(() =>
-          insertFile(tx, {
-            id: fileId,
-            ownerId: c.userId,
-            parentId: c.parentId,
-            kind: KIND.FILE,
-            name: c.name,
-            state,
-            sizeBytes: content.size_bytes,
-            sha256: c.sha256,
-            contentType: c.contentType,
-            currentVersionId: versionId,
-          }),
-        );
-    await insertVersion(tx, {
-      id: versionId,
-      file_id: fileId,
-      owner_id: c.userId,
-      object_key: c.objectKey,
-      size_bytes: content.size_bytes,
-      sha256: c.sha256,
-      content_type: c.contentType,
-      state,
-      creator: `user:${c.userId}`,
-    });
-    const events: OutboxEvent[] = [
-      fileEvents.uploaded(ctx, {
-        fileId,
-        versionId,
-        ownerId: row.owner_id,
-        parentId: c.parentId,
-        name: c.name,
-        sizeBytes: String(c.sizeBytes),
-        sha256: c.sha256,
-        objectKey: c.objectKey,
-        newVersion: Boolean(existing),
-      }),
-    ];
-    if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
-    if (c.uploadId) await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId);
-    await appendEvents(tx, "files", events);
-    if (!existing) {
-      row.acl_revision = await access.write(newFileTuples(fileId, c.parentId, c.userId), ctx);
-      await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [fileId, row.acl_revision]);
-    }
-    return row;
+  await lockFolder(tx, c.parentId);
+  const existing = await liveChildByName(tx, c.parentId, c.name, true);
+  if (existing && existing.kind !== KIND.FILE) throw nameConflict();
+  // The reservation becomes use; content larger than it claims the rest against the quota.
+  const covered = [c.sizeBytes, c.reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
+  await adjust(tx, c.userId, { reserved: -c.reservedBytes, used: covered, files: existing ? 0 : 1 });
+  if (c.sizeBytes > covered) {
+    await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
+  }
+  const versionId = randomUUID();
+  const fileId = existing?.id ?? randomUUID();
+  const content = {
+    size_bytes: String(c.sizeBytes),
+    sha256: c.sha256,
+    content_type: c.contentType,
+    state,
+    state_reason: "",
+    current_version_id: versionId,
+  };
+  const row = existing
+    ? await updateFile(tx, fileId, content)
+    : await uniqueName(() =>
+        insertFile(tx, {
+          id: fileId,
+          ownerId: c.userId,
+          parentId: c.parentId,
+          kind: KIND.FILE,
+          name: c.name,
+          state,
+          sizeBytes: content.size_bytes,
+          sha256: c.sha256,
+          contentType: c.contentType,
+          currentVersionId: versionId,
+        }),
+      );
+  await insertVersion(tx, {
+    id: versionId,
+    file_id: fileId,
+    owner_id: c.userId,
+    object_key: c.objectKey,
+    size_bytes: content.size_bytes,
+    sha256: c.sha256,
+    content_type: c.contentType,
+    state,
+    creator: `user:${c.userId}`,
   });
+  const events: OutboxEvent[] = [
+    fileEvents.uploaded(ctx, {
+      fileId,
+      versionId,
+      ownerId: row.owner_id,
+      parentId: c.parentId,
+      name: c.name,
+      sizeBytes: String(c.sizeBytes),
+      sha256: c.sha256,
+      objectKey: c.objectKey,
+      newVersion: Boolean(existing),
+    }),
+  ];
+  if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
+  if (c.uploadId) await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId);
+  await appendEvents(tx, "files", events);
+  if (!existing) {
+    row.acl_revision = await access.write(newFileTuples(fileId, c.parentId, c.userId), ctx);
+    await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [fileId, row.acl_revision]);
+  }
+  return row;
 }

@@ -3,7 +3,7 @@
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, invalidArgument } from "@filemesh/kit";
 import { newObjectKey } from "../blob/blob-store.js";
-import { commitContent } from "../domain/commit.js";
+import { commitOnce } from "../domain/commit.js";
 import { checksumMismatch, declaredSha256, meter } from "../domain/content.js";
 import { cleanName } from "../domain/names.js";
 import { growingReservation } from "../domain/reservation.js";
@@ -57,16 +57,22 @@ export function createRawUploadHandlers(deps: FileDeps) {
         await stillConnected(ctx);
         const got = m.result();
         if (sha256 && got.sha256 !== sha256) throw checksumMismatch();
-        const row = await commitContent(deps, ctx, {
+        const { file, replayed } = await commitOnce(deps, ctx, {
           userId,
           parentId: parent.id,
           name,
           objectKey: key,
           ...got,
           reservedBytes: quota.reserved(),
+          requestId: head.requestId,
         });
+        if (replayed) {
+          // A retry of an upload that already committed: answer with its file, drop these bytes.
+          await blobs.delete(key).catch(() => {});
+          await quota.release();
+        }
         quota.consumed();
-        return { file: toFile(row) };
+        return { file: toFile(file) };
       } catch (err) {
         await blobs.delete(key).catch(() => {});
         await quota.release().catch(() => {});
