@@ -6,7 +6,7 @@ import { call, failure, listServices } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkHealth } from "../scripts/lib/health.mjs";
-import { startTestMesh, type TestMesh } from "./harness/mesh.js";
+import { authOutcome, startTestMesh, type TestMesh } from "./harness/mesh.js";
 
 let mesh: TestMesh;
 beforeAll(async () => {
@@ -26,16 +26,24 @@ describe("the local mesh", () => {
     expect(await listServices(mesh.addr(svc))).toContain(full);
   });
 
-  it("answers NOT_IMPLEMENTED to an authenticated caller for scaffolded RPCs", async () => {
+  it("lets an authenticated caller through the caller checks of every service", async () => {
     const u = await mesh.newUser();
-    const err = await failure(
-      call(mesh.file.listTrash.bind(mesh.file), { pageSize: 10, pageToken: "" }, u.headers),
+    expect(
+      await authOutcome(
+        call(mesh.auth.listSessions.bind(mesh.auth), { pageSize: 1, pageToken: "" }, u.headers),
+      ),
+    ).toBe("PASSED");
+    expect(await authOutcome(call(mesh.user.getMe.bind(mesh.user), {}, u.headers))).toBe("PASSED");
+    expect(await authOutcome(call(mesh.file.getUsage.bind(mesh.file), {}, u.headers))).toBe("PASSED");
+    const check = {
+      subject: "",
+      resource: "file:00000000-0000-0000-0000-000000000000",
+      permission: "read",
+      minRevision: "0",
+    };
+    expect(await authOutcome(call(mesh.permission.check.bind(mesh.permission), check, u.headers))).toBe(
+      "PASSED",
     );
-    expect(err).toMatchObject({
-      code: status.UNIMPLEMENTED,
-      reason: "NOT_IMPLEMENTED",
-      domain: "file.filemesh",
-    });
   });
 
   it.each([

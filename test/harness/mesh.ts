@@ -2,9 +2,9 @@
 // integration tests across services. Each test file gets its own mesh (and its own keys).
 import { randomBytes } from "node:crypto";
 import { authv1, filev1, permissionv1, processorv1, userv1 } from "@filemesh/contracts";
-import type { Runtime } from "@filemesh/kit";
+import { decodeServiceError, type Runtime } from "@filemesh/kit";
 import { call, captureLogger, tempKeyDir, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
-import { credentials } from "@grpc/grpc-js";
+import { credentials, type ServiceError } from "@grpc/grpc-js";
 import { startAuthService } from "../../services/auth/src/app.js";
 import { loadAuthConfig } from "../../services/auth/src/config.js";
 import { startFileService } from "../../services/file/src/app.js";
@@ -31,7 +31,7 @@ const starters: Record<
 };
 
 /** Order in which services start (each may need the ones before it). */
-const ORDER: ServiceName[] = ["auth", "permission", "user", "file", "processor"];
+const ORDER: ServiceName[] = ["auth", "permission", "file", "user", "processor"];
 
 export interface TestMeshOptions {
   services: ServiceName[];
@@ -151,4 +151,30 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     },
   };
   return mesh;
+}
+
+/**
+ * How a call fared with the kit's caller checks: "PASSED" when it reached the handler (whatever
+ * the handler answered), else the UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED
+ * reason of the caller checks.
+ */
+export async function authOutcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "PASSED";
+  } catch (err) {
+    const d = decodeServiceError(err as ServiceError);
+    const checks = [
+      "MISSING_TOKEN",
+      "INVALID_TOKEN",
+      "TOKEN_EXPIRED",
+      "SESSION_ENDED",
+      "SESSION_STORE_UNAVAILABLE",
+      "ADMIN_REQUIRED",
+      "RATE_LIMITED",
+      "SERVICE_IDENTITY_REQUIRED",
+      "CALLER_NOT_ALLOWED",
+    ];
+    return checks.includes(d.reason) ? d.reason : "PASSED";
+  }
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import {
   commonSpec,
   databaseSpec,
@@ -23,11 +24,11 @@ export const authSpec = {
   passwordPepper: str("PASSWORD_PEPPER", { secret: true, doc: "at least 32 characters" }),
   bcryptCost: int("BCRYPT_COST", { default: 10, min: 4, max: 15 }),
   /** Concurrent hashes (defaults to the libuv thread pool size). */
-  hashConcurrency: int("HASH_CONCURRENCY", {
-    default: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
-    min: 1,
-    max: 64,
-  }),
+  /**
+   * Concurrent hashes. Default: the CPU count — more threads than cores add no throughput and
+   * only take time from the event loop (health checks, shedding answers).
+   */
+  hashConcurrency: int("HASH_CONCURRENCY", { default: Math.max(1, availableParallelism()), min: 1, max: 64 }),
   /** Hashes allowed to wait; beyond this, logins are shed with RESOURCE_EXHAUSTED. */
   hashQueue: int("HASH_QUEUE", { default: 64, min: 0, max: 100_000 }),
   adminEmails: list("ADMIN_EMAILS", { default: [] }),

@@ -50,14 +50,18 @@ describe("auth events", () => {
     });
     const ah = { authorization: `Bearer ${admin.accessToken}` };
     const u = await mesh.newUser();
-    const xff = { "x-forwarded-for": "192.0.2.77" };
+    // A client address of its own: failed-login counters live in the shared Redis.
+    const xff = {
+      "x-forwarded-for": `198.18.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`,
+    };
     for (let i = 0; i < 3; i++) {
       await failure(call(mesh.auth.login.bind(mesh.auth), { email: u.email, password: "wrong wrong" }, xff));
     }
+    await new Promise((r) => setTimeout(r, 300)); // let the 100 ms throttle delay pass
     await call(
       mesh.auth.changePassword.bind(mesh.auth),
       { currentPassword: u.password, newPassword: "fresh passphrase 9" },
-      u.headers,
+      { ...u.headers, ...xff },
     );
     await call(mesh.auth.logout.bind(mesh.auth), { allSessions: false }, u.headers);
     await call(mesh.auth.disableUser.bind(mesh.auth), { userId: u.userId, reason: "test" }, ah);

@@ -4,7 +4,7 @@
 import { call, failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
+import { authOutcome, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 
 let mesh: TestMesh;
 beforeAll(async () => {
@@ -19,9 +19,8 @@ const login = (email: string, password: string) => call(mesh.auth.login.bind(mes
 const refresh = (refreshToken: string) => call(mesh.auth.refresh.bind(mesh.auth), { refreshToken });
 const sessions = (token: string) =>
   call(mesh.auth.listSessions.bind(mesh.auth), { pageSize: 0, pageToken: "" }, h(token));
-/** An authenticated call on another service: NOT_IMPLEMENTED means authentication passed. */
-const elsewhere = async (token: string) =>
-  (await failure(call(mesh.file.listTrash.bind(mesh.file), { pageSize: 1, pageToken: "" }, h(token)))).reason;
+/** An authenticated call on another service: PASSED, or the reason the caller checks refused it. */
+const elsewhere = (token: string) => authOutcome(call(mesh.file.getUsage.bind(mesh.file), {}, h(token)));
 
 describe("sessions", () => {
   it("issues new tokens on every login and lists the sessions, marking the current one", async () => {
@@ -38,7 +37,7 @@ describe("sessions", () => {
   it("logout ends this session everywhere within the cache bound, and its refresh token", async () => {
     const u = await mesh.newUser();
     const other = await login(u.email, u.password);
-    expect(await elsewhere(u.token)).toBe("NOT_IMPLEMENTED");
+    expect(await elsewhere(u.token)).toBe("PASSED");
     expect(await call(mesh.auth.logout.bind(mesh.auth), { allSessions: false }, u.headers)).toEqual({
       endedSessions: 1,
     });
@@ -46,7 +45,7 @@ describe("sessions", () => {
     expect(await elsewhere(u.token)).toBe("SESSION_ENDED");
     expect((await failure(sessions(u.token))).reason).toBe("SESSION_ENDED");
     // The other session is untouched.
-    expect(await elsewhere(other.accessToken)).toBe("NOT_IMPLEMENTED");
+    expect(await elsewhere(other.accessToken)).toBe("PASSED");
     const login1Refresh = (await login(u.email, u.password)).refreshToken;
     await call(mesh.auth.logout.bind(mesh.auth), { allSessions: true }, h(other.accessToken));
     await sleep(SESSION_CACHE_MS);
@@ -62,11 +61,11 @@ describe("sessions", () => {
       call(mesh.auth.revokeSession.bind(mesh.auth), { sessionId: stranger.sessionId }, u.headers),
     );
     expect(notMine).toMatchObject({ code: status.NOT_FOUND, reason: "SESSION_NOT_FOUND" });
-    expect(await elsewhere(stranger.token)).toBe("NOT_IMPLEMENTED");
+    expect(await elsewhere(stranger.token)).toBe("PASSED");
     await call(mesh.auth.revokeSession.bind(mesh.auth), { sessionId: other.sessionId }, u.headers);
     await sleep(SESSION_CACHE_MS);
     expect(await elsewhere(other.accessToken)).toBe("SESSION_ENDED");
-    expect(await elsewhere(u.token)).toBe("NOT_IMPLEMENTED");
+    expect(await elsewhere(u.token)).toBe("PASSED");
   });
 
   it("changes the password only with the current one, and ends the other sessions", async () => {
@@ -81,7 +80,7 @@ describe("sessions", () => {
     expect(await change(u.password, "a brand new passphrase")).toEqual({ endedSessions: 1 });
     await sleep(SESSION_CACHE_MS);
     expect(await elsewhere(other.accessToken)).toBe("SESSION_ENDED");
-    expect(await elsewhere(u.token)).toBe("NOT_IMPLEMENTED");
+    expect(await elsewhere(u.token)).toBe("PASSED");
     expect((await failure(login(u.email, u.password))).reason).toBe("INVALID_CREDENTIALS");
     await expect(login(u.email, "a brand new passphrase")).resolves.toHaveProperty("accessToken");
   });
@@ -94,7 +93,7 @@ describe("refresh tokens", () => {
     const second = await refresh(first.refreshToken);
     expect(second.sessionId).toBe(first.sessionId);
     expect(second.refreshToken).not.toBe(first.refreshToken);
-    expect(await elsewhere(second.accessToken)).toBe("NOT_IMPLEMENTED");
+    expect(await elsewhere(second.accessToken)).toBe("PASSED");
     const third = await refresh(second.refreshToken);
     expect(third.userId).toBe(u.userId);
   });

@@ -18,4 +18,5 @@ export * from "./peers.js";
 export * from "./ratelimit/index.js";
 export * from "./redis.js";
 export * from "./server.js";
+export * from "./trace-id.js";
 export * from "./tracing.js";

@@ -1,7 +1,6 @@
 // OpenTelemetry tracing with W3C traceparent carried in gRPC metadata. The exporter is off
 // unless an OTLP endpoint is configured; without it, traceparent is still propagated (a new
 // one is started when the caller sent none) so logs of one request share a trace_id.
-import { randomBytes } from "node:crypto";
 import {
   context,
   propagation,
@@ -17,6 +16,10 @@ import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import type { Middleware } from "./grpc/middleware.js";
+import { newTraceparent, TRACEPARENT, traceIdOf } from "./trace-id.js";
+
+export { newTraceparent, traceIdOf } from "./trace-id.js";
+
 import { codeName, codeOf } from "./metrics.js";
 
 export interface Tracing {
@@ -34,22 +37,11 @@ export function initTracing(service: string, otlpEndpoint: string | undefined): 
   return { tracer: provider.getTracer("filemesh"), shutdown: () => provider.shutdown() };
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
-export function traceIdOf(traceparent: string | undefined): string | undefined {
-  return traceparent ? TRACEPARENT.exec(traceparent)?.[1] : undefined;
-}
-
-export function newTraceparent(traceId = randomBytes(16).toString("hex")): string {
-  return `00-${traceId}-${randomBytes(8).toString("hex")}-00`;
-}
-
 export function tracingMiddleware(tracer: Tracer | undefined): Middleware {
   return async (ctx, next) => {
     const incoming = ctx.traceparent && TRACEPARENT.test(ctx.traceparent) ? ctx.traceparent : undefined;
     if (!tracer) {
       ctx.traceparent = incoming ? newTraceparent(traceIdOf(incoming)) : newTraceparent();
-      ctx.log = ctx.log.child({ trace_id: traceIdOf(ctx.traceparent) });
       return next();
     }
     const parent = propagation.extract(context.active(), incoming ? { traceparent: incoming } : {});

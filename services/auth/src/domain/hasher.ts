@@ -15,6 +15,8 @@ export interface HasherOptions {
 }
 
 export interface Hasher {
+  /** Throws LOGIN_OVERLOADED at once when a hash would be shed (call before any I/O). */
+  admitOrShed(): void;
   hash(password: string): Promise<string>;
   /** Compares; with `hash` undefined, compares against a dummy hash so timing matches. */
   verify(password: string, hash: string | undefined): Promise<boolean>;
@@ -31,15 +33,17 @@ export function createHasher(opts: HasherOptions): Hasher {
   let avgMs = 50;
   const dummy = bcrypt.hashSync(preHash(opts.pepper, "filemesh-dummy-password"), opts.cost);
 
+  const shed = () => {
+    stats.shed++;
+    const retryMs = Math.ceil(((stats.waiting + stats.running) / opts.concurrency) * avgMs);
+    return resourceExhausted("LOGIN_OVERLOADED", "too many logins in progress; retry shortly", retryMs);
+  };
+
   const admit = async <T>(work: () => Promise<T>): Promise<T> => {
     if (stats.running < opts.concurrency) {
       stats.running++;
     } else {
-      if (stats.waiting >= opts.queue) {
-        stats.shed++;
-        const retryMs = Math.ceil(((stats.waiting + stats.running) / opts.concurrency) * avgMs);
-        throw resourceExhausted("LOGIN_OVERLOADED", "too many logins in progress; retry shortly", retryMs);
-      }
+      if (stats.waiting >= opts.queue) throw shed();
       stats.waiting++;
       // The finishing call hands its slot over: `running` stays the same.
       await new Promise<void>((resolve) => waiters.push(resolve));
@@ -58,6 +62,9 @@ export function createHasher(opts: HasherOptions): Hasher {
 
   return {
     stats,
+    admitOrShed() {
+      if (stats.running >= opts.concurrency && stats.waiting >= opts.queue) throw shed();
+    },
     hash: (password) => admit(() => bcrypt.hash(preHash(opts.pepper, password), opts.cost)),
     verify: (password, hash) => admit(() => bcrypt.compare(preHash(opts.pepper, password), hash ?? dummy)),
   };

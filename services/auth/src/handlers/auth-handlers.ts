@@ -77,6 +77,8 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
     async login(req, ctx) {
       if (req.password.length === 0 || req.password.length > 4096) throw invalidCredentials();
       const email = normalizeEmail(req.email);
+      // Shed before any Redis or Postgres work, so an overloaded service answers at once.
+      deps.hasher.admitOrShed();
       const from = client(ctx);
       await deps.throttle.check(email, from);
       const account = await findAccountByEmail(deps.pool, email);

@@ -27,6 +27,15 @@ export const refreshKey = (hash: string) => `fm:rt:${hash}`;
 export const hashToken = (token: string) => createHash("sha256").update(token).digest("base64url");
 const newRefreshToken = () => randomBytes(32).toString("base64url");
 
+function truncateUtf8(s: string, maxBytes: number): string {
+  let out = "";
+  for (const ch of s) {
+    if (Buffer.byteLength(out + ch) > maxBytes) break;
+    out += ch;
+  }
+  return out;
+}
+
 export async function createSession(
   redis: Redis,
   s: SessionSettings,
@@ -44,7 +53,9 @@ export async function createSession(
       ct: now,
       lu: now,
       exp: expireTime,
-      ua: info.userAgent.slice(0, 256),
+      // ≤ 64 bytes keeps the hash in Redis' compact listpack encoding (~300 B per session
+      // instead of ~740 B); enough to tell devices apart in ListSessions.
+      ua: truncateUtf8(info.userAgent, 64),
       ip: info.clientAddress.slice(0, 64),
       rth,
       gen: 0,

@@ -14,8 +14,9 @@ import type {
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { toServiceError, unimplemented } from "../errors.js";
+import { invalidArgument, toServiceError, unimplemented } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { traceIdOf } from "../trace-id.js";
 import { type CallContext, metadataString, requestIdFrom } from "./context.js";
 import { compose, type Middleware } from "./middleware.js";
 
@@ -42,6 +43,35 @@ export type Handler<M> = M extends { requestStream: true; responseStream: false 
 export type Handlers<S> = { [K in keyof S]: Handler<S[K]> };
 
 const catalogByPath = new Map(methodCatalog.map((m) => [m.path, m]));
+
+/**
+ * grpc-js answers INTERNAL when a request does not decode; a malformed message is the
+ * caller's mistake, so decoding failures are carried to the handler wrapper as this marker
+ * and answered INVALID_ARGUMENT.
+ */
+const UNDECODABLE = Symbol("undecodable");
+type Undecodable = { [UNDECODABLE]: true };
+const isUndecodable = (m: unknown): m is Undecodable =>
+  typeof m === "object" && m !== null && UNDECODABLE in (m as object);
+const malformed = () =>
+  invalidArgument("MALFORMED_REQUEST", "the request is not a valid protobuf message for this method");
+
+function tolerantDecoder(decode: (b: Buffer) => unknown): (b: Buffer) => unknown {
+  return (b) => {
+    try {
+      return decode(b);
+    } catch {
+      return { [UNDECODABLE]: true };
+    }
+  };
+}
+
+async function* checked<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
+  for await (const r of requests) {
+    if (isUndecodable(r)) throw malformed();
+    yield r;
+  }
+}
 
 export interface AddServiceOptions {
   log: Logger;
@@ -74,16 +104,28 @@ function contextFor(call: AnyCall, method: MethodInfo, log: Logger): { ctx: Call
   }
   const requestId = requestIdFrom(call.metadata);
   const traceparent = metadataString(call.metadata, "traceparent");
-  const ctx: CallContext = {
+  const ctx = {
     method,
     requestId,
     metadata: call.metadata,
     signal: controller.signal,
     peer: call.getPeer(),
-    log: log.child({ rpc: method.path, request_id: requestId }),
     ...(traceparent ? { traceparent } : {}),
     ...(deadline !== undefined ? { deadline } : {}),
-  };
+  } as CallContext;
+  // The per-call child logger is made on first use (most successful calls never log), with
+  // the trace id of the call as it is then (the tracing middleware runs first).
+  let child: Logger | undefined;
+  Object.defineProperty(ctx, "log", {
+    enumerable: true,
+    get: () => {
+      child ??= log.child({ rpc: method.path, request_id: requestId, trace_id: traceIdOf(ctx.traceparent) });
+      return child;
+    },
+    set: (l: Logger) => {
+      child = l;
+    },
+  });
   return {
     ctx,
     done: () => {
@@ -101,7 +143,9 @@ export function addService<S extends ServiceDef>(
 ): void {
   const chain = compose(middlewares);
   const impl: UntypedServiceImplementation = {};
+  const tolerant: Record<string, MethodDef> = {};
   for (const [key, def] of Object.entries(definition)) {
+    tolerant[key] = { ...def, requestDeserialize: tolerantDecoder(def.requestDeserialize) };
     const method = catalogByPath.get(def.path);
     if (!method) throw new Error(`${def.path} is not in the method catalog; run npm run generate`);
     const handler =
@@ -115,6 +159,7 @@ export function addService<S extends ServiceDef>(
         const { ctx, done } = contextFor(call, method, log);
         let response: unknown;
         chain(ctx, async () => {
+          if (isUndecodable(call.request)) throw malformed();
           response = await h(call.request, ctx);
         })
           .then(
@@ -128,7 +173,7 @@ export function addService<S extends ServiceDef>(
         const { ctx, done } = contextFor(call, method, log);
         let response: unknown;
         chain(ctx, async () => {
-          response = await h(call, ctx);
+          response = await h(checked(call), ctx);
         })
           .then(
             () => callback(null, response),
@@ -140,6 +185,7 @@ export function addService<S extends ServiceDef>(
       impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
         const { ctx, done } = contextFor(call, method, log);
         chain(ctx, async () => {
+          if (isUndecodable(call.request)) throw malformed();
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {
             if (ctx.signal.aborted) return;
             if (!call.write(msg)) await once(call, "drain", { signal: ctx.signal });
@@ -157,5 +203,5 @@ export function addService<S extends ServiceDef>(
       throw new Error(`${def.path}: bidirectional streaming is not supported by the kit`);
     }
   }
-  server.addService(definition as never, impl);
+  server.addService(tolerant as never, impl);
 }
