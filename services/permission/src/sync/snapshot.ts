@@ -20,7 +20,8 @@ export interface SnapshotHeader {
   createTime: string;
 }
 
-const CHUNK = 10_000;
+// Small chunks: each is built synchronously, so this bounds the pause a dump adds to checks.
+const CHUNK = 2_000;
 const OLD_LIST_TTL_MS = 5 * 60_000;
 
 export async function writeSnapshot(
@@ -94,8 +95,8 @@ export async function readSnapshot(
   const header = await readHeader(redis, keys, instance);
   if (!header) return undefined;
   let tuples = 0;
-  for (let i = 0; i < header.chunks; i += 4) {
-    const parts = await redis.lrange(header.list, i, i + 3);
+  for (let i = 0; i < header.chunks; i += 16) {
+    const parts = await redis.lrange(header.list, i, i + 15);
     if (parts.length === 0) throw new Error("snapshot list is gone");
     for (const part of parts) {
       for (const line of part.split("\n")) {
