@@ -59,6 +59,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
     natsUrl: config.natsUrl,
     name: "user",
     pool: db.pool,
+    listenUrl: config.databaseSessionUrl,
     schema: "users",
     log,
     registry,
