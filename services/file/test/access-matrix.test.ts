@@ -3,11 +3,20 @@
 // the allowed cells succeed; a denial never tells a hidden file from a missing one. Link
 // holders are anonymous on these RPCs (their own routes are in links.test.ts). And when the
 // permission service is down, every decision fails closed.
-import { filev1, permissionv1, userv1 } from "@filemesh/contracts";
+import { filev1, userv1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import {
+  collect,
+  type FileTestMesh,
+  grantOn,
+  metadataOf,
+  rawUpload,
+  rpc,
+  send,
+  startFileMesh,
+} from "./start-file.js";
 
 type Caller = "owner" | "editor" | "viewer" | "group" | "stranger" | "anonymous" | "expired";
 const CALLERS: Caller[] = ["owner", "editor", "viewer", "group", "stranger", "anonymous", "expired"];
@@ -19,12 +28,7 @@ let homes: Partial<Record<Caller, string>>;
 let folderId: string;
 
 const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
-  rpc(
-    t.mesh.permission,
-    t.mesh.permission.createGrant,
-    permissionv1.CreateGrantRequest.fromPartial({ fileId, grant: { subject, role, expireTime } }),
-    h,
-  );
+  grantOn(t.mesh, h, fileId, subject, role, expireTime);
 
 beforeAll(async () => {
   t = await startFileMesh();

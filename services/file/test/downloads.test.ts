@@ -1,12 +1,21 @@
 // Downloads on both drivers: whole and ranged content (REST-shaped HttpBody stream and the
 // native ReadFile stream), versions, READY-only serving, access, presigned URLs.
 import { createHash, randomBytes } from "node:crypto";
-import { filev1, permissionv1 } from "@filemesh/contracts";
+import { filev1 } from "@filemesh/contracts";
 import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import {
+  collect,
+  type FileTestMesh,
+  grantOn,
+  metadataOf,
+  rawUpload,
+  rpc,
+  send,
+  startFileMesh,
+} from "./start-file.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
@@ -103,15 +112,7 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     ).toMatchObject({
       code: status.NOT_FOUND,
     });
-    await rpc(
-      t.mesh.permission,
-      t.mesh.permission.createGrant,
-      permissionv1.CreateGrantRequest.fromPartial({
-        fileId: f.id,
-        grant: { subject: `user:${b.userId}`, role: "viewer" },
-      }),
-      a.headers,
-    );
+    await grantOn(t.mesh, a.headers, f.id, `user:${b.userId}`, "viewer");
     expect((await content(b.headers, { fileId: f.id })).data.toString()).toBe("shared text");
     expect(await failure(content({}, { fileId: f.id }))).toMatchObject({ code: status.UNAUTHENTICATED });
   });

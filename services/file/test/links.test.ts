@@ -1,11 +1,20 @@
 // Share links: who may create, list and delete them; the anonymous routes honour expiry,
 // password and download limit; a deleted link or a trashed file ends access.
-import { filev1, permissionv1 } from "@filemesh/contracts";
+import { filev1 } from "@filemesh/contracts";
 import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import {
+  collect,
+  type FileTestMesh,
+  grantOn,
+  metadataOf,
+  rawUpload,
+  rpc,
+  send,
+  startFileMesh,
+} from "./start-file.js";
 
 let t: FileTestMesh;
 const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
@@ -36,13 +45,8 @@ const sharedContent = async (token: string, password = "", offset = "0") => {
   );
   return Buffer.concat(msgs.map((m) => m.data)).toString();
 };
-const grant = (h: H, fileId: string, subject: string, role: string) =>
-  rpc(
-    t.mesh.permission,
-    t.mesh.permission.createGrant,
-    permissionv1.CreateGrantRequest.fromPartial({ fileId, grant: { subject, role } }),
-    h,
-  );
+const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
+  grantOn(t.mesh, h, fileId, subject, role, expireTime);
 
 describe("share links", () => {
   it("honour password and download limit for anonymous holders", async () => {

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { filev1 } from "@filemesh/contracts";
+import { filev1, permissionv1 } from "@filemesh/contracts";
 import { call, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import {
   type ClientReadableStream,
@@ -135,4 +135,21 @@ export function collect<Res>(stream: ClientReadableStream<Res>): Promise<Res[]> 
     stream.on("error", reject);
     stream.on("end", () => resolve(out));
   });
+}
+
+/** Grants `role` on a file to `subject` as the caller of `headers` (PermissionService.CreateGrant). */
+export function grantOn(
+  mesh: TestMesh,
+  headers: Headers,
+  fileId: string,
+  subject: string,
+  role: string,
+  expireTime?: Date,
+) {
+  return rpc(
+    mesh.permission,
+    mesh.permission.createGrant,
+    permissionv1.CreateGrantRequest.fromPartial({ fileId, grant: { subject, role, expireTime } }),
+    headers,
+  );
 }

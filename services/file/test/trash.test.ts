@@ -7,7 +7,16 @@ import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import {
+  collect,
+  type FileTestMesh,
+  grantOn,
+  metadataOf,
+  rawUpload,
+  rpc,
+  send,
+  startFileMesh,
+} from "./start-file.js";
 
 let t: FileTestMesh;
 const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
@@ -122,15 +131,7 @@ describe("trash", () => {
   it("needs delete permission, a matching etag, and never takes a home folder", async () => {
     const [a, e, s] = [await t.mesh.newUser(), await t.mesh.newUser(), await t.mesh.newUser()];
     const f = await upload(a.headers, "", "keep.txt", "keep");
-    await rpc(
-      t.mesh.permission,
-      t.mesh.permission.createGrant,
-      permissionv1.CreateGrantRequest.fromPartial({
-        fileId: f.id,
-        grant: { subject: `user:${e.userId}`, role: "editor" },
-      }),
-      a.headers,
-    );
+    await grantOn(t.mesh, a.headers, f.id, `user:${e.userId}`, "editor");
     expect(await failure(del(e.headers, f.id))).toMatchObject({
       code: status.PERMISSION_DENIED,
       reason: "DELETE_DENIED",

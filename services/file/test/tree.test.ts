@@ -1,11 +1,11 @@
 // The tree against the real permission service: home folders, folders, get, paged lists,
 // rename/move with etags, copy, name rules, and who may do what.
-import { eventsv1, filev1, permissionv1 } from "@filemesh/contracts";
+import { eventsv1, filev1 } from "@filemesh/contracts";
 import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileTestMesh, rpc, startFileMesh } from "./start-file.js";
+import { type FileTestMesh, grantOn, rpc, startFileMesh } from "./start-file.js";
 
 let t: FileTestMesh;
 const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
@@ -27,13 +27,8 @@ const update = (h: H, fileId: string, file: Partial<filev1.File>, updateMask?: s
   rpc(t.f, t.f.updateFile, { fileId, file: filev1.File.fromPartial(file), updateMask }, h).then(
     (r) => r.file!,
   );
-const grant = (h: H, fileId: string, subject: string, role: string) =>
-  rpc(
-    t.mesh.permission,
-    t.mesh.permission.createGrant,
-    permissionv1.CreateGrantRequest.fromPartial({ fileId, grant: { subject, role } }),
-    h,
-  );
+const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
+  grantOn(t.mesh, h, fileId, subject, role, expireTime);
 
 describe("home folder and folders", () => {
   it("creates the home folder on first use; EnsureHomeFolder returns the same one", async () => {

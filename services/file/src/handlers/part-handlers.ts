@@ -12,6 +12,12 @@ import { stillConnected } from "./raw-upload-handlers.js";
 import { expectedPartSize, mustBeActive, ownUpload } from "./upload-sessions.js";
 import { toFile } from "./views.js";
 
+/**
+ * Largest part the service relays to S3 (the SDK needs each part whole); bigger parts go
+ * straight to S3 with their presigned URLs. The fs driver streams parts of any size to disk.
+ */
+export const MAX_RELAYED_PART_BYTES = 64n * 1024n * 1024n;
+
 const emptyRequest = () =>
   invalidArgument("EMPTY_REQUEST", "no request message", [{ field: "upload_id", description: "required" }]);
 
@@ -20,6 +26,12 @@ export function createPartHandlers(deps: FileDeps) {
 
   async function storePart(u: UploadRow, n: number, data: AsyncIterable<Uint8Array>, ctx: CallContext) {
     const expected = expectedPartSize(u, n);
+    if (blobs.driver === "s3" && expected > MAX_RELAYED_PART_BYTES) {
+      throw failedPrecondition(
+        "PART_TOO_LARGE_TO_RELAY",
+        `parts over ${MAX_RELAYED_PART_BYTES} bytes go straight to the store with their presigned URLs`,
+      );
+    }
     const m = meter({ limit: expected });
     const stored = await blobs.putPart(u.object_key, u.multipart_id, n, m.pass(data));
     await stillConnected(ctx);
