@@ -123,6 +123,8 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
           { head: head.revision, revision: had },
           "acl database changed under the index; reloading",
         );
+        confirmedAt = Number.NEGATIVE_INFINITY; // the index in hand is wrong: fail closed
+        setServing(false);
         await reload(false);
       } else if (head.revision > current().revision) {
         await pull();
@@ -188,6 +190,7 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
           await delay(Math.min(200 * attempt, 2_000));
         }
       }
+      if (stopped) return;
       ready = true;
       await poll();
       pollTimer = setInterval(() => void poll(), o.pollIntervalMs);
