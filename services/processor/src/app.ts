@@ -16,6 +16,8 @@ import { type BackgroundWorkers, startBackgroundWorkers } from "./events/backgro
 import { PROCESSOR_STREAMS } from "./events/topology.js";
 import type { Worker } from "./events/workers.js";
 import { createAdminHandlers } from "./handlers/admin-handlers.js";
+import { createJanitor } from "./janitor/janitor.js";
+import { type JanitorTasks, unavailableTasks } from "./janitor/janitor-tasks.js";
 import { processorMetrics } from "./metrics.js";
 import { createBlobs } from "./pipeline/blob-access.js";
 import { type FileStates, fileStatesClient } from "./pipeline/file-states.js";
@@ -37,6 +39,8 @@ export interface ProcessorOptions {
   fileStates?: FileStates;
   /** Instead of UPLOAD_STEPS (tests). */
   steps?: readonly Step[];
+  /** Instead of the file service's janitor operations (tests; the contract has none yet). */
+  janitorTasks?: JanitorTasks;
 }
 
 export async function startProcessor(
@@ -90,9 +94,20 @@ export async function startProcessor(
     log,
   });
   runtime.onShutdown(() => workers.stop());
+  const janitor = createJanitor({
+    pool: db.pool,
+    tasks: options.janitorTasks ?? unavailableTasks,
+    settings: {
+      intervalMs: config.janitorIntervalMs,
+      trashRetentionMs: config.trashRetentionMs,
+      orphanGraceMs: config.orphanGraceMs,
+    },
+    log,
+  });
+  runtime.onShutdown(() => janitor.stop());
   runtime.add(
     processorv1.ProcessorServiceService,
-    createAdminHandlers({ pool: db.readPool, deadLetters: workers.deadLetters }),
+    createAdminHandlers({ pool: db.readPool, deadLetters: workers.deadLetters, janitor }),
     "filemesh.processor.v1.ProcessorService",
   );
   await runtime.start();

@@ -34,6 +34,12 @@ export const processorSpec = {
   thumbnailSize: int("THUMBNAIL_SIZE", { default: 256, min: 16, max: 2048 }),
   /** Larger images get no thumbnail (they are still READY). */
   thumbnailMaxBytes: int("THUMBNAIL_MAX_BYTES", { default: 64 * MiB, min: 1 }),
+  /** Between scheduled janitor passes; 0 = only on demand (RunJanitor). */
+  janitorIntervalMs: duration("JANITOR_INTERVAL", { default: 15 * 60_000 }),
+  /** Trash older than this is purged. */
+  trashRetentionMs: duration("TRASH_RETENTION", { default: 30 * 86_400_000 }),
+  /** Orphans (objects without rows, rows without objects) younger than this are left alone. */
+  orphanGraceMs: duration("ORPHAN_GRACE", { default: 24 * 3_600_000 }),
   /** The file service's blob store, read for checks and written for thumbnails (same settings). */
   blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
   blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),

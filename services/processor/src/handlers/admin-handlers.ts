@@ -4,11 +4,13 @@ import { type Handlers, invalidArgument, unavailable } from "@filemesh/kit";
 import type pg from "pg";
 import { queryAuditEvents } from "../audit/audit-query.js";
 import type { DeadLetters } from "../events/dead-letters.js";
+import type { Janitor } from "../janitor/janitor.js";
 
 type Service = typeof processorv1.ProcessorServiceService;
 
 export interface AdminDeps {
   pool: pg.Pool;
+  janitor: Janitor;
   /** Undefined until NATS is connected. */
   deadLetters(): DeadLetters | undefined;
 }
@@ -46,6 +48,10 @@ export function createAdminHandlers(deps: AdminDeps): Partial<Handlers<Service>>
           1000,
         );
       }
+    },
+
+    async runJanitor() {
+      return deps.janitor.run("admin");
     },
   };
 }

@@ -1,4 +1,5 @@
-// The `jobs` schema: the audit log, the consumers' applied-event records, upload results.
+// The `jobs` schema: the audit log, the consumers' applied-event records, upload results,
+// janitor passes.
 import { Migration, type MigrationObject } from "@filemesh/kit";
 
 class M001AuditEvents extends Migration {
@@ -49,6 +50,20 @@ class M003UploadResults extends Migration {
   }
 }
 
+class M004JanitorRuns extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`
+      CREATE TABLE IF NOT EXISTS jobs.janitor_runs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        trigger text NOT NULL,
+        start_time timestamptz NOT NULL,
+        finish_time timestamptz NOT NULL DEFAULT now(),
+        counts jsonb NOT NULL,
+        error text NOT NULL DEFAULT ''
+      )`);
+  }
+}
+
 export function processorMigrations(consumedEventsSql: string): MigrationObject[] {
   class M002ConsumedEvents extends Migration {
     override async up(): Promise<void> {
@@ -59,5 +74,6 @@ export function processorMigrations(consumedEventsSql: string): MigrationObject[
     { name: "001_audit_events", class: M001AuditEvents },
     { name: "002_consumed_events", class: M002ConsumedEvents },
     { name: "003_upload_results", class: M003UploadResults },
+    { name: "004_janitor_runs", class: M004JanitorRuns },
   ];
 }

@@ -1,0 +1,32 @@
+// What a janitor pass asks of the file service, which owns the rows and the blobs involved.
+// The contract has no such internal RPCs yet (see the README): until it does, the tasks
+// answer FAILED_PRECONDITION / JANITOR_UNAVAILABLE and scheduled passes are skipped.
+import { failedPrecondition } from "@filemesh/kit";
+
+export interface JanitorCounts {
+  expiredUploads: number;
+  purgedTrash: number;
+  removedOrphanObjects: number;
+  markedMissingRows: number;
+}
+
+export interface JanitorTasks {
+  /** Whether the tasks can run at all (false: scheduled passes are skipped). */
+  readonly available: boolean;
+  /** Expires upload sessions past their expiry: aborts multipart uploads, releases reserved quota. */
+  expireUploads(now: Date): Promise<number>;
+  /** Permanently deletes what was trashed before `cutoff` (rows, versions, tuples, quota, bytes). */
+  purgeTrash(cutoff: Date): Promise<number>;
+  /** Objects without rows older than `cutoff` removed; rows without objects marked (served NOT_FOUND). */
+  reconcileOrphans(cutoff: Date): Promise<{ removedObjects: number; markedRows: number }>;
+}
+
+const unavailable = () =>
+  failedPrecondition("JANITOR_UNAVAILABLE", "the file service offers no janitor operations yet");
+
+export const unavailableTasks: JanitorTasks = {
+  available: false,
+  expireUploads: () => Promise.reject(unavailable()),
+  purgeTrash: () => Promise.reject(unavailable()),
+  reconcileOrphans: () => Promise.reject(unavailable()),
+};
