@@ -60,16 +60,22 @@ export function meter(o: { limit: bigint; onBytes?: (total: bigint) => Promise<v
   const hash = createHash("sha256");
   let size = 0n;
   let head = Buffer.alloc(0);
+  /** Counts, checks the limit, hashes and keeps the head of one chunk. */
+  const take = (chunk: Buffer) => {
+    size += BigInt(chunk.length);
+    if (size > o.limit) throw tooLarge(o.limit);
+    hash.update(chunk);
+    if (head.length < 512) head = Buffer.concat([head, chunk.subarray(0, 512 - head.length)]);
+  };
   return {
+    take,
     async *pass(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
       for await (const raw of source) {
         if (raw.byteLength === 0) continue;
         const chunk = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-        size += BigInt(chunk.length);
-        if (size > o.limit) throw tooLarge(o.limit);
-        await o.onBytes?.(size);
-        hash.update(chunk);
-        if (head.length < 512) head = Buffer.concat([head, chunk.subarray(0, 512 - head.length)]);
+        if (size + BigInt(chunk.length) > o.limit) throw tooLarge(o.limit);
+        await o.onBytes?.(size + BigInt(chunk.length));
+        take(chunk);
         yield chunk;
       }
     },

@@ -97,6 +97,8 @@ export function createPartHandlers(deps: FileDeps) {
           { metadata: { committed_size_bytes: String(committed) } },
         );
       }
+      // A stream that starts at 0 and finishes in one call is hashed on the way (no read-back).
+      const whole = committed === 0n ? meter({ limit: size }) : undefined;
       let buffered: Buffer[] = [];
       let bufferedBytes = 0n;
       const flush = async (bytes: bigint) => {
@@ -128,6 +130,7 @@ export function createPartHandlers(deps: FileDeps) {
               { field: "data", description: "more bytes than declared" },
             ]);
           }
+          whole?.take(data);
           buffered.push(Buffer.from(data));
           bufferedBytes += BigInt(data.length);
           while (bufferedBytes >= partBytes) await flush(partBytes);
@@ -142,7 +145,12 @@ export function createPartHandlers(deps: FileDeps) {
       // The last part (an empty one for an empty file).
       if (bufferedBytes > 0n || (size === 0n && committed === 0n)) await flush(bufferedBytes);
       if (committed !== size) throw sizeMismatch(u.size_bytes, committed);
-      const file = await completeSession(deps, ctx, { ...u, committed_bytes: String(committed) });
+      const file = await completeSession(
+        deps,
+        ctx,
+        { ...u, committed_bytes: String(committed) },
+        whole?.result(),
+      );
       return { committedSizeBytes: String(committed), file: toFile(file) };
     },
   };
