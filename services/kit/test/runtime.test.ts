@@ -2,7 +2,7 @@
 // error details, NOT_IMPLEMENTED scaffolding and graceful shutdown.
 
 import { processorv1 } from "@filemesh/contracts";
-import { credentials, status } from "@grpc/grpc-js";
+import { Client, credentials, status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkHealth } from "../../../scripts/lib/health.mjs";
 import { failedPrecondition } from "../src/errors.js";
@@ -97,6 +97,33 @@ describe("service runtime", () => {
     expect(c).toMatchObject({ code: status.INTERNAL, reason: "INTERNAL", message: "internal error" });
     // The cause is logged on the server (for operators), never sent to the client.
     expect(lines.some((l) => l.includes('"code":"INTERNAL"'))).toBe(true);
+    client.close();
+  });
+
+  it("answers INVALID_ARGUMENT (not INTERNAL) to bytes that are not the method's message", async () => {
+    const { addr, client } = await start({
+      runJanitor: async () => ({
+        expiredUploads: 0,
+        purgedTrash: 0,
+        removedOrphanObjects: 0,
+        markedMissingRows: 0,
+      }),
+    });
+    const raw = new Client(addr, credentials.createInsecure());
+    const send = (bytes: Buffer) =>
+      new Promise<unknown>((resolve, reject) =>
+        raw.makeUnaryRequest(
+          "/filemesh.processor.v1.ProcessorService/RedriveDeadLetters",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          bytes,
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      );
+    // Field 1 (repeated string) announced with a length far past the end of the buffer.
+    const err = await failure(send(Buffer.from([0x0a, 0xff, 0x7f, 0x41])));
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "MALFORMED_REQUEST" });
+    raw.close();
     client.close();
   });
 
