@@ -172,6 +172,26 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
     expect((await usage(a.userId)).reserved_bytes).toBe(String(39 * MiB));
   });
 
+  it("never lets concurrent raw uploads together pass the quota", async () => {
+    const a = await t.mesh.newUser();
+    // 38 of the 40 MiB taken by a session: room for one 1.5 MiB body, not two.
+    await createUpload(a.headers, { name: "hold", sizeBytes: String(38 * MiB) });
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => upload(a.headers, "", `r${i}`, randomBytes(1.5 * MiB))),
+    );
+    // Reserved step by step as bytes arrive: racing bodies may starve each other, never overrun.
+    expect(results.filter((r) => r.status === "fulfilled").length).toBeLessThanOrEqual(1);
+    for (const r of results) {
+      if (r.status === "rejected")
+        expect(await failure(Promise.reject(r.reason))).toMatchObject({ reason: "QUOTA_EXCEEDED" });
+    }
+    const u = await usage(a.userId);
+    expect(BigInt(u.used_bytes) + BigInt(u.reserved_bytes)).toBeLessThanOrEqual(BigInt(40 * MiB));
+    expect(u.reserved_bytes).toBe(String(38 * MiB));
+    if (u.used_bytes === "0")
+      expect((await upload(a.headers, "", "alone", randomBytes(1.5 * MiB))).name).toBe("alone");
+  });
+
   it("completes a session of parts sent through the service, verifying size and hash", async () => {
     const a = await t.mesh.newUser();
     const data = randomBytes(part * 2 + 1234);
