@@ -66,7 +66,7 @@ try {
   const seeded = await seed(auth.addr, p0.addr);
   const run = async (name, config) => {
     log(`${name}: ${config.call}, concurrency ${config.concurrency}, ${config.duration}`);
-    const r = await ghz(config, dir, name);
+    const r = await ghz(config, dir, name, name.startsWith("checkAnonymous") ? ["Unauthenticated"] : ["OK"]);
     log(`${name}: ${r.rps} rps, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms`);
     out.commands.push(r.command);
     return r;
@@ -94,6 +94,9 @@ try {
     health: seg(health),
     check: seg(check.config),
     checkNoLimiter: seg({ ...check.config, host: p1.addr }),
+    // No token: the kit's call path (tracing, metrics, logging, status details) without
+    // authentication, answered UNAUTHENTICATED; sits between health and Check.
+    checkAnonymous: seg({ ...check.config, metadata: {} }),
     batch: seg(batch.config),
   };
   const segments = Object.fromEntries(Object.keys(kinds).map((k) => [k, []]));
@@ -212,6 +215,7 @@ function report(o) {
     row("health", o.health),
     row("Check", o.check),
     row("Check, no rate limiter (replica B)", o.checkNoLimiter),
+    row("Check without a token (UNAUTHENTICATED)", o.checkAnonymous),
     row("CheckBatch ×100", o.batch),
     "",
     `Per round (rps): health ${o.health.segments.map((x) => x.rps).join(", ")}; Check ${o.check.segments.map((x) => x.rps).join(", ")}; no limiter ${o.checkNoLimiter.segments.map((x) => x.rps).join(", ")}; batch ${o.batch.segments.map((x) => x.rps).join(", ")}.`,

@@ -204,8 +204,11 @@ export async function permissionModules(outDir) {
   return import(pathToFileURL(outfile).href);
 }
 
-/** Runs ghz on a config object; returns OK rps and latency percentiles (ms) over OK calls. */
-export async function ghz(config, dir, name) {
+/**
+ * Runs ghz on a config object; returns the rps and latency percentiles (ms) of the calls whose
+ * status is in `answered` (OK unless a variant expects another status).
+ */
+export async function ghz(config, dir, name, answered = ["OK"]) {
   execFileSync(join(root, "scripts", "tools.sh"), ["ghz"], { cwd: root, stdio: "ignore" });
   const path = join(dir, `${name}.ghz.json`);
   writeFileSync(path, `${JSON.stringify({ ...config, name }, null, 2)}\n`);
@@ -215,9 +218,9 @@ export async function ghz(config, dir, name) {
     maxBuffer: 1 << 30,
   });
   const r = JSON.parse(stdout);
-  const okLat = (r.details ?? []).filter((d) => d.status === "OK").map((d) => d.latency / 1e6);
+  const okLat = (r.details ?? []).filter((d) => answered.includes(d.status)).map((d) => d.latency / 1e6);
   const seconds = r.total / 1e9;
-  const ok = r.statusCodeDistribution?.OK ?? 0;
+  const ok = answered.reduce((n, k) => n + (r.statusCodeDistribution?.[k] ?? 0), 0);
   return {
     command: `.tools/bin/ghz --config ${path.slice(root.length + 1)} --format json`,
     seconds: round(seconds, 2),
