@@ -21,7 +21,7 @@ export interface JanitorTasks {
   reconcileOrphans(cutoff: Date): Promise<{ removedObjects: number; markedRows: number }>;
 }
 
-const unavailable = () =>
+export const unavailable = () =>
   failedPrecondition("JANITOR_UNAVAILABLE", "the file service offers no janitor operations yet");
 
 export const unavailableTasks: JanitorTasks = {

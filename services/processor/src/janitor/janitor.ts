@@ -3,7 +3,7 @@
 // schedule and on demand (RunJanitor). Each pass is recorded in jobs.janitor_runs.
 import { AppError, Code, inTransaction, type Logger } from "@filemesh/kit";
 import type pg from "pg";
-import type { JanitorCounts, JanitorTasks } from "./janitor-tasks.js";
+import { type JanitorCounts, type JanitorTasks, unavailable } from "./janitor-tasks.js";
 
 export interface JanitorSettings {
   /** Between scheduled passes; 0 turns the schedule off. */
@@ -48,6 +48,7 @@ export function createJanitor(o: {
   }
 
   async function run(trigger: "schedule" | "admin"): Promise<JanitorCounts> {
+    if (!o.tasks.available) throw unavailable();
     const started = now();
     return inTransaction(o.pool, async (tx) => {
       const { rows } = await tx.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got", [LOCK]);
