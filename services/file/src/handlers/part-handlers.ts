@@ -101,11 +101,12 @@ export function createPartHandlers(deps: FileDeps) {
       const whole = committed === 0n ? meter({ limit: size }) : undefined;
       let buffered: Buffer[] = [];
       let bufferedBytes = 0n;
-      const flush = async (bytes: bigint) => {
-        const all = Buffer.concat(buffered);
-        const part = all.subarray(0, Number(bytes));
-        const rest = all.subarray(Number(bytes));
-        const n = Number(committed / partBytes) + 1;
+      // One part uploads while the next one fills: `scheduled` bytes are handed to part
+      // uploads, `committed` advances (in order) as each is stored.
+      let scheduled = committed;
+      let inflight: Promise<void> | undefined;
+      const store = async (part: Buffer, from: bigint) => {
+        const n = Number(from / partBytes) + 1;
         const stored = await blobs.putPart(
           u.object_key,
           u.multipart_id,
@@ -114,18 +115,28 @@ export function createPartHandlers(deps: FileDeps) {
           part.length,
         );
         await savePart(pool, u.id, stored);
-        if (!(await advance(pool, u.id, String(committed), String(committed + bytes)))) {
+        const to = from + BigInt(part.length);
+        if (!(await advance(pool, u.id, String(from), String(to)))) {
           throw failedPrecondition("CONCURRENT_WRITE", "another stream is writing this upload");
         }
-        committed += bytes;
+        committed = to;
+      };
+      const flush = async (bytes: bigint) => {
+        const all = Buffer.concat(buffered);
+        const rest = all.subarray(Number(bytes));
         buffered = rest.length ? [rest] : [];
         bufferedBytes = BigInt(rest.length);
+        const from = scheduled;
+        scheduled += bytes;
+        if (inflight) await inflight;
+        inflight = store(all.subarray(0, Number(bytes)), from);
+        inflight.catch(() => {}); // awaited (and thrown) by the next flush or at the end
       };
       let finish = false;
       for (let msg: IteratorResult<filev1.WriteUploadRequest> = first; !msg.done; msg = await it.next()) {
         const data = msg.value.data;
         if (data.length) {
-          if (committed + bufferedBytes + BigInt(data.length) > size) {
+          if (scheduled + bufferedBytes + BigInt(data.length) > size) {
             throw invalidArgument("SIZE_EXCEEDED", `the upload declared ${size} bytes`, [
               { field: "data", description: "more bytes than declared" },
             ]);
@@ -140,10 +151,12 @@ export function createPartHandlers(deps: FileDeps) {
           break;
         }
       }
+      if (inflight) await inflight;
       await stillConnected(ctx);
       if (!finish) return { committedSizeBytes: String(committed), file: undefined };
       // The last part (an empty one for an empty file).
       if (bufferedBytes > 0n || (size === 0n && committed === 0n)) await flush(bufferedBytes);
+      if (inflight) await inflight;
       if (committed !== size) throw sizeMismatch(u.size_bytes, committed);
       const file = await completeSession(
         deps,
