@@ -9,6 +9,8 @@ export function createRedis(url: string, log: Logger, name = "main"): Redis {
     connectionName: `filemesh-${name}`,
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
+    // A command that gets no answer fails after a second (fail closed fast, not after retries).
+    commandTimeout: 1_000,
     enableAutoPipelining: true,
     retryStrategy: (times) => Math.min(50 * 2 ** times, 2_000),
   });

@@ -10,7 +10,7 @@ import { type CallContext, metadataString } from "../grpc/context.js";
 import type { Middleware } from "../grpc/middleware.js";
 import type { KeySource } from "./jwks.js";
 import type { SessionChecker } from "./session-keys.js";
-import { type VerifySettings, verifyAccessToken } from "./verify.js";
+import { createVerifyCache, type VerifySettings } from "./verify.js";
 
 export type InternalAuth = { mode: "token"; token: string } | { mode: "xfcc" };
 
@@ -45,6 +45,7 @@ export function callingService(ctx: CallContext, internal: InternalAuth): string
 }
 
 export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
+  const verified = createVerifyCache();
   return async (ctx, next) => {
     const policy = ctx.method.policy;
     if (policy.internalCallers.length > 0) {
@@ -61,7 +62,7 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
     if (!header) throw unauthenticated("MISSING_TOKEN", "authentication required");
     const token = BEARER.exec(header)?.[1];
     if (!token) throw unauthenticated("INVALID_TOKEN", "invalid access token: expected a Bearer token");
-    const claims = await verifyAccessToken(token, o.keys, o.verify);
+    const claims = await verified.verify(token, o.keys, o.verify);
     let live: boolean;
     try {
       live = await o.sessions.isLive(claims.sid, claims.sub);

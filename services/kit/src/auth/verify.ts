@@ -22,6 +22,26 @@ export interface VerifySettings {
 const MAX_TOKEN_LENGTH = 8192;
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
+/**
+ * Verified tokens by their exact string, until they expire: a token is checked with RSA once
+ * per replica, not on every call. Bounded (cleared when full). The session check still runs
+ * on every call, so revocation is unaffected (a key dropped from the JWKS stops verifying new
+ * tokens at once, tokens already verified with it live out their own expiry, ≤ 15 min).
+ */
+export function createVerifyCache(max = 20_000) {
+  const cache = new Map<string, AccessClaims>();
+  return {
+    async verify(token: string, keys: KeySource, s: VerifySettings): Promise<AccessClaims> {
+      const hit = cache.get(token);
+      if (hit && hit.exp * 1000 > Date.now()) return hit;
+      const claims = await verifyAccessToken(token, keys, s);
+      if (cache.size >= max) cache.clear();
+      cache.set(token, claims);
+      return claims;
+    },
+  };
+}
+
 export async function verifyAccessToken(
   token: string,
   keys: KeySource,
