@@ -74,6 +74,7 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
     natsUrl: config.natsUrl,
     name: "permission",
     pool: db.pool,
+    listenUrl: config.databaseSessionUrl,
     schema: "acl",
     log,
     registry,
