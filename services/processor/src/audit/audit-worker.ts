@@ -7,6 +7,10 @@ import { decodeMeta, payloadJson } from "../events/decode.js";
 import { PoisonError, type Worker } from "../events/workers.js";
 import { type AuditRecord, insertAuditEvent } from "./audit-store.js";
 
+/** Postgres text and jsonb cannot hold NUL: it becomes U+FFFD (the raw payload keeps the bytes). */
+const clean = (s: string) => s.replaceAll("\u0000", "\ufffd");
+const cleanJson = (s: string | undefined) => s?.replaceAll("\\u0000", "\\ufffd");
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The audit row of an event; PoisonError when it cannot be one. */
@@ -26,15 +30,15 @@ export function auditRecord(stream: string, event: ConsumedEvent, now = new Date
   }
   return {
     eventId: event.id.toLowerCase(),
-    type: event.subject,
-    protoType: event.type,
-    actor: meta?.actor ?? "",
-    resource: meta?.resource ?? "",
+    type: clean(event.subject),
+    protoType: clean(event.type),
+    actor: clean(meta?.actor ?? ""),
+    resource: clean(meta?.resource ?? ""),
     occurTime: meta?.occurTime && !Number.isNaN(meta.occurTime.getTime()) ? meta.occurTime : now,
-    requestId: meta?.requestId ?? "",
-    traceparent: meta?.traceparent || event.traceparent || "",
+    requestId: clean(meta?.requestId ?? ""),
+    traceparent: clean(meta?.traceparent || event.traceparent || ""),
     payload: event.payload,
-    payloadJson: json,
+    payloadJson: cleanJson(json),
     stream,
     streamSeq: event.streamSeq,
   };
