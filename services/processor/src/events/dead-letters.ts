@@ -26,7 +26,10 @@ export interface DeadLetters {
   /** Stores `event` (as `worker` saw it on `stream`) with the reason it failed. */
   put(worker: string, stream: string, event: ConsumedEvent, reason: string): Promise<void>;
   list(): Promise<DeadLetter[]>;
-  /** Puts the entries with these event ids (all when empty) back for their worker; returns how many. */
+  /**
+   * Puts the entries with these event ids (all when empty) back for their worker; returns how
+   * many. An entry whose event was redriven less than REDRIVE's duplicate window ago stays.
+   */
   redrive(eventIds: readonly string[]): Promise<number>;
 }
 
@@ -96,11 +99,13 @@ export function createDeadLetters(js: JetStreamClient, jsm: JetStreamManager): D
         h.set(EVENT_TYPE_HEADER, letter.type);
         const tp = msg.header.get(TRACEPARENT_HEADER);
         if (tp) h.set(TRACEPARENT_HEADER, tp);
-        // A duplicate ack means an identical copy is already on REDRIVE: deleting this one is safe.
-        await js.publish(redriveSubject(letter.worker, letter.subject), msg.data, {
+        const ack = await js.publish(redriveSubject(letter.worker, letter.subject), msg.data, {
           msgID: letter.eventId,
           headers: h,
         });
+        // A duplicate was not stored: the same event was redriven within REDRIVE's short window
+        // (and may have failed again since). The entry stays for the next redrive.
+        if (ack.duplicate) continue;
         await jsm.streams.deleteMessage(DEAD_LETTERS.name, letter.seq, false);
         count++;
       }
