@@ -63,7 +63,8 @@ export async function startProcessor(
   runtime.onShutdown(() => db.close());
   await db.migrate();
   const blobs = createBlobs(config);
-  await blobs.init();
+  // The bucket (or directory) is the file service's: a failure here shows up again on first use.
+  await blobs.init().catch((err: Error) => log.warn({ err: err.message }, "blob store not ready"));
   const fileStates = options.fileStates ?? fileStatesClient(config);
   runtime.onShutdown(() => fileStates.close());
   const uploads = uploadWorker({
