@@ -1,45 +1,54 @@
-// Upload → processor → file state, end to end on the real file service (FILES_READY_ON_COMMIT=false,
-// fs blobs). The uploads are made while no processor runs and one object is corrupted on disk
-// before it starts: the events wait in FILES, then each file ends READY or REJECTED once.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Upload → processor → file state, end to end on the real file service (FILES_READY_ON_COMMIT=false),
+// on the fs driver and on S3 (a MinIO the test starts). The uploads are made while no processor
+// runs and one object is overwritten in the store before it starts: the events wait in FILES,
+// then each file ends READY or REJECTED once.
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { filev1, processorv1 } from "@filemesh/contracts";
 import { createLogger } from "@filemesh/kit";
-import { call } from "@filemesh/kit/testing";
+import { call, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { credentials } from "@grpc/grpc-js";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Processor, startProcessor } from "../src/app.js";
 import { loadProcessorConfig } from "../src/config.js";
+import { createBlobs } from "../src/pipeline/blob-access.js";
 import { thumbnailKey } from "../src/pipeline/thumbnail-key.js";
 import { eventually, type ProcessorMesh, startProcessorMesh } from "./support.js";
 import { fakePng, noisePng, uploadFile } from "./uploads-support.js";
 
-let pm: ProcessorMesh;
-let proc: Processor | undefined;
-const blobDir = mkdtempSync(join(tmpdir(), "filemesh-uploads-"));
-const blobEnv = { BLOB_DRIVER: "fs", BLOB_DIR: blobDir };
+describe.each(["fs", "s3"] as const)("uploads through the processor (%s)", (driver) => {
+  let pm: ProcessorMesh;
+  let proc: Processor | undefined;
+  let minio: TestMinio | undefined;
+  const blobDir = mkdtempSync(join(tmpdir(), "filemesh-uploads-"));
+  let blobEnv: Record<string, string> = { BLOB_DRIVER: "fs", BLOB_DIR: blobDir };
 
-beforeAll(async () => {
-  pm = await startProcessorMesh({
-    services: ["auth", "permission", "user", "file"],
-    serviceEnv: { file: { ...blobEnv, FILES_READY_ON_COMMIT: "false" } },
+  beforeAll(async () => {
+    if (driver === "s3") {
+      minio = await startTestMinio();
+      blobEnv = minio.env(uniqueId("proc").toLowerCase());
+    }
+    pm = await startProcessorMesh({
+      services: ["auth", "permission", "user", "file"],
+      serviceEnv: { file: { ...blobEnv, FILES_READY_ON_COMMIT: "false" } },
+    });
   });
-});
 
-afterAll(async () => {
-  await proc?.runtime.shutdown("test end");
-  await pm?.stop();
-  rmSync(blobDir, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await proc?.runtime.shutdown("test end");
+    await pm?.stop();
+    await minio?.stop();
+    rmSync(blobDir, { recursive: true, force: true });
+  });
 
-async function objectKeyOf(versionId: string): Promise<string> {
-  const { rows } = await pm.pool.query("SELECT object_key FROM files.versions WHERE id = $1", [versionId]);
-  return rows[0].object_key;
-}
+  async function objectKeyOf(versionId: string): Promise<string> {
+    const { rows } = await pm.pool.query("SELECT object_key FROM files.versions WHERE id = $1", [versionId]);
+    return rows[0].object_key;
+  }
 
-describe("uploads through the processor", () => {
   it("brings every upload to its final state once, with type, thumbnail and reason", async () => {
     const { mesh } = pm;
     const u = await mesh.newUser();
@@ -49,18 +58,18 @@ describe("uploads through the processor", () => {
     const fake = await up("fake.png", await fakePng());
     const corrupt = await up("corrupt.bin", Buffer.from("original content of the upload"));
     for (const f of [image, text, fake, corrupt]) expect(f.state).toBe(filev1.FileState.PROCESSING);
-    // The bytes change on disk after the commit: the checksum step must notice.
-    writeFileSync(
-      join(blobDir, "objects", await objectKeyOf(corrupt.currentVersionId)),
-      "0riginal content of the upload",
-    );
-
+    // The bytes change in the store after the commit: the checksum step must notice.
     const config = loadProcessorConfig({
       ...mesh.env,
       ...blobEnv,
       RETRY_BACKOFF: "100ms",
       LOG_LEVEL: "silent",
     });
+    const blobs = createBlobs(config);
+    await blobs.put(
+      await objectKeyOf(corrupt.currentVersionId),
+      Readable.from([Buffer.from("0riginal content of the upload")]),
+    );
     proc = await startProcessor(config, createLogger({ service: "processor", level: "silent" }));
     const admin = new processorv1.ProcessorServiceClient(
       `127.0.0.1:${proc.runtime.port}`,
@@ -84,9 +93,11 @@ describe("uploads through the processor", () => {
       hasThumbnail: true,
       stateReason: "",
     });
-    const thumb = readFileSync(
-      join(blobDir, "objects", thumbnailKey(await objectKeyOf(image.currentVersionId))),
-    );
+    const chunks: Buffer[] = [];
+    for await (const c of await blobs.get(thumbnailKey(await objectKeyOf(image.currentVersionId)))) {
+      chunks.push(c as Buffer);
+    }
+    const thumb = Buffer.concat(chunks);
     expect(await sharp(thumb).metadata()).toMatchObject({ format: "webp", width: 256, height: 192 });
     expect(await final(text)).toMatchObject({
       state: filev1.FileState.READY,
