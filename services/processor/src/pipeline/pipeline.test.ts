@@ -1,10 +1,13 @@
+import { crc32 } from "node:zlib";
 import { createLogger } from "@filemesh/kit";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { checkObjectKey } from "./blob-access.js";
 import { runPipeline, UPLOAD_STEPS } from "./pipeline.js";
 import { looksLikeText, sniffContentType } from "./sniff-step.js";
 import { reject, type Step, type StepDeps, type UploadJob } from "./step.js";
 import { thumbnailKey } from "./thumbnail-key.js";
+import { MAX_PIXELS, makeThumbnail } from "./thumbnail-step.js";
 
 const job: UploadJob = {
   fileId: "f",
@@ -72,6 +75,25 @@ describe("content sniffing", () => {
     expect(looksLikeText(Buffer.from("tab\tnew\nline\r\n"))).toBe(true);
     expect(looksLikeText(Buffer.from([0x61, 0x00, 0x62]))).toBe(false);
     expect(looksLikeText(Buffer.from([0x61, 0xc3, 0x28, 0x62, 0x63, 0x64]))).toBe(false);
+  });
+});
+
+describe("makeThumbnail", () => {
+  it("shrinks an image and skips one with more pixels than MAX_PIXELS without decoding it", async () => {
+    const small = await sharp({ create: { width: 600, height: 300, channels: 3, background: "#808080" } })
+      .png()
+      .toBuffer();
+    expect(await sharp((await makeThumbnail(small, 100))!).metadata()).toMatchObject({
+      width: 100,
+      height: 50,
+    });
+    // A decompression bomb: a tiny PNG whose header claims 20000 × 20000 pixels.
+    const bomb = Buffer.from(small);
+    bomb.writeUInt32BE(20_000, 16);
+    bomb.writeUInt32BE(20_000, 20);
+    bomb.writeUInt32BE(crc32(bomb.subarray(12, 29)), 29);
+    expect(20_000 * 20_000).toBeGreaterThan(MAX_PIXELS);
+    expect(await makeThumbnail(bomb, 100)).toBeUndefined();
   });
 });
 

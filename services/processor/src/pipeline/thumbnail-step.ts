@@ -16,7 +16,7 @@ export const THUMBNAIL_TYPES = new Set([
   "image/tiff",
 ]);
 /** Decoding more pixels than this is refused (decompression bombs). */
-export const MAX_PIXELS = 100_000_000;
+export const MAX_PIXELS = 50_000_000;
 
 /** The thumbnail of an image, or undefined when it has more pixels than MAX_PIXELS. */
 export async function makeThumbnail(image: Buffer, size: number): Promise<Buffer | undefined> {
