@@ -149,6 +149,25 @@ describe("trash", () => {
   });
 });
 
+describe("trash listing", () => {
+  it("shows what the caller trashed only while they can still read it", async () => {
+    const [a, c] = [await t.mesh.newUser(), await t.mesh.newUser()];
+    const f = await upload(a.headers, "", "theirs.txt", "x");
+    const { grant } = await grantOn(t.mesh, a.headers, f.id, `user:${c.userId}`, "owner");
+    await del(c.headers, f.id);
+    expect(await trash(c.headers)).toEqual(["theirs.txt"]);
+    expect(await trash(a.headers)).toEqual(["theirs.txt"]);
+    await rpc(
+      t.mesh.permission,
+      t.mesh.permission.deleteGrant,
+      { fileId: f.id, grantId: grant!.id },
+      a.headers,
+    );
+    expect(await trash(c.headers)).toEqual([]);
+    expect(await trash(a.headers)).toEqual(["theirs.txt"]);
+  });
+});
+
 describe("versions", () => {
   it("lists every version newest first, paged, with the current one marked", async () => {
     const a = await t.mesh.newUser();

@@ -116,8 +116,16 @@ export function createTrashHandlers(deps: FileDeps) {
       const more = rows.length > size;
       const page = more ? rows.slice(0, size) : rows;
       const last = page[page.length - 1];
+      // What the caller trashed but does not own is shown only while they can still read it.
+      const others = page.filter((r) => r.owner_id !== userId);
+      const allowed = await access.checkMany(
+        ctx,
+        others.map((r) => r.id),
+        "read",
+      );
+      const readable = new Set(others.filter((_, i) => allowed[i]).map((r) => r.id));
       return {
-        files: page.map(toFile),
+        files: page.filter((r) => r.owner_id === userId || readable.has(r.id)).map(toFile),
         nextPageToken: more && last ? pageTokens.issue(scope, [last.trash_time!.toISOString(), last.id]) : "",
       };
     },

@@ -21,6 +21,8 @@ export type RelationUpdate = permissionv1.RelationUpdate;
 export interface Access {
   /** For each permission, whether the calling user holds it on `file:<fileId>`. */
   check(ctx: CallContext, fileId: string, permissions: Permission[], minRevision: string): Promise<boolean[]>;
+  /** For each file, whether the calling user holds `permission` on it (up to 1,000). */
+  checkMany(ctx: CallContext, fileIds: string[], permission: Permission): Promise<boolean[]>;
   /** Applies tuple changes; returns the revision that reflects them. */
   write(updates: RelationUpdate[], ctx: CallContext): Promise<string>;
   /** The highest revision this process wrote (read-your-writes on later checks). */
@@ -84,27 +86,46 @@ export function createAccess(config: FileConfig): Access {
     ctx.log.warn({ code: e.code, reason: e.reason, message: e.message }, `${what} failed`);
     return unavailable("PERMISSION_UNAVAILABLE", "cannot decide access right now; retry", 1000);
   };
+  async function batch(
+    ctx: CallContext,
+    items: { fileId: string; permission: Permission }[],
+    minRevision: string,
+  ): Promise<boolean[]> {
+    const subject = ctx.principal?.subject ?? "";
+    if (!ctx.principal?.userId) return items.map(() => false);
+    if (items.length === 0) return [];
+    let res: permissionv1.CheckBatchResponse;
+    try {
+      res = await unary(
+        client,
+        client.checkBatch,
+        {
+          items: items.map((i) => ({ subject, resource: `file:${i.fileId}`, permission: i.permission })),
+          minRevision: maxRevision(minRevision, last),
+        },
+        { ctx, timeoutMs: Math.min(config.clientTimeoutMs, 5_000), forwardAuthorization: true },
+      );
+    } catch (err) {
+      throw down(ctx, "CheckBatch", err);
+    }
+    // A malformed answer (wrong length, non-boolean) is a deny.
+    if (res.allowed.length !== items.length) throw down(ctx, "CheckBatch", new Error("bad answer"));
+    return res.allowed.map((a) => a === true);
+  }
   return {
     async check(ctx, fileId, permissions, minRevision) {
-      const subject = ctx.principal?.subject ?? "";
-      if (!ctx.principal?.userId) return permissions.map(() => false);
-      let res: permissionv1.CheckBatchResponse;
-      try {
-        res = await unary(
-          client,
-          client.checkBatch,
-          {
-            items: permissions.map((permission) => ({ subject, resource: `file:${fileId}`, permission })),
-            minRevision: maxRevision(minRevision, last),
-          },
-          { ctx, timeoutMs: Math.min(config.clientTimeoutMs, 5_000), forwardAuthorization: true },
-        );
-      } catch (err) {
-        throw down(ctx, "CheckBatch", err);
-      }
-      // A malformed answer (wrong length, non-boolean) is a deny.
-      if (res.allowed.length !== permissions.length) throw down(ctx, "CheckBatch", new Error("bad answer"));
-      return res.allowed.map((a) => a === true);
+      return batch(
+        ctx,
+        permissions.map((permission) => ({ fileId, permission })),
+        minRevision,
+      );
+    },
+    async checkMany(ctx, fileIds, permission) {
+      return batch(
+        ctx,
+        fileIds.map((fileId) => ({ fileId, permission })),
+        "0",
+      );
     },
     async write(updates, ctx) {
       let revision = "0";
