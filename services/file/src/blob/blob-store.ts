@@ -1,7 +1,7 @@
 // Where file bytes live. Two drivers implement it: `fs` (a directory; the default for local
 // runs) and `s3` (S3 or MinIO). Keys are server-generated (newObjectKey) and never derived
 // from a display name; both drivers refuse anything else.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Readable } from "node:stream";
 
 export type BlobBody = AsyncIterable<Uint8Array> | Readable;
@@ -89,6 +89,16 @@ export function newObjectKey(): string {
 export function checkKey(key: string): string {
   if (!KEY.test(key)) throw new Error(`invalid object key ${JSON.stringify(key.slice(0, 80))}`);
   return key;
+}
+
+/**
+ * Where the processor puts the thumbnail of a version: derived from the version's object key,
+ * in the same shape as every generated key, so it is found and deleted from that key alone.
+ */
+export function thumbnailKey(objectKey: string): string {
+  const h = createHash("sha256").update(`filemesh.thumbnail.v1\n${objectKey}`).digest("hex");
+  const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return `${h.slice(30, 32)}/${h.slice(28, 30)}/${id}`;
 }
 
 export const MAX_PARTS = 10_000;

@@ -3,6 +3,7 @@
 // trashed with it, ListTrash lists the items the caller trashed or owns.
 import type { filev1 } from "@filemesh/contracts";
 import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
+import { thumbnailKey } from "../blob/blob-store.js";
 import { fileEvents } from "../domain/events.js";
 import { pageSize } from "../domain/page-token.js";
 import { linkTuple, ownerTuple, parentTuple, type RelationUpdate } from "../peers/access.js";
@@ -49,7 +50,10 @@ export function createTrashHandlers(deps: FileDeps) {
       return versions.map((v) => v.object_key);
     });
     // Bytes go after the rows; anything left behind is an orphan the janitor reconciles.
-    for (const key of keys) await blobs.delete(key).catch(() => {});
+    for (const key of keys) {
+      await blobs.delete(key).catch(() => {});
+      await blobs.delete(thumbnailKey(key)).catch(() => {});
+    }
   }
 
   return {
