@@ -50,6 +50,11 @@ export function createPool(url: string, max: number, log: Logger, name: string):
   });
   // An idle client losing its connection (Postgres restart) must not crash the process.
   pool.on("error", (err) => log.warn({ err: err.message, pool: name }, "postgres idle client error"));
+  // A connection that dies while checked out (Postgres restart, terminated backend) must not
+  // crash the process: its query rejects, and this listener keeps the 'error' event handled.
+  pool.on("connect", (client) => {
+    client.on("error", (err) => log.debug({ err: err.message, pool: name }, "postgres client error"));
+  });
   return pool;
 }
 
