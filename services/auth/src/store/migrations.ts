@@ -1,4 +1,4 @@
-import { Migration, type MigrationObject } from "@filemesh/kit";
+import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
 
 class M001Accounts extends Migration {
   override async up(): Promise<void> {
@@ -19,13 +19,5 @@ class M001Accounts extends Migration {
 }
 
 export function authMigrations(outboxSql: string): MigrationObject[] {
-  class M002Outbox extends Migration {
-    override async up(): Promise<void> {
-      this.addSql(outboxSql);
-    }
-  }
-  return [
-    { name: "001_accounts", class: M001Accounts },
-    { name: "002_outbox", class: M002Outbox },
-  ];
+  return [{ name: "001_accounts", class: M001Accounts }, sqlMigration("002_outbox", outboxSql)];
 }

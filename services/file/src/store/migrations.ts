@@ -1,6 +1,6 @@
 // The `files` schema: the tree (files and folders in one table), versions, usage and quotas,
 // upload sessions and their parts, share links, a service secret (page tokens), the outbox.
-import { Migration, type MigrationObject } from "@filemesh/kit";
+import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
 
 class M001Tree extends Migration {
   override async up(): Promise<void> {
@@ -135,15 +135,10 @@ class M003Links extends Migration {
 }
 
 export function fileMigrations(outboxSql: string): MigrationObject[] {
-  class M004Events extends Migration {
-    override async up(): Promise<void> {
-      this.addSql(outboxSql);
-    }
-  }
   return [
     { name: "001_tree", class: M001Tree },
     { name: "002_uploads", class: M002Uploads },
     { name: "003_links", class: M003Links },
-    { name: "004_events", class: M004Events },
+    sqlMigration("004_events", outboxSql),
   ];
 }

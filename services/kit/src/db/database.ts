@@ -3,7 +3,7 @@
 
 import type { MigrationObject } from "@mikro-orm/core";
 import { type EntitySchema, MikroORM } from "@mikro-orm/core";
-import { Migrator } from "@mikro-orm/migrations";
+import { Migration, Migrator } from "@mikro-orm/migrations";
 import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
 import { inTx } from "../events/tx.js";
@@ -11,6 +11,16 @@ import type { Logger } from "../logger.js";
 
 export type { MigrationObject } from "@mikro-orm/core";
 export { Migration } from "@mikro-orm/migrations";
+
+/** A migration that runs the given SQL (e.g. the kit's outbox or inbox DDL). */
+export function sqlMigration(name: string, ...statements: string[]): MigrationObject {
+  class SqlMigration extends Migration {
+    override async up(): Promise<void> {
+      for (const sql of statements) this.addSql(sql);
+    }
+  }
+  return { name, class: SqlMigration };
+}
 
 export interface DatabaseOptions {
   url: string;

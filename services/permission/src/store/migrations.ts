@@ -1,4 +1,4 @@
-import { Migration, type MigrationObject } from "@filemesh/kit";
+import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
 
 // acl.meta holds the head revision (one row: its row lock serialises writers, so revisions
 // are gapless and commit in order) and the instance id (names the Redis keys, so a snapshot
@@ -38,13 +38,5 @@ class M001Acl extends Migration {
 }
 
 export function aclMigrations(outboxSql: string): MigrationObject[] {
-  class M002Outbox extends Migration {
-    override async up(): Promise<void> {
-      this.addSql(outboxSql);
-    }
-  }
-  return [
-    { name: "001_acl", class: M001Acl },
-    { name: "002_outbox", class: M002Outbox },
-  ];
+  return [{ name: "001_acl", class: M001Acl }, sqlMigration("002_outbox", outboxSql)];
 }

@@ -1,6 +1,6 @@
 // The `jobs` schema: the audit log, the consumers' applied-event records, upload results,
 // janitor passes.
-import { Migration, type MigrationObject } from "@filemesh/kit";
+import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
 
 class M001AuditEvents extends Migration {
   override async up(): Promise<void> {
@@ -65,14 +65,9 @@ class M004JanitorRuns extends Migration {
 }
 
 export function processorMigrations(consumedEventsSql: string): MigrationObject[] {
-  class M002ConsumedEvents extends Migration {
-    override async up(): Promise<void> {
-      this.addSql(consumedEventsSql);
-    }
-  }
   return [
     { name: "001_audit_events", class: M001AuditEvents },
-    { name: "002_consumed_events", class: M002ConsumedEvents },
+    sqlMigration("002_consumed_events", consumedEventsSql),
     { name: "003_upload_results", class: M003UploadResults },
     { name: "004_janitor_runs", class: M004JanitorRuns },
   ];

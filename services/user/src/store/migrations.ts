@@ -1,6 +1,6 @@
 // The `users` schema: profiles, groups, direct memberships (users or groups), idempotency
 // records of retried writes, a service secret (page tokens), the outbox and the consumer inbox.
-import { Migration, type MigrationObject } from "@filemesh/kit";
+import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
 
 class M001Profiles extends Migration {
   override async up(): Promise<void> {
@@ -67,16 +67,10 @@ class M003Requests extends Migration {
 }
 
 export function userMigrations(outboxSql: string, inboxSql: string): MigrationObject[] {
-  class M004Events extends Migration {
-    override async up(): Promise<void> {
-      this.addSql(outboxSql);
-      this.addSql(inboxSql);
-    }
-  }
   return [
     { name: "001_profiles", class: M001Profiles },
     { name: "002_groups", class: M002Groups },
     { name: "003_requests", class: M003Requests },
-    { name: "004_events", class: M004Events },
+    sqlMigration("004_events", outboxSql, inboxSql),
   ];
 }
