@@ -159,4 +159,12 @@ describe("broken mesh edits are caught", () => {
     changed[0]?.policy.internalCallers.push("billing");
     expect(() => generateMesh(changed)).toThrow(/internal caller "billing" is not a service/);
   });
+
+  it("a service caller that is not a service (the gateway) is refused by the generator", () => {
+    const changed = clone(catalog);
+    const check = changed.find((x) => x.path === "/filemesh.permission.v1.PermissionService/Check");
+    expect(check?.policy.serviceCallers).toEqual(["file"]);
+    check?.policy.serviceCallers.push("gateway");
+    expect(() => generateMesh(changed)).toThrow(/service caller "gateway" is not a service/);
+  });
 });

@@ -20,29 +20,13 @@ const SERVICES: Record<string, { spec: Record<string, { env: string }>; load: (e
 
 /** Read by something other than the config loader. */
 const RUNTIME = new Set(["UV_THREADPOOL_SIZE", "PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]);
-/** Set by the chart for the issue that will read it (the service has no Postgres/NATS/S3 yet). */
-const PENDING: Record<string, string[]> = {
-  user: ["DATABASE_URL", "DATABASE_READ_URL", "DATABASE_POOL_SIZE", "NATS_URL"],
-  permission: ["DATABASE_URL", "DATABASE_READ_URL", "DATABASE_POOL_SIZE", "NATS_URL"],
-  file: [
-    "DATABASE_URL",
-    "DATABASE_READ_URL",
-    "DATABASE_POOL_SIZE",
-    "NATS_URL",
-    "BLOB_DRIVER",
-    "S3_ENDPOINT",
-    "S3_BUCKET",
-    "S3_REGION",
-  ],
-  processor: ["DATABASE_URL", "DATABASE_READ_URL", "DATABASE_POOL_SIZE", "NATS_URL"],
-};
 /** The keys docs/deploy.md tells the operator to put in "<service>-env" (dummy values here). */
 const SECRET_KEYS: Record<string, Env> = {
   auth: { PGPASSWORD: "x", PASSWORD_PEPPER: "p".repeat(40) },
   user: { PGPASSWORD: "x" },
   permission: { PGPASSWORD: "x" },
   file: { PGPASSWORD: "x", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
-  processor: { PGPASSWORD: "x" },
+  processor: { PGPASSWORD: "x", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x" },
 };
 
 function envOf(objects: K8sObject[], name: string, withToken: boolean): Env {
@@ -57,7 +41,6 @@ function unknownKeys(name: string, env: Env): string[] {
   const known = new Set([
     ...Object.values(SERVICES[name]?.spec ?? {}).map((f) => f.env),
     ...RUNTIME,
-    ...(PENDING[name] ?? []),
   ]);
   return Object.keys(env).filter((k) => !known.has(k));
 }
@@ -76,6 +59,19 @@ describe.each(sets)("service environment (%s values)", (_, files, set) => {
   });
   it.each(Object.keys(SERVICES))("%s reads every variable it is given", (name) => {
     expect(unknownKeys(name, envOf(objects, name, meshless))).toEqual([]);
+  });
+});
+
+describe("the processor shares the file service's blob store", () => {
+  it.each(sets)("%s values", (_, files, set) => {
+    const objects = renderChart(files, { set });
+    const file = envOf(objects, "file", false);
+    const processor = envOf(objects, "processor", false);
+    const blob = (env: Env) => Object.fromEntries(Object.entries(env).filter(([k]) => /^(BLOB|S3)_/.test(k)));
+    expect(blob(file).BLOB_DRIVER).toBe("s3");
+    expect(blob(processor)).toEqual(blob(file));
+    // Files wait for the processor's verdict.
+    expect(file.FILES_READY_ON_COMMIT).toBe("false");
   });
 });
 

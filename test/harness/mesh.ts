@@ -86,6 +86,8 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"]
       .map((c) => `${c}=1000000/1s:1000000`)
       .join(","),
+    // Uploads are READY at commit unless a test exercises the processor (it sets "false").
+    FILES_READY_ON_COMMIT: "true",
     ...opts.env,
   };
   const runtimes = {} as Record<ServiceName, Runtime[]>;

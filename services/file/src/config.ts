@@ -41,8 +41,11 @@ export const fileSpec = {
   uploadExpiryMs: duration("UPLOAD_SESSION_EXPIRY", { default: 24 * 3_600_000 }),
   /** Part size of STREAM uploads and the default of PARTS uploads. */
   partBytes: int("UPLOAD_PART_BYTES", { default: 8 * MiB, min: 1 }),
-  /** Until the processor lands: mark files READY at commit instead of PROCESSING. */
-  readyOnCommit: bool("FILES_READY_ON_COMMIT", { default: true }),
+  /**
+   * Mark files READY at commit instead of PROCESSING. Off in production: the processor checks
+   * each upload and marks it READY or REJECTED. On for tests and deployments without it.
+   */
+  readyOnCommit: bool("FILES_READY_ON_COMMIT", { default: false }),
   /** Bytes per message of streamed downloads. */
   downloadChunkBytes: int("DOWNLOAD_CHUNK_BYTES", { default: 256 * 1024, min: 1024, max: 4 * MiB }),
   /** Most items one folder copy may create. */
