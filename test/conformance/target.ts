@@ -28,6 +28,8 @@ async function freePort(): Promise<number> {
 
 export async function startTarget(opts: {
   services: ServiceName[];
+  /** Extra env for every service (e.g. a private database and NATS). */
+  env?: Record<string, string>;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   gatewayEnv?: Record<string, string>;
 }): Promise<Target> {
@@ -37,6 +39,7 @@ export async function startTarget(opts: {
   if (!existsSync(bin)) throw new Error("dist/filemesh-gateway is missing: run npm run build");
   const mesh = await startTestMesh({
     services: opts.services,
+    ...(opts.env ? { env: opts.env } : {}),
     ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
   });
   const port = await freePort();
