@@ -26,6 +26,17 @@ export interface CallContext {
   readonly peer: string;
   log: Logger;
   principal?: Principal;
+  /**
+   * Sets a response header (gRPC initial metadata), such as `content-disposition` on a
+   * download. The headers go out with the first response message (or the unary response),
+   * or earlier by sendHeader(); a call that fails before then answers with its status alone,
+   * without them. Throws when they were already sent, for names the protocol owns
+   * (`content-type`, `content-length`, `grpc-*`, hop-by-hop, binary `-bin`) and for values
+   * that are not printable ASCII (so no CR/LF can reach a client).
+   */
+  setHeader(name: string, value: string): void;
+  /** Sends the response headers now (once; later calls do nothing). */
+  sendHeader(): void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -3,10 +3,12 @@
 //   client stream  (requests: AsyncIterable, ctx) => Promise<response>
 //   server stream  (request, ctx) => AsyncIterable<response>
 // Every call runs through the middleware chain; errors become google.rpc.Status details.
+// Response headers set with ctx.setHeader go out with the first message (or the response).
 // Methods without a handler answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
 import { once } from "node:events";
 import { type MethodInfo, methodCatalog } from "@filemesh/contracts";
 import type {
+  Metadata,
   Server,
   ServerReadableStream,
   ServerUnaryCall,
@@ -19,6 +21,7 @@ import type { Logger } from "../logger.js";
 import { traceIdOf } from "../trace-id.js";
 import { type CallContext, metadataString, requestIdFrom } from "./context.js";
 import { compose, type Middleware } from "./middleware.js";
+import { responseHeader } from "./response-header.js";
 
 interface MethodDef {
   path: string;
@@ -84,6 +87,7 @@ interface AnyCall {
   readonly metadata: ServerUnaryCall<unknown, unknown>["metadata"];
   getDeadline: ServerUnaryCall<unknown, unknown>["getDeadline"];
   getPeer(): string;
+  sendMetadata(md: Metadata): void;
   on(event: "cancelled", listener: () => void): unknown;
   off(event: "cancelled", listener: () => void): unknown;
 }
@@ -104,12 +108,15 @@ function contextFor(call: AnyCall, method: MethodInfo, log: Logger): { ctx: Call
   }
   const requestId = requestIdFrom(call.metadata);
   const traceparent = metadataString(call.metadata, "traceparent");
+  const header = responseHeader((md) => call.sendMetadata(md));
   const ctx = {
     method,
     requestId,
     metadata: call.metadata,
     signal: controller.signal,
     peer: call.getPeer(),
+    setHeader: header.set,
+    sendHeader: header.send,
     ...(traceparent ? { traceparent } : {}),
     ...(deadline !== undefined ? { deadline } : {}),
   } as CallContext;
@@ -163,7 +170,10 @@ export function addService<S extends ServiceDef>(
           response = await h(call.request, ctx);
         })
           .then(
-            () => callback(null, response),
+            () => {
+              ctx.sendHeader();
+              callback(null, response);
+            },
             (err) => callback(toServiceError(err, errorDomain)),
           )
           .finally(done);
@@ -176,7 +186,10 @@ export function addService<S extends ServiceDef>(
           response = await h(checked(call), ctx);
         })
           .then(
-            () => callback(null, response),
+            () => {
+              ctx.sendHeader();
+              callback(null, response);
+            },
             (err) => callback(toServiceError(err, errorDomain)),
           )
           .finally(done);
@@ -188,6 +201,7 @@ export function addService<S extends ServiceDef>(
           if (isUndecodable(call.request)) throw malformed();
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {
             if (ctx.signal.aborted) return;
+            ctx.sendHeader();
             if (!call.write(msg)) await once(call, "drain", { signal: ctx.signal });
           }
         })
