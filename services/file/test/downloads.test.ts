@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
-import { status } from "@grpc/grpc-js";
+import { type Metadata, status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -73,6 +73,27 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     );
     expect(native[0]?.file).toMatchObject({ id: f.id, sha256: sha(data) });
     expect(Buffer.concat(native.slice(1).map((m) => m.data!))).toEqual(data.subarray(10));
+  });
+
+  it("sends the HTTP headers of the download as response metadata", async () => {
+    const a = await t.mesh.newUser();
+    const name = "naïve; filename=evil.html 100%.txt";
+    const f = await upload(a.headers, name, Buffer.from("0123456789"));
+    const headersOf = async (r: Partial<filev1.GetFileContentRequest>) => {
+      const stream = t.f.getFileContent(filev1.GetFileContentRequest.fromPartial(r), metadataOf(a.headers));
+      const md = new Promise<Metadata>((resolve) => stream.on("metadata", resolve));
+      await collect(stream);
+      const h = await md;
+      return (key: string) => h.get(key);
+    };
+    const whole = await headersOf({ fileId: f.id });
+    expect(whole("content-disposition")).toEqual([
+      `attachment; filename="na_ve; filename=evil.html 100%.txt"; filename*=UTF-8''${encodeURIComponent(name)}`,
+    ]);
+    expect(whole("x-content-type-options")).toEqual(["nosniff"]);
+    expect(whole("x-content-length")).toEqual(["10"]);
+    const ranged = await headersOf({ fileId: f.id, offset: "4", length: "100" });
+    expect(ranged("x-content-length")).toEqual(["6"]);
   });
 
   it("serves an older version by id, and only READY content", async () => {

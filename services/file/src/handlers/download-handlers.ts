@@ -1,7 +1,7 @@
 // Downloads: GetFileContent (REST raw body, stream of HttpBody), ReadFile (native stream:
 // metadata first, then data) — both with offset/length and an optional version, streamed
 // from the store without buffering — and GetDownloadUrl (short-lived presigned URL, s3).
-// Only READY content is served.
+// Only READY content is served. Raw downloads send their HTTP headers as response metadata.
 import type { filev1 } from "@filemesh/contracts";
 import {
   AppError,
@@ -11,6 +11,7 @@ import {
   invalidArgument,
   notFound,
 } from "@filemesh/kit";
+import { attachmentDisposition } from "../blob/blob-store.js";
 import { type FileRow, KIND, STATE } from "../store/files.js";
 import { getVersion, type VersionRow } from "../store/versions.js";
 import { authorize } from "./authorize.js";
@@ -54,6 +55,18 @@ export function rangeOf(offset: string, length: string, size: string): Range {
   return { offset: o, length: l === 0 ? total - o : Math.min(l, total - o) };
 }
 
+/**
+ * The response headers of a raw download (`GetFileContent`, `GetSharedLinkContent`), which the
+ * gateways turn into HTTP headers: an attachment under the file's (sanitised) name, never
+ * sniffed, and the length of the range. The length goes as `x-content-length`: a gRPC
+ * response's own `content-length` would describe the framed messages, not the content.
+ */
+export function sendDownloadHeaders(ctx: CallContext, fileName: string, range: Range): void {
+  ctx.setHeader("content-disposition", attachmentDisposition(fileName));
+  ctx.setHeader("x-content-type-options", "nosniff");
+  ctx.setHeader("x-content-length", String(range.length));
+}
+
 /** The bytes of `v` in `range`, re-cut into messages of at most `chunk` bytes. */
 export async function* contentChunks(deps: FileDeps, v: VersionRow, range: Range): AsyncGenerator<Buffer> {
   if (range.length === 0) return;
@@ -87,6 +100,7 @@ export function createDownloadHandlers(deps: FileDeps) {
       const file = await authorize(deps, ctx, req.fileId, "read");
       const v = await servable(deps, file, req.versionId);
       const range = rangeOf(req.offset, req.length, v.size_bytes);
+      sendDownloadHeaders(ctx, file.name, range);
       let first = true;
       for await (const data of contentChunks(deps, v, range)) {
         yield { contentType: first ? v.content_type : "", data, extensions: [] };

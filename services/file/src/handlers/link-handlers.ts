@@ -31,7 +31,7 @@ import {
 } from "../store/links.js";
 import { authorize, callerId } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
-import { contentChunks, rangeOf, servable } from "./download-handlers.js";
+import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "./download-handlers.js";
 import { fingerprintOf, oncePerRequest } from "./idempotency.js";
 import { toFile } from "./views.js";
 
@@ -162,6 +162,7 @@ export function createLinkHandlers(deps: FileDeps) {
           "this share link has no downloads left",
         );
       }
+      sendDownloadHeaders(ctx, file.name, range);
       let first = true;
       for await (const data of contentChunks(deps, v, range)) {
         if (ctx.signal.aborted) return;
