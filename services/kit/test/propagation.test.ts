@@ -40,7 +40,13 @@ beforeAll(async () => {
   back = await runtime({
     runJanitor: async (_req, ctx) => {
       seen.ctx = ctx;
-      return { expiredUploads: 0, purgedTrash: 0, removedOrphanObjects: 0, markedMissingRows: 0 };
+      return {
+        expiredUploads: 0,
+        purgedTrash: 0,
+        removedOrphanObjects: 0,
+        markedMissingRows: 0,
+        abortedOrphanUploads: 0,
+      };
     },
   });
   const client = createClient(processorv1.ProcessorServiceClient, { addrs: [`127.0.0.1:${back.port}`] });

@@ -50,6 +50,7 @@ describe("service runtime", () => {
         purgedTrash: 0,
         removedOrphanObjects: 0,
         markedMissingRows: 0,
+        abortedOrphanUploads: 0,
       }),
     });
     expect(await checkHealth(addr)).toBe("SERVING");
@@ -107,6 +108,7 @@ describe("service runtime", () => {
         purgedTrash: 0,
         removedOrphanObjects: 0,
         markedMissingRows: 0,
+        abortedOrphanUploads: 0,
       }),
     });
     const raw = new Client(addr, credentials.createInsecure());
@@ -140,7 +142,13 @@ describe("service runtime", () => {
       runJanitor: async () => {
         entered();
         await gate;
-        return { expiredUploads: 7, purgedTrash: 0, removedOrphanObjects: 0, markedMissingRows: 0 };
+        return {
+          expiredUploads: 7,
+          purgedTrash: 0,
+          removedOrphanObjects: 0,
+          markedMissingRows: 0,
+          abortedOrphanUploads: 0,
+        };
       },
     });
     const inflight = call(client.runJanitor.bind(client), {});

@@ -35,7 +35,7 @@ const tasks: JanitorTasks = {
   },
   async reconcileOrphans(cutoff) {
     seen.push({ task: "orphans", at: cutoff });
-    return { removedObjects: 4, markedRows: 1 };
+    return { removedObjects: 4, abortedUploads: 5, markedRows: 1 };
   },
 };
 
@@ -76,6 +76,7 @@ describe("janitor", () => {
       purgedTrash: 3,
       removedOrphanObjects: 4,
       markedMissingRows: 1,
+      abortedOrphanUploads: 5,
     });
     const at = (task: string) => seen.find((s) => s.task === task)!.at.getTime();
     expect(Math.abs(at("uploads") - before)).toBeLessThan(60_000);
@@ -90,7 +91,13 @@ describe("janitor", () => {
     expect(rows).toEqual([
       {
         trigger: "admin",
-        counts: { expiredUploads: 2, purgedTrash: 3, removedOrphanObjects: 4, markedMissingRows: 1 },
+        counts: {
+          expiredUploads: 2,
+          purgedTrash: 3,
+          removedOrphanObjects: 4,
+          markedMissingRows: 1,
+          abortedOrphanUploads: 5,
+        },
         error: "",
       },
     ]);

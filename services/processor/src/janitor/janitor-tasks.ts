@@ -8,6 +8,7 @@ export interface JanitorCounts {
   purgedTrash: number;
   removedOrphanObjects: number;
   markedMissingRows: number;
+  abortedOrphanUploads: number;
 }
 
 export interface JanitorTasks {
@@ -17,8 +18,13 @@ export interface JanitorTasks {
   expireUploads(now: Date): Promise<number>;
   /** Permanently deletes what was trashed before `cutoff` (rows, versions, tuples, quota, bytes). */
   purgeTrash(cutoff: Date): Promise<number>;
-  /** Objects without rows older than `cutoff` removed; rows without objects marked (served NOT_FOUND). */
-  reconcileOrphans(cutoff: Date): Promise<{ removedObjects: number; markedRows: number }>;
+  /**
+   * Objects without rows and multipart uploads without sessions older than `cutoff` removed;
+   * rows without objects marked (served NOT_FOUND).
+   */
+  reconcileOrphans(
+    cutoff: Date,
+  ): Promise<{ removedObjects: number; abortedUploads: number; markedRows: number }>;
 }
 
 export const unavailable = () =>

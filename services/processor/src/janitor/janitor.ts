@@ -44,6 +44,7 @@ export function createJanitor(o: {
       purgedTrash,
       removedOrphanObjects: orphans.removedObjects,
       markedMissingRows: orphans.markedRows,
+      abortedOrphanUploads: orphans.abortedUploads,
     };
   }
 
