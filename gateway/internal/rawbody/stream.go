@@ -83,7 +83,9 @@ func (h *Handler) upload(ctx context.Context, w http.ResponseWriter, r *http.Req
 	_, _ = w.Write(b)
 }
 
-// download streams each response message's HttpBody data to the client as it arrives.
+// download streams each response message's HttpBody data to the client as it arrives,
+// under the headers of setDownloadHeaders. A body that ends early or runs past its declared
+// length is aborted, never passed off as complete.
 func (h *Handler) download(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *Route, cc *grpc.ClientConn, req *dynamicpb.Message) {
 	if rt.JSONBody != "" {
 		if err := h.readJSONBody(r, rt, req); err != nil {
@@ -108,14 +110,10 @@ func (h *Handler) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	flusher, _ := w.(http.Flusher)
 	wrote := false
+	declared, sent := int64(-1), int64(0)
 	start := func(contentType string) {
 		hdr, _ := stream.Header()
-		meta.CopyToHeader(w.Header(), hdr, "")
-		if contentType == "" {
-			contentType = "application/octet-stream"
-		}
-		w.Header().Set("Content-Type", contentType)
-		w.Header().Set("X-Content-Type-Options", "nosniff")
+		declared = setDownloadHeaders(w.Header(), hdr, contentType)
 		w.WriteHeader(http.StatusOK)
 		wrote = true
 	}
@@ -139,6 +137,10 @@ func (h *Handler) download(ctx context.Context, w http.ResponseWriter, r *http.R
 			start(body.Get(fields.ByName("content_type")).String())
 		}
 		if data := body.Get(fields.ByName("data")).Bytes(); len(data) > 0 {
+			sent += int64(len(data))
+			if declared >= 0 && sent > declared {
+				panic(http.ErrAbortHandler)
+			}
 			if _, err := w.Write(data); err != nil {
 				return // client gone; the request context cancels the call
 			}
@@ -149,6 +151,9 @@ func (h *Handler) download(ctx context.Context, w http.ResponseWriter, r *http.R
 	}
 	if !wrote {
 		start("")
+	}
+	if declared >= 0 && sent != declared {
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -251,5 +252,74 @@ func TestRawDownloadFailingMidwayIsVisiblyTruncated(t *testing.T) {
 	n, err := io.Copy(io.Discard, resp.Body)
 	if err == nil {
 		t.Errorf("read %d bytes and a clean end; want an error after a mid-stream failure", n)
+	}
+}
+
+// headerSource is a fake GetFileContent that sends the response metadata its file id names
+// ("named", "short", "long", "failing") and then ten bytes.
+func headerSource(e **env) fu.Handler {
+	return func(_ context.Context, md protoreflect.MethodDescriptor, stream grpc.ServerStream) error {
+		req := dynamicpb.NewMessage(md.Input())
+		if err := stream.RecvMsg(req); err != nil {
+			return err
+		}
+		hdr := metadata.Pairs("content-disposition", `attachment; filename="a_b.txt"; filename*=UTF-8''a%C3%AFb.txt`,
+			"x-content-type-options", "nosniff", "set-cookie", "session=stolen", "location", "https://evil.example/")
+		switch fu.Get(req, "file_id").String() {
+		case "named":
+			hdr.Set("x-content-length", "10")
+		case "short":
+			hdr.Set("x-content-length", "100")
+		case "long":
+			hdr.Set("x-content-length", "5")
+		case "failing":
+			_ = stream.SetHeader(hdr)
+			return status.Error(codes.NotFound, "no such file")
+		}
+		if err := stream.SetHeader(hdr); err != nil {
+			return err
+		}
+		return stream.SendMsg((*e).newMsg("google.api.HttpBody", map[string]any{"content_type": "image/png", "data": []byte("0123456789")}))
+	}
+}
+
+func TestRawDownloadHeadersAreAllowListed(t *testing.T) {
+	var e *env
+	e = start(t, options{handlers: map[string]fu.Handler{fileContentPath: headerSource(&e)}})
+	resp, body := e.do("GET", "/v1/files/named/content", nil)
+	if resp.StatusCode != 200 || string(body) != "0123456789" {
+		t.Fatalf("HTTP %d %q", resp.StatusCode, body)
+	}
+	want := map[string]string{
+		"Content-Type":           "image/png",
+		"Content-Length":         "10",
+		"Content-Disposition":    `attachment; filename="a_b.txt"; filename*=UTF-8''a%C3%AFb.txt`,
+		"X-Content-Type-Options": "nosniff",
+		"Set-Cookie":             "",
+		"Location":               "",
+		"X-Content-Length":       "",
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	// A body shorter or longer than its declared length is aborted, not passed off as whole.
+	for _, id := range []string{"short", "long"} {
+		r, err := http.Get(e.url + "/v1/files/" + id + "/content")
+		if err != nil {
+			continue // refused outright is fine too
+		}
+		b, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err == nil {
+			t.Errorf("%s: read %q (Content-Length %q) and a clean end", id, b, r.Header.Get("Content-Length"))
+		}
+	}
+	// A failed call answers its error, without the headers of the download it did not start.
+	resp, body = e.do("GET", "/v1/files/failing/content", nil)
+	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Disposition") != "" ||
+		resp.Header.Get("Set-Cookie") != "" || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("failed download: HTTP %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 }
