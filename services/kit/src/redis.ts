@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import type { Logger } from "./logger.js";
 
@@ -24,4 +25,27 @@ export function createRedis(url: string, log: Logger, name = "main"): Redis {
     down = false;
   });
   return redis;
+}
+
+export type RedisScript = (
+  redis: Redis,
+  keys: readonly string[],
+  args?: readonly (string | number)[],
+) => Promise<unknown>;
+
+/**
+ * A Lua script run by its SHA-1 (EVALSHA), so the source crosses the wire once per Redis
+ * process rather than on every call; after a Redis restart or SCRIPT FLUSH the first call
+ * falls back to EVAL, which loads it again.
+ */
+export function redisScript(source: string): RedisScript {
+  const sha = createHash("sha1").update(source).digest("hex");
+  return async (redis, keys, args = []) => {
+    try {
+      return await redis.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String((err as Error).message).startsWith("NOSCRIPT")) throw err;
+      return redis.eval(source, keys.length, ...keys, ...args);
+    }
+  };
 }

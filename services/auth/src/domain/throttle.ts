@@ -4,7 +4,7 @@
 // to a cap); counters expire after a quiet period and a successful login clears the
 // account's. There is never a permanent lock-out. Fails closed if Redis is unreachable.
 import { createHash } from "node:crypto";
-import { type Redis, resourceExhausted, unavailable } from "@filemesh/kit";
+import { type Redis, redisScript, resourceExhausted, unavailable } from "@filemesh/kit";
 
 export interface ThrottleSettings {
   /** Failures allowed before delays start (per account; per client it is 4×). */
@@ -25,7 +25,7 @@ export const DEFAULT_THROTTLE: ThrottleSettings = {
 const accountKey = (email: string) => `fm:lf:a:${createHash("sha256").update(email).digest("base64url")}`;
 const clientKey = (address: string) => `fm:lf:c:${address}`;
 
-const FAIL = `
+const FAIL = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = redis.call('HINCRBY', KEYS[1], 'n', 1)
@@ -36,9 +36,9 @@ if n > free then
   redis.call('HSET', KEYS[1], 'until', now + delay)
 end
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
-return {n, delay}`;
+return {n, delay}`);
 
-const WAIT = `
+const WAIT = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local w = 0
@@ -46,7 +46,7 @@ for i = 1, #KEYS do
   local u = tonumber(redis.call('HGET', KEYS[i], 'until') or '0')
   if u - now > w then w = u - now end
 end
-return w`;
+return w`);
 
 export interface Throttle {
   /** Throws LOGIN_THROTTLED (RESOURCE_EXHAUSTED + RetryInfo) while a delay is running. */
@@ -68,7 +68,7 @@ export function createThrottle(redis: Redis, s: ThrottleSettings = DEFAULT_THROT
   return {
     check: (email, client) =>
       guard(async () => {
-        const waitMs = Number(await redis.eval(WAIT, 2, accountKey(email), clientKey(client)));
+        const waitMs = Number(await WAIT(redis, [accountKey(email), clientKey(client)]));
         if (waitMs > 0) {
           throw resourceExhausted("LOGIN_THROTTLED", "too many failed logins; retry later", waitMs);
         }
@@ -77,8 +77,8 @@ export function createThrottle(redis: Redis, s: ThrottleSettings = DEFAULT_THROT
       guard(async () => {
         const args = [s.baseDelayMs, s.maxDelayMs, s.windowMs];
         const [[failures, delayMs]] = await Promise.all([
-          redis.eval(FAIL, 1, accountKey(email), s.freeAttempts, ...args) as Promise<[number, number]>,
-          redis.eval(FAIL, 1, clientKey(client), s.freeAttempts * 4, ...args),
+          FAIL(redis, [accountKey(email)], [s.freeAttempts, ...args]) as Promise<[number, number]>,
+          FAIL(redis, [clientKey(client)], [s.freeAttempts * 4, ...args]),
         ]);
         return { failures, delayMs };
       }),

@@ -6,7 +6,7 @@
 // so of concurrent refreshes with one token at most one succeeds; presenting a spent token
 // (a replay) ends the session and with it the whole token family (RFC 9700).
 import { createHash, randomBytes } from "node:crypto";
-import { type Redis, sessionKey, userSessionsKey } from "@filemesh/kit";
+import { type Redis, redisScript, sessionKey, userSessionsKey } from "@filemesh/kit";
 
 export interface SessionSettings {
   idleMs: number;
@@ -80,7 +80,7 @@ local function end_session(sid)
 end
 `;
 
-const REFRESH = `${END_SESSION}
+const REFRESH = redisScript(`${END_SESSION}
 local v = redis.call('GET', KEYS[1])
 if not v then return {'unknown'} end
 if string.sub(v, 1, 6) == 'spent:' then
@@ -103,7 +103,7 @@ redis.call('SET', 'fm:rt:' .. ARGV[1], sid, 'PX', exp - now)
 redis.call('HSET', skey, 'rth', ARGV[1], 'lu', now)
 redis.call('HINCRBY', skey, 'gen', 1)
 redis.call('PEXPIRE', skey, math.min(tonumber(ARGV[2]), exp - now))
-return {'ok', sid, uid}`;
+return {'ok', sid, uid}`);
 
 export type RefreshOutcome =
   | { kind: "ok"; sessionId: string; userId: string; refreshToken: string }
@@ -116,27 +116,25 @@ export async function rotateRefreshToken(
   token: string,
 ): Promise<RefreshOutcome> {
   const next = newRefreshToken();
-  const [kind, sid, uid] = (await redis.eval(
-    REFRESH,
-    1,
-    refreshKey(hashToken(token)),
-    hashToken(next),
-    s.idleMs,
+  const [kind, sid, uid] = (await REFRESH(
+    redis,
+    [refreshKey(hashToken(token))],
+    [hashToken(next), s.idleMs],
   )) as [string, string?, string?];
   if (kind === "ok") return { kind, sessionId: sid!, userId: uid!, refreshToken: next };
   if (kind === "reused") return { kind, sessionId: sid!, userId: uid ?? "" };
   return { kind: kind === "ended" ? "ended" : "unknown" };
 }
 
-const END_ONE = `${END_SESSION}
+const END_ONE = redisScript(`${END_SESSION}
 local uid = redis.call('HGET', 'fm:sess:' .. ARGV[1], 'uid')
 if not uid or (ARGV[2] ~= '' and uid ~= ARGV[2]) then return 0 end
 end_session(ARGV[1])
-return 1`;
+return 1`);
 
 /** Ends one session (of `userId` when given). Returns whether it existed. */
 export async function endSession(redis: Redis, sessionId: string, userId = ""): Promise<boolean> {
-  return (await redis.eval(END_ONE, 0, sessionId, userId)) === 1;
+  return (await END_ONE(redis, [], [sessionId, userId])) === 1;
 }
 
 /** Ends every session of the user except `keep`; returns the ended session ids. */

@@ -3,6 +3,7 @@
 //   fm:sess:<sid> = { uid, ct, lu, exp, ua, ip, fam, gen }   TTL = min(idle, exp - now)
 // plus fm:usess:<uid> (sorted set of the user's session ids by expiry).
 import type { Redis } from "ioredis";
+import { redisScript } from "../redis.js";
 
 export const sessionKey = (sid: string) => `fm:sess:${sid}`;
 export const userSessionsKey = (uid: string) => `fm:usess:${uid}`;
@@ -11,7 +12,7 @@ export const userSessionsKey = (uid: string) => `fm:usess:${uid}`;
  * Checks that the session exists and belongs to `uid`, records the use and extends its idle
  * timeout without passing the absolute expiry. Returns 1 when live, 0 when gone.
  */
-const TOUCH = `
+const TOUCH = redisScript(`
 local uid = redis.call('HGET', KEYS[1], 'uid')
 if not uid or uid ~= ARGV[1] then return 0 end
 local t = redis.call('TIME')
@@ -21,7 +22,7 @@ if not exp or exp <= now then redis.call('DEL', KEYS[1]) return 0 end
 local ttl = math.min(tonumber(ARGV[2]), exp - now)
 redis.call('HSET', KEYS[1], 'lu', now)
 redis.call('PEXPIRE', KEYS[1], ttl)
-return 1`;
+return 1`);
 
 export interface SessionChecker {
   /** True when the session is live and belongs to the user. Throws when Redis is unreachable. */
@@ -46,7 +47,7 @@ export function createSessionChecker(redis: Redis, idleMs: number, cacheMs = 100
         for (const [k, v] of cache) if (v <= now) cache.delete(k);
         sweep = now;
       }
-      const live = (await redis.eval(TOUCH, 1, sessionKey(sid), uid, idleMs)) === 1;
+      const live = (await TOUCH(redis, [sessionKey(sid)], [uid, idleMs])) === 1;
       if (live) cache.set(key, now + cacheMs);
       else cache.delete(key);
       return live;

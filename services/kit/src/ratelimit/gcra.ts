@@ -2,6 +2,7 @@
 // holding the theoretical arrival time; atomic in a Lua script, clock from Redis itself so
 // every replica agrees. `rate` requests per `periodMs`, with `burst` extra allowed at once.
 import type { Redis } from "ioredis";
+import { redisScript } from "../redis.js";
 
 export interface Limit {
   rate: number;
@@ -9,7 +10,7 @@ export interface Limit {
   burst: number;
 }
 
-const GCRA = `
+const GCRA = redisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
@@ -20,12 +21,12 @@ local wait = tat - now - tolerance
 if wait > 0 then return wait end
 local new_tat = tat + interval
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
-return 0`;
+return 0`);
 
 /** Returns 0 when allowed, else the milliseconds until the next request would be. */
 export async function takeToken(redis: Redis, key: string, limit: Limit): Promise<number> {
   const interval = limit.periodMs / limit.rate;
-  return Number(await redis.eval(GCRA, 1, key, interval, interval * limit.burst));
+  return Number(await GCRA(redis, [key], [interval, interval * limit.burst]));
 }
 
 /** Parses "login=10/1m:5,register=5/1m,read=100/1s:50" (burst after the colon, default 0). */
