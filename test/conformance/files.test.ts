@@ -50,7 +50,7 @@ describe("file routes", () => {
       name: "New",
       etag: "stale",
     });
-    expect(stale.status).toBe(400); // FAILED_PRECONDITION; 412 needs a gateway mapping by reason
+    expect(stale.status).toBe(412); // FAILED_PRECONDITION mapped by reason (Envoy: 400)
     expect(reasonOf(stale.body)).toBe("ETAG_MISMATCH");
     const renamed = await call("PATCH", `/v1/files/${id}?updateMask=name`, a.auth, {
       name: "New",
@@ -129,7 +129,8 @@ describe("file routes", () => {
     const other = await call("POST", "/v1/uploads", a.auth, { name: "dropped", sizeBytes: "10" });
     expect((await call("DELETE", `/v1/uploads/${other.body.id}`, a.auth)).status).toBe(200);
     const big = await call("POST", "/v1/uploads", a.auth, { name: "huge", sizeBytes: String(2 ** 50) });
-    expect(big.status).toBe(429); // RESOURCE_EXHAUSTED (the gateway's mapping)
+    expect(big.status).toBe(413); // RESOURCE_EXHAUSTED / UPLOAD_TOO_LARGE (Envoy: 429)
+    expect(reasonOf(big.body)).toBe("UPLOAD_TOO_LARGE");
   });
 
   it("trash: delete, list, restore", async () => {

@@ -110,7 +110,7 @@ func (h *Handler) invalid(w http.ResponseWriter, err error) {
 
 func (h *Handler) tooLarge(w http.ResponseWriter, limit int64) {
 	h.fail(w, rpcstatus.New(codes.ResourceExhausted, rpcstatus.ReasonBodyTooLarge,
-		fmt.Sprintf("request body exceeds the limit of %d bytes", limit)), http.StatusRequestEntityTooLarge)
+		fmt.Sprintf("request body exceeds the limit of %d bytes", limit)), 0)
 }
 
 func (h *Handler) fail(w http.ResponseWriter, st *spb.Status, httpStatus int) {

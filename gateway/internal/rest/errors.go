@@ -91,42 +91,28 @@ func (e *ErrorWriter) Finish() {
 	rpcstatus.Write(e.w, st, httpStatus, e.types)
 }
 
+// normalise makes the held error a google.rpc.Status, with the HTTP status to answer when
+// it is not rpcstatus.HTTPStatus of that status (0), i.e. only for Vanguard's plain errors.
 func (e *ErrorWriter) normalise(ctype string) (*spb.Status, int) {
 	var st spb.Status
 	isStatus := strings.HasPrefix(ctype, "application/json") &&
 		(protojson.UnmarshalOptions{Resolver: e.types, DiscardUnknown: true}).Unmarshal(e.buf.Bytes(), &st) == nil
 	if !isStatus {
 		// A plain HTTP error from Vanguard (405, 415, …): keep the status, JSON body.
-		return rpcstatus.New(rpcstatus.CodeOfHTTP(e.code), reasonOfHTTP(e.code), textMessage(e.buf.String(), e.code)), e.code
+		return rpcstatus.FromHTTP(e.code, textMessage(e.buf.String(), e.code)), e.code
 	}
 	code := codes.Code(st.GetCode())
 	if e.state.UpstreamAnswered() {
-		return &st, rpcstatus.HTTPStatus(code)
+		return &st, 0 // rpcstatus.HTTPStatus: by code, or by reason
 	}
 	// Raised by the gateway before any service saw the request: a client mistake.
 	switch {
 	case e.state.BodyTooLarge() || code == codes.ResourceExhausted:
-		return rpcstatus.New(codes.ResourceExhausted, rpcstatus.ReasonBodyTooLarge, "request body too large: "+st.GetMessage()),
-			http.StatusRequestEntityTooLarge
+		return rpcstatus.New(codes.ResourceExhausted, rpcstatus.ReasonBodyTooLarge, "request body too large: "+st.GetMessage()), 0
 	case code == codes.Unknown || code == codes.Internal:
-		return rpcstatus.New(codes.InvalidArgument, rpcstatus.ReasonInvalidRequest, st.GetMessage()), http.StatusBadRequest
+		return rpcstatus.New(codes.InvalidArgument, rpcstatus.ReasonInvalidRequest, st.GetMessage()), 0
 	default:
-		return rpcstatus.WithErrorInfo(&st, rpcstatus.ReasonInvalidRequest), rpcstatus.HTTPStatus(code)
-	}
-}
-
-func reasonOfHTTP(code int) string {
-	switch code {
-	case http.StatusNotFound:
-		return rpcstatus.ReasonRouteNotFound
-	case http.StatusMethodNotAllowed:
-		return rpcstatus.ReasonMethodNotAllowed
-	case http.StatusUnsupportedMediaType:
-		return rpcstatus.ReasonUnsupportedMedia
-	case http.StatusRequestEntityTooLarge:
-		return rpcstatus.ReasonBodyTooLarge
-	default:
-		return rpcstatus.ReasonInvalidRequest
+		return rpcstatus.WithErrorInfo(&st, rpcstatus.ReasonInvalidRequest), 0
 	}
 }
 

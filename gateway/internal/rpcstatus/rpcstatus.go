@@ -1,5 +1,7 @@
-// Package rpcstatus turns gRPC statuses into REST responses: the HTTP status of each code,
-// a JSON google.rpc.Status body with its details, and Retry-After from RetryInfo.
+// Package rpcstatus turns gRPC statuses into REST responses: the HTTP status of each code
+// (and of the ErrorInfo reasons that need a more precise one), a JSON google.rpc.Status body
+// with its details, and Retry-After from RetryInfo. It is the gateway's one mapping between
+// gRPC statuses and HTTP statuses, both ways.
 package rpcstatus
 
 import (
@@ -32,9 +34,49 @@ const (
 	ReasonOriginNotAllowed = "ORIGIN_NOT_ALLOWED"
 )
 
-// HTTPStatus is the usual mapping of a gRPC code to an HTTP status
+// reasonKey is an ErrorInfo reason carried by a status of a given code.
+type reasonKey struct {
+	code   codes.Code
+	reason string
+}
+
+// byReason are the HTTP statuses a code alone cannot give: ARCHITECTURE.md §7's 412 and 413
+// for the services' reasons, and the gateway's own 405, 413 and 415. A reason counts only on
+// its code. Envoy's convert_grpc_status maps by code alone, so behind Envoy the services'
+// ones stay 400 (FAILED_PRECONDITION) and 429 (RESOURCE_EXHAUSTED).
+var byReason = map[reasonKey]int{
+	{codes.FailedPrecondition, "ETAG_MISMATCH"}:           http.StatusPreconditionFailed,    // file: stale etag
+	{codes.ResourceExhausted, "UPLOAD_TOO_LARGE"}:         http.StatusRequestEntityTooLarge, // file: over the size cap
+	{codes.FailedPrecondition, "PART_TOO_LARGE_TO_RELAY"}: http.StatusRequestEntityTooLarge, // file: part for its presigned URL
+	{codes.ResourceExhausted, ReasonBodyTooLarge}:         http.StatusRequestEntityTooLarge,
+	{codes.Unimplemented, ReasonMethodNotAllowed}:         http.StatusMethodNotAllowed,
+	{codes.InvalidArgument, ReasonUnsupportedMedia}:       http.StatusUnsupportedMediaType,
+}
+
+// HTTPStatus is the HTTP status of a gRPC status: by its ErrorInfo reason where byReason
+// has one, else by its code.
+func HTTPStatus(st *spb.Status) int {
+	c := codes.Code(st.GetCode())
+	if httpStatus, ok := byReason[reasonKey{c, Reason(st)}]; ok {
+		return httpStatus
+	}
+	return CodeHTTPStatus(c)
+}
+
+// Reason is the ErrorInfo reason of a status ("" without an ErrorInfo).
+func Reason(st *spb.Status) string {
+	for _, d := range st.GetDetails() {
+		var info errdetails.ErrorInfo
+		if d.MessageIs(&info) && d.UnmarshalTo(&info) == nil {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+// CodeHTTPStatus is the usual mapping of a gRPC code to an HTTP status
 // (google.rpc.Code comments; Envoy's convert_grpc_status and Vanguard agree).
-func HTTPStatus(c codes.Code) int {
+func CodeHTTPStatus(c codes.Code) int {
 	switch c {
 	case codes.OK:
 		return http.StatusOK
@@ -63,11 +105,20 @@ func HTTPStatus(c codes.Code) int {
 	}
 }
 
-// CodeOfHTTP is the gRPC code that best describes an HTTP error status the gateway produced.
-func CodeOfHTTP(status int) codes.Code {
+// FromHTTP describes a plain HTTP error (one Vanguard answered without a gRPC status) as a
+// status of the gateway's domain; HTTPStatus gives the same HTTP status back for every
+// error status the gateway produces.
+func FromHTTP(httpStatus int, message string) *spb.Status {
+	return New(codeOfHTTP(httpStatus), reasonOfHTTP(httpStatus), message)
+}
+
+// codeOfHTTP is the gRPC code that best describes an HTTP error status.
+func codeOfHTTP(status int) codes.Code {
 	switch status {
-	case http.StatusBadRequest, http.StatusUnsupportedMediaType, http.StatusRequestEntityTooLarge:
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
 		return codes.InvalidArgument
+	case http.StatusRequestEntityTooLarge:
+		return codes.ResourceExhausted
 	case http.StatusUnauthorized:
 		return codes.Unauthenticated
 	case http.StatusForbidden:
@@ -89,6 +140,21 @@ func CodeOfHTTP(status int) codes.Code {
 			return codes.Internal
 		}
 		return codes.Unknown
+	}
+}
+
+func reasonOfHTTP(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return ReasonRouteNotFound
+	case http.StatusMethodNotAllowed:
+		return ReasonMethodNotAllowed
+	case http.StatusUnsupportedMediaType:
+		return ReasonUnsupportedMedia
+	case http.StatusRequestEntityTooLarge:
+		return ReasonBodyTooLarge
+	default:
+		return ReasonInvalidRequest
 	}
 }
 
@@ -174,11 +240,11 @@ func Marshal(st *spb.Status, resolver TypeResolver) []byte {
 	return b
 }
 
-// Write sends a status as a REST error: HTTP status from the code (unless httpStatus is
+// Write sends a status as a REST error: HTTP status from HTTPStatus (unless httpStatus is
 // non-zero), JSON body, and Retry-After for 429 with RetryInfo.
 func Write(w http.ResponseWriter, st *spb.Status, httpStatus int, resolver TypeResolver) {
 	if httpStatus == 0 {
-		httpStatus = HTTPStatus(codes.Code(st.GetCode()))
+		httpStatus = HTTPStatus(st)
 	}
 	st = WithErrorInfo(st, codeName(codes.Code(st.GetCode())))
 	h := w.Header()

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -102,6 +104,42 @@ func TestRESTResourceExhaustedWithRetryInfoSetsRetryAfter(t *testing.T) {
 	}
 	if !hasRetry || got.reason() != "RATE_LIMITED" {
 		t.Errorf("details %s", body)
+	}
+}
+
+func TestRESTStatusByReason(t *testing.T) {
+	fail := func(c codes.Code, reason string) fu.Handler {
+		st, _ := status.New(c, "nope").WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "file.filemesh"})
+		return fu.Fail(st.Err())
+	}
+	e := start(t, options{handlers: map[string]fu.Handler{
+		"/filemesh.file.v1.FileService/UpdateFile":   fail(codes.FailedPrecondition, "ETAG_MISMATCH"),
+		"/filemesh.file.v1.FileService/DeleteFile":   fail(codes.FailedPrecondition, "HOME_FOLDER"),
+		"/filemesh.file.v1.FileService/CreateUpload": fail(codes.ResourceExhausted, "UPLOAD_TOO_LARGE"),
+		"/filemesh.file.v1.FileService/GetUsage":     fail(codes.ResourceExhausted, "QUOTA_EXCEEDED"),
+		uploadFilePath: func(_ context.Context, md protoreflect.MethodDescriptor, stream grpc.ServerStream) error {
+			for stream.RecvMsg(dynamicpb.NewMessage(md.Input())) == nil {
+			}
+			st, _ := status.New(codes.ResourceExhausted, "too big").WithDetails(&errdetails.ErrorInfo{Reason: "UPLOAD_TOO_LARGE"})
+			return st.Err()
+		},
+	}})
+	cases := []struct {
+		method, path, body string
+		want               int
+		reason             string
+	}{
+		{"PATCH", "/v1/files/f1?updateMask=name", `{"name":"n","etag":"stale"}`, 412, "ETAG_MISMATCH"},
+		{"DELETE", "/v1/files/f1", "", 400, "HOME_FOLDER"},
+		{"POST", "/v1/uploads", `{"name":"n","sizeBytes":"1"}`, 413, "UPLOAD_TOO_LARGE"},
+		{"GET", "/v1/usage", "", 429, "QUOTA_EXCEEDED"},
+		{"POST", "/v1/files:upload?name=n", "raw bytes", 413, "UPLOAD_TOO_LARGE"},
+	}
+	for _, c := range cases {
+		resp, body := e.do(c.method, c.path, strings.NewReader(c.body), "Content-Type", "application/json")
+		if st := decodeStatus(t, body); resp.StatusCode != c.want || st.reason() != c.reason {
+			t.Errorf("%s %s: HTTP %d (want %d) %s", c.method, c.path, resp.StatusCode, c.want, body)
+		}
 	}
 }
 
