@@ -10,6 +10,7 @@ export interface CatalogMethod {
     public: boolean;
     idempotent: boolean;
     internalCallers: string[];
+    serviceCallers: string[];
     admin: boolean;
     rateClass: string;
   };

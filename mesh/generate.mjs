@@ -199,6 +199,11 @@ export function generateMesh(catalog, m = MESH) {
     for (const c of x.policy.internalCallers) {
       if (!names.includes(c)) throw new Error(`${x.path}: internal caller "${c}" is not a service`);
     }
+    // Service callers reach open methods, which every service may call already; a name that is
+    // not a service (the gateway forwards anonymous calls under its own identity) would be a hole.
+    for (const c of x.policy.serviceCallers) {
+      if (!names.includes(c)) throw new Error(`${x.path}: service caller "${c}" is not a service`);
+    }
   }
   const methodsOf = (name) => catalog.filter((x) => x.serviceName === name);
   const allServiceSAs = names.map((sa) => principal(sa, m));

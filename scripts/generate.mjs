@@ -58,6 +58,7 @@ for (const file of image.file) {
           public: Boolean(p.public),
           idempotent: Boolean(p.idempotent),
           internalCallers: p.internalCallers ?? [],
+          serviceCallers: p.serviceCallers ?? [],
           admin: Boolean(p.admin),
           rateClass: p.rateClass ?? "",
         },

@@ -14,6 +14,8 @@ export interface MethodInfo {
     readonly public: boolean;
     readonly idempotent: boolean;
     readonly internalCallers: readonly string[];
+    /** Services that may also call this user-facing method as themselves (no access token). */
+    readonly serviceCallers: readonly string[];
     readonly admin: boolean;
     readonly rateClass: string;
   };

@@ -1,5 +1,6 @@
 // Internal WriteRelations (validation, each caller's scope, cycles, idempotency, events),
-// WatchChanges, and input handling of Check, CheckBatch and ListAccessible.
+// WatchChanges, and input handling of Check, CheckBatch and ListAccessible (who may ask
+// about whom: users about themselves, the file service about share links).
 import { eventsv1, permissionv1 } from "@filemesh/contracts";
 import { call, failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
 import { Metadata, status } from "@grpc/grpc-js";
@@ -200,6 +201,74 @@ describe("Check, CheckBatch, ListAccessible input", () => {
     );
     expect(await t.check(me.headers, t.newFile().ref, "read")).toBe(false);
     expect(await t.check(other.headers, f, "delete", { minRevision: rev })).toBe(true);
+  });
+
+  it("lets the file service ask about share links as itself, and nothing else", async () => {
+    const me = await t.mesh.newUser();
+    const [folder, f] = [t.newFile().ref, t.newFile().ref];
+    const [link, other] = [`link:${uniqueId("l")}`, `link:${uniqueId("l")}`];
+    const rev = await t.write([
+      ["touch", f, "parent", folder],
+      ["touch", folder, "viewer", link],
+      ["touch", f, "owner", `user:${me.userId}`],
+    ]);
+    const file = t.mesh.serviceHeaders("file");
+    // Through the parent chain, on the other replica, with the write's revision.
+    expect(await t.check(file, f, "read", { subject: link, minRevision: rev, i: 1 })).toBe(true);
+    expect(await t.check(file, f, "write", { subject: link, minRevision: rev })).toBe(false);
+    expect(await t.check(file, f, "read", { subject: other, minRevision: rev })).toBe(false);
+    const c = t.clients[1]!;
+    const items = [f, folder, t.newFile().ref].map((resource) => ({
+      subject: link,
+      resource,
+      permission: "read",
+    }));
+    expect((await call(c.checkBatch.bind(c), { items, minRevision: rev }, file)).allowed).toEqual([
+      true,
+      true,
+      false,
+    ]);
+    const revoked = await t.write([["delete", folder, "viewer", link]]);
+    expect(await t.check(file, f, "read", { subject: link, minRevision: revoked, i: 1 })).toBe(false);
+
+    // The file service asks about users with their token, never as itself.
+    for (const subject of [`user:${me.userId}`, `group:${uniqueId("g")}`]) {
+      expect(await failure(t.check(file, f, "read", { subject }))).toMatchObject({
+        code: status.PERMISSION_DENIED,
+        reason: "SUBJECT_NOT_ALLOWED",
+      });
+    }
+    const mixed = [items[0]!, { subject: `user:${me.userId}`, resource: f, permission: "read" }];
+    expect(await failure(call(c.checkBatch.bind(c), { items: mixed, minRevision: "" }, file))).toMatchObject({
+      reason: "SUBJECT_NOT_ALLOWED",
+    });
+    expect(await failure(t.check(file, f, "read"))).toMatchObject({ reason: "SUBJECT_REQUIRED" });
+    // Other services, a forged identity, and methods without service callers: no token, no entry.
+    for (const h of [
+      t.mesh.serviceHeaders("user"),
+      t.mesh.serviceHeaders("processor"),
+      { "x-filemesh-service": "file", "x-filemesh-internal-token": "not-the-token-at-all" },
+    ]) {
+      expect(await failure(t.check(h, f, "read", { subject: link }))).toMatchObject({
+        code: status.UNAUTHENTICATED,
+        reason: "MISSING_TOKEN",
+      });
+    }
+    expect(await failure(t.listAccessible(file, { subject: link }))).toMatchObject({
+      code: status.UNAUTHENTICATED,
+      reason: "MISSING_TOKEN",
+    });
+    // A user may not ask about a link, also not with the file service's identity beside the token.
+    for (const h of [me.headers, { ...file, ...me.headers }]) {
+      expect(await failure(t.check(h, f, "read", { subject: link }))).toMatchObject({
+        code: status.PERMISSION_DENIED,
+        reason: "SUBJECT_NOT_CALLER",
+      });
+      expect(
+        await failure(call(c.checkBatch.bind(c), { items: [items[0]!], minRevision: "" }, h)),
+      ).toMatchObject({ reason: "SUBJECT_NOT_CALLER" });
+    }
+    expect(await t.check({ ...file, ...me.headers }, f, "delete", { minRevision: rev })).toBe(true);
   });
 
   it("answers a batch of up to 1,000 in order and refuses more", async () => {

@@ -3,7 +3,9 @@
 //  - internal methods: only the listed mesh services (shared internal token locally, or the
 //    Istio sidecar's x-forwarded-client-cert identity in a cluster); end-user tokens refused;
 //  - everything else: a valid access token whose session is still live; admin methods also
-//    need the admin claim. The principal is handed to handlers as ctx.principal.
+//    need the admin claim. A method may also list service callers: a call from one of them
+//    that carries no access token runs as that service (a call with a token is the user's).
+//    The principal is handed to handlers as ctx.principal.
 import { timingSafeEqual } from "node:crypto";
 import { permissionDenied, unauthenticated, unavailable } from "../errors.js";
 import { type CallContext, metadataString } from "../grpc/context.js";
@@ -59,6 +61,15 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
     }
     if (policy.public) return next();
     const header = metadataString(ctx.metadata, "authorization");
+    if (!header && policy.serviceCallers.length > 0) {
+      // Any other service (in xfcc mode also the gateway, which proves its own identity on
+      // every call it forwards) is just a caller without a token.
+      const service = callingService(ctx, o.internal);
+      if (service && policy.serviceCallers.includes(service)) {
+        ctx.principal = { subject: `service:${service}` };
+        return next();
+      }
+    }
     if (!header) throw unauthenticated("MISSING_TOKEN", "authentication required");
     const token = BEARER.exec(header)?.[1];
     if (!token) throw unauthenticated("INVALID_TOKEN", "invalid access token: expected a Bearer token");

@@ -1,8 +1,10 @@
 // Per-caller rate limits by the method's rate class (from the contracts). The caller is the
 // principal when authenticated, else the client address. Exceeded → RESOURCE_EXHAUSTED with
-// RetryInfo (429 + Retry-After through the gateway). If Redis is unreachable the limiter lets
-// calls through (and counts it): availability over throttling; brute-force protection of
-// logins has its own fail-closed path in the auth service.
+// RetryInfo (429 + Retry-After through the gateway). Mesh services calling as themselves are
+// not limited: they call on behalf of many clients, each limited where it came in (one shared
+// budget would let a few clients starve everyone's share links). If Redis is unreachable the
+// limiter lets calls through (and counts it): availability over throttling; brute-force
+// protection of logins has its own fail-closed path in the auth service.
 import type { Redis } from "ioredis";
 import type { Counter } from "prom-client";
 import { resourceExhausted } from "../errors.js";
@@ -29,7 +31,7 @@ export function rateLimitMiddleware(o: RateLimitOptions): Middleware {
   return async (ctx, next) => {
     const cls = ctx.method.policy.rateClass;
     const limit = cls ? o.limits[cls] : undefined;
-    if (!limit) return next();
+    if (!limit || ctx.principal?.subject.startsWith("service:")) return next();
     const who = ctx.principal?.subject ?? `ip:${clientAddress(ctx, o.trustForwardedFor)}`;
     let waitMs = 0;
     try {

@@ -8,13 +8,20 @@ import {
   unavailable,
 } from "@filemesh/kit";
 import { isPermission, type Permission } from "../domain/model.js";
-import { isCheckSubject, isRefOf } from "../domain/refs.js";
+import { isCheckSubject, isRefOf, parseRef, type RefType } from "../domain/refs.js";
 import type { IndexSync } from "../sync/index-sync.js";
 
 /**
+ * The subjects each mesh service may ask about when it calls as itself (the method policy's
+ * service_callers decides who may call at all): the file service decides its anonymous
+ * share-link routes by asking about `link:<id>`; it asks about users with their own token.
+ */
+const SERVICE_SUBJECTS: Record<string, readonly RefType[]> = { "service:file": ["link"] };
+
+/**
  * The subject a read asks about. Empty means the caller. End users may only ask about
- * themselves (a denial must not leak who else has access); admins and mesh services may ask
- * about anyone.
+ * themselves (a denial must not leak who else has access), admins about anyone, a mesh
+ * service only about the subject types of SERVICE_SUBJECTS.
  */
 export function subjectOf(requested: string, ctx: CallContext, field = "subject"): string {
   const p = ctx.principal;
@@ -29,8 +36,15 @@ export function subjectOf(requested: string, ctx: CallContext, field = "subject"
       { field, description: "malformed subject" },
     ]);
   }
-  if (p.userId && requested !== p.subject && !p.admin) {
-    throw permissionDenied("SUBJECT_NOT_CALLER", "you can only ask about your own access");
+  if (p.userId) {
+    if (requested !== p.subject && !p.admin) {
+      throw permissionDenied("SUBJECT_NOT_CALLER", "you can only ask about your own access");
+    }
+    return requested;
+  }
+  const type = parseRef(requested)?.type;
+  if (!type || !SERVICE_SUBJECTS[p.subject]?.includes(type)) {
+    throw permissionDenied("SUBJECT_NOT_ALLOWED", `${p.subject} may not ask about ${type} subjects`);
   }
   return requested;
 }
