@@ -1,17 +1,21 @@
 // One contract for every BlobStore driver: fs on a temp directory, s3 against a real MinIO
 // started by the test. Presigned URL scope and expiry are checked against MinIO itself.
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BlobNotFoundError,
   type BlobStore,
+  type ListedObject,
+  type ListedUpload,
   newObjectKey,
   PresignUnsupportedError,
+  thumbnailKey,
 } from "../src/blob/blob-store.js";
 import { createFsStore } from "../src/blob/fs-store.js";
 import { createS3Store } from "../src/blob/s3-store.js";
@@ -25,25 +29,41 @@ async function* chunked(b: Buffer, size = 64 * 1024) {
   for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
 }
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const all = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+};
+const keysOf = (xs: { key: string }[]) => xs.map((x) => x.key);
 
 let minio: TestMinio;
 let dir: string;
 const stores: Record<string, BlobStore> = {};
 
+/** A store of `driver` on a directory or bucket of its own (listings see only what a test put). */
+async function freshStore(driver: string): Promise<BlobStore & { root: string }> {
+  const root = driver === "fs" ? mkdtempSync(join(dir, "store-")) : uniqueId("b").toLowerCase();
+  const store =
+    driver === "fs"
+      ? createFsStore(root)
+      : createS3Store({
+          endpoint: minio.endpoint,
+          region: minio.region,
+          bucket: root,
+          accessKeyId: minio.accessKeyId,
+          secretAccessKey: minio.secretAccessKey,
+          forcePathStyle: true,
+          putPartBytes: 5 * 1024 * 1024,
+        });
+  await store.init();
+  return Object.assign(store, { root });
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "filemesh-blobs-"));
-  stores.fs = createFsStore(dir);
   minio = await startTestMinio();
-  stores.s3 = createS3Store({
-    endpoint: minio.endpoint,
-    region: minio.region,
-    bucket: uniqueId("b").toLowerCase(),
-    accessKeyId: minio.accessKeyId,
-    secretAccessKey: minio.secretAccessKey,
-    forcePathStyle: true,
-    putPartBytes: 5 * 1024 * 1024,
-  });
-  for (const s of Object.values(stores)) await s.init();
+  stores.fs = await freshStore("fs");
+  stores.s3 = await freshStore("s3");
 });
 afterAll(async () => {
   await minio?.stop();
@@ -118,6 +138,80 @@ describe.each(["fs", "s3"])("BlobStore contract (%s)", (driver) => {
     await s().abortMultipart(key, id);
     await expect(s().listParts(key, id)).rejects.toBeInstanceOf(BlobNotFoundError);
     expect(await s().stat(key)).toBeUndefined();
+  });
+});
+
+describe.each(["fs", "s3"])("BlobStore listings (%s)", (driver) => {
+  it("lists the objects it generated in key order, after a key, page by page, with their times", async () => {
+    const s = await freshStore(driver);
+    const before = Date.now();
+    const keys = Array.from({ length: 5 }, newObjectKey);
+    keys.push(thumbnailKey(keys[0]!));
+    for (const k of keys) await s.put(k, chunked(Buffer.from(k)));
+    const after = Date.now();
+    // Not ours: another shape of key is never listed (so never reconciled away).
+    if (driver === "s3") {
+      const client = (s as unknown as { client: { send(c: unknown): Promise<unknown> } }).client;
+      await client.send(new PutObjectCommand({ Bucket: s.root, Key: "foreign/readme.txt", Body: "x" }));
+    } else {
+      mkdirSync(join(s.root, "objects", "zz", "00"), { recursive: true });
+      writeFileSync(join(s.root, "objects", "zz", "00", "readme.txt"), "x");
+      writeFileSync(join(s.root, "objects", "notes.txt"), "x");
+    }
+    const sorted = [...keys].sort();
+    const listed: ListedObject[] = await all(s.listObjects());
+    expect(keysOf(listed)).toEqual(sorted);
+    for (const o of listed) {
+      expect(o.sizeBytes).toBe(o.key.length);
+      expect(o.modifiedTime.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(o.modifiedTime.getTime()).toBeLessThanOrEqual(after + 1000);
+    }
+    expect(keysOf(await all(s.listObjects({ startAfter: sorted[1]! })))).toEqual(sorted.slice(2));
+    expect(keysOf(await all(s.listObjects({ startAfter: sorted[5]! })))).toEqual([]);
+    expect(keysOf(await all(s.listObjects({ startAfter: sorted[0]!, pageSize: 2 })))).toEqual(
+      sorted.slice(1),
+    );
+    await s.delete(sorted[3]!);
+    expect(keysOf(await all(s.listObjects({ pageSize: 1 })))).toEqual(sorted.filter((_, i) => i !== 3));
+  });
+
+  it("lists multipart uploads in progress with their start time, in (key, id) order", async () => {
+    const s = await freshStore(driver);
+    const before = Date.now();
+    const made: ListedUpload[] = [];
+    for (let i = 0; i < 3; i++) {
+      const key = newObjectKey();
+      made.push({ key, uploadId: await s.createMultipart(key), initiatedTime: new Date() });
+    }
+    const after = Date.now();
+    const order = [...made].sort((x, y) => (x.key < y.key ? -1 : 1));
+    const listed = await all(s.listMultipartUploads());
+    expect(listed.map((u) => [u.key, u.uploadId])).toEqual(order.map((u) => [u.key, u.uploadId]));
+    for (const u of listed) {
+      expect(u.initiatedTime.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(u.initiatedTime.getTime()).toBeLessThanOrEqual(after + 1000);
+    }
+    const rest = await all(s.listMultipartUploads({ after: order[0]! }));
+    expect(rest.map((u) => u.uploadId)).toEqual(order.slice(1).map((u) => u.uploadId));
+    // Completed and aborted uploads are no longer in progress.
+    const [a, b, c] = order as [ListedUpload, ListedUpload, ListedUpload];
+    await s.abortMultipart(b.key, b.uploadId);
+    const part = await s.putPart(c.key, c.uploadId, 1, chunked(Buffer.from("last part")), 9);
+    await s.completeMultipart(c.key, c.uploadId, [part]);
+    expect((await all(s.listMultipartUploads())).map((u) => u.uploadId)).toEqual([a.uploadId]);
+    expect(keysOf(await all(s.listObjects()))).toEqual([c.key]);
+  });
+});
+
+describe("fs multipart directories without a recorded key", () => {
+  it("are listed with an empty key and can be aborted", async () => {
+    const s = await freshStore("fs");
+    const id = "0b9d4e3c-6f7a-4b8e-9c1d-2e3f4a5b6c7d";
+    mkdirSync(join(s.root, "multipart", id), { recursive: true });
+    writeFileSync(join(s.root, "multipart", id, "00001"), "part");
+    expect((await all(s.listMultipartUploads())).map((u) => [u.key, u.uploadId])).toEqual([["", id]]);
+    await s.abortMultipart("", id);
+    expect(await all(s.listMultipartUploads())).toEqual([]);
   });
 });
 

@@ -18,6 +18,21 @@ export interface StoredPart {
   sizeBytes: number;
 }
 
+/** An object as a listing reports it. */
+export interface ListedObject {
+  key: string;
+  sizeBytes: number;
+  modifiedTime: Date;
+}
+
+/** A multipart upload in progress (created, neither completed nor aborted). */
+export interface ListedUpload {
+  /** The key it completes to; "" for an fs upload directory made before keys were recorded. */
+  key: string;
+  uploadId: string;
+  initiatedTime: Date;
+}
+
 export interface PresignOptions {
   expiresInSeconds: number;
   /** Download: the attachment file name and content type the response carries. */
@@ -55,6 +70,13 @@ export interface BlobStore {
   completeMultipart(key: string, uploadId: string, parts: StoredPart[]): Promise<void>;
   /** Discards the parts; an unknown upload id is fine. */
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /**
+   * Objects with server-generated keys (checkKey; anything else in the bucket or directory is
+   * skipped) after `startAfter`, in key order (bytewise), fetched `pageSize` at a time.
+   */
+  listObjects(o?: { startAfter?: string; pageSize?: number }): AsyncIterable<ListedObject>;
+  /** Multipart uploads in progress, in (key, upload id) order, after `after`. */
+  listMultipartUploads(o?: { after?: { key: string; uploadId: string } }): AsyncIterable<ListedUpload>;
   /** A URL that GETs this one object until it expires. */
   presignGet(key: string, o: PresignOptions): Promise<string>;
   /** A URL that PUTs one part of one multipart upload until it expires. */
@@ -85,9 +107,18 @@ export function newObjectKey(): string {
   return `${hex.slice(-2)}/${hex.slice(-4, -2)}/${id}`;
 }
 
+/** Whether `key` is one newObjectKey (or thumbnailKey) could have made. */
+export const isObjectKey = (key: string): boolean => KEY.test(key);
+
+/** (key, upload id) strictly after `after`, bytewise (the listing order of multipart uploads). */
+export const uploadAfter = (
+  u: { key: string; uploadId: string },
+  after?: { key: string; uploadId: string },
+) => !after || u.key > after.key || (u.key === after.key && u.uploadId > after.uploadId);
+
 /** Throws unless `key` is one newObjectKey could have made (no traversal, no names). */
 export function checkKey(key: string): string {
-  if (!KEY.test(key)) throw new Error(`invalid object key ${JSON.stringify(key.slice(0, 80))}`);
+  if (!isObjectKey(key)) throw new Error(`invalid object key ${JSON.stringify(key.slice(0, 80))}`);
   return key;
 }
 

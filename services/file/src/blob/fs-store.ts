@@ -1,9 +1,10 @@
 // The `fs` driver: objects under <root>/objects/<key>, multipart parts under
-// <root>/multipart/<upload id>/<part>. Every write goes to a temporary file first and is
-// renamed into place, so a reader never sees half an object.
+// <root>/multipart/<upload id>/<part> beside a `key` file (the key it completes to, written
+// when the upload is created: its time is the upload's). Every write goes to a temporary file
+// first and is renamed into place, so a reader never sees half an object.
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -13,11 +14,26 @@ import {
   type BlobStore,
   type ByteRange,
   checkKey,
+  isObjectKey,
+  type ListedUpload,
   PresignUnsupportedError,
   type StoredPart,
+  uploadAfter,
 } from "./blob-store.js";
 
 const UPLOAD_ID = /^[0-9a-f-]{36}$/;
+const PART = /^\d{5}$/;
+const HEX2 = /^[0-9a-f]{2}$/;
+
+/** Entries of a directory, sorted; none when it does not exist. */
+async function sortedEntries(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (err) {
+    if (isMissing(err)) return [];
+    throw err;
+  }
+}
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === "ENOENT";
 
@@ -112,6 +128,7 @@ export function createFsStore(root: string): BlobStore {
       checkKey(key);
       const id = randomUUID();
       await mkdir(uploadDir(id), { recursive: true });
+      await writeFile(join(uploadDir(id), "key"), key);
       return id;
     },
     async putPart(_key, uploadId, partNumber, body) {
@@ -128,7 +145,7 @@ export function createFsStore(root: string): BlobStore {
     async listParts(_key, uploadId) {
       let names: string[];
       try {
-        names = (await readdir(uploadDir(uploadId))).sort();
+        names = (await readdir(uploadDir(uploadId))).filter((n) => PART.test(n)).sort();
       } catch (err) {
         if (isMissing(err)) throw new BlobNotFoundError(`multipart ${uploadId}`);
         throw err;
@@ -153,6 +170,41 @@ export function createFsStore(root: string): BlobStore {
     },
     async abortMultipart(_key, uploadId) {
       await rm(uploadDir(uploadId), { recursive: true, force: true });
+    },
+    async *listObjects(o = {}) {
+      const after = o.startAfter ?? "";
+      // Keys are <a>/<b>/<id>: walking each level sorted lists them in key order.
+      for (const a of await sortedEntries(objects)) {
+        if (!HEX2.test(a) || a < after.slice(0, 2)) continue;
+        for (const b of await sortedEntries(join(objects, a))) {
+          if (!HEX2.test(b) || `${a}/${b}` < after.slice(0, 5)) continue;
+          for (const id of await sortedEntries(join(objects, a, b))) {
+            const key = `${a}/${b}/${id}`;
+            if (key <= after || !isObjectKey(key)) continue;
+            const st = await stat(join(objects, key)).catch((err: unknown) => {
+              if (isMissing(err)) return undefined; // deleted meanwhile
+              throw err;
+            });
+            if (st?.isFile()) yield { key, sizeBytes: st.size, modifiedTime: st.mtime };
+          }
+        }
+      }
+    },
+    async *listMultipartUploads(o = {}) {
+      const uploads: ListedUpload[] = [];
+      for (const uploadId of await sortedEntries(multipart)) {
+        if (!UPLOAD_ID.test(uploadId)) continue;
+        const dir = join(multipart, uploadId);
+        const keyFile = join(dir, "key");
+        const [key, st] = await Promise.all([
+          readFile(keyFile, "utf8").catch(() => ""),
+          stat(keyFile).catch(() => stat(dir).catch(() => undefined)),
+        ]);
+        if (!st) continue; // completed or aborted meanwhile
+        uploads.push({ key: isObjectKey(key) ? key : "", uploadId, initiatedTime: st.mtime });
+      }
+      uploads.sort((x, y) => (uploadAfter(x, y) ? 1 : -1));
+      for (const u of uploads) if (uploadAfter(u, o.after)) yield u;
     },
     async presignGet() {
       throw new PresignUnsupportedError();

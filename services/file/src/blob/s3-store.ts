@@ -12,6 +12,8 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
   ListPartsCommand,
   S3Client,
   UploadPartCommand,
@@ -24,8 +26,11 @@ import {
   BlobNotFoundError,
   type BlobStore,
   checkKey,
+  isObjectKey,
+  type ListedUpload,
   MIN_PART_BYTES,
   type StoredPart,
+  uploadAfter,
 } from "./blob-store.js";
 
 export interface S3Settings {
@@ -215,6 +220,41 @@ export function createS3Store(
         .catch((err) => {
           if (!missing(err)) throw err;
         });
+    },
+    async *listObjects(o = {}) {
+      let token: string | undefined;
+      do {
+        const res = await client.send(
+          new ListObjectsV2Command({
+            Bucket,
+            MaxKeys: Math.min(Math.max(o.pageSize ?? 1000, 1), 1000),
+            ...(token ? { ContinuationToken: token } : o.startAfter ? { StartAfter: o.startAfter } : {}),
+          }),
+        );
+        for (const c of res.Contents ?? []) {
+          if (!c.Key || !isObjectKey(c.Key)) continue;
+          yield { key: c.Key, sizeBytes: Number(c.Size ?? 0), modifiedTime: c.LastModified ?? new Date(0) };
+        }
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    },
+    async *listMultipartUploads(o = {}) {
+      // Each page is sorted and filtered here too: MinIO answers every upload in one page, in
+      // no particular order, and ignores the markers.
+      let marker: { KeyMarker?: string; UploadIdMarker?: string | undefined } = o.after
+        ? { KeyMarker: o.after.key, UploadIdMarker: o.after.uploadId }
+        : {};
+      for (;;) {
+        const res = await client.send(new ListMultipartUploadsCommand({ Bucket, ...marker }));
+        const page: ListedUpload[] = (res.Uploads ?? [])
+          .filter((u) => u.Key && u.UploadId && isObjectKey(u.Key))
+          .map((u) => ({ key: u.Key!, uploadId: u.UploadId!, initiatedTime: u.Initiated ?? new Date(0) }))
+          .filter((u) => uploadAfter(u, o.after))
+          .sort((x, y) => (uploadAfter(x, y) ? 1 : -1));
+        yield* page;
+        if (!res.IsTruncated || !res.NextKeyMarker) return;
+        marker = { KeyMarker: res.NextKeyMarker, UploadIdMarker: res.NextUploadIdMarker };
+      }
     },
     async presignGet(key, o) {
       const cmd = new GetObjectCommand({
