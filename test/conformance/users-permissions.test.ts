@@ -121,6 +121,19 @@ describe("group routes", () => {
     expect(removed.status).toBe(200);
     const stranger = await rest(t.base, "GET", `/v1/groups/${id}`, undefined, member.auth);
     expect(stranger.status).toBe(404);
+    // A subject in the path: its ":" is sent escaped (a bare one would start a custom verb).
+    const again = { member: `user:${member.userId}`, role: "member" };
+    expect((await rest(t.base, "POST", `/v1/groups/${id}/members`, again, admin.auth)).status).toBe(200);
+    const bySubject = await rest(
+      t.base,
+      "DELETE",
+      `/v1/groups/${id}/members/${encodeURIComponent(`user:${member.userId}`)}`,
+      undefined,
+      admin.auth,
+    );
+    expect(bySubject.status).toBe(200);
+    const left = await rest(t.base, "GET", `/v1/groups/${id}/members`, undefined, admin.auth);
+    expect(left.body.members.map((m: any) => m.member)).not.toContain(`user:${member.userId}`);
     expect((await rest(t.base, "DELETE", `/v1/groups/${id}`, undefined, admin.auth)).status).toBe(200);
     expect((await rest(t.base, "GET", `/v1/groups/${id}`, undefined, admin.auth)).status).toBe(404);
   });

@@ -143,6 +143,39 @@ func TestRESTStatusByReason(t *testing.T) {
 	}
 }
 
+func TestRESTPathVariablesAreUnescapedOnce(t *testing.T) {
+	var got []string
+	e := start(t, options{handlers: map[string]fu.Handler{
+		"/filemesh.user.v1.UserService/RemoveGroupMember": fu.Unary(func(_ context.Context, req *dynamicpb.Message) (proto.Message, error) {
+			got = append(got, fu.String(req, "group_id")+" "+fu.String(req, "member_id"))
+			return dynamicpb.NewMessage(req.Descriptor().ParentFile().Messages().ByName("RemoveGroupMemberResponse")), nil
+		}),
+		"/filemesh.file.v1.FileService/CopyFile": fu.Unary(func(_ context.Context, req *dynamicpb.Message) (proto.Message, error) {
+			got = append(got, "copy "+fu.String(req, "file_id"))
+			return dynamicpb.NewMessage(req.Descriptor().ParentFile().Messages().ByName("CopyFileResponse")), nil
+		}),
+	}})
+	cases := []struct{ method, path, want string }{
+		{"DELETE", "/v1/groups/g1/members/user%3Aabc", "g1 user:abc"},
+		{"DELETE", "/v1/groups/g1/members/user%3aabc", "g1 user:abc"},
+		{"DELETE", "/v1/groups/g1/members/abc", "g1 abc"},
+		{"DELETE", "/v1/groups/g%201/members/group%3Ax%2Fy", "g 1 group:x/y"},
+		{"DELETE", "/v1/groups/g1/members/user%253Aabc", "g1 user%3Aabc"}, // decoded once, not twice
+		{"POST", "/v1/files/f%3A1:copy", "copy f:1"},
+	}
+	for _, c := range cases {
+		got = nil
+		var req io.Reader
+		if c.method == "POST" {
+			req = strings.NewReader("{}")
+		}
+		resp, body := e.do(c.method, c.path, req, "Content-Type", "application/json")
+		if resp.StatusCode != 200 || len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s %s: HTTP %d %s, upstream saw %q, want %q", c.method, c.path, resp.StatusCode, body, got, c.want)
+		}
+	}
+}
+
 func TestRESTClientMistakesAreNot500(t *testing.T) {
 	e := start(t, options{
 		handlers: map[string]fu.Handler{

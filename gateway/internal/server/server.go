@@ -132,8 +132,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Content-Type", "application/json") // curl -d and fetch() defaults; Envoy ignores it too
 	}
 	ew := rest.NewErrorWriter(w, state, s.schema.Types)
-	s.rest.ServeHTTP(ew, r)
+	s.rest.ServeHTTP(ew, withEscapedPath(r))
 	ew.Finish()
+}
+
+// withEscapedPath gives Vanguard the path as the client escaped it. Vanguard matches routes
+// against URL.Path, which Go has already unescaped, and unescapes each matched variable
+// again: "members/user%3A<id>" would read as segment "user" with the custom verb "<id>"
+// (404), "%2F" as a separator, and "%253A" as ":". From the escaped path an escaped
+// character stays inside its segment and is decoded exactly once.
+func withEscapedPath(r *http.Request) *http.Request {
+	u := *r.URL
+	u.Path, u.RawPath = r.URL.EscapedPath(), ""
+	r2 := r.WithContext(r.Context()) // a shallow copy
+	r2.URL = &u
+	return r2
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
