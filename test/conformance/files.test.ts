@@ -1,7 +1,9 @@
-// REST conformance: the file routes of ARCHITECTURE.md §7 through the gateway (fs driver).
-import { createHash, randomBytes } from "node:crypto";
+// REST conformance: the JSON file routes of ARCHITECTURE.md §7 through the gateway (fs driver):
+// status codes, JSON shapes and ErrorInfo reasons. Raw bodies: file-content.test.ts.
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reasonOf, rest, startTarget, type Target } from "./target.js";
+import { fileClient, sha } from "./file-client.js";
+import { reasonOf, startTarget, type Target } from "./target.js";
 
 let t: Target;
 beforeAll(async () => {
@@ -9,43 +11,61 @@ beforeAll(async () => {
 });
 afterAll(() => t?.stop());
 
-type H = Record<string, string>;
-const PASSWORD = "a long rest passphrase";
-async function signup(): Promise<{ id: string; auth: H }> {
-  const email = `files-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-  const reg = await rest(t.base, "POST", "/v1/auth:register", {
-    email,
-    password: PASSWORD,
-    displayName: "F",
-  });
-  const login = await rest(t.base, "POST", "/v1/auth:login", { email, password: PASSWORD });
-  return { id: reg.body.user.id, auth: { authorization: `Bearer ${login.body.accessToken}` } };
-}
-const call = (method: string, path: string, auth: H = {}, body?: unknown) =>
-  rest(t.base, method, path, body, auth);
-const raw = async (method: string, path: string, auth: H, body?: Uint8Array) => {
-  const init: RequestInit = { method, headers: { ...auth, "content-type": "application/octet-stream" } };
-  if (body) init.body = body;
-  const res = await fetch(`${t.base}${path}`, init);
-  return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
-};
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+const { signup, call, raw, unexercised } = fileClient(() => t.base);
+const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 describe("file routes", () => {
-  it("folders: create, get, list, rename with etag, copy, errors", async () => {
+  it("folders: create, get, list with paging, errors", async () => {
     const a = await signup();
     const made = await call("POST", "/v1/folders", a.auth, { name: "Docs" });
     expect(made.status).toBe(200);
-    expect(made.body).toMatchObject({ name: "Docs", kind: "FOLDER", state: "READY", ownerId: a.id });
+    expect(made.body).toMatchObject({
+      name: "Docs",
+      kind: "FOLDER",
+      state: "READY",
+      ownerId: a.id,
+      sizeBytes: "0",
+    });
+    expect(made.body).toMatchObject({
+      id: expect.any(String),
+      parentId: expect.any(String),
+      etag: expect.any(String),
+    });
+    expect(made.body.createTime).toMatch(TIME);
+    expect(made.body.updateTime).toMatch(TIME);
     const id = made.body.id;
-    expect((await call("GET", `/v1/files/${id}`, a.auth)).body.etag).toBe(made.body.etag);
-    const list = await call("GET", `/v1/files?parentId=${made.body.parentId}&pageSize=10`, a.auth);
-    expect(list.status).toBe(200);
-    expect(list.body.files.map((f: { name: string }) => f.name)).toEqual(["Docs"]);
-    expect((await call("POST", "/v1/folders", a.auth, { name: "Docs" })).status).toBe(409);
+    const got = await call("GET", `/v1/files/${id}`, a.auth);
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(made.body);
+    await call("POST", "/v1/folders", a.auth, { name: "Another" });
+    const home = made.body.parentId;
+    const page1 = await call("GET", `/v1/files?parentId=${home}&pageSize=1`, a.auth);
+    expect(page1.status).toBe(200);
+    expect(page1.body.files.map((f: { name: string }) => f.name)).toEqual(["Another"]);
+    expect(page1.body.nextPageToken).toEqual(expect.any(String));
+    const page2 = await call(
+      "GET",
+      `/v1/files?parentId=${home}&pageSize=1&pageToken=${encodeURIComponent(page1.body.nextPageToken)}`,
+      a.auth,
+    );
+    expect(page2.body.files.map((f: { name: string }) => f.name)).toEqual(["Docs"]);
+    expect(page2.body.nextPageToken).toBe("");
+    const badToken = await call("GET", `/v1/files?parentId=${home}&pageToken=forged`, a.auth);
+    expect([badToken.status, reasonOf(badToken.body)]).toEqual([400, "INVALID_PAGE_TOKEN"]);
+    const dup = await call("POST", "/v1/folders", a.auth, { name: "Docs" });
+    expect([dup.status, reasonOf(dup.body)]).toEqual([409, "NAME_CONFLICT"]);
     const bad = await call("POST", "/v1/folders", a.auth, { name: "../x" });
-    expect(bad.status).toBe(400);
-    expect(reasonOf(bad.body)).toBe("INVALID_NAME");
+    expect([bad.status, reasonOf(bad.body)]).toEqual([400, "INVALID_NAME"]);
+    const b = await signup();
+    const hidden = await call("GET", `/v1/files/${id}`, b.auth);
+    expect([hidden.status, reasonOf(hidden.body)]).toEqual([404, "FILE_NOT_FOUND"]);
+    expect((await call("GET", `/v1/files/${id}`)).status).toBe(401);
+  });
+
+  it("update, copy and delete: etags (412), moves, home folder", async () => {
+    const a = await signup();
+    const made = await call("POST", "/v1/folders", a.auth, { name: "Old" });
+    const id = made.body.id;
     const stale = await call("PATCH", `/v1/files/${id}?updateMask=name`, a.auth, {
       name: "New",
       etag: "stale",
@@ -57,46 +77,49 @@ describe("file routes", () => {
       etag: made.body.etag,
     });
     expect(renamed.status).toBe(200);
-    expect(renamed.body.name).toBe("New");
+    expect(renamed.body).toMatchObject({ id, name: "New" });
+    expect(renamed.body.etag).not.toBe(made.body.etag);
+    const inner = await call("POST", "/v1/folders", a.auth, { name: "Inner", parentId: id });
+    const loop = await call("PATCH", `/v1/files/${id}?updateMask=parentId`, a.auth, {
+      parentId: inner.body.id,
+    });
+    expect([loop.status, reasonOf(loop.body)]).toEqual([400, "MOVE_INTO_ITSELF"]);
     const copy = await call("POST", `/v1/files/${id}:copy`, a.auth, { name: "Copy" });
     expect(copy.status).toBe(200);
-    expect(copy.body.name).toBe("Copy");
+    expect(copy.body).toMatchObject({ name: "Copy", kind: "FOLDER", parentId: made.body.parentId });
     const b = await signup();
-    expect((await call("GET", `/v1/files/${id}`, b.auth)).status).toBe(404);
-    expect((await call("GET", `/v1/files/${id}`)).status).toBe(401);
+    expect((await call("POST", `/v1/files/${id}:copy`, b.auth, { name: "Mine" })).status).toBe(404);
+    const staleDelete = await call("DELETE", `/v1/files/${id}?etag=stale`, a.auth);
+    expect([staleDelete.status, reasonOf(staleDelete.body)]).toEqual([412, "ETAG_MISMATCH"]);
+    const home = await call("DELETE", `/v1/files/${made.body.parentId}`, a.auth);
+    expect([home.status, reasonOf(home.body)]).toEqual([400, "HOME_FOLDER"]);
+    const del = await call("DELETE", `/v1/files/${id}?etag=${renamed.body.etag}`, a.auth);
+    expect(del.status).toBe(200);
+    expect(del.body.file).toMatchObject({ id, trashTime: expect.stringMatching(TIME) });
   });
 
-  it("raw upload, content with offset/length, versions, usage, download URL on fs", async () => {
+  it("trash: delete, list, restore, delete for good", async () => {
     const a = await signup();
-    const data = randomBytes(100_000);
-    const up = await raw("POST", `/v1/files:upload?name=blob.bin&sha256=${sha(data)}`, a.auth, data);
-    expect(up.status).toBe(200);
-    const file = JSON.parse(up.bytes.toString());
-    expect(file).toMatchObject({ name: "blob.bin", kind: "FILE", sizeBytes: "100000", sha256: sha(data) });
-    const whole = await raw("GET", `/v1/files/${file.id}/content`, a.auth);
-    expect(whole.status).toBe(200);
-    expect(sha(whole.bytes)).toBe(sha(data));
-    const part = await raw("GET", `/v1/files/${file.id}/content?offset=10&length=20`, a.auth);
-    expect(part.bytes).toEqual(data.subarray(10, 30));
-    const wrong = await raw(
-      "POST",
-      `/v1/files:upload?name=bad&sha256=${sha(Buffer.from("x"))}`,
-      a.auth,
-      data,
-    );
-    expect(wrong.status).toBe(400);
-    await raw("POST", "/v1/files:upload?name=blob.bin", a.auth, Buffer.from("v2"));
-    const versions = await call("GET", `/v1/files/${file.id}/versions`, a.auth);
-    expect(versions.body.versions).toHaveLength(2);
-    const usage = await call("GET", "/v1/usage", a.auth);
-    expect(usage.status).toBe(200);
-    expect(usage.body).toMatchObject({ usedBytes: "100002", fileCount: "1" });
-    const url = await call("GET", `/v1/files/${file.id}:downloadUrl`, a.auth);
-    expect(url.status).toBe(400);
-    expect(reasonOf(url.body)).toBe("PRESIGN_UNSUPPORTED");
+    const f = await call("POST", "/v1/folders", a.auth, { name: "bin-me" });
+    const child = await call("POST", "/v1/folders", a.auth, { name: "child", parentId: f.body.id });
+    expect((await call("DELETE", `/v1/files/${f.body.id}`, a.auth)).status).toBe(200);
+    const trash = await call("GET", "/v1/trash", a.auth);
+    expect(trash.status).toBe(200);
+    expect(trash.body.files.map((x: { id: string }) => x.id)).toEqual([f.body.id]);
+    expect(trash.body.nextPageToken).toBe("");
+    const withFolder = await call("POST", `/v1/files/${child.body.id}:restore`, a.auth, {});
+    expect([withFolder.status, reasonOf(withFolder.body)]).toEqual([400, "TRASHED_WITH_FOLDER"]);
+    const back = await call("POST", `/v1/files/${f.body.id}:restore`, a.auth, {});
+    expect(back.status).toBe(200);
+    expect(back.body).toMatchObject({ id: f.body.id, name: "bin-me" });
+    expect(back.body.trashTime ?? undefined).toBeUndefined();
+    const gone = await call("DELETE", `/v1/files/${f.body.id}?permanent=true`, a.auth);
+    expect(gone.status).toBe(200);
+    expect(gone.body.file ?? null).toBeNull(); // no file after a permanent delete
+    expect((await call("GET", `/v1/files/${f.body.id}`, a.auth)).status).toBe(404);
   });
 
-  it("upload sessions: create, put parts, get, complete, cancel", async () => {
+  it("upload sessions: create, put parts, get, complete, cancel, limits", async () => {
     const a = await signup();
     const data = randomBytes(3000);
     const s = await call("POST", "/v1/uploads", a.auth, {
@@ -107,47 +130,69 @@ describe("file routes", () => {
     });
     expect(s.status).toBe(200);
     expect(s.body).toMatchObject({
+      name: "session.bin",
+      sizeBytes: "3000",
       partCount: 3,
+      partSizeBytes: "1000",
+      committedSizeBytes: "0",
       method: "UPLOAD_METHOD_PARTS",
       state: "UPLOAD_STATE_ACTIVE",
     });
-    for (let n = 1; n <= 3; n++) {
-      const put = await raw(
-        "PUT",
-        `/v1/uploads/${s.body.id}/parts/${n}`,
-        a.auth,
-        data.subarray((n - 1) * 1000, n * 1000),
-      );
-      expect(put.status).toBe(200);
-    }
+    expect(s.body.expireTime).toMatch(TIME);
+    const part = (n: number) => data.subarray((n - 1) * 1000, n * 1000);
+    expect((await raw("PUT", `/v1/uploads/${s.body.id}/parts/1`, a.auth, part(1))).status).toBe(200);
+    const early = await call("POST", `/v1/uploads/${s.body.id}:complete`, a.auth, {});
+    expect([early.status, reasonOf(early.body)]).toEqual([400, "UPLOAD_INCOMPLETE"]);
+    for (const n of [2, 3])
+      expect((await raw("PUT", `/v1/uploads/${s.body.id}/parts/${n}`, a.auth, part(n))).status).toBe(200);
     const got = await call("GET", `/v1/uploads/${s.body.id}`, a.auth);
+    expect(got.status).toBe(200);
     expect(got.body.committedSizeBytes).toBe("3000");
-    expect((await call("POST", `/v1/uploads/${s.body.id}:refreshUrls`, a.auth, {})).status).toBe(400);
+    expect(got.body.parts).toHaveLength(3);
+    const refresh = await call("POST", `/v1/uploads/${s.body.id}:refreshUrls`, a.auth, {});
+    expect([refresh.status, reasonOf(refresh.body)]).toEqual([400, "PRESIGN_UNSUPPORTED"]);
     const done = await call("POST", `/v1/uploads/${s.body.id}:complete`, a.auth, {});
     expect(done.status).toBe(200);
-    expect(done.body).toMatchObject({ name: "session.bin", sha256: sha(data) });
+    expect(done.body).toMatchObject({
+      name: "session.bin",
+      kind: "FILE",
+      sizeBytes: "3000",
+      sha256: sha(data),
+    });
     const other = await call("POST", "/v1/uploads", a.auth, { name: "dropped", sizeBytes: "10" });
-    expect((await call("DELETE", `/v1/uploads/${other.body.id}`, a.auth)).status).toBe(200);
+    const cancelled = await call("DELETE", `/v1/uploads/${other.body.id}`, a.auth);
+    expect(cancelled.status).toBe(200);
+    expect((await call("GET", `/v1/uploads/${other.body.id}`, a.auth)).body.state).toBe(
+      "UPLOAD_STATE_ABORTED",
+    );
+    const b = await signup();
+    const foreign = await call("GET", `/v1/uploads/${s.body.id}`, b.auth);
+    expect([foreign.status, reasonOf(foreign.body)]).toEqual([404, "UPLOAD_NOT_FOUND"]);
     const big = await call("POST", "/v1/uploads", a.auth, { name: "huge", sizeBytes: String(2 ** 50) });
-    expect(big.status).toBe(413); // RESOURCE_EXHAUSTED / UPLOAD_TOO_LARGE (Envoy: 429)
-    expect(reasonOf(big.body)).toBe("UPLOAD_TOO_LARGE");
+    expect([big.status, reasonOf(big.body)]).toEqual([413, "UPLOAD_TOO_LARGE"]); // Envoy: 429
   });
 
-  it("trash: delete, list, restore", async () => {
+  it("versions, usage and the download URL (fs: refused)", async () => {
     const a = await signup();
-    const f = await call("POST", "/v1/folders", a.auth, { name: "bin-me" });
-    const del = await call("DELETE", `/v1/files/${f.body.id}`, a.auth);
-    expect(del.status).toBe(200);
-    const trash = await call("GET", "/v1/trash", a.auth);
-    expect(trash.body.files.map((x: { id: string }) => x.id)).toEqual([f.body.id]);
-    const back = await call("POST", `/v1/files/${f.body.id}:restore`, a.auth, {});
-    expect(back.status).toBe(200);
-    expect(back.body.trashTime ?? undefined).toBeUndefined();
-    expect((await call("DELETE", `/v1/files/${f.body.id}?permanent=true`, a.auth)).status).toBe(200);
-    expect((await call("GET", `/v1/files/${f.body.id}`, a.auth)).status).toBe(404);
+    const first = await raw("POST", "/v1/files:upload?name=v.bin", a.auth, Buffer.from("one"));
+    const file = JSON.parse(first.bytes.toString());
+    await raw("POST", "/v1/files:upload?name=v.bin", a.auth, Buffer.from("two!"));
+    const versions = await call("GET", `/v1/files/${file.id}/versions`, a.auth);
+    expect(versions.status).toBe(200);
+    expect(versions.body.versions).toMatchObject([
+      { fileId: file.id, sizeBytes: "4", current: true, creator: `user:${a.id}` },
+      { fileId: file.id, sizeBytes: "3", current: false, sha256: sha(Buffer.from("one")) },
+    ]);
+    const usage = await call("GET", "/v1/usage", a.auth);
+    expect(usage.status).toBe(200);
+    expect(usage.body).toMatchObject({ usedBytes: "7", reservedBytes: "0", fileCount: "1" });
+    expect(Number(usage.body.quotaBytes)).toBeGreaterThan(0);
+    const url = await call("GET", `/v1/files/${file.id}:downloadUrl`, a.auth);
+    expect([url.status, reasonOf(url.body)]).toEqual([400, "PRESIGN_UNSUPPORTED"]);
+    expect((await call("GET", "/v1/usage")).status).toBe(401);
   });
 
-  it("share links: create, list, anonymous get and content, delete", async () => {
+  it("share links: create, list, anonymous get, delete, errors", async () => {
     const a = await signup();
     const up = await raw("POST", "/v1/files:upload?name=shared.txt", a.auth, Buffer.from("via link"));
     const file = JSON.parse(up.bytes.toString());
@@ -157,16 +202,34 @@ describe("file routes", () => {
       maxDownloads: 1,
     });
     expect(link.status).toBe(200);
-    expect(link.body).toMatchObject({ role: "viewer", hasPassword: true, maxDownloads: 1 });
-    expect((await call("GET", `/v1/files/${file.id}/links`, a.auth)).body.links).toHaveLength(1);
-    expect((await call("GET", `/v1/links/${link.body.token}`)).status).toBe(403);
+    expect(link.body).toMatchObject({
+      fileId: file.id,
+      role: "viewer",
+      hasPassword: true,
+      maxDownloads: 1,
+      downloads: 0,
+    });
+    expect(link.body.token).toEqual(expect.any(String));
+    expect(link.body.password).toBe("");
+    const listed = await call("GET", `/v1/files/${file.id}/links`, a.auth);
+    expect(listed.body.links).toMatchObject([{ id: link.body.id, token: "" }]);
+    const b = await signup();
+    expect((await call("GET", `/v1/files/${file.id}/links`, b.auth)).status).toBe(404);
+    const noPassword = await call("GET", `/v1/links/${link.body.token}`);
+    expect([noPassword.status, reasonOf(noPassword.body)]).toEqual([403, "PASSWORD_REQUIRED"]);
+    const wrong = await call("GET", `/v1/links/${link.body.token}?password=nope`);
+    expect([wrong.status, reasonOf(wrong.body)]).toEqual([403, "WRONG_PASSWORD"]);
     const seen = await call("GET", `/v1/links/${link.body.token}?password=pw`);
     expect(seen.status).toBe(200);
-    expect(seen.body.file).toMatchObject({ id: file.id, name: "shared.txt" });
-    const content = await raw("GET", `/v1/links/${link.body.token}/content?password=pw`, {});
-    expect(content.bytes.toString()).toBe("via link");
-    expect((await raw("GET", `/v1/links/${link.body.token}/content?password=pw`, {})).status).toBe(429);
+    expect(seen.body.link).toMatchObject({ id: link.body.id, token: "" });
+    expect(seen.body.file).toMatchObject({ id: file.id, name: "shared.txt", ownerId: "" });
+    const unknown = await call("GET", "/v1/links/not-a-token");
+    expect([unknown.status, reasonOf(unknown.body)]).toEqual([404, "LINK_NOT_FOUND"]);
     expect((await call("DELETE", `/v1/files/${file.id}/links/${link.body.id}`, a.auth)).status).toBe(200);
     expect((await call("GET", `/v1/links/${link.body.token}?password=pw`)).status).toBe(404);
+  });
+
+  it("exercises every JSON binding of FileService", () => {
+    expect(unexercised((b) => !b.raw)).toEqual([]);
   });
 });
