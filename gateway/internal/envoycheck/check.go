@@ -90,6 +90,9 @@ func checkTranscoder(g *gateway, c *Contracts, add adder) {
 	if !t.GetConvertGrpcStatus() {
 		add("transcoder: convert_grpc_status must be on (JSON google.rpc.Status error bodies)")
 	}
+	if t.GetUrlUnescapeSpec() != transcoderv3.GrpcJsonTranscoder_ALL_CHARACTERS_EXCEPT_SLASH {
+		add("transcoder: url_unescape_spec must be ALL_CHARACTERS_EXCEPT_SLASH (path variables such as user%%3A<id> decoded once, as the local gateway does)")
+	}
 	if !t.GetAutoMapping() {
 		add("transcoder: auto_mapping must be on (the local gateway auto-maps unary RPCs too)")
 	}

@@ -130,6 +130,11 @@ func TestBrokenEnvoyConfigsFail(t *testing.T) {
 		{"turn off convert_grpc_status", func(t *testing.T, b *bootstrapv3.Bootstrap) {
 			editFilter(t, b, func(tr *transcoderv3.GrpcJsonTranscoder) { tr.ConvertGrpcStatus = false })
 		}, "convert_grpc_status"},
+		{"leave path variables escaped", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			editFilter(t, b, func(tr *transcoderv3.GrpcJsonTranscoder) {
+				tr.UrlUnescapeSpec = transcoderv3.GrpcJsonTranscoder_ALL_CHARACTERS_EXCEPT_RESERVED
+			})
+		}, "url_unescape_spec"},
 		{"route a service to the wrong cluster", func(t *testing.T, b *bootstrapv3.Bootstrap) {
 			editRoutes(t, b, func(rs []*routev3.Route) {
 				for _, r := range rs {
