@@ -17,6 +17,7 @@ import { createPageTokens } from "./domain/page-token.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
 import type { FileDeps } from "./handlers/deps.js";
 import { createDownloadHandlers } from "./handlers/download-handlers.js";
+import { createJanitorHandlers } from "./handlers/janitor-handlers.js";
 import { createLinkHandlers } from "./handlers/link-handlers.js";
 import { createPartHandlers } from "./handlers/part-handlers.js";
 import { createRawUploadHandlers } from "./handlers/raw-upload-handlers.js";
@@ -83,6 +84,7 @@ export async function startFileService(
       ...createVersionHandlers(deps),
       ...createLinkHandlers(deps),
       ...createStateHandlers(deps),
+      ...createJanitorHandlers(deps),
     },
     "filemesh.file.v1.FileService",
   );

@@ -2,7 +2,13 @@
 // one transaction, the file (or a new version of the file with that name), the quota (the
 // reservation becomes use), the parent tuple and owner grant, and the events.
 import { randomUUID } from "node:crypto";
-import { appendEvents, type CallContext, inTransaction, type OutboxEvent } from "@filemesh/kit";
+import {
+  appendEvents,
+  type CallContext,
+  failedPrecondition,
+  inTransaction,
+  type OutboxEvent,
+} from "@filemesh/kit";
 import type { PoolClient } from "pg";
 import { FILE_NOT_FOUND } from "../handlers/authorize.js";
 import type { FileDeps } from "../handlers/deps.js";
@@ -65,14 +71,19 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
   await lockFolder(tx, c.parentId);
   const existing = await liveChildByName(tx, c.parentId, c.name, true);
   if (existing && existing.kind !== KIND.FILE) throw nameConflict();
+  const versionId = randomUUID();
+  const fileId = existing?.id ?? randomUUID();
+  // The session's reservation is used once: a session expired meanwhile (its reservation
+  // released by the expiry) commits nothing.
+  if (c.uploadId && !(await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId))) {
+    throw failedPrecondition("UPLOAD_EXPIRED", "the upload session expired before it completed");
+  }
   // The reservation becomes use; content larger than it claims the rest against the quota.
   const covered = [c.sizeBytes, c.reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
   await adjust(tx, c.userId, { reserved: -c.reservedBytes, used: covered, files: existing ? 0 : 1 });
   if (c.sizeBytes > covered) {
     await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
   }
-  const versionId = randomUUID();
-  const fileId = existing?.id ?? randomUUID();
   const content = {
     size_bytes: String(c.sizeBytes),
     sha256: c.sha256,
@@ -80,6 +91,7 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
     state,
     state_reason: "",
     current_version_id: versionId,
+    missing_time: null,
   };
   const row = existing
     ? await updateFile(tx, fileId, content)
@@ -122,7 +134,6 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
     }),
   ];
   if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
-  if (c.uploadId) await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId);
   await appendEvents(tx, "files", events);
   if (!existing) {
     row.acl_revision = await access.write(newFileTuples(fileId, c.parentId, c.userId), ctx);

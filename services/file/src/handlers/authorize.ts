@@ -25,6 +25,8 @@ export function callerId(ctx: CallContext): string {
 export interface AuthorizeOptions {
   /** Trashed files answer NOT_FOUND unless allowed here (restore, permanent delete, get). */
   trashed?: boolean;
+  /** Files whose content is missing from the store answer NOT_FOUND unless allowed here (delete). */
+  missing?: boolean;
 }
 
 /** The file if the caller holds `permission` on it (read is checked too, for the answer's sake). */
@@ -37,7 +39,7 @@ export async function authorize(
 ): Promise<FileRow> {
   callerId(ctx);
   const row = await getFile(deps.pool, fileId);
-  if (!row || (row.trash_time && !o.trashed)) throw FILE_NOT_FOUND();
+  if (!row || (row.trash_time && !o.trashed) || (row.missing_time && !o.missing)) throw FILE_NOT_FOUND();
   const wanted: Permission[] = permission === "read" ? ["read"] : ["read", permission];
   const allowed = await deps.access.check(ctx, row.id, wanted, row.acl_revision);
   if (!allowed[0]) throw FILE_NOT_FOUND();

@@ -27,7 +27,8 @@ export function createCopyHandlers(deps: FileDeps) {
       const name = req.name ? cleanName(req.name) : src.name;
       const dest = await targetFolder(deps, ctx, req.parentId || src.parent_id || "");
       await checkNotInside(pool, dest.id, src);
-      const items = await subtree(pool, src.id);
+      // Files whose content is missing from the store are left out (they are not served either).
+      const items = (await subtree(pool, src.id)).filter((i) => !i.missing_time);
       if (items.length > settings.maxCopyItems) {
         throw failedPrecondition(
           "COPY_TOO_LARGE",

@@ -1,7 +1,8 @@
 // Downloads: GetFileContent (REST raw body, stream of HttpBody), ReadFile (native stream:
 // metadata first, then data) — both with offset/length and an optional version, streamed
 // from the store without buffering — and GetDownloadUrl (short-lived presigned URL, s3).
-// Only READY content is served. Raw downloads send their HTTP headers as response metadata.
+// Only READY content is served; content missing from the store is NOT_FOUND, never INTERNAL.
+// Raw downloads send their HTTP headers as response metadata.
 import type { filev1 } from "@filemesh/contracts";
 import {
   AppError,
@@ -11,13 +12,16 @@ import {
   invalidArgument,
   notFound,
 } from "@filemesh/kit";
-import { attachmentDisposition } from "../blob/blob-store.js";
+import { attachmentDisposition, BlobNotFoundError } from "../blob/blob-store.js";
 import { type FileRow, KIND, STATE } from "../store/files.js";
 import { getVersion, type VersionRow } from "../store/versions.js";
 import { authorize } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 import { presignUnsupported } from "./session-handlers.js";
 import { toFile } from "./views.js";
+
+export const contentMissing = () =>
+  notFound("CONTENT_MISSING", "the stored content of this file is missing; upload it again");
 
 export interface Range {
   offset: number;
@@ -29,7 +33,7 @@ export async function servable(deps: FileDeps, file: FileRow, versionId: string)
   if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
   const id = versionId || file.current_version_id || "";
   const v = /^[0-9a-f-]{36}$/i.test(id) ? await getVersion(deps.pool, file.id, id) : undefined;
-  if (!v) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
+  if (!v || v.missing_time) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
   const state = v.id === file.current_version_id ? file.state : v.state;
   if (state !== STATE.READY) {
     throw failedPrecondition(
@@ -71,7 +75,11 @@ export function sendDownloadHeaders(ctx: CallContext, fileName: string, range: R
 export async function* contentChunks(deps: FileDeps, v: VersionRow, range: Range): AsyncGenerator<Buffer> {
   if (range.length === 0) return;
   const chunk = deps.settings.downloadChunkBytes;
-  const source = await deps.blobs.get(v.object_key, range);
+  const source = await deps.blobs.get(v.object_key, range).catch((err: unknown) => {
+    // Gone behind the service's back (the janitor marks such rows on its next pass).
+    if (err instanceof BlobNotFoundError) throw contentMissing();
+    throw err;
+  });
   let pending: Buffer[] = [];
   let size = 0;
   try {

@@ -3,67 +3,28 @@
 // trashed with it, ListTrash lists the items the caller trashed or owns.
 import type { filev1 } from "@filemesh/contracts";
 import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
-import { thumbnailKey } from "../blob/blob-store.js";
 import { fileEvents } from "../domain/events.js";
 import { pageSize } from "../domain/page-token.js";
-import { linkTuple, ownerTuple, parentTuple, type RelationUpdate } from "../peers/access.js";
-import { type FileRow, getFile, KIND, subtree } from "../store/files.js";
-import { adjust } from "../store/usage.js";
-import { versionsOf } from "../store/versions.js";
+import { type FileRow, getFile, subtree } from "../store/files.js";
 import { authorize, callerId, FILE_NOT_FOUND } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
+import { deleteForGood } from "./permanent-delete.js";
 import { uniqueName } from "./tree-handlers.js";
 import { etagMismatch, homeImmutable } from "./update-handlers.js";
 import { toFile } from "./views.js";
 
 export function createTrashHandlers(deps: FileDeps) {
-  const { pool, blobs, access, pageTokens } = deps;
-
-  async function deleteForGood(root: FileRow, ctx: CallContext): Promise<void> {
-    const keys = await inTransaction(pool, async (tx) => {
-      const cur = await getFile(tx, root.id, true);
-      if (!cur) throw FILE_NOT_FOUND();
-      const items = await subtree(tx, cur.id, { all: true });
-      const ids = items.map((i) => i.id);
-      const versions = await versionsOf(tx, ids);
-      const { rows: links } = await tx.query<{ id: string; file_id: string; role: string }>(
-        "SELECT id, file_id, role FROM files.links WHERE file_id = ANY($1::uuid[])",
-        [ids],
-      );
-      await tx.query("DELETE FROM files.files WHERE id = ANY($1::uuid[])", [ids]);
-      const freed = new Map<string, bigint>();
-      for (const v of versions) freed.set(v.owner_id, (freed.get(v.owner_id) ?? 0n) + BigInt(v.size_bytes));
-      const files = new Map<string, number>();
-      for (const i of items)
-        if (i.kind === KIND.FILE) files.set(i.owner_id, (files.get(i.owner_id) ?? 0) + 1);
-      for (const owner of new Set([...freed.keys(), ...files.keys()])) {
-        await adjust(tx, owner, { used: -(freed.get(owner) ?? 0n), files: -(files.get(owner) ?? 0) });
-      }
-      const total = [...freed.values()].reduce((a, b) => a + b, 0n);
-      await appendEvents(tx, "files", [fileEvents.deleted(ctx, cur.id, String(total))]);
-      const tuples: RelationUpdate[] = items.flatMap((i) => [
-        ownerTuple(i.id, i.owner_id, "delete"),
-        ...(i.parent_id ? [parentTuple(i.id, i.parent_id, "delete")] : []),
-      ]);
-      for (const l of links) tuples.push(linkTuple(l.file_id, l.id, l.role, "delete"));
-      await access.write(tuples, ctx);
-      return versions.map((v) => v.object_key);
-    });
-    // Bytes go after the rows; anything left behind is an orphan the janitor reconciles.
-    for (const key of keys) {
-      await blobs.delete(key).catch(() => {});
-      await blobs.delete(thumbnailKey(key)).catch(() => {});
-    }
-  }
+  const { pool, access, pageTokens } = deps;
 
   return {
     async deleteFile(req: filev1.DeleteFileRequest, ctx: CallContext): Promise<filev1.DeleteFileResponse> {
       const userId = callerId(ctx);
-      const row = await authorize(deps, ctx, req.fileId, "delete", { trashed: req.permanent });
+      // A file whose content went missing can still be deleted (that frees its quota).
+      const row = await authorize(deps, ctx, req.fileId, "delete", { trashed: req.permanent, missing: true });
       if (row.home_of) throw homeImmutable();
       if (req.etag && req.etag !== row.etag) throw etagMismatch();
       if (req.permanent) {
-        await deleteForGood(row, ctx);
+        if (!(await deleteForGood(deps, ctx, row.id))) throw FILE_NOT_FOUND();
         return { file: undefined };
       }
       const out = await inTransaction(pool, async (tx) => {
@@ -113,7 +74,8 @@ export function createTrashHandlers(deps: FileDeps) {
       const after = pageTokens.read(req.pageToken, scope);
       const cond = after.length === 2 ? "AND (trash_time, id) < ($3::timestamptz, $4::uuid)" : "";
       const { rows } = await pool.query<FileRow>(
-        `SELECT * FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1) ${cond}
+        `SELECT * FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1)
+           AND missing_time IS NULL ${cond}
          ORDER BY trash_time DESC, id DESC LIMIT $2`,
         after.length === 2 ? [userId, size + 1, ...after] : [userId, size + 1],
       );

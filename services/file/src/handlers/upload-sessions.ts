@@ -1,6 +1,6 @@
 // Shared pieces of upload sessions: the caller's own session, part planning, the view.
 import { filev1 } from "@filemesh/contracts";
-import { type CallContext, failedPrecondition, notFound } from "@filemesh/kit";
+import { type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
 import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "../blob/blob-store.js";
 import { expireSessions, getUpload, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { callerId } from "./authorize.js";
@@ -23,10 +23,20 @@ export async function ownUpload(deps: FileDeps, ctx: CallContext, id: string): P
   return row;
 }
 
-/** Expires the user's overdue sessions (releasing their quota) and drops their parts. */
-export async function releaseExpired(deps: FileDeps, userId: string): Promise<void> {
-  const expired = await expireSessions(deps.pool, userId);
+/**
+ * Expires overdue sessions — the user's, or (the janitor) anyone's before a time, at most a
+ * batch — releasing their quota in the same transaction, then drops their parts (a failed
+ * abort is left to the janitor's reconcile). Returns how many it expired.
+ */
+export async function releaseExpired(
+  deps: FileDeps,
+  which: string | { before: Date; limit: number },
+): Promise<number> {
+  const expired = await inTransaction(deps.pool, (tx) =>
+    expireSessions(tx, typeof which === "string" ? { ownerId: which } : which),
+  );
   for (const u of expired) await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+  return expired.length;
 }
 
 /** Throws unless the session can still take bytes. */

@@ -28,6 +28,8 @@ export interface FileRow {
   trash_time: Date | null;
   trash_root_id: string | null;
   trashed_by: string | null;
+  /** Set while the current version's object is missing from the store (served as not found). */
+  missing_time: Date | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -121,7 +123,7 @@ export async function liveChildByName(
 
 export type ListOrder = "name" | "time";
 
-/** A page of live children; the cursor is the sort key of the last row served. */
+/** A page of live children (not missing); the cursor is the sort key of the last row served. */
 export async function listChildren(
   q: Queryable,
   parentId: string,
@@ -133,7 +135,7 @@ export async function listChildren(
     // Folders first (kind 2 before 1), then name, then id.
     const cond = after.length === 3 ? "AND (-kind, name, id) > (-$3::smallint, $4, $5::uuid)" : "";
     const { rows } = await q.query<FileRow>(
-      `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL ${cond}
+      `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL AND missing_time IS NULL ${cond}
        ORDER BY -kind, name, id LIMIT $2`,
       after.length === 3 ? [parentId, limit, ...after] : [parentId, limit],
     );
@@ -141,7 +143,7 @@ export async function listChildren(
   }
   const cond = after.length === 2 ? "AND (update_time, id) < ($3::timestamptz, $4::uuid)" : "";
   const { rows } = await q.query<FileRow>(
-    `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL ${cond}
+    `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL AND missing_time IS NULL ${cond}
      ORDER BY update_time DESC, id DESC LIMIT $2`,
     after.length === 2 ? [parentId, limit, ...after] : [parentId, limit],
   );

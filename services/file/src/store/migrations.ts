@@ -134,11 +134,34 @@ class M003Links extends Migration {
   }
 }
 
+// The janitor (handlers/janitor-handlers.ts): rows whose object went missing are marked and
+// hidden; a thumbnail is recognised by its key (files.thumbnail_key(k) = thumbnailKey(k) of
+// blob/blob-store.ts, checked by the janitor tests); walks and batches have their indexes.
+const janitorSql = [
+  "ALTER TABLE files.versions ADD COLUMN IF NOT EXISTS missing_time timestamptz",
+  // Set while the file's current version is missing (the file is served as not found).
+  "ALTER TABLE files.files ADD COLUMN IF NOT EXISTS missing_time timestamptz",
+  `CREATE OR REPLACE FUNCTION files.thumbnail_key(object_key text) RETURNS text
+     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+       SELECT substr(h, 31, 2) || '/' || substr(h, 29, 2) || '/' || substr(h, 1, 8) || '-' ||
+         substr(h, 9, 4) || '-' || substr(h, 13, 4) || '-' || substr(h, 17, 4) || '-' || substr(h, 21, 12)
+       FROM (SELECT encode(sha256(decode('filemesh.thumbnail.v1' || chr(10) || object_key, 'escape')), 'hex') AS h) d
+     $$`,
+  "CREATE INDEX IF NOT EXISTS versions_thumbnail_key_idx ON files.versions (files.thumbnail_key(object_key))",
+  // The walk goes in the store's listing order, bytewise.
+  'CREATE INDEX IF NOT EXISTS versions_object_key_c_idx ON files.versions (object_key COLLATE "C")',
+  "CREATE INDEX IF NOT EXISTS files_trash_roots_idx ON files.files (trash_time, id) WHERE trash_root_id = id",
+  "CREATE INDEX IF NOT EXISTS uploads_overdue_idx ON files.uploads (expire_time, id) WHERE state IN (1, 5)",
+  "CREATE INDEX IF NOT EXISTS uploads_live_multipart_idx ON files.uploads (multipart_id) WHERE state IN (1, 5)",
+  "CREATE INDEX IF NOT EXISTS uploads_live_object_idx ON files.uploads (object_key) WHERE state IN (1, 5)",
+];
+
 export function fileMigrations(outboxSql: string): MigrationObject[] {
   return [
     { name: "001_tree", class: M001Tree },
     { name: "002_uploads", class: M002Uploads },
     { name: "003_links", class: M003Links },
     sqlMigration("004_events", outboxSql),
+    sqlMigration("006_janitor", ...janitorSql),
   ];
 }

@@ -106,16 +106,30 @@ export async function partsOf(q: Queryable, uploadId: string): Promise<PartRow[]
 }
 
 /**
- * Expires the caller's sessions past their time and releases their reservations; returns them
- * so their multipart uploads can be aborted.
+ * Expires sessions past their expiry — one owner's (`ownerId`, lazily on their next call) or
+ * anyone's (the janitor) — at most `limit`, oldest first, and releases their reservations; in
+ * the caller's transaction. Rows another transaction holds (a commit in flight, a concurrent
+ * expiry) are skipped, so each session is expired, and its quota released, exactly once.
+ * Returns them so their multipart uploads can be aborted.
  */
-export async function expireSessions(q: Queryable, ownerId: string): Promise<UploadRow[]> {
+export async function expireSessions(
+  q: Queryable,
+  o: { ownerId?: string; before?: Date; limit?: number } = {},
+): Promise<UploadRow[]> {
   const { rows } = await q.query<UploadRow>(
-    `UPDATE files.uploads SET state = 4 WHERE owner_id = $1 AND state IN (1, 5) AND expire_time < now()
-     RETURNING *`,
-    [ownerId],
+    `UPDATE files.uploads u SET state = 4 FROM (
+       SELECT id FROM files.uploads
+       WHERE state IN (1, 5) AND expire_time < least(coalesce($1::timestamptz, now()), now())
+         AND ($2::text IS NULL OR owner_id = $2)
+       ORDER BY expire_time, id LIMIT $3 FOR UPDATE SKIP LOCKED
+     ) due WHERE u.id = due.id RETURNING u.*`,
+    [o.before ?? null, o.ownerId ?? null, o.limit ?? null],
   );
-  const total = rows.reduce((n, r) => n + BigInt(r.size_bytes), 0n);
-  if (total > 0n) await adjust(q, ownerId, { reserved: -total });
+  const byOwner = new Map<string, bigint>();
+  for (const r of rows) byOwner.set(r.owner_id, (byOwner.get(r.owner_id) ?? 0n) + BigInt(r.size_bytes));
+  // One owner at a time, in a fixed order (concurrent expiries lock usage rows alike).
+  for (const owner of [...byOwner.keys()].sort()) {
+    await adjust(q, owner, { reserved: -(byOwner.get(owner) ?? 0n) });
+  }
   return rows;
 }

@@ -12,9 +12,14 @@ export interface VersionRow {
   state: number;
   creator: string;
   create_time: Date;
+  /** Set when the janitor found the object missing from the store (served as not found). */
+  missing_time: Date | null;
 }
 
-export async function insertVersion(q: Queryable, v: Omit<VersionRow, "create_time">): Promise<VersionRow> {
+export async function insertVersion(
+  q: Queryable,
+  v: Omit<VersionRow, "create_time" | "missing_time">,
+): Promise<VersionRow> {
   const { rows } = await q.query<VersionRow>(
     `INSERT INTO files.versions (id, file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
@@ -31,7 +36,7 @@ export async function getVersion(q: Queryable, fileId: string, id: string): Prom
   return rows[0];
 }
 
-/** Newest first; the cursor is [create_time ISO, id]. */
+/** Newest first, without missing ones; the cursor is [create_time ISO, id]. */
 export async function listVersions(
   q: Queryable,
   fileId: string,
@@ -40,7 +45,8 @@ export async function listVersions(
 ): Promise<VersionRow[]> {
   const cond = after.length === 2 ? "AND (create_time, id) < ($3::timestamptz, $4::uuid)" : "";
   const { rows } = await q.query<VersionRow>(
-    `SELECT * FROM files.versions WHERE file_id = $1 ${cond} ORDER BY create_time DESC, id DESC LIMIT $2`,
+    `SELECT * FROM files.versions WHERE file_id = $1 AND missing_time IS NULL ${cond}
+     ORDER BY create_time DESC, id DESC LIMIT $2`,
     after.length === 2 ? [fileId, limit, ...after] : [fileId, limit],
   );
   return rows;
