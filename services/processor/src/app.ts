@@ -16,6 +16,7 @@ import { type BackgroundWorkers, startBackgroundWorkers } from "./events/backgro
 import { PROCESSOR_STREAMS } from "./events/topology.js";
 import type { Worker } from "./events/workers.js";
 import { createAdminHandlers } from "./handlers/admin-handlers.js";
+import { fileJanitorTasks } from "./janitor/file-janitor-tasks.js";
 import { createJanitor } from "./janitor/janitor.js";
 import { type JanitorTasks, unavailableTasks } from "./janitor/janitor-tasks.js";
 import { processorMetrics } from "./metrics.js";
@@ -39,7 +40,7 @@ export interface ProcessorOptions {
   fileStates?: FileStates;
   /** Instead of UPLOAD_STEPS (tests). */
   steps?: readonly Step[];
-  /** Instead of the file service's janitor operations (tests; the contract has none yet). */
+  /** Instead of the file service's janitor operations (tests). */
   janitorTasks?: JanitorTasks;
 }
 
@@ -95,9 +96,11 @@ export async function startProcessor(
     log,
   });
   runtime.onShutdown(() => workers.stop());
+  const tasks = options.janitorTasks ?? janitorTasksOf(config);
+  runtime.onShutdown(() => tasks.close?.());
   const janitor = createJanitor({
     pool: db.pool,
-    tasks: options.janitorTasks ?? unavailableTasks,
+    tasks,
     settings: {
       intervalMs: config.janitorIntervalMs,
       trashRetentionMs: config.trashRetentionMs,
@@ -113,6 +116,11 @@ export async function startProcessor(
   );
   await runtime.start();
   return { runtime, workers, pool: db.pool };
+}
+
+/** The file service's janitor operations, when there is a file service to call. */
+function janitorTasksOf(config: ProcessorConfig): JanitorTasks {
+  return config.fileAddrs.length > 0 ? fileJanitorTasks(config) : unavailableTasks;
 }
 
 /** The service as main.ts and the test mesh start it. */

@@ -40,6 +40,8 @@ export const processorSpec = {
   trashRetentionMs: duration("TRASH_RETENTION", { default: 30 * 86_400_000 }),
   /** Orphans (objects without rows, rows without objects) younger than this are left alone. */
   orphanGraceMs: duration("ORPHAN_GRACE", { default: 24 * 3_600_000 }),
+  /** Items per janitor call to the file service (it is called again while there are more). */
+  janitorBatchSize: int("JANITOR_BATCH", { default: 100, min: 1, max: 1000 }),
   /** The file service's blob store, read for checks and written for thumbnails (same settings). */
   blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
   blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),

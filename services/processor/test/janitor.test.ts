@@ -1,6 +1,7 @@
-// The janitor's processor side against recorded file-service operations (the contract has no
-// janitor RPCs yet): RunJanitor for admins with the configured cut-offs, one pass at a time
-// across replicas, the schedule, failed passes recorded, and JANITOR_UNAVAILABLE without tasks.
+// The janitor's processor side against recorded file-service operations: RunJanitor for admins
+// with the configured cut-offs, one pass at a time across replicas, the schedule, failed passes
+// recorded, and FILE_SERVICE_UNAVAILABLE when the file service does not answer (the real file
+// service's side: janitor-files.test.ts).
 import { processorv1 } from "@filemesh/contracts";
 import { createLogger } from "@filemesh/kit";
 import { call, failure } from "@filemesh/kit/testing";
@@ -59,7 +60,11 @@ const runJanitor = (c: processorv1.ProcessorServiceClient, headers = pm.admin.he
   call(c.runJanitor.bind(c), {}, headers);
 
 beforeAll(async () => {
-  pm = await startProcessorMesh({ services: ["auth", "processor"] });
+  // The mesh's own processor calls a file service that does not answer (a closed port).
+  pm = await startProcessorMesh({
+    services: ["auth", "processor"],
+    serviceEnv: { processor: { FILE_ADDRS: "127.0.0.1:1", CLIENT_TIMEOUT: "2s" } },
+  });
 });
 
 afterAll(async () => {
@@ -133,10 +138,14 @@ describe("janitor", () => {
     });
   });
 
-  it("answers JANITOR_UNAVAILABLE while the file service has no janitor operations", async () => {
+  it("answers UNAVAILABLE / FILE_SERVICE_UNAVAILABLE while the file service does not answer", async () => {
     expect(await failure(runJanitor(pm.mesh.processor))).toMatchObject({
-      code: status.FAILED_PRECONDITION,
-      reason: "JANITOR_UNAVAILABLE",
+      code: status.UNAVAILABLE,
+      reason: "FILE_SERVICE_UNAVAILABLE",
     });
+    const { rows } = await pm.pool.query(
+      "SELECT error FROM jobs.janitor_runs WHERE error LIKE '%did not answer%'",
+    );
+    expect(rows).toHaveLength(1);
   });
 });

@@ -1,5 +1,5 @@
-// What a janitor pass asks of the file service, which owns the rows and the blobs involved.
-// The contract has no such internal RPCs yet (see the README): until it does, the tasks
+// What a janitor pass asks of the file service, which owns the rows and the blobs involved
+// (file-janitor-tasks.ts calls its internal RPCs). Without a file service address the tasks
 // answer FAILED_PRECONDITION / JANITOR_UNAVAILABLE and scheduled passes are skipped.
 import { failedPrecondition } from "@filemesh/kit";
 
@@ -25,10 +25,12 @@ export interface JanitorTasks {
   reconcileOrphans(
     cutoff: Date,
   ): Promise<{ removedObjects: number; abortedUploads: number; markedRows: number }>;
+  /** Releases what the tasks hold (clients). */
+  close?(): void;
 }
 
 export const unavailable = () =>
-  failedPrecondition("JANITOR_UNAVAILABLE", "the file service offers no janitor operations yet");
+  failedPrecondition("JANITOR_UNAVAILABLE", "no file service is configured (FILE_ADDRS)");
 
 export const unavailableTasks: JanitorTasks = {
   available: false,
