@@ -1,8 +1,9 @@
 // The access-control matrix of RELIABILITY.md for the file RPCs: every RPC × {owner, editor,
-// viewer, group member (viewer through a group), stranger, anonymous, expired grant}. Only
-// the allowed cells succeed; a denial never tells a hidden file from a missing one. Link
-// holders are anonymous on these RPCs (their own routes are in links.test.ts). And when the
-// permission service is down, every decision fails closed.
+// viewer, group member (viewer through a group), stranger, anonymous, expired grant, share-link
+// holder}. Only the allowed cells succeed; a denial never tells a hidden file from a missing
+// one. A share-link holder (here: of a viewer link on the whole folder) is anonymous on these
+// RPCs, also when it offers the link token as a bearer token; the link routes serve it (more in
+// links.test.ts). And when the permission service is down, every decision fails closed.
 import { filev1, userv1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
@@ -18,14 +19,16 @@ import {
   startFileMesh,
 } from "./start-file.js";
 
-type Caller = "owner" | "editor" | "viewer" | "group" | "stranger" | "anonymous" | "expired";
-const CALLERS: Caller[] = ["owner", "editor", "viewer", "group", "stranger", "anonymous", "expired"];
+type Caller = "owner" | "editor" | "viewer" | "group" | "stranger" | "anonymous" | "expired" | "link";
+const CALLERS: Caller[] = ["owner", "editor", "viewer", "group", "stranger", "anonymous", "expired", "link"];
+const USERS = CALLERS.filter((c) => c !== "anonymous" && c !== "link");
 type H = Record<string, string>;
 
 let t: FileTestMesh;
 let heads: Record<Caller, H>;
 let homes: Partial<Record<Caller, string>>;
 let folderId: string;
+let folderLink: filev1.ShareLink;
 
 const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
   grantOn(t.mesh, h, fileId, subject, role, expireTime);
@@ -33,13 +36,10 @@ const grant = (h: H, fileId: string, subject: string, role: string, expireTime?:
 beforeAll(async () => {
   t = await startFileMesh();
   const u: Record<string, Awaited<ReturnType<typeof t.mesh.newUser>>> = {};
-  for (const c of CALLERS.filter((c) => c !== "anonymous")) u[c] = await t.mesh.newUser();
-  heads = Object.fromEntries(CALLERS.map((c) => [c, c === "anonymous" ? {} : u[c]!.headers])) as Record<
-    Caller,
-    H
-  >;
+  for (const c of USERS) u[c] = await t.mesh.newUser();
+  heads = Object.fromEntries(CALLERS.map((c) => [c, u[c]?.headers ?? {}])) as Record<Caller, H>;
   homes = {};
-  for (const c of CALLERS.filter((c) => c !== "anonymous")) {
+  for (const c of USERS) {
     homes[c] = (await rpc(t.f, t.f.ensureHomeFolder, { userId: u[c]!.userId }, t.mesh.serviceHeaders("user")))
       .folder!.id;
   }
@@ -64,6 +64,15 @@ beforeAll(async () => {
   await grant(owner, folderId, `user:${u.viewer!.userId}`, "viewer");
   await grant(owner, folderId, `group:${group}`, "viewer");
   await grant(owner, folderId, `user:${u.expired!.userId}`, "editor", new Date(Date.now() + 1500));
+  folderLink = (
+    await rpc(
+      t.f,
+      t.f.createShareLink,
+      filev1.CreateShareLinkRequest.fromPartial({ fileId: folderId }),
+      owner,
+    )
+  ).link!;
+  heads.link = { authorization: `Bearer ${folderLink.token}` };
   await new Promise((r) => setTimeout(r, 1600));
 });
 afterAll(() => t?.stop());
@@ -116,8 +125,26 @@ const RPCS: Record<string, (fileId: string, h: H, c: Caller) => Promise<unknown>
 
 const OK = "ok";
 const { NOT_FOUND: NF, PERMISSION_DENIED: PD, UNAUTHENTICATED: UA } = status;
-const read = { owner: OK, editor: OK, viewer: OK, group: OK, stranger: NF, anonymous: UA, expired: NF };
-const write = { owner: OK, editor: OK, viewer: PD, group: PD, stranger: NF, anonymous: UA, expired: NF };
+const read = {
+  owner: OK,
+  editor: OK,
+  viewer: OK,
+  group: OK,
+  stranger: NF,
+  anonymous: UA,
+  expired: NF,
+  link: UA,
+};
+const write = {
+  owner: OK,
+  editor: OK,
+  viewer: PD,
+  group: PD,
+  stranger: NF,
+  anonymous: UA,
+  expired: NF,
+  link: UA,
+};
 const MATRIX: Record<string, Record<Caller, string | number>> = {
   GetFile: read,
   ListFiles: read,
@@ -152,6 +179,17 @@ describe("access matrix", () => {
   }
 });
 
+describe("share-link holder", () => {
+  it("reads the linked folder through the link routes, and nothing through the file RPCs", async () => {
+    const seen = await rpc(t.f, t.f.getSharedLink, { token: folderLink.token, password: "" });
+    expect(seen.file).toMatchObject({ id: folderId, ownerId: "" });
+    const file = await fresh();
+    for (const h of [heads.link, {}]) {
+      expect(await failure(RPCS.GetFile!(file.id, h, "link"))).toMatchObject({ code: UA });
+    }
+  });
+});
+
 describe("fail closed", () => {
   it("answers UNAVAILABLE, never an allow, when the permission service is down", async () => {
     const file = await fresh();
@@ -162,6 +200,9 @@ describe("fail closed", () => {
         reason: "PERMISSION_UNAVAILABLE",
       });
     }
+    expect(
+      await failure(rpc(t.f, t.f.getSharedLink, { token: folderLink.token, password: "" })),
+    ).toMatchObject({ code: status.UNAVAILABLE, reason: "PERMISSION_UNAVAILABLE" });
     expect(await failure(RPCS.CreateFolder!("", heads.owner, "owner"))).toMatchObject({
       code: status.UNAVAILABLE,
     });

@@ -1,5 +1,7 @@
 // Share links: who may create, list and delete them; the anonymous routes honour expiry,
-// password and download limit; a deleted link or a trashed file ends access.
+// password and download limit; a deleted link or a trashed file ends access; the permission
+// service decides whether `link:<id>` may read (a grant revoked or expired there ends access,
+// the service down is UNAVAILABLE — that test stops it, so it runs last).
 import { filev1 } from "@filemesh/contracts";
 import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
@@ -151,5 +153,98 @@ describe("share links", () => {
         reason: "INVALID_LINK",
       });
     }
+  });
+});
+
+const linkRow = async (id: string) =>
+  (await db.query("SELECT downloads, acl_revision FROM files.links WHERE id = $1", [id])).rows[0] as
+    | { downloads: number; acl_revision: string }
+    | undefined;
+const until = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now()) + 50));
+
+describe("share links and the permission service", () => {
+  it("deny when the link's grant is revoked or expired there, though the link row still allows", async () => {
+    const a = await t.mesh.newUser();
+    const f = await upload(a.headers, "decided.txt", "decided elsewhere");
+    const revoked = await createLink(a.headers, f.id, {});
+    const expireTime = new Date(Date.now() + 1500);
+    const outlived = await createLink(a.headers, f.id, { expireTime });
+    const expired = await createLink(a.headers, f.id, { expireTime });
+    // The tuple's revision is kept with the link (read-your-writes on the next replica).
+    expect(Number((await linkRow(revoked.id))?.acl_revision)).toBeGreaterThan(0);
+    for (const l of [revoked, outlived, expired]) {
+      expect((await shared(l.token)).file).toMatchObject({ id: f.id, name: "decided.txt" });
+    }
+    expect(await sharedContent(revoked.token)).toBe("decided elsewhere");
+
+    // An owner removes the link's grant in the permission service (not through the file service).
+    const { grants } = await rpc(
+      t.mesh.permission,
+      t.mesh.permission.listGrants,
+      { fileId: f.id, pageSize: 0, pageToken: "", minRevision: "" },
+      a.headers,
+    );
+    const grantId = grants.find((g) => g.subject === `link:${revoked.id}`)?.id ?? "";
+    expect(grantId).not.toBe("");
+    await rpc(t.mesh.permission, t.mesh.permission.deleteGrant, { fileId: f.id, grantId }, a.headers);
+    expect(await failure(shared(revoked.token))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "LINK_NOT_FOUND",
+    });
+    expect(await failure(sharedContent(revoked.token))).toMatchObject({ reason: "LINK_NOT_FOUND" });
+    expect(await linkRow(revoked.id)).toMatchObject({ downloads: 1 }); // the row is there; no download counted
+
+    // One link's row is extended past its grant's expiry: the grant still ends it.
+    await db.query("UPDATE files.links SET expire_time = now() + interval '1 hour' WHERE id = $1", [
+      outlived.id,
+    ]);
+    await until(expireTime.getTime());
+    expect(await failure(shared(outlived.token))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "LINK_NOT_FOUND",
+    });
+    expect(await failure(sharedContent(outlived.token))).toMatchObject({ reason: "LINK_NOT_FOUND" });
+    expect(await failure(shared(expired.token))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "LINK_EXPIRED",
+    });
+  });
+
+  it("show a linked folder (the grant covers it directly) but serve no content for it", async () => {
+    const a = await t.mesh.newUser();
+    const folder = (
+      await rpc(t.f, t.f.createFolder, { parentId: "", name: "linked", requestId: "" }, a.headers)
+    ).file!;
+    const link = await createLink(a.headers, folder.id, {});
+    expect((await shared(link.token)).file).toMatchObject({
+      id: folder.id,
+      kind: filev1.FileKind.FOLDER,
+      ownerId: "",
+    });
+    expect(await failure(sharedContent(link.token))).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: "NOT_A_FILE",
+    });
+  });
+
+  // Last in this file: it stops the permission service.
+  it("answer UNAVAILABLE, never an allow and never a counted download, with the permission service down", async () => {
+    const a = await t.mesh.newUser();
+    const f = await upload(a.headers, "down.txt", "nobody decides");
+    const link = await createLink(a.headers, f.id, { password: "pw", maxDownloads: 1 });
+    expect((await shared(link.token, "pw")).file?.id).toBe(f.id);
+    await t.mesh.runtimes.permission[0]!.shutdown("test: permission down");
+    expect(await failure(shared(link.token, "pw"))).toMatchObject({
+      code: status.UNAVAILABLE,
+      reason: "PERMISSION_UNAVAILABLE",
+    });
+    expect(await failure(sharedContent(link.token, "pw"))).toMatchObject({
+      code: status.UNAVAILABLE,
+      reason: "PERMISSION_UNAVAILABLE",
+    });
+    expect(await linkRow(link.id)).toMatchObject({ downloads: 0 });
+    // What the link row alone decides is still answered (before the permission service is asked).
+    expect(await failure(shared(link.token, "wrong"))).toMatchObject({ reason: "WRONG_PASSWORD" });
+    expect(await failure(shared("not-a-token"))).toMatchObject({ reason: "LINK_NOT_FOUND" });
   });
 });

@@ -1,6 +1,7 @@
 // Share links: create (role, expiry, optional password, download limit; the token is shown
 // once), list, delete — for callers with `share` — and the anonymous GetSharedLink and
-// GetSharedLinkContent, which honour every one of those settings.
+// GetSharedLinkContent, which honour every one of those settings and then ask the permission
+// service whether the link's subject `link:<id>` may read the file.
 import { randomUUID } from "node:crypto";
 import type { filev1 } from "@filemesh/contracts";
 import {
@@ -15,7 +16,7 @@ import {
 } from "@filemesh/kit";
 import { fileEvents } from "../domain/events.js";
 import { pageSize } from "../domain/page-token.js";
-import { linkTuple } from "../peers/access.js";
+import { linkTuple, maxRevision } from "../peers/access.js";
 import { getFile } from "../store/files.js";
 import {
   countDownload,
@@ -27,6 +28,7 @@ import {
   linksOf,
   newLinkToken,
   passwordMatches,
+  setLinkRevision,
   tokenHash,
 } from "../store/links.js";
 import { authorize, callerId } from "./authorize.js";
@@ -53,8 +55,13 @@ export const toLink = (l: LinkRow, token = ""): filev1.ShareLink => ({
 export function createLinkHandlers(deps: FileDeps) {
   const { pool, access, pageTokens } = deps;
 
-  /** The link behind a token, if it is live, its password matches and its file is live. */
-  async function open(token: string, password: string) {
+  /**
+   * The link behind a token, if it is live, its password matches, its file is live and the
+   * permission service lets `link:<id>` read the file (at least at the revisions of the link's
+   * tuple and of the file's own tuples): a grant revoked or expired there, or one that no
+   * longer reaches the file, ends access like a deleted link. No answer is UNAVAILABLE.
+   */
+  async function open(token: string, password: string, ctx: CallContext) {
     const link = await linkByToken(pool, token);
     if (!link) throw LINK_NOT_FOUND();
     if (link.expire_time && link.expire_time.getTime() <= Date.now())
@@ -66,6 +73,8 @@ export function createLinkHandlers(deps: FileDeps) {
     }
     const file = await getFile(pool, link.file_id);
     if (!file || file.trash_time) throw LINK_NOT_FOUND();
+    const revision = maxRevision(link.acl_revision, file.acl_revision);
+    if (!(await access.checkLink(ctx, link.id, file.id, "read", revision))) throw LINK_NOT_FOUND();
     return { link, file };
   }
 
@@ -104,7 +113,8 @@ export function createLinkHandlers(deps: FileDeps) {
             creator: `user:${userId}`,
           });
           await appendEvents(tx, "files", [fileEvents.linkCreated(ctx, file.id, row.id, role)]);
-          await access.write([linkTuple(file.id, row.id, role, "touch", expire)], ctx);
+          const revision = await access.write([linkTuple(file.id, row.id, role, "touch", expire)], ctx);
+          await setLinkRevision(tx, row.id, revision);
           return row.id;
         }),
       );
@@ -144,14 +154,18 @@ export function createLinkHandlers(deps: FileDeps) {
       return {};
     },
 
-    async getSharedLink(req: filev1.GetSharedLinkRequest): Promise<filev1.GetSharedLinkResponse> {
-      const { link, file } = await open(req.token, req.password);
+    async getSharedLink(
+      req: filev1.GetSharedLinkRequest,
+      ctx: CallContext,
+    ): Promise<filev1.GetSharedLinkResponse> {
+      const { link, file } = await open(req.token, req.password, ctx);
       // Anonymous holders see the file, not who owns it.
       return { link: toLink(link), file: { ...toFile(file), ownerId: "" } };
     },
 
     async *getSharedLinkContent(req: filev1.GetSharedLinkContentRequest, ctx: CallContext) {
-      const { link, file } = await open(req.token, req.password);
+      // Access is decided before a download is counted, so a refusal costs none.
+      const { link, file } = await open(req.token, req.password, ctx);
       const v = await servable(deps, file, "");
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       // A download is counted when it starts at the beginning (a resumed range is the same one).

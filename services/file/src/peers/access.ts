@@ -1,7 +1,9 @@
 // Every access decision goes to the permission service: CheckBatch as the calling user (the
 // user's own token is forwarded; the permission service lets users ask only about
-// themselves), and WriteRelations (internal) for parent tuples and owner grants. Anything but
-// a clear answer fails closed: UNAVAILABLE, never an allow.
+// themselves), CheckBatch as this service about a share link's `link:<id>` subject (the
+// anonymous link routes; the only subjects it may ask about as itself), and WriteRelations
+// (internal) for parent tuples, owner and link grants. Anything but a clear answer fails
+// closed: UNAVAILABLE, never an allow.
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
 import {
@@ -23,6 +25,14 @@ export interface Access {
   check(ctx: CallContext, fileId: string, permissions: Permission[], minRevision: string): Promise<boolean[]>;
   /** For each file, whether the calling user holds `permission` on it (up to 1,000). */
   checkMany(ctx: CallContext, fileIds: string[], permission: Permission): Promise<boolean[]>;
+  /** Whether share link `linkId` holds `permission` on `file:<fileId>` (asked as this service). */
+  checkLink(
+    ctx: CallContext,
+    linkId: string,
+    fileId: string,
+    permission: Permission,
+    minRevision: string,
+  ): Promise<boolean>;
   /** Applies tuple changes; returns the revision that reflects them. */
   write(updates: RelationUpdate[], ctx: CallContext): Promise<string>;
   /** The highest revision this process wrote (read-your-writes on later checks). */
@@ -35,6 +45,10 @@ const CHUNK = 500;
 
 export const maxRevision = (...r: string[]): string =>
   r.reduce((a, b) => (BigInt(b || "0") > BigInt(a || "0") ? b : a), "0");
+
+/** Whether an answer's revision is a revision and not below `min`. */
+const reaches = (revision: string, min: string): boolean =>
+  /^\d{1,19}$/.test(revision) && BigInt(revision) >= BigInt(min || "0");
 
 /** Tuples of a new file or folder: its parent edge (none for a home folder) and its owner. */
 export function newFileTuples(fileId: string, parentId: string | null, ownerId: string): RelationUpdate[] {
@@ -86,46 +100,74 @@ export function createAccess(config: FileConfig): Access {
     ctx.log.warn({ code: e.code, reason: e.reason, message: e.message }, `${what} failed`);
     return unavailable("PERMISSION_UNAVAILABLE", "cannot decide access right now; retry", 1000);
   };
+  /**
+   * CheckBatch about `subject`: as the calling user (their token forwarded) or, for a link
+   * subject, as this service (its identity, no user token).
+   */
   async function batch(
     ctx: CallContext,
+    who: { subject: string; asService: boolean },
     items: { fileId: string; permission: Permission }[],
     minRevision: string,
   ): Promise<boolean[]> {
-    const subject = ctx.principal?.subject ?? "";
-    if (!ctx.principal?.userId) return items.map(() => false);
     if (items.length === 0) return [];
+    const min = maxRevision(minRevision, last);
     let res: permissionv1.CheckBatchResponse;
     try {
       res = await unary(
         client,
         client.checkBatch,
         {
-          items: items.map((i) => ({ subject, resource: `file:${i.fileId}`, permission: i.permission })),
-          minRevision: maxRevision(minRevision, last),
+          items: items.map((i) => ({
+            subject: who.subject,
+            resource: `file:${i.fileId}`,
+            permission: i.permission,
+          })),
+          minRevision: min,
         },
-        { ctx, timeoutMs: Math.min(config.clientTimeoutMs, 5_000), forwardAuthorization: true },
+        {
+          ctx,
+          timeoutMs: Math.min(config.clientTimeoutMs, 5_000),
+          ...(who.asService ? { metadata: identity } : { forwardAuthorization: true }),
+        },
       );
     } catch (err) {
       throw down(ctx, "CheckBatch", err);
     }
-    // A malformed answer (wrong length, non-boolean) is a deny.
-    if (res.allowed.length !== items.length) throw down(ctx, "CheckBatch", new Error("bad answer"));
+    // A malformed answer (wrong length, or from before the revision asked for) is no answer.
+    if (res.allowed.length !== items.length || !reaches(res.revision, min)) {
+      throw down(ctx, "CheckBatch", new Error("malformed answer"));
+    }
     return res.allowed.map((a) => a === true);
   }
+  const asCaller = (ctx: CallContext) => ({ subject: ctx.principal?.subject ?? "", asService: false });
   return {
     async check(ctx, fileId, permissions, minRevision) {
+      if (!ctx.principal?.userId) return permissions.map(() => false);
       return batch(
         ctx,
+        asCaller(ctx),
         permissions.map((permission) => ({ fileId, permission })),
         minRevision,
       );
     },
     async checkMany(ctx, fileIds, permission) {
+      if (!ctx.principal?.userId) return fileIds.map(() => false);
       return batch(
         ctx,
+        asCaller(ctx),
         fileIds.map((fileId) => ({ fileId, permission })),
         "0",
       );
+    },
+    async checkLink(ctx, linkId, fileId, permission, minRevision) {
+      const [allowed] = await batch(
+        ctx,
+        { subject: `link:${linkId}`, asService: true },
+        [{ fileId, permission }],
+        minRevision,
+      );
+      return allowed === true;
     },
     async write(updates, ctx) {
       let revision = "0";

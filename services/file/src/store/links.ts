@@ -15,6 +15,8 @@ export interface LinkRow {
   password_hash: string | null;
   creator: string;
   create_time: Date;
+  /** Revision of the permission service that holds the link's tuple (bigint as text). */
+  acl_revision: string;
 }
 
 export const newLinkToken = (): string => randomBytes(32).toString("base64url");
@@ -35,7 +37,7 @@ export async function passwordMatches(password: string, stored: string): Promise
 
 export async function insertLink(
   q: Queryable,
-  l: Omit<LinkRow, "downloads" | "create_time"> & { token_hash: Buffer },
+  l: Omit<LinkRow, "downloads" | "create_time" | "acl_revision"> & { token_hash: Buffer },
 ): Promise<LinkRow> {
   const { rows } = await q.query<LinkRow>(
     `INSERT INTO files.links (id, file_id, token_hash, role, expire_time, max_downloads, password_hash, creator,
@@ -75,6 +77,10 @@ export async function deleteLink(q: Queryable, fileId: string, id: string): Prom
     [fileId, id],
   );
   return rows[0];
+}
+
+export async function setLinkRevision(q: Queryable, id: string, revision: string): Promise<void> {
+  await q.query("UPDATE files.links SET acl_revision = $2 WHERE id = $1", [id, revision]);
 }
 
 /** Counts one download unless the limit is reached; false when it is. */

@@ -162,6 +162,11 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
     { name: "002_uploads", class: M002Uploads },
     { name: "003_links", class: M003Links },
     sqlMigration("004_events", outboxSql),
+    // The permission revision of a link's tuple: the anonymous routes check at least that.
+    sqlMigration(
+      "005_link_revision",
+      "ALTER TABLE files.links ADD COLUMN IF NOT EXISTS acl_revision bigint NOT NULL DEFAULT 0",
+    ),
     sqlMigration("006_janitor", ...janitorSql),
   ];
 }
