@@ -260,6 +260,14 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     await blobs.put(orphan, Readable.from([Buffer.from("no row")]));
     const orphanUpload = await blobs.createMultipart(newObjectKey());
     const live = await session(u.headers, 10);
+    const link = (
+      await rpc(
+        fm.f,
+        fm.f.createShareLink,
+        filev1.CreateShareLinkRequest.fromPartial({ fileId: lost.id }),
+        u.headers,
+      )
+    ).link!;
     await blobs.delete(lostKey);
     await blobs.delete(await objectKeyOf(lost2.currentVersionId));
     // Before the janitor's pass a download of the lost content is NOT_FOUND, not INTERNAL.
@@ -307,6 +315,11 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     const listed = await rpc(fm.f, fm.f.listFiles, filev1.ListFilesRequest.fromPartial({}), u.headers);
     expect(listed.files.map((f) => f.name).sort()).toEqual(["fresh.txt", "kept.txt"]);
     expect((await rpc(fm.f, fm.f.getFile, { fileId: fresh.id }, u.headers)).file?.id).toBe(fresh.id);
+    const shared = filev1.GetSharedLinkRequest.fromPartial({ token: link.token });
+    expect(await failure(rpc(fm.f, fm.f.getSharedLink, shared))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "LINK_NOT_FOUND",
+    });
 
     // Content back in the store, or uploaded again under the name: served again.
     await blobs.put(lostKey, Readable.from([Buffer.from("lost content")]));

@@ -72,7 +72,8 @@ export function createLinkHandlers(deps: FileDeps) {
         throw permissionDenied("WRONG_PASSWORD", "wrong password");
     }
     const file = await getFile(pool, link.file_id);
-    if (!file || file.trash_time) throw LINK_NOT_FOUND();
+    // A file whose content went missing from the store is served as if it were gone.
+    if (!file || file.trash_time || file.missing_time) throw LINK_NOT_FOUND();
     const revision = maxRevision(link.acl_revision, file.acl_revision);
     if (!(await access.checkLink(ctx, link.id, file.id, "read", revision))) throw LINK_NOT_FOUND();
     return { link, file };
