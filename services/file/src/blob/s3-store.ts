@@ -56,9 +56,11 @@ const missing = (err: unknown) => {
 
 async function toBuffer(body: BlobBody): Promise<Buffer> {
   if (Buffer.isBuffer(body)) return body;
+  // Views, not copies (a chunk belongs to its reader once yielded); one chunk is the part itself.
   const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks);
+  for await (const c of body)
+    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 export function createS3Client(s: S3Settings): S3Client {

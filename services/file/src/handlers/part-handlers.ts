@@ -142,7 +142,8 @@ export function createPartHandlers(deps: FileDeps) {
             ]);
           }
           whole?.take(data);
-          buffered.push(Buffer.from(data));
+          // A view, not a copy: each decoded message has a buffer of its own.
+          buffered.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
           bufferedBytes += BigInt(data.length);
           while (bufferedBytes >= partBytes) await flush(partBytes);
         }
