@@ -85,8 +85,7 @@ const panelExprs: { title: string; expr: string }[] = dashboard.panels.flatMap(
     p.targets.map((t) => ({ title: p.title, expr: t.expr })),
 );
 
-const unknownIn = (expr: string) =>
-  metricNames(expr).filter((n) => !exported.has(n) && !SYNTHETIC.has(n));
+const unknownIn = (expr: string) => metricNames(expr).filter((n) => !exported.has(n) && !SYNTHETIC.has(n));
 
 describe("monitoring", () => {
   it("the services export the gRPC and outbox metrics", () => {

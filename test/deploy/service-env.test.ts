@@ -38,10 +38,7 @@ function envOf(objects: K8sObject[], name: string, withToken: boolean): Env {
 }
 
 function unknownKeys(name: string, env: Env): string[] {
-  const known = new Set([
-    ...Object.values(SERVICES[name]?.spec ?? {}).map((f) => f.env),
-    ...RUNTIME,
-  ]);
+  const known = new Set([...Object.values(SERVICES[name]?.spec ?? {}).map((f) => f.env), ...RUNTIME]);
   return Object.keys(env).filter((k) => !known.has(k));
 }
 
