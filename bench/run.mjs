@@ -1,16 +1,16 @@
 // Bench runner: `npm run bench -- [scenario…] [--target host] [--duration 15s]`.
 // Installs ghz if missing, starts the mesh (or uses a running one), seeds data, runs each
 // bench/scenarios/<name>.json with ghz plus its baseline, and writes bench/results/<stamp>.{json,md}.
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { checkHealth } from "../scripts/lib/health.mjs";
-import { createMesh, GATEWAY_PORT, SERVICES } from "../scripts/lib/mesh.mjs";
+import { SERVICES } from "../scripts/lib/mesh.mjs";
+import { describeMesh, meshKey, meshSpec, startBenchMesh } from "./lib/bench-mesh.mjs";
 import { stopChildren } from "./lib/exec.mjs";
 import { ensureGhz } from "./lib/ghz.mjs";
 import { loadAverage, machineFacts } from "./lib/machine.mjs";
-import { waitPortsFree } from "./lib/ports.mjs";
 import { writeReport } from "./lib/report.mjs";
 import { runScenario } from "./lib/run-scenario.mjs";
 import { listScenarios, loadScenario } from "./lib/scenarios.mjs";
@@ -118,11 +118,21 @@ const run = {
 
 const ghz = ensureGhz(root);
 run.ghz = { version: ghz.version };
-const meshLog = join(runDir, "mesh.log");
-const mesh = opts.target
-  ? null
-  : createMesh({ root, replicas: 1, env: meshEnv, log: (l) => appendFileSync(meshLog, `${l}\n`) });
-const stop = async () => mesh && (await mesh.stop());
+// Scenarios with the same needs of the mesh (bench.mesh) run together, in order of first
+// appearance; the runner restarts the mesh between such groups.
+const groups = new Map();
+for (const s of scenarios) {
+  const spec = meshSpec(s.bench, { cores: run.machine.cores });
+  const key = meshKey(spec);
+  if (!groups.has(key)) groups.set(key, { spec, scenarios: [] });
+  groups.get(key).scenarios.push(s);
+}
+let mesh = null;
+const stop = async () => {
+  const m = mesh;
+  mesh = null;
+  await m?.stop();
+};
 let interrupted = false;
 for (const sig of ["SIGINT", "SIGTERM"]) {
   process.once(sig, async () => {
@@ -136,23 +146,11 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 
 let failed = false;
 try {
-  if (mesh) {
-    // Each service's gRPC port and its admin port (+1000), and the gateway's.
-    const ports = [...Object.values(SERVICES).flatMap((p) => [p, p + 1000]), GATEWAY_PORT];
-    await waitPortsFree(ports, { timeoutMs: Number(process.env.BENCH_PORT_WAIT_MS ?? 60_000), log });
-    log(`starting the mesh (log: ${rel(meshLog)})`);
-    await mesh.start();
-  } else if ((await checkHealth(`${opts.target}:${SERVICES.auth}`)) !== "SERVING") {
+  if (opts.target && (await checkHealth(`${opts.target}:${SERVICES.auth}`)) !== "SERVING") {
     throw new Error(`--target ${opts.target}: auth-service on port ${SERVICES.auth} is not SERVING`);
   }
-  // Process ids of what the runner started ("auth#0" → auth), for CPU per call.
-  const pids = Object.fromEntries(
-    (mesh?.children ?? [])
-      .filter((c) => !c.name.includes("#") || c.name.endsWith("#0"))
-      .map((c) => [c.name.split("#")[0], c.child.pid]),
-  );
   const ctx = {
-    pids,
+    pids: {},
     root,
     runDir,
     scenariosDir,
@@ -166,12 +164,28 @@ try {
     log,
     commands: run.commands,
   };
-  for (const scenario of scenarios) run.scenarios.push(await runScenario(scenario, ctx));
+  for (const { spec, scenarios: group } of groups.values()) {
+    const what = describeMesh(spec);
+    if (opts.target && (spec.private || spec.stop)) {
+      throw new Error(`${group.map((s) => s.name).join(", ")}: need the mesh the runner starts (${what})`);
+    }
+    if (!opts.target) {
+      await stop();
+      mesh = await startBenchMesh({ root, spec, env: meshEnv, runDir, log });
+      run.commands.push(`# mesh: ${what || "default"}`, ...mesh.commands.map((c) => `#   ${c}`));
+    }
+    // The mesh's processes, its settings and a fresh token user (a new Redis has no sessions).
+    Object.assign(ctx, { pids: mesh?.pids ?? {}, meshEnv: mesh?.env, tokenPromise: undefined });
+    for (const scenario of group) {
+      const entry = await runScenario(scenario, ctx);
+      run.scenarios.push(what ? { ...entry, mesh: what } : entry);
+    }
+  }
 } catch (err) {
   failed = true;
   if (interrupted) await new Promise(() => {}); // the signal handler exits
   console.error(`bench: ${err.message}`);
-  if (mesh) console.error(`bench: mesh log in ${rel(meshLog)}`);
+  if (!opts.target) console.error(`bench: mesh log in ${rel(join(runDir, "mesh.log"))}`);
 } finally {
   await stop();
 }

@@ -13,13 +13,13 @@ const answered = (r) => (r.okStatuses && r.okStatuses.join() !== "OK" ? ` (${r.o
 
 function scenarioRows(scenarios) {
   const rows = [
-    "| scenario | call | via | conc. | s | answered calls | rps | p50 ms | p95 ms | p99 ms | server CPU µs/call | other statuses |",
-    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    "| scenario | call | via | conc. | s | answered calls | rps | MiB/s | p50 ms | p95 ms | p99 ms | server CPU µs/call | other statuses |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
   ];
   for (const s of scenarios.filter((x) => x.kind !== "node")) {
     const r = s.result;
     rows.push(
-      `| ${s.name} | \`${s.call}\` | ${s.host} | ${s.concurrency} | ${f(r.seconds)} | ${r.ok}${answered(r)} | ${f(r.rps)} | ` +
+      `| ${s.name} | \`${s.call}\` | ${s.host} | ${s.concurrency} | ${f(r.seconds)} | ${r.ok}${answered(r)} | ${f(r.rps)} | ${f(r.mibPerSec)} | ` +
         `${f(r.latencyMs.p50, 2)} | ${f(r.latencyMs.p95, 2)} | ${f(r.latencyMs.p99, 2)} | ${cpuText(r)} | ${nonOk(r)} |`,
     );
   }
@@ -39,22 +39,27 @@ function comparisonLines(s) {
   if (!s.comparisons?.length) return [];
   const row = (name, x) =>
     `| ${name} | \`${x.call}\` | ${x.host} | ${x.concurrency} | ${f(x.result.seconds)} | ${x.result.ok} | ` +
-    `**${f(x.result.rps)}** | ${l3(x.result.latencyMs)} | ${cpuText(x.result)} | ${nonOk(x.result)} |`;
+    `**${f(x.result.rps)}** | ${f(x.result.mibPerSec)} | ${l3(x.result.latencyMs)} | ${cpuText(x.result)} | ${nonOk(x.result)} |`;
   const lines = [
     "",
     `### ${s.name} vs ${s.comparisons.map((c) => c.baseline.name).join(", ")} (same run, interleaved)`,
     "",
-    `${s.comparisons[0].rounds.length} rounds: every baseline runs before the first ${s.name} segment and after each one.`,
+    `${s.comparisons[0].rounds.length} rounds: every baseline runs before the first ${s.name} segment and after each one.` +
+      (s.mesh ? ` Mesh: ${s.mesh}.` : ""),
     "",
-    "| | call | via | conc. | s | answered | rps | p50 / p95 / p99 ms | server CPU µs/call | other statuses |",
-    "|---|---|---|--:|--:|--:|--:|--:|--:|---|",
+    "| | call | via | conc. | s | answered | rps | MiB/s | p50 / p95 / p99 ms | server CPU µs/call | other statuses |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
     row(`**${s.name}**`, s),
     ...s.comparisons.map((c) => row(c.baseline.name, c.baseline)),
     "",
   ];
   for (const c of s.comparisons) {
+    const mib =
+      c.ratio.mibPerSec !== undefined
+        ? `MiB/s **${f(c.ratio.mibPerSec, 3)}** (per round ${range(c.rounds.map((r) => r.mibPerSecRatio))}), `
+        : "";
     lines.push(
-      `- ${s.name} / ${c.baseline.name}: rps **${f(c.ratio.rps, 3)}** (per round ${range(c.rounds.map((r) => r.ratio))}), ` +
+      `- ${s.name} / ${c.baseline.name}: ${mib}rps **${f(c.ratio.rps, 3)}** (per round ${range(c.rounds.map((r) => r.ratio))}), ` +
         `p50 ${f(c.ratio.p50, 2)} ×, p99 ${f(c.ratio.p99, 2)} ×` +
         (c.ratio.cpuPerCall
           ? `; server CPU per call ${Object.entries(c.ratio.cpuPerCall)
@@ -82,6 +87,53 @@ function comparisonLines(s) {
         (by.length ? `; ${by.join("; ")}` : ""),
     );
   }
+  return lines;
+}
+
+const cpuPerMiB = (r) =>
+  r.cpuMsPerMiB
+    ? Object.entries(r.cpuMsPerMiB)
+        .map(([k, ms]) => `${k} ${f(ms, 2)}`)
+        .join(" + ")
+    : "";
+
+/** Memory of the sampled service (bench.memory), CPU per MiB moved, errors by message. */
+function extraLines(s) {
+  const lines = [];
+  const all = [
+    s,
+    ...(s.comparisons ?? []).map((c) => ({ name: c.baseline.name, result: c.baseline.result })),
+  ];
+  const perMiB = all.filter((x) => x.result.cpuMsPerMiB);
+  if (perMiB.length) {
+    lines.push(
+      `- CPU ms per MiB moved: ${perMiB.map((x) => `${x.name}: ${cpuPerMiB(x.result)}`).join("; ")}`,
+    );
+  }
+  for (const x of all) {
+    const errs = Object.entries(x.result.errors ?? {});
+    if (errs.length) {
+      lines.push(
+        `- ${x.name} errors: ${errs
+          .slice(0, 5)
+          .map(([m, n]) => `${n}× ${m}`)
+          .join("; ")}`,
+      );
+    }
+  }
+  const m = s.memory;
+  if (m) {
+    const peak = (k) => Math.max(...m.segments.map((x) => x[k]?.max ?? 0));
+    const idle = (k) => m.idle[k]?.last ?? null;
+    const size = s.result.bytes && s.result.ok ? s.result.bytes / s.result.ok / 2 ** 20 : null;
+    lines.push(
+      `- ${m.service}-service memory while ${s.name} runs (${f(size, 0)} MiB per call): RSS idle ${f(idle("rssMiB"))} MiB, ` +
+        `peak **${f(peak("rssMiB"))} MiB** (+${f(peak("rssMiB") - idle("rssMiB"))}); V8 heap used idle ` +
+        `${f(idle("heapUsedMiB"))} MiB, peak **${f(peak("heapUsedMiB"))} MiB** (+${f(peak("heapUsedMiB") - idle("heapUsedMiB"))}); ` +
+        `per segment RSS peaks ${m.segments.map((x) => f(x.rssMiB?.max)).join(", ")} MiB`,
+    );
+  }
+  if (lines.length && !s.comparisons?.length) lines.unshift("", `### ${s.name}`, "");
   return lines;
 }
 
@@ -154,7 +206,12 @@ export function writeReport(dir, stamp, run) {
     `Target: ${target} at ${run.target.host}; service env${assumed} ${env}. ghz ${run.ghz.version}.`,
     "",
     ...scenarioRows(run.scenarios),
-    ...run.scenarios.flatMap((s) => [...baselineLines(s), ...comparisonLines(s), ...nodeLines(s)]),
+    ...run.scenarios.flatMap((s) => [
+      ...baselineLines(s),
+      ...comparisonLines(s),
+      ...(s.kind === "node" ? [] : extraLines(s)),
+      ...nodeLines(s),
+    ]),
     "",
     "Server CPU µs/call: CPU time (all threads) of the serving process(es) over the segments, from",
     "/proc, per answered call; it moves much less with the neighbours' load than rps and latency do.",

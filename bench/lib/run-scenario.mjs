@@ -3,15 +3,19 @@
 // (every baseline runs before the first and after each segment: B, S, B, S, …, B), so load
 // drifting on a shared machine hits both sides alike. In-process (kind node) scenarios run
 // their script once; it reports its own tables.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { GATEWAY_PORT, SERVICES } from "../../scripts/lib/mesh.mjs";
 import { compareToBcrypt, durationSeconds, runBcryptLoop } from "./baseline.mjs";
 import { bundleEntry } from "./bundle.mjs";
 import { run } from "./exec.mjs";
 import { ghzRecord, runGhz } from "./ghz.mjs";
+import { sampleMemory } from "./memory.mjs";
 import { startPrivateRedis } from "./private-redis.mjs";
 import { since, snapshot } from "./proc-cpu.mjs";
 import { loadScenario, resolveScenario } from "./scenarios.mjs";
 import { seedToken, seedUsers } from "./seed.mjs";
+import { cleanupSeeds, seedFor } from "./seed-files.mjs";
 import { round, summarize } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -30,8 +34,10 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   const { name, bench } = scenario;
   const port = SERVICES[bench.service];
   if (!port) throw new Error(`scenario ${name}: unknown service "${bench.service}"`);
-  const viaGateway = bench.via === "gateway" && !direct;
-  const hostPort = `${ctx.host}:${viaGateway ? GATEWAY_PORT : port}`;
+  const viaGateway = (bench.via === "gateway" || /^rest-/.test(scenario.ghz.op ?? "")) && !direct;
+  const hostPort = /^s3-/.test(scenario.ghz.op ?? "")
+    ? new URL(ctx.meshEnv?.S3_ENDPOINT ?? "http://minio").host
+    : `${ctx.host}:${viaGateway ? GATEWAY_PORT : port}`;
   let data;
   if (bench.seed?.users) {
     const seeded = await seedUsers({ root: ctx.root, addr: `${ctx.host}:${port}`, count: bench.seed.users });
@@ -60,16 +66,20 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     warmupDuration: bench.warmup,
   };
   const note = (cmd, extra = "") => ctx.commands.push(`${ctx.shell(cmd)}${extra}`);
-  // The serving processes' CPU over each segment (when the runner started the mesh).
+  // The serving processes' CPU over each segment (when the runner started the mesh):
+  // bench.cpu names them (e.g. file, permission, minio), else the service (and the gateway).
   const pids = Object.fromEntries(
-    [bench.service, ...(viaGateway ? ["gateway"] : [])]
+    (bench.cpu ?? [bench.service, ...(viaGateway ? ["gateway"] : [])])
       .filter((n) => ctx.pids?.[n])
       .map((n) => [n, ctx.pids[n]]),
   );
   const withCpu = (fn) => async (seconds) => {
     const before = snapshot(pids);
     const rec = await fn(seconds);
-    return Object.keys(before).length ? { ...rec, cpuMs: since(before, snapshot(pids)) } : rec;
+    // A driver may report its own CPU (the Node loops: "client").
+    return Object.keys(before).length
+      ? { ...rec, cpuMs: { ...since(before, snapshot(pids)), ...rec.cpuMs } }
+      : rec;
   };
 
   if (bench.kind === "ghz") {
@@ -97,7 +107,19 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   let argv;
   let call;
   let concurrency;
-  if (bench.kind === "http") {
+  if (bench.kind === "file") {
+    const seeded = await seedFor(ctx, bench.seed?.files ?? {}, name);
+    const size = config.size ?? 65536;
+    call = `${config.op} ${sizeText(size)}`;
+    concurrency = config.concurrency ?? 16;
+    argv = ["bench/lib/file-loop.mjs", "--op", config.op, "--seed", ctx.rel(seeded.path)];
+    argv.push("--addr", `${ctx.host}:${SERVICES.file}`, "--http", `http://${ctx.host}:${GATEWAY_PORT}`);
+    argv.push("--concurrency", String(concurrency), "--size", String(size));
+    for (const k of ["chunk", "channels", "part-bytes", "window"])
+      if (config[k]) argv.push(`--${k}`, String(config[k]));
+    if (config.cleanup) argv.push("--cleanup");
+    if (config.count) argv.push("--count", String(config.count));
+  } else if (bench.kind === "http") {
     call = `${config.method ?? "GET"} ${config.path}`;
     concurrency = config.connections ?? 32;
     argv = ["bench/lib/http-loop.mjs", "--url", `http://${hostPort}${config.path}`];
@@ -114,8 +136,9 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     argv.push("--concurrency", String(concurrency));
     if (config["data-file"]) argv.push("--users", ctx.rel(config["data-file"]));
   }
+  // A loop of a fixed number of calls (--count) ignores the segment's length.
   const loop = async (seconds, extra = "") => {
-    const full = [...argv, "--seconds", String(seconds)];
+    const full = config.count ? [...argv] : [...argv, "--seconds", String(seconds)];
     const stdout = await run(process.execPath, full, { cwd: ctx.root });
     note(["node", ...full], extra);
     return JSON.parse(stdout);
@@ -124,10 +147,20 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     ...common,
     call: `${call} (${bench.kind})`,
     concurrency,
+    ...(config.count ? { count: config.count } : {}),
     segment: withCpu((seconds) => loop(seconds ?? durationSeconds(config.duration))),
     warmup: () => loop(durationSeconds(bench.warmup), "   # warm-up, not recorded"),
   };
 }
+
+const sizeText = (n) =>
+  n >= 2 ** 30
+    ? `${n / 2 ** 30} GiB`
+    : n >= 2 ** 20
+      ? `${n / 2 ** 20} MiB`
+      : n >= 1024
+        ? `${n / 1024} KiB`
+        : `${n} B`;
 
 /** A list from `bench.baseline` (a name or a list of names). */
 const baselineNames = (b) => (b === undefined ? [] : Array.isArray(b) ? b : [b]);
@@ -140,6 +173,19 @@ async function runNodeScenario(scenario, ctx) {
     ctx.commands.push(`# ${name}: ${config.script} bundled by bench/lib/bundle.mjs into ${script}`);
   }
   const args = [...(config.args ?? [])];
+  // A script that drives the mesh (bench.seed.files): its seed, addresses, settings and pids.
+  if (bench.seed?.files) {
+    const seeded = await seedFor(ctx, bench.seed.files, name);
+    const meshFile = join(ctx.runDir, `${name}.mesh.json`);
+    const info = {
+      seed: seeded.path,
+      fileAddr: `${ctx.host}:${SERVICES.file}`,
+      env: ctx.meshEnv ?? {},
+      pids: ctx.pids ?? {},
+    };
+    writeFileSync(meshFile, `${JSON.stringify(info)}\n`, { mode: 0o600 });
+    args.push("--mesh", ctx.rel(meshFile));
+  }
   let redis;
   if (bench.redis === "private") {
     redis = await startPrivateRedis({ dir: ctx.runDir });
@@ -164,8 +210,17 @@ async function runNodeScenario(scenario, ctx) {
  * scenariosDir } (commands is an array the exact commands are appended to, in the order they ran).
  */
 export async function runScenario(scenario, ctx) {
+  try {
+    return scenario.bench.kind === "node"
+      ? await runNodeScenario(scenario, ctx)
+      : await runLoadScenario(scenario, ctx);
+  } finally {
+    await cleanupSeeds(ctx); // the file scenarios' users' bench folders
+  }
+}
+
+async function runLoadScenario(scenario, ctx) {
   const { name, bench } = scenario;
-  if (bench.kind === "node") return runNodeScenario(scenario, ctx);
   const names = baselineNames(bench.baseline);
   const main = await prepareDriver(scenario, ctx);
   const alongside = bench.alongside
@@ -191,6 +246,25 @@ export async function runScenario(scenario, ctx) {
     await sleep(2000);
     idleCpuMsPerSec = round(since(before, snapshot(pid))[bench.service] / 2, 1);
   }
+  // bench.memory names a service whose memory is sampled: idle for 2 s now, then during each
+  // measured segment.
+  let memory;
+  if (bench.memory) {
+    const pid = ctx.pids?.[bench.memory];
+    if (!pid) throw new Error(`scenario ${name}: bench.memory needs the mesh the runner starts`);
+    const metricsUrl = `http://${ctx.host}:${SERVICES[bench.memory] + 1000}/metrics`;
+    const sampler = () => sampleMemory({ pid, metricsUrl });
+    const idle = sampler();
+    await sleep(2000);
+    memory = { service: bench.memory, idle: await idle.stop(), segments: [] };
+    const plain = main.segment;
+    main.segment = async (seconds) => {
+      const during = sampler();
+      const rec = await plain(seconds);
+      memory.segments.push(await during.stop());
+      return rec;
+    };
+  }
   for (const d of [main, ...baselines.filter((b) => b.segment !== main.segment)]) {
     if (d.warmupDuration) {
       ctx.log(`${d.name}: warm-up ${d.warmupDuration}`);
@@ -208,7 +282,7 @@ export async function runScenario(scenario, ctx) {
       const { result, command } = await runBcryptLoop({
         root: ctx.root,
         cost: ctx.serviceEnv.BCRYPT_COST,
-        concurrency: ctx.serviceEnv.HASH_CONCURRENCY,
+        concurrency: ctx.meshEnv?.HASH_CONCURRENCY ?? ctx.serviceEnv.HASH_CONCURRENCY,
         seconds: segment,
       });
       ctx.commands.push(ctx.shell(command));
@@ -235,9 +309,10 @@ export async function runScenario(scenario, ctx) {
   const alongsideSegments = [];
 
   const what = `${main.call}, concurrency ${main.concurrency}, via ${main.host}`;
+  const length = main.count ? `${main.count} calls per segment` : main.duration;
   const against = [...(bcrypt ? ["raw bcrypt"] : []), ...baselines.map((b) => b.name)];
   ctx.log(
-    `${name}: ${what}, ${main.duration}` +
+    `${name}: ${what}, ${length}` +
       (rounds > 1 ? ` in ${rounds} rounds between ${against.join(" + ")}` : "") +
       (alongside
         ? ` while ${alongside.name} (${alongside.call}, concurrency ${alongside.concurrency}) runs`
@@ -262,6 +337,7 @@ export async function runScenario(scenario, ctx) {
     config: main.config,
     result,
     ...(idleCpuMsPerSec !== undefined ? { idleCpuMsPerSec } : {}),
+    ...(memory ? { memory } : {}),
   };
   const perRound = segments.map((s) => summarize([s], main.ok));
   if (baselines.length) {
@@ -269,6 +345,7 @@ export async function runScenario(scenario, ctx) {
       const segs = baseSegments[i];
       const base = summarize(segs, b.ok);
       const rps = segs.map((s) => summarize([s], b.ok).rps);
+      const mibps = segs.map((s) => summarize([s], b.ok).mibPerSec ?? 0);
       const ratio = (x, y) => (x && y ? round(x / y) : null);
       return {
         baseline: {
@@ -281,12 +358,21 @@ export async function runScenario(scenario, ctx) {
         },
         rounds: perRound.map((s, r) => {
           const around = (rps[r] + rps[r + 1]) / 2;
-          return { rps: s.rps, baselineRps: round(around, 1), ratio: ratio(s.rps, around) };
+          const mib = s.mibPerSec !== undefined ? (mibps[r] + mibps[r + 1]) / 2 : undefined;
+          return {
+            rps: s.rps,
+            baselineRps: round(around, 1),
+            ratio: ratio(s.rps, around),
+            ...(mib !== undefined ? { mibPerSec: s.mibPerSec, mibPerSecRatio: ratio(s.mibPerSec, mib) } : {}),
+          };
         }),
         ratio: {
           rps: ratio(result.rps, base.rps),
           p50: ratio(result.latencyMs.p50, base.latencyMs.p50),
           p99: ratio(result.latencyMs.p99, base.latencyMs.p99),
+          ...(result.mibPerSec !== undefined && base.mibPerSec
+            ? { mibPerSec: ratio(result.mibPerSec, base.mibPerSec) }
+            : {}),
           ...(result.cpuUsPerCall && base.cpuUsPerCall
             ? {
                 cpuPerCall: Object.fromEntries(
@@ -300,7 +386,10 @@ export async function runScenario(scenario, ctx) {
       };
     });
     for (const c of entry.comparisons) {
-      ctx.log(`${name}: ${c.ratio.rps} × ${c.baseline.name} rps; p50 ${c.ratio.p50} ×, p99 ${c.ratio.p99} ×`);
+      const mibps = c.ratio.mibPerSec !== undefined ? `; MiB/s ${c.ratio.mibPerSec} ×` : "";
+      ctx.log(
+        `${name}: ${c.ratio.rps} × ${c.baseline.name} rps; p50 ${c.ratio.p50} ×, p99 ${c.ratio.p99} ×${mibps}`,
+      );
     }
   }
   if (alongside) {

@@ -40,11 +40,11 @@ export function loadScenario(dir, name) {
   }
   const { bench = {}, ...ghz } = raw;
   const kind = bench.kind ?? "ghz";
-  const need = { ghz: ["call"], http: ["path"], "grpc-loop": ["op"], node: ["script"] }[kind];
+  const need = { ghz: ["call"], http: ["path"], "grpc-loop": ["op"], file: ["op"], node: ["script"] }[kind];
   if (!need) throw new Error(`scenario ${name}: unknown bench.kind "${kind}"`);
   for (const key of need) if (!ghz[key]) throw new Error(`scenario ${name}: "${key}" is required`);
   if (kind !== "node" && !bench.service) throw new Error(`scenario ${name}: "bench.service" is required`);
-  if (kind !== "node" && !ghz.duration) {
+  if (kind !== "node" && !ghz.duration && !ghz.count) {
     throw new Error(`scenario ${name}: "duration" is required (e.g. "15s")`);
   }
   return { name, file, bench: { ...bench, kind }, ghz };

@@ -7,7 +7,7 @@ import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 
 export const BENCH_PASSWORD = "bench-login-password-7f3c";
 
-const unary = (client, method, req, md = new Metadata()) =>
+export const unary = (client, method, req, md = new Metadata()) =>
   new Promise((resolve, reject) =>
     client[method](req, md, { deadline: Date.now() + 30_000 }, (err, res) =>
       err ? reject(err) : resolve(res),
@@ -16,20 +16,20 @@ const unary = (client, method, req, md = new Metadata()) =>
 
 // Messages from the descriptor image keep the proto field names (snake_case): proto-loader's
 // keepCase applies to .proto sources only.
-function authClient(root, addr) {
+export function authClient(root, addr) {
   const image = readFileSync(join(root, "gen", "filemesh.binpb"));
   const pkg = loadPackageDefinition(loadFileDescriptorSetFromBuffer(image, { keepCase: false }));
   return new pkg.filemesh.auth.v1.AuthService(addr, credentials.createInsecure());
 }
 
 /**
- * Registers `count` users (`bench-<i>@bench.filemesh.example`, one shared password), reusing
+ * Registers `count` users (`<prefix>-<i>@bench.filemesh.example`, one shared password), reusing
  * ones that already exist; resolves with their Login requests `{ email, password }`.
  */
-export async function seedUsers({ root, addr, count, concurrency = 4 }) {
+export async function seedUsers({ root, addr, count, concurrency = 4, prefix = "bench" }) {
   const client = authClient(root, addr);
   const users = Array.from({ length: count }, (_, i) => ({
-    email: `bench-${i}@bench.filemesh.example`,
+    email: `${prefix}-${i}@bench.filemesh.example`,
     password: BENCH_PASSWORD,
   }));
   let created = 0;

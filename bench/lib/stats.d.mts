@@ -14,5 +14,7 @@ export interface SegmentRecord {
   statusCodes?: Record<string, number>;
   errors?: Record<string, number>;
   lat?: Record<string, number[]>;
+  bytes?: number;
+  cpuMs?: Record<string, number>;
 }
 export function summarize(segments: SegmentRecord[], ok?: string[]): Record<string, unknown>;

@@ -19,6 +19,7 @@ export function latencyStats(ms) {
 /**
  * One measured segment from any driver (ghz, the Node loops), in one shape:
  *   { seconds, statusCodes: {status: n}, errors: {message: n}, lat: {status: [ms…]} }
+ * plus, where the driver knows them, bytes (moved by answered calls) and cpuMs ({process: ms}).
  * summarize() pools segments of the same call: rps counts calls whose status is in `ok`
  * (["OK"] unless the scenario expects another answer), latencies are over those calls, and
  * every other status gets its own latency figures (e.g. how fast shed calls are answered).
@@ -34,6 +35,11 @@ export function summarize(segments, ok = ["OK"]) {
     for (const [k, xs] of Object.entries(r.lat ?? {})) lat[k] = (lat[k] ?? []).concat(xs);
   }
   const okCount = ok.reduce((s, k) => s + (statusCodes[k] ?? 0), 0);
+  // Bytes moved by answered calls (file scenarios).
+  const bytes = segments.some((r) => r.bytes !== undefined)
+    ? segments.reduce((s, r) => s + (r.bytes ?? 0), 0)
+    : undefined;
+  const mib = bytes !== undefined ? bytes / 2 ** 20 : 0;
   // CPU of the serving processes (bench/lib/proc-cpu.mjs), per answered call.
   const cpuMs = {};
   for (const r of segments)
@@ -56,5 +62,9 @@ export function summarize(segments, ok = ["OK"]) {
     errors,
     ...(Object.keys(byStatus).length ? { byStatus } : {}),
     ...(Object.keys(cpuMs).length ? { cpuMs, cpuUsPerCall } : {}),
+    ...(bytes !== undefined ? { bytes, mibPerSec: round(mib / seconds, 1) } : {}),
+    ...(bytes && Object.keys(cpuMs).length
+      ? { cpuMsPerMiB: Object.fromEntries(Object.entries(cpuMs).map(([k, ms]) => [k, round(ms / mib, 2)])) }
+      : {}),
   };
 }

@@ -13,8 +13,19 @@ export const GATEWAY_PORT = 8080;
 export const addrsFor = (service, replicas, host = "127.0.0.1") =>
   Array.from({ length: replicas }, (_, i) => `${host}:${SERVICES[service] + 10 * i}`);
 
-/** Returns { start, stop } at once so a signal during start-up can still stop what began. */
-export function createMesh({ root, replicas = 1, env = {}, log = console.log, quiet = false }) {
+/**
+ * Returns { start, stop } at once so a signal during start-up can still stop what began.
+ * `dist`: where the bundles and the gateway binary are (relative to root; the bench runs builds
+ * kept elsewhere to compare them).
+ */
+export function createMesh({
+  root,
+  replicas = 1,
+  env = {},
+  log = console.log,
+  quiet = false,
+  dist = "dist",
+}) {
   const children = [];
   let stopping = false;
   const stop = async (timeoutMs = 25_000) => {
@@ -29,7 +40,7 @@ export function createMesh({ root, replicas = 1, env = {}, log = console.log, qu
   };
   const start = async () => {
     try {
-      await startAll({ root, replicas, env, log, quiet, children, isStopping: () => stopping });
+      await startAll({ root, replicas, env, log, quiet, dist, children, isStopping: () => stopping });
     } catch (err) {
       await stop();
       throw err;
@@ -38,7 +49,7 @@ export function createMesh({ root, replicas = 1, env = {}, log = console.log, qu
   return { start, stop, children, replicas };
 }
 
-async function startAll({ root, replicas, env, log, quiet, children, isStopping }) {
+async function startAll({ root, replicas, env, log, quiet, dist, children, isStopping }) {
   const databaseUrl =
     env.DATABASE_URL ?? process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/filemesh";
   await ensureDatabase(databaseUrl);
@@ -72,16 +83,11 @@ async function startAll({ root, replicas, env, log, quiet, children, isStopping 
 
   for (const [service, base] of Object.entries(SERVICES)) {
     for (let i = 0; i < replicas; i++) {
-      spawnChild(
-        `${service}#${i}`,
-        process.execPath,
-        ["--enable-source-maps", join("dist", `${service}.js`)],
-        {
-          ...shared,
-          GRPC_PORT: String(base + 10 * i),
-          ADMIN_PORT: String(base + 1000 + 10 * i),
-        },
-      );
+      spawnChild(`${service}#${i}`, process.execPath, ["--enable-source-maps", join(dist, `${service}.js`)], {
+        ...shared,
+        GRPC_PORT: String(base + 10 * i),
+        ADMIN_PORT: String(base + 1000 + 10 * i),
+      });
     }
   }
   for (const c of [...children]) {
@@ -91,7 +97,7 @@ async function startAll({ root, replicas, env, log, quiet, children, isStopping 
     const ok = await waitServing(`127.0.0.1:${port}`, { isAlive: () => !c.exited });
     if (!ok) throw new Error(`${c.name} did not become SERVING`);
   }
-  const gatewayBin = join(root, "dist", "filemesh-gateway");
+  const gatewayBin = join(root, dist, "filemesh-gateway");
   if (existsSync(gatewayBin)) {
     const gw = spawnChild("gateway", gatewayBin, [], { ...shared, GATEWAY_PORT: String(GATEWAY_PORT) });
     if (!(await waitHttp(`http://127.0.0.1:${GATEWAY_PORT}/healthz`, () => !gw.exited))) {
