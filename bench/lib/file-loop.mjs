@@ -85,6 +85,13 @@ const fileOf = (i) => {
 };
 const uploaded = []; // { u, id } or { key }
 const body = { block, size, chunk };
+/** An upload through the file service into user (i mod users)'s folder, kept for --cleanup. */
+const viaService = (send) => async (i) => {
+  const u = i % users.length;
+  const f = await send(i, u, { parentId: users[u].folderId, name: `f-${tag}-${i}`, ...body });
+  uploaded.push({ u, id: f.id });
+  return size;
+};
 const ops = {
   "grpc-read": (i) => {
     const { u, file } = fileOf(i);
@@ -107,36 +114,9 @@ const ops = {
       throw Object.assign(new Error(`GET presigned: HTTP ${r.status}`), { code: String(r.status) });
     return r.bytes;
   },
-  "grpc-upload": async (i) => {
-    const u = i % users.length;
-    const f = await uploadFile(grpc[i % grpc.length], mds[u], {
-      parentId: users[u].folderId,
-      name: `f-${tag}-${i}`,
-      ...body,
-    });
-    uploaded.push({ u, id: f.id });
-    return size;
-  },
-  "grpc-write": async (i) => {
-    const u = i % users.length;
-    const f = await writeUpload(grpc[i % grpc.length], mds[u], {
-      parentId: users[u].folderId,
-      name: `f-${tag}-${i}`,
-      ...body,
-    });
-    uploaded.push({ u, id: f.id });
-    return size;
-  },
-  "rest-upload": async (i) => {
-    const u = i % users.length;
-    const f = await restUpload(agent, values.http, users[u].token, {
-      parentId: users[u].folderId,
-      name: `f-${tag}-${i}`,
-      ...body,
-    });
-    uploaded.push({ u, id: f.id });
-    return size;
-  },
+  "grpc-upload": viaService((i, u, o) => uploadFile(grpc[i % grpc.length], mds[u], o)),
+  "grpc-write": viaService((i, u, o) => writeUpload(grpc[i % grpc.length], mds[u], o)),
+  "rest-upload": viaService((_i, u, o) => restUpload(agent, values.http, users[u].token, o)),
   "s3-put": async (i) => {
     const key = `bench/${tag}/${i}`;
     await s3.put(key, { ...body, partBytes: Number(values["part-bytes"]) });
