@@ -38,6 +38,37 @@ describe("error mapping", () => {
     expect(d).toMatchObject({ code: status.INTERNAL, message: "internal error", reason: "INTERNAL" });
   });
 
+  it("turns store faults into statuses a client can retry on, without their messages", () => {
+    const code = (c: string, message = "boom") => Object.assign(new Error(message), { code: c });
+    const cases: [Error, status, string][] = [
+      [new Error("timeout exceeded when trying to connect"), status.UNAVAILABLE, "DATABASE_BUSY"],
+      [
+        Object.assign(new Error("Knex: Timeout acquiring a connection"), { name: "KnexTimeoutError" }),
+        status.UNAVAILABLE,
+        "DATABASE_BUSY",
+      ],
+      [
+        code("57P01", "terminating connection due to administrator command"),
+        status.UNAVAILABLE,
+        "DATABASE_UNAVAILABLE",
+      ],
+      [
+        code("ECONNREFUSED", "connect ECONNREFUSED 10.0.0.3:5432"),
+        status.UNAVAILABLE,
+        "DATABASE_UNAVAILABLE",
+      ],
+      [new Error("Connection terminated unexpectedly"), status.UNAVAILABLE, "DATABASE_UNAVAILABLE"],
+      [code("40001"), status.ABORTED, "CONFLICT_RETRY"],
+      [code("23505", "duplicate key value violates unique constraint"), status.INTERNAL, "INTERNAL"],
+    ];
+    for (const [err, want, reason] of cases) {
+      const d = decodeServiceError(toServiceError(err));
+      expect({ code: d.code, reason: d.reason }, err.message).toEqual({ code: want, reason });
+      expect(d.message).not.toContain("10.0.0.3");
+      if (want === status.UNAVAILABLE) expect(d.retryAfterMs).toBe(1000);
+    }
+  });
+
   it("marks scaffolding as NOT_IMPLEMENTED", () => {
     const d = decodeServiceError(toServiceError(unimplemented("ListTrash")));
     expect(d).toMatchObject({ code: status.UNIMPLEMENTED, reason: "NOT_IMPLEMENTED" });

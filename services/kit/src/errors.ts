@@ -91,8 +91,50 @@ export function encodeStatusDetails(err: AppError, domain = DEFAULT_ERROR_DOMAIN
 }
 
 /** Turns anything thrown by a handler into a grpc-js ServiceError. */
+/** Postgres SQLSTATEs and socket errors that mean "the database is busy or away; retry". */
+const DB_AWAY = new Set([
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+  "08000",
+  "08001",
+  "08003",
+  "08006",
+  "ECONNREFUSED",
+  "ECONNRESET",
+]);
+/** SQLSTATEs of a transaction that lost a race and rolled back: safe to retry as a whole. */
+const DB_CONFLICT = new Set(["40001", "40P01"]);
+
+/**
+ * A store fault that is not the caller's doing and not a bug, as the status a client can act
+ * on: a full connection pool or an unreachable Postgres is UNAVAILABLE with a retry hint (503
+ * + Retry-After through the gateway, retried by the mesh), a serialization failure ABORTED.
+ * Undefined for anything else (which stays a generic INTERNAL).
+ */
+export function transientError(err: unknown): AppError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const code = String((err as { code?: unknown }).code ?? "");
+  if (
+    err.message === "timeout exceeded when trying to connect" || // pg-pool: no client within connectionTimeoutMillis
+    err.name === "KnexTimeoutError" // MikroORM's pool
+  ) {
+    return unavailable("DATABASE_BUSY", "the service is busy; retry shortly", 1000);
+  }
+  if (DB_AWAY.has(code) || /^Connection terminated|^Client has encountered a connection error/.test(err.message)) {
+    return unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry shortly", 1000);
+  }
+  if (DB_CONFLICT.has(code)) {
+    return new AppError(status.ABORTED, "CONFLICT_RETRY", "a concurrent change got in the way; retry", {
+      retryAfterMs: 100,
+    });
+  }
+  return undefined;
+}
+
 export function toServiceError(err: unknown, domain = DEFAULT_ERROR_DOMAIN): Partial<ServiceError> {
-  const app = err instanceof AppError ? err : internal();
+  const app = err instanceof AppError ? err : (transientError(err) ?? internal());
   const metadata = new Metadata();
   metadata.set("grpc-status-details-bin", encodeStatusDetails(app, domain));
   return { code: app.code, details: app.message, metadata };
