@@ -122,7 +122,10 @@ export function transientError(err: unknown): AppError | undefined {
   ) {
     return unavailable("DATABASE_BUSY", "the service is busy; retry shortly", 1000);
   }
-  if (DB_AWAY.has(code) || /^Connection terminated|^Client has encountered a connection error/.test(err.message)) {
+  if (
+    DB_AWAY.has(code) ||
+    /^Connection terminated|^Client has encountered a connection error/.test(err.message)
+  ) {
     return unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry shortly", 1000);
   }
   if (DB_CONFLICT.has(code)) {
