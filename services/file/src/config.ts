@@ -1,15 +1,13 @@
 import {
+  blobSpec,
   bool,
   commonSpec,
   databaseSpec,
   duration,
   int,
   natsSpec,
-  oneOf,
   parseConfig,
   redisSpec,
-  str,
-  url,
 } from "@filemesh/kit";
 
 const MiB = 1024 * 1024;
@@ -19,16 +17,7 @@ export const fileSpec = {
   ...databaseSpec(),
   ...redisSpec(),
   ...natsSpec(),
-  blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
-  /** Root directory of the fs driver. */
-  blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),
-  s3Endpoint: url("S3_ENDPOINT", ["http", "https"], { optional: true, doc: "empty: AWS" }),
-  s3Bucket: str("S3_BUCKET", { default: "filemesh" }),
-  s3Region: str("S3_REGION", { default: "us-east-1" }),
-  s3AccessKeyId: str("S3_ACCESS_KEY_ID", { optional: true, secret: true }),
-  s3SecretAccessKey: str("S3_SECRET_ACCESS_KEY", { optional: true, secret: true }),
-  /** Path-style URLs; default: on with S3_ENDPOINT (MinIO), off for AWS. */
-  s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { optional: true }),
+  ...blobSpec(),
   /** Largest body of POST /v1/files:upload (UploadFile). */
   maxRawUploadBytes: int("MAX_RAW_UPLOAD_BYTES", { default: 32 * MiB, min: 1 }),
   /** Largest declared size of an upload session. */

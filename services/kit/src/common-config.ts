@@ -1,4 +1,4 @@
-import { bool, duration, int, list, oneOf, str, url } from "./config.js";
+import { bool, type ConfigOf, duration, int, list, oneOf, str, url } from "./config.js";
 
 export const SERVICE_NAMES = ["auth", "user", "permission", "file", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -90,3 +90,24 @@ export function redisSpec() {
 export function natsSpec() {
   return { natsUrl: url("NATS_URL", ["nats", "tls"], { default: "nats://127.0.0.1:4222", secret: true }) };
 }
+
+/**
+ * Where file bytes live: read by the file service (which owns them) and the processor (which
+ * checks uploads and writes thumbnails beside them), so both parse the same settings.
+ */
+export function blobSpec() {
+  return {
+    blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
+    /** Root directory of the fs driver. */
+    blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),
+    s3Endpoint: url("S3_ENDPOINT", ["http", "https"], { optional: true, doc: "empty: AWS" }),
+    s3Bucket: str("S3_BUCKET", { default: "filemesh" }),
+    s3Region: str("S3_REGION", { default: "us-east-1" }),
+    s3AccessKeyId: str("S3_ACCESS_KEY_ID", { optional: true, secret: true }),
+    s3SecretAccessKey: str("S3_SECRET_ACCESS_KEY", { optional: true, secret: true }),
+    /** Path-style URLs; default: on with S3_ENDPOINT (MinIO), off for AWS. */
+    s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { optional: true }),
+  };
+}
+
+export type BlobSettings = ConfigOf<ReturnType<typeof blobSpec>>;

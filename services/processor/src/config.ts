@@ -1,16 +1,14 @@
 import {
-  bool,
+  blobSpec,
   commonSpec,
   databaseSpec,
   duration,
   int,
   list,
   natsSpec,
-  oneOf,
   parseConfig,
   redisSpec,
   str,
-  url,
 } from "@filemesh/kit";
 
 const MiB = 1024 * 1024;
@@ -43,14 +41,7 @@ export const processorSpec = {
   /** Items per janitor call to the file service (it is called again while there are more). */
   janitorBatchSize: int("JANITOR_BATCH", { default: 100, min: 1, max: 1000 }),
   /** The file service's blob store, read for checks and written for thumbnails (same settings). */
-  blobDriver: oneOf("BLOB_DRIVER", ["fs", "s3"] as const, { default: "fs" }),
-  blobDir: str("BLOB_DIR", { default: ".tmp/blobs" }),
-  s3Endpoint: url("S3_ENDPOINT", ["http", "https"], { optional: true, doc: "empty: AWS" }),
-  s3Bucket: str("S3_BUCKET", { default: "filemesh" }),
-  s3Region: str("S3_REGION", { default: "us-east-1" }),
-  s3AccessKeyId: str("S3_ACCESS_KEY_ID", { optional: true, secret: true }),
-  s3SecretAccessKey: str("S3_SECRET_ACCESS_KEY", { optional: true, secret: true }),
-  s3ForcePathStyle: bool("S3_FORCE_PATH_STYLE", { default: true }),
+  ...blobSpec(),
 };
 
 export type ProcessorConfig = ReturnType<typeof loadProcessorConfig>;

@@ -1,11 +1,12 @@
-// Picks the blob driver from the configuration, once, at start-up.
+// Picks the blob driver from the configuration, once, at start-up (the file service and the
+// processor both build theirs here, from the kit's blobSpec settings).
 import { resolve } from "node:path";
-import type { FileConfig } from "../config.js";
+import type { BlobSettings } from "@filemesh/kit";
 import type { BlobStore } from "./blob-store.js";
 import { createFsStore } from "./fs-store.js";
 import { createS3Store } from "./s3-store.js";
 
-export function createBlobStore(config: FileConfig): BlobStore {
+export function createBlobStore(config: BlobSettings & { partBytes?: number }): BlobStore {
   if (config.blobDriver === "fs") return createFsStore(resolve(config.blobDir));
   return createS3Store({
     endpoint: config.s3Endpoint,
@@ -14,6 +15,6 @@ export function createBlobStore(config: FileConfig): BlobStore {
     accessKeyId: config.s3AccessKeyId,
     secretAccessKey: config.s3SecretAccessKey,
     forcePathStyle: config.s3ForcePathStyle ?? Boolean(config.s3Endpoint),
-    putPartBytes: config.partBytes,
+    ...(config.partBytes === undefined ? {} : { putPartBytes: config.partBytes }),
   });
 }
