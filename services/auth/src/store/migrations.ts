@@ -1,8 +1,7 @@
-import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, sqlMigration } from "@filemesh/kit";
 
-class M001Accounts extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M001Accounts = [
+  `
       CREATE TABLE IF NOT EXISTS auth.accounts (
         id uuid PRIMARY KEY,
         email text NOT NULL,
@@ -14,10 +13,9 @@ class M001Accounts extends Migration {
         disable_time timestamptz,
         disable_reason text NOT NULL DEFAULT '',
         CONSTRAINT accounts_email_key UNIQUE (email)
-      )`);
-  }
-}
+      )`,
+];
 
 export function authMigrations(outboxSql: string): MigrationObject[] {
-  return [{ name: "001_accounts", class: M001Accounts }, sqlMigration("002_outbox", outboxSql)];
+  return [sqlMigration("001_accounts", ...M001Accounts), sqlMigration("002_outbox", outboxSql)];
 }

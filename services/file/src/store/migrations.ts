@@ -1,10 +1,9 @@
 // The `files` schema: the tree (files and folders in one table), versions, usage and quotas,
 // upload sessions and their parts, share links, a service secret (page tokens), the outbox.
-import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, sqlMigration } from "@filemesh/kit";
 
-class M001Tree extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M001Tree = [
+  `
       CREATE TABLE IF NOT EXISTS files.files (
         id uuid PRIMARY KEY,
         owner_id text NOT NULL,
@@ -27,16 +26,12 @@ class M001Tree extends Migration {
         trash_root_id uuid,
         trashed_by text,
         CHECK ((parent_id IS NULL) = (home_of IS NOT NULL))
-      )`);
-    // Names are unique among the live children of a folder.
-    this.addSql(
-      "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name_key ON files.files (parent_id, name) WHERE trash_time IS NULL",
-    );
-    this.addSql(
-      "CREATE INDEX IF NOT EXISTS files_children_time_idx ON files.files (parent_id, update_time DESC, id) WHERE trash_time IS NULL",
-    );
-    this.addSql("CREATE INDEX IF NOT EXISTS files_trash_root_idx ON files.files (trash_root_id)");
-    this.addSql(`
+      )`,
+  // Names are unique among the live children of a folder.
+  "CREATE UNIQUE INDEX IF NOT EXISTS files_live_name_key ON files.files (parent_id, name) WHERE trash_time IS NULL",
+  "CREATE INDEX IF NOT EXISTS files_children_time_idx ON files.files (parent_id, update_time DESC, id) WHERE trash_time IS NULL",
+  "CREATE INDEX IF NOT EXISTS files_trash_root_idx ON files.files (trash_root_id)",
+  `
       CREATE TABLE IF NOT EXISTS files.versions (
         id uuid PRIMARY KEY,
         file_id uuid NOT NULL REFERENCES files.files (id) ON DELETE CASCADE,
@@ -48,20 +43,18 @@ class M001Tree extends Migration {
         state smallint NOT NULL,
         creator text NOT NULL,
         create_time timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
-      )`);
-    this.addSql(
-      "CREATE INDEX IF NOT EXISTS versions_file_idx ON files.versions (file_id, create_time DESC, id)",
-    );
-    this.addSql(`
+      )`,
+  "CREATE INDEX IF NOT EXISTS versions_file_idx ON files.versions (file_id, create_time DESC, id)",
+  `
       CREATE TABLE IF NOT EXISTS files.usage (
         user_id text PRIMARY KEY,
         used_bytes bigint NOT NULL DEFAULT 0,
         reserved_bytes bigint NOT NULL DEFAULT 0,
         file_count bigint NOT NULL DEFAULT 0,
         quota_bytes bigint
-      )`);
-    // Writes retried with the same request_id (AIP-155): the resource the first attempt made.
-    this.addSql(`
+      )`,
+  // Writes retried with the same request_id (AIP-155): the resource the first attempt made.
+  `
       CREATE TABLE IF NOT EXISTS files.requests (
         caller text NOT NULL,
         method text NOT NULL,
@@ -70,19 +63,17 @@ class M001Tree extends Migration {
         resource_id text NOT NULL DEFAULT '',
         create_time timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (caller, method, request_id)
-      )`);
-    this.addSql(`
+      )`,
+  `
       CREATE TABLE IF NOT EXISTS files.secrets (
         name text PRIMARY KEY,
         value bytea NOT NULL,
         create_time timestamptz NOT NULL DEFAULT now()
-      )`);
-  }
-}
+      )`,
+];
 
-class M002Uploads extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M002Uploads = [
+  `
       CREATE TABLE IF NOT EXISTS files.uploads (
         id uuid PRIMARY KEY,
         owner_id text NOT NULL,
@@ -100,24 +91,20 @@ class M002Uploads extends Migration {
         file_id uuid,
         create_time timestamptz NOT NULL DEFAULT now(),
         expire_time timestamptz NOT NULL
-      )`);
-    this.addSql(
-      "CREATE INDEX IF NOT EXISTS uploads_active_idx ON files.uploads (owner_id, expire_time) WHERE state = 1",
-    );
-    this.addSql(`
+      )`,
+  "CREATE INDEX IF NOT EXISTS uploads_active_idx ON files.uploads (owner_id, expire_time) WHERE state = 1",
+  `
       CREATE TABLE IF NOT EXISTS files.upload_parts (
         upload_id uuid NOT NULL REFERENCES files.uploads (id) ON DELETE CASCADE,
         part_number integer NOT NULL,
         size_bytes bigint NOT NULL,
         etag text NOT NULL,
         PRIMARY KEY (upload_id, part_number)
-      )`);
-  }
-}
+      )`,
+];
 
-class M003Links extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M003Links = [
+  `
       CREATE TABLE IF NOT EXISTS files.links (
         id uuid PRIMARY KEY,
         file_id uuid NOT NULL REFERENCES files.files (id) ON DELETE CASCADE,
@@ -129,10 +116,9 @@ class M003Links extends Migration {
         password_hash text,
         creator text NOT NULL,
         create_time timestamptz NOT NULL DEFAULT date_trunc('milliseconds', clock_timestamp())
-      )`);
-    this.addSql("CREATE INDEX IF NOT EXISTS links_file_idx ON files.links (file_id, create_time, id)");
-  }
-}
+      )`,
+  "CREATE INDEX IF NOT EXISTS links_file_idx ON files.links (file_id, create_time, id)",
+];
 
 // The janitor (handlers/janitor-handlers.ts): rows whose object went missing are marked and
 // hidden; a thumbnail is recognised by its key (files.thumbnail_key(k) = thumbnailKey(k) of
@@ -158,9 +144,9 @@ const janitorSql = [
 
 export function fileMigrations(outboxSql: string): MigrationObject[] {
   return [
-    { name: "001_tree", class: M001Tree },
-    { name: "002_uploads", class: M002Uploads },
-    { name: "003_links", class: M003Links },
+    sqlMigration("001_tree", ...M001Tree),
+    sqlMigration("002_uploads", ...M002Uploads),
+    sqlMigration("003_links", ...M003Links),
     sqlMigration("004_events", outboxSql),
     // The permission revision of a link's tuple: the anonymous routes check at least that.
     sqlMigration(

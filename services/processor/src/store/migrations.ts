@@ -31,9 +31,8 @@ class M001AuditEvents extends Migration {
   }
 }
 
-class M003UploadResults extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M003UploadResults = [
+  `
       CREATE TABLE IF NOT EXISTS jobs.upload_results (
         event_id uuid PRIMARY KEY,
         file_id uuid NOT NULL,
@@ -45,14 +44,12 @@ class M003UploadResults extends Migration {
         deliveries integer NOT NULL,
         commit_time timestamptz,
         finish_time timestamptz NOT NULL DEFAULT now()
-      )`);
-    this.addSql("CREATE INDEX IF NOT EXISTS upload_results_file_idx ON jobs.upload_results (file_id)");
-  }
-}
+      )`,
+  "CREATE INDEX IF NOT EXISTS upload_results_file_idx ON jobs.upload_results (file_id)",
+];
 
-class M004JanitorRuns extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M004JanitorRuns = [
+  `
       CREATE TABLE IF NOT EXISTS jobs.janitor_runs (
         id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         trigger text NOT NULL,
@@ -60,15 +57,14 @@ class M004JanitorRuns extends Migration {
         finish_time timestamptz NOT NULL DEFAULT now(),
         counts jsonb NOT NULL,
         error text NOT NULL DEFAULT ''
-      )`);
-  }
-}
+      )`,
+];
 
 export function processorMigrations(consumedEventsSql: string): MigrationObject[] {
   return [
     { name: "001_audit_events", class: M001AuditEvents },
     sqlMigration("002_consumed_events", consumedEventsSql),
-    { name: "003_upload_results", class: M003UploadResults },
-    { name: "004_janitor_runs", class: M004JanitorRuns },
+    sqlMigration("003_upload_results", ...M003UploadResults),
+    sqlMigration("004_janitor_runs", ...M004JanitorRuns),
   ];
 }

@@ -1,10 +1,9 @@
 // The `users` schema: profiles, groups, direct memberships (users or groups), idempotency
 // records of retried writes, a service secret (page tokens), the outbox and the consumer inbox.
-import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, sqlMigration } from "@filemesh/kit";
 
-class M001Profiles extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M001Profiles = [
+  `
       CREATE TABLE IF NOT EXISTS users.profiles (
         id uuid PRIMARY KEY,
         email text NOT NULL,
@@ -15,21 +14,19 @@ class M001Profiles extends Migration {
         create_time timestamptz NOT NULL DEFAULT now(),
         update_time timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT profiles_email_key UNIQUE (email)
-      )`);
-  }
-}
+      )`,
+];
 
-class M002Groups extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M002Groups = [
+  `
       CREATE TABLE IF NOT EXISTS users.groups (
         id uuid PRIMARY KEY,
         name text NOT NULL,
         description text NOT NULL DEFAULT '',
         created_by uuid NOT NULL,
         create_time timestamptz NOT NULL DEFAULT now()
-      )`);
-    this.addSql(`
+      )`,
+  `
       CREATE TABLE IF NOT EXISTS users.memberships (
         group_id uuid NOT NULL REFERENCES users.groups (id) ON DELETE CASCADE,
         member_kind text NOT NULL CHECK (member_kind IN ('user', 'group')),
@@ -37,16 +34,12 @@ class M002Groups extends Migration {
         role text NOT NULL CHECK (role IN ('member', 'admin')),
         create_time timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (group_id, member_kind, member_id)
-      )`);
-    this.addSql(
-      "CREATE INDEX IF NOT EXISTS memberships_member_idx ON users.memberships (member_kind, member_id)",
-    );
-  }
-}
+      )`,
+  "CREATE INDEX IF NOT EXISTS memberships_member_idx ON users.memberships (member_kind, member_id)",
+];
 
-class M003Requests extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M003Requests = [
+  `
       CREATE TABLE IF NOT EXISTS users.requests (
         caller text NOT NULL,
         method text NOT NULL,
@@ -55,22 +48,21 @@ class M003Requests extends Migration {
         response bytea,
         create_time timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (caller, method, request_id)
-      )`);
-    this.addSql("CREATE INDEX IF NOT EXISTS requests_create_time_idx ON users.requests (create_time)");
-    this.addSql(`
+      )`,
+  "CREATE INDEX IF NOT EXISTS requests_create_time_idx ON users.requests (create_time)",
+  `
       CREATE TABLE IF NOT EXISTS users.secrets (
         name text PRIMARY KEY,
         value bytea NOT NULL,
         create_time timestamptz NOT NULL DEFAULT now()
-      )`);
-  }
-}
+      )`,
+];
 
 export function userMigrations(outboxSql: string, inboxSql: string): MigrationObject[] {
   return [
-    { name: "001_profiles", class: M001Profiles },
-    { name: "002_groups", class: M002Groups },
-    { name: "003_requests", class: M003Requests },
+    sqlMigration("001_profiles", ...M001Profiles),
+    sqlMigration("002_groups", ...M002Groups),
+    sqlMigration("003_requests", ...M003Requests),
     sqlMigration("004_events", outboxSql, inboxSql),
   ];
 }
