@@ -13,8 +13,12 @@ import { rateLimitMiddleware } from "./ratelimit/middleware.js";
 import { createRedis } from "./redis.js";
 import type { Runtime } from "./server.js";
 
-export function internalAuthOf(config: Pick<CommonConfig, "internalAuth" | "internalToken">): InternalAuth {
-  if (config.internalAuth === "xfcc") return { mode: "xfcc" };
+export function internalAuthOf(
+  config: Pick<CommonConfig, "internalAuth" | "internalToken" | "meshTrustDomain" | "meshNamespace">,
+): InternalAuth {
+  if (config.internalAuth === "xfcc") {
+    return { mode: "xfcc", trustDomain: config.meshTrustDomain, namespace: config.meshNamespace };
+  }
   if (config.internalToken.length < 16) {
     throw new Error(
       "invalid configuration:\n  - INTERNAL_TOKEN must be at least 16 characters with INTERNAL_AUTH=token",
@@ -47,6 +51,7 @@ export function callerChecks(opts: {
       redis,
       limits: parseLimits(config.rateLimits),
       trustForwardedFor: config.trustForwardedFor,
+      trustedProxyHops: config.trustedProxyHops,
       failOpen,
     }),
   ];

@@ -46,9 +46,14 @@ export function commonSpec(name: ServiceName) {
     /** How mesh services prove who they are on internal methods: a shared token, or Istio's XFCC header. */
     internalAuth: oneOf("INTERNAL_AUTH", ["token", "xfcc"] as const, { default: "token" }),
     internalToken: str("INTERNAL_TOKEN", { default: "", secret: true }),
+    // INTERNAL_AUTH=xfcc: only SPIFFE identities spiffe://<domain>/ns/<namespace>/sa/<service> count.
+    meshTrustDomain: str("MESH_TRUST_DOMAIN", { default: "cluster.local" }),
+    meshNamespace: str("MESH_NAMESPACE", { default: "filemesh" }),
     rateLimits: str("RATE_LIMITS", { default: DEFAULT_RATE_LIMITS }),
     // Only behind a proxy that sets it (the gateway, Envoy): otherwise callers could pick their identity.
     trustForwardedFor: bool("TRUST_FORWARDED_FOR", { default: false }),
+    /** Proxies that appended to X-Forwarded-For; the client is the entry this far from the right. */
+    trustedProxyHops: int("TRUSTED_PROXY_HOPS", { default: 1, min: 1, max: 10 }),
   };
 }
 

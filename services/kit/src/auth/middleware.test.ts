@@ -9,8 +9,15 @@ import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
 import type { CallContext } from "../grpc/context.js";
 import type { Logger } from "../logger.js";
-import { rateLimitMiddleware } from "../ratelimit/middleware.js";
-import { authMiddleware, INTERNAL_TOKEN_HEADER, type InternalAuth, SERVICE_HEADER } from "./middleware.js";
+import { clientAddress, rateLimitMiddleware } from "../ratelimit/middleware.js";
+import {
+  authMiddleware,
+  callingService,
+  INTERNAL_TOKEN_HEADER,
+  type InternalAuth,
+  lastXfccElement,
+  SERVICE_HEADER,
+} from "./middleware.js";
 
 const SECRET = "0123456789abcdef-secret";
 const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -29,16 +36,16 @@ const userToken = (sub: string) =>
     ...verify,
   });
 
-function ctxOf(m: MethodInfo, headers: Record<string, string>): CallContext {
+function ctxOf(m: MethodInfo, headers: Record<string, string | string[]>, peer = "127.0.0.1:1"): CallContext {
   const metadata = new Metadata();
-  for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+  for (const [k, v] of Object.entries(headers)) for (const one of [v].flat()) metadata.add(k, one);
   const log = { warn() {} } as unknown as Logger;
   return {
     method: m,
     requestId: "r",
     metadata,
     signal: new AbortController().signal,
-    peer: "127.0.0.1:1",
+    peer,
     log,
     setHeader() {},
     sendHeader() {},
@@ -68,6 +75,7 @@ async function outcome(internal: InternalAuth, m: MethodInfo, headers: Record<st
 
 const token: InternalAuth = { mode: "token", token: SECRET };
 const as = (name: string, secret = SECRET) => ({ [SERVICE_HEADER]: name, [INTERNAL_TOKEN_HEADER]: secret });
+const mesh: InternalAuth = { mode: "xfcc", trustDomain: "cluster.local", namespace: "filemesh" };
 const xfcc = (sa: string) => ({
   "x-forwarded-client-cert": `By=spiffe://cluster.local/ns/filemesh/sa/permission;Hash=ab;URI=spiffe://cluster.local/ns/filemesh/sa/${sa}`,
 });
@@ -104,7 +112,7 @@ describe("service callers on a user-facing method", () => {
   });
 
   it("recognise the sidecar's client certificate in xfcc mode, and not the gateway's", async () => {
-    const mode: InternalAuth = { mode: "xfcc" };
+    const mode = mesh;
     expect(await outcome(mode, method("Check"), xfcc("file"))).toBe("service:file");
     expect(await outcome(mode, method("Check"), xfcc("gateway"))).toBe("UNAUTHENTICATED MISSING_TOKEN");
     expect(await outcome(mode, method("Check"), xfcc("user"))).toBe("UNAUTHENTICATED MISSING_TOKEN");
@@ -144,5 +152,85 @@ describe("rate limits", () => {
     expect(redisCalls).toBe(0);
     expect(await run("user:u1")).toBe(true);
     expect(redisCalls).toBe(1);
+  });
+});
+
+/** The service an XFCC header proves, in xfcc mode for cluster.local / filemesh. */
+const serviceFrom = (header: string | string[]) =>
+  callingService(ctxOf(method("WriteRelations"), { "x-forwarded-client-cert": header }), mesh);
+const element = (sa: string, ns = "filemesh", domain = "cluster.local") =>
+  `By=spiffe://cluster.local/ns/filemesh/sa/permission;Hash=0a1b;Subject="";URI=spiffe://${domain}/ns/${ns}/sa/${sa}`;
+
+describe("the XFCC identity (INTERNAL_AUTH=xfcc)", () => {
+  it("is the element the sidecar appended last, never an earlier one a client sent", async () => {
+    // A client's forged element first, the sidecar's own (the gateway) appended after it.
+    expect(serviceFrom(`${element("file")},${element("gateway")}`)).toBe("gateway");
+    expect(serviceFrom([element("file"), element("gateway")])).toBe("gateway");
+    expect(serviceFrom(element("file"))).toBe("file");
+    // Through the middleware: the gateway's call with a forged file identity in front is refused.
+    expect(
+      await outcome(mesh, method("WriteRelations"), {
+        "x-forwarded-client-cert": `${element("file")},${element("gateway")}`,
+      }),
+    ).toBe("PERMISSION_DENIED CALLER_NOT_ALLOWED");
+    expect(
+      await outcome(mesh, method("WriteRelations"), { "x-forwarded-client-cert": element("file") }),
+    ).toBe("service:file");
+  });
+
+  it("reads quoted values with commas and semicolons, and an unbalanced quote in front cannot swallow it", () => {
+    const subject =
+      'By=spiffe://cluster.local/ns/filemesh/sa/x;Subject="CN=a,O=b;c";URI=spiffe://cluster.local/ns/filemesh/sa/user';
+    expect(serviceFrom(`${element("file")},${subject}`)).toBe("user");
+    // The client's part ends in an open quote: read from the right, the sidecar's element stands.
+    expect(serviceFrom(`URI=spiffe://cluster.local/ns/filemesh/sa/file;X=",${element("gateway")}`)).toBe(
+      "gateway",
+    );
+    expect(lastXfccElement(`a="x,y",b=1`)).toBe("b=1");
+    expect(lastXfccElement(`a="x,y"`)).toBe('a="x,y"');
+    expect(lastXfccElement(`"unbalanced`)).toBeUndefined();
+  });
+
+  it("must be in the configured trust domain and namespace, with exactly one SPIFFE URI", () => {
+    expect(serviceFrom(element("file", "other-ns"))).toBeUndefined();
+    expect(serviceFrom(element("file", "filemesh", "evil.example"))).toBeUndefined();
+    expect(serviceFrom(`${element("file")};URI=spiffe://cluster.local/ns/filemesh/sa/auth`)).toBeUndefined();
+    expect(serviceFrom("By=spiffe://cluster.local/ns/filemesh/sa/file;Hash=ab")).toBeUndefined();
+    expect(serviceFrom("URI=spiffe://cluster.local/ns/filemesh/sa/file/extra")).toBeUndefined();
+    expect(serviceFrom("")).toBeUndefined();
+    const other: InternalAuth = { mode: "xfcc", trustDomain: "corp.example", namespace: "files" };
+    const ctx = ctxOf(method("WriteRelations"), {
+      "x-forwarded-client-cert": element("file", "files", "corp.example"),
+    });
+    expect(callingService(ctx, other)).toBe("file");
+    expect(callingService(ctx, mesh)).toBeUndefined();
+  });
+});
+
+describe("the client address of rate limits", () => {
+  const addr = (xff: string | string[] | undefined, trust: boolean, hops?: number) =>
+    clientAddress(
+      ctxOf(method("Check"), xff === undefined ? {} : { "x-forwarded-for": xff }, "10.0.0.9:4242"),
+      trust,
+      hops,
+    );
+
+  it("is the entry the trusted proxy wrote (the rightmost by default), never one the client put in front", () => {
+    expect(addr("203.0.113.7", true)).toBe("203.0.113.7");
+    expect(addr("1.2.3.4, 203.0.113.7", true)).toBe("203.0.113.7");
+    expect(addr(["1.2.3.4", "203.0.113.7"], true)).toBe("203.0.113.7");
+    // Two trusted proxies (an L7 load balancer in front of the edge): the second from the right.
+    expect(addr("1.2.3.4, 203.0.113.7, 10.1.1.1", true, 2)).toBe("203.0.113.7");
+    expect(addr("203.0.113.7", true, 2)).toBe("203.0.113.7");
+    expect(addr("[2001:db8::1]:443", true)).toBe("2001:db8::1");
+    expect(addr("2001:db8::1", true)).toBe("2001:db8::1");
+    expect(addr("198.51.100.2:5555", true)).toBe("198.51.100.2");
+  });
+
+  it("is the peer when X-Forwarded-For is not trusted, absent, or not an address", () => {
+    expect(addr("203.0.113.7", false)).toBe("10.0.0.9");
+    expect(addr(undefined, true)).toBe("10.0.0.9");
+    expect(addr("1.2.3.4, not-an-ip", true)).toBe("10.0.0.9");
+    expect(addr(`1.2.3.4, ${"9".repeat(80)}`, true)).toBe("10.0.0.9");
   });
 });

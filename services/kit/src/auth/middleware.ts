@@ -14,7 +14,10 @@ import type { KeySource } from "./jwks.js";
 import type { SessionChecker } from "./session-keys.js";
 import { createVerifyCache, type VerifySettings } from "./verify.js";
 
-export type InternalAuth = { mode: "token"; token: string } | { mode: "xfcc" };
+export type InternalAuth =
+  | { mode: "token"; token: string }
+  /** The Istio sidecar's XFCC; only identities of this trust domain and namespace count. */
+  | { mode: "xfcc"; trustDomain: string; namespace: string };
 
 export interface AuthMiddlewareOptions {
   keys: KeySource;
@@ -27,7 +30,7 @@ export const SERVICE_HEADER = "x-filemesh-service";
 export const INTERNAL_TOKEN_HEADER = "x-filemesh-internal-token";
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/-]+=*)$/;
-const SPIFFE_SA = /URI=spiffe:\/\/[^/;,]+\/ns\/[^/;,]+\/sa\/([a-z0-9-]+)/;
+const SPIFFE_SA = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/sa\/([a-z0-9-]+)$/;
 
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -42,8 +45,53 @@ export function callingService(ctx: CallContext, internal: InternalAuth): string
     const token = metadataString(ctx.metadata, INTERNAL_TOKEN_HEADER);
     return name && token && internal.token && sameSecret(token, internal.token) ? name : undefined;
   }
-  const xfcc = metadataString(ctx.metadata, "x-forwarded-client-cert");
-  return xfcc ? SPIFFE_SA.exec(xfcc)?.[1] : undefined;
+  // Only the element the receiving sidecar appended (the last) is the caller's certificate;
+  // anything before it came from further out (another proxy, or the client) and may be forged.
+  const last = lastXfccElement(ctx.metadata.get("x-forwarded-client-cert").join(","));
+  const uris = xfccFields(last ?? "")?.filter(([k]) => k.toLowerCase() === "uri");
+  if (uris?.length !== 1) return undefined;
+  const m = SPIFFE_SA.exec(uris[0]?.[1] ?? "");
+  return m && m[1] === internal.trustDomain && m[2] === internal.namespace ? m[3] : undefined;
+}
+
+/**
+ * The last element of an XFCC header. Elements are separated by commas outside double quotes
+ * (Subject="CN=a,O=b" holds one). Scanning from the right, the sidecar's own element is read
+ * whole whatever a client put in front of it (an unbalanced quote there cannot swallow it).
+ */
+export function lastXfccElement(header: string): string | undefined {
+  let quoted = false;
+  for (let i = header.length - 1; i >= 0; i--) {
+    const c = header[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === "," && !quoted) return header.slice(i + 1).trim() || undefined;
+  }
+  return quoted ? undefined : header.trim() || undefined;
+}
+
+/** The key=value pairs of one XFCC element (`;`-separated, quoted values unquoted); undefined when malformed. */
+export function xfccFields(element: string): [string, string][] | undefined {
+  const pairs: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (const c of element) {
+    if (c === '"') quoted = !quoted;
+    if (c === ";" && !quoted) {
+      pairs.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  if (quoted) return undefined;
+  pairs.push(cur);
+  const out: [string, string][] = [];
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) return undefined;
+    let v = pair.slice(eq + 1).trim();
+    if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+    out.push([pair.slice(0, eq).trim(), v]);
+  }
+  return out;
 }
 
 export function authMiddleware(o: AuthMiddlewareOptions): Middleware {

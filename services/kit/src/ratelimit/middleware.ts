@@ -5,26 +5,53 @@
 // budget would let a few clients starve everyone's share links). If Redis is unreachable the
 // limiter lets calls through (and counts it): availability over throttling; brute-force
 // protection of logins has its own fail-closed path in the auth service.
+import { isIP } from "node:net";
 import type { Redis } from "ioredis";
 import type { Counter } from "prom-client";
 import { resourceExhausted } from "../errors.js";
-import { type CallContext, metadataString } from "../grpc/context.js";
+import type { CallContext } from "../grpc/context.js";
 import type { Middleware } from "../grpc/middleware.js";
 import { type Limit, takeToken } from "./gcra.js";
 
 export interface RateLimitOptions {
   redis: Redis;
   limits: Record<string, Limit>;
-  /** Use the first X-Forwarded-For hop as the client address (set by the gateway/Envoy). */
+  /** Take the client address from X-Forwarded-For (only behind the gateway/Envoy). */
   trustForwardedFor: boolean;
+  /** Proxies in front of the service that appended to X-Forwarded-For (TRUSTED_PROXY_HOPS). */
+  trustedProxyHops?: number;
   failOpen?: Counter;
 }
 
-export function clientAddress(ctx: CallContext, trustForwardedFor: boolean): string {
-  const xff = trustForwardedFor ? metadataString(ctx.metadata, "x-forwarded-for") : undefined;
-  const first = xff?.split(",")[0]?.trim();
-  if (first && first.length <= 64) return first;
-  return ctx.peer.replace(/:\d+$/, "");
+/**
+ * The address a limit counts against. Behind the gateway/Envoy (trustForwardedFor) it is the
+ * X-Forwarded-For entry `trustedProxyHops` from the right: the address the outermost trusted
+ * proxy saw. Everything left of it is what the client claimed and is never used (a client
+ * could otherwise pick a fresh budget per request, or spend a victim's). Both gateways
+ * overwrite the header with the one address they trust, so one hop is the default.
+ */
+export function clientAddress(ctx: CallContext, trustForwardedFor: boolean, trustedProxyHops = 1): string {
+  const peer = ctx.peer.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  if (!trustForwardedFor) return peer;
+  const hops = ctx.metadata
+    .get("x-forwarded-for")
+    .join(",")
+    .split(",")
+    .map((h) => h.trim())
+    .filter((h) => h.length > 0);
+  if (hops.length === 0) return peer;
+  // Fewer entries than trusted hops: the leftmost was still written by a trusted proxy.
+  const chosen = normalizeAddress(hops[Math.max(0, hops.length - Math.max(1, trustedProxyHops))] ?? "");
+  return chosen ?? peer;
+}
+
+/** An IP address without port or brackets, or undefined when the entry is not one. */
+function normalizeAddress(entry: string): string | undefined {
+  if (isIP(entry)) return entry;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry)?.[1];
+  if (bracketed && isIP(bracketed) === 6) return bracketed;
+  const v4port = /^([\d.]+):\d+$/.exec(entry)?.[1];
+  return v4port && isIP(v4port) === 4 ? v4port : undefined;
 }
 
 export function rateLimitMiddleware(o: RateLimitOptions): Middleware {
@@ -32,7 +59,7 @@ export function rateLimitMiddleware(o: RateLimitOptions): Middleware {
     const cls = ctx.method.policy.rateClass;
     const limit = cls ? o.limits[cls] : undefined;
     if (!limit || ctx.principal?.subject.startsWith("service:")) return next();
-    const who = ctx.principal?.subject ?? `ip:${clientAddress(ctx, o.trustForwardedFor)}`;
+    const who = ctx.principal?.subject ?? `ip:${clientAddress(ctx, o.trustForwardedFor, o.trustedProxyHops)}`;
     let waitMs = 0;
     try {
       // The limit is part of the key, so changing a limit starts from a fresh budget.
