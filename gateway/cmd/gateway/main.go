@@ -25,15 +25,21 @@ const shutdownTimeout = 20 * time.Second
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "gateway")
-	if err := run(log); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, log, os.Getenv, nil); err != nil {
 		log.Error("gateway stopped", "err", err.Error())
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger) error {
-	cfg, err := config.Load(os.Getenv)
+// run serves until ctx ends. Everything the process logs goes through log (the http.Server's
+// own messages too), and nothing it logs holds a request's path, query or headers: share-link
+// tokens live in paths and their passwords in queries or headers (TestLogsHoldNoSecrets).
+// listening, when set, is told the bound address.
+func run(ctx context.Context, log *slog.Logger, getenv func(string) string, listening func(addr string)) error {
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
@@ -57,13 +63,14 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	httpSrv := srv.HTTPServer()
+	httpSrv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	errc := make(chan error, 1)
 	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("gateway listening", "addr", ln.Addr().String(), "descriptor", cfg.DescriptorPath,
 		"upstreams", cfg.Upstreams, "url", "http://"+ln.Addr().String())
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return err

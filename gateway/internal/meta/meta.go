@@ -27,14 +27,44 @@ var skipped = map[string]bool{
 	"proxy-authorization": true, "http2-settings": true, "expect": true,
 }
 
+// edgeOnly are identity and client-address headers only the edge may set. A client's own
+// values are dropped, never forwarded: the services take the calling mesh service from
+// x-filemesh-service + x-filemesh-internal-token (or the sidecar's x-forwarded-client-cert)
+// and the client's address from x-forwarded-for, which the gateway writes itself.
+var edgeOnly = map[string]bool{
+	"x-forwarded-client-cert": true, "x-forwarded-for": true, "forwarded": true, "x-real-ip": true,
+	"x-client-ip": true, "true-client-ip": true, "cf-connecting-ip": true,
+}
+
+// edgeOnlyPrefixes: every x-filemesh-* header (the mesh's own: service identity, internal
+// token), x-forwarded-* (host, proto, …) and x-envoy-* (Envoy's internal headers).
+var edgeOnlyPrefixes = []string{"x-filemesh-", "x-forwarded-", "x-envoy-"}
+
+// EdgeOnly reports whether a request header is one the gateway drops from clients.
+func EdgeOnly(key string) bool {
+	key = strings.ToLower(key)
+	if edgeOnly[key] {
+		return true
+	}
+	for _, p := range edgeOnlyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // Outgoing builds the metadata to send upstream from incoming request headers: everything
-// except transport/protocol headers (so authorization, x-request-id, traceparent, tracestate
-// and custom metadata pass through), plus x-forwarded-for with the caller's address.
+// except transport/protocol headers and edge-only identity headers (so authorization,
+// x-request-id, traceparent, tracestate, x-link-password and custom metadata pass through),
+// plus x-forwarded-for set to the address of the TCP peer alone. The local gateway is the
+// edge: whatever X-Forwarded-For a client sends is dropped, so the services (which take the
+// rightmost entry, TRUSTED_PROXY_HOPS=1) count every limit against the address that connected.
 func Outgoing(r *http.Request) metadata.MD {
 	md := metadata.MD{}
 	for k, vs := range r.Header {
 		key := strings.ToLower(k)
-		if skipped[key] || strings.HasPrefix(key, "grpc-") || strings.HasPrefix(key, ":") {
+		if skipped[key] || EdgeOnly(key) || strings.HasPrefix(key, "grpc-") || strings.HasPrefix(key, ":") {
 			continue
 		}
 		if strings.HasSuffix(key, "-bin") {
@@ -50,8 +80,7 @@ func Outgoing(r *http.Request) metadata.MD {
 		md.Append(key, vs...)
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		prior := md.Get("x-forwarded-for")
-		md.Set("x-forwarded-for", strings.Join(append(prior, host), ", "))
+		md.Set("x-forwarded-for", host)
 	}
 	return md
 }

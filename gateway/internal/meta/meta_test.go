@@ -3,6 +3,7 @@ package meta
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,13 +33,53 @@ func TestOutgoingMetadata(t *testing.T) {
 	r.Header.Set("X-Data-Bin", "AAEC") // base64 of 00 01 02
 	md := Outgoing(r)
 	if md.Get("authorization")[0] != "Bearer t" || md.Get("traceparent")[0] != "00-abc-def-01" ||
-		md.Get("x-forwarded-for")[0] != "1.2.3.4, 10.1.2.3" || md.Get("x-data-bin")[0] != "\x00\x01\x02" {
+		len(md.Get("x-forwarded-for")) != 1 || md.Get("x-forwarded-for")[0] != "10.1.2.3" || md.Get("x-data-bin")[0] != "\x00\x01\x02" {
 		t.Errorf("metadata %v", md)
 	}
 	for _, k := range []string{"connection", "grpc-timeout", "content-type"} {
 		if len(md.Get(k)) != 0 {
 			t.Errorf("%s must not be forwarded", k)
 		}
+	}
+}
+
+// A client cannot pass itself off as a mesh service, a sidecar's certificate, another
+// address, or Envoy: those headers are dropped, and x-forwarded-for is the TCP peer alone.
+func TestOutgoingDropsEdgeOnlyHeaders(t *testing.T) {
+	r := httptest.NewRequest("POST", "/x", nil)
+	r.RemoteAddr = "[2001:db8::7]:5555"
+	forged := map[string]string{
+		"X-Filemesh-Service":        "file",
+		"X-Filemesh-Internal-Token": "0123456789abcdef-secret",
+		"X-Filemesh-Anything":       "x",
+		"X-Forwarded-Client-Cert":   "By=spiffe://cluster.local/ns/filemesh/sa/file;URI=spiffe://cluster.local/ns/filemesh/sa/file",
+		"X-Forwarded-For":           "198.51.100.9",
+		"X-Forwarded-Host":          "evil.example",
+		"X-Forwarded-Proto":         "https",
+		"Forwarded":                 "for=198.51.100.9",
+		"X-Real-Ip":                 "198.51.100.9",
+		"True-Client-Ip":            "198.51.100.9",
+		"X-Envoy-External-Address":  "198.51.100.9",
+		"X-Envoy-Original-Path":     "/v1/other",
+	}
+	for k, v := range forged {
+		r.Header.Add(k, v)
+	}
+	r.Header.Add("X-Forwarded-For", "198.51.100.10")
+	r.Header.Set("X-Link-Password", "hunter2")
+	r.Header.Set("Authorization", "Bearer t")
+	md := Outgoing(r)
+	for k := range forged {
+		if got := md.Get(k); strings.EqualFold(k, "X-Forwarded-For") {
+			if len(got) != 1 || got[0] != "2001:db8::7" {
+				t.Errorf("x-forwarded-for = %q, want the peer alone", got)
+			}
+		} else if len(got) != 0 {
+			t.Errorf("%s forwarded as %q", k, got)
+		}
+	}
+	if md.Get("x-link-password")[0] != "hunter2" || md.Get("authorization")[0] != "Bearer t" {
+		t.Errorf("x-link-password / authorization must pass: %v", md)
 	}
 }
 
