@@ -39,6 +39,22 @@ export const fileSpec = {
   downloadChunkBytes: int("DOWNLOAD_CHUNK_BYTES", { default: 256 * 1024, min: 1024, max: 4 * MiB }),
   /** Most items one folder copy may create. */
   maxCopyItems: int("MAX_COPY_ITEMS", { default: 1000, min: 1 }),
+  /**
+   * Parts relayed through this process at once (UploadPart bodies, WriteUpload streams), per
+   * user and in all; beyond them RESOURCE_EXHAUSTED + RetryInfo. A relayed UploadPart streams
+   * (a few chunks in memory); a WriteUpload stream holds up to 2 × UPLOAD_PART_BYTES.
+   */
+  relayPartsPerUser: int("RELAY_PARTS_PER_USER", { default: 4, min: 1 }),
+  relayPartsPerProcess: int("RELAY_PARTS_PER_PROCESS", { default: 16, min: 1 }),
+  /**
+   * Share-link password guesses: free failures per link and client address (the link as a
+   * whole allows 4× that from everyone), then a doubling delay from the base, capped at the
+   * max for one client and at the (short) link max for the link as a whole.
+   */
+  linkPasswordFreeAttempts: int("LINK_PASSWORD_FREE_ATTEMPTS", { default: 5, min: 1, max: 1000 }),
+  linkPasswordBackoffBaseMs: duration("LINK_PASSWORD_BACKOFF_BASE", { default: 1000 }),
+  linkPasswordBackoffMaxMs: duration("LINK_PASSWORD_BACKOFF_MAX", { default: 15 * 60_000 }),
+  linkPasswordLinkBackoffMaxMs: duration("LINK_PASSWORD_LINK_BACKOFF_MAX", { default: 60_000 }),
 };
 
 /** Hard cap of presigned URL lifetimes whatever PRESIGN_EXPIRY says. */

@@ -251,7 +251,7 @@ describe("presigned URLs", () => {
     const s3 = stores.s3!;
     const key = newObjectKey();
     const id = await s3.createMultipart(key);
-    const url = await s3.presignPart(key, id, 1, { expiresInSeconds: 60 });
+    const url = await s3.presignPart(key, id, 1, { expiresInSeconds: 60, contentLength: 14 });
     const put = await fetch(url, { method: "PUT", body: "tiny last part" });
     expect(put.status).toBe(200);
     expect((await fetch(url)).status).toBe(403);

@@ -34,11 +34,25 @@ export interface ListedUpload {
 }
 
 export interface PresignOptions {
+  /** Lifetime; drivers cap it at PRESIGN_MAX_SECONDS whatever is asked. */
   expiresInSeconds: number;
   /** Download: the attachment file name and content type the response carries. */
   fileName?: string;
   contentType?: string;
 }
+
+export interface PartPresignOptions {
+  expiresInSeconds: number;
+  /**
+   * The exact size the part must have. It is signed into the URL (`content-length` is a
+   * signed header), so the store refuses a PUT of any other length (or a chunked one): a
+   * session cannot take more bytes than it declared and reserved quota for.
+   */
+  contentLength: number;
+}
+
+/** Hard cap of any presigned URL's lifetime (15 minutes), enforced by the drivers too. */
+export const PRESIGN_MAX_SECONDS = 15 * 60;
 
 export interface BlobStore {
   readonly driver: "fs" | "s3";
@@ -58,13 +72,17 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   copy(fromKey: string, toKey: string): Promise<void>;
   createMultipart(key: string): Promise<string>;
-  /** Stores one part; `sizeBytes` is the exact length of `body` when known. */
+  /**
+   * Stores one part of exactly `sizeBytes` bytes, streamed (never held whole in memory). A
+   * body of another length fails with PartSizeMismatchError (or the body's own error) and
+   * leaves no part behind.
+   */
   putPart(
     key: string,
     uploadId: string,
     partNumber: number,
     body: BlobBody,
-    sizeBytes?: number,
+    sizeBytes: number,
   ): Promise<StoredPart>;
   listParts(key: string, uploadId: string): Promise<StoredPart[]>;
   completeMultipart(key: string, uploadId: string, parts: StoredPart[]): Promise<void>;
@@ -79,14 +97,25 @@ export interface BlobStore {
   listMultipartUploads(o?: { after?: { key: string; uploadId: string } }): AsyncIterable<ListedUpload>;
   /** A URL that GETs this one object until it expires. */
   presignGet(key: string, o: PresignOptions): Promise<string>;
-  /** A URL that PUTs one part of one multipart upload until it expires. */
-  presignPart(key: string, uploadId: string, partNumber: number, o: PresignOptions): Promise<string>;
+  /** A URL that PUTs one part of one multipart upload, of exactly `contentLength` bytes, until it expires. */
+  presignPart(key: string, uploadId: string, partNumber: number, o: PartPresignOptions): Promise<string>;
 }
 
 export class BlobNotFoundError extends Error {
   constructor(key: string) {
     super(`no object ${key}`);
     this.name = "BlobNotFoundError";
+  }
+}
+
+/** A part's body was not the length it had to be. */
+export class PartSizeMismatchError extends Error {
+  constructor(
+    readonly expected: number,
+    readonly received: number,
+  ) {
+    super(`part must have ${expected} bytes, got ${received}${received > expected ? "+" : ""}`);
+    this.name = "PartSizeMismatchError";
   }
 }
 
@@ -130,6 +159,21 @@ export function thumbnailKey(objectKey: string): string {
   const h = createHash("sha256").update(`filemesh.thumbnail.v1\n${objectKey}`).digest("hex");
   const id = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
   return `${h.slice(30, 32)}/${h.slice(28, 30)}/${id}`;
+}
+
+/**
+ * `body` passed on as it streams, failing with PartSizeMismatchError as soon as it is longer
+ * than `size` (before the extra bytes go anywhere) or when it ends shorter.
+ */
+export async function* exactly(body: BlobBody, size: number): AsyncGenerator<Buffer> {
+  let n = 0;
+  for await (const raw of body as AsyncIterable<Uint8Array>) {
+    const chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    n += chunk.length;
+    if (n > size) throw new PartSizeMismatchError(size, n);
+    yield chunk;
+  }
+  if (n !== size) throw new PartSizeMismatchError(size, n);
 }
 
 export const MAX_PARTS = 10_000;

@@ -14,6 +14,7 @@ import {
   type BlobStore,
   type ByteRange,
   checkKey,
+  exactly,
   isObjectKey,
   type ListedUpload,
   PresignUnsupportedError,
@@ -131,7 +132,7 @@ export function createFsStore(root: string): BlobStore {
       await writeFile(join(uploadDir(id), "key"), key);
       return id;
     },
-    async putPart(_key, uploadId, partNumber, body) {
+    async putPart(_key, uploadId, partNumber, body, sizeBytes) {
       const dir = uploadDir(uploadId);
       try {
         await stat(dir);
@@ -139,7 +140,7 @@ export function createFsStore(root: string): BlobStore {
         if (isMissing(err)) throw new BlobNotFoundError(`multipart ${uploadId}`);
         throw err;
       }
-      const { size, md5 } = await writeAtomically(partPath(uploadId, partNumber), body);
+      const { size, md5 } = await writeAtomically(partPath(uploadId, partNumber), exactly(body, sizeBytes));
       return { partNumber, etag: `"${md5}"`, sizeBytes: size };
     },
     async listParts(_key, uploadId) {

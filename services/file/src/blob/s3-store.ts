@@ -1,5 +1,6 @@
 // The `s3` driver (S3, MinIO): streaming puts through lib-storage's multipart Upload, ranged
-// GETs, native multipart uploads and presigned URLs scoped to one object and one method.
+// GETs, native multipart uploads whose parts stream through (never held whole), and presigned
+// URLs scoped to one object and one method, capped in lifetime; part URLs sign their length.
 
 import { Readable } from "node:stream";
 import {
@@ -22,13 +23,14 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
   attachmentDisposition,
-  type BlobBody,
   BlobNotFoundError,
   type BlobStore,
   checkKey,
+  exactly,
   isObjectKey,
   type ListedUpload,
   MIN_PART_BYTES,
+  PRESIGN_MAX_SECONDS,
   type StoredPart,
   uploadAfter,
 } from "./blob-store.js";
@@ -54,14 +56,8 @@ const missing = (err: unknown) => {
   );
 };
 
-async function toBuffer(body: BlobBody): Promise<Buffer> {
-  if (Buffer.isBuffer(body)) return body;
-  // Views, not copies (a chunk belongs to its reader once yielded); one chunk is the part itself.
-  const chunks: Buffer[] = [];
-  for await (const c of body)
-    chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
+/** A presigned URL's lifetime in whole seconds: at least 1, at most PRESIGN_MAX_SECONDS. */
+const lifetime = (seconds: number) => Math.min(Math.max(1, Math.floor(seconds)), PRESIGN_MAX_SECONDS);
 
 export function createS3Client(s: S3Settings): S3Client {
   return new S3Client({
@@ -163,22 +159,38 @@ export function createS3Store(
       if (!res.UploadId) throw new Error("S3 returned no upload id");
       return res.UploadId;
     },
-    async putPart(key, uploadId, partNumber, body) {
-      const data = await toBuffer(body);
-      const res = await send(
-        client.send(
+    async putPart(key, uploadId, partNumber, body, sizeBytes) {
+      // Streamed with its exact length (UploadPart needs one): memory stays at a few chunks
+      // whatever the part's size. A body that turns out longer or shorter errors the stream;
+      // the request is then aborted (a pipe alone would leave it waiting for the bytes) and
+      // S3 keeps no part.
+      const abort = new AbortController();
+      let failure: unknown;
+      const source = Readable.from(exactly(body, sizeBytes), { objectMode: false });
+      source.once("error", (err) => {
+        failure = err;
+        abort.abort();
+      });
+      try {
+        const res = await client.send(
           new UploadPartCommand({
             Bucket,
             Key: checkKey(key),
             UploadId: uploadId,
             PartNumber: partNumber,
-            Body: data,
-            ContentLength: data.length,
+            Body: source,
+            ContentLength: sizeBytes,
           }),
-        ),
-        `multipart ${uploadId}`,
-      );
-      return { partNumber, etag: res.ETag ?? "", sizeBytes: data.length };
+          { abortSignal: abort.signal },
+        );
+        return { partNumber, etag: res.ETag ?? "", sizeBytes };
+      } catch (err) {
+        if (failure) throw failure;
+        if (missing(err)) throw new BlobNotFoundError(`multipart ${uploadId}`);
+        throw err;
+      } finally {
+        source.destroy();
+      }
     },
     async listParts(key, uploadId) {
       const parts: StoredPart[] = [];
@@ -265,16 +277,21 @@ export function createS3Store(
         ResponseContentDisposition: attachmentDisposition(o.fileName ?? "download"),
         ...(o.contentType ? { ResponseContentType: o.contentType } : {}),
       });
-      return getSignedUrl(client, cmd, { expiresIn: o.expiresInSeconds });
+      return getSignedUrl(client, cmd, { expiresIn: lifetime(o.expiresInSeconds) });
     },
     async presignPart(key, uploadId, partNumber, o) {
+      if (!Number.isSafeInteger(o.contentLength) || o.contentLength < 0)
+        throw new Error(`invalid part length ${o.contentLength}`);
+      // ContentLength puts `content-length` among the signed headers (X-Amz-SignedHeaders=
+      // content-length;host): S3 refuses a PUT of any other length, or one sent chunked.
       const cmd = new UploadPartCommand({
         Bucket,
         Key: checkKey(key),
         UploadId: uploadId,
         PartNumber: partNumber,
+        ContentLength: o.contentLength,
       });
-      return getSignedUrl(client, cmd, { expiresIn: o.expiresInSeconds });
+      return getSignedUrl(client, cmd, { expiresIn: lifetime(o.expiresInSeconds) });
     },
   };
 }

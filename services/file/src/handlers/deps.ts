@@ -16,6 +16,13 @@ export type FileSettings = Pick<
   | "readyOnCommit"
   | "downloadChunkBytes"
   | "maxCopyItems"
+  | "trustForwardedFor"
+  | "relayPartsPerUser"
+  | "relayPartsPerProcess"
+  | "linkPasswordFreeAttempts"
+  | "linkPasswordBackoffBaseMs"
+  | "linkPasswordBackoffMaxMs"
+  | "linkPasswordLinkBackoffMaxMs"
 >;
 
 export interface FileDeps {

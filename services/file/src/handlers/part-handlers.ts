@@ -4,8 +4,11 @@
 import { Readable } from "node:stream";
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, failedPrecondition, invalidArgument } from "@filemesh/kit";
+import { PartSizeMismatchError } from "../blob/blob-store.js";
 import { meter, sizeMismatch } from "../domain/content.js";
+import { createRelaySlots } from "../domain/relay-slots.js";
 import { advance, METHOD, savePart, type UploadRow } from "../store/uploads.js";
+import { callerId } from "./authorize.js";
 import { completeSession } from "./complete-upload.js";
 import type { FileDeps } from "./deps.js";
 import { stillConnected } from "./raw-upload-handlers.js";
@@ -13,16 +16,37 @@ import { expectedPartSize, mustBeActive, ownUpload } from "./upload-sessions.js"
 import { toFile } from "./views.js";
 
 /**
- * Largest part the service relays to S3 (the SDK needs each part whole); bigger parts go
- * straight to S3 with their presigned URLs. The fs driver streams parts of any size to disk.
+ * Largest part the service relays to S3 (each streams through, but holds a relay slot for its
+ * whole transfer); bigger parts go straight to S3 with their presigned URLs. The fs driver
+ * takes parts of any size.
  */
 export const MAX_RELAYED_PART_BYTES = 64n * 1024n * 1024n;
 
 const emptyRequest = () =>
   invalidArgument("EMPTY_REQUEST", "no request message", [{ field: "upload_id", description: "required" }]);
 
+const partSizeMismatch = (n: number, expected: bigint, got: number | string) =>
+  invalidArgument("PART_SIZE_MISMATCH", `part ${n} must have ${expected} bytes, got ${got}`, [
+    { field: "body", description: `expected ${expected} bytes` },
+  ]);
+
 export function createPartHandlers(deps: FileDeps) {
-  const { pool, blobs } = deps;
+  const { pool, blobs, settings } = deps;
+  const slots = createRelaySlots({
+    perUser: settings.relayPartsPerUser,
+    perProcess: settings.relayPartsPerProcess,
+  });
+  /** A relaying handler run while holding one of the caller's relay slots (or refused). */
+  const relayed =
+    <Req, Res>(fn: (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>) =>
+    async (requests: AsyncIterable<Req>, ctx: CallContext): Promise<Res> => {
+      const free = slots.take(callerId(ctx));
+      try {
+        return await fn(requests, ctx);
+      } finally {
+        free();
+      }
+    };
 
   async function storePart(u: UploadRow, n: number, data: AsyncIterable<Uint8Array>, ctx: CallContext) {
     const expected = expectedPartSize(u, n);
@@ -33,20 +57,20 @@ export function createPartHandlers(deps: FileDeps) {
       );
     }
     const m = meter({ limit: expected });
-    const stored = await blobs.putPart(u.object_key, u.multipart_id, n, m.pass(data));
+    // Streamed to the store with its exact length; a shorter body fails there.
+    const stored = await blobs
+      .putPart(u.object_key, u.multipart_id, n, m.pass(data), Number(expected))
+      .catch((err: unknown) => {
+        if (err instanceof PartSizeMismatchError) throw partSizeMismatch(n, expected, err.received);
+        throw err;
+      });
     await stillConnected(ctx);
-    if (BigInt(stored.sizeBytes) !== expected) {
-      throw invalidArgument(
-        "PART_SIZE_MISMATCH",
-        `part ${n} must have ${expected} bytes, got ${stored.sizeBytes}`,
-        [{ field: "body", description: `expected ${expected} bytes` }],
-      );
-    }
+    if (BigInt(stored.sizeBytes) !== expected) throw partSizeMismatch(n, expected, stored.sizeBytes);
     await savePart(pool, u.id, stored);
     return stored;
   }
 
-  return {
+  const handlers = {
     async uploadPart(
       requests: AsyncIterable<filev1.UploadPartRequest>,
       ctx: CallContext,
@@ -168,4 +192,5 @@ export function createPartHandlers(deps: FileDeps) {
       return { committedSizeBytes: String(committed), file: toFile(file) };
     },
   };
+  return { uploadPart: relayed(handlers.uploadPart), writeUpload: relayed(handlers.writeUpload) };
 }

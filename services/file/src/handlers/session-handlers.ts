@@ -12,7 +12,14 @@ import { callerId, targetFolder } from "./authorize.js";
 import { completeSession } from "./complete-upload.js";
 import type { FileDeps } from "./deps.js";
 import { fingerprintOf, oncePerRequest } from "./idempotency.js";
-import { mustBeActive, ownUpload, planParts, releaseExpired, toUpload } from "./upload-sessions.js";
+import {
+  expectedPartSize,
+  mustBeActive,
+  ownUpload,
+  planParts,
+  releaseExpired,
+  toUpload,
+} from "./upload-sessions.js";
 import { toFile } from "./views.js";
 
 export const presignUnsupported = () =>
@@ -39,7 +46,11 @@ export function createSessionHandlers(deps: FileDeps) {
     return Promise.all(
       numbers.map(async (partNumber) => ({
         partNumber,
-        url: await blobs.presignPart(u.object_key, u.multipart_id, partNumber, { expiresInSeconds }),
+        url: await blobs.presignPart(u.object_key, u.multipart_id, partNumber, {
+          expiresInSeconds,
+          // Signed into the URL: the store takes no other length (quota holds).
+          contentLength: Number(expectedPartSize(u, partNumber)),
+        }),
         expireTime,
       })),
     );
