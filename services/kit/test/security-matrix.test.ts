@@ -113,7 +113,7 @@ async function userWithTwoSessions(admin = false): Promise<{ userId: string; tok
       : res.accessToken;
     tokens.push({ authorization: `Bearer ${token}` });
   }
-  return { userId: reg.user.id, tokens };
+  return { userId: reg.user!.id, tokens };
 }
 
 function unaryJson<Req, Res>(
