@@ -3,6 +3,7 @@
 // own, so the audit log holds exactly this file's events.
 import { type OwnNats, ownNatsServer } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAdmin } from "../../scripts/admin.mjs";
 import { eventually, privateDatabase } from "../../services/processor/test/support.js";
 import { reasonOf, rest, startTarget, type Target } from "./target.js";
 
@@ -16,9 +17,10 @@ let admin: Record<string, string>;
 const post = (path: string, body: unknown, headers?: Record<string, string>) =>
   rest(t.base, "POST", path, body, headers);
 
-async function signup(email: string) {
+async function signup(email: string, asAdmin = false) {
   const reg = await post("/v1/auth:register", { email, password: PASSWORD, displayName: "Audit" });
   expect(reg.status).toBe(200);
+  if (asAdmin) await setAdmin({ databaseUrl: t.mesh?.env.DATABASE_URL }, email, true);
   const login = await post("/v1/auth:login", { email, password: PASSWORD });
   expect(login.status).toBe(200);
   return { id: reg.body.user.id as string, auth: { authorization: `Bearer ${login.body.accessToken}` } };
@@ -33,9 +35,8 @@ beforeAll(async () => {
   t = await startTarget({
     services: ["auth", "permission", "user", "processor"],
     ...(db && nats ? { env: { DATABASE_URL: db.url, NATS_URL: nats.url } } : {}),
-    serviceEnv: { auth: { ADMIN_EMAILS: ADMIN } },
   });
-  admin = (await signup(ADMIN)).auth;
+  admin = (await signup(ADMIN, true)).auth;
 });
 
 afterAll(async () => {

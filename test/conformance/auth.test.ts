@@ -2,6 +2,7 @@
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAdmin } from "../../scripts/admin.mjs";
 import { reasonOf, rest, startTarget, type Target } from "./target.js";
 
 const ADMIN = `rest-admin-${Date.now()}@example.com`;
@@ -9,7 +10,7 @@ let t: Target;
 beforeAll(async () => {
   t = await startTarget({
     services: ["auth", "user", "permission", "file", "processor"],
-    serviceEnv: { auth: { ADMIN_EMAILS: ADMIN, LOGIN_FREE_ATTEMPTS: "100" } },
+    serviceEnv: { auth: { LOGIN_FREE_ATTEMPTS: "100" } },
   });
 });
 afterAll(() => t.stop());
@@ -163,6 +164,7 @@ describe("auth routes", () => {
     expect(denied.status).toBe(403);
     expect(reasonOf(denied.body)).toBe("ADMIN_REQUIRED");
     await post("/v1/auth:register", { email: ADMIN, password: PASSWORD });
+    await setAdmin({ databaseUrl: t.mesh?.env.DATABASE_URL }, ADMIN, true);
     const admin = await post("/v1/auth:login", { email: ADMIN, password: PASSWORD });
     const ah = { authorization: `Bearer ${admin.body.accessToken}` };
     const list = await rest(

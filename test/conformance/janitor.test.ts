@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { type OwnNats, ownNatsServer } from "@filemesh/kit/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAdmin } from "../../scripts/admin.mjs";
 import { privateDatabase } from "../../services/processor/test/support.js";
 import { fileClient } from "./file-client.js";
 import { reasonOf, startTarget, type Target } from "./target.js";
@@ -31,7 +32,6 @@ describe.skipIf(external)("POST /v1/admin/janitor:run", () => {
       services: ["auth", "permission", "user", "file", "processor"],
       env: { DATABASE_URL: db.url, NATS_URL: nats.url, BLOB_DRIVER: "fs", BLOB_DIR: blobDir },
       serviceEnv: {
-        auth: { ADMIN_EMAILS: `files-admin-${ADMIN_SUFFIX}` },
         processor: { JANITOR_INTERVAL: "0s", ORPHAN_GRACE: "1s" },
       },
     });
@@ -64,6 +64,7 @@ describe.skipIf(external)("POST /v1/admin/janitor:run", () => {
     const adminEmail = `files-admin-${ADMIN_SUFFIX}`;
     const password = "a long rest passphrase";
     await c.call("POST", "/v1/auth:register", {}, { email: adminEmail, password, displayName: "A" });
+    await setAdmin({ databaseUrl: db.url }, adminEmail, true);
     const login = await c.call("POST", "/v1/auth:login", {}, { email: adminEmail, password });
     const admin = { authorization: `Bearer ${login.body.accessToken}` };
     expect((await c.call("POST", "/v1/admin/janitor:run", user.auth, {})).status).toBe(403);

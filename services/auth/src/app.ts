@@ -57,12 +57,12 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
       baseDelayMs: config.loginBackoffBaseMs,
       maxDelayMs: config.loginBackoffMaxMs,
       windowMs: 60 * 60_000,
+      knownClientMs: config.loginKnownClientMs,
     }),
     isCommonPassword: commonPasswordChecker(),
     keys: () => keys,
     tokens: { issuer: config.jwtIssuer, audience: config.jwtAudience, ttlMs: config.accessTokenTtlMs },
     sessions: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs },
-    adminEmails: config.adminEmails.map((e) => e.toLowerCase()),
     trustForwardedFor: config.trustForwardedFor,
     // Changes kept in Redis (sessions) get their events right after; a failure is logged.
     emit: async (events, ctx) => {

@@ -3,13 +3,22 @@ import {
   commonSpec,
   databaseSpec,
   duration,
+  type Field,
   int,
-  list,
   natsSpec,
   parseConfig,
   redisSpec,
   str,
 } from "@filemesh/kit";
+
+/** A setting that no longer exists: unset or empty is fine, any value is a config error. */
+const removed = (env: string, why: string): Field<undefined> => ({
+  env,
+  optional: true,
+  parse: () => {
+    throw new Error(why);
+  },
+});
 
 export const authSpec = {
   ...commonSpec("auth"),
@@ -31,11 +40,27 @@ export const authSpec = {
   hashConcurrency: int("HASH_CONCURRENCY", { default: Math.max(1, availableParallelism()), min: 1, max: 64 }),
   /** Hashes allowed to wait; beyond this, logins are shed with RESOURCE_EXHAUSTED. */
   hashQueue: int("HASH_QUEUE", { default: 64, min: 0, max: 100_000 }),
-  adminEmails: list("ADMIN_EMAILS", { default: [] }),
-  /** Failed logins allowed per account before delays start (4× per client address). */
+  /**
+   * Removed: ADMIN_EMAILS made whoever registered a listed address an admin, and addresses are
+   * not verified, so an outsider could claim it. Still set (non-empty) → a configuration error
+   * that points to `npm run admin`, rather than silently ignoring what the operator asked for.
+   */
+  adminEmails: removed(
+    "ADMIN_EMAILS",
+    "is no longer supported: an e-mail address proves nothing (anyone can register it). " +
+      "Unset it and grant admin to an account with `npm run admin -- grant <email or user id>` " +
+      '(services/auth/README.md, "Admins")',
+  ),
+  /**
+   * Failed logins allowed per account and client address before delays start; 4× that per
+   * client address (any account) and per account from clients it has never logged in from
+   * (domain/throttle.ts).
+   */
   loginFreeAttempts: int("LOGIN_FREE_ATTEMPTS", { default: 5, min: 1, max: 100 }),
   loginBackoffBaseMs: duration("LOGIN_BACKOFF_BASE", { default: 1_000 }),
   loginBackoffMaxMs: duration("LOGIN_BACKOFF_MAX", { default: 15 * 60_000 }),
+  /** An address stays known to an account this long after a successful login from it. */
+  loginKnownClientMs: duration("LOGIN_KNOWN_CLIENT_TTL", { default: 30 * 86_400_000 }),
 };
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

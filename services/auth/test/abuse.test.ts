@@ -4,6 +4,7 @@ import { authv1 } from "@filemesh/contracts";
 import { call, failure } from "@filemesh/kit/testing";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAdmin } from "../../../scripts/admin.mjs";
 import { checkHealth } from "../../../scripts/lib/health.mjs";
 import { authOutcome, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 
@@ -13,7 +14,7 @@ beforeAll(async () => {
   mesh = await startTestMesh({
     services: ["auth", "file"],
     serviceEnv: {
-      auth: { LOGIN_FREE_ATTEMPTS: "3", LOGIN_BACKOFF_BASE: "400ms", ADMIN_EMAILS: ADMIN },
+      auth: { LOGIN_FREE_ATTEMPTS: "3", LOGIN_BACKOFF_BASE: "400ms" },
       file: { RATE_LIMITS: "read=2/1m" },
     },
   });
@@ -108,6 +109,7 @@ describe("admin", () => {
       password: "admin passphrase 1",
       displayName: "Admin",
     });
+    await setAdmin({ databaseUrl: mesh.env.DATABASE_URL }, ADMIN, true);
     const admin = await login(ADMIN, "admin passphrase 1");
     const ah = { authorization: `Bearer ${admin.accessToken}` };
     const u = await mesh.newUser();

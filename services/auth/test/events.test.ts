@@ -3,6 +3,7 @@ import { eventsv1 } from "@filemesh/contracts";
 import { call, failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAdmin } from "../../../scripts/admin.mjs";
 import { startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 
 const ADMIN = `events-admin-${Date.now()}@example.com`;
@@ -11,7 +12,7 @@ const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
 beforeAll(async () => {
   mesh = await startTestMesh({
     services: ["auth"],
-    serviceEnv: { auth: { ADMIN_EMAILS: ADMIN, LOGIN_FREE_ATTEMPTS: "2", LOGIN_BACKOFF_BASE: "100ms" } },
+    serviceEnv: { auth: { LOGIN_FREE_ATTEMPTS: "2", LOGIN_BACKOFF_BASE: "100ms" } },
   });
 });
 afterAll(async () => {
@@ -44,6 +45,7 @@ describe("auth events", () => {
       password: "admin passphrase 1",
       displayName: "A",
     });
+    await setAdmin({ databaseUrl: mesh.env.DATABASE_URL }, ADMIN, true);
     const admin = await call(mesh.auth.login.bind(mesh.auth), {
       email: ADMIN,
       password: "admin passphrase 1",

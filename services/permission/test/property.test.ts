@@ -8,6 +8,7 @@ import type { permissionv1 } from "@filemesh/contracts";
 import { call, uniqueId } from "@filemesh/kit/testing";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setAdmin } from "../../../scripts/admin.mjs";
 import { PERMISSIONS } from "../src/domain/model.js";
 import { type Cmd, commandsArb, universe } from "./acl-arbitraries.js";
 import { type AclMesh, type Rel, startAclMesh } from "./acl-mesh.js";
@@ -36,13 +37,13 @@ beforeAll(async () => {
   t = await startAclMesh({
     replicas: 2,
     env: { REDIS_URL: redis.url },
-    authEnv: { ADMIN_EMAILS: adminEmail },
     // No periodic snapshot during the test: the restart after the flush must load from Postgres.
     permissionEnv: { ACL_SNAPSHOT_INTERVAL: "10m" },
   });
   users = await Promise.all([1, 2, 3, 4].map(() => t.mesh.newUser()));
   const password = "admin-password-for-tests";
   await call(t.mesh.auth.register.bind(t.mesh.auth), { email: adminEmail, password, displayName: "admin" });
+  await setAdmin({ databaseUrl: t.mesh.env.DATABASE_URL }, adminEmail, true);
   admin = { userId: "", email: adminEmail, password, headers: await login({ email: adminEmail, password }) };
 });
 afterAll(async () => {

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { processorv1 } from "@filemesh/contracts";
 import { call, type OwnNats, ownNatsServer, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
 import pg from "pg";
+import { setAdmin } from "../../../scripts/admin.mjs";
 import { type ServiceName, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 
 export interface ProcessorMesh {
@@ -69,7 +70,6 @@ export async function startProcessorMesh(
       env: { DATABASE_URL: db.url, NATS_URL: nats.url, ...o.env },
       serviceEnv: {
         ...o.serviceEnv,
-        auth: { ADMIN_EMAILS: adminEmail, ...o.serviceEnv?.auth },
         processor: { RETRY_BACKOFF: "100ms,200ms,400ms", ...o.serviceEnv?.processor },
       },
     });
@@ -84,6 +84,7 @@ export async function startProcessorMesh(
     password,
     displayName: "Admin",
   });
+  await setAdmin({ databaseUrl: db.url }, adminEmail, true);
   const login = await call(mesh.auth.login.bind(mesh.auth), { email: adminEmail, password });
   const headers = { authorization: `Bearer ${login.accessToken}` };
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });

@@ -1,5 +1,7 @@
-// Admin RPCs (the admin role comes from ADMIN_EMAILS through the token's claim; the kit's
-// middleware checks it from the method policy): ListUsers, DisableUser, EnableUser.
+// Admin RPCs: ListUsers, DisableUser, EnableUser. The admin role is the account's `admin`
+// column, set only by the operator (`npm run admin`, scripts/admin.mjs); login and refresh
+// copy it into the access token's `adm` claim, and the kit's middleware checks that claim from
+// the method policy.
 import type { authv1 } from "@filemesh/contracts";
 import { appendEvents, type Handlers, inTransaction, invalidArgument, notFound } from "@filemesh/kit";
 import { authEvents } from "../events.js";
@@ -42,7 +44,7 @@ export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       });
       const page = rows.slice(0, size);
       return {
-        users: page.map((r) => toAccount(r, deps.adminEmails)),
+        users: page.map((r) => toAccount(r)),
         nextPageToken: rows.length > size ? cursor.encode(page[page.length - 1]!.email) : "",
       };
     },
@@ -63,7 +65,7 @@ export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
         ended.map((sid) => authEvents.sessionRevoked(ctx, row.id, sid, "account_disabled")),
         ctx,
       );
-      return { user: toAccount(row, deps.adminEmails), endedSessions: ended.length };
+      return { user: toAccount(row), endedSessions: ended.length };
     },
 
     async enableUser(req, ctx) {
@@ -76,7 +78,7 @@ export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
         throw err;
       });
       if (!row) throw notFound("ACCOUNT_NOT_FOUND", "no such account");
-      return { user: toAccount(row, deps.adminEmails) };
+      return { user: toAccount(row) };
     },
   };
 }

@@ -40,14 +40,14 @@ export const invalidCredentials = () => unauthenticated("INVALID_CREDENTIALS", "
 
 export function tokenResponse(
   deps: AuthDeps,
-  a: { userId: string; email: string },
+  a: { userId: string; admin: boolean },
   s: { sessionId: string; refreshToken: string },
 ) {
   return {
     accessToken: signAccessToken(deps.keys(), deps.tokens, {
       sub: a.userId,
       sid: s.sessionId,
-      admin: deps.adminEmails.includes(a.email),
+      admin: a.admin,
     }),
     refreshToken: s.refreshToken,
     tokenType: "Bearer",
@@ -71,7 +71,7 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
         return account;
       });
       ctx.log.info({ user_id: row.id }, "registered");
-      return { user: toAccount(row, deps.adminEmails) };
+      return { user: toAccount(row) };
     },
 
     async login(req, ctx) {
@@ -80,25 +80,39 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       // Shed before any Redis or Postgres work, so an overloaded service answers at once.
       deps.hasher.admitOrShed();
       const from = client(ctx);
-      await deps.throttle.check(email, from);
-      const account = await findAccountByEmail(deps.pool, email);
-      const ok = await deps.hasher.verify(req.password, account?.passwordHash);
+      // Delays per account+address, per address, and per account for addresses the account never
+      // logged in from, so someone else's guesses cannot keep the owner out (domain/throttle.ts).
+      // The attempt counts from here (as a failure until the password proves right), so guesses
+      // sent in parallel count too.
+      const attempt = await deps.throttle.begin(email, from);
+      let account: Awaited<ReturnType<typeof findAccountByEmail>>;
+      let ok: boolean;
+      try {
+        account = await findAccountByEmail(deps.pool, email);
+        ok = await deps.hasher.verify(req.password, account?.passwordHash);
+      } catch (err) {
+        await deps.throttle.cancel(attempt).catch(() => undefined);
+        throw err;
+      }
       if (!account || !ok) {
-        const { failures, delayMs } = await deps.throttle.fail(email, from);
+        const { failures, delayMs } = attempt;
         if (delayMs > 0) {
           ctx.log.warn({ failures, delay_ms: delayMs }, "login throttled");
           await deps.emit([authEvents.loginThrottled(ctx, account?.id ?? "", from, failures, delayMs)], ctx);
         }
         throw invalidCredentials();
       }
-      if (account.disableTime) throw permissionDenied("ACCOUNT_DISABLED", "this account is disabled");
-      await deps.throttle.succeed(email);
+      if (account.disableTime) {
+        await deps.throttle.cancel(attempt);
+        throw permissionDenied("ACCOUNT_DISABLED", "this account is disabled");
+      }
+      await deps.throttle.succeed(attempt);
       const session = await createSession(deps.redis, deps.sessions, {
         userId: account.id,
         userAgent: metadataString(ctx.metadata, "user-agent") ?? "",
         clientAddress: from,
       });
-      return tokenResponse(deps, { userId: account.id, email: account.email }, session);
+      return tokenResponse(deps, { userId: account.id, admin: account.admin }, session);
     },
 
     async refresh(req, ctx) {
@@ -119,13 +133,13 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       const account = await findAccountById(deps.pool, out.userId);
       if (!account || account.disableTime)
         throw unauthenticated("INVALID_REFRESH_TOKEN", "invalid or expired refresh token");
-      return tokenResponse(deps, { userId: account.id, email: account.email }, out);
+      return tokenResponse(deps, { userId: account.id, admin: account.admin }, out);
     },
 
     async getAccount(req) {
       const row = await findAccountById(deps.pool, req.userId);
       if (!row) throw notFound("ACCOUNT_NOT_FOUND", "no such account");
-      return { account: toAccount(row, deps.adminEmails) };
+      return { account: toAccount(row) };
     },
 
     async getJwks() {

@@ -16,7 +16,6 @@ export interface AuthDeps {
   keys: () => KeyRing;
   tokens: TokenSettings;
   sessions: SessionSettings;
-  adminEmails: readonly string[];
   trustForwardedFor: boolean;
   /** Writes events in their own transaction (for changes that live in Redis). */
   emit: (events: OutboxEvent[], ctx: CallContext) => Promise<void>;

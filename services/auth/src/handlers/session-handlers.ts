@@ -93,11 +93,17 @@ export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       const account = await findAccountById(deps.pool, me.userId);
       if (!account) throw unauthenticated("SESSION_ENDED");
       const from = clientAddress(ctx, deps.trustForwardedFor);
-      await deps.throttle.check(account.email, from);
-      if (!(await deps.hasher.verify(req.currentPassword, account.passwordHash))) {
-        await deps.throttle.fail(account.email, from);
-        throw invalidCredentials();
+      // Counted like a login (domain/throttle.ts): a stolen session cannot guess the password fast.
+      const attempt = await deps.throttle.begin(account.email, from);
+      let ok: boolean;
+      try {
+        ok = await deps.hasher.verify(req.currentPassword, account.passwordHash);
+      } catch (err) {
+        await deps.throttle.cancel(attempt).catch(() => undefined);
+        throw err;
       }
+      if (!ok) throw invalidCredentials();
+      await deps.throttle.succeed(attempt);
       checkPassword(req.newPassword, deps.isCommonPassword, "new_password");
       if (req.newPassword === req.currentPassword) {
         throw invalidArgument("PASSWORD_UNCHANGED", "the new password must differ from the current one", [

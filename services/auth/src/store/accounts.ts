@@ -18,6 +18,7 @@ export const AccountEntity = defineEntity({
     passwordChangeTime: p.datetime().fieldName("password_change_time"),
     disableTime: p.datetime().fieldName("disable_time").nullable(),
     disableReason: p.text().fieldName("disable_reason"),
+    admin: p.boolean(),
   },
 });
 
@@ -28,12 +29,14 @@ export interface AccountRow {
   passwordHash: string;
   createTime: Date;
   disableTime: Date | null;
+  /** Set by the operator (`npm run admin -- grant`), carried into access tokens as `adm`. */
+  admin: boolean;
 }
 
 type Queryable = Pick<pg.PoolClient, "query">;
 
 const COLUMNS = `id, email, display_name AS "displayName", password_hash AS "passwordHash",
-  create_time AS "createTime", disable_time AS "disableTime"`;
+  create_time AS "createTime", disable_time AS "disableTime", admin`;
 
 export async function insertAccount(
   q: Queryable,

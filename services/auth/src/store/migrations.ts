@@ -16,6 +16,14 @@ const M001Accounts = [
       )`,
 ];
 
+// Admin rights live on the account row and are set only by the operator's `npm run admin`
+// (scripts/admin.mjs), never derived from an e-mail address anyone can register.
+const M003Admin = ["ALTER TABLE auth.accounts ADD COLUMN IF NOT EXISTS admin boolean NOT NULL DEFAULT false"];
+
 export function authMigrations(outboxSql: string): MigrationObject[] {
-  return [sqlMigration("001_accounts", ...M001Accounts), sqlMigration("002_outbox", outboxSql)];
+  return [
+    sqlMigration("001_accounts", ...M001Accounts),
+    sqlMigration("002_outbox", outboxSql),
+    sqlMigration("003_admin", ...M003Admin),
+  ];
 }
