@@ -1,7 +1,7 @@
 // Fail closed (RELIABILITY.md "Access control", issue 5 item 7): with its Redis gone the
 // service answers UNAVAILABLE (never allow), keeps committing internal writes to Postgres and
 // recovers by itself; a replica cut off from Postgres turns NOT_SERVING and answers
-// UNAVAILABLE instead of a possibly stale answer; a revision from the future is UNAVAILABLE.
+// UNAVAILABLE instead of a possibly stale answer; a revision from the future is refused.
 // Private redis-server and a TCP proxy in front of Postgres: the shared ones are never touched.
 
 import { Redis } from "@filemesh/kit";
@@ -121,11 +121,11 @@ describe("fail closed", () => {
     await svc.snapshots.writeNow();
   });
 
-  it("answers a revision from the future with UNAVAILABLE, not a wait-then-allow", async () => {
+  it("refuses a revision from the future (FAILED_PRECONDITION), not a wait-then-allow", async () => {
     const { friend, f } = await sharedFile();
     const err = await failure(
       t.check(friend.headers, f.ref, "write", { i: 1, minRevision: "9007199254740000" }),
     );
-    expect(err).toMatchObject({ code: status.UNAVAILABLE, reason: "REVISION_NOT_REACHED" });
+    expect(err).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "REVISION_FROM_THE_FUTURE" });
   });
 });

@@ -2,6 +2,7 @@
 // revisions, page sizes and page tokens. Malformed input is INVALID_ARGUMENT, never a guess.
 import {
   type CallContext,
+  failedPrecondition,
   invalidArgument,
   permissionDenied,
   unauthenticated,
@@ -81,12 +82,22 @@ export function revisionOf(value: string, field: string): number {
 
 /**
  * Fails closed unless the index is fresh and has reached `minRevision` (waiting for it up to
- * the configured bound or the call's deadline).
+ * the configured bound or the call's deadline). A revision the cluster has not issued is
+ * refused (FAILED_PRECONDITION) rather than waited for: far beyond the last known head at
+ * once, otherwise after one head read shared with every other waiter.
  */
 export async function readyToRead(sync: IndexSync, minRevision: string, ctx: CallContext): Promise<void> {
   if (!sync.fresh()) throw unavailable("INDEX_STALE", "the permission index is not current; retry", 500);
   const min = revisionOf(minRevision, "min_revision");
-  if (min > sync.index.revision && !(await sync.waitFor(min, ctx.deadline ?? Number.POSITIVE_INFINITY))) {
+  if (min <= sync.index.revision) return;
+  const result = await sync.waitFor(min, ctx.deadline ?? Number.POSITIVE_INFINITY);
+  if (result === "future") {
+    throw failedPrecondition(
+      "REVISION_FROM_THE_FUTURE",
+      `min_revision ${min} has not been issued; pass a revision a write returned`,
+    );
+  }
+  if (result === "timeout") {
     throw unavailable("REVISION_NOT_REACHED", `revision ${min} is not available here yet; retry`, 200);
   }
 }

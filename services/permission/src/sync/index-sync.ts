@@ -12,6 +12,7 @@ import type { AclIndex } from "../index/acl-index.js";
 import { type Q, readChanges, readHead } from "../store/change-log.js";
 import { type AclKeys, appendChange } from "./change-stream.js";
 import { coldLoad, type Loaded } from "./cold-load.js";
+import { createHeadCheck } from "./head-check.js";
 import { createSequencer } from "./sequencer.js";
 import { tailStream } from "./stream-tail.js";
 import { syncMetrics } from "./sync-metrics.js";
@@ -47,15 +48,29 @@ export interface IndexSync {
   offer(change: permissionv1.Change): void;
   /** Pulls every committed change after the index revision (through `q` inside a transaction). */
   catchUp(q?: Q): Promise<void>;
-  /** Waits (bounded) until the index reached `revision`; false when it could not. */
-  waitFor(revision: number, deadline: number): Promise<boolean>;
+  /**
+   * Waits (bounded) until the index reached `revision`: "reached", "future" when the cluster
+   * has not issued it (Postgres' head is below it), "timeout" when it could not tell in time.
+   */
+  waitFor(revision: number, deadline: number): Promise<WaitResult>;
   /** Appends to the Redis stream, giving up after a short while (the poll covers it). */
   publish(change: permissionv1.Change): Promise<void>;
   /** Calls `fn` after each advance of the index; returns the unsubscribe function. */
   onAdvance(fn: () => void): () => void;
 }
 
+export type WaitResult = "reached" | "future" | "timeout";
+
 const PAGE = 1000;
+/**
+ * A `min_revision` this far past the highest revision this replica has seen (stream or poll)
+ * is refused without asking Postgres: revisions are issued one per serialized transaction, so
+ * the cluster cannot have issued a million of them that neither the stream nor the last poll
+ * (within ACL_MAX_STALENESS, or reads fail closed anyway) told this replica about.
+ */
+export const FUTURE_SLACK = 1_000_000;
+/** Head reads on behalf of `min_revision` waits start at most this often per replica. */
+const HEAD_CHECK_INTERVAL_MS = 50;
 
 export function createIndexSync(o: IndexSyncOptions): IndexSync {
   let loaded: Loaded | undefined;
@@ -73,7 +88,7 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
     return loaded.index;
   };
   const seq = createSequencer(current, () => waiters.notify());
-  syncMetrics(o.registry, () => ({
+  const countRead = syncMetrics(o.registry, () => ({
     revision: loaded?.index.revision ?? 0,
     lag: Math.max(0, knownHead - (loaded?.index.revision ?? 0)),
     tuples: loaded?.index.size ?? 0,
@@ -82,6 +97,7 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
   const pullFrom = async (q: Q) => {
     for (;;) {
       const before = current().revision;
+      if (q === o.pool) countRead("catch_up");
       const changes = await readChanges(q, before, PAGE);
       for (const c of changes) seq.offer(c);
       if (changes.length && current().revision === before) {
@@ -116,8 +132,10 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
     // Read before the head: the index may advance (a local commit) while the query runs.
     const had = current().revision;
     try {
+      countRead("poll");
       const head = await readHead(o.pool);
       knownHead = Math.max(knownHead, head.revision);
+      if (head.instance === loaded?.instance) heads.record(head.revision, at);
       if (head.instance !== loaded?.instance || head.revision < had) {
         o.log.error(
           { head: head.revision, revision: had },
@@ -149,6 +167,19 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
       "acl index loaded",
     );
   };
+
+  const heads = createHeadCheck({
+    async read() {
+      countRead("min_revision");
+      const head = await readHead(o.pool);
+      if (head.instance !== loaded?.instance) throw new Error("acl database changed under the index");
+      knownHead = Math.max(knownHead, head.revision);
+      return head.revision;
+    },
+    intervalMs: HEAD_CHECK_INTERVAL_MS,
+    stopped: () => stopped,
+  });
+  const reached = (revision: number) => () => current().revision >= revision;
 
   const tail = () =>
     tailStream({
@@ -209,24 +240,21 @@ export function createIndexSync(o: IndexSyncOptions): IndexSync {
     },
     catchUp: (q) => (q ? pullFrom(q) : pull()),
     async waitFor(revision, deadline) {
-      if (current().revision >= revision) return true;
+      const done = reached(revision);
+      if (done()) return "reached";
+      if (revision > knownHead + FUTURE_SLACK) return "future";
+      const asked = performance.now();
       const end = Math.min(Date.now() + o.minRevisionWaitMs, deadline);
-      // The stream usually delivers within a millisecond; then ask Postgres.
-      if (await waiters.until(() => current().revision >= revision, Math.min(end, Date.now() + 20)))
-        return true;
+      // The stream usually delivers within a millisecond; then ask Postgres (shared, rate-bounded).
+      if (await waiters.until(done, Math.min(end, Date.now() + 20))) return "reached";
       while (Date.now() < end && !stopped) {
-        try {
-          const head = await readHead(o.pool);
-          if (head.revision < revision) return false;
-          await pull();
-          if (current().revision >= revision) return true;
-        } catch {
-          // Postgres unreachable: wait for the stream until the end.
-        }
-        if (await waiters.until(() => current().revision >= revision, Math.min(end, Date.now() + 50)))
-          return true;
+        const head = await heads.since(asked, end);
+        if (head !== undefined && head < revision) return done() ? "reached" : "future";
+        if (head !== undefined) await pull().catch(() => {});
+        // Postgres unreachable or slow: wait for the stream until the end.
+        if (await waiters.until(done, Math.min(end, Date.now() + 50))) return "reached";
       }
-      return current().revision >= revision;
+      return done() ? "reached" : "timeout";
     },
     async publish(change) {
       const key = loaded!.keys.changes;
