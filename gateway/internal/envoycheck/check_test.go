@@ -6,14 +6,19 @@ import (
 	"strings"
 	"testing"
 
+	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/config/accesslog/v3"
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	streamv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/access_loggers/stream/v3"
 	transcoderv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/grpc_json_transcoder/v3"
+	headermutationv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/header_mutation/v3"
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	fu "github.com/filemesh/filemesh/gateway/internal/fakeupstream"
 )
@@ -176,6 +181,57 @@ func TestBrokenEnvoyConfigsFail(t *testing.T) {
 				rs[len(rs)-1].Match.PathSpecifier = &routev3.RouteMatch_Prefix{Prefix: "/filemesh."}
 			})
 		}, "CORS (before transcoding) finds no policy"},
+		{"the client's x-forwarded-client-cert forwarded", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			hcm.ForwardClientCertDetails = hcmv3.HttpConnectionManager_APPEND_FORWARD
+			putHCM(t, b, hcm)
+		}, "forward_client_cert_details must be SANITIZE"},
+		{"the client address taken from the connection's peer only", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			hcm.XffNumTrustedHops = 0
+			putHCM(t, b, hcm)
+		}, "xff_num_trusted_hops must be at least 1"},
+		{"use_remote_address off", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			hcm.UseRemoteAddress = nil
+			putHCM(t, b, hcm)
+		}, "use_remote_address must be true"},
+		{"the client's x-forwarded-for passed on", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			hcm.GetRouteConfig().RequestHeadersToAdd[0].AppendAction = corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD
+			putHCM(t, b, hcm)
+		}, "must overwrite x-forwarded-for"},
+		{"identity headers from clients not stripped", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			editFilter(t, b, func(h *headermutationv3.HeaderMutation) {
+				h.Mutations.RequestMutations = h.Mutations.RequestMutations[1:]
+			})
+		}, "does not remove x-filemesh-internal-token"},
+		{"identity headers stripped after the transcoder", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			fs := hcm.HttpFilters
+			fs[0], fs[1] = fs[1], fs[0]
+			putHCM(t, b, hcm)
+		}, "must be the first http filter"},
+		{"the access log prints the query string", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			editAccessLog(t, b, 0, func(al *streamv3.StdoutAccessLog) {
+				al.GetLogFormat().GetJsonFormat().Fields["path"] = structpb.NewStringValue("%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%")
+			})
+		}, "path with its query string"},
+		{"the access log records the link password header", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			editAccessLog(t, b, 1, func(al *streamv3.StdoutAccessLog) {
+				al.GetLogFormat().GetJsonFormat().Fields["pw"] = structpb.NewStringValue("%REQ(X-LINK-PASSWORD)%")
+			})
+		}, "must not record the X-LINK-PASSWORD header"},
+		{"the access log prints share-link tokens", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			hcm.AccessLog[0].Filter = nil
+			putHCM(t, b, hcm)
+		}, "prints the path of a share-link REST call"},
+		{"share-link requests not logged at all", func(t *testing.T, b *bootstrapv3.Bootstrap) {
+			hcm := getHCM(t, b)
+			hcm.AccessLog = hcm.AccessLog[:1]
+			putHCM(t, b, hcm)
+		}, "no access log records a share-link REST call"},
 		{"jwt_authn after the router", func(t *testing.T, b *bootstrapv3.Bootstrap) {
 			hcm := getHCM(t, b)
 			fs := hcm.HttpFilters
@@ -211,6 +267,23 @@ func putHCM(t *testing.T, b *bootstrapv3.Bootstrap, hcm *hcmv3.HttpConnectionMan
 		t.Fatal(err)
 	}
 	b.StaticResources.Listeners[0].FilterChains[0].Filters[0].GetTypedConfig().Value = a.Value
+}
+
+// editAccessLog changes the i-th access log's stdout config.
+func editAccessLog(t *testing.T, b *bootstrapv3.Bootstrap, i int, edit func(*streamv3.StdoutAccessLog)) {
+	t.Helper()
+	hcm := getHCM(t, b)
+	var al streamv3.StdoutAccessLog
+	if err := hcm.AccessLog[i].GetTypedConfig().UnmarshalTo(&al); err != nil {
+		t.Fatal(err)
+	}
+	edit(&al)
+	a, err := anypb.New(&al)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hcm.AccessLog[i].ConfigType = &accesslogv3.AccessLog_TypedConfig{TypedConfig: a}
+	putHCM(t, b, hcm)
 }
 
 // editFilter changes the typed config of the http filter of type T.
