@@ -30,6 +30,13 @@ export const fileSpec = {
   uploadExpiryMs: duration("UPLOAD_SESSION_EXPIRY", { default: 24 * 3_600_000 }),
   /** Part size of STREAM uploads and the default of PARTS uploads. */
   partBytes: int("UPLOAD_PART_BYTES", { default: 8 * MiB, min: 1 }),
+  /** Open WatchFile streams on one replica: per user, and in all (beyond: RESOURCE_EXHAUSTED). */
+  watchStreamsPerUser: int("WATCH_STREAMS_PER_USER", { default: 16, min: 1 }),
+  watchStreamsPerProcess: int("WATCH_STREAMS_PER_PROCESS", { default: 1000, min: 1 }),
+  /** How often an open WatchFile stream asks again whether its caller may still read the file. */
+  watchRecheckMs: duration("WATCH_RECHECK_INTERVAL", { default: 5_000 }),
+  /** Longest life of one WatchFile stream; it then ends (OK) and the client watches again. */
+  watchMaxLifetimeMs: duration("WATCH_MAX_LIFETIME", { default: 10 * 60_000 }),
   /**
    * Mark files READY at commit instead of PROCESSING. Off in production: the processor checks
    * each upload and marks it READY or REJECTED. On for tests and deployments without it.

@@ -1,6 +1,7 @@
 // The one commit step every upload path ends in: the bytes are stored and verified; now, in
 // one transaction, the file (or a new version of the file with that name), the quota (the
-// reservation becomes use), the parent tuple and owner grant, and the events.
+// reservation becomes use), the parent tuple and owner grant, and the events — after the
+// caller's right to write to the folder has been checked once more.
 import { randomUUID } from "node:crypto";
 import {
   appendEvents,
@@ -10,7 +11,7 @@ import {
   type OutboxEvent,
 } from "@filemesh/kit";
 import type { PoolClient } from "pg";
-import { FILE_NOT_FOUND } from "../handlers/authorize.js";
+import { FILE_NOT_FOUND, requireOn } from "../handlers/authorize.js";
 import type { FileDeps } from "../handlers/deps.js";
 import { fingerprintOf, oncePerRequest } from "../handlers/idempotency.js";
 import { lockFolder, nameConflict, uniqueName } from "../handlers/tree-handlers.js";
@@ -56,6 +57,13 @@ export async function commitContent(deps: FileDeps, ctx: CallContext, c: Commit)
 }
 
 export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): Promise<Committed> {
+  // Authorisation is decided again as the content is about to become visible, not only when
+  // the upload began: a grant revoked while the bytes arrived refuses the commit (AccessDenied:
+  // NOT_FOUND without read, PERMISSION_DENIED / WRITE_DENIED with read only). Write on the
+  // folder covers a new version of a file in it (access is inherited). A folder gone or in the
+  // trash is left to lockFolder below (FILE_NOT_FOUND, which does not end a session).
+  const folder = await getFile(deps.pool, c.parentId);
+  if (folder) await requireOn(deps, ctx, folder, "write");
   const fp = fingerprintOf(c.parentId, c.name, c.sha256, String(c.sizeBytes));
   const { id, replayed } = await inTransaction(deps.pool, (tx) =>
     oncePerRequest(tx, ctx, c.requestId ?? "", fp, async () => (await commitIn(tx, deps, ctx, c)).id),

@@ -3,11 +3,12 @@
 // permission it is PERMISSION_DENIED.
 import { randomUUID } from "node:crypto";
 import {
+  AppError,
   type CallContext,
+  Code,
   failedPrecondition,
   inTransaction,
   notFound,
-  permissionDenied,
   unauthenticated,
 } from "@filemesh/kit";
 import { maxRevision, newFileTuples, type Permission } from "../peers/access.js";
@@ -29,6 +30,32 @@ export interface AuthorizeOptions {
   missing?: boolean;
 }
 
+/**
+ * A refusal because of the caller's access (not the file's state): NOT_FOUND / FILE_NOT_FOUND
+ * without read, PERMISSION_DENIED / `<PERMISSION>_DENIED` without the permission. Multi-step
+ * operations end for good on it (an upload session is aborted, its reservation released).
+ */
+export class AccessDenied extends AppError {}
+
+/**
+ * Throws AccessDenied unless the caller holds `permission` on `row` (read is checked too, for
+ * the answer's sake). `message` explains a denial of `permission` in the operation's terms.
+ */
+export async function requireOn(
+  deps: FileDeps,
+  ctx: CallContext,
+  row: FileRow,
+  permission: Permission,
+  message = `you may not ${permission} this file`,
+): Promise<void> {
+  const wanted: Permission[] = permission === "read" ? ["read"] : ["read", permission];
+  const allowed = await deps.access.check(ctx, row.id, wanted, row.acl_revision);
+  if (!allowed[0]) throw new AccessDenied(Code.NOT_FOUND, "FILE_NOT_FOUND", "no such file");
+  if (!allowed[wanted.length - 1]) {
+    throw new AccessDenied(Code.PERMISSION_DENIED, `${permission.toUpperCase()}_DENIED`, message);
+  }
+}
+
 /** The file if the caller holds `permission` on it (read is checked too, for the answer's sake). */
 export async function authorize(
   deps: FileDeps,
@@ -40,12 +67,7 @@ export async function authorize(
   callerId(ctx);
   const row = await getFile(deps.pool, fileId);
   if (!row || (row.trash_time && !o.trashed) || (row.missing_time && !o.missing)) throw FILE_NOT_FOUND();
-  const wanted: Permission[] = permission === "read" ? ["read"] : ["read", permission];
-  const allowed = await deps.access.check(ctx, row.id, wanted, row.acl_revision);
-  if (!allowed[0]) throw FILE_NOT_FOUND();
-  if (!allowed[wanted.length - 1]) {
-    throw permissionDenied(`${permission.toUpperCase()}_DENIED`, `you may not ${permission} this file`);
-  }
+  await requireOn(deps, ctx, row, permission);
   return row;
 }
 

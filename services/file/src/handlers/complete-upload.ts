@@ -1,16 +1,17 @@
 // Completing a session (CompleteUpload, WriteUpload's finish_write): every part present with
 // its exact size, the parts assembled, the stored object read back to verify size and SHA-256
-// and to sniff its type, then the commit step. A mismatch rejects the upload for good (nothing
-// becomes visible, the reservation is released); missing parts leave it open to fix.
+// and to sniff its type, then the commit step (which checks the caller's access once more). A
+// mismatch, or access lost, rejects the upload for good (nothing becomes visible, the
+// reservation is released); missing parts leave it open to fix.
 import type { CallContext } from "@filemesh/kit";
 import { AppError, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
 import { BlobNotFoundError } from "../blob/blob-store.js";
 import { commitContent } from "../domain/commit.js";
 import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
-import { type FileRow, getFile } from "../store/files.js";
+import type { FileRow } from "../store/files.js";
 import { transition, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { adjust } from "../store/usage.js";
-import { FILE_NOT_FOUND } from "./authorize.js";
+import { AccessDenied, authorize } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 import { expectedPartSize, mustBeActive } from "./upload-sessions.js";
 
@@ -63,9 +64,8 @@ export async function completeSession(
   measured?: Measured,
 ): Promise<FileRow> {
   if (u.state === UPLOAD.COMPLETED && u.file_id) {
-    const done = await getFile(deps.pool, u.file_id);
-    if (!done) throw FILE_NOT_FOUND();
-    return done;
+    // A repeat shows the file only to who can still read it.
+    return authorize(deps, ctx, u.file_id, "read", { trashed: true });
   }
   mustBeActive(u);
   if (!(await transition(deps.pool, u.id, UPLOAD.ACTIVE, UPLOAD.COMPLETING))) {
@@ -116,6 +116,12 @@ export async function completeSession(
       uploadId: u.id,
     });
   } catch (err) {
+    // The caller lost the right to write to the folder meanwhile: the session ends here
+    // (aborted, reservation released, bytes dropped) and nothing becomes visible.
+    if (err instanceof AccessDenied) {
+      await reject(deps, u);
+      throw err;
+    }
     // The parent may be gone or the name taken by a folder: the session stays open (COMPLETING
     // → ACTIVE) and the assembled object is kept for the next attempt.
     await transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE);

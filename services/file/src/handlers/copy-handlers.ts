@@ -1,5 +1,6 @@
 // CopyFile: a file (its current version) or a folder with everything live below it, into a
-// folder the caller may write to. Copies belong to the caller and count against their quota.
+// folder the caller may write to. Copies belong to the caller and count against their quota;
+// the source is only read (its rows, versions, objects and tuples stay as they are).
 import { randomUUID } from "node:crypto";
 import type { filev1 } from "@filemesh/contracts";
 import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
@@ -10,7 +11,7 @@ import { newFileTuples, type RelationUpdate } from "../peers/access.js";
 import { getFile, insertFile, KIND, subtree } from "../store/files.js";
 import { claim } from "../store/usage.js";
 import { insertVersion, versionsOf } from "../store/versions.js";
-import { authorize, callerId, FILE_NOT_FOUND, targetFolder } from "./authorize.js";
+import { authorize, callerId, FILE_NOT_FOUND, requireOn, targetFolder } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 import { fingerprintOf, oncePerRequest } from "./idempotency.js";
 import { lockFolder, uniqueName } from "./tree-handlers.js";
@@ -55,6 +56,10 @@ export function createCopyHandlers(deps: FileDeps) {
           await blobs.copy(v.object_key, key);
           keys.set(v.file_id, key);
         }
+        // Copying the bytes took a while: the copy becomes visible only if the caller can still
+        // read the source and write to the folder (a grant revoked meanwhile ends it here).
+        await requireOn(deps, ctx, src, "read");
+        await requireOn(deps, ctx, dest, "write");
         const bytes = [...current.values()].reduce((n, v) => n + BigInt(v.size_bytes), 0n);
         const files = items.filter((i) => i.kind === KIND.FILE).length;
         const { id, replayed } = await inTransaction(pool, (tx) =>

@@ -12,7 +12,7 @@ import { callerId } from "./authorize.js";
 import { completeSession } from "./complete-upload.js";
 import type { FileDeps } from "./deps.js";
 import { stillConnected } from "./raw-upload-handlers.js";
-import { expectedPartSize, mustBeActive, ownUpload } from "./upload-sessions.js";
+import { expectedPartSize, mustBeActive, ownUpload, stillAllowed } from "./upload-sessions.js";
 import { toFile } from "./views.js";
 
 /**
@@ -81,6 +81,7 @@ export function createPartHandlers(deps: FileDeps) {
       const head = first.value;
       const u = await ownUpload(deps, ctx, head.uploadId);
       mustBeActive(u);
+      await stillAllowed(deps, ctx, u); // access again on every part (a revoked grant ends the session)
       if (u.method !== METHOD.PARTS)
         throw failedPrecondition("NOT_A_PARTS_UPLOAD", "this session takes a byte stream");
       const n = head.partNumber;
@@ -108,6 +109,7 @@ export function createPartHandlers(deps: FileDeps) {
       if (first.done) throw emptyRequest();
       const u = await ownUpload(deps, ctx, first.value.uploadId);
       mustBeActive(u);
+      await stillAllowed(deps, ctx, u); // and on every (resumed) stream; the commit asks once more
       if (u.method !== METHOD.STREAM)
         throw failedPrecondition("NOT_A_STREAM_UPLOAD", "this session takes numbered parts");
       const size = BigInt(u.size_bytes);

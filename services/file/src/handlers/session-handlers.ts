@@ -1,23 +1,26 @@
 // Upload sessions: CreateUpload (reserves the declared size), GetUpload (committed size to
-// resume from, parts), RefreshUploadUrls (s3), CompleteUpload, CancelUpload.
+// resume from, parts), RefreshUploadUrls (s3), CompleteUpload, CancelUpload. Access to the
+// folder is decided when the session opens and again on every refresh and at the commit.
 import { randomUUID } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import { type CallContext, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
 import { newObjectKey, type StoredPart } from "../blob/blob-store.js";
 import { declaredSha256, tooLarge } from "../domain/content.js";
 import { cleanName } from "../domain/names.js";
-import { insertUpload, METHOD, partsOf, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
-import { adjust, claim } from "../store/usage.js";
+import { insertUpload, METHOD, partsOf, UPLOAD, type UploadRow } from "../store/uploads.js";
+import { claim } from "../store/usage.js";
 import { callerId, targetFolder } from "./authorize.js";
 import { completeSession } from "./complete-upload.js";
 import type { FileDeps } from "./deps.js";
 import { fingerprintOf, oncePerRequest } from "./idempotency.js";
 import {
+  abortSession,
   expectedPartSize,
   mustBeActive,
   ownUpload,
   planParts,
   releaseExpired,
+  stillAllowed,
   toUpload,
 } from "./upload-sessions.js";
 import { toFile } from "./views.js";
@@ -124,10 +127,11 @@ export function createSessionHandlers(deps: FileDeps) {
       ctx: CallContext,
     ): Promise<filev1.RefreshUploadUrlsResponse> {
       const u = await ownUpload(deps, ctx, req.uploadId);
+      mustBeActive(u);
+      await stillAllowed(deps, ctx, u);
       if (!blobs.presigns) throw presignUnsupported();
       if (u.method !== METHOD.PARTS)
         throw failedPrecondition("NOT_A_PARTS_UPLOAD", "this session takes a byte stream");
-      mustBeActive(u);
       for (const n of req.partNumbers) {
         if (n < 1 || n > u.part_count) {
           throw invalidArgument("INVALID_PART_NUMBER", `part numbers go from 1 to ${u.part_count}`, [
@@ -157,13 +161,7 @@ export function createSessionHandlers(deps: FileDeps) {
       const u = await ownUpload(deps, ctx, req.uploadId);
       if (u.state === UPLOAD.ABORTED || u.state === UPLOAD.EXPIRED) return {};
       if (u.state !== UPLOAD.ACTIVE) mustBeActive(u);
-      const cancelled = await inTransaction(pool, async (tx) => {
-        if (!(await transition(tx, u.id, UPLOAD.ACTIVE, UPLOAD.ABORTED))) return false;
-        await adjust(tx, u.owner_id, { reserved: -BigInt(u.size_bytes) });
-        return true;
-      });
-      if (!cancelled) mustBeActive({ ...u, state: UPLOAD.COMPLETING });
-      await blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+      if (!(await abortSession(deps, u))) mustBeActive({ ...u, state: UPLOAD.COMPLETING });
       return {};
     },
   };

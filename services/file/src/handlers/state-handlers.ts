@@ -1,19 +1,47 @@
 // File states: SetFileState (internal, the processor marks a version READY or REJECTED) and
-// WatchFile (follows a file until it is READY or REJECTED).
+// WatchFile (follows a file until it is READY or REJECTED). Open watches are bounded per user
+// and per replica, live at most WATCH_MAX_LIFETIME, and ask again whether their caller may
+// still read the file at least every WATCH_RECHECK_INTERVAL and on every change.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { filev1 } from "@filemesh/contracts";
-import { appendEvents, type CallContext, inTransaction, invalidArgument, notFound } from "@filemesh/kit";
+import {
+  appendEvents,
+  type CallContext,
+  inTransaction,
+  invalidArgument,
+  notFound,
+  resourceExhausted,
+} from "@filemesh/kit";
 import { fileEvents } from "../domain/events.js";
+import { createSlots } from "../domain/slots.js";
 import { getFile, STATE, updateFile } from "../store/files.js";
 import { getVersion } from "../store/versions.js";
-import { authorize, FILE_NOT_FOUND } from "./authorize.js";
+import { authorize, callerId, FILE_NOT_FOUND, requireOn } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 import { toFile } from "./views.js";
 
 const FINAL = new Set<number>([STATE.READY, STATE.REJECTED]);
 
+const WATCH_RETRY_MS = 1000;
+
 export function createStateHandlers(deps: FileDeps, o: { pollMs?: number } = {}) {
-  const { pool } = deps;
+  const { pool, settings } = deps;
+  const watches = createSlots({
+    perUser: settings.watchStreamsPerUser,
+    perProcess: settings.watchStreamsPerProcess,
+    userFull: () =>
+      resourceExhausted(
+        "TOO_MANY_WATCHES",
+        `at most ${settings.watchStreamsPerUser} WatchFile streams of one user are open at once; close one first`,
+        WATCH_RETRY_MS,
+      ),
+    processFull: () =>
+      resourceExhausted(
+        "WATCH_CAPACITY",
+        "too many WatchFile streams are open; retry shortly",
+        WATCH_RETRY_MS,
+      ),
+  });
   return {
     async setFileState(
       req: filev1.SetFileStateRequest,
@@ -55,14 +83,29 @@ export function createStateHandlers(deps: FileDeps, o: { pollMs?: number } = {})
       req: filev1.WatchFileRequest,
       ctx: CallContext,
     ): AsyncGenerator<filev1.WatchFileResponse> {
-      let row = await authorize(deps, ctx, req.fileId, "read", { trashed: true });
-      yield { file: toFile(row) };
-      while (!FINAL.has(row.state) && !ctx.signal.aborted) {
-        await sleep(o.pollMs ?? 500, undefined, { signal: ctx.signal }).catch(() => {});
-        const next = await getFile(pool, row.id);
-        if (!next) return;
-        if (next.etag !== row.etag) yield { file: toFile(next) };
-        row = next;
+      const release = watches.take(callerId(ctx));
+      try {
+        let row = await authorize(deps, ctx, req.fileId, "read", { trashed: true });
+        yield { file: toFile(row) };
+        const endAt = Date.now() + settings.watchMaxLifetimeMs;
+        let checkedAt = Date.now();
+        while (!FINAL.has(row.state) && !ctx.signal.aborted && Date.now() < endAt) {
+          const pause = Math.min(o.pollMs ?? 500, endAt - Date.now());
+          await sleep(pause, undefined, { signal: ctx.signal }).catch(() => {});
+          if (ctx.signal.aborted) return;
+          const next = await getFile(pool, row.id);
+          if (!next) return;
+          // A revoked watcher is refused (NOT_FOUND, as if the file were gone) before it sees
+          // another change, and within WATCH_RECHECK_INTERVAL (+ one poll) when nothing changes.
+          if (next.etag !== row.etag || Date.now() - checkedAt >= settings.watchRecheckMs) {
+            await requireOn(deps, ctx, next, "read");
+            checkedAt = Date.now();
+          }
+          if (next.etag !== row.etag) yield { file: toFile(next) };
+          row = next;
+        }
+      } finally {
+        release();
       }
     },
   };

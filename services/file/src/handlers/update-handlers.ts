@@ -1,4 +1,5 @@
 // UpdateFile: rename and/or move (update_mask: name, parent_id), conditional on the etag.
+// Renaming needs `write`; moving needs `delete` on the item and `write` on the new folder.
 import type { filev1 } from "@filemesh/contracts";
 import {
   appendEvents,
@@ -12,7 +13,7 @@ import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { parentTuple } from "../peers/access.js";
 import { ancestry, type FileRow, getFile, KIND, updateFile } from "../store/files.js";
-import { authorize, FILE_NOT_FOUND } from "./authorize.js";
+import { authorize, FILE_NOT_FOUND, requireOn } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 import { lockFolder, uniqueName } from "./tree-handlers.js";
 import { toFile } from "./views.js";
@@ -82,6 +83,17 @@ export function createUpdateHandlers(deps: FileDeps) {
           ]);
         }
         if (wanted !== row.parent_id) {
+          // Moving takes the item (a folder: with everything below it) out of its folder, so it
+          // needs what deleting it needs — `delete` on the item (owners, also through an
+          // ancestor) — besides `write` on the new folder. Write access alone (editors) would
+          // let them carry an owner's file off to a tree of their own and delete it there.
+          await requireOn(
+            deps,
+            ctx,
+            row,
+            "delete",
+            "moving an item out of its folder needs the right to delete it (owners)",
+          );
           const target = await authorize(deps, ctx, wanted, "write");
           if (target.kind !== KIND.FOLDER)
             throw failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");

@@ -1,9 +1,12 @@
-// Shared pieces of upload sessions: the caller's own session, part planning, the view.
+// Shared pieces of upload sessions: the caller's own session, access re-checked on every step,
+// part planning, the view.
 import { filev1 } from "@filemesh/contracts";
 import { type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
 import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "../blob/blob-store.js";
-import { expireSessions, getUpload, UPLOAD, type UploadRow } from "../store/uploads.js";
-import { callerId } from "./authorize.js";
+import { getFile } from "../store/files.js";
+import { expireSessions, getUpload, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
+import { adjust } from "../store/usage.js";
+import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 
 export const uploadNotFound = () => notFound("UPLOAD_NOT_FOUND", "no such upload session");
@@ -37,6 +40,37 @@ export async function releaseExpired(
   );
   for (const u of expired) await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
   return expired.length;
+}
+
+/**
+ * Ends an ACTIVE session: ABORTED, its reservation released, its parts dropped. False when it
+ * was no longer ACTIVE (completed, expired or cancelled meanwhile; nothing changed then).
+ */
+export async function abortSession(deps: FileDeps, u: UploadRow): Promise<boolean> {
+  const aborted = await inTransaction(deps.pool, async (tx) => {
+    if (!(await transition(tx, u.id, UPLOAD.ACTIVE, UPLOAD.ABORTED))) return false;
+    await adjust(tx, u.owner_id, { reserved: -BigInt(u.size_bytes) });
+    return true;
+  });
+  if (aborted) await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+  return aborted;
+}
+
+/**
+ * The session's owner may still write to its folder — asked again on every part, URL refresh
+ * and stream (the commit asks once more). A session opened while a grant lasted does not
+ * outlive it: on a denial (NOT_FOUND / FILE_NOT_FOUND without read, PERMISSION_DENIED /
+ * WRITE_DENIED with read only) the session is aborted and its reservation released.
+ */
+export async function stillAllowed(deps: FileDeps, ctx: CallContext, u: UploadRow): Promise<void> {
+  const folder = await getFile(deps.pool, u.parent_id);
+  if (!folder) throw FILE_NOT_FOUND();
+  try {
+    await requireOn(deps, ctx, folder, "write");
+  } catch (err) {
+    if (err instanceof AccessDenied) await abortSession(deps, u);
+    throw err;
+  }
 }
 
 /** Throws unless the session can still take bytes. */
