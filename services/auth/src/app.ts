@@ -3,6 +3,7 @@ import { authv1 } from "@filemesh/contracts";
 import {
   appendEvents,
   callerChecks,
+  clientAddress,
   createRedis,
   createServiceRuntime,
   inTransaction,
@@ -63,7 +64,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
     keys: () => keys,
     tokens: { issuer: config.jwtIssuer, audience: config.jwtAudience, ttlMs: config.accessTokenTtlMs },
     sessions: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs },
-    trustForwardedFor: config.trustForwardedFor,
+    clientOf: (ctx) => clientAddress(ctx, config.trustForwardedFor, config.trustedProxyHops),
     // Changes kept in Redis (sessions) get their events right after; a failure is logged.
     emit: async (events, ctx) => {
       if (events.length === 0) return;

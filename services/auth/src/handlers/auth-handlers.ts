@@ -2,8 +2,6 @@
 import type { authv1 } from "@filemesh/contracts";
 import {
   appendEvents,
-  type CallContext,
-  clientAddress,
   type Handlers,
   inTransaction,
   invalidArgument,
@@ -58,7 +56,6 @@ export function tokenResponse(
 }
 
 export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
-  const client = (ctx: CallContext) => clientAddress(ctx, deps.trustForwardedFor);
   return {
     async register(req, ctx) {
       const email = normalizeEmail(req.email);
@@ -79,7 +76,7 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       const email = normalizeEmail(req.email);
       // Shed before any Redis or Postgres work, so an overloaded service answers at once.
       deps.hasher.admitOrShed();
-      const from = client(ctx);
+      const from = deps.clientOf(ctx);
       // Delays per account+address, per address, and per account for addresses the account never
       // logged in from, so someone else's guesses cannot keep the owner out (domain/throttle.ts).
       // The attempt counts from here (as a failure until the password proves right), so guesses

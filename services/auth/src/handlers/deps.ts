@@ -16,7 +16,11 @@ export interface AuthDeps {
   keys: () => KeyRing;
   tokens: TokenSettings;
   sessions: SessionSettings;
-  trustForwardedFor: boolean;
+  /**
+   * The caller's address as the trusted proxy saw it (the kit's clientAddress with
+   * TRUST_FORWARDED_FOR and TRUSTED_PROXY_HOPS): what login throttling counts against.
+   */
+  clientOf: (ctx: CallContext) => string;
   /** Writes events in their own transaction (for changes that live in Redis). */
   emit: (events: OutboxEvent[], ctx: CallContext) => Promise<void>;
 }

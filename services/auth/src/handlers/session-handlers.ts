@@ -3,7 +3,6 @@ import type { authv1 } from "@filemesh/contracts";
 import {
   appendEvents,
   type CallContext,
-  clientAddress,
   type Handlers,
   inTransaction,
   invalidArgument,
@@ -92,7 +91,7 @@ export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       const me = caller(ctx);
       const account = await findAccountById(deps.pool, me.userId);
       if (!account) throw unauthenticated("SESSION_ENDED");
-      const from = clientAddress(ctx, deps.trustForwardedFor);
+      const from = deps.clientOf(ctx);
       // Counted like a login (domain/throttle.ts): a stolen session cannot guess the password fast.
       const attempt = await deps.throttle.begin(account.email, from);
       let ok: boolean;
