@@ -188,7 +188,8 @@ describe("raw file routes", () => {
       Buffer.from("via link"),
     );
     const file = JSON.parse(up.bytes.toString());
-    const link = await call("POST", `/v1/files/${file.id}/links`, a.auth, { maxDownloads: 1 });
+    // Two downloads: the whole file, then a range (every served call counts).
+    const link = await call("POST", `/v1/files/${file.id}/links`, a.auth, { maxDownloads: 2 });
     const content = await raw("GET", `/v1/links/${link.body.token}/content`, {});
     expectDownloadHeaders(content, name, "text/plain; charset=utf-8");
     expect(content.bytes.toString()).toBe("via link");

@@ -47,7 +47,7 @@ const partMessages = (uploadId: string, partNumber: number, data: Buffer, chunk 
 };
 const putPart = (h: H, uploadId: string, partNumber: number, data: Buffer) =>
   send(t.f, t.f.uploadPart, partMessages(uploadId, partNumber, data), h);
-const put = (url: string, body: BodyInit, extra: RequestInit = {}) =>
+const put = (url: string, body: RequestInit["body"], extra: RequestInit = {}) =>
   fetch(url, { method: "PUT", body, ...extra }).then(async (r) => ({
     status: r.status,
     text: await r.text(),

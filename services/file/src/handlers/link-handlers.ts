@@ -2,6 +2,9 @@
 // once), list, delete — for callers with `share` — and the anonymous GetSharedLink and
 // GetSharedLinkContent, which honour every one of those settings and then ask the permission
 // service whether the link's subject `link:<id>` may read the file.
+//
+// Passwords: link-password.ts. Every served GetSharedLinkContent call is one download,
+// whatever its range: the limit is taken atomically in Postgres before a byte is sent.
 import { randomUUID } from "node:crypto";
 import type { filev1 } from "@filemesh/contracts";
 import {
@@ -27,7 +30,6 @@ import {
   linkByToken,
   linksOf,
   newLinkToken,
-  passwordMatches,
   setLinkRevision,
   tokenHash,
 } from "../store/links.js";
@@ -35,6 +37,7 @@ import { authorize, callerId } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
 import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "./download-handlers.js";
 import { fingerprintOf, oncePerRequest } from "./idempotency.js";
+import { createPasswordCheck, linkPassword, MAX_PASSWORD } from "./link-password.js";
 import { toFile } from "./views.js";
 
 const LINK_NOT_FOUND = () => notFound("LINK_NOT_FOUND", "no such share link");
@@ -54,6 +57,7 @@ export const toLink = (l: LinkRow, token = ""): filev1.ShareLink => ({
 
 export function createLinkHandlers(deps: FileDeps) {
   const { pool, access, pageTokens } = deps;
+  const checkPassword = createPasswordCheck(deps);
 
   /**
    * The link behind a token, if it is live, its password matches, its file is live and the
@@ -68,8 +72,7 @@ export function createLinkHandlers(deps: FileDeps) {
       throw notFound("LINK_EXPIRED", "this share link has expired");
     if (link.password_hash) {
       if (!password) throw permissionDenied("PASSWORD_REQUIRED", "this share link needs its password");
-      if (!(await passwordMatches(password, link.password_hash)))
-        throw permissionDenied("WRONG_PASSWORD", "wrong password");
+      await checkPassword({ ...link, password_hash: link.password_hash }, password, ctx);
     }
     const file = await getFile(pool, link.file_id);
     // A file whose content went missing from the store is served as if it were gone.
@@ -97,7 +100,7 @@ export function createLinkHandlers(deps: FileDeps) {
       const maxDownloads = req.link?.maxDownloads ?? 0;
       if (maxDownloads < 0) throw bad("max_downloads", "must not be negative");
       const password = req.link?.password ?? "";
-      if (password.length > 1024) throw bad("password", "is too long");
+      if (password.length > MAX_PASSWORD) throw bad("password", "is too long");
       const token = newLinkToken();
       const passwordHash = password ? await hashPassword(password) : null;
       const fp = fingerprintOf(file.id, role, expire?.toISOString() ?? "", maxDownloads, password);
@@ -159,18 +162,20 @@ export function createLinkHandlers(deps: FileDeps) {
       req: filev1.GetSharedLinkRequest,
       ctx: CallContext,
     ): Promise<filev1.GetSharedLinkResponse> {
-      const { link, file } = await open(req.token, req.password, ctx);
+      const { link, file } = await open(req.token, linkPassword(ctx, req.password), ctx);
       // Anonymous holders see the file, not who owns it.
       return { link: toLink(link), file: { ...toFile(file), ownerId: "" } };
     },
 
     async *getSharedLinkContent(req: filev1.GetSharedLinkContentRequest, ctx: CallContext) {
       // Access is decided before a download is counted, so a refusal costs none.
-      const { link, file } = await open(req.token, req.password, ctx);
+      const { link, file } = await open(req.token, linkPassword(ctx, req.password), ctx);
       const v = await servable(deps, file, "");
       const range = rangeOf(req.offset, req.length, v.size_bytes);
-      // A download is counted when it starts at the beginning (a resumed range is the same one).
-      if (range.offset === 0 && !(await countDownload(pool, link.id))) {
+      // Every call that is served counts one download, whatever its offset and length (a
+      // range that would not count could fetch the whole file piece by piece). The count is
+      // one conditional UPDATE, so parallel calls and other replicas cannot overshoot it.
+      if (!(await countDownload(pool, link.id))) {
         throw new AppError(
           Code.RESOURCE_EXHAUSTED,
           "DOWNLOAD_LIMIT_REACHED",

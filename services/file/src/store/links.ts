@@ -91,3 +91,88 @@ export async function countDownload(q: Queryable, id: string): Promise<boolean> 
   );
   return (res.rowCount ?? 0) > 0;
 }
+
+// Password guesses (files.link_password_failures): one row per link and client address, and
+// one for the link as a whole (client ''). Times come from the database's clock, so every
+// replica agrees.
+
+export interface GuessRules {
+  /** Failures before a delay starts. */
+  free: number;
+  baseMs: number;
+  maxMs: number;
+  /** Counts are forgotten after this long without a failure. */
+  windowMs: number;
+}
+
+/** The whole link's row: counts everyone's failures. */
+const WHOLE_LINK = "";
+
+// The next failure count (a quiet window starts afresh) and the delay it starts: base doubled
+// per failure past the free ones (exponent bounded), capped. $3 free, $4 base, $5 max, $6 window.
+const NEXT = `(CASE WHEN g.update_time < clock_timestamp() - $6::float8 * interval '1 millisecond' THEN 1 ELSE g.failures + 1 END)`;
+const delayOf = (n: string) =>
+  `(CASE WHEN ${n} > $3::int THEN clock_timestamp() + LEAST($4::float8 * power(2, LEAST(${n} - $3::int - 1, 40)), $5::float8) * interval '1 millisecond' END)`;
+const ARGS = (r: GuessRules) => [r.free, r.baseMs, r.maxMs, r.windowMs];
+
+/**
+ * How long `client` must wait before trying a password on the link (0: it may): its own delay,
+ * and the whole link's unless it has given the right password from there before.
+ */
+export async function guessWaitMs(q: Queryable, linkId: string, client: string): Promise<number> {
+  const { rows } = await q.query<{ client: string; known: boolean; wait_ms: number }>(
+    `SELECT client, known,
+       COALESCE(GREATEST(0, EXTRACT(EPOCH FROM (retry_time - clock_timestamp())) * 1000), 0)::float8 AS wait_ms
+     FROM files.link_password_failures WHERE link_id = $1 AND client IN ($2, $3)`,
+    [linkId, client, WHOLE_LINK],
+  );
+  const own = rows.find((r) => r.client === client);
+  const known = own?.known ?? false;
+  const whole = rows.find((r) => r.client === WHOLE_LINK);
+  return Math.ceil(Math.max(own?.wait_ms ?? 0, known ? 0 : (whole?.wait_ms ?? 0)));
+}
+
+/**
+ * Counts an attempt of `client` as a failure before its password is hashed (a right one clears
+ * it again), in one atomic statement that refuses while the client's delay runs: parallel
+ * guesses cannot all slip in before the first failure lands. False: refused, nothing counted.
+ */
+export async function claimGuess(
+  q: Queryable,
+  linkId: string,
+  client: string,
+  r: GuessRules,
+): Promise<boolean> {
+  const res = await q.query(
+    `INSERT INTO files.link_password_failures AS g (link_id, client, failures, retry_time, update_time)
+     VALUES ($1, $2, 1, CASE WHEN 1 > $3::int THEN clock_timestamp() + LEAST($4::float8, $5::float8) * interval '1 millisecond' END,
+       clock_timestamp())
+     ON CONFLICT (link_id, client) DO UPDATE SET
+       failures = ${NEXT}, retry_time = ${delayOf(NEXT)}, update_time = clock_timestamp()
+     WHERE g.retry_time IS NULL OR g.retry_time <= clock_timestamp()`,
+    [linkId, client, ...ARGS(r)],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** A wrong password: counted for the whole link too (the client's own count was claimed). */
+export async function failGuess(q: Queryable, linkId: string, r: GuessRules): Promise<void> {
+  await q.query(
+    `INSERT INTO files.link_password_failures AS g (link_id, client, failures, retry_time, update_time)
+     VALUES ($1, $2, 1, CASE WHEN 1 > $3::int THEN clock_timestamp() + LEAST($4::float8, $5::float8) * interval '1 millisecond' END,
+       clock_timestamp())
+     ON CONFLICT (link_id, client) DO UPDATE SET
+       failures = ${NEXT}, retry_time = ${delayOf(NEXT)}, update_time = clock_timestamp()`,
+    [linkId, WHOLE_LINK, ...ARGS(r)],
+  );
+}
+
+/** The right password from `client`: its count is cleared and it is known from now on. */
+export async function passGuess(q: Queryable, linkId: string, client: string): Promise<void> {
+  await q.query(
+    `UPDATE files.link_password_failures SET failures = 0, retry_time = NULL, known = true,
+       update_time = clock_timestamp()
+     WHERE link_id = $1 AND client = $2`,
+    [linkId, client],
+  );
+}

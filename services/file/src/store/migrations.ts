@@ -154,5 +154,18 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
       "ALTER TABLE files.links ADD COLUMN IF NOT EXISTS acl_revision bigint NOT NULL DEFAULT 0",
     ),
     sqlMigration("006_janitor", ...janitorSql),
+    // Share-link password guesses per link and client address ('' = the whole link).
+    sqlMigration(
+      "007_link_password_failures",
+      `CREATE TABLE IF NOT EXISTS files.link_password_failures (
+        link_id uuid NOT NULL REFERENCES files.links (id) ON DELETE CASCADE,
+        client text NOT NULL,
+        failures integer NOT NULL DEFAULT 0,
+        retry_time timestamptz,
+        known boolean NOT NULL DEFAULT false,
+        update_time timestamptz NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (link_id, client)
+      )`,
+    ),
   ];
 }
