@@ -1,4 +1,6 @@
-import { bool, type ConfigOf, duration, int, list, oneOf, str, url } from "./config.js";
+import { methodCatalog } from "@filemesh/contracts";
+import { bool, type ConfigOf, duration, type Field, int, list, oneOf, str, url } from "./config.js";
+import { parseLimits } from "./ratelimit/gcra.js";
 
 export const SERVICE_NAMES = ["auth", "user", "permission", "file", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -49,13 +51,32 @@ export function commonSpec(name: ServiceName) {
     // INTERNAL_AUTH=xfcc: only SPIFFE identities spiffe://<domain>/ns/<namespace>/sa/<service> count.
     meshTrustDomain: str("MESH_TRUST_DOMAIN", { default: "cluster.local" }),
     meshNamespace: str("MESH_NAMESPACE", { default: "filemesh" }),
-    rateLimits: str("RATE_LIMITS", { default: DEFAULT_RATE_LIMITS }),
+    rateLimits: rateLimitsField(),
     // Only behind a proxy that sets it (the gateway, Envoy): otherwise callers could pick their identity.
     trustForwardedFor: bool("TRUST_FORWARDED_FOR", { default: false }),
     /** Proxies that appended to X-Forwarded-For; the client is the entry this far from the right. */
     trustedProxyHops: int("TRUSTED_PROXY_HOPS", { default: 1, min: 1, max: 10 }),
   };
 }
+
+/**
+ * RATE_LIMITS, checked at start-up (a bad one stops the service, exit 78): known rate classes
+ * only, and every rate, period and burst within what the limiter can represent.
+ */
+function rateLimitsField(): Field<string> {
+  return {
+    env: "RATE_LIMITS",
+    default: DEFAULT_RATE_LIMITS,
+    parse(raw) {
+      parseLimits(raw, rateClasses());
+      return raw;
+    },
+  };
+}
+
+/** The rate classes the contracts' method policy uses. */
+export const rateClasses = (): ReadonlySet<string> =>
+  new Set(methodCatalog.map((m) => m.policy.rateClass).filter(Boolean));
 
 /** Per caller and rate class (classes come from the contracts' method policy). */
 export const DEFAULT_RATE_LIMITS = [

@@ -1,6 +1,10 @@
 // Rate limits with GCRA (generic cell rate algorithm) in Redis: one key per (class, caller)
 // holding the theoretical arrival time; atomic in a Lua script, clock from Redis itself so
 // every replica agrees. `rate` requests per `periodMs`, with `burst` extra allowed at once.
+// The script counts in microseconds: Redis' TIME is exact there (below 2^53), so the smallest
+// interval a limit may have is 1 µs, and every accepted setting both advances the arrival time
+// and gives its key a positive expiry (at milliseconds, 1e9/1s added less than the float's
+// precision and asked Redis for `PX 0`: "invalid expire time", and the limiter failed open).
 import type { Redis } from "ioredis";
 import { redisScript } from "../redis.js";
 
@@ -10,38 +14,80 @@ export interface Limit {
   burst: number;
 }
 
+/** Bounds of a limit (checked at start-up, so the script can represent every accepted one). */
+export const LIMIT_BOUNDS = {
+  /** Longest period, and longest a key may live (burst window plus one interval). */
+  maxPeriodMs: 7 * 86_400_000,
+  maxBurst: 1_000_000,
+  /** Smallest emission interval, period / rate. */
+  minIntervalUs: 1,
+} as const;
+
 const GCRA = redisScript(`
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local wait = tat - now - tolerance
-if wait > 0 then return wait end
+if wait > 0 then return math.ceil(wait / 1000) end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil(new_tat - now))
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
 return 0`);
 
-/** Returns 0 when allowed, else the milliseconds until the next request would be. */
+/** Returns 0 when allowed, else the milliseconds (≥ 1) until the next request would be. */
 export async function takeToken(redis: Redis, key: string, limit: Limit): Promise<number> {
-  const interval = limit.periodMs / limit.rate;
-  return Number(await GCRA(redis, [key], [interval, interval * limit.burst]));
+  const intervalUs = (limit.periodMs * 1000) / limit.rate;
+  // Keys hold microseconds since this version (":us"), so an older replica never reads them.
+  return Number(await GCRA(redis, [`${key}:us`], [intervalUs, intervalUs * limit.burst]));
 }
 
-/** Parses "login=10/1m:5,register=5/1m,read=100/1s:50" (burst after the colon, default 0). */
-export function parseLimits(spec: string): Record<string, Limit> {
+const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * Parses "login=10/1m:5,register=5/1m,read=100/1s:50" (burst after the colon, default 0) and
+ * checks every limit against LIMIT_BOUNDS and, when given, the known rate classes. Throws one
+ * error listing every problem.
+ */
+export function parseLimits(spec: string, knownClasses?: ReadonlySet<string>): Record<string, Limit> {
   const out: Record<string, Limit> = {};
+  const problems: string[] = [];
   for (const part of spec
     .split(",")
     .map((p) => p.trim())
     .filter(Boolean)) {
-    const m = /^([a-z][a-z0-9_-]*)=(\d+)\/(\d*)(ms|s|m|h)(?::(\d+))?$/.exec(part);
-    if (!m) throw new Error(`bad rate limit "${part}" (want class=rate/period[:burst], e.g. login=10/1m:5)`);
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[4] as "ms" | "s" | "m" | "h"];
-    const rate = Number(m[2]);
-    if (rate < 1) throw new Error(`bad rate limit "${part}": rate must be at least 1`);
-    out[m[1]!] = { rate, periodMs: Number(m[3] || 1) * unit, burst: Number(m[5] ?? 0) };
+    const m = /^([a-z][a-z0-9_-]*)=(\d+)\/(\d*)(ms|s|m|h|d)(?::(\d+))?$/.exec(part);
+    if (!m) {
+      problems.push(`"${part}" is not class=rate/period[:burst] (e.g. login=10/1m:5)`);
+      continue;
+    }
+    const cls = m[1]!;
+    const limit = {
+      rate: Number(m[2]),
+      periodMs: Number(m[3] || 1) * UNITS[m[4] as keyof typeof UNITS],
+      burst: Number(m[5] ?? 0),
+    };
+    const bad = limitProblem(limit);
+    if (knownClasses && !knownClasses.has(cls)) {
+      problems.push(`"${part}": unknown rate class "${cls}" (known: ${[...knownClasses].sort().join(", ")})`);
+    } else if (cls in out) problems.push(`"${part}": rate class "${cls}" is given twice`);
+    else if (bad) problems.push(`"${part}": ${bad}`);
+    else out[cls] = limit;
   }
+  if (problems.length) throw new Error(`has bad rate limits: ${problems.join("; ")}`);
   return out;
+}
+
+function limitProblem({ rate, periodMs, burst }: Limit): string | undefined {
+  const b = LIMIT_BOUNDS;
+  if (!Number.isSafeInteger(rate) || rate < 1) return "rate must be a whole number of at least 1";
+  if (periodMs < 1) return "period must be at least 1ms";
+  if (periodMs > b.maxPeriodMs) return "period must be at most 7d";
+  if ((periodMs * 1000) / rate < b.minIntervalUs)
+    return `rate too high: at most ${periodMs * 1000} per ${periodMs}ms (one per microsecond)`;
+  if (!Number.isSafeInteger(burst) || burst > b.maxBurst) return `burst must be at most ${b.maxBurst}`;
+  if ((periodMs / rate) * (burst + 1) > b.maxPeriodMs)
+    return "burst too large for the rate: burst × period / rate must stay within 7d";
+  return undefined;
 }
