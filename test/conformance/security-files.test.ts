@@ -116,6 +116,7 @@ describe("attack 1: an editor takes the owner's file", () => {
     const inner = (await call("GET", `/v1/files?parentId=${copy.body.id}`, bob.auth)).body.files;
     expect(inner).toMatchObject([{ name: "w.txt", ownerId: bob.id }]);
     expect(await text(bob, inner[0].id)).toBe("twelve bytes");
+    expect(await text(bob, w.id)).toBe("twelve bytes"); // the original's parent edge still leads to Bob's grant
     // The original: same place, owner, etag, bytes, grants and usage.
     expect(await get(alice, shared.id)).toMatchObject({
       parentId: shared.parentId,

@@ -9,7 +9,7 @@ import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { newFileTuples, type RelationUpdate } from "../peers/access.js";
 import { getFile, insertFile, KIND, subtree } from "../store/files.js";
-import { claim } from "../store/usage.js";
+import { adjust, claim } from "../store/usage.js";
 import { insertVersion, versionsOf } from "../store/versions.js";
 import { authorize, callerId, FILE_NOT_FOUND, requireOn, targetFolder } from "./authorize.js";
 import type { FileDeps } from "./deps.js";
@@ -50,6 +50,16 @@ export function createCopyHandlers(deps: FileDeps) {
       const keys = new Map<string, string>();
       const dropCopies = () =>
         Promise.all([...keys.values()].map((k) => blobs.delete(k).catch(() => {}))).then(() => {});
+      const bytes = [...current.values()].reduce((n, v) => n + BigInt(v.size_bytes), 0n);
+      const files = items.filter((i) => i.kind === KIND.FILE).length;
+      // The quota is reserved before a byte is copied in the store (a caller without room gets
+      // QUOTA_EXCEEDED at once, the store untouched); the commit turns it into use.
+      await claim(pool, userId, { reserve: bytes, defaultQuota: settings.defaultQuotaBytes });
+      let reserved = bytes;
+      const release = async () => {
+        if (reserved > 0n) await adjust(pool, userId, { reserved: -reserved }).catch(() => {});
+        reserved = 0n;
+      };
       try {
         for (const v of current.values()) {
           const key = newObjectKey();
@@ -60,12 +70,10 @@ export function createCopyHandlers(deps: FileDeps) {
         // read the source and write to the folder (a grant revoked meanwhile ends it here).
         await requireOn(deps, ctx, src, "read");
         await requireOn(deps, ctx, dest, "write");
-        const bytes = [...current.values()].reduce((n, v) => n + BigInt(v.size_bytes), 0n);
-        const files = items.filter((i) => i.kind === KIND.FILE).length;
         const { id, replayed } = await inTransaction(pool, (tx) =>
           oncePerRequest(tx, ctx, req.requestId, fingerprintOf(src.id, dest.id, name), async () => {
             await lockFolder(tx, dest.id);
-            await claim(tx, userId, { use: bytes, files, defaultQuota: settings.defaultQuotaBytes });
+            await adjust(tx, userId, { reserved: -bytes, used: bytes, files });
             const tuples: RelationUpdate[] = [];
             const events = [];
             for (const item of items) {
@@ -123,11 +131,14 @@ export function createCopyHandlers(deps: FileDeps) {
           }),
         );
         if (replayed) await dropCopies();
+        else reserved = 0n; // used by the commit
+        await release(); // a replay used none of it
         const row = await getFile(pool, id);
         if (!row) throw FILE_NOT_FOUND();
         return { file: toFile(row) };
       } catch (err) {
         await dropCopies();
+        await release();
         throw err;
       }
     },
