@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the pinned tools the tests and benchmarks need into .tools/bin (ignored by git),
 # built from the Go module proxy with `go install`. Reuses what is already there.
-# Usage: scripts/tools.sh [ghz] [minio] [helm]   (no argument: all of them)
+# Usage: scripts/tools.sh [ghz] [minio] [helm] [grpcurl] [protoc-gen-go] [protoc-gen-go-grpc]
+#        (no argument: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOBIN="$PWD/.tools/bin"
@@ -12,10 +13,15 @@ declare -A PINS=(
   [ghz]="github.com/bojand/ghz/cmd/ghz@v0.93.0"
   [minio]="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
   [helm]="helm.sh/helm/v3/cmd/helm@v3.22.0"
+  [grpcurl]="github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4"
+  # The Go client's code generators (clients/go/buf.gen.yaml); keep protoc-gen-go at the
+  # google.golang.org/protobuf version that clients/go/go.mod requires.
+  [protoc-gen-go]="google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
+  [protoc-gen-go-grpc]="google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"
 )
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(ghz minio helm)
+[ ${#wanted[@]} -eq 0 ] && wanted=(ghz minio helm grpcurl protoc-gen-go protoc-gen-go-grpc)
 
 for tool in "${wanted[@]}"; do
   pin="${PINS[$tool]:-}"
