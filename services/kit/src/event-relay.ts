@@ -6,9 +6,9 @@ import { createPool } from "./db/database.js";
 import {
   connectNats,
   ensureStreams,
-  FILEMESH_STREAMS,
   type NatsHandle,
   type Relay,
+  relayStreams,
   startRelay,
 } from "./events/index.js";
 import type { Logger } from "./logger.js";
@@ -39,7 +39,7 @@ export function startBackgroundRelay(opts: {
     if (stopped) return;
     for (;;) {
       try {
-        await ensureStreams(nats.jsm, FILEMESH_STREAMS);
+        await ensureStreams(nats.jsm, relayStreams(opts.name));
         break;
       } catch (err) {
         opts.log.warn({ err: (err as Error).message }, "ensuring streams failed; retrying");

@@ -3,7 +3,7 @@
 export { type ConsumedEvent, type ConsumerOptions, type RunningConsumer, runConsumer } from "./consumer.js";
 export { applyOnce, consumedEventsTableSql, pruneConsumed } from "./inbox.js";
 export { type Listener, type ListenOptions, listenForNotify } from "./listen.js";
-export { connectNats, type NatsHandle, type NatsOptions, parseNatsUrl } from "./nats.js";
+export { connectNats, inboxPrefixOf, type NatsHandle, type NatsOptions, parseNatsUrl } from "./nats.js";
 export {
   appendEvents,
   checkSchema,
@@ -28,6 +28,7 @@ export {
   ensureStreams,
   FILEMESH_STREAMS,
   FILES,
+  relayStreams,
   type StreamDef,
   streamConfig,
   USERS,

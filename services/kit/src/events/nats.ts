@@ -3,7 +3,10 @@ import { connect, type NatsConnection, type Status } from "@nats-io/transport-no
 import type { Logger } from "pino";
 
 export interface NatsOptions {
-  /** One URL or a comma-separated list; `nats://user:pass@host:port` or `nats://token@host:port`. */
+  /**
+   * One URL or a comma-separated list; `nats://user:pass@host:port` or `nats://token@host:port`
+   * (NATS_URL, a secret setting: the credentials go to the auth options, never to a log line).
+   */
   url: string;
   /** Client name shown by the server's monitoring (e.g. the service name). */
   name: string;
@@ -54,6 +57,12 @@ export function parseNatsUrl(url: string): ParsedServers {
   if (out.servers.length === 0) throw new Error("NATS url is empty");
   return out;
 }
+
+/**
+ * Replies (JetStream API answers, pulled messages) come to `_INBOX.<user>.…`: a NATS user that
+ * may subscribe only to its own inbox cannot read another service's replies (k8s/values/nats.yaml).
+ */
+export const inboxPrefixOf = (user: string): string => `_INBOX.${user.replace(/[^A-Za-z0-9_-]/g, "_")}`;
 
 /**
  * Backoff as a function of the time since the connection was lost: starts at `min`, grows by
@@ -114,7 +123,7 @@ export async function connectNats(opts: NatsOptions): Promise<NatsHandle> {
   const nc = await connect({
     servers,
     name: opts.name,
-    ...(user !== undefined ? { user, pass } : {}),
+    ...(user !== undefined ? { user, pass, inboxPrefix: inboxPrefixOf(user) } : {}),
     ...(token !== undefined ? { token } : {}),
     maxReconnectAttempts: -1,
     reconnectDelayHandler: backoff.delay,

@@ -41,6 +41,18 @@ export const FILES = domainStream("FILES", "files", "filemesh file events");
 export const ACL = domainStream("ACL", "acl", "filemesh permission events");
 export const FILEMESH_STREAMS: readonly StreamDef[] = [AUTH, USERS, FILES, ACL];
 
+/**
+ * The stream each service's outbox publishes to. Its relay ensures only that one: with NATS
+ * users (k8s/values/nats.yaml) a service may create or update its own stream and no other.
+ */
+const STREAM_OF: Record<string, StreamDef> = { auth: AUTH, user: USERS, permission: ACL, file: FILES };
+
+/** The streams a relay named `name` ensures: its own, or every domain stream for other names. */
+export const relayStreams = (name: string): readonly StreamDef[] => {
+  const own = STREAM_OF[name];
+  return own ? [own] : FILEMESH_STREAMS;
+};
+
 /** The JetStream config for a definition: file storage, limits retention, discard old. */
 export function streamConfig(def: StreamDef): Partial<StreamConfig> & { name: string } {
   return {
