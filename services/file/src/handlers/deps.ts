@@ -21,6 +21,7 @@ export type FileSettings = Pick<
   | "downloadChunkBytes"
   | "maxCopyItems"
   | "trustForwardedFor"
+  | "trustedProxyHops"
   | "relayPartsPerUser"
   | "relayPartsPerProcess"
   | "linkPasswordFreeAttempts"

@@ -57,7 +57,7 @@ export function createPasswordCheck(deps: FileDeps) {
     password: string,
     ctx: CallContext,
   ) {
-    const client = clientAddress(ctx, settings.trustForwardedFor);
+    const client = clientAddress(ctx, settings.trustForwardedFor, settings.trustedProxyHops);
     const waitMs = await guessWaitMs(pool, link.id, client);
     if (waitMs > 0) throw THROTTLED(waitMs);
     if (!(await claimGuess(pool, link.id, client, perClient)))
