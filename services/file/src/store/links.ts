@@ -113,7 +113,24 @@ const WHOLE_LINK = "";
 const NEXT = `(CASE WHEN g.update_time < clock_timestamp() - $6::float8 * interval '1 millisecond' THEN 1 ELSE g.failures + 1 END)`;
 const delayOf = (n: string) =>
   `(CASE WHEN ${n} > $3::int THEN clock_timestamp() + LEAST($4::float8 * power(2, LEAST(${n} - $3::int - 1, 40)), $5::float8) * interval '1 millisecond' END)`;
-const ARGS = (r: GuessRules) => [r.free, r.baseMs, r.maxMs, r.windowMs];
+
+/** One more failure of `client` (if `unlessDelayed`: only when no delay of its own runs). */
+async function addFailure(
+  q: Queryable,
+  linkId: string,
+  client: string,
+  r: GuessRules,
+  unlessDelayed: boolean,
+) {
+  return q.query(
+    `INSERT INTO files.link_password_failures AS g (link_id, client, failures, retry_time, update_time)
+     VALUES ($1, $2, 1, ${delayOf("1")}, clock_timestamp())
+     ON CONFLICT (link_id, client) DO UPDATE SET
+       failures = ${NEXT}, retry_time = ${delayOf(NEXT)}, update_time = clock_timestamp()
+     ${unlessDelayed ? "WHERE g.retry_time IS NULL OR g.retry_time <= clock_timestamp()" : ""}`,
+    [linkId, client, r.free, r.baseMs, r.maxMs, r.windowMs],
+  );
+}
 
 /**
  * How long `client` must wait before trying a password on the link (0: it may): its own delay,
@@ -143,28 +160,12 @@ export async function claimGuess(
   client: string,
   r: GuessRules,
 ): Promise<boolean> {
-  const res = await q.query(
-    `INSERT INTO files.link_password_failures AS g (link_id, client, failures, retry_time, update_time)
-     VALUES ($1, $2, 1, CASE WHEN 1 > $3::int THEN clock_timestamp() + LEAST($4::float8, $5::float8) * interval '1 millisecond' END,
-       clock_timestamp())
-     ON CONFLICT (link_id, client) DO UPDATE SET
-       failures = ${NEXT}, retry_time = ${delayOf(NEXT)}, update_time = clock_timestamp()
-     WHERE g.retry_time IS NULL OR g.retry_time <= clock_timestamp()`,
-    [linkId, client, ...ARGS(r)],
-  );
-  return (res.rowCount ?? 0) > 0;
+  return ((await addFailure(q, linkId, client, r, true)).rowCount ?? 0) > 0;
 }
 
 /** A wrong password: counted for the whole link too (the client's own count was claimed). */
 export async function failGuess(q: Queryable, linkId: string, r: GuessRules): Promise<void> {
-  await q.query(
-    `INSERT INTO files.link_password_failures AS g (link_id, client, failures, retry_time, update_time)
-     VALUES ($1, $2, 1, CASE WHEN 1 > $3::int THEN clock_timestamp() + LEAST($4::float8, $5::float8) * interval '1 millisecond' END,
-       clock_timestamp())
-     ON CONFLICT (link_id, client) DO UPDATE SET
-       failures = ${NEXT}, retry_time = ${delayOf(NEXT)}, update_time = clock_timestamp()`,
-    [linkId, WHOLE_LINK, ...ARGS(r)],
-  );
+  await addFailure(q, linkId, WHOLE_LINK, r, false);
 }
 
 /** The right password from `client`: its count is cleared and it is known from now on. */
