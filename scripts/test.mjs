@@ -36,8 +36,10 @@ if (missing.length) {
   process.exit(1);
 }
 
+// grpcurl and the Go generators serve test/clients (grpcurl calls, the Go client's stubs).
+const tools = ["minio", "helm", "grpcurl", "protoc-gen-go", "protoc-gen-go-grpc"];
 if (process.env.SKIP_TOOLS !== "1")
-  execFileSync(join(root, "scripts", "tools.sh"), ["minio", "helm"], { stdio: "inherit" });
+  execFileSync(join(root, "scripts", "tools.sh"), tools, { stdio: "inherit" });
 
 if (existsSync(join(root, "gateway", "go.mod")) && process.env.SKIP_GO !== "1") {
   console.log("test: go test ./... (gateway)");
