@@ -8,7 +8,7 @@ import { filev1 } from "@filemesh/contracts";
 import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newObjectKey } from "../src/blob/blob-store.js";
+import { newObjectKey, PartSizeMismatchError } from "../src/blob/blob-store.js";
 import { createS3Store } from "../src/blob/s3-store.js";
 import { collect, type FileTestMesh, metadataOf, open, rpc, send, startFileMesh } from "./start-file.js";
 
@@ -154,6 +154,27 @@ describe("presigned download URLs", () => {
     const id = await s3.createMultipart(key);
     const part = new URL(await s3.presignPart(key, id, 1, { expiresInSeconds: 86_400, contentLength: 1 }));
     expect(part.searchParams.get("X-Amz-Expires")).toBe("900");
+    await s3.abortMultipart(key, id);
+  });
+});
+
+describe("the s3 driver's parts", () => {
+  it("fail when the body is longer than the part, even after S3 answered for its bytes, or shorter", async () => {
+    const s3 = await storeOnTestBucket();
+    const key = newObjectKey();
+    const id = await s3.createMultipart(key);
+    async function* late() {
+      yield Buffer.from("abc");
+      await new Promise((r) => setTimeout(r, 500)); // S3 has its 3 bytes and answers meanwhile
+      yield Buffer.from("d");
+    }
+    await expect(s3.putPart(key, id, 1, late(), 3)).rejects.toBeInstanceOf(PartSizeMismatchError);
+    async function* short() {
+      yield Buffer.from("ab");
+    }
+    await expect(s3.putPart(key, id, 2, short(), 3)).rejects.toBeInstanceOf(PartSizeMismatchError);
+    expect((await s3.listParts(key, id)).map((p) => p.partNumber)).not.toContain(2);
+    expect(await s3.putPart(key, id, 2, short(), 2)).toMatchObject({ partNumber: 2, sizeBytes: 2 });
     await s3.abortMultipart(key, id);
   });
 });

@@ -30,6 +30,7 @@ import {
   isObjectKey,
   type ListedUpload,
   MIN_PART_BYTES,
+  PartSizeMismatchError,
   PRESIGN_MAX_SECONDS,
   type StoredPart,
   uploadAfter,
@@ -183,6 +184,10 @@ export function createS3Store(
           }),
           { abortSignal: abort.signal },
         );
+        // S3 may answer once it has Content-Length bytes: the body must have ended there too
+        // (more bytes behind them fail the call, though S3 keeps the exact-size prefix).
+        if (!failure) for await (const _ of source) throw new PartSizeMismatchError(sizeBytes, sizeBytes + 1);
+        if (failure) throw failure;
         return { partNumber, etag: res.ETag ?? "", sizeBytes };
       } catch (err) {
         if (failure) throw failure;
