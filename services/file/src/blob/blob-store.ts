@@ -75,7 +75,8 @@ export interface BlobStore {
   /**
    * Stores one part of exactly `sizeBytes` bytes, streamed (never held whole in memory). A
    * body of another length fails with PartSizeMismatchError (or the body's own error) and
-   * leaves no part behind.
+   * leaves no part behind — except on S3 after a longer body, whose first `sizeBytes` S3 may
+   * already have taken (the call fails all the same).
    */
   putPart(
     key: string,

@@ -163,8 +163,7 @@ export function createS3Store(
     async putPart(key, uploadId, partNumber, body, sizeBytes) {
       // Streamed with its exact length (UploadPart needs one): memory stays at a few chunks
       // whatever the part's size. A body that turns out longer or shorter errors the stream;
-      // the request is then aborted (a pipe alone would leave it waiting for the bytes) and
-      // S3 keeps no part.
+      // the request is then aborted (a pipe alone would leave it waiting for the bytes).
       const abort = new AbortController();
       let failure: unknown;
       const source = Readable.from(exactly(body, sizeBytes), { objectMode: false });
