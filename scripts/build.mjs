@@ -41,3 +41,7 @@ console.log(`build: bundled ${services.join(", ")} in ${(performance.now() - sta
 
 const gatewayBuild = join(root, "gateway", "build.sh");
 if (existsSync(gatewayBuild)) execFileSync(gatewayBuild, { cwd: root, stdio: "inherit" });
+
+// The Go client's stubs (clients/go/pb), built like the gateway rather than committed.
+const goClientStubs = join(root, "clients", "go", "generate.sh");
+if (existsSync(goClientStubs)) execFileSync(goClientStubs, { cwd: root, stdio: "inherit" });

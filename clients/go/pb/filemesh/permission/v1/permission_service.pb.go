@@ -831,7 +831,12 @@ type WriteRelationsRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Updates []*RelationUpdate      `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
 	// Retries with the same id apply once and return the same revision.
-	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Objects deleted for good, each "file:<id>" (file service) or "group:<id>" (user service):
+	// in the same write, after `updates`, every tuple naming one of them as object or subject is
+	// deleted — grants to anyone on a file, a group's members, a group's grants and nestings. At
+	// most 1,000; `updates` may then be empty.
+	Forget        []string `protobuf:"bytes,3,rep,name=forget,proto3" json:"forget,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -878,6 +883,13 @@ func (x *WriteRelationsRequest) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *WriteRelationsRequest) GetForget() []string {
+	if x != nil {
+		return x.Forget
+	}
+	return nil
 }
 
 type WriteRelationsResponse struct {
@@ -1076,11 +1088,12 @@ const file_filemesh_permission_v1_permission_service_proto_rawDesc = "" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x19\n" +
 	"\bgrant_id\x18\x02 \x01(\tR\agrantId\"1\n" +
 	"\x13DeleteGrantResponse\x12\x1a\n" +
-	"\brevision\x18\x01 \x01(\x03R\brevision\"x\n" +
+	"\brevision\x18\x01 \x01(\x03R\brevision\"\x90\x01\n" +
 	"\x15WriteRelationsRequest\x12@\n" +
 	"\aupdates\x18\x01 \x03(\v2&.filemesh.permission.v1.RelationUpdateR\aupdates\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x02 \x01(\tR\trequestId\"4\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x16\n" +
+	"\x06forget\x18\x03 \x03(\tR\x06forget\"4\n" +
 	"\x16WriteRelationsResponse\x12\x1a\n" +
 	"\brevision\x18\x01 \x01(\x03R\brevision\"<\n" +
 	"\x13WatchChangesRequest\x12%\n" +

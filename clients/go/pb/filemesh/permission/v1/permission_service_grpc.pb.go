@@ -46,7 +46,8 @@ type PermissionServiceClient interface {
 	ListGrants(ctx context.Context, in *ListGrantsRequest, opts ...grpc.CallOption) (*ListGrantsResponse, error)
 	// Removes a grant. Editors cannot remove owners.
 	DeleteGrant(ctx context.Context, in *DeleteGrantRequest, opts ...grpc.CallOption) (*DeleteGrantResponse, error)
-	// Internal: the file and user services write parents, owner grants and memberships.
+	// Internal: the file and user services write parents, owner grants and memberships, and
+	// forget what they deleted for good (files, groups) with every tuple naming it.
 	WriteRelations(ctx context.Context, in *WriteRelationsRequest, opts ...grpc.CallOption) (*WriteRelationsResponse, error)
 	// Streams committed changes from a revision on (native gRPC only).
 	WatchChanges(ctx context.Context, in *WatchChangesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchChangesResponse], error)
@@ -166,7 +167,8 @@ type PermissionServiceServer interface {
 	ListGrants(context.Context, *ListGrantsRequest) (*ListGrantsResponse, error)
 	// Removes a grant. Editors cannot remove owners.
 	DeleteGrant(context.Context, *DeleteGrantRequest) (*DeleteGrantResponse, error)
-	// Internal: the file and user services write parents, owner grants and memberships.
+	// Internal: the file and user services write parents, owner grants and memberships, and
+	// forget what they deleted for good (files, groups) with every tuple naming it.
 	WriteRelations(context.Context, *WriteRelationsRequest) (*WriteRelationsResponse, error)
 	// Streams committed changes from a revision on (native gRPC only).
 	WatchChanges(*WatchChangesRequest, grpc.ServerStreamingServer[WatchChangesResponse]) error
