@@ -37,7 +37,7 @@ func TestUploadResumesAfterACutConnection(t *testing.T) {
 		Name: "eight.bin", Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]),
 		WriteOptions: filemesh.WriteOptions{
 			ChunkSize: 32 << 10,
-			Progress: func(s, total int64) { sent = max(sent, s) },
+			Progress:  func(s, total int64) { sent = max(sent, s) },
 			OnResume: func(offset int64, cause error) {
 				t.Logf("resumed at %d after %v", offset, cause)
 				resumedAt = append(resumedAt, offset)
