@@ -3,7 +3,7 @@
 // a stranger against another user's file, upload, version, link, grant, group and session —
 // each refused the same way as for something that does not exist, and the victim's data left
 // as it was. Also request_id replays across users, fields a caller must not set, page tokens,
-// forged access tokens (RFC 8725), and the findings of the review (marked FINDING).
+// forged access tokens (RFC 8725), and the findings of the review.
 import { createHmac, generateKeyPairSync, randomBytes, randomUUID, sign } from "node:crypto";
 import { methodCatalog } from "@filemesh/contracts";
 import { Client, credentials, Metadata, type ServiceError, status } from "@grpc/grpc-js";
@@ -505,8 +505,8 @@ describe("access tokens (RFC 8725) through the gateway", () => {
   );
 });
 
-describe("findings of the review (each fails until fixed; docs/security.md, Known gaps)", () => {
-  it("FINDING: a file deleted for good drops out of its grantees' accessible list", async () => {
+describe("findings of the review, fixed (docs/security.md)", () => {
+  it("a file deleted for good drops out of its grantees' accessible list", async () => {
     const [owner, reader] = [await signup(), await signup()];
     const f = await upload(owner, "", `gone-${randomUUID()}.txt`, Buffer.from("x"));
     const g = await call("POST", `/v1/files/${f.id}/grants`, owner.auth, {

@@ -25,7 +25,10 @@ export interface AclMesh {
   mesh: TestMesh;
   clients: permissionv1.PermissionServiceClient[];
   /** WriteRelations as the file service (or `caller`) on replica `i`; resolves to the revision. */
-  write(rels: Rel[], o?: { i?: number; caller?: string; requestId?: string }): Promise<string>;
+  write(
+    rels: Rel[],
+    o?: { i?: number; caller?: string; requestId?: string; forget?: string[] },
+  ): Promise<string>;
   check(
     h: H,
     resource: string,
@@ -76,7 +79,7 @@ export async function startAclMesh(
       const client = c(w.i);
       const res = await call(
         client.writeRelations.bind(client),
-        { updates: toUpdates(rels), requestId: w.requestId ?? "" },
+        { updates: toUpdates(rels), requestId: w.requestId ?? "", forget: w.forget ?? [] },
         mesh.serviceHeaders(w.caller ?? "file"),
       );
       return res.revision;

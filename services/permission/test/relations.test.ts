@@ -46,6 +46,7 @@ describe("WriteRelations", () => {
     const unspecified = {
       updates: [{ operation: 0, relation: { object: "file:a", relation: "viewer", subject: "user:b" } }],
       requestId: "",
+      forget: [],
     };
     const err = await failure(call(c.writeRelations.bind(c), unspecified, t.mesh.serviceHeaders("file")));
     expect(err.fieldViolations.map((v) => v.field)).toContain("updates[0].operation");

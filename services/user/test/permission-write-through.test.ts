@@ -30,7 +30,7 @@ async function fileSharedWith(groupId: string): Promise<string> {
   const { RELATION_OPERATION_TOUCH: TOUCH } = permissionv1.RelationOperation;
   await call(
     c.writeRelations.bind(c),
-    { updates: [{ operation: TOUCH, relation }], requestId: "" },
+    { updates: [{ operation: TOUCH, relation }], requestId: "", forget: [] },
     t.mesh.serviceHeaders("file"),
   );
   return file;

@@ -1,7 +1,9 @@
 // Deleting for good (DeleteFile with `permanent`, and the janitor's PurgeTrash): in one
 // transaction the item and everything below it — rows, versions, share links, quota (each
-// version's bytes back to its uploader), the file_deleted event and the tuples (parent, owner,
-// links) — then the bytes in the store: each version's object and its thumbnail.
+// version's bytes back to its uploader), the file_deleted event and every tuple naming one of
+// the deleted items (`forget`: owner, parent and link tuples, and every grant to users and
+// groups, so nobody's ListAccessible names them any more) — then the bytes in the store: each
+// version's object and its thumbnail.
 import { appendEvents, type CallContext, inTransaction } from "@filemesh/kit";
 import { thumbnailKey } from "../blob/blob-store.js";
 import { fileEvents } from "../domain/events.js";
@@ -47,7 +49,13 @@ export async function deleteForGood(
       ...(i.parent_id ? [parentTuple(i.id, i.parent_id, "delete")] : []),
     ]);
     for (const l of links) tuples.push(linkTuple(l.file_id, l.id, l.role, "delete"));
-    await deps.access.write(tuples, ctx);
+    // The explicit tuples too, so a permission replica that predates `forget` (a rolling
+    // upgrade) still drops what it did before.
+    await deps.access.write(
+      tuples,
+      ctx,
+      ids.map((i) => `file:${i}`),
+    );
     return versions.map((v) => v.object_key);
   });
   if (!keys) return false;

@@ -2,7 +2,7 @@
 // user's own token is forwarded; the permission service lets users ask only about
 // themselves), CheckBatch as this service about a share link's `link:<id>` subject (the
 // anonymous link routes; the only subjects it may ask about as itself), and WriteRelations
-// (internal) for parent tuples, owner and link grants. Anything but a clear answer fails
+// (internal) for parent tuples, owner and link grants, and to forget files deleted for good. Anything but a clear answer fails
 // closed: UNAVAILABLE, never an allow.
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
@@ -33,8 +33,11 @@ export interface Access {
     permission: Permission,
     minRevision: string,
   ): Promise<boolean>;
-  /** Applies tuple changes; returns the revision that reflects them. */
-  write(updates: RelationUpdate[], ctx: CallContext): Promise<string>;
+  /**
+   * Applies tuple changes and forgets the files in `forget` ("file:<id>", deleted for good:
+   * every tuple naming one goes, whoever it grants); returns the revision that reflects them.
+   */
+  write(updates: RelationUpdate[], ctx: CallContext, forget?: string[]): Promise<string>;
   /** The highest revision this process wrote (read-your-writes on later checks). */
   lastRevision(): string;
   close(): void;
@@ -169,14 +172,18 @@ export function createAccess(config: FileConfig): Access {
       );
       return allowed === true;
     },
-    async write(updates, ctx) {
+    async write(updates, ctx, forget = []) {
       let revision = "0";
-      for (let i = 0; i < updates.length; i += CHUNK) {
+      for (let i = 0; i < Math.max(updates.length, forget.length); i += CHUNK) {
         try {
           const res = await unary(
             client,
             client.writeRelations,
-            { updates: updates.slice(i, i + CHUNK), requestId: randomUUID() },
+            {
+              updates: updates.slice(i, i + CHUNK),
+              requestId: randomUUID(),
+              forget: forget.slice(i, i + CHUNK),
+            },
             { ctx, timeoutMs: config.clientTimeoutMs, metadata: identity },
           );
           revision = res.revision;

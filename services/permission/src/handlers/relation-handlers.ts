@@ -1,11 +1,13 @@
 // Internal methods: WriteRelations (file service: parents, owner and link grants; user service:
-// group memberships — each only on its own object type) and WatchChanges (the change log as a
-// stream, from Postgres, woken by the index advancing).
+// group memberships — each only on its own object type; and `forget`: every tuple naming a file
+// or group its service deleted for good) and WatchChanges (the change log as a stream, from
+// Postgres, woken by the index advancing).
 import { permissionv1 } from "@filemesh/contracts";
 import { type CallContext, type FieldViolation, invalidArgument, permissionDenied } from "@filemesh/kit";
 import type pg from "pg";
-import { validateRelation } from "../domain/refs.js";
+import { parseRef, validateRelation } from "../domain/refs.js";
 import { readChanges } from "../store/change-log.js";
+import { tuplesNaming } from "../store/tuple-reads.js";
 import type { RequestedUpdate } from "../store/tuple-writes.js";
 import type { IndexSync } from "../sync/index-sync.js";
 import { fingerprint, type Writer } from "../write/writer.js";
@@ -18,8 +20,12 @@ const SCOPE: Record<string, string> = { "service:file": "file:", "service:user":
 
 const { RELATION_OPERATION_TOUCH: TOUCH, RELATION_OPERATION_DELETE: DELETE } = permissionv1.RelationOperation;
 
-export function parseUpdates(updates: permissionv1.RelationUpdate[], caller: string): RequestedUpdate[] {
-  if (updates.length === 0 || updates.length > MAX_UPDATES) {
+export function parseUpdates(
+  updates: permissionv1.RelationUpdate[],
+  caller: string,
+  forgetting = 0,
+): RequestedUpdate[] {
+  if ((updates.length === 0 && forgetting === 0) || updates.length > MAX_UPDATES) {
     throw invalidArgument("INVALID_UPDATES", `between 1 and ${MAX_UPDATES} updates per call`, [
       { field: "updates", description: `${updates.length} updates` },
     ]);
@@ -49,6 +55,35 @@ export function parseUpdates(updates: permissionv1.RelationUpdate[], caller: str
   return out;
 }
 
+/**
+ * The objects a write forgets: at most MAX_UPDATES refs, each of the caller's own object type
+ * (a file for the file service, a group for the user service), without duplicates.
+ */
+export function parseForget(forget: readonly string[], caller: string): string[] {
+  if (forget.length > MAX_UPDATES) {
+    throw invalidArgument("INVALID_UPDATES", `at most ${MAX_UPDATES} objects to forget per call`, [
+      { field: "forget", description: `${forget.length} objects` },
+    ]);
+  }
+  const violations: FieldViolation[] = [];
+  forget.forEach((ref, i) => {
+    const r = parseRef(ref);
+    if (!r || (r.type !== "file" && r.type !== "group")) {
+      violations.push({
+        field: `forget[${i}]`,
+        description: 'must be "file:<id>" or "group:<id>"',
+        reason: "INVALID",
+      });
+    }
+  });
+  if (violations.length) throw invalidArgument("INVALID_RELATION", "invalid objects to forget", violations);
+  const scope = SCOPE[caller];
+  if (forget.length && (!scope || forget.some((ref) => !ref.startsWith(scope)))) {
+    throw permissionDenied("OUT_OF_SCOPE", `${caller} may only forget its own objects`);
+  }
+  return [...new Set(forget)];
+}
+
 export function createRelationHandlers(deps: {
   sync: IndexSync;
   pool: pg.Pool;
@@ -63,14 +98,22 @@ export function createRelationHandlers(deps: {
       ctx: CallContext,
     ): Promise<permissionv1.WriteRelationsResponse> {
       const caller = ctx.principal?.subject ?? "";
-      const updates = parseUpdates(req.updates, caller);
+      const forget = parseForget(req.forget, caller);
+      const updates = parseUpdates(req.updates, caller, forget.length);
       await readyToRead(sync, "", ctx);
       return write({
         caller,
         requestId: req.requestId,
-        fingerprint: fingerprint(updates),
+        fingerprint: fingerprint(forget.length ? { updates, forget } : updates),
         event: { actor: caller, requestId: ctx.requestId, traceparent: ctx.traceparent },
-        plan: async () => updates,
+        // Read under the writer's lock, so a tuple written meanwhile naming the object goes too.
+        plan: async (tx) =>
+          forget.length
+            ? [
+                ...updates,
+                ...(await tuplesNaming(tx, forget)).map((tuple) => ({ op: "delete" as const, tuple })),
+              ]
+            : updates,
         respond: (revision) => ({ revision: String(revision) }),
         encode: (r) => permissionv1.WriteRelationsResponse.encode(r).finish(),
         decode: (b) => permissionv1.WriteRelationsResponse.decode(b),

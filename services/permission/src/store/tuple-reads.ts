@@ -1,5 +1,6 @@
 // Reads of acl.tuples: the whole table at one consistent revision (cold start without a
-// snapshot), and the grants of one file (ListGrants, DeleteGrant).
+// snapshot), the grants of one file (ListGrants, DeleteGrant), and every tuple naming an object
+// (WriteRelations' `forget`).
 import { inTransaction } from "@filemesh/kit";
 import type pg from "pg";
 import type { Tuple } from "../domain/model.js";
@@ -79,4 +80,22 @@ export async function countOwners(q: Q, resource: string): Promise<number> {
     [resource],
   );
   return rows[0]?.n ?? 0;
+}
+
+/** Every tuple (expired ones too) whose object or subject is one of `refs`. */
+export async function tuplesNaming(q: Q, refs: readonly string[]): Promise<Tuple[]> {
+  const { rows } = await q.query<{ object: string; relation: string; subject: string; exp: string | null }>(
+    `SELECT object, relation, subject, (extract(epoch FROM expire_time) * 1000)::bigint AS exp
+     FROM acl.tuples WHERE object = ANY($1::text[])
+     UNION
+     SELECT object, relation, subject, (extract(epoch FROM expire_time) * 1000)::bigint AS exp
+     FROM acl.tuples WHERE subject = ANY($1::text[])`,
+    [refs],
+  );
+  return rows.map((r) => ({
+    object: r.object,
+    relation: r.relation,
+    subject: r.subject,
+    expireAt: r.exp === null ? 0 : Number(r.exp),
+  }));
 }

@@ -1,6 +1,7 @@
 // CreateGroup (idempotent by request_id; the creator becomes admin), GetGroup, ListGroups
-// (the caller's direct memberships, paged), DeleteGroup (admins; every tuple of the group is
-// deleted in the permission service in the same request).
+// (the caller's direct memberships, paged), DeleteGroup (admins; every tuple naming the group —
+// its memberships, its place in other groups, and every grant to it on files — is deleted in
+// the permission service in the same request).
 import { randomUUID } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
 import { failedPrecondition, type Handlers } from "@filemesh/kit";
@@ -95,7 +96,9 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
         );
         await deleteMembershipsOf(tx, groupId);
         await deleteGroupRow(tx, groupId);
-        const revision = await deps.acl(updates, ctx);
+        // The memberships explicitly too, so a permission replica that predates `forget` (a
+        // rolling upgrade) still drops what it did before.
+        const revision = await deps.acl(updates, ctx, [`group:${groupId}`]);
         await userEvents(tx, ctx).groupDeleted(groupId);
         ctx.log.info({ group_id: groupId }, "group deleted");
         return { revision };

@@ -10,11 +10,13 @@ import type { PeerClients } from "./clients.js";
 
 export type RelationUpdate = permissionv1.RelationUpdate;
 /**
- * Applies the updates and returns the permission revision that reflects them. Each call gets a
- * fresh request id: the updates themselves are idempotent (TOUCH/DELETE), and a transport retry
- * of the same call carries the same id.
+ * Applies the updates, then forgets the groups in `forget` ("group:<id>", deleted: every tuple
+ * naming one goes — its memberships, its nestings and every grant to it on files), and returns
+ * the permission revision that reflects them. Each call gets a fresh request id: the updates
+ * themselves are idempotent (TOUCH/DELETE), and a transport retry of the same call carries the
+ * same id.
  */
-export type AclWriter = (updates: RelationUpdate[], ctx: CallContext) => Promise<string>;
+export type AclWriter = (updates: RelationUpdate[], ctx: CallContext, forget?: string[]) => Promise<string>;
 
 /** Updates per WriteRelations call; bigger changes (deleting a large group) are split. */
 const CHUNK = 500;
@@ -38,12 +40,12 @@ export function membershipUpdates(groupId: string, m: MemberRef, role: Role | "n
 }
 
 export function aclWriter(peers: PeerClients): AclWriter {
-  const write = async (updates: RelationUpdate[], ctx: CallContext, requestId: string) => {
+  const write = async (updates: RelationUpdate[], forget: string[], ctx: CallContext, requestId: string) => {
     try {
       const res = await unary(
         peers.permission,
         peers.permission.writeRelations,
-        { updates, requestId },
+        { updates, requestId, forget },
         { ctx, timeoutMs: peers.timeoutMs, metadata: peers.identity },
       );
       return res.revision;
@@ -53,10 +55,10 @@ export function aclWriter(peers: PeerClients): AclWriter {
       throw unavailable("PERMISSION_UNAVAILABLE", "cannot update permissions right now; retry", 1000);
     }
   };
-  return async (updates, ctx) => {
+  return async (updates, ctx, forget = []) => {
     let revision = "0";
-    for (let i = 0; i < updates.length; i += CHUNK) {
-      revision = await write(updates.slice(i, i + CHUNK), ctx, randomUUID());
+    for (let i = 0; i < Math.max(updates.length, forget.length); i += CHUNK) {
+      revision = await write(updates.slice(i, i + CHUNK), forget.slice(i, i + CHUNK), ctx, randomUUID());
     }
     return revision;
   };
