@@ -54,6 +54,12 @@ export const fileSpec = {
   relayPartsPerUser: int("RELAY_PARTS_PER_USER", { default: 4, min: 1 }),
   relayPartsPerProcess: int("RELAY_PARTS_PER_PROCESS", { default: 16, min: 1 }),
   /**
+   * Open upload sessions one user may hold at once (each a row and a multipart upload in the
+   * store until it completes, is cancelled or expires); beyond it RESOURCE_EXHAUSTED
+   * TOO_MANY_UPLOADS.
+   */
+  uploadSessionsPerUser: int("UPLOAD_SESSIONS_PER_USER", { default: 100, min: 1, max: 100_000 }),
+  /**
    * Share-link password guesses: free failures per link and client address (the link as a
    * whole allows 4× that from everyone), then a doubling delay from the base, capped at the
    * max for one client and at the (short) link max for the link as a whole.

@@ -24,6 +24,7 @@ export type FileSettings = Pick<
   | "trustedProxyHops"
   | "relayPartsPerUser"
   | "relayPartsPerProcess"
+  | "uploadSessionsPerUser"
   | "linkPasswordFreeAttempts"
   | "linkPasswordBackoffBaseMs"
   | "linkPasswordBackoffMaxMs"

@@ -1,13 +1,30 @@
 // Upload sessions: CreateUpload (reserves the declared size), GetUpload (committed size to
 // resume from, parts), RefreshUploadUrls (s3), CompleteUpload, CancelUpload. Access to the
 // folder is decided when the session opens and again on every refresh and at the commit.
+// A user holds at most UPLOAD_SESSIONS_PER_USER open sessions (each is a row and a multipart
+// upload in the store until it ends): one more is TOO_MANY_UPLOADS, counted under a per-user
+// lock in the creating transaction, so parallel creates cannot pass the cap together.
 import { randomUUID } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import { type CallContext, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
+import {
+  AppError,
+  type CallContext,
+  Code,
+  failedPrecondition,
+  inTransaction,
+  invalidArgument,
+} from "@filemesh/kit";
 import { newObjectKey, type StoredPart } from "../blob/blob-store.js";
 import { declaredSha256, tooLarge } from "../domain/content.js";
 import { cleanName } from "../domain/names.js";
-import { insertUpload, METHOD, partsOf, UPLOAD, type UploadRow } from "../store/uploads.js";
+import {
+  insertUpload,
+  METHOD,
+  openSessionsLocked,
+  partsOf,
+  UPLOAD,
+  type UploadRow,
+} from "../store/uploads.js";
 import { claim } from "../store/usage.js";
 import { callerId, targetFolder } from "./authorize.js";
 import { completeSession } from "./complete-upload.js";
@@ -27,6 +44,14 @@ import { toFile } from "./views.js";
 
 export const presignUnsupported = () =>
   failedPrecondition("PRESIGN_UNSUPPORTED", "this deployment's blob store cannot presign URLs (fs driver)");
+
+const tooManyUploads = (userId: string, max: number) =>
+  new AppError(
+    Code.RESOURCE_EXHAUSTED,
+    "TOO_MANY_UPLOADS",
+    `at most ${max} upload sessions may be open at once; complete or cancel one first`,
+    { quotaViolations: [{ subject: `user:${userId}`, description: `${max} open upload sessions` }] },
+  );
 
 export function createSessionHandlers(deps: FileDeps) {
   const { pool, blobs, settings } = deps;
@@ -89,6 +114,9 @@ export function createSessionHandlers(deps: FileDeps) {
       try {
         ({ id, replayed } = await inTransaction(pool, (tx) =>
           oncePerRequest(tx, ctx, req.requestId, fp, async () => {
+            // Only a new session counts (a replay above answers as before, at the cap too).
+            const max = settings.uploadSessionsPerUser;
+            if ((await openSessionsLocked(tx, userId, max)) >= max) throw tooManyUploads(userId, max);
             await claim(tx, userId, { reserve: size, defaultQuota: settings.defaultQuotaBytes });
             const row = await insertUpload(tx, {
               id: randomUUID(),

@@ -58,6 +58,22 @@ export async function insertUpload(
   return rows[0]!;
 }
 
+/**
+ * The owner's open (active, not yet expired) sessions, counted up to `limit`, with a lock on
+ * that count until the caller's transaction ends: concurrent creates of one owner queue here,
+ * so each counts the others' committed rows and N + 1 at once never all pass a cap of N.
+ */
+export async function openSessionsLocked(q: Queryable, ownerId: string, limit: number): Promise<number> {
+  await q.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`files.uploads.${ownerId}`]);
+  const { rows } = await q.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (
+       SELECT 1 FROM files.uploads WHERE owner_id = $1 AND state = 1 AND expire_time > now() LIMIT $2
+     ) open`,
+    [ownerId, limit],
+  );
+  return rows[0]?.n ?? 0;
+}
+
 export async function getUpload(q: Queryable, id: string, lock = false): Promise<UploadRow | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
   const { rows } = await q.query<UploadRow>(
