@@ -3,11 +3,15 @@
 //     local gateway, Envoy's transcoder and ghz;
 //  2. `buf generate` writes the ts-proto grpc-js code into services/contracts/gen;
 //  3. the method catalog (every RPC with its http bindings and filemesh.options.v1.policy)
-//     and the image itself are embedded as TypeScript, so services need no files at run time.
+//     and the image itself are embedded as TypeScript, so services need no files at run time;
+//  4. the OpenAPI document of the REST surface (gen/openapi.json, served by the local gateway
+//     at /openapi.json), its TypeScript types (gen/openapi.d.ts, for openapi-fetch) and the
+//     Swagger UI assets the gateway serves at /docs (gen/docs). No tool beyond npm packages.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { openapiDocument } from "./lib/openapi.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const buf = join(root, "node_modules", ".bin", "buf");
@@ -78,3 +82,20 @@ writeFileSync(
 const b64 = readFileSync(join(gen, "filemesh.binpb")).toString("base64");
 writeFileSync(join(out, "descriptor.ts"), `${banner}export const descriptorSetBase64 =\n  "${b64}";\n`);
 console.log(`generate: ${methods.length} methods, image ${((b64.length * 0.75) / 1024).toFixed(0)} KiB`);
+
+// The OpenAPI document, from an image with source info (comments become descriptions).
+const withComments = JSON.parse(
+  execFileSync(buf, ["build", "-o", "-#format=json"], { cwd: root, maxBuffer: 1 << 28 }).toString(),
+);
+const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const doc = openapiDocument({ image: withComments, methods, version });
+writeFileSync(join(gen, "openapi.json"), `${JSON.stringify(doc, null, 2)}\n`);
+const { default: openapiTS, astToString } = await import("openapi-typescript");
+const ast = await openapiTS(pathToFileURL(join(gen, "openapi.json")));
+writeFileSync(join(gen, "openapi.d.ts"), `${banner}${astToString(ast)}`);
+const docs = join(gen, "docs");
+mkdirSync(docs, { recursive: true });
+for (const f of ["swagger-ui-bundle.js", "swagger-ui.css"]) {
+  copyFileSync(join(root, "node_modules", "swagger-ui-dist", f), join(docs, f));
+}
+console.log(`generate: openapi.json with ${Object.keys(doc.paths).length} paths, openapi.d.ts, docs/`);

@@ -57,6 +57,9 @@ func run(ctx context.Context, log *slog.Logger, getenv func(string) string, list
 		return err
 	}
 	defer srv.Close()
+	if err := srv.DocsErr(); err != nil {
+		log.Warn("no OpenAPI document: /openapi.json and /docs answer 503", "err", err.Error())
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {

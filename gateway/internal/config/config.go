@@ -31,6 +31,8 @@ type Config struct {
 	Host            string
 	Port            int
 	DescriptorPath  string
+	OpenAPIPath     string              // the OpenAPI document served at /openapi.json
+	DocsDir         string              // Swagger UI assets served under /docs/
 	Upstreams       map[string][]string // service name → replica host:port list
 	MaxBodyBytes    int64               // JSON request bodies
 	MaxUploadBytes  int64               // raw google.api.HttpBody request bodies
@@ -55,6 +57,8 @@ func Load(getenv func(string) string) (Config, error) {
 		Host:            p.str("GATEWAY_HOST", "127.0.0.1"),
 		Port:            int(p.integer("GATEWAY_PORT", 8080, 0, 65535)),
 		DescriptorPath:  p.str("DESCRIPTOR_PATH", "gen/filemesh.binpb"),
+		OpenAPIPath:     p.str("OPENAPI_PATH", "gen/openapi.json"),
+		DocsDir:         p.str("DOCS_DIR", "gen/docs"),
 		MaxBodyBytes:    p.size("GATEWAY_MAX_BODY_BYTES", 1<<20),
 		MaxUploadBytes:  p.size("GATEWAY_MAX_UPLOAD_BYTES", 5<<30),
 		CORSOrigins:     p.origins("CORS_ALLOWED_ORIGINS"),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/filemesh/filemesh/gateway/internal/automap"
 	"github.com/filemesh/filemesh/gateway/internal/config"
+	"github.com/filemesh/filemesh/gateway/internal/docs"
 	"github.com/filemesh/filemesh/gateway/internal/grpcproxy"
 	"github.com/filemesh/filemesh/gateway/internal/meta"
 	"github.com/filemesh/filemesh/gateway/internal/rawbody"
@@ -35,6 +36,7 @@ type Server struct {
 	raw    *rawbody.Handler
 	auto   *automap.Handler
 	local  *grpc.Server
+	docs   *docs.Handler
 }
 
 // New wires the gateway from its configuration, schema and upstream pool.
@@ -57,6 +59,7 @@ func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, err
 			MaxUploadBytes: cfg.MaxUploadBytes, MaxBodyBytes: cfg.MaxBodyBytes},
 		auto:  &automap.Handler{Schema: s, Conns: pool, MaxBodyBytes: cfg.MaxBodyBytes, UnaryTimeout: cfg.UpstreamTimeout},
 		local: newLocalServer(s, pool),
+		docs:  docs.Load(cfg.OpenAPIPath, cfg.DocsDir),
 	}
 	transcoded := &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout, Transcoded: true}
 	srv.rest, err = rest.NewTranscoder(s, transcoded, http.HandlerFunc(srv.notFound))
@@ -84,6 +87,9 @@ func (s *Server) HTTPServer() *http.Server {
 	}
 }
 
+// DocsErr is why /openapi.json cannot be served (nil when it can).
+func (s *Server) DocsErr() error { return s.docs.Err() }
+
 // Close stops the local gRPC services.
 func (s *Server) Close() { s.local.Stop() }
 
@@ -108,6 +114,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.healthz(w, r)
+		return
+	}
+	if docs.Match(r.URL.Path) {
+		s.docs.ServeHTTP(w, r, s.failHTTP)
 		return
 	}
 	if rt, vars, ok := s.raw.Match(r); ok {
@@ -151,6 +161,12 @@ func withEscapedPath(r *http.Request) *http.Request {
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, codes.NotFound, rpcstatus.ReasonRouteNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path), http.StatusNotFound)
+}
+
+// failHTTP answers a gateway-raised error by its HTTP status (the code follows from it).
+func (s *Server) failHTTP(w http.ResponseWriter, httpStatus int, reason, msg string) {
+	code := codes.Code(rpcstatus.FromHTTP(httpStatus, msg).GetCode())
+	rpcstatus.Write(w, rpcstatus.New(code, reason, msg), httpStatus, s.schema.Types)
 }
 
 func (s *Server) fail(w http.ResponseWriter, c codes.Code, reason, msg string, httpStatus int) {
