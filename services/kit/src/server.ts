@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import type { Middleware } from "./grpc/middleware.js";
-import { type AddServiceOptions, addService, type Handlers } from "./grpc/service.js";
+import { type AddServiceOptions, addService, type Costs, type Handlers } from "./grpc/service.js";
 import { addHealth, type Health } from "./health.js";
 import type { Logger } from "./logger.js";
 import { loggingMiddleware, metricsMiddleware, type Registry, startAdminServer } from "./metrics.js";
@@ -37,10 +37,12 @@ export interface Runtime {
   readonly shutdownTimeoutMs: number;
   /** Appends middlewares (authentication, rate limits) to the chain; call before start(). */
   use(...middlewares: Middleware[]): void;
+  /** Registers a service; `costs` gives methods whose calls take more than one rate-limit token. */
   add<S extends Record<string, unknown>>(
     definition: S,
     handlers: Partial<Handlers<S>>,
     fullName: string,
+    costs?: Costs<S>,
   ): void;
   /** Runs at shutdown after the server stopped, in reverse order of registration. */
   onShutdown(fn: () => Promise<void> | void): void;
@@ -97,8 +99,8 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (health) throw new Error("use() after start()");
       (serviceOpts.middlewares as Middleware[]).push(...middlewares);
     },
-    add(definition, handlers, fullName) {
-      addService(server, definition as never, handlers as never, serviceOpts);
+    add(definition, handlers, fullName, costs) {
+      addService(server, definition as never, handlers as never, serviceOpts, costs as never);
       services.push(fullName);
     },
     onShutdown(fn) {

@@ -69,6 +69,8 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
       ...createRelationHandlers({ sync, pool: db.pool, write, closing: closing.signal }),
     },
     "filemesh.permission.v1.PermissionService",
+    // One rate-limit token per question (docs/security.md F3), not one per batch of up to 1,000.
+    { checkBatch: (r) => r.items.length },
   );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,

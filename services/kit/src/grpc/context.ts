@@ -16,6 +16,11 @@ export interface Principal {
 export interface CallContext {
   readonly method: MethodInfo;
   readonly requestId: string;
+  /**
+   * Rate-limit tokens this call costs, from the method's cost hook given when the service was
+   * registered (e.g. CheckBatch: its items); absent means 1.
+   */
+  readonly cost?: number;
   /** W3C traceparent of this call (incoming or started here); outgoing calls are its children. */
   traceparent?: string;
   readonly metadata: Metadata;

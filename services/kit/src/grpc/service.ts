@@ -45,6 +45,12 @@ export type Handler<M> = M extends { requestStream: true; responseStream: false 
 
 export type Handlers<S> = { [K in keyof S]: Handler<S[K]> };
 
+/**
+ * Rate-limit cost hooks of unary and server-streaming methods: the tokens a call takes from its
+ * rate class, computed from the decoded request (cheap: e.g. a repeated field's length).
+ */
+export type Costs<S> = { [K in keyof S]?: (request: Req<S[K]>) => number };
+
 const catalogByPath = new Map(methodCatalog.map((m) => [m.path, m]));
 
 /**
@@ -92,7 +98,12 @@ interface AnyCall {
   off(event: "cancelled", listener: () => void): unknown;
 }
 
-function contextFor(call: AnyCall, method: MethodInfo, log: Logger): { ctx: CallContext; done: () => void } {
+function contextFor(
+  call: AnyCall,
+  method: MethodInfo,
+  log: Logger,
+  cost?: number,
+): { ctx: CallContext; done: () => void } {
   const controller = new AbortController();
   const onCancel = () => controller.abort(new Error("cancelled"));
   call.on("cancelled", onCancel);
@@ -117,6 +128,7 @@ function contextFor(call: AnyCall, method: MethodInfo, log: Logger): { ctx: Call
     peer: call.getPeer(),
     setHeader: header.set,
     sendHeader: header.send,
+    ...(cost !== undefined ? { cost } : {}),
     ...(traceparent ? { traceparent } : {}),
     ...(deadline !== undefined ? { deadline } : {}),
   } as CallContext;
@@ -147,6 +159,7 @@ export function addService<S extends ServiceDef>(
   definition: S,
   handlers: Partial<Handlers<S>>,
   { log, middlewares, errorDomain }: AddServiceOptions,
+  costs: Costs<S> = {},
 ): void {
   const chain = compose(middlewares);
   const impl: UntypedServiceImplementation = {};
@@ -161,9 +174,11 @@ export function addService<S extends ServiceDef>(
         throw unimplemented(method.method);
       });
     const h = handler as (input: unknown, ctx: CallContext) => unknown;
+    const costOf = costs[key] as ((request: unknown) => number) | undefined;
+    const cost = (request: unknown) => (costOf && !isUndecodable(request) ? costOf(request) : undefined);
     if (!def.requestStream && !def.responseStream) {
       impl[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const { ctx, done } = contextFor(call, method, log);
+        const { ctx, done } = contextFor(call, method, log, cost(call.request));
         let response: unknown;
         chain(ctx, async () => {
           if (isUndecodable(call.request)) throw malformed();
@@ -196,7 +211,7 @@ export function addService<S extends ServiceDef>(
       };
     } else if (!def.requestStream && def.responseStream) {
       impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
-        const { ctx, done } = contextFor(call, method, log);
+        const { ctx, done } = contextFor(call, method, log, cost(call.request));
         chain(ctx, async () => {
           if (isUndecodable(call.request)) throw malformed();
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {

@@ -5,6 +5,10 @@
 // interval a limit may have is 1 µs, and every accepted setting both advances the arrival time
 // and gives its key a positive expiry (at milliseconds, 1e9/1s added less than the float's
 // precision and asked Redis for `PX 0`: "invalid expire time", and the limiter failed open).
+// A call may cost more than one token (CheckBatch: one per item). It passes when the budget
+// holds its cost, and is charged all of it. A cost above the whole budget (burst + 1) could
+// never pass, so such a call needs only a full budget — and is still charged in full: the
+// caller waits the debt off before the next call, so the long-run rate holds whatever the cost.
 import type { Redis } from "ioredis";
 import { redisScript } from "../redis.js";
 
@@ -21,6 +25,8 @@ export const LIMIT_BOUNDS = {
   maxBurst: 1_000_000,
   /** Smallest emission interval, period / rate. */
   minIntervalUs: 1,
+  /** Most tokens one call is charged (a larger cost counts as this; CheckBatch takes ≤ 1,000). */
+  maxCost: 1000,
 } as const;
 
 const GCRA = redisScript(`
@@ -28,19 +34,25 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local need = math.min(cost, tonumber(ARGV[4]))
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local wait = tat - now - tolerance
+local wait = tat + (need - 1) * interval - now - tolerance
 if wait > 0 then return math.ceil(wait / 1000) end
-local new_tat = tat + interval
+local new_tat = tat + cost * interval
 redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
 return 0`);
 
-/** Returns 0 when allowed, else the milliseconds (≥ 1) until the next request would be. */
-export async function takeToken(redis: Redis, key: string, limit: Limit): Promise<number> {
+/**
+ * Takes `cost` tokens (a whole number, 1 to LIMIT_BOUNDS.maxCost; anything else is clamped).
+ * Returns 0 when allowed, else the milliseconds (≥ 1) until a call of this cost would be.
+ */
+export async function takeToken(redis: Redis, key: string, limit: Limit, cost = 1): Promise<number> {
   const intervalUs = (limit.periodMs * 1000) / limit.rate;
+  const n = Number.isFinite(cost) ? Math.min(LIMIT_BOUNDS.maxCost, Math.max(1, Math.ceil(cost))) : 1;
   // Keys hold microseconds since this version (":us"), so an older replica never reads them.
-  return Number(await GCRA(redis, [`${key}:us`], [intervalUs, intervalUs * limit.burst]));
+  return Number(await GCRA(redis, [`${key}:us`], [intervalUs, intervalUs * limit.burst, n, limit.burst + 1]));
 }
 
 const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;

@@ -1,5 +1,7 @@
 // Per-caller rate limits by the method's rate class (from the contracts). The caller is the
-// principal when authenticated, else the client address. Exceeded → RESOURCE_EXHAUSTED with
+// principal when authenticated, else the client address. A call costs `ctx.cost` tokens (set
+// from the method's cost hook when the service was registered, e.g. CheckBatch: its items;
+// default 1) — taken in the same single script call, no extra round trip. Exceeded → RESOURCE_EXHAUSTED with
 // RetryInfo (429 + Retry-After through the gateway). Mesh services calling as themselves are
 // not limited: they call on behalf of many clients, each limited where it came in (one shared
 // budget would let a few clients starve everyone's share links). If Redis is unreachable the
@@ -63,7 +65,12 @@ export function rateLimitMiddleware(o: RateLimitOptions): Middleware {
     let waitMs = 0;
     try {
       // The limit is part of the key, so changing a limit starts from a fresh budget.
-      waitMs = await takeToken(o.redis, `fm:rl:${cls}:${limit.rate}/${limit.periodMs}:${who}`, limit);
+      waitMs = await takeToken(
+        o.redis,
+        `fm:rl:${cls}:${limit.rate}/${limit.periodMs}:${who}`,
+        limit,
+        ctx.cost,
+      );
     } catch (err) {
       o.failOpen?.inc({ rate_class: cls });
       ctx.log.warn({ err: (err as Error).message, rate_class: cls }, "rate limiter unavailable; allowing");
