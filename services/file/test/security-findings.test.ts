@@ -141,7 +141,7 @@ describe("F4: open upload sessions per user", () => {
   const open = async (userId: string) =>
     (await files.query("SELECT 1 FROM files.uploads WHERE owner_id = $1 AND state = 1", [userId])).rowCount;
 
-  it(`lets ${MAX_SESSIONS} of many parallel creates through, exactly, and a cancel or a complete frees a slot`, async () => {
+  it("of many parallel creates exactly UPLOAD_SESSIONS_PER_USER succeed; a cancel or a complete frees a slot", async () => {
     const [a, other] = [await fm.mesh.newUser(), await fm.mesh.newUser()];
     const outcomes = await Promise.allSettled(
       Array.from({ length: MAX_SESSIONS + 6 }, (_, i) => create(a.headers, `s${i}`)),
