@@ -17,7 +17,7 @@ interface Row {
   tests: { file: string; title: string }[];
 }
 
-export function parseRows(markdown: string): Row[] {
+function parseRows(markdown: string): Row[] {
   const rows: Row[] = [];
   markdown.split("\n").forEach((text, i) => {
     const rpc = /^\|\s*`(filemesh\.[a-z]+\.v1\.[A-Za-z]+\/[A-Za-z]+)`\s*\|/.exec(text)?.[1];
@@ -34,7 +34,7 @@ export function parseRows(markdown: string): Row[] {
 }
 
 /** The problems of a document against the contracts (empty when it is complete and true). */
-export function problemsOf(markdown: string): string[] {
+function problemsOf(markdown: string): string[] {
   const rows = parseRows(markdown);
   const rpcs = new Set(methodCatalog.map((m) => m.path.slice(1)));
   const problems: string[] = [];
