@@ -91,7 +91,12 @@ const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
 const doc = openapiDocument({ image: withComments, methods, version });
 writeFileSync(join(gen, "openapi.json"), `${JSON.stringify(doc, null, 2)}\n`);
 const { default: openapiTS, astToString } = await import("openapi-typescript");
-const ast = await openapiTS(pathToFileURL(join(gen, "openapi.json")));
+const { default: ts } = await import("typescript");
+// Raw bodies (`format: binary`) are Blobs in the types, what fetch sends and openapi-fetch reads.
+const blob = ts.factory.createTypeReferenceNode(ts.factory.createIdentifier("Blob"));
+const ast = await openapiTS(pathToFileURL(join(gen, "openapi.json")), {
+  transform: (schema) => (schema.format === "binary" ? blob : undefined),
+});
 writeFileSync(join(gen, "openapi.d.ts"), `${banner}${astToString(ast)}`);
 const docs = join(gen, "docs");
 mkdirSync(docs, { recursive: true });

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { type ServiceName, startTestMesh, type TestMesh } from "../harness/mesh.js";
+import { assertResponsesValid, stopValidating, validateResponsesOf } from "./openapi-validate.js";
 
 export interface Target {
   base: string;
@@ -34,7 +35,17 @@ export async function startTarget(opts: {
   gatewayEnv?: Record<string, string>;
 }): Promise<Target> {
   const external = process.env.CONFORMANCE_BASE_URL;
-  if (external) return { base: external.replace(/\/$/, ""), stop: async () => {} };
+  if (external) {
+    const base = external.replace(/\/$/, "");
+    await validateResponsesOf(base); // every response is checked against the OpenAPI document
+    return {
+      base,
+      stop: async () => {
+        stopValidating(base);
+        assertResponsesValid();
+      },
+    };
+  }
   const bin = join(root, "dist", "filemesh-gateway");
   if (!existsSync(bin)) throw new Error("dist/filemesh-gateway is missing: run npm run build");
   const mesh = await startTestMesh({
@@ -70,10 +81,12 @@ export async function startTarget(opts: {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  await validateResponsesOf(base); // every response is checked against the OpenAPI document
   return {
     base,
     mesh,
     async stop() {
+      stopValidating(base);
       child.kill("SIGTERM");
       const exited = new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
       // The gateway drains keep-alive connections for up to 20 s; tests need not wait.
@@ -81,6 +94,7 @@ export async function startTarget(opts: {
       await exited;
       clearTimeout(timer);
       await mesh.stop();
+      assertResponsesValid();
     },
   };
 }
