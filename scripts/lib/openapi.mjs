@@ -341,13 +341,15 @@ function queryParameters(types, builder, msg, prefix, skip, depth, jsonPrefix = 
 }
 
 function describeRange(parameters) {
-  for (const p of parameters) {
-    if (p.name === "offset")
-      p.description = "First byte to send (0-based). Past the end: 400 `OUT_OF_RANGE`-style error.";
-    if (p.name === "length")
-      p.description =
-        "Bytes to send from `offset`; 0 or absent: to the end. Together: an HTTP Range `bytes=offset-(offset+length-1)`.";
-  }
+  const text = {
+    offset:
+      "First byte to send (0-based). Past the end: 400 `OFFSET_OUT_OF_RANGE`; negative: 400 `INVALID_RANGE`.",
+    length:
+      "Bytes to send from `offset`; 0 or absent: to the end; more than is left: what is left. The same as " +
+      "`Range: bytes=offset-(offset+length-1)` (the `Range` header itself is not read); the answer is 200 " +
+      "with `Content-Length` of the range.",
+  };
+  for (const p of parameters) if (text[p.name]) p.description = text[p.name];
 }
 
 function describe(comment, policy, method, rawUpload, rawDownload) {
