@@ -62,19 +62,28 @@ it("creates the profile once per event id and once per user", async () => {
 });
 
 it("skips undecodable events and events without a valid user id", async () => {
-  const onCreated = async () => {
-    throw new Error("must not be called");
+  const errors = captureLogger("test", "error");
+  const created: string[] = [];
+  const onCreated = async (id: string) => {
+    created.push(id);
   };
-  await applyUserRegistered(
-    pool,
-    { id: randomUUID(), payload: Buffer.from([0xff, 0xff, 0xff]) },
-    log,
-    onCreated,
+  const email = `${uniqueId("bad")}@example.com`;
+  const garbage = { id: randomUUID(), payload: Buffer.from([0xff, 0xff, 0xff]) };
+  const noUser = { id: randomUUID(), payload: payload("not-a-uuid", email) };
+  await applyUserRegistered(pool, garbage, errors.log, onCreated);
+  await applyUserRegistered(pool, noUser, errors.log, onCreated);
+  expect(created).toEqual([]);
+  const { rows } = await pool.query("SELECT id FROM users.profiles WHERE email = $1", [email]);
+  expect(rows).toEqual([]);
+  // Skipped, not applied: neither id is recorded, and each is logged once with its reason.
+  const { rows: applied } = await pool.query(
+    "SELECT event_id FROM users.consumed_events WHERE consumer = 'user-profiles' AND event_id = ANY($1)",
+    [[garbage.id, noUser.id]],
   );
-  await applyUserRegistered(
-    pool,
-    { id: randomUUID(), payload: payload("not-a-uuid", "x@y.z") },
-    log,
-    onCreated,
-  );
+  expect(applied).toEqual([]);
+  const logged = errors.lines.map((l) => JSON.parse(l) as { eventId?: string; msg?: string });
+  expect(logged.map((l) => [l.eventId, l.msg])).toEqual([
+    [garbage.id, "undecodable user_registered event; skipped"],
+    [noUser.id, "user_registered event without a valid user id or email; skipped"],
+  ]);
 });
