@@ -14,6 +14,7 @@ export * from "./grpc/service.js";
 export * from "./health.js";
 export * from "./logger.js";
 export * from "./metrics.js";
+export * from "./paging.js";
 export * from "./peers.js";
 export * from "./ratelimit/index.js";
 export * from "./redis.js";
