@@ -195,8 +195,8 @@ export async function restDownload(agent, base, token, fileId) {
   return r.bytes;
 }
 
-// MinIO straight, with the client settings of the file service's s3 driver
-// (services/file/src/blob/s3-store.ts: createS3Client, and put's lib-storage Upload).
+// MinIO straight, with the client settings of the kit's s3 driver
+// (services/kit/src/blob/s3-store.ts: createS3Client, and put's lib-storage Upload).
 export async function s3Direct(s3) {
   const { S3Client, GetObjectCommand, DeleteObjectCommand } = await import("@aws-sdk/client-s3");
   const { Upload } = await import("@aws-sdk/lib-storage");

@@ -10,8 +10,7 @@ import {
   startBackgroundRelay,
   useCallerChecks,
 } from "@filemesh/kit";
-import type { BlobStore } from "./blob/blob-store.js";
-import { createBlobStore } from "./blob/create-blob-store.js";
+import { type BlobStore, createBlobStore } from "@filemesh/kit/blob";
 import type { FileConfig } from "./config.js";
 import { createPageTokens } from "./domain/page-token.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";

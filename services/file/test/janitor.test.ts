@@ -6,15 +6,19 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { eventsv1, filev1 } from "@filemesh/contracts";
-import { failure, uniqueId } from "@filemesh/kit/testing";
+import {
+  BlobNotFoundError,
+  type BlobStore,
+  createFsStore,
+  createS3Store,
+  newObjectKey,
+  thumbnailKey,
+} from "@filemesh/kit/blob";
+import { failure, privateDatabase, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authOutcome } from "../../../test/harness/mesh.js";
-import { privateDatabase } from "../../processor/test/support.js";
-import { BlobNotFoundError, type BlobStore, newObjectKey, thumbnailKey } from "../src/blob/blob-store.js";
-import { createFsStore } from "../src/blob/fs-store.js";
-import { createS3Store } from "../src/blob/s3-store.js";
 import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

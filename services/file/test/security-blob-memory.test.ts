@@ -5,10 +5,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { createS3Store, newObjectKey } from "@filemesh/kit/blob";
 import { startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newObjectKey } from "../src/blob/blob-store.js";
-import { createS3Store } from "../src/blob/s3-store.js";
 
 const MiB = 1024 * 1024;
 setFlagsFromString("--expose-gc");

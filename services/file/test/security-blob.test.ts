@@ -5,11 +5,10 @@
 // flight are bounded per user and per process, and one user's cap leaves others working.
 import { createHash, randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
+import { createS3Store, newObjectKey, PartSizeMismatchError } from "@filemesh/kit/blob";
 import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { newObjectKey, PartSizeMismatchError } from "../src/blob/blob-store.js";
-import { createS3Store } from "../src/blob/s3-store.js";
 import { collect, type FileTestMesh, metadataOf, open, rpc, send, startFileMesh } from "./start-file.js";
 
 const MiB = 1024 * 1024;

@@ -6,11 +6,10 @@
 // F4 — at most UPLOAD_SESSIONS_PER_USER open upload sessions per user, race-free.
 import { randomBytes } from "node:crypto";
 import { filev1, permissionv1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { failure, privateDatabase, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { privateDatabase } from "../../processor/test/support.js";
 import { type FileTestMesh, grantOn, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
 
 type H = Record<string, string>;

@@ -5,10 +5,10 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { filev1 } from "@filemesh/contracts";
+import { BlobNotFoundError, type BlobStore, newObjectKey } from "@filemesh/kit/blob";
 import { call, failure, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { Metadata, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BlobNotFoundError, type BlobStore, newObjectKey } from "../../file/src/blob/blob-store.js";
 import { loadProcessorConfig } from "../src/config.js";
 import { createBlobs } from "../src/pipeline/blob-access.js";
 import { type ProcessorMesh, startProcessorMesh } from "./support.js";

@@ -3,7 +3,7 @@
 // test's events elsewhere, and no other processor consumes them. Plus an admin and helpers.
 import { randomBytes } from "node:crypto";
 import { processorv1 } from "@filemesh/contracts";
-import { call, type OwnNats, ownNatsServer, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { call, type OwnNats, ownNatsServer, privateDatabase, uniqueId } from "@filemesh/kit/testing";
 import pg from "pg";
 import { setAdmin } from "../../../scripts/admin.mjs";
 import { type ServiceName, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
@@ -23,35 +23,9 @@ export interface ProcessorMesh {
   stop(): Promise<void>;
 }
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-/** Creates a database for one test file; returns its URL and a function that drops it. */
-export async function privateDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `fm_proc_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: withDatabase(testDatabaseUrl(), "postgres") });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE "${name}"`);
-  } finally {
-    await admin.end();
-  }
-  return {
-    url: withDatabase(testDatabaseUrl(), name),
-    async drop() {
-      const c = new pg.Client({ connectionString: withDatabase(testDatabaseUrl(), "postgres") });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
+// privateDatabase lives in the kit's testing module (file tests use it too); re-exported for
+// the suites that import it from here.
+export { privateDatabase };
 
 export async function startProcessorMesh(
   o: {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { filev1, processorv1 } from "@filemesh/contracts";
 import { createLogger } from "@filemesh/kit";
+import { thumbnailKey } from "@filemesh/kit/blob";
 import { call, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { credentials } from "@grpc/grpc-js";
 import sharp from "sharp";
@@ -15,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Processor, startProcessor } from "../src/app.js";
 import { loadProcessorConfig } from "../src/config.js";
 import { createBlobs } from "../src/pipeline/blob-access.js";
-import { thumbnailKey } from "../src/pipeline/thumbnail-key.js";
 import { eventually, type ProcessorMesh, startProcessorMesh } from "./support.js";
 import { fakePng, noisePng, uploadFile } from "./uploads-support.js";
 

@@ -5,7 +5,7 @@
 // reservation is released); missing parts leave it open to fix.
 import type { CallContext } from "@filemesh/kit";
 import { AppError, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
-import { BlobNotFoundError } from "../blob/blob-store.js";
+import { BlobNotFoundError } from "@filemesh/kit/blob";
 import { commitContent } from "../domain/commit.js";
 import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
 import type { FileRow } from "../store/files.js";

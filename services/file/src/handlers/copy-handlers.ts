@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import type { filev1 } from "@filemesh/contracts";
 import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
-import { newObjectKey } from "../blob/blob-store.js";
+import { newObjectKey } from "@filemesh/kit/blob";
 import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { newFileTuples, type RelationUpdate } from "../peers/access.js";

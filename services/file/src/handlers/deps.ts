@@ -1,6 +1,6 @@
 import type { Logger } from "@filemesh/kit";
+import type { BlobStore } from "@filemesh/kit/blob";
 import type pg from "pg";
-import type { BlobStore } from "../blob/blob-store.js";
 import type { FileConfig } from "../config.js";
 import type { PageTokens } from "../domain/page-token.js";
 import type { Access } from "../peers/access.js";

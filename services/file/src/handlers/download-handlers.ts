@@ -12,7 +12,7 @@ import {
   invalidArgument,
   notFound,
 } from "@filemesh/kit";
-import { attachmentDisposition, BlobNotFoundError } from "../blob/blob-store.js";
+import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
 import { type FileRow, KIND, STATE } from "../store/files.js";
 import { getVersion, type VersionRow } from "../store/versions.js";
 import { authorize } from "./authorize.js";

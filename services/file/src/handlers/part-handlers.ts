@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, failedPrecondition, invalidArgument } from "@filemesh/kit";
-import { PartSizeMismatchError } from "../blob/blob-store.js";
+import { PartSizeMismatchError } from "@filemesh/kit/blob";
 import { meter, sizeMismatch } from "../domain/content.js";
 import { createRelaySlots } from "../domain/relay-slots.js";
 import { advance, METHOD, savePart, type UploadRow } from "../store/uploads.js";

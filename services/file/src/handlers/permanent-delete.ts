@@ -5,7 +5,7 @@
 // groups, so nobody's ListAccessible names them any more) — then the bytes in the store: each
 // version's object and its thumbnail.
 import { appendEvents, type CallContext, inTransaction } from "@filemesh/kit";
-import { thumbnailKey } from "../blob/blob-store.js";
+import { thumbnailKey } from "@filemesh/kit/blob";
 import { fileEvents } from "../domain/events.js";
 import { linkTuple, ownerTuple, parentTuple, type RelationUpdate } from "../peers/access.js";
 import { type FileRow, getFile, KIND, subtree } from "../store/files.js";

@@ -2,7 +2,7 @@
 // while it is counted, hashed and its quota reserved; then the commit step.
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, invalidArgument } from "@filemesh/kit";
-import { newObjectKey } from "../blob/blob-store.js";
+import { newObjectKey } from "@filemesh/kit/blob";
 import { commitOnce } from "../domain/commit.js";
 import { checksumMismatch, declaredSha256, meter } from "../domain/content.js";
 import { cleanName } from "../domain/names.js";

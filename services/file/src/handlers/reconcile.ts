@@ -8,7 +8,7 @@
 // committing it). The cursor travels in a signed page token.
 import type { CallContext } from "@filemesh/kit";
 import { invalidArgument } from "@filemesh/kit";
-import type { ListedObject } from "../blob/blob-store.js";
+import type { ListedObject } from "@filemesh/kit/blob";
 import { liveMultipartIds, referencedKeys, setMissing, versionsByKey } from "../store/janitor.js";
 import type { FileDeps } from "./deps.js";
 

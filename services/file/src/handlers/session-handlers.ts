@@ -14,7 +14,7 @@ import {
   inTransaction,
   invalidArgument,
 } from "@filemesh/kit";
-import { newObjectKey, type StoredPart } from "../blob/blob-store.js";
+import { newObjectKey, type StoredPart } from "@filemesh/kit/blob";
 import { declaredSha256, tooLarge } from "../domain/content.js";
 import { cleanName } from "../domain/names.js";
 import {

@@ -1,5 +1,5 @@
+import { MAX_PARTS } from "@filemesh/kit/blob";
 import { describe, expect, it } from "vitest";
-import { MAX_PARTS } from "../blob/blob-store.js";
 import { rangeOf } from "./download-handlers.js";
 import { planParts } from "./upload-sessions.js";
 

@@ -2,7 +2,7 @@
 // part planning, the view.
 import { filev1 } from "@filemesh/contracts";
 import { type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
-import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "../blob/blob-store.js";
+import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "@filemesh/kit/blob";
 import { getFile } from "../store/files.js";
 import { expireSessions, getUpload, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { adjust } from "../store/usage.js";

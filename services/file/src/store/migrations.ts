@@ -122,7 +122,7 @@ const M003Links = [
 
 // The janitor (handlers/janitor-handlers.ts): rows whose object went missing are marked and
 // hidden; a thumbnail is recognised by its key (files.thumbnail_key(k) = thumbnailKey(k) of
-// blob/blob-store.ts, checked by the janitor tests); walks and batches have their indexes.
+// the kit's blob/blob-store.ts, checked by the janitor tests); walks and batches have their indexes.
 const janitorSql = [
   "ALTER TABLE files.versions ADD COLUMN IF NOT EXISTS missing_time timestamptz",
   // Set while the file's current version is missing (the file is served as not found).

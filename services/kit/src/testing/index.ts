@@ -64,6 +64,7 @@ export async function failure(p: Promise<unknown>): Promise<DecodedError> {
   }
   throw new Error("expected the call to fail, but it succeeded");
 }
+export { privateDatabase } from "./database.js";
 export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { freePort, NATS_SERVER, type OwnNats, ownNatsServer } from "./nats.js";
 export { listServices } from "./reflection.js";

@@ -1,9 +1,7 @@
 // The processor reads the objects the file service stored and writes thumbnails beside them,
-// through the file service's BlobStore drivers with the same settings (BLOB_DRIVER, BLOB_DIR,
-// S3_*). Until the BlobStore moves into the kit, this file is the one place that reaches into
-// services/file for it.
-import { BlobNotFoundError, type BlobStore, checkKey } from "../../../file/src/blob/blob-store.js";
-import { createBlobStore } from "../../../file/src/blob/create-blob-store.js";
+// through the kit's BlobStore drivers with the same settings as the file service (BLOB_DRIVER,
+// BLOB_DIR, S3_*).
+import { BlobNotFoundError, type BlobStore, checkKey, createBlobStore } from "@filemesh/kit/blob";
 import type { ProcessorConfig } from "../config.js";
 
 /** What the pipeline needs of the store. */

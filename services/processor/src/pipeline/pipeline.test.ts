@@ -1,12 +1,12 @@
 import { crc32 } from "node:zlib";
 import { createLogger } from "@filemesh/kit";
+import { thumbnailKey } from "@filemesh/kit/blob";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { checkObjectKey } from "./blob-access.js";
 import { runPipeline, UPLOAD_STEPS } from "./pipeline.js";
 import { looksLikeText, sniffContentType } from "./sniff-step.js";
 import { reject, type Step, type StepDeps, type UploadJob } from "./step.js";
-import { thumbnailKey } from "./thumbnail-key.js";
 import { MAX_PIXELS, makeThumbnail } from "./thumbnail-step.js";
 
 const job: UploadJob = {

@@ -3,9 +3,9 @@
 // (its magic bytes claim a format its content does not hold); one that is too large for a
 // thumbnail stays READY without one.
 import { Readable } from "node:stream";
+import { thumbnailKey } from "@filemesh/kit/blob";
 import sharp from "sharp";
 import { readHead, reject, type Step } from "./step.js";
-import { thumbnailKey } from "./thumbnail-key.js";
 
 export const THUMBNAIL_TYPES = new Set([
   "image/png",

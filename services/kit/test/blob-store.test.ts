@@ -11,14 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BlobNotFoundError,
   type BlobStore,
+  createFsStore,
+  createS3Store,
   type ListedObject,
   type ListedUpload,
   newObjectKey,
   PresignUnsupportedError,
   thumbnailKey,
-} from "../src/blob/blob-store.js";
-import { createFsStore } from "../src/blob/fs-store.js";
-import { createS3Store } from "../src/blob/s3-store.js";
+} from "../src/blob/index.js";
 
 const read = async (r: Readable): Promise<Buffer> => {
   const chunks: Buffer[] = [];

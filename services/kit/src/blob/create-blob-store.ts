@@ -1,7 +1,7 @@
 // Picks the blob driver from the configuration, once, at start-up (the file service and the
-// processor both build theirs here, from the kit's blobSpec settings).
+// processor both build theirs here, from blobSpec's settings in common-config.ts).
 import { resolve } from "node:path";
-import type { BlobSettings } from "@filemesh/kit";
+import type { BlobSettings } from "../common-config.js";
 import type { BlobStore } from "./blob-store.js";
 import { createFsStore } from "./fs-store.js";
 import { createS3Store } from "./s3-store.js";
