@@ -114,13 +114,58 @@ const RPCS: Record<string, (fileId: string, h: H, c: Caller) => Promise<unknown>
     rpc(
       t.f,
       t.f.updateFile,
-      { fileId: id, file: filev1.File.fromPartial({ name: `r-${Math.random()}` }), updateMask: ["name"] },
+      { fileId: id, file: filev1.File.fromPartial({ name: `r-${id}` }), updateMask: ["name"] },
       h,
     ),
   CreateShareLink: (id, h) =>
     rpc(t.f, t.f.createShareLink, filev1.CreateShareLinkRequest.fromPartial({ fileId: id }), h),
   ListShareLinks: (id, h) => rpc(t.f, t.f.listShareLinks, { fileId: id, pageSize: 0, pageToken: "" }, h),
   DeleteFile: (id, h) => rpc(t.f, t.f.deleteFile, { fileId: id, permanent: false, etag: "" }, h),
+};
+
+// Each RPC has its own response shape; ALLOWED checks it per RPC.
+type Res = Record<string, any>;
+const bytesOf = (msgs: { data?: Uint8Array }[]) =>
+  Buffer.concat(msgs.filter((m) => m.data).map((m) => Buffer.from(m.data!))).toString();
+
+/** What an allowed call returns, per RPC: the file it acted on, its bytes, the fields it set. */
+const ALLOWED: Record<string, (res: Res, file: filev1.File, c: Caller, m: string) => void> = {
+  GetFile: (r, f, _c, m) =>
+    expect(r.file, m).toMatchObject({ id: f.id, name: f.name, parentId: folderId, sizeBytes: "1" }),
+  ListFiles: (r, f, _c, m) =>
+    expect(
+      r.files.map((x: filev1.File) => x.id),
+      m,
+    ).toContain(f.id),
+  GetFileContent: (r, _f, _c, m) => expect(bytesOf(r as never), m).toBe("x"),
+  ReadFile: (r, f, _c, m) => {
+    expect(r[0].file, m).toMatchObject({ id: f.id, sizeBytes: "1" });
+    expect(bytesOf(r as never), m).toBe("x");
+  },
+  ListFileVersions: (r, f, _c, m) =>
+    expect(r.versions, m).toMatchObject([
+      { fileId: f.id, id: f.currentVersionId, sizeBytes: "1", current: true },
+    ]),
+  CopyFile: (r, f, c, m) => {
+    expect(r.file, m).toMatchObject({ name: f.name, parentId: homes[c], sizeBytes: "1", sha256: f.sha256 });
+    expect(r.file.id, m).not.toBe(f.id);
+  },
+  CreateFolder: (r, _f, _c, m) =>
+    expect(r.file, m).toMatchObject({ parentId: folderId, kind: filev1.FileKind.FOLDER }),
+  UploadFile: (r, _f, _c, m) =>
+    expect(r.file, m).toMatchObject({ parentId: folderId, sizeBytes: "1", state: filev1.FileState.READY }),
+  CreateUpload: (r, _f, _c, m) =>
+    expect(r.upload, m).toMatchObject({ parentId: folderId, name: "s", sizeBytes: "1" }),
+  UpdateFile: (r, f, _c, m) => expect(r.file, m).toMatchObject({ id: f.id, name: `r-${f.id}` }),
+  CreateShareLink: (r, f, _c, m) => {
+    expect(r.link, m).toMatchObject({ fileId: f.id, role: "viewer" });
+    expect(r.link.token, m).not.toBe("");
+  },
+  ListShareLinks: (r, _f, _c, m) => expect(r.links, m).toEqual([]),
+  DeleteFile: (r, f, _c, m) => {
+    expect(r.file, m).toMatchObject({ id: f.id });
+    expect(r.file.trashTime, m).toBeInstanceOf(Date);
+  },
 };
 
 const OK = "ok";
@@ -168,7 +213,8 @@ describe("access matrix", () => {
         const file = await fresh();
         const want = MATRIX[name]![c];
         if (want === OK) {
-          await expect(run(file.id, heads[c], c), `${name} as ${c}`).resolves.toBeDefined();
+          const res = await run(file.id, heads[c], c);
+          ALLOWED[name]!(res as Res, file, c, `${name} as ${c}`);
         } else {
           const got = await failure(run(file.id, heads[c], c));
           expect(got.code, `${name} as ${c}: ${got.reason}`).toBe(want);
