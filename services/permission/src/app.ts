@@ -3,9 +3,11 @@
 // the returned promise resolves once it is SERVING.
 import { permissionv1 } from "@filemesh/contracts";
 import {
+  createPageTokens,
   createRedis,
   createServiceRuntime,
   type Logger,
+  loadPageTokenKey,
   openDatabase,
   outboxTableSql,
   type Runtime,
@@ -60,12 +62,13 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
     onReadiness: (serving) => runtime.health.set(serving ? "SERVING" : "NOT_SERVING"),
   });
   const write = createWriter({ pool: db.pool, sync });
+  const pageTokens = createPageTokens(await loadPageTokenKey(db.pool, "acl"));
   const closing = new AbortController();
   runtime.add(
     permissionv1.PermissionServiceService,
     {
-      ...createCheckHandlers({ sync }),
-      ...createGrantHandlers({ sync, pool: db.pool, write }),
+      ...createCheckHandlers({ sync, pageTokens }),
+      ...createGrantHandlers({ sync, pool: db.pool, write, pageTokens }),
       ...createRelationHandlers({ sync, pool: db.pool, write, closing: closing.signal }),
     },
     "filemesh.permission.v1.PermissionService",

@@ -314,4 +314,45 @@ describe("Check, CheckBatch, ListAccessible input", () => {
     expect(rest.resources.map((r) => r.resource)).toEqual(files.slice(2));
     expect(rest.nextPageToken).toBe("");
   });
+
+  it("refuses unsigned, tampered and transplanted page tokens on ListAccessible and ListGrants", async () => {
+    const [me, other] = [await t.mesh.newUser(), await t.mesh.newUser()];
+    const files = Array.from({ length: 3 }, () => t.newFile().ref).sort();
+    const f = t.newFile();
+    const rev = await t.write([
+      ...files.map((r) => ["touch", r, "viewer", `user:${me.userId}`] as Rel),
+      ["touch", f.ref, "owner", `user:${me.userId}`],
+      ["touch", f.ref, "editor", `user:${other.userId}`],
+      ["touch", f.ref, "viewer", `user:${uniqueId("u")}`],
+    ]);
+    const badToken = { reason: "INVALID_PAGE_TOKEN", code: status.INVALID_ARGUMENT };
+    // The unsigned form this service used to accept, naming the caller's own question.
+    const unsigned = Buffer.from(JSON.stringify({ s: `user:${me.userId}|read`, a: files[0] })).toString(
+      "base64url",
+    );
+    expect(
+      await failure(t.listAccessible(me.headers, { pageSize: 1, pageToken: unsigned, minRevision: rev })),
+    ).toMatchObject(badToken);
+    const first = await t.listAccessible(me.headers, { pageSize: 1, minRevision: rev });
+    const [body, sig] = first.nextPageToken.split(".");
+    const moved = Buffer.from(JSON.stringify({ c: [files[1]], e: Date.now() + 60_000 })).toString(
+      "base64url",
+    );
+    expect(body && sig).toBeTruthy();
+    expect(
+      await failure(t.listAccessible(me.headers, { pageSize: 1, pageToken: `${moved}.${sig}` })),
+    ).toMatchObject(badToken);
+    // A grants token of one sharer of the file is refused to another sharer of the same file.
+    const grants = await t.listGrants(me.headers, f.id, { pageSize: 1, minRevision: rev });
+    expect(grants.nextPageToken).toBeTruthy();
+    expect(
+      await failure(t.listGrants(other.headers, f.id, { pageSize: 1, pageToken: grants.nextPageToken })),
+    ).toMatchObject(badToken);
+    const mine = await t.listGrants(me.headers, f.id, {
+      pageSize: 10,
+      pageToken: grants.nextPageToken,
+      i: 1,
+    });
+    expect(mine.grants.length).toBe(2);
+  });
 });

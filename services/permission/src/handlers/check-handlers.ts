@@ -1,23 +1,15 @@
 // Check, CheckBatch and ListAccessible: answered from the local index only (after the
 // freshness and min_revision gate), never from the network.
 import type { permissionv1 } from "@filemesh/contracts";
-import { type CallContext, invalidArgument } from "@filemesh/kit";
+import { type CallContext, invalidArgument, type PageTokens, pageSize } from "@filemesh/kit";
 import { PERMISSION_RANK, RANK_ROLE } from "../domain/model.js";
 import type { IndexSync } from "../sync/index-sync.js";
-import {
-  decodeToken,
-  encodeToken,
-  fileRef,
-  pageSizeOf,
-  permissionOf,
-  readyToRead,
-  subjectOf,
-} from "./request.js";
+import { fileRef, permissionOf, readyToRead, subjectOf } from "./request.js";
 
 export const MAX_BATCH = 1000;
 
-export function createCheckHandlers(deps: { sync: IndexSync; now?: () => number }) {
-  const { sync } = deps;
+export function createCheckHandlers(deps: { sync: IndexSync; pageTokens: PageTokens; now?: () => number }) {
+  const { sync, pageTokens } = deps;
   const now = deps.now ?? Date.now;
   return {
     async check(req: permissionv1.CheckRequest, ctx: CallContext): Promise<permissionv1.CheckResponse> {
@@ -61,9 +53,14 @@ export function createCheckHandlers(deps: { sync: IndexSync; now?: () => number 
     ): Promise<permissionv1.ListAccessibleResponse> {
       const subject = subjectOf(req.subject, ctx);
       const permission = permissionOf(req.permission, "permission", "read");
-      const size = pageSizeOf(req.pageSize);
-      const scope = `${subject}|${permission}`;
-      const after = decodeToken(req.pageToken, scope);
+      const size = pageSize(req.pageSize);
+      // Bound to the caller and to the question (subject, permission): see kit paging.
+      const binding = {
+        list: "ListAccessible",
+        caller: ctx.principal!.subject,
+        filter: [subject, permission],
+      };
+      const after = pageTokens.read(req.pageToken, binding)[0] ?? "";
       await readyToRead(sync, req.minRevision, ctx);
       const index = sync.index;
       const page = index.accessible(subject, PERMISSION_RANK[permission], now(), after, size + 1);
@@ -71,7 +68,7 @@ export function createCheckHandlers(deps: { sync: IndexSync; now?: () => number 
       const shown = more ? page.slice(0, size) : page;
       return {
         resources: shown.map((r) => ({ resource: r.resource, role: RANK_ROLE[r.rank] ?? "" })),
-        nextPageToken: more ? encodeToken(scope, shown[shown.length - 1]!.resource) : "",
+        nextPageToken: more ? pageTokens.issue(binding, [shown[shown.length - 1]!.resource]) : "",
         revision: String(index.revision),
       };
     },

@@ -8,6 +8,8 @@ import {
   failedPrecondition,
   invalidArgument,
   notFound,
+  type PageTokens,
+  pageSize,
   permissionDenied,
   unauthenticated,
 } from "@filemesh/kit";
@@ -18,7 +20,7 @@ import { isLive } from "../index/acl-index.js";
 import { countOwners, findGrantRow, type GrantRow, listGrantRows } from "../store/tuple-reads.js";
 import type { IndexSync } from "../sync/index-sync.js";
 import { fingerprint, type Writer } from "../write/writer.js";
-import { decodeToken, encodeToken, fileRef, pageSizeOf, readyToRead } from "./request.js";
+import { fileRef, readyToRead } from "./request.js";
 
 const OWNER = ROLE_RANK.owner;
 
@@ -26,9 +28,10 @@ export function createGrantHandlers(deps: {
   sync: IndexSync;
   pool: pg.Pool;
   write: Writer;
+  pageTokens: PageTokens;
   now?: () => number;
 }) {
-  const { sync, write } = deps;
+  const { sync, write, pageTokens } = deps;
   const now = deps.now ?? Date.now;
   const callerOf = (ctx: CallContext) => {
     if (!ctx.principal?.userId) throw unauthenticated("MISSING_TOKEN");
@@ -107,8 +110,9 @@ export function createGrantHandlers(deps: {
     ): Promise<permissionv1.ListGrantsResponse> {
       const caller = callerOf(ctx);
       const resource = fileRef(req.fileId, "file_id", false);
-      const size = pageSizeOf(req.pageSize);
-      const after = decodeToken(req.pageToken, resource);
+      const size = pageSize(req.pageSize);
+      const binding = { list: "ListGrants", caller, filter: [resource] };
+      const after = pageTokens.read(req.pageToken, binding)[0] ?? "";
       await readyToRead(sync, req.minRevision, ctx);
       mustShare(caller, resource);
       const rows = await listGrantRows(deps.pool, resource, after, size + 1);
@@ -116,7 +120,7 @@ export function createGrantHandlers(deps: {
       const shown = more ? rows.slice(0, size) : rows;
       return {
         grants: shown.map(grantOf),
-        nextPageToken: more ? encodeToken(resource, shown[shown.length - 1]!.subject) : "",
+        nextPageToken: more ? pageTokens.issue(binding, [shown[shown.length - 1]!.subject]) : "",
       };
     },
 

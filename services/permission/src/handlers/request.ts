@@ -101,27 +101,3 @@ export async function readyToRead(sync: IndexSync, minRevision: string, ctx: Cal
     throw unavailable("REVISION_NOT_REACHED", `revision ${min} is not available here yet; retry`, 200);
   }
 }
-
-export function pageSizeOf(value: number): number {
-  if (value < 0) {
-    throw invalidArgument("INVALID_PAGE_SIZE", "page_size must not be negative", [
-      { field: "page_size", description: "negative" },
-    ]);
-  }
-  return value === 0 ? 100 : Math.min(value, 1000);
-}
-
-/** Opaque page tokens bound to the request they continue. */
-export const encodeToken = (scope: string, after: string): string =>
-  Buffer.from(JSON.stringify({ s: scope, a: after })).toString("base64url");
-
-export function decodeToken(token: string, scope: string): string {
-  if (!token) return "";
-  try {
-    const t = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { s?: unknown; a?: unknown };
-    if (t.s === scope && typeof t.a === "string") return t.a;
-  } catch {}
-  throw invalidArgument("INVALID_PAGE_TOKEN", "page_token does not belong to this request", [
-    { field: "page_token", description: "invalid" },
-  ]);
-}

@@ -1,4 +1,4 @@
-import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { Migration, type MigrationObject, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
 // acl.meta holds the head revision (one row: its row lock serialises writers, so revisions
 // are gapless and commit in order) and the instance id (names the Redis keys, so a snapshot
@@ -38,5 +38,10 @@ class M001Acl extends Migration {
 }
 
 export function aclMigrations(outboxSql: string): MigrationObject[] {
-  return [{ name: "001_acl", class: M001Acl }, sqlMigration("002_outbox", outboxSql)];
+  return [
+    { name: "001_acl", class: M001Acl },
+    sqlMigration("002_outbox", outboxSql),
+    // acl.secrets: the page-token key every replica shares (kit paging).
+    sqlMigration("003_secrets", secretsTableSql("acl")),
+  ];
 }
