@@ -39,6 +39,15 @@ await Promise.all(
 );
 console.log(`build: bundled ${services.join(", ")} in ${(performance.now() - started).toFixed(0)} ms`);
 
+// The web console (console/dist), served by the gateway at / (CONSOLE_DIR).
+const consoleConfig = join(root, "console", "vite.config.ts");
+if (existsSync(consoleConfig)) {
+  const { build: viteBuild } = await import("vite");
+  const t = performance.now();
+  await viteBuild({ configFile: consoleConfig, logLevel: "warn" });
+  console.log(`build: console/dist in ${(performance.now() - t).toFixed(0)} ms`);
+}
+
 const gatewayBuild = join(root, "gateway", "build.sh");
 if (existsSync(gatewayBuild)) execFileSync(gatewayBuild, { cwd: root, stdio: "inherit" });
 

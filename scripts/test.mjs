@@ -38,8 +38,11 @@ if (missing.length) {
 
 // grpcurl and the Go generators serve test/clients (grpcurl calls, the Go client's stubs).
 const tools = ["minio", "helm", "grpcurl", "protoc-gen-go", "protoc-gen-go-grpc"];
-if (process.env.SKIP_TOOLS !== "1")
+if (process.env.SKIP_TOOLS !== "1") {
   execFileSync(join(root, "scripts", "tools.sh"), tools, { stdio: "inherit" });
+  // Debian's Chromium for the console's browser tests (test/console).
+  execFileSync(join(root, "scripts", "browser.sh"), { stdio: "inherit" });
+}
 
 if (existsSync(join(root, "gateway", "go.mod")) && process.env.SKIP_GO !== "1") {
   console.log("test: go test ./... (gateway)");

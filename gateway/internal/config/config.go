@@ -33,6 +33,7 @@ type Config struct {
 	DescriptorPath  string
 	OpenAPIPath     string              // the OpenAPI document served at /openapi.json
 	DocsDir         string              // Swagger UI assets served under /docs/
+	ConsoleDir      string              // the built web console served at / (console/dist)
 	Upstreams       map[string][]string // service name → replica host:port list
 	MaxBodyBytes    int64               // JSON request bodies
 	MaxUploadBytes  int64               // raw google.api.HttpBody request bodies
@@ -59,6 +60,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DescriptorPath:  p.str("DESCRIPTOR_PATH", "gen/filemesh.binpb"),
 		OpenAPIPath:     p.str("OPENAPI_PATH", "gen/openapi.json"),
 		DocsDir:         p.str("DOCS_DIR", "gen/docs"),
+		ConsoleDir:      p.str("CONSOLE_DIR", "console/dist"),
 		MaxBodyBytes:    p.size("GATEWAY_MAX_BODY_BYTES", 1<<20),
 		MaxUploadBytes:  p.size("GATEWAY_MAX_UPLOAD_BYTES", 5<<30),
 		CORSOrigins:     p.origins("CORS_ALLOWED_ORIGINS"),

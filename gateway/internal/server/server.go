@@ -16,6 +16,7 @@ import (
 
 	"github.com/filemesh/filemesh/gateway/internal/automap"
 	"github.com/filemesh/filemesh/gateway/internal/config"
+	"github.com/filemesh/filemesh/gateway/internal/console"
 	"github.com/filemesh/filemesh/gateway/internal/docs"
 	"github.com/filemesh/filemesh/gateway/internal/grpcproxy"
 	"github.com/filemesh/filemesh/gateway/internal/meta"
@@ -28,15 +29,16 @@ import (
 
 // Server routes every request of the gateway's port.
 type Server struct {
-	cfg    config.Config
-	schema *schema.Schema
-	pool   *upstream.Pool
-	proxy  *grpcproxy.Proxy
-	rest   http.Handler
-	raw    *rawbody.Handler
-	auto   *automap.Handler
-	local  *grpc.Server
-	docs   *docs.Handler
+	cfg     config.Config
+	schema  *schema.Schema
+	pool    *upstream.Pool
+	proxy   *grpcproxy.Proxy
+	rest    http.Handler
+	raw     *rawbody.Handler
+	auto    *automap.Handler
+	local   *grpc.Server
+	docs    *docs.Handler
+	console *console.Handler
 }
 
 // New wires the gateway from its configuration, schema and upstream pool.
@@ -57,9 +59,10 @@ func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, err
 		proxy:  &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout},
 		raw: &rawbody.Handler{Routes: routes, Conns: pool, Types: s.Types,
 			MaxUploadBytes: cfg.MaxUploadBytes, MaxBodyBytes: cfg.MaxBodyBytes},
-		auto:  &automap.Handler{Schema: s, Conns: pool, MaxBodyBytes: cfg.MaxBodyBytes, UnaryTimeout: cfg.UpstreamTimeout},
-		local: newLocalServer(s, pool),
-		docs:  docs.Load(cfg.OpenAPIPath, cfg.DocsDir),
+		auto:    &automap.Handler{Schema: s, Conns: pool, MaxBodyBytes: cfg.MaxBodyBytes, UnaryTimeout: cfg.UpstreamTimeout},
+		local:   newLocalServer(s, pool),
+		docs:    docs.Load(cfg.OpenAPIPath, cfg.DocsDir),
+		console: console.New(cfg.ConsoleDir),
 	}
 	transcoded := &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout, Transcoded: true}
 	srv.rest, err = rest.NewTranscoder(s, transcoded, http.HandlerFunc(srv.notFound))
@@ -118,6 +121,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if docs.Match(r.URL.Path) {
 		s.docs.ServeHTTP(w, r, s.failHTTP)
+		return
+	}
+	if s.console.Match(r) { // the web console at / (GET/HEAD of non-API paths only)
+		s.console.ServeHTTP(w, r, s.failHTTP)
 		return
 	}
 	if rt, vars, ok := s.raw.Match(r); ok {

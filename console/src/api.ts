@@ -1,0 +1,211 @@
+// Every call of the console goes through the public REST surface (/v1/…) of the same origin.
+// Tokens live in memory only (this module's variables): the API returns the refresh token in
+// the JSON body and has no endpoint that sets an HttpOnly cookie, so keeping it in a variable
+// is the only choice that keeps it out of storage scripts can read later (never localStorage).
+// The cost: a reload forgets both tokens and asks to log in again.
+
+export interface FileItem {
+  id: string;
+  name: string;
+  parentId?: string;
+  kind?: "FILE" | "FOLDER" | string;
+  sizeBytes?: string;
+  contentType?: string;
+  state?: string;
+  stateReason?: string;
+  etag?: string;
+  updateTime?: string;
+  createTime?: string;
+  trashTime?: string;
+}
+
+export interface Usage {
+  usedBytes?: string;
+  reservedBytes?: string;
+  quotaBytes?: string;
+  fileCount?: string;
+}
+
+export interface Me {
+  id: string;
+  email?: string;
+  displayName?: string;
+  homeFolderId?: string;
+}
+
+/** An error answered by the API (google.rpc.Status), or a network failure. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly reason?: string,
+  ) {
+    super(message);
+  }
+}
+
+let accessToken = "";
+let refreshToken = "";
+let onSignedOut: () => void = () => {};
+
+export function setSignedOutHandler(fn: () => void): void {
+  onSignedOut = fn;
+}
+
+export function signedIn(): boolean {
+  return accessToken !== "";
+}
+
+function forget(): void {
+  accessToken = "";
+  refreshToken = "";
+}
+
+/** The API's error body → an ApiError carrying its message and ErrorInfo reason. */
+export async function toError(res: Response): Promise<ApiError> {
+  let message = `${res.status} ${res.statusText}`;
+  let reason: string | undefined;
+  try {
+    const body = await res.json();
+    if (body?.message) message = body.message;
+    reason = body?.details?.find((d: { "@type"?: string }) =>
+      String(d["@type"]).endsWith("google.rpc.ErrorInfo"),
+    )?.reason;
+  } catch {}
+  return new ApiError(reason ? `${message} (${reason})` : message, res.status, reason);
+}
+
+async function send(method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (accessToken) headers.authorization = `Bearer ${accessToken}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  try {
+    return await fetch(path, { method, headers, body: body === undefined ? null : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(`network error: ${(e as Error).message}`, 0);
+  }
+}
+
+async function refresh(): Promise<boolean> {
+  if (!refreshToken) return false;
+  const res = await fetch("/v1/auth:refresh", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ refreshToken }),
+  }).catch(() => undefined);
+  if (!res?.ok) return false;
+  const data = await res.json();
+  accessToken = data.accessToken ?? "";
+  refreshToken = data.refreshToken ?? refreshToken;
+  return accessToken !== "";
+}
+
+/** A JSON call; an expired access token is refreshed once, a refused refresh signs out. */
+export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let res = await send(method, path, body);
+  if (res.status === 401 && accessToken) {
+    if (await refresh()) res = await send(method, path, body);
+    else {
+      forget();
+      onSignedOut();
+    }
+  }
+  if (!res.ok) throw await toError(res);
+  const text = await res.text();
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+const q = (params: Record<string, string | number | undefined>): string => {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") s.set(k, String(v));
+  const out = s.toString();
+  return out ? `?${out}` : "";
+};
+
+export async function register(email: string, password: string, displayName: string): Promise<void> {
+  await call("POST", "/v1/auth:register", { email, password, displayName });
+}
+
+export async function login(email: string, password: string): Promise<void> {
+  const data = await call<{ accessToken?: string; refreshToken?: string }>("POST", "/v1/auth:login", {
+    email,
+    password,
+  });
+  accessToken = data.accessToken ?? "";
+  refreshToken = data.refreshToken ?? "";
+}
+
+export async function logout(): Promise<void> {
+  try {
+    await call("POST", "/v1/auth:logout", {});
+  } finally {
+    forget();
+  }
+}
+
+export const me = () => call<Me>("GET", "/v1/users/me");
+export const usage = () => call<Usage>("GET", "/v1/usage");
+export const getFile = (id: string) => call<FileItem>("GET", `/v1/files/${encodeURIComponent(id)}`);
+
+export const listFiles = (parentId: string, pageToken: string, orderBy: string, pageSize = 50) =>
+  call<{ files?: FileItem[]; nextPageToken?: string }>(
+    "GET",
+    `/v1/files${q({ parentId, pageSize, pageToken, orderBy })}`,
+  );
+
+export const listTrash = (pageToken: string, pageSize = 50) =>
+  call<{ files?: FileItem[]; nextPageToken?: string }>("GET", `/v1/trash${q({ pageSize, pageToken })}`);
+
+export const createFolder = (parentId: string, name: string) =>
+  call<FileItem>("POST", "/v1/folders", { parentId, name });
+
+export const rename = (f: FileItem, name: string) =>
+  call<FileItem>("PATCH", `/v1/files/${encodeURIComponent(f.id)}${q({ updateMask: "name" })}`, {
+    name,
+    etag: f.etag,
+  });
+
+export const trash = (id: string) => call("DELETE", `/v1/files/${encodeURIComponent(id)}`);
+export const restore = (id: string) =>
+  call<FileItem>("POST", `/v1/files/${encodeURIComponent(id)}:restore`, { fileId: id });
+
+/** The content as a Blob (the bearer token cannot ride on a plain link). */
+export async function download(id: string): Promise<Blob> {
+  let res = await fetch(`/v1/files/${encodeURIComponent(id)}/content`, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+  if (res.status === 401 && (await refresh())) {
+    res = await fetch(`/v1/files/${encodeURIComponent(id)}/content`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+  }
+  if (!res.ok) throw await toError(res);
+  return res.blob();
+}
+
+/**
+ * A raw-body upload (POST /v1/files:upload) by XMLHttpRequest, whose upload events report
+ * progress (fetch has none). Resolves with the new file; rejects with the API's error.
+ */
+export function upload(
+  parentId: string,
+  file: File,
+  onProgress: (sent: number, total: number) => void,
+): { done: Promise<FileItem>; abort: () => void } {
+  const xhr = new XMLHttpRequest();
+  const done = new Promise<FileItem>((resolve, reject) => {
+    xhr.open("POST", `/v1/files:upload${q({ parentId, name: file.name })}`);
+    xhr.setRequestHeader("authorization", `Bearer ${accessToken}`);
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
+    xhr.onerror = () => reject(new ApiError("network error during upload", 0));
+    xhr.onabort = () => reject(new ApiError("upload cancelled", 0));
+    xhr.onload = async () => {
+      const res = new Response(xhr.responseText || null, { status: xhr.status });
+      if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText || "{}"));
+      else reject(await toError(res));
+    };
+    xhr.send(file);
+  });
+  return { done, abort: () => xhr.abort() };
+}

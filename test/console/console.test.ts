@@ -1,0 +1,181 @@
+// The web console in a real browser: Debian's Chromium (scripts/browser.sh installs it) driven
+// by playwright-core against the local gateway, which serves console/dist (built by
+// `npm run build`) at / in front of an in-process mesh. A person's path through it: register,
+// sign out, a wrong password (the API's error shown), sign in, create a folder, upload by the
+// file picker and see the file READY, download it, rename it, move it to the trash, restore it,
+// with no console errors; screenshots at 1280×800 and 390 px wide go to .tmp/console/.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTarget, type Target } from "../conformance/target.js";
+
+const root = join(import.meta.dirname, "..", "..");
+const consoleDir = join(root, "console", "dist");
+const shots = join(root, ".tmp", "console");
+const chromiumPath = "/usr/bin/chromium";
+
+let t: Target;
+let context: BrowserContext;
+let page: Page;
+let profile: string;
+const problems: string[] = [];
+// Chromium logs every non-2xx fetch as a console error; the one 401 this test provokes on
+// purpose (the wrong password) is expected, anything else fails the test.
+const expectedFailures = [/\/v1\/auth:login$/];
+
+beforeAll(async () => {
+  if (!existsSync(join(consoleDir, "index.html")))
+    throw new Error("console/dist is missing: run npm run build");
+  if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: run scripts/browser.sh`);
+  t = await startTarget({
+    services: ["auth", "user", "permission", "file"],
+    gatewayEnv: { CONSOLE_DIR: consoleDir },
+  });
+  profile = mkdtempSync(join(tmpdir(), "filemesh-console-"));
+  mkdirSync(shots, { recursive: true });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 800 },
+    acceptDownloads: true,
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const url = m.location().url;
+    if (m.text().startsWith("Failed to load resource") && expectedFailures.some((re) => re.test(url))) return;
+    problems.push(`console.error: ${m.text()} (${url})`);
+  });
+});
+
+afterAll(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await t?.stop();
+});
+
+const row = (name: string) => page.locator(`tr[data-name="${name}"]`);
+
+describe("web console in Chromium", () => {
+  it("is served at / with a same-origin CSP, and the API paths stay the API's", async () => {
+    const res = await page.goto(`${t.base}/`);
+    expect(res?.status()).toBe(200);
+    const csp = res?.headers()["content-security-policy"] ?? "";
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    await expect.poll(() => page.title()).toBe("filemesh");
+
+    // A client-side route falls back to the app; an API path never does.
+    const deep = await page.request.get(`${t.base}/folders/somewhere`);
+    expect(deep.headers()["content-type"]).toContain("text/html");
+    const api = await page.request.get(`${t.base}/v1/nowhere`);
+    expect(api.status()).toBe(404);
+    expect(api.headers()["content-type"]).toContain("application/json");
+    const health = await page.request.get(`${t.base}/healthz`);
+    expect(health.headers()["content-type"]).toContain("application/json");
+  });
+
+  it("register, sign out, a wrong password shows the API's error, sign in, and the file workflow", async () => {
+    const email = `console-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const password = "a console passphrase";
+    await page.goto(`${t.base}/`);
+
+    // Keyboard: the first Tab lands in the form.
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate('document.activeElement?.getAttribute("name")')).toBe("email");
+
+    await page.getByRole("button", { name: "No account? Register" }).click();
+    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="displayName"]').fill("Console Tester");
+    await page.locator('input[name="password"]').fill(password);
+    await page.getByRole("button", { name: "Register", exact: true }).click();
+    await expect.poll(() => page.locator(".who").textContent()).toBe("Console Tester");
+    await page.getByRole("button", { name: "Sign out" }).click();
+
+    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="password"]').fill("not the passphrase");
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    // The API's own message and ErrorInfo reason, not a generic text.
+    expect(await alert.textContent()).toMatch(/[A-Z_]{6,}/);
+    await page.screenshot({ path: join(shots, "login-error-1280.png") });
+
+    await page.locator('input[name="password"]').fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("navigation", { name: "Breadcrumbs" }).waitFor();
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await page.locator(".usage-text").waitFor();
+
+    // A folder, then into it.
+    await page.getByLabel("New folder name").fill("Reports");
+    await page.getByRole("button", { name: "Create folder" }).click();
+    await row("Reports").waitFor();
+    await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await expect
+      .poll(() => page.getByRole("navigation", { name: "Breadcrumbs" }).textContent())
+      .toMatch(/Home\s*\/\s*Reports/);
+
+    // Upload through the file picker; the row reaches READY.
+    const content = `hello from the console ${email}\n`;
+    await page
+      .locator('input[type="file"]')
+      .setInputFiles({ name: "hello.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
+    await row("hello.txt").waitFor();
+    await expect
+      .poll(() => row("hello.txt").locator(".state").textContent(), { timeout: 15_000 })
+      .toBe("READY");
+    await expect.poll(() => page.locator(".upload-done").count()).toBe(1);
+
+    // Download: the same bytes.
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      row("hello.txt").getByRole("button", { name: "Download hello.txt" }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe("hello.txt");
+    expect(readFileSync(await download.path()).toString()).toBe(content);
+
+    // Rename.
+    await row("hello.txt").getByRole("button", { name: "Rename hello.txt" }).click();
+    await page.getByLabel("New name for hello.txt").fill("renamed.txt");
+    await page.getByRole("button", { name: "Save" }).click();
+    await row("renamed.txt").waitFor();
+    expect(await row("hello.txt").count()).toBe(0);
+    await page.screenshot({ path: join(shots, "browser-1280.png") });
+
+    // Trash, then restore from the trash view.
+    await row("renamed.txt").getByRole("button", { name: "Move renamed.txt to trash" }).click();
+    await expect.poll(() => row("renamed.txt").count()).toBe(0);
+    await page.getByRole("button", { name: "Trash", exact: true }).click();
+    await row("renamed.txt").waitFor();
+    await page.screenshot({ path: join(shots, "trash-1280.png") });
+    await row("renamed.txt").getByRole("button", { name: "Restore renamed.txt" }).click();
+    await expect.poll(() => row("renamed.txt").count()).toBe(0);
+    await page.getByRole("button", { name: "Files", exact: true }).click();
+    await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await row("renamed.txt").waitFor();
+
+    // A narrow phone screen: nothing wider than the viewport.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: join(shots, "browser-390.png"), fullPage: true });
+    const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+
+    expect(problems).toEqual([]);
+  });
+});
