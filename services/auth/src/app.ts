@@ -4,10 +4,12 @@ import {
   appendEvents,
   callerChecks,
   clientAddress,
+  createPageTokens,
   createRedis,
   createServiceRuntime,
   inTransaction,
   type Logger,
+  loadPageTokenKey,
   openDatabase,
   outboxTableSql,
   type Runtime,
@@ -65,6 +67,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
     tokens: { issuer: config.jwtIssuer, audience: config.jwtAudience, ttlMs: config.accessTokenTtlMs },
     sessions: { idleMs: config.sessionIdleMs, absoluteMs: config.sessionAbsoluteMs },
     clientOf: (ctx) => clientAddress(ctx, config.trustForwardedFor, config.trustedProxyHops),
+    pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "auth")),
     // Changes kept in Redis (sessions) get their events right after; a failure is logged.
     emit: async (events, ctx) => {
       if (events.length === 0) return;

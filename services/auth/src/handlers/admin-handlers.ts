@@ -3,7 +3,7 @@
 // copy it into the access token's `adm` claim, and the kit's middleware checks that claim from
 // the method policy.
 import type { authv1 } from "@filemesh/contracts";
-import { appendEvents, type Handlers, inTransaction, invalidArgument, notFound } from "@filemesh/kit";
+import { appendEvents, type Handlers, inTransaction, notFound, pageSize } from "@filemesh/kit";
 import { authEvents } from "../events.js";
 import { listAccounts, setDisabled } from "../store/accounts.js";
 import { endUserSessions } from "../store/sessions.js";
@@ -12,40 +12,23 @@ import type { AuthDeps } from "./deps.js";
 
 type AuthHandlers = Handlers<typeof authv1.AuthServiceService>;
 
-const cursor = {
-  encode: (email: string) => Buffer.from(email).toString("base64url"),
-  decode: (token: string) => {
-    const email = Buffer.from(token, "base64url").toString();
-    if (
-      token !== "" &&
-      (email.length === 0 || email.length > 254 || Buffer.from(email).toString("base64url") !== token)
-    ) {
-      throw invalidArgument("INVALID_PAGE_TOKEN", "page_token is not valid", [
-        { field: "page_token", description: "invalid" },
-      ]);
-    }
-    return email;
-  },
-};
-
 export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
   return {
-    async listUsers(req) {
-      if (req.pageSize < 0 || req.pageSize > 1000) {
-        throw invalidArgument("INVALID_PAGE_SIZE", "page_size must be 0 to 1000", [
-          { field: "page_size", description: "0 to 1000" },
-        ]);
-      }
-      const size = req.pageSize || 50;
+    async listUsers(req, ctx) {
+      const size = pageSize(req.pageSize, { default: 50 });
+      const prefix = req.emailPrefix.trim().toLowerCase();
+      // The middleware admitted an admin; the token is theirs and their prefix's only.
+      const binding = { list: "ListUsers", caller: ctx.principal?.subject ?? "", filter: [prefix] };
       const rows = await listAccounts(deps.readPool, {
-        afterEmail: cursor.decode(req.pageToken),
-        prefix: req.emailPrefix.trim().toLowerCase(),
+        afterEmail: deps.pageTokens.read(req.pageToken, binding)[0] ?? "",
+        prefix,
         limit: size + 1,
       });
       const page = rows.slice(0, size);
       return {
         users: page.map((r) => toAccount(r)),
-        nextPageToken: rows.length > size ? cursor.encode(page[page.length - 1]!.email) : "",
+        nextPageToken:
+          rows.length > size ? deps.pageTokens.issue(binding, [page[page.length - 1]!.email]) : "",
       };
     },
 

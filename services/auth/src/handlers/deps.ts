@@ -1,4 +1,4 @@
-import type { CallContext, OutboxEvent, Redis } from "@filemesh/kit";
+import type { CallContext, OutboxEvent, PageTokens, Redis } from "@filemesh/kit";
 import type pg from "pg";
 import type { Hasher } from "../domain/hasher.js";
 import type { Throttle } from "../domain/throttle.js";
@@ -21,6 +21,8 @@ export interface AuthDeps {
    * TRUST_FORWARDED_FOR and TRUSTED_PROXY_HOPS): what login throttling counts against.
    */
   clientOf: (ctx: CallContext) => string;
+  /** Signs and checks the page tokens of ListUsers and ListSessions (kit paging). */
+  pageTokens: PageTokens;
   /** Writes events in their own transaction (for changes that live in Redis). */
   emit: (events: OutboxEvent[], ctx: CallContext) => Promise<void>;
 }

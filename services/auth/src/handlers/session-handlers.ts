@@ -7,6 +7,7 @@ import {
   inTransaction,
   invalidArgument,
   notFound,
+  pageSize,
   unauthenticated,
 } from "@filemesh/kit";
 import { checkPassword } from "../domain/password-policy.js";
@@ -22,21 +23,6 @@ function caller(ctx: CallContext): { userId: string; sessionId: string } {
   const p = ctx.principal;
   if (!p?.userId || !p.sessionId) throw unauthenticated("MISSING_TOKEN");
   return { userId: p.userId, sessionId: p.sessionId };
-}
-
-function pageOf(token: string, size: number): { offset: number; size: number } {
-  if (size < 0 || size > 1000) {
-    throw invalidArgument("INVALID_PAGE_SIZE", "page_size must be 0 to 1000", [
-      { field: "page_size", description: "0 to 1000" },
-    ]);
-  }
-  const offset = token === "" ? 0 : Number(Buffer.from(token, "base64url").toString());
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw invalidArgument("INVALID_PAGE_TOKEN", "page_token is not valid", [
-      { field: "page_token", description: "invalid" },
-    ]);
-  }
-  return { offset, size: size === 0 ? 50 : size };
 }
 
 export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
@@ -59,7 +45,11 @@ export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
 
     async listSessions(req, ctx) {
       const me = caller(ctx);
-      const { offset, size } = pageOf(req.pageToken, req.pageSize);
+      const size = pageSize(req.pageSize, { default: 50 });
+      // The cursor is an offset into the caller's sessions (they live in one Redis set); the
+      // signature keeps it the caller's own and a number we issued.
+      const binding = { list: "ListSessions", caller: `user:${me.userId}` };
+      const offset = Number(deps.pageTokens.read(req.pageToken, binding)[0] ?? "0");
       const all = await listSessions(deps.redis, me.userId);
       const page = all.slice(offset, offset + size);
       return {
@@ -73,7 +63,7 @@ export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
           current: s.id === me.sessionId,
         })),
         nextPageToken:
-          offset + size < all.length ? Buffer.from(String(offset + size)).toString("base64url") : "",
+          offset + size < all.length ? deps.pageTokens.issue(binding, [String(offset + size)]) : "",
       };
     },
 

@@ -1,4 +1,4 @@
-import { type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
 const M001Accounts = [
   `
@@ -25,5 +25,7 @@ export function authMigrations(outboxSql: string): MigrationObject[] {
     sqlMigration("001_accounts", ...M001Accounts),
     sqlMigration("002_outbox", outboxSql),
     sqlMigration("003_admin", ...M003Admin),
+    // auth.secrets: the page-token key every replica shares (kit paging).
+    sqlMigration("004_secrets", secretsTableSql("auth")),
   ];
 }
