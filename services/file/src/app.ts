@@ -12,9 +12,9 @@ import {
 } from "@filemesh/kit";
 import { type BlobStore, createBlobStore } from "@filemesh/kit/blob";
 import type { FileConfig } from "./config.js";
+import type { FileDeps } from "./domain/deps.js";
 import { createPageTokens } from "./domain/page-token.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
-import type { FileDeps } from "./handlers/deps.js";
 import { createDownloadHandlers } from "./handlers/download-handlers.js";
 import { createJanitorHandlers } from "./handlers/janitor-handlers.js";
 import { createLinkHandlers } from "./handlers/link-handlers.js";

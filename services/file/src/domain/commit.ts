@@ -11,10 +11,6 @@ import {
   type OutboxEvent,
 } from "@filemesh/kit";
 import type { PoolClient } from "pg";
-import { FILE_NOT_FOUND, requireOn } from "../handlers/authorize.js";
-import type { FileDeps } from "../handlers/deps.js";
-import { fingerprintOf, oncePerRequest } from "../handlers/idempotency.js";
-import { lockFolder, nameConflict, uniqueName } from "../handlers/tree-handlers.js";
 import { newFileTuples } from "../peers/access.js";
 import {
   type FileRow,
@@ -25,10 +21,14 @@ import {
   STATE,
   updateFile,
 } from "../store/files.js";
+import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { transition, UPLOAD } from "../store/uploads.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion } from "../store/versions.js";
+import { FILE_NOT_FOUND, requireOn } from "./access.js";
+import type { FileDeps } from "./deps.js";
 import { fileEvents } from "./events.js";
+import { lockFolder, nameConflict, uniqueName } from "./tree.js";
 
 export interface Commit {
   userId: string;

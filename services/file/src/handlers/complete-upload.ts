@@ -6,13 +6,13 @@
 import type { CallContext } from "@filemesh/kit";
 import { AppError, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
 import { BlobNotFoundError } from "@filemesh/kit/blob";
+import { AccessDenied, authorize } from "../domain/access.js";
 import { commitContent } from "../domain/commit.js";
 import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
+import type { FileDeps } from "../domain/deps.js";
 import type { FileRow } from "../store/files.js";
 import { transition, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { adjust } from "../store/usage.js";
-import { AccessDenied, authorize } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 import { expectedPartSize, mustBeActive } from "./upload-sessions.js";
 
 const incomplete = (message: string) =>

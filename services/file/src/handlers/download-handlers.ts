@@ -13,10 +13,10 @@ import {
   notFound,
 } from "@filemesh/kit";
 import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
+import { authorize } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { type FileRow, KIND, STATE } from "../store/files.js";
 import { getVersion, type VersionRow } from "../store/versions.js";
-import { authorize } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 import { presignUnsupported } from "./session-handlers.js";
 import { toFile } from "./views.js";
 

@@ -3,9 +3,9 @@
 // bounded by max_items and safe to run on several replicas at once.
 import type { filev1 } from "@filemesh/contracts";
 import { type CallContext, invalidArgument } from "@filemesh/kit";
+import type { FileDeps } from "../domain/deps.js";
 import type { FileRow } from "../store/files.js";
 import { anyOverdueSession, trashRootsBefore } from "../store/janitor.js";
-import type { FileDeps } from "./deps.js";
 import { deleteForGood } from "./permanent-delete.js";
 import { reconcileStep } from "./reconcile.js";
 import { releaseExpired } from "./upload-sessions.js";

@@ -17,6 +17,8 @@ import {
   notFound,
   permissionDenied,
 } from "@filemesh/kit";
+import { authorize, callerId } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { pageSize } from "../domain/page-token.js";
 import { linkTuple, maxRevision } from "../peers/access.js";
@@ -33,10 +35,8 @@ import {
   setLinkRevision,
   tokenHash,
 } from "../store/links.js";
-import { authorize, callerId } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
+import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "./download-handlers.js";
-import { fingerprintOf, oncePerRequest } from "./idempotency.js";
 import { createPasswordCheck, linkPassword, MAX_PASSWORD } from "./link-password.js";
 import { toFile } from "./views.js";
 

@@ -6,12 +6,12 @@
 // version's object and its thumbnail.
 import { appendEvents, type CallContext, inTransaction } from "@filemesh/kit";
 import { thumbnailKey } from "@filemesh/kit/blob";
+import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { linkTuple, ownerTuple, parentTuple, type RelationUpdate } from "../peers/access.js";
 import { type FileRow, getFile, KIND, subtree } from "../store/files.js";
 import { adjust } from "../store/usage.js";
 import { versionsOf } from "../store/versions.js";
-import type { FileDeps } from "./deps.js";
 
 /**
  * Deletes `id` and everything below it for good. False when it is gone already, or when

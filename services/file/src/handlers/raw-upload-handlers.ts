@@ -3,12 +3,12 @@
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, invalidArgument } from "@filemesh/kit";
 import { newObjectKey } from "@filemesh/kit/blob";
+import { callerId, targetFolder } from "../domain/access.js";
 import { commitOnce } from "../domain/commit.js";
 import { checksumMismatch, declaredSha256, meter } from "../domain/content.js";
+import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { growingReservation } from "../domain/reservation.js";
-import { callerId, targetFolder } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 import { toFile } from "./views.js";
 
 export const cancelled = () => new AppError(Code.CANCELLED, "CANCELLED", "the upload was cancelled");

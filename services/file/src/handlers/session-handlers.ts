@@ -15,8 +15,11 @@ import {
   invalidArgument,
 } from "@filemesh/kit";
 import { newObjectKey, type StoredPart } from "@filemesh/kit/blob";
+import { callerId, targetFolder } from "../domain/access.js";
 import { declaredSha256, tooLarge } from "../domain/content.js";
+import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
+import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import {
   insertUpload,
   METHOD,
@@ -26,10 +29,7 @@ import {
   type UploadRow,
 } from "../store/uploads.js";
 import { claim } from "../store/usage.js";
-import { callerId, targetFolder } from "./authorize.js";
 import { completeSession } from "./complete-upload.js";
-import type { FileDeps } from "./deps.js";
-import { fingerprintOf, oncePerRequest } from "./idempotency.js";
 import {
   abortSession,
   expectedPartSize,

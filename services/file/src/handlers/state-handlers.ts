@@ -12,12 +12,12 @@ import {
   notFound,
   resourceExhausted,
 } from "@filemesh/kit";
+import { authorize, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { createSlots } from "../domain/slots.js";
 import { getFile, STATE, updateFile } from "../store/files.js";
 import { getVersion } from "../store/versions.js";
-import { authorize, callerId, FILE_NOT_FOUND, requireOn } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 import { toFile } from "./views.js";
 
 const FINAL = new Set<number>([STATE.READY, STATE.REJECTED]);

@@ -3,13 +3,13 @@
 // trashed with it, ListTrash lists the items the caller trashed or owns.
 import type { filev1 } from "@filemesh/contracts";
 import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
+import { authorize, callerId, FILE_NOT_FOUND } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { pageSize } from "../domain/page-token.js";
+import { uniqueName } from "../domain/tree.js";
 import { type FileRow, getFile, subtree } from "../store/files.js";
-import { authorize, callerId, FILE_NOT_FOUND } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 import { deleteForGood } from "./permanent-delete.js";
-import { uniqueName } from "./tree-handlers.js";
 import { etagMismatch, homeImmutable } from "./update-handlers.js";
 import { toFile } from "./views.js";
 

@@ -1,52 +1,16 @@
 // The tree: home folders, CreateFolder, GetFile, ListFiles (paged, by name or time).
 import { randomUUID } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import {
-  alreadyExists,
-  type CallContext,
-  failedPrecondition,
-  inTransaction,
-  invalidArgument,
-  isUniqueViolation,
-} from "@filemesh/kit";
+import { type CallContext, inTransaction, invalidArgument } from "@filemesh/kit";
+import { authorize, callerId, ensureHome, FILE_NOT_FOUND, targetFolder } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { pageSize } from "../domain/page-token.js";
+import { lockFolder, uniqueName } from "../domain/tree.js";
 import { newFileTuples } from "../peers/access.js";
-import {
-  cursorOf,
-  type FileRow,
-  getFile,
-  insertFile,
-  KIND,
-  type ListOrder,
-  listChildren,
-  STATE,
-} from "../store/files.js";
-import { authorize, callerId, ensureHome, FILE_NOT_FOUND, targetFolder } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
-import { fingerprintOf, oncePerRequest } from "./idempotency.js";
+import { cursorOf, getFile, insertFile, KIND, type ListOrder, listChildren, STATE } from "../store/files.js";
+import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { toFile } from "./views.js";
-
-export const nameConflict = () =>
-  alreadyExists("NAME_CONFLICT", "an item with this name already exists in the folder");
-
-/** Runs `fn`, turning a duplicate live name in one folder into ALREADY_EXISTS NAME_CONFLICT. */
-export async function uniqueName<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (isUniqueViolation(err, "files_live_name_key")) throw nameConflict();
-    throw err;
-  }
-}
-
-/** Locks a folder for adding children; it must still be live. */
-export async function lockFolder(tx: Parameters<typeof getFile>[0], id: string): Promise<FileRow> {
-  const folder = await getFile(tx, id, true);
-  if (!folder || folder.trash_time) throw FILE_NOT_FOUND();
-  if (folder.kind !== KIND.FOLDER) throw failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");
-  return folder;
-}
 
 export function createTreeHandlers(deps: FileDeps) {
   const { pool, access, pageTokens } = deps;

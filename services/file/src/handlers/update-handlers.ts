@@ -9,13 +9,13 @@ import {
   invalidArgument,
   type OutboxEvent,
 } from "@filemesh/kit";
+import { authorize, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
+import { lockFolder, uniqueName } from "../domain/tree.js";
 import { parentTuple } from "../peers/access.js";
 import { ancestry, type FileRow, getFile, KIND, updateFile } from "../store/files.js";
-import { authorize, FILE_NOT_FOUND, requireOn } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
-import { lockFolder, uniqueName } from "./tree-handlers.js";
 import { toFile } from "./views.js";
 
 const MASKABLE: Record<string, "name" | "parent_id"> = {

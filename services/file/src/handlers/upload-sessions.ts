@@ -3,11 +3,11 @@
 import { filev1 } from "@filemesh/contracts";
 import { type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
 import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "@filemesh/kit/blob";
+import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { getFile } from "../store/files.js";
 import { expireSessions, getUpload, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { adjust } from "../store/usage.js";
-import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 
 export const uploadNotFound = () => notFound("UPLOAD_NOT_FOUND", "no such upload session");
 

@@ -2,9 +2,9 @@
 // their reservations no longer count).
 import type { filev1 } from "@filemesh/contracts";
 import type { CallContext } from "@filemesh/kit";
+import { callerId } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { usageOf } from "../store/usage.js";
-import { callerId } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 import { releaseExpired } from "./upload-sessions.js";
 
 export function createUsageHandlers(deps: FileDeps) {

@@ -2,10 +2,10 @@
 // GetFileContent / ReadFile and its version_id).
 import type { filev1 } from "@filemesh/contracts";
 import type { CallContext } from "@filemesh/kit";
+import { authorize } from "../domain/access.js";
+import type { FileDeps } from "../domain/deps.js";
 import { pageSize } from "../domain/page-token.js";
 import { listVersions } from "../store/versions.js";
-import { authorize } from "./authorize.js";
-import type { FileDeps } from "./deps.js";
 
 export function createVersionHandlers(deps: FileDeps) {
   return {

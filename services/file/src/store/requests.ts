@@ -3,7 +3,7 @@
 // waits on the claim) gets that id back. The same id with other parameters is refused.
 import { createHash } from "node:crypto";
 import { type CallContext, invalidArgument } from "@filemesh/kit";
-import type { Queryable } from "../store/files.js";
+import type { Queryable } from "./files.js";
 
 export const fingerprintOf = (...parts: unknown[]): string =>
   createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
