@@ -1,10 +1,11 @@
 // Wiring of the user service, in the order STYLE.md gives. main.ts and the tests call it.
-import { randomBytes } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
 import {
   consumedEventsTableSql,
+  createPageTokens,
   createServiceRuntime,
   type Logger,
+  loadPageTokenKey,
   openDatabase,
   outboxTableSql,
   type Runtime,
@@ -12,7 +13,6 @@ import {
   useCallerChecks,
 } from "@filemesh/kit";
 import type { UserConfig } from "./config.js";
-import { createPageTokens } from "./domain/page-token.js";
 import { startProfileConsumer } from "./events/profile-consumer.js";
 import type { UserDeps } from "./handlers/deps.js";
 import { createGroupHandlers } from "./handlers/group-handlers.js";
@@ -25,7 +25,7 @@ import { homeFolders } from "./peers/home-folders.js";
 import { userEntities } from "./store/entities.js";
 import { userMigrations } from "./store/migrations.js";
 import { setHomeFolder } from "./store/profiles.js";
-import { pageTokenKey, pruneRequests } from "./store/requests.js";
+import { pruneRequests } from "./store/requests.js";
 
 export async function startUserService(config: UserConfig, log: Logger): Promise<Runtime> {
   const { runtime, registry } = createServiceRuntime("user", config, log);
@@ -48,7 +48,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
     accounts: accountLookup(peers),
     homeFolders: homeFolders(peers, log),
     acl: aclWriter(peers),
-    pageTokens: createPageTokens(await pageTokenKey(db.pool, randomBytes(32))),
+    pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "users")),
   };
   runtime.add(
     userv1.UserServiceService,

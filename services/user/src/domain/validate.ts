@@ -94,16 +94,6 @@ export function requestIdOf(raw: string): string {
   return raw;
 }
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
-
-/** 0 → the default; negative → INVALID_ARGUMENT; above the maximum → the maximum (AIP-158). */
-export function pageSizeOf(raw: number): number {
-  if (!Number.isInteger(raw) || raw < 0) throw bad("INVALID_PAGE_SIZE", "page_size", "must not be negative");
-  if (raw === 0) return DEFAULT_PAGE_SIZE;
-  return Math.min(raw, MAX_PAGE_SIZE);
-}
-
 export type Role = "member" | "admin";
 
 /** "" → member (the default); "member" or "admin"; anything else INVALID_ARGUMENT. */

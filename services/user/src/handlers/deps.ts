@@ -1,7 +1,6 @@
-import type { CallContext } from "@filemesh/kit";
+import type { CallContext, PageTokens } from "@filemesh/kit";
 import { unauthenticated } from "@filemesh/kit";
 import type pg from "pg";
-import type { PageTokens } from "../domain/page-token.js";
 import type { AccountLookup } from "../peers/accounts.js";
 import type { AclWriter } from "../peers/acl.js";
 import type { HomeFolders } from "../peers/home-folders.js";

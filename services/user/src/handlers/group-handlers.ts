@@ -4,9 +4,8 @@
 // the permission service in the same request).
 import { randomUUID } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
-import { failedPrecondition, type Handlers } from "@filemesh/kit";
-import { invalidPageToken } from "../domain/page-token.js";
-import { descriptionOf, groupNameOf, isUuid, pageSizeOf, requestIdOf, uuidOf } from "../domain/validate.js";
+import { failedPrecondition, type Handlers, invalidPageToken, pageSize } from "@filemesh/kit";
+import { descriptionOf, groupNameOf, isUuid, requestIdOf, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
 import { membershipUpdates } from "../peers/acl.js";
 import { deleteGroupRow, insertGroup, listMyGroups } from "../store/groups.js";
@@ -63,8 +62,9 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
 
     async listGroups(req, ctx) {
       const me = callerOf(ctx);
-      const size = pageSizeOf(req.pageSize);
-      const cursor = deps.pageTokens.read(req.pageToken, "groups", me);
+      const size = pageSize(req.pageSize, { default: 50 });
+      const binding = { list: "ListGroups", caller: me };
+      const cursor = deps.pageTokens.read(req.pageToken, binding);
       const rows = await listMyGroups(deps.pool, me, groupCursor(cursor), size + 1);
       const page = rows.slice(0, size);
       const viaGroups = await adminThroughGroups(
@@ -75,8 +75,7 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
       const last = page.at(-1);
       return {
         groups: page.map((g) => groupView(g, viaGroups.has(g.id) ? "admin" : g.role)),
-        nextPageToken:
-          rows.length > size && last ? deps.pageTokens.issue("groups", me, [last.name, last.id]) : "",
+        nextPageToken: rows.length > size && last ? deps.pageTokens.issue(binding, [last.name, last.id]) : "",
       };
     },
 

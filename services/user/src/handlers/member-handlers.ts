@@ -2,11 +2,17 @@
 // ListGroupMembers (members, paged), RemoveGroupMember (admins, or a user leaving). Each change
 // is written through to the permission service in the request and answers its revision.
 import { userv1 } from "@filemesh/contracts";
-import { type CallContext, failedPrecondition, type Handlers, notFound } from "@filemesh/kit";
+import {
+  type CallContext,
+  failedPrecondition,
+  type Handlers,
+  invalidPageToken,
+  notFound,
+  pageSize,
+} from "@filemesh/kit";
 import type pg from "pg";
 import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
-import { invalidPageToken } from "../domain/page-token.js";
-import { isUuid, pageSizeOf, requestIdOf, roleOf, uuidOf } from "../domain/validate.js";
+import { isUuid, requestIdOf, roleOf, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
 import { membershipUpdates } from "../peers/acl.js";
 import { findGroup } from "../store/groups.js";
@@ -107,17 +113,16 @@ export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
     async listGroupMembers(req, ctx) {
       const me = callerOf(ctx);
       const groupId = uuidOf(req.groupId, "group_id");
-      const size = pageSizeOf(req.pageSize);
-      const scope = `${groupId}/${me}`;
-      const cursor = deps.pageTokens.read(req.pageToken, "members", scope);
+      const size = pageSize(req.pageSize, { default: 50 });
+      const binding = { list: "ListGroupMembers", caller: me, filter: [groupId] };
+      const cursor = deps.pageTokens.read(req.pageToken, binding);
       await visibleGroup(deps.pool, groupId, me);
       const rows = await listMembers(deps.pool, groupId, memberCursor(cursor), size + 1);
       const page = rows.slice(0, size);
       const last = page.at(-1);
       return {
         members: page.map(memberView),
-        nextPageToken:
-          rows.length > size && last ? deps.pageTokens.issue("members", scope, [last.kind, last.id]) : "",
+        nextPageToken: rows.length > size && last ? deps.pageTokens.issue(binding, [last.kind, last.id]) : "",
       };
     },
 

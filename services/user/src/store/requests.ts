@@ -43,15 +43,3 @@ export async function pruneRequests(q: Queryable, olderThanMs: number): Promise<
   );
   return res.rowCount ?? 0;
 }
-
-/** The service's page-token key: created once by whichever replica starts first. */
-export async function pageTokenKey(q: Queryable, fresh: Buffer): Promise<Buffer> {
-  await q.query(
-    "INSERT INTO users.secrets (name, value) VALUES ('page_token_key', $1) ON CONFLICT DO NOTHING",
-    [fresh],
-  );
-  const { rows } = await q.query<{ value: Buffer }>(
-    "SELECT value FROM users.secrets WHERE name = 'page_token_key'",
-  );
-  return rows[0]!.value;
-}
