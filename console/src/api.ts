@@ -183,29 +183,119 @@ export async function download(id: string): Promise<Blob> {
   return res.blob();
 }
 
+/** Files above this go through an upload session in parts; smaller ones as one raw body. */
+export const PARTS_THRESHOLD = 8 * 1024 * 1024;
+const PART_RETRIES = 3;
+
+export interface UploadJob {
+  done: Promise<FileItem>;
+  abort: () => void;
+}
+
 /**
- * A raw-body upload (POST /v1/files:upload) by XMLHttpRequest, whose upload events report
- * progress (fetch has none). Resolves with the new file; rejects with the API's error.
+ * One request body sent by XMLHttpRequest, whose upload events report progress (fetch has
+ * none). Resolves with the parsed JSON answer; rejects with the API's error (status 0 for a
+ * network failure or an abort).
  */
-export function upload(
-  parentId: string,
-  file: File,
-  onProgress: (sent: number, total: number) => void,
-): { done: Promise<FileItem>; abort: () => void } {
-  const xhr = new XMLHttpRequest();
-  const done = new Promise<FileItem>((resolve, reject) => {
-    xhr.open("POST", `/v1/files:upload${q({ parentId, name: file.name })}`);
+function xhrSend(
+  method: string,
+  url: string,
+  body: Blob,
+  onProgress: (sent: number) => void,
+  register: (xhr: XMLHttpRequest) => void,
+): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    register(xhr);
+    xhr.open(method, url);
     xhr.setRequestHeader("authorization", `Bearer ${accessToken}`);
     xhr.setRequestHeader("content-type", "application/octet-stream");
-    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size);
-    xhr.onerror = () => reject(new ApiError("network error during upload", 0));
-    xhr.onabort = () => reject(new ApiError("upload cancelled", 0));
+    xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    xhr.onerror = () => reject(new ApiError("network error during upload", 0, "NETWORK"));
+    xhr.onabort = () => reject(new ApiError("upload cancelled", 0, "CANCELLED"));
     xhr.onload = async () => {
-      const res = new Response(xhr.responseText || null, { status: xhr.status });
       if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText || "{}"));
-      else reject(await toError(res));
+      else reject(await toError(new Response(xhr.responseText || null, { status: xhr.status })));
     };
-    xhr.send(file);
+    xhr.send(body);
   });
-  return { done, abort: () => xhr.abort() };
+}
+
+/**
+ * Uploads a file with per-byte progress: small files as a raw body (POST /v1/files:upload),
+ * large ones through an upload session (POST /v1/uploads, PUT …/parts/{n} through the gateway,
+ * :complete), each part retried on a network error. Presigned part URLs are not used: they
+ * point at the blob store's origin, which the console's Content-Security-Policy does not allow.
+ */
+export function upload(parentId: string, file: File, onProgress: (sent: number) => void): UploadJob {
+  let current: XMLHttpRequest | undefined;
+  let cancelled = false;
+  let sessionId = "";
+  const register = (xhr: XMLHttpRequest) => {
+    current = xhr;
+  };
+
+  const small = async (): Promise<FileItem> =>
+    (await xhrSend(
+      "POST",
+      `/v1/files:upload${q({ parentId, name: file.name })}`,
+      file,
+      onProgress,
+      register,
+    )) as FileItem;
+
+  const large = async (): Promise<FileItem> => {
+    const session = await call<{ id: string; partSizeBytes?: string; partCount?: number }>(
+      "POST",
+      "/v1/uploads",
+      {
+        parentId,
+        name: file.name,
+        sizeBytes: String(file.size),
+        method: "UPLOAD_METHOD_PARTS",
+        partSizeBytes: String(PARTS_THRESHOLD),
+        requestId: crypto.randomUUID(),
+      },
+    );
+    sessionId = session.id;
+    const partSize = Number(session.partSizeBytes) || PARTS_THRESHOLD;
+    const count = session.partCount || Math.ceil(file.size / partSize);
+    for (let n = 1; n <= count; n++) {
+      const start = (n - 1) * partSize;
+      const chunk = file.slice(start, Math.min(file.size, start + partSize));
+      for (let attempt = 1; ; attempt++) {
+        if (cancelled) throw new ApiError("upload cancelled", 0, "CANCELLED");
+        try {
+          await xhrSend(
+            "PUT",
+            `/v1/uploads/${encodeURIComponent(session.id)}/parts/${n}`,
+            chunk,
+            (sent) => onProgress(start + sent),
+            register,
+          );
+          break;
+        } catch (e) {
+          const retriable = e instanceof ApiError && (e.reason === "NETWORK" || e.status >= 500);
+          if (!retriable || attempt >= PART_RETRIES) throw e;
+          await new Promise((r) => setTimeout(r, 500 * attempt));
+        }
+      }
+    }
+    return call<FileItem>("POST", `/v1/uploads/${encodeURIComponent(session.id)}:complete`, {
+      uploadId: session.id,
+    });
+  };
+
+  const done = (file.size > PARTS_THRESHOLD ? large() : small()).catch(async (e) => {
+    // A session left behind would hold its reserved quota until it expires: cancel it.
+    if (sessionId) await call("DELETE", `/v1/uploads/${encodeURIComponent(sessionId)}`).catch(() => {});
+    throw e;
+  });
+  return {
+    done,
+    abort: () => {
+      cancelled = true;
+      current?.abort();
+    },
+  };
 }

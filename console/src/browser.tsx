@@ -96,7 +96,7 @@ export function Browser(props: { home: string; onError: (e: unknown) => void; on
       const key = `${Date.now()}-${Math.random()}`;
       const update = (patch: Partial<UploadItem>) =>
         setUploads((all) => all.map((u) => (u.key === key ? { ...u, ...patch } : u)));
-      const job = api.upload(target, file, (sent, total) => update({ sent, total }));
+      const job = api.upload(target, file, (sent) => update({ sent }));
       setUploads((all) => [
         ...all,
         { key, name: file.name, sent: 0, total: file.size, status: "uploading", abort: job.abort },

@@ -2,7 +2,8 @@
 // by playwright-core against the local gateway, which serves console/dist (built by
 // `npm run build`) at / in front of an in-process mesh. A person's path through it: register,
 // sign out, a wrong password (the API's error shown), sign in, create a folder, upload by the
-// file picker and see the file READY, download it, rename it, move it to the trash, restore it,
+// file picker and see the file READY, download it, rename it, upload by drag-and-drop and a
+// large file through an upload session in parts, move a file to the trash, restore it,
 // with no console errors; screenshots at 1280×800 and 390 px wide go to .tmp/console/.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,6 +32,9 @@ beforeAll(async () => {
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: run scripts/browser.sh`);
   t = await startTarget({
     services: ["auth", "user", "permission", "file"],
+    // A Redis database of its own: the browser reaches the gateway from 127.0.0.1 like every
+    // other suite's client, and failed logins (with the delays they set) are counted per address.
+    env: { REDIS_URL: `redis://127.0.0.1:6379/${1 + Math.floor(Math.random() * 15)}` },
     gatewayEnv: { CONSOLE_DIR: consoleDir },
   });
   profile = mkdtempSync(join(tmpdir(), "filemesh-console-"));
@@ -104,7 +108,9 @@ describe("web console in Chromium", () => {
     await page.locator('input[name="displayName"]').fill("Console Tester");
     await page.locator('input[name="password"]').fill(password);
     await page.getByRole("button", { name: "Register", exact: true }).click();
-    await expect.poll(() => page.locator(".who").textContent()).toBe("Console Tester");
+    await page.locator(".who, [role=alert]").first().waitFor();
+    expect(await page.getByRole("alert").count(), (await page.locator("body").textContent()) ?? "").toBe(0);
+    expect(await page.locator(".who").textContent()).toBe("Console Tester");
     await page.getByRole("button", { name: "Sign out" }).click();
 
     await page.locator('input[name="email"]').fill(email);
@@ -157,6 +163,32 @@ describe("web console in Chromium", () => {
     await row("renamed.txt").waitFor();
     expect(await row("hello.txt").count()).toBe(0);
     await page.screenshot({ path: join(shots, "browser-1280.png") });
+
+    // Drag and drop onto the listing.
+    const dropped = await page.evaluateHandle(`(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
+      return dt;
+    })()`);
+    await page.locator("section.browser").dispatchEvent("drop", { dataTransfer: dropped });
+    await row("dropped.txt").waitFor();
+    await expect.poll(() => row("dropped.txt").locator(".state").textContent()).toBe("READY");
+
+    // A large file goes through an upload session in parts (PUT …/parts/{n} via the gateway).
+    const parts: string[] = [];
+    page.on("request", (r) => {
+      if (r.method() === "PUT" && /\/v1\/uploads\/[^/]+\/parts\/\d+$/.test(r.url())) parts.push(r.url());
+    });
+    const big = Buffer.alloc(10 * 1024 * 1024 + 123, 7);
+    await page
+      .locator('input[type="file"]')
+      .setInputFiles({ name: "big.bin", mimeType: "application/octet-stream", buffer: big });
+    await row("big.bin").waitFor({ timeout: 30_000 });
+    await expect
+      .poll(() => row("big.bin").locator(".state").textContent(), { timeout: 15_000 })
+      .toBe("READY");
+    expect(await row("big.bin").locator("td.num").textContent()).toBe("10 MiB");
+    expect(parts.length).toBeGreaterThanOrEqual(2);
 
     // Trash, then restore from the trash view.
     await row("renamed.txt").getByRole("button", { name: "Move renamed.txt to trash" }).click();
