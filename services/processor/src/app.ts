@@ -2,9 +2,11 @@
 import { processorv1 } from "@filemesh/contracts";
 import {
   consumedEventsTableSql,
+  createPageTokens,
   createServiceRuntime,
   FILEMESH_STREAMS,
   type Logger,
+  loadPageTokenKey,
   openDatabase,
   type Runtime,
   useCallerChecks,
@@ -111,7 +113,12 @@ export async function startProcessor(
   runtime.onShutdown(() => janitor.stop());
   runtime.add(
     processorv1.ProcessorServiceService,
-    createAdminHandlers({ pool: db.readPool, deadLetters: workers.deadLetters, janitor }),
+    createAdminHandlers({
+      pool: db.readPool,
+      pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "jobs")),
+      deadLetters: workers.deadLetters,
+      janitor,
+    }),
     "filemesh.processor.v1.ProcessorService",
   );
   await runtime.start();

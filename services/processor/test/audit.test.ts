@@ -1,6 +1,7 @@
 // The audit log against a real mesh (auth, permission, user, processor) on a database and a
 // nats-server of its own: every event of a scripted session is stored exactly once, even when
 // the whole stream is replayed by fresh consumers, and ListAuditEvents pages and filters it.
+import { createHash, randomUUID } from "node:crypto";
 import { processorv1, userv1 } from "@filemesh/contracts";
 import { createLogger } from "@filemesh/kit";
 import { call, failure } from "@filemesh/kit/testing";
@@ -226,5 +227,33 @@ describe("audit log", () => {
     expect(
       await failure(call(list, req({ pageToken: page.nextPageToken, actor: "user:x" }), pm.admin.headers)),
     ).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "INVALID_PAGE_TOKEN" });
+  });
+
+  it("refuses unsigned and tampered page tokens and clamps huge page sizes", async () => {
+    const list = pm.mesh.processor.listAuditEvents.bind(pm.mesh.processor);
+    const req = (o: Partial<processorv1.ListAuditEventsRequest>) =>
+      processorv1.ListAuditEventsRequest.fromPartial(o);
+    // The unsigned form this list used to issue, for the empty filter: it named any cursor.
+    const filterKey = createHash("sha256")
+      .update(JSON.stringify([null, null, null, null, null]))
+      .digest("base64url")
+      .slice(0, 16);
+    const unsigned = Buffer.from(
+      JSON.stringify({ v: 1, f: filterKey, t: new Date().toISOString(), id: randomUUID() }),
+    ).toString("base64url");
+    const page = await pm.listAudit({ pageSize: 1 });
+    const [, sig] = page.nextPageToken.split(".");
+    const moved = Buffer.from(
+      JSON.stringify({ c: [new Date().toISOString(), randomUUID()], e: Date.now() + 60_000 }),
+    );
+    for (const pageToken of [unsigned, `${moved.toString("base64url")}.${sig}`]) {
+      expect(await failure(call(list, req({ pageSize: 1, pageToken }), pm.admin.headers))).toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        reason: "INVALID_PAGE_TOKEN",
+      });
+    }
+    const next = await pm.listAudit({ pageSize: 1, pageToken: page.nextPageToken });
+    expect(next.events[0]?.eventId).not.toBe(page.events[0]?.eventId);
+    expect((await pm.listAudit({ pageSize: 2147483647 })).events.length).toBeGreaterThan(1);
   });
 });

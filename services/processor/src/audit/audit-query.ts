@@ -1,12 +1,17 @@
-// ListAuditEvents: request validation, opaque page tokens bound to the filter, row → proto.
-import { createHash } from "node:crypto";
+// ListAuditEvents: request validation, page tokens (kit paging) bound to the admin and the
+// filter, row → proto.
 import type { processorv1 } from "@filemesh/contracts";
-import { invalidArgument } from "@filemesh/kit";
+import {
+  invalidArgument,
+  invalidPageToken,
+  type PageBinding,
+  type PageTokens,
+  pageSize,
+} from "@filemesh/kit";
 import type pg from "pg";
 import { type AuditCursor, type AuditFilter, type AuditRow, listAuditEvents } from "./audit-store.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 1000;
 const MAX_FILTER = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -35,38 +40,21 @@ function filterOf(req: processorv1.ListAuditEventsRequest): AuditFilter {
   return f;
 }
 
-/** The filter a token belongs to: a token from another query is refused. */
-const filterKey = (f: AuditFilter) =>
-  createHash("sha256")
-    .update(
-      JSON.stringify([f.actor, f.resource, f.type, f.startTime?.toISOString(), f.endTime?.toISOString()]),
-    )
-    .digest("base64url")
-    .slice(0, 16);
+/** A token resumes only the same admin's query with the same filter. */
+const bindingOf = (caller: string, f: AuditFilter): PageBinding => ({
+  list: "ListAuditEvents",
+  caller,
+  filter: [f.actor, f.resource, f.type, f.startTime?.toISOString(), f.endTime?.toISOString()].map(
+    (v) => v ?? "",
+  ),
+});
 
-const invalidToken = () => bad("INVALID_PAGE_TOKEN", "page_token", "is not a token this list returned");
-
-export function encodePageToken(f: AuditFilter, c: AuditCursor): string {
-  return Buffer.from(
-    JSON.stringify({ v: 1, f: filterKey(f), t: c.occurTime.toISOString(), id: c.eventId }),
-  ).toString("base64url");
-}
-
-export function decodePageToken(f: AuditFilter, token: string): AuditCursor | undefined {
-  if (token === "") return undefined;
-  if (token.length > 512) throw invalidToken();
-  let parsed: { v?: unknown; f?: unknown; t?: unknown; id?: unknown };
-  try {
-    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
-  } catch {
-    throw invalidToken();
-  }
-  if (parsed?.v !== 1 || parsed.f !== filterKey(f) || typeof parsed.t !== "string") throw invalidToken();
-  const occurTime = new Date(parsed.t);
-  if (Number.isNaN(occurTime.getTime()) || typeof parsed.id !== "string" || !UUID.test(parsed.id)) {
-    throw invalidToken();
-  }
-  return { occurTime, eventId: parsed.id };
+function cursorOf(c: string[]): AuditCursor | undefined {
+  if (c.length === 0) return undefined;
+  const [t, id] = c;
+  const occurTime = new Date(t ?? "");
+  if (c.length !== 2 || Number.isNaN(occurTime.getTime()) || !id || !UUID.test(id)) throw invalidPageToken();
+  return { occurTime, eventId: id };
 }
 
 function toAuditEvent(r: AuditRow): processorv1.AuditEvent {
@@ -82,20 +70,20 @@ function toAuditEvent(r: AuditRow): processorv1.AuditEvent {
 
 export async function queryAuditEvents(
   pool: pg.Pool,
+  tokens: PageTokens,
   req: processorv1.ListAuditEventsRequest,
+  caller: string,
 ): Promise<processorv1.ListAuditEventsResponse> {
-  if (req.pageSize < 0) throw bad("INVALID_PAGE_SIZE", "page_size", "must not be negative");
-  const size = Math.min(req.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+  const size = pageSize(req.pageSize, { default: DEFAULT_PAGE_SIZE });
   const filter = filterOf(req);
-  const cursor = decodePageToken(filter, req.pageToken);
+  const binding = bindingOf(caller, filter);
+  const cursor = cursorOf(tokens.read(req.pageToken, binding));
   const rows = await listAuditEvents(pool, filter, size + 1, cursor);
   const page = rows.slice(0, size);
   const last = page[page.length - 1];
   const more = rows.length > size && last !== undefined;
   return {
     events: page.map(toAuditEvent),
-    nextPageToken: more
-      ? encodePageToken(filter, { occurTime: last.occur_time, eventId: last.event_id })
-      : "",
+    nextPageToken: more ? tokens.issue(binding, [last.occur_time.toISOString(), last.event_id]) : "",
   };
 }

@@ -1,6 +1,6 @@
 // The admin RPCs of ProcessorService (the kit's caller checks require the admin claim).
 import type { processorv1 } from "@filemesh/contracts";
-import { type Handlers, invalidArgument, unavailable } from "@filemesh/kit";
+import { type Handlers, invalidArgument, type PageTokens, unavailable } from "@filemesh/kit";
 import type pg from "pg";
 import { queryAuditEvents } from "../audit/audit-query.js";
 import type { DeadLetters } from "../events/dead-letters.js";
@@ -10,6 +10,8 @@ type Service = typeof processorv1.ProcessorServiceService;
 
 export interface AdminDeps {
   pool: pg.Pool;
+  /** Signs and checks ListAuditEvents page tokens (kit paging). */
+  pageTokens: PageTokens;
   janitor: Janitor;
   /** Undefined until NATS is connected. */
   deadLetters(): DeadLetters | undefined;
@@ -20,8 +22,8 @@ const MAX_IDS = 1000;
 
 export function createAdminHandlers(deps: AdminDeps): Partial<Handlers<Service>> {
   return {
-    async listAuditEvents(req) {
-      return queryAuditEvents(deps.pool, req);
+    async listAuditEvents(req, ctx) {
+      return queryAuditEvents(deps.pool, deps.pageTokens, req, ctx.principal?.subject ?? "");
     },
 
     async redriveDeadLetters(req, ctx) {

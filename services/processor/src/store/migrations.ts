@@ -1,6 +1,6 @@
 // The `jobs` schema: the audit log, the consumers' applied-event records, upload results,
 // janitor passes.
-import { Migration, type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { Migration, type MigrationObject, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
 class M001AuditEvents extends Migration {
   override async up(): Promise<void> {
@@ -66,5 +66,7 @@ export function processorMigrations(consumedEventsSql: string): MigrationObject[
     sqlMigration("002_consumed_events", consumedEventsSql),
     sqlMigration("003_upload_results", ...M003UploadResults),
     sqlMigration("004_janitor_runs", ...M004JanitorRuns),
+    // jobs.secrets: the page-token key every replica shares (kit paging).
+    sqlMigration("005_secrets", secretsTableSql("jobs")),
   ];
 }
