@@ -1,7 +1,6 @@
 // `@filemesh/kit/blob`: where file bytes live, shared by the file service (which owns the
 // objects) and the processor (which reads them and writes thumbnails beside them). A module of
-// its own, not part of the kit's index, so services without blobs never load the S3 SDK (the
-// @aws-sdk packages are declared by those two services, the module's only importers).
+// its own, not part of the kit's index, so services without blobs never load the S3 SDK.
 export * from "./blob-store.js";
 export { createBlobStore } from "./create-blob-store.js";
 export { createFsStore } from "./fs-store.js";
