@@ -150,6 +150,23 @@ describe("filemesh CLI", () => {
     }
   });
 
+  it("download resumes from the bytes already in its .part file; a wrong part is refused", async () => {
+    const c = local["sub/deeper/c.bin"]!;
+    const f = (await json(ada.cfg, ["ls", "/backup/2026/tree/sub/deeper/c.bin"])).files[0];
+    const target = join(tmp, "resumed-c.bin");
+    const part = `${target}.${f.versionId.slice(0, 8)}.part`;
+    writeFileSync(part, c.subarray(0, 400_000)); // what an interrupted run left
+    const d = await json(ada.cfg, ["download", "/backup/2026/tree/sub/deeper/c.bin", target]);
+    expect(d).toMatchObject({ resumedFrom: 400_000, sizeBytes: c.length, sha256: sha(c) });
+    expect(shaFile(target)).toBe(sha(c));
+    expect(existsSync(part)).toBe(false);
+    writeFileSync(part, randomBytes(1000)); // bytes that are not the file's
+    const bad = await cli(ada.cfg, ["download", "/backup/2026/tree/sub/deeper/c.bin", target, "--json"]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout).error.reason).toBe("CHECKSUM_MISMATCH");
+    expect(existsSync(part)).toBe(false);
+  });
+
   it("mv renames and moves, rm puts in the trash, restore brings it back", async () => {
     const moved = await json(ada.cfg, ["mv", "/backup/2026/tree/a.txt", "/backup/renamed.txt"]);
     expect(moved.name).toBe("renamed.txt");
@@ -172,7 +189,8 @@ describe("filemesh CLI", () => {
     const info = await json(ada.cfg, ["ls", "/backup/2026/tree/sub/b.bin"]);
     const fileId = info.files[0].id;
     const before = await cli(bob.cfg, ["download", `id:${fileId}`, join(tmp, "bob-before.bin"), "--json"]);
-    expect(before.code).not.toBe(0);
+    expect(before.code).toBe(4); // a denial looks like a missing file
+    expect(JSON.parse(before.stdout).error.reason).toBe("FILE_NOT_FOUND");
     const g = await json(ada.cfg, ["share", "/backup/2026/tree/sub/b.bin", bob.email, "viewer"]);
     expect(g).toMatchObject({ fileId, role: "viewer" });
     expect(g.subject).toMatch(/^user:/);

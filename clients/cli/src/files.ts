@@ -13,6 +13,7 @@ export const view = (f: File, path?: string) => ({
   kind: f.kind === filev1.FileKind.FOLDER ? "folder" : "file",
   sizeBytes: Number(f.sizeBytes),
   sha256: f.sha256,
+  versionId: f.currentVersionId,
   state: filev1.fileStateToJSON(f.state),
   updateTime: f.updateTime?.toISOString(),
 });
