@@ -46,6 +46,9 @@ export class ApiError extends Error {
 
 let accessToken = "";
 let refreshToken = "";
+let expiresAt = 0; // when the access token expires (ms since the epoch)
+let lifetimeMs = 0;
+let refreshing: Promise<boolean> | undefined;
 let onSignedOut: () => void = () => {};
 
 export function setSignedOutHandler(fn: () => void): void {
@@ -59,6 +62,14 @@ export function signedIn(): boolean {
 function forget(): void {
   accessToken = "";
   refreshToken = "";
+  expiresAt = 0;
+}
+
+function keep(data: { accessToken?: string; refreshToken?: string; expiresIn?: number }): void {
+  accessToken = data.accessToken ?? "";
+  refreshToken = data.refreshToken ?? refreshToken;
+  lifetimeMs = (Number(data.expiresIn) || 0) * 1000;
+  expiresAt = lifetimeMs ? Date.now() + lifetimeMs : 0;
 }
 
 /** The API's error body → an ApiError carrying its message and ErrorInfo reason. */
@@ -76,6 +87,7 @@ export async function toError(res: Response): Promise<ApiError> {
 }
 
 async function send(method: string, path: string, body?: unknown): Promise<Response> {
+  await fresh();
   const headers: Record<string, string> = {};
   if (accessToken) headers.authorization = `Bearer ${accessToken}`;
   if (body !== undefined) headers["content-type"] = "application/json";
@@ -86,18 +98,34 @@ async function send(method: string, path: string, body?: unknown): Promise<Respo
   }
 }
 
-async function refresh(): Promise<boolean> {
-  if (!refreshToken) return false;
-  const res = await fetch("/v1/auth:refresh", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ refreshToken }),
-  }).catch(() => undefined);
-  if (!res?.ok) return false;
-  const data = await res.json();
-  accessToken = data.accessToken ?? "";
-  refreshToken = data.refreshToken ?? refreshToken;
-  return accessToken !== "";
+/**
+ * One refresh at a time: the API rotates refresh tokens and takes the reuse of a spent one as
+ * theft (ending the session), so concurrent callers share the refresh in flight.
+ */
+function refresh(): Promise<boolean> {
+  refreshing ??= (async () => {
+    if (!refreshToken) return false;
+    const res = await fetch("/v1/auth:refresh", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ refreshToken }),
+    }).catch(() => undefined);
+    if (!res?.ok) return false;
+    keep(await res.json());
+    return accessToken !== "";
+  })().finally(() => {
+    refreshing = undefined;
+  });
+  return refreshing;
+}
+
+/**
+ * Refreshes ahead of expiry (a third of the token's lifetime, at most a minute, before it), so
+ * no request starts with a dead token: uploads by XMLHttpRequest cannot be replayed on a 401.
+ */
+async function fresh(): Promise<void> {
+  if (!accessToken || !refreshToken || !expiresAt) return;
+  if (Date.now() > expiresAt - Math.min(60_000, lifetimeMs / 3)) await refresh();
 }
 
 /** A JSON call; an expired access token is refreshed once, a refused refresh signs out. */
@@ -127,12 +155,17 @@ export async function register(email: string, password: string, displayName: str
 }
 
 export async function login(email: string, password: string): Promise<void> {
-  const data = await call<{ accessToken?: string; refreshToken?: string }>("POST", "/v1/auth:login", {
-    email,
-    password,
-  });
-  accessToken = data.accessToken ?? "";
-  refreshToken = data.refreshToken ?? "";
+  forget();
+  keep(
+    await call<{ accessToken?: string; refreshToken?: string; expiresIn?: number }>(
+      "POST",
+      "/v1/auth:login",
+      {
+        email,
+        password,
+      },
+    ),
+  );
 }
 
 export async function logout(): Promise<void> {
@@ -171,6 +204,7 @@ export const restore = (id: string) =>
 
 /** The content as a Blob (the bearer token cannot ride on a plain link). */
 export async function download(id: string): Promise<Blob> {
+  await fresh();
   let res = await fetch(`/v1/files/${encodeURIComponent(id)}/content`, {
     headers: { authorization: `Bearer ${accessToken}` },
   });
@@ -197,13 +231,14 @@ export interface UploadJob {
  * none). Resolves with the parsed JSON answer; rejects with the API's error (status 0 for a
  * network failure or an abort).
  */
-function xhrSend(
+async function xhrSend(
   method: string,
   url: string,
   body: Blob,
   onProgress: (sent: number) => void,
   register: (xhr: XMLHttpRequest) => void,
 ): Promise<unknown> {
+  await fresh();
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     register(xhr);

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTarget, type Target } from "../conformance/target.js";
+import { rest, startTarget, type Target } from "../conformance/target.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const consoleDir = join(root, "console", "dist");
@@ -22,6 +22,7 @@ let context: BrowserContext;
 let page: Page;
 let profile: string;
 const problems: string[] = [];
+let refreshes = 0;
 // Chromium logs every non-2xx fetch as a console error; the one 401 this test provokes on
 // purpose (the wrong password) is expected, anything else fails the test.
 const expectedFailures = [/\/v1\/auth:login$/];
@@ -35,6 +36,8 @@ beforeAll(async () => {
     // A Redis database of its own: the browser reaches the gateway from 127.0.0.1 like every
     // other suite's client, and failed logins (with the delays they set) are counted per address.
     env: { REDIS_URL: `redis://127.0.0.1:6379/${1 + Math.floor(Math.random() * 15)}` },
+    // Access tokens that live 6 s: the console refreshes them ahead of expiry (counted below).
+    serviceEnv: { auth: { ACCESS_TOKEN_TTL: "6s" } },
     gatewayEnv: { CONSOLE_DIR: consoleDir },
   });
   profile = mkdtempSync(join(tmpdir(), "filemesh-console-"));
@@ -58,6 +61,12 @@ beforeAll(async () => {
   page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(15_000);
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.url().endsWith("/v1/auth:refresh")) {
+      refreshes++;
+      if (r.status() !== 200) problems.push(`refresh answered ${r.status()}`);
+    }
+  });
   page.on("console", (m) => {
     if (m.type() !== "error") return;
     const url = m.location().url;
@@ -208,6 +217,48 @@ describe("web console in Chromium", () => {
     const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
     expect(overflow).toBeLessThanOrEqual(0);
 
+    expect(problems).toEqual([]);
+  });
+
+  it("pages through a large folder with Load more, and sorts newest first", async () => {
+    const email = `console-paging-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const password = "a paging passphrase";
+    expect(
+      (await rest(t.base, "POST", "/v1/auth:register", { email, password, displayName: "Pager" })).status,
+    ).toBe(200);
+    const login = await rest(t.base, "POST", "/v1/auth:login", { email, password });
+    const auth = { authorization: `Bearer ${login.body.accessToken}` };
+    const home = (await rest(t.base, "GET", "/v1/users/me", undefined, auth)).body.homeFolderId;
+    for (let i = 0; i < 55; i++) {
+      const name = `f${String(i).padStart(2, "0")}`;
+      expect((await rest(t.base, "POST", "/v1/folders", { parentId: home, name }, auth)).status).toBe(200);
+    }
+
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="password"]').fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await row("f00").waitFor();
+    expect(await page.locator("tbody tr").count()).toBe(50); // the console's page size
+    expect(await row("f50").count()).toBe(0);
+    await page.getByRole("button", { name: "Load more" }).click();
+    await row("f54").waitFor();
+    expect(await page.locator("tbody tr").count()).toBe(55);
+    expect(await page.getByRole("button", { name: "Load more" }).count()).toBe(0);
+
+    await page.getByLabel("Sort").selectOption("FILE_ORDER_UPDATE_TIME");
+    await expect.poll(() => page.locator("tbody tr").first().getAttribute("data-name")).toBe("f54");
+    expect(problems).toEqual([]);
+  });
+
+  it("refreshes the short-lived access token ahead of expiry and keeps working", async () => {
+    const before = refreshes;
+    await page.waitForTimeout(4_500); // past two thirds of the 6 s lifetime
+    await page.getByLabel("Sort").selectOption("FILE_ORDER_NAME");
+    await expect.poll(() => page.locator("tbody tr").first().getAttribute("data-name")).toBe("f00");
+    expect(refreshes).toBeGreaterThan(before);
+    expect(await page.getByRole("alert").count()).toBe(0);
     expect(problems).toEqual([]);
   });
 });
