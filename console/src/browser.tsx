@@ -216,6 +216,7 @@ export function Browser(props: { home: string; onError: (e: unknown) => void; on
                         aria-label={`New name for ${f.name}`}
                         value={newName}
                         onInput={(e) => setNewName(e.currentTarget.value)}
+                        onKeyDown={(e) => e.key === "Escape" && setRenaming("")}
                         ref={(el) => el?.focus()}
                       />
                       <button type="submit">Save</button>

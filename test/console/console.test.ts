@@ -165,10 +165,13 @@ describe("web console in Chromium", () => {
     expect(download.suggestedFilename()).toBe("hello.txt");
     expect(readFileSync(await download.path()).toString()).toBe(content);
 
-    // Rename.
+    // Rename (Escape cancels; Enter saves).
+    await row("hello.txt").getByRole("button", { name: "Rename hello.txt" }).click();
+    await page.keyboard.press("Escape");
+    expect(await page.getByLabel("New name for hello.txt").count()).toBe(0);
     await row("hello.txt").getByRole("button", { name: "Rename hello.txt" }).click();
     await page.getByLabel("New name for hello.txt").fill("renamed.txt");
-    await page.getByRole("button", { name: "Save" }).click();
+    await page.keyboard.press("Enter");
     await row("renamed.txt").waitFor();
     expect(await row("hello.txt").count()).toBe(0);
     await page.screenshot({ path: join(shots, "browser-1280.png") });
