@@ -243,7 +243,7 @@ describe("filemesh CLI", () => {
     const r = await run("script", ["-q", "-e", "-c", cmd, "/dev/null"], { env: envOf(ada.cfg) });
     expect(r.code, r.stdout).toBe(0);
     expect(r.stdout).toMatch(/100% .*tty\.bin/);
-    expect(r.stdout).toMatch(/1 files total\s+\S+ \S+\/s\s+ETA/);
+    expect(r.stdout).toMatch(/1 file total\s+\S+ \S+\/s\s+ETA/);
     expect(r.stdout).toMatch(/[█░]{24} +100%/); // the bar itself, finished
     expect(r.stdout).toMatch(/█+░+ +\d+% /); // and part-way
     // Without a TTY (every other test here) no bar is drawn.

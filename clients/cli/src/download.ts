@@ -1,20 +1,11 @@
 // `download`: one file through ReadFile (server streaming) into `<dest>.<version>.part`, renamed
 // into place once its SHA-256 matches. A rerun after an interruption continues from the size
 // of the part file (offset = what is on disk) and pins the same version, so the bytes line up.
-import { createHash } from "node:crypto";
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  openSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { closeSync, createWriteStream, existsSync, openSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { filev1 } from "@filemesh/contracts";
 import { CliError, EXIT } from "./errors.js";
+import { sha256Of } from "./hash.js";
 import type { File } from "./paths.js";
 import type { Progress } from "./progress.js";
 import type { Session } from "./session.js";
@@ -30,12 +21,6 @@ export interface Downloaded {
 export function localTarget(file: File, dest: string | undefined): string {
   if (!dest) return file.name;
   return existsSync(dest) && statSync(dest).isDirectory() ? join(dest, file.name) : dest;
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
 }
 
 export async function downloadOne(

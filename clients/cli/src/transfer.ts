@@ -54,7 +54,11 @@ export async function upload(
   }
   const base = `/${segments(dest).join("/")}`.replace(/\/$/, "");
   const total = items.reduce((n, i) => n + i.size, 0);
-  const progress = createProgress({ enabled: c.bars, total, label: `${items.length} files` });
+  const progress = createProgress({
+    enabled: c.bars,
+    total,
+    label: items.length === 1 ? "1 file" : `${items.length} files`,
+  });
   const deps = { session: c.session(), resolver: r, dir: c.dir, progress, signal: c.signal, limitRate };
   let done: Uploaded[];
   try {

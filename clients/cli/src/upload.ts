@@ -3,13 +3,14 @@
 // The session of every local file in flight is kept in uploads.json, so running the same
 // command again after an interruption asks the server how much it stored (GetUpload) and sends
 // only the rest.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { createReadStream, readdirSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { filev1 } from "@filemesh/contracts";
 import { status } from "@grpc/grpc-js";
 import { readJson, uploadsFile, withLock, writeJson } from "./config.js";
 import { isServiceError, reasonOf } from "./errors.js";
+import { sha256Of } from "./hash.js";
 import type { File, Resolver } from "./paths.js";
 import type { Bar, Progress } from "./progress.js";
 import type { Session } from "./session.js";
@@ -54,12 +55,6 @@ export function collect(args: string[]): { items: LocalItem[]; folders: string[]
 interface Saved {
   uploadId: string;
   sha256: string;
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash("sha256");
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest("hex");
 }
 
 export interface UploadDeps {
