@@ -79,7 +79,7 @@ export async function upload(
   }
   const sent = done.reduce((n, u) => n + u.sentBytes, 0);
   return {
-    text: `uploaded ${done.length} files (${humanBytes(total)}, ${humanBytes(sent)} sent) to ${base || "/"}`,
+    text: `uploaded ${done.length === 1 ? "1 file" : `${done.length} files`} (${humanBytes(total)}, ${humanBytes(sent)} sent) to ${base || "/"}`,
     json: {
       files: done.map((u) => ({
         local: u.local,
