@@ -1,9 +1,10 @@
 // Wiring of the file service, in the order STYLE.md gives. main.ts and the tests call it.
-import { randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import {
+  createPageTokens,
   createServiceRuntime,
   type Logger,
+  loadPageTokenKey,
   openDatabase,
   outboxTableSql,
   type Runtime,
@@ -13,7 +14,6 @@ import {
 import { type BlobStore, createBlobStore } from "@filemesh/kit/blob";
 import type { FileConfig } from "./config.js";
 import type { FileDeps } from "./domain/deps.js";
-import { createPageTokens } from "./domain/page-token.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
 import { createDownloadHandlers } from "./handlers/download-handlers.js";
 import { createJanitorHandlers } from "./handlers/janitor-handlers.js";
@@ -30,7 +30,6 @@ import { createVersionHandlers } from "./handlers/version-handlers.js";
 import { type Access, createAccess } from "./peers/access.js";
 import { fileEntities } from "./store/entities.js";
 import { fileMigrations } from "./store/migrations.js";
-import { sharedSecret } from "./store/secrets.js";
 
 export interface FileServiceOverrides {
   /** Tests: a fake permission service or a blob store of their own. */
@@ -64,7 +63,7 @@ export async function startFileService(
     pool: db.pool,
     blobs,
     access,
-    pageTokens: createPageTokens(await sharedSecret(db.pool, "page_token_key", randomBytes(32))),
+    pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "files")),
     settings: config,
     log,
   };

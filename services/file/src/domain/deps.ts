@@ -1,9 +1,8 @@
-import type { Logger } from "@filemesh/kit";
+import type { Logger, PageTokens } from "@filemesh/kit";
 import type { BlobStore } from "@filemesh/kit/blob";
 import type pg from "pg";
 import type { FileConfig } from "../config.js";
 import type { Access } from "../peers/access.js";
-import type { PageTokens } from "./page-token.js";
 
 export type FileSettings = Pick<
   FileConfig,

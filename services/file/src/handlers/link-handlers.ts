@@ -15,12 +15,12 @@ import {
   inTransaction,
   invalidArgument,
   notFound,
+  pageSize,
   permissionDenied,
 } from "@filemesh/kit";
 import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
-import { pageSize } from "../domain/page-token.js";
 import { linkTuple, maxRevision } from "../peers/access.js";
 import { getFile } from "../store/files.js";
 import {
@@ -134,14 +134,15 @@ export function createLinkHandlers(deps: FileDeps) {
     ): Promise<filev1.ListShareLinksResponse> {
       const file = await authorize(deps, ctx, req.fileId, "share");
       const size = pageSize(req.pageSize);
-      const scope = `links:${file.id}`;
-      const rows = await linksOf(pool, file.id, pageTokens.read(req.pageToken, scope), size + 1);
+      const binding = { list: "ListShareLinks", caller: ctx.principal?.subject ?? "", filter: [file.id] };
+      const rows = await linksOf(pool, file.id, pageTokens.read(req.pageToken, binding), size + 1);
       const more = rows.length > size;
       const page = more ? rows.slice(0, size) : rows;
       const last = page[page.length - 1];
       return {
         links: page.map((l) => toLink(l)),
-        nextPageToken: more && last ? pageTokens.issue(scope, [last.create_time.toISOString(), last.id]) : "",
+        nextPageToken:
+          more && last ? pageTokens.issue(binding, [last.create_time.toISOString(), last.id]) : "",
       };
     },
 

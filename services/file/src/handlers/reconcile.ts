@@ -7,12 +7,10 @@
 // Nothing stored, started or committed at or after the cut-off is touched (an upload may be
 // committing it). The cursor travels in a signed page token.
 import type { CallContext } from "@filemesh/kit";
-import { invalidArgument } from "@filemesh/kit";
+import { invalidPageToken } from "@filemesh/kit";
 import type { ListedObject } from "@filemesh/kit/blob";
 import type { FileDeps } from "../domain/deps.js";
 import { liveMultipartIds, referencedKeys, setMissing, versionsByKey } from "../store/janitor.js";
-
-const SCOPE = "reconcile";
 
 export interface ReconcileStep {
   removedObjects: number;
@@ -20,11 +18,6 @@ export interface ReconcileStep {
   markedMissingRows: number;
   nextPageToken: string;
 }
-
-const badToken = () =>
-  invalidArgument("INVALID_PAGE_TOKEN", "page_token is not one ReconcileObjects returned", [
-    { field: "page_token", description: "not a token of this walk" },
-  ]);
 
 async function take<T>(it: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = [];
@@ -116,7 +109,9 @@ export async function reconcileStep(
   pageToken: string,
 ): Promise<ReconcileStep> {
   const { pageTokens } = deps;
-  const cursor = pageTokens.read(pageToken, SCOPE);
+  // A walk's token is the calling service's (the processor's janitor) and this RPC's only.
+  const binding = { list: "ReconcileObjects", caller: ctx.principal?.subject ?? "" };
+  const cursor = pageTokens.read(pageToken, binding);
   const phase = cursor[0] ?? "objects";
   if (phase === "objects") {
     const r = await objectsStep(deps, ctx, cutoff, limit, cursor[1] ?? "");
@@ -124,16 +119,16 @@ export async function reconcileStep(
       removedObjects: r.removed,
       abortedUploads: 0,
       markedMissingRows: r.marked,
-      nextPageToken: pageTokens.issue(SCOPE, r.upTo === undefined ? ["uploads"] : ["objects", r.upTo]),
+      nextPageToken: pageTokens.issue(binding, r.upTo === undefined ? ["uploads"] : ["objects", r.upTo]),
     };
   }
-  if (phase !== "uploads") throw badToken();
+  if (phase !== "uploads") throw invalidPageToken();
   const after = cursor.length === 3 ? { key: cursor[1] ?? "", uploadId: cursor[2] ?? "" } : undefined;
   const r = await uploadsStep(deps, ctx, cutoff, limit, after);
   return {
     removedObjects: 0,
     abortedUploads: r.aborted,
     markedMissingRows: 0,
-    nextPageToken: r.last ? pageTokens.issue(SCOPE, ["uploads", r.last.key, r.last.uploadId]) : "",
+    nextPageToken: r.last ? pageTokens.issue(binding, ["uploads", r.last.key, r.last.uploadId]) : "",
   };
 }

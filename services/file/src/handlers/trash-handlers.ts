@@ -2,11 +2,10 @@
 // deletes it for good with `permanent`), RestoreFile brings a trashed item back with what was
 // trashed with it, ListTrash lists the items the caller trashed or owns.
 import type { filev1 } from "@filemesh/contracts";
-import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
+import { appendEvents, type CallContext, failedPrecondition, inTransaction, pageSize } from "@filemesh/kit";
 import { authorize, callerId, FILE_NOT_FOUND } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
-import { pageSize } from "../domain/page-token.js";
 import { uniqueName } from "../domain/tree.js";
 import { type FileRow, getFile, subtree } from "../store/files.js";
 import { deleteForGood } from "./permanent-delete.js";
@@ -70,8 +69,8 @@ export function createTrashHandlers(deps: FileDeps) {
     async listTrash(req: filev1.ListTrashRequest, ctx: CallContext): Promise<filev1.ListTrashResponse> {
       const userId = callerId(ctx);
       const size = pageSize(req.pageSize);
-      const scope = `trash:${userId}`;
-      const after = pageTokens.read(req.pageToken, scope);
+      const binding = { list: "ListTrash", caller: userId };
+      const after = pageTokens.read(req.pageToken, binding);
       const cond = after.length === 2 ? "AND (trash_time, id) < ($3::timestamptz, $4::uuid)" : "";
       const { rows } = await pool.query<FileRow>(
         `SELECT * FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1)
@@ -92,7 +91,8 @@ export function createTrashHandlers(deps: FileDeps) {
       const readable = new Set(others.filter((_, i) => allowed[i]).map((r) => r.id));
       return {
         files: page.filter((r) => r.owner_id === userId || readable.has(r.id)).map(toFile),
-        nextPageToken: more && last ? pageTokens.issue(scope, [last.trash_time!.toISOString(), last.id]) : "",
+        nextPageToken:
+          more && last ? pageTokens.issue(binding, [last.trash_time!.toISOString(), last.id]) : "",
       };
     },
   };

@@ -1,11 +1,10 @@
 // The tree: home folders, CreateFolder, GetFile, ListFiles (paged, by name or time).
 import { randomUUID } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import { type CallContext, inTransaction, invalidArgument } from "@filemesh/kit";
+import { type CallContext, inTransaction, invalidArgument, pageSize } from "@filemesh/kit";
 import { authorize, callerId, ensureHome, FILE_NOT_FOUND, targetFolder } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
-import { pageSize } from "../domain/page-token.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
 import { newFileTuples } from "../peers/access.js";
 import { cursorOf, getFile, insertFile, KIND, type ListOrder, listChildren, STATE } from "../store/files.js";
@@ -65,14 +64,14 @@ export function createTreeHandlers(deps: FileDeps) {
         ]);
       }
       // Anyone who can read a folder can read everything in it (access is inherited).
-      const scope = `children:${folder.id}:${order}`;
-      const after = pageTokens.read(req.pageToken, scope);
+      const binding = { list: "ListFiles", caller: userId, filter: [folder.id, order] };
+      const after = pageTokens.read(req.pageToken, binding);
       const rows = await listChildren(pool, folder.id, order, after, size + 1);
       const more = rows.length > size;
       const page = more ? rows.slice(0, size) : rows;
       return {
         files: page.map(toFile),
-        nextPageToken: more ? pageTokens.issue(scope, cursorOf(page[page.length - 1]!, order)) : "",
+        nextPageToken: more ? pageTokens.issue(binding, cursorOf(page[page.length - 1]!, order)) : "",
       };
     },
 

@@ -1,10 +1,9 @@
 // ListFileVersions: every stored content of a file, newest first (download one with
 // GetFileContent / ReadFile and its version_id).
 import type { filev1 } from "@filemesh/contracts";
-import type { CallContext } from "@filemesh/kit";
+import { type CallContext, pageSize } from "@filemesh/kit";
 import { authorize } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
-import { pageSize } from "../domain/page-token.js";
 import { listVersions } from "../store/versions.js";
 
 export function createVersionHandlers(deps: FileDeps) {
@@ -15,11 +14,11 @@ export function createVersionHandlers(deps: FileDeps) {
     ): Promise<filev1.ListFileVersionsResponse> {
       const file = await authorize(deps, ctx, req.fileId, "read", { trashed: true });
       const size = pageSize(req.pageSize);
-      const scope = `versions:${file.id}`;
+      const binding = { list: "ListFileVersions", caller: ctx.principal?.subject ?? "", filter: [file.id] };
       const rows = await listVersions(
         deps.pool,
         file.id,
-        deps.pageTokens.read(req.pageToken, scope),
+        deps.pageTokens.read(req.pageToken, binding),
         size + 1,
       );
       const more = rows.length > size;
@@ -37,7 +36,7 @@ export function createVersionHandlers(deps: FileDeps) {
           current: v.id === file.current_version_id,
         })),
         nextPageToken:
-          more && last ? deps.pageTokens.issue(scope, [last.create_time.toISOString(), last.id]) : "",
+          more && last ? deps.pageTokens.issue(binding, [last.create_time.toISOString(), last.id]) : "",
       };
     },
   };
