@@ -7,34 +7,21 @@
 import { filev1, userv1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  collect,
-  type FileTestMesh,
-  grantOn,
-  metadataOf,
-  rawUpload,
-  rpc,
-  send,
-  startFileMesh,
-} from "./start-file.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { collect, metadataOf, rawUpload, rpc, send, useFileMesh } from "./start-file.js";
 
 type Caller = "owner" | "editor" | "viewer" | "group" | "stranger" | "anonymous" | "expired" | "link";
 const CALLERS: Caller[] = ["owner", "editor", "viewer", "group", "stranger", "anonymous", "expired", "link"];
 const USERS = CALLERS.filter((c) => c !== "anonymous" && c !== "link");
 type H = Record<string, string>;
 
-let t: FileTestMesh;
+const t = useFileMesh();
 let heads: Record<Caller, H>;
 let homes: Partial<Record<Caller, string>>;
 let folderId: string;
 let folderLink: filev1.ShareLink;
 
-const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
-  grantOn(t.mesh, h, fileId, subject, role, expireTime);
-
 beforeAll(async () => {
-  t = await startFileMesh();
   const u: Record<string, Awaited<ReturnType<typeof t.mesh.newUser>>> = {};
   for (const c of USERS) u[c] = await t.mesh.newUser();
   heads = Object.fromEntries(CALLERS.map((c) => [c, u[c]?.headers ?? {}])) as Record<Caller, H>;
@@ -44,8 +31,7 @@ beforeAll(async () => {
       .folder!.id;
   }
   const owner = heads.owner;
-  folderId = (await rpc(t.f, t.f.createFolder, { parentId: "", name: "matrix", requestId: "" }, owner)).file!
-    .id;
+  folderId = (await t.folder(owner, "matrix")).id;
   const group = (
     await rpc(
       t.mesh.user,
@@ -60,33 +46,17 @@ beforeAll(async () => {
     userv1.AddGroupMemberRequest.fromPartial({ groupId: group, member: `user:${u.group!.userId}` }),
     owner,
   );
-  await grant(owner, folderId, `user:${u.editor!.userId}`, "editor");
-  await grant(owner, folderId, `user:${u.viewer!.userId}`, "viewer");
-  await grant(owner, folderId, `group:${group}`, "viewer");
-  await grant(owner, folderId, `user:${u.expired!.userId}`, "editor", new Date(Date.now() + 1500));
-  folderLink = (
-    await rpc(
-      t.f,
-      t.f.createShareLink,
-      filev1.CreateShareLinkRequest.fromPartial({ fileId: folderId }),
-      owner,
-    )
-  ).link!;
+  await t.grant(owner, folderId, `user:${u.editor!.userId}`, "editor");
+  await t.grant(owner, folderId, `user:${u.viewer!.userId}`, "viewer");
+  await t.grant(owner, folderId, `group:${group}`, "viewer");
+  await t.grant(owner, folderId, `user:${u.expired!.userId}`, "editor", new Date(Date.now() + 1500));
+  folderLink = await t.createLink(owner, folderId);
   heads.link = { authorization: `Bearer ${folderLink.token}` };
   await new Promise((r) => setTimeout(r, 1600));
 });
-afterAll(() => t?.stop());
 
 /** A fresh file in the shared folder for each cell (writes that succeed change it). */
-const fresh = async () =>
-  (
-    (await send(
-      t.f,
-      t.f.uploadFile,
-      rawUpload(folderId, `f-${Math.random()}`, Buffer.from("x")),
-      heads.owner,
-    )) as filev1.UploadFileResponse
-  ).file!;
+const fresh = async () => await t.upload(heads.owner, `f-${Math.random()}`, "x", folderId);
 
 const RPCS: Record<string, (fileId: string, h: H, c: Caller) => Promise<unknown>> = {
   GetFile: (id, h) => rpc(t.f, t.f.getFile, { fileId: id }, h),

@@ -2,37 +2,17 @@
 // native ReadFile stream), versions, READY-only serving, access, presigned URLs.
 import { createHash, randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { failure } from "@filemesh/kit/testing";
 import { type Metadata, status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  collect,
-  type FileTestMesh,
-  grantOn,
-  metadataOf,
-  rawUpload,
-  rpc,
-  send,
-  startFileMesh,
-} from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-afterAll(() => db.end());
 
 describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
-  let t: FileTestMesh;
-  beforeAll(async () => {
-    t = await startFileMesh({ driver, env: { DOWNLOAD_CHUNK_BYTES: String(64 * 1024) } });
-  });
-  afterAll(() => t?.stop());
+  const t = useFileMesh({ driver, env: { DOWNLOAD_CHUNK_BYTES: String(64 * 1024) } });
 
   type H = Record<string, string>;
-  const upload = (h: H, name: string, data: Buffer) =>
-    send(t.f, t.f.uploadFile, rawUpload("", name, data), h).then(
-      (r) => (r as filev1.UploadFileResponse).file!,
-    );
   const content = async (h: H, r: Partial<filev1.GetFileContentRequest>) => {
     const msgs = await collect(
       t.f.getFileContent(filev1.GetFileContentRequest.fromPartial(r), metadataOf(h)),
@@ -47,7 +27,7 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
   it("streams whole and ranged content in bounded messages", async () => {
     const a = await t.mesh.newUser();
     const data = randomBytes(300_000);
-    const f = await upload(a.headers, "data.bin", data);
+    const f = await t.upload(a.headers, "data.bin", data);
     const whole = await content(a.headers, { fileId: f.id });
     expect(sha(whole.data)).toBe(sha(data));
     expect(whole.contentType).toBe("application/octet-stream");
@@ -78,7 +58,7 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
   it("sends the HTTP headers of the download as response metadata", async () => {
     const a = await t.mesh.newUser();
     const name = "naïve; filename=evil.html 100%.txt";
-    const f = await upload(a.headers, name, Buffer.from("0123456789"));
+    const f = await t.upload(a.headers, name, "0123456789");
     const headersOf = async (r: Partial<filev1.GetFileContentRequest>) => {
       const stream = t.f.getFileContent(filev1.GetFileContentRequest.fromPartial(r), metadataOf(a.headers));
       const md = new Promise<Metadata>((resolve) => stream.on("metadata", resolve));
@@ -98,8 +78,8 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
 
   it("serves an older version by id, and only READY content", async () => {
     const a = await t.mesh.newUser();
-    const v1 = await upload(a.headers, "doc.txt", Buffer.from("first version"));
-    const v2 = await upload(a.headers, "doc.txt", Buffer.from("second"));
+    const v1 = await t.upload(a.headers, "doc.txt", "first version");
+    const v2 = await t.upload(a.headers, "doc.txt", "second");
     expect((await content(a.headers, { fileId: v1.id })).data.toString()).toBe("second");
     expect(
       (await content(a.headers, { fileId: v1.id, versionId: v1.currentVersionId })).data.toString(),
@@ -110,7 +90,7 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
       code: status.NOT_FOUND,
       reason: "VERSION_NOT_FOUND",
     });
-    await db.query("UPDATE files.files SET state = 2 WHERE id = $1", [v2.id]);
+    await t.db.query("UPDATE files.files SET state = 2 WHERE id = $1", [v2.id]);
     expect(await failure(content(a.headers, { fileId: v2.id }))).toMatchObject({
       code: status.FAILED_PRECONDITION,
       reason: "FILE_NOT_READY",
@@ -123,7 +103,7 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
 
   it("lets readers download and hides the file from strangers", async () => {
     const [a, b, s] = [await t.mesh.newUser(), await t.mesh.newUser(), await t.mesh.newUser()];
-    const f = await upload(a.headers, "shared.txt", Buffer.from("shared text"));
+    const f = await t.upload(a.headers, "shared.txt", "shared text");
     expect(await failure(content(s.headers, { fileId: f.id }))).toMatchObject({
       code: status.NOT_FOUND,
       reason: "FILE_NOT_FOUND",
@@ -133,14 +113,14 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     ).toMatchObject({
       code: status.NOT_FOUND,
     });
-    await grantOn(t.mesh, a.headers, f.id, `user:${b.userId}`, "viewer");
+    await t.grant(a.headers, f.id, `user:${b.userId}`, "viewer");
     expect((await content(b.headers, { fileId: f.id })).data.toString()).toBe("shared text");
     expect(await failure(content({}, { fileId: f.id }))).toMatchObject({ code: status.UNAUTHENTICATED });
   });
 
   it("gives a short-lived presigned URL (s3) or a clear refusal (fs)", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "résumé final.txt", Buffer.from("presigned bytes"));
+    const f = await t.upload(a.headers, "résumé final.txt", "presigned bytes");
     const call = rpc(t.f, t.f.getDownloadUrl, { fileId: f.id, versionId: "" }, a.headers);
     if (driver === "fs") {
       expect(await failure(call)).toMatchObject({

@@ -10,16 +10,14 @@ import {
   BlobNotFoundError,
   type BlobStore,
   createFsStore,
-  createS3Store,
   newObjectKey,
   thumbnailKey,
 } from "@filemesh/kit/blob";
-import { failure, privateDatabase, uniqueId } from "@filemesh/kit/testing";
+import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { authOutcome } from "../../../test/harness/mesh.js";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { collect, metadataOf, rpc, send, useFileMesh } from "./start-file.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const all = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
@@ -29,34 +27,14 @@ const all = async <T>(it: AsyncIterable<T>): Promise<T[]> => {
 };
 
 describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
-  let fm: FileTestMesh;
-  let db: Awaited<ReturnType<typeof privateDatabase>>;
-  let pool: pg.Pool;
+  const bucket = uniqueId("jan").toLowerCase();
+  const fm = useFileMesh({ driver, ownDatabase: true, env: { S3_BUCKET: bucket } });
   let blobs: BlobStore;
   let svc: Record<string, string>;
-  const bucket = uniqueId("jan").toLowerCase();
 
-  beforeAll(async () => {
-    db = await privateDatabase();
-    fm = await startFileMesh({ driver, env: { DATABASE_URL: db.url, S3_BUCKET: bucket } });
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    blobs = fm.minio
-      ? createS3Store({
-          endpoint: fm.minio.endpoint,
-          region: fm.minio.region,
-          bucket,
-          accessKeyId: fm.minio.accessKeyId,
-          secretAccessKey: fm.minio.secretAccessKey,
-          forcePathStyle: true,
-        })
-      : createFsStore(fm.blobDir);
+  beforeAll(() => {
+    blobs = fm.minio ? fm.minio.s3Store(bucket) : createFsStore(fm.blobDir);
     svc = fm.mesh.serviceHeaders("processor");
-  });
-
-  afterAll(async () => {
-    await fm?.stop();
-    await pool?.end();
-    await db?.drop();
   });
 
   const expire = (req: Partial<filev1.ExpireUploadsRequest>) =>
@@ -81,8 +59,6 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     return total;
   }
 
-  const upload = (headers: Record<string, string>, name: string, data: Buffer, parentId = "") =>
-    send(fm.f, fm.f.uploadFile, rawUpload(parentId, name, data), headers).then((r) => r.file!);
   const session = (headers: Record<string, string>, sizeBytes: number) =>
     rpc(
       fm.f,
@@ -92,20 +68,22 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     ).then((r) => r.upload!);
   const usage = async (userId: string) =>
     (
-      await pool.query(
+      await fm.db.query(
         "SELECT used_bytes::int AS used, reserved_bytes::int AS reserved, file_count::int AS files FROM files.usage WHERE user_id = $1",
         [userId],
       )
     ).rows[0];
   const uploadRow = async (id: string) =>
-    (await pool.query("SELECT state, object_key, multipart_id FROM files.uploads WHERE id = $1", [id]))
+    (await fm.db.query("SELECT state, object_key, multipart_id FROM files.uploads WHERE id = $1", [id]))
       .rows[0];
   const objectKeyOf = async (versionId: string): Promise<string> =>
-    (await pool.query("SELECT object_key FROM files.versions WHERE id = $1", [versionId])).rows[0].object_key;
+    (await fm.db.query("SELECT object_key FROM files.versions WHERE id = $1", [versionId])).rows[0]
+      .object_key;
   const overdue = (ids: string[], by = "1 hour") =>
-    pool.query(`UPDATE files.uploads SET expire_time = now() - interval '${by}' WHERE id = ANY($1::uuid[])`, [
-      ids,
-    ]);
+    fm.db.query(
+      `UPDATE files.uploads SET expire_time = now() - interval '${by}' WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
   const multipartIds = async () => (await all(blobs.listMultipartUploads())).map((u) => u.uploadId);
 
   it("are internal to the processor and check their arguments", async () => {
@@ -206,17 +184,15 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
 
   it("purges trash older than the cut-off like a permanent delete; newer trash stays", async () => {
     const u = await fm.mesh.newUser();
-    const folder = (
-      await rpc(fm.f, fm.f.createFolder, { parentId: "", name: uniqueId("old"), requestId: "" }, u.headers)
-    ).file!;
-    const x = await upload(u.headers, "x.bin", randomBytes(300), folder.id);
-    const y = await upload(u.headers, "y.bin", randomBytes(200));
-    const z = await upload(u.headers, "z.bin", randomBytes(100));
+    const folder = await fm.folder(u.headers, uniqueId("old"));
+    const x = await fm.upload(u.headers, "x.bin", randomBytes(300), folder.id);
+    const y = await fm.upload(u.headers, "y.bin", randomBytes(200));
+    const z = await fm.upload(u.headers, "z.bin", randomBytes(100));
     const keys = { x: await objectKeyOf(x.currentVersionId), y: await objectKeyOf(y.currentVersionId) };
     await blobs.put(thumbnailKey(keys.y), Readable.from([Buffer.from("thumbnail of y")]));
     for (const id of [folder.id, y.id, z.id])
       await rpc(fm.f, fm.f.deleteFile, filev1.DeleteFileRequest.fromPartial({ fileId: id }), u.headers);
-    await pool.query(
+    await fm.db.query(
       "UPDATE files.files SET trash_time = now() - interval '10 days' WHERE trash_root_id = ANY($1::uuid[])",
       [[folder.id, y.id]],
     );
@@ -239,7 +215,7 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     for (const k of [keys.x, keys.y, thumbnailKey(keys.y)]) expect(await blobs.stat(k)).toBeUndefined();
     expect(await blobs.stat(await objectKeyOf(z.currentVersionId))).toEqual({ sizeBytes: 100 });
     // Audit-friendly: one file_deleted per purged root, by the processor.
-    const { rows } = await pool.query(
+    const { rows } = await fm.db.query(
       "SELECT payload FROM files.outbox WHERE subject = 'filemesh.files.file_deleted'",
     );
     const deleted = rows.map((r) => eventsv1.FileDeleted.decode(r.payload));
@@ -253,9 +229,9 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
 
   it("reconciles the store: orphans removed, missing content marked and served NOT_FOUND, nothing newer touched", async () => {
     const u = await fm.mesh.newUser();
-    const kept = await upload(u.headers, "kept.txt", Buffer.from("kept content"));
-    const lost = await upload(u.headers, "lost.txt", Buffer.from("lost content"));
-    const lost2 = await upload(u.headers, "lost2.txt", Buffer.from("lost too"));
+    const kept = await fm.upload(u.headers, "kept.txt", Buffer.from("kept content"));
+    const lost = await fm.upload(u.headers, "lost.txt", Buffer.from("lost content"));
+    const lost2 = await fm.upload(u.headers, "lost2.txt", Buffer.from("lost too"));
     const keptKey = await objectKeyOf(kept.currentVersionId);
     const lostKey = await objectKeyOf(lost.currentVersionId);
     // The processor's thumbnail of a version is not an orphan.
@@ -287,7 +263,7 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     const newOrphan = newObjectKey();
     await blobs.put(newOrphan, Readable.from([Buffer.from("no row yet")]));
     const newUpload = await blobs.createMultipart(newObjectKey());
-    const fresh = await upload(u.headers, "fresh.txt", Buffer.from("fresh"));
+    const fresh = await fm.upload(u.headers, "fresh.txt", Buffer.from("fresh"));
     await blobs.delete(await objectKeyOf(fresh.currentVersionId));
 
     const first = await walk(cutoffTime, 2);
@@ -330,7 +306,7 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
     expect(await walk(cutoffTime, 100)).toMatchObject({ removedObjects: 0, markedMissingRows: 0 });
     const back = await read(lost.id);
     expect(Buffer.concat(back.map((m) => Buffer.from(m.data))).toString()).toBe("lost content");
-    const again = await upload(u.headers, "lost2.txt", Buffer.from("uploaded again"));
+    const again = await fm.upload(u.headers, "lost2.txt", Buffer.from("uploaded again"));
     expect(again.id).toBe(lost2.id);
     expect((await rpc(fm.f, fm.f.getFile, { fileId: lost2.id }, u.headers)).file?.currentVersionId).toBe(
       again.currentVersionId,
@@ -339,7 +315,9 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
 
   it("recognises thumbnails by the same key rule in SQL as in the code", async () => {
     const keys = Array.from({ length: 20 }, newObjectKey);
-    const { rows } = await pool.query("SELECT files.thumbnail_key(k) AS t FROM unnest($1::text[]) k", [keys]);
+    const { rows } = await fm.db.query("SELECT files.thumbnail_key(k) AS t FROM unnest($1::text[]) k", [
+      keys,
+    ]);
     expect(rows.map((r) => r.t)).toEqual(keys.map(thumbnailKey));
   });
 });

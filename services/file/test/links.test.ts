@@ -3,40 +3,13 @@
 // service decides whether `link:<id>` may read (a grant revoked or expired there ends access,
 // the service down is UNAVAILABLE — that test stops it, so it runs last).
 import { filev1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  collect,
-  type FileTestMesh,
-  grantOn,
-  metadataOf,
-  rawUpload,
-  rpc,
-  send,
-  startFileMesh,
-} from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startFileMesh();
-});
-afterAll(async () => {
-  await t?.stop();
-  await db.end();
-});
+const t = useFileMesh();
 
-type H = Record<string, string>;
-const upload = (h: H, name: string, data: string) =>
-  send(t.f, t.f.uploadFile, rawUpload("", name, Buffer.from(data)), h).then(
-    (r) => (r as filev1.UploadFileResponse).file!,
-  );
-const createLink = (h: H, fileId: string, link: Partial<filev1.ShareLink>) =>
-  rpc(t.f, t.f.createShareLink, filev1.CreateShareLinkRequest.fromPartial({ fileId, link }), h).then(
-    (r) => r.link!,
-  );
 const shared = (token: string, password = "") => rpc(t.f, t.f.getSharedLink, { token, password });
 const sharedContent = async (token: string, password = "", offset = "0") => {
   const msgs = await collect(
@@ -47,14 +20,12 @@ const sharedContent = async (token: string, password = "", offset = "0") => {
   );
   return Buffer.concat(msgs.map((m) => m.data)).toString();
 };
-const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
-  grantOn(t.mesh, h, fileId, subject, role, expireTime);
 
 describe("share links", () => {
   it("honour password and download limit for anonymous holders", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "public.txt", "hello link");
-    const link = await createLink(a.headers, f.id, {
+    const f = await t.upload(a.headers, "public.txt", "hello link");
+    const link = await t.createLink(a.headers, f.id, {
       role: "viewer",
       password: "open sesame",
       maxDownloads: 2,
@@ -101,12 +72,14 @@ describe("share links", () => {
 
   it("stop working when expired, deleted, or their file is trashed", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "temp.txt", "temporary");
-    const l1 = await createLink(a.headers, f.id, {});
-    const l2 = await createLink(a.headers, f.id, { role: "editor" });
-    const l3 = await createLink(a.headers, f.id, {});
+    const f = await t.upload(a.headers, "temp.txt", "temporary");
+    const l1 = await t.createLink(a.headers, f.id);
+    const l2 = await t.createLink(a.headers, f.id, { role: "editor" });
+    const l3 = await t.createLink(a.headers, f.id);
     expect(await sharedContent(l1.token)).toBe("temporary");
-    await db.query("UPDATE files.links SET expire_time = now() - interval '1 second' WHERE id = $1", [l1.id]);
+    await t.db.query("UPDATE files.links SET expire_time = now() - interval '1 second' WHERE id = $1", [
+      l1.id,
+    ]);
     expect(await failure(shared(l1.token))).toMatchObject({ code: status.NOT_FOUND, reason: "LINK_EXPIRED" });
     await rpc(t.f, t.f.deleteShareLink, { fileId: f.id, linkId: l2.id }, a.headers);
     expect(await failure(shared(l2.token))).toMatchObject({ reason: "LINK_NOT_FOUND" });
@@ -127,15 +100,15 @@ describe("share links", () => {
       await t.mesh.newUser(),
       await t.mesh.newUser(),
     ];
-    const f = await upload(a.headers, "team.txt", "team");
-    await grant(a.headers, f.id, `user:${e.userId}`, "editor");
-    await grant(a.headers, f.id, `user:${v.userId}`, "viewer");
-    expect((await createLink(e.headers, f.id, {})).role).toBe("viewer");
-    expect(await failure(createLink(v.headers, f.id, {}))).toMatchObject({
+    const f = await t.upload(a.headers, "team.txt", "team");
+    await t.grant(a.headers, f.id, `user:${e.userId}`, "editor");
+    await t.grant(a.headers, f.id, `user:${v.userId}`, "viewer");
+    expect((await t.createLink(e.headers, f.id)).role).toBe("viewer");
+    expect(await failure(t.createLink(v.headers, f.id))).toMatchObject({
       code: status.PERMISSION_DENIED,
       reason: "SHARE_DENIED",
     });
-    expect(await failure(createLink(s.headers, f.id, {}))).toMatchObject({
+    expect(await failure(t.createLink(s.headers, f.id))).toMatchObject({
       code: status.NOT_FOUND,
       reason: "FILE_NOT_FOUND",
     });
@@ -147,7 +120,7 @@ describe("share links", () => {
       { expireTime: new Date(Date.now() - 1000) },
       { maxDownloads: -1 },
     ]) {
-      expect(await failure(createLink(a.headers, f.id, bad))).toMatchObject({
+      expect(await failure(t.createLink(a.headers, f.id, bad))).toMatchObject({
         code: status.INVALID_ARGUMENT,
         reason: "INVALID_LINK",
       });
@@ -156,7 +129,7 @@ describe("share links", () => {
 });
 
 const linkRow = async (id: string) =>
-  (await db.query("SELECT downloads, acl_revision FROM files.links WHERE id = $1", [id])).rows[0] as
+  (await t.db.query("SELECT downloads, acl_revision FROM files.links WHERE id = $1", [id])).rows[0] as
     | { downloads: number; acl_revision: string }
     | undefined;
 const until = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Date.now()) + 50));
@@ -164,11 +137,11 @@ const until = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - Da
 describe("share links and the permission service", () => {
   it("deny when the link's grant is revoked or expired there, though the link row still allows", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "decided.txt", "decided elsewhere");
-    const revoked = await createLink(a.headers, f.id, {});
+    const f = await t.upload(a.headers, "decided.txt", "decided elsewhere");
+    const revoked = await t.createLink(a.headers, f.id);
     const expireTime = new Date(Date.now() + 1500);
-    const outlived = await createLink(a.headers, f.id, { expireTime });
-    const expired = await createLink(a.headers, f.id, { expireTime });
+    const outlived = await t.createLink(a.headers, f.id, { expireTime });
+    const expired = await t.createLink(a.headers, f.id, { expireTime });
     // The tuple's revision is kept with the link (read-your-writes on the next replica).
     expect(Number((await linkRow(revoked.id))?.acl_revision)).toBeGreaterThan(0);
     for (const l of [revoked, outlived, expired]) {
@@ -194,7 +167,7 @@ describe("share links and the permission service", () => {
     expect(await linkRow(revoked.id)).toMatchObject({ downloads: 1 }); // the row is there; no download counted
 
     // One link's row is extended past its grant's expiry: the grant still ends it.
-    await db.query("UPDATE files.links SET expire_time = now() + interval '1 hour' WHERE id = $1", [
+    await t.db.query("UPDATE files.links SET expire_time = now() + interval '1 hour' WHERE id = $1", [
       outlived.id,
     ]);
     await until(expireTime.getTime());
@@ -211,10 +184,8 @@ describe("share links and the permission service", () => {
 
   it("show a linked folder (the grant covers it directly) but serve no content for it", async () => {
     const a = await t.mesh.newUser();
-    const folder = (
-      await rpc(t.f, t.f.createFolder, { parentId: "", name: "linked", requestId: "" }, a.headers)
-    ).file!;
-    const link = await createLink(a.headers, folder.id, {});
+    const folder = await t.folder(a.headers, "linked");
+    const link = await t.createLink(a.headers, folder.id);
     expect((await shared(link.token)).file).toMatchObject({
       id: folder.id,
       kind: filev1.FileKind.FOLDER,
@@ -229,8 +200,8 @@ describe("share links and the permission service", () => {
   // Last in this file: it stops the permission service.
   it("answer UNAVAILABLE, never an allow and never a counted download, with the permission service down", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "down.txt", "nobody decides");
-    const link = await createLink(a.headers, f.id, { password: "pw", maxDownloads: 1 });
+    const f = await t.upload(a.headers, "down.txt", "nobody decides");
+    const link = await t.createLink(a.headers, f.id, { password: "pw", maxDownloads: 1 });
     expect((await shared(link.token, "pw")).file?.id).toBe(f.id);
     await t.mesh.runtimes.permission[0]!.shutdown("test: permission down");
     expect(await failure(shared(link.token, "pw"))).toMatchObject({

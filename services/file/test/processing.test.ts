@@ -1,35 +1,19 @@
 // With FILES_READY_ON_COMMIT=false files wait in PROCESSING until the processor's internal
 // SetFileState; WatchFile follows them; only READY content is served.
 import { eventsv1, filev1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { expect, it } from "vitest";
+import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startFileMesh({ env: { FILES_READY_ON_COMMIT: "false" } });
-});
-afterAll(async () => {
-  await t?.stop();
-  await db.end();
-});
+const t = useFileMesh({ env: { FILES_READY_ON_COMMIT: "false" } });
 
 const setState = (r: Partial<filev1.SetFileStateRequest>, h: Record<string, string>) =>
   rpc(t.f, t.f.setFileState, filev1.SetFileStateRequest.fromPartial(r), h);
 
 it("serves a file only once the processor marks it READY, and WatchFile follows it", async () => {
   const a = await t.mesh.newUser();
-  const f = (
-    (await send(
-      t.f,
-      t.f.uploadFile,
-      rawUpload("", "wait.txt", Buffer.from("soon")),
-      a.headers,
-    )) as filev1.UploadFileResponse
-  ).file!;
+  const f = await t.upload(a.headers, "wait.txt", "soon");
   expect(f.state).toBe(filev1.FileState.PROCESSING);
   const content = () =>
     collect(
@@ -60,7 +44,7 @@ it("serves a file only once the processor marks it READY, and WatchFile follows 
   expect(states[0]).toBe(filev1.FileState.PROCESSING);
   expect(states[states.length - 1]).toBe(filev1.FileState.READY);
   expect(Buffer.concat((await content()).map((m) => m.data)).toString()).toBe("soon");
-  const { rows } = await db.query(
+  const { rows } = await t.db.query(
     "SELECT payload FROM files.outbox WHERE subject = 'filemesh.files.file_state_changed' ORDER BY seq DESC LIMIT 20",
   );
   const events = rows
@@ -72,14 +56,7 @@ it("serves a file only once the processor marks it READY, and WatchFile follows 
 
 it("keeps a REJECTED file from being served and tells its owner why", async () => {
   const a = await t.mesh.newUser();
-  const f = (
-    (await send(
-      t.f,
-      t.f.uploadFile,
-      rawUpload("", "bad.exe", Buffer.from("MZ")),
-      a.headers,
-    )) as filev1.UploadFileResponse
-  ).file!;
+  const f = await t.upload(a.headers, "bad.exe", "MZ");
   await setState(
     {
       fileId: f.id,

@@ -6,20 +6,16 @@ import { filev1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { credentials, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type FileTestMesh, open, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { open, rawUpload, rpc, send, useFileMesh } from "./start-file.js";
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
-let t: FileTestMesh;
+const t = useFileMesh({ driver: "s3", replicas: 2, env: { UPLOAD_PART_BYTES: String(PART) } });
 let second: filev1.FileServiceClient;
-beforeAll(async () => {
-  t = await startFileMesh({ driver: "s3", replicas: 2, env: { UPLOAD_PART_BYTES: String(PART) } });
+beforeAll(() => {
   second = new filev1.FileServiceClient(t.mesh.addr("file", 1), credentials.createInsecure());
 });
-afterAll(async () => {
-  second?.close();
-  await t?.stop();
-});
+afterAll(() => second?.close());
 
 const msg = (r: Partial<filev1.WriteUploadRequest>) => filev1.WriteUploadRequest.fromPartial(r);
 const chunks = (data: Buffer, size = 256 * 1024) => {

@@ -5,7 +5,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { createS3Store, newObjectKey } from "@filemesh/kit/blob";
+import { newObjectKey } from "@filemesh/kit/blob";
 import { startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -21,14 +21,7 @@ afterAll(() => minio?.stop());
 
 describe("a relayed part in memory", () => {
   it("64 MiB stream to S3 with a few MiB of buffers live, and the right ETag", async () => {
-    const s3 = createS3Store({
-      endpoint: minio.endpoint,
-      region: minio.region,
-      bucket: uniqueId("mem").toLowerCase(),
-      accessKeyId: minio.accessKeyId,
-      secretAccessKey: minio.secretAccessKey,
-      forcePathStyle: true,
-    });
+    const s3 = minio.s3Store(uniqueId("mem").toLowerCase());
     await s3.init();
     const key = newObjectKey();
     const id = await s3.createMultipart(key);

@@ -5,29 +5,25 @@
 // flight are bounded per user and per process, and one user's cap leaves others working.
 import { createHash, randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import { createS3Store, newObjectKey, PartSizeMismatchError } from "@filemesh/kit/blob";
+import { newObjectKey, PartSizeMismatchError } from "@filemesh/kit/blob";
 import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, open, rpc, send, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { collect, metadataOf, open, rpc, send, useFileMesh } from "./start-file.js";
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const md5 = (b: Buffer) => `"${createHash("md5").update(b).digest("hex")}"`;
 
-let t: FileTestMesh;
-beforeAll(async () => {
-  t = await startFileMesh({
-    driver: "s3",
-    env: {
-      DEFAULT_QUOTA_BYTES: String(1024 * MiB),
-      RELAY_PARTS_PER_USER: "2",
-      RELAY_PARTS_PER_PROCESS: "3",
-      PRESIGN_EXPIRY: "24h",
-    },
-  });
+const t = useFileMesh({
+  driver: "s3",
+  env: {
+    DEFAULT_QUOTA_BYTES: String(1024 * MiB),
+    RELAY_PARTS_PER_USER: "2",
+    RELAY_PARTS_PER_PROCESS: "3",
+    PRESIGN_EXPIRY: "24h",
+  },
 });
-afterAll(() => t?.stop());
 
 type H = Record<string, string>;
 const createUpload = (h: H, r: Partial<filev1.CreateUploadRequest>) =>
@@ -180,15 +176,7 @@ describe("the s3 driver's parts", () => {
 
 /** A driver on a bucket of its own, on the mesh's MinIO. */
 async function storeOnTestBucket() {
-  const m = t.minio!;
-  const s3 = createS3Store({
-    endpoint: m.endpoint,
-    region: m.region,
-    bucket: uniqueId("cap").toLowerCase(),
-    accessKeyId: m.accessKeyId,
-    secretAccessKey: m.secretAccessKey,
-    forcePathStyle: true,
-  });
+  const s3 = t.minio!.s3Store(uniqueId("cap").toLowerCase());
   await s3.init();
   return s3;
 }

@@ -6,44 +6,16 @@
 // F4 — at most UPLOAD_SESSIONS_PER_USER open upload sessions per user, race-free.
 import { randomBytes } from "node:crypto";
 import { filev1, permissionv1 } from "@filemesh/contracts";
-import { failure, privateDatabase, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileTestMesh, grantOn, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { rpc, send, useFileMesh } from "./start-file.js";
 
 type H = Record<string, string>;
 const MAX_SESSIONS = 4;
-let fm: FileTestMesh;
-let db: Awaited<ReturnType<typeof privateDatabase>>;
-let files: pg.Pool;
-const acl = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const fm = useFileMesh({ ownDatabase: true, env: { UPLOAD_SESSIONS_PER_USER: String(MAX_SESSIONS) } });
 
-beforeAll(async () => {
-  db = await privateDatabase();
-  fm = await startFileMesh({
-    env: { DATABASE_URL: db.url, UPLOAD_SESSIONS_PER_USER: String(MAX_SESSIONS) },
-  });
-  files = new pg.Pool({ connectionString: db.url, max: 2 });
-});
-afterAll(async () => {
-  await fm?.stop();
-  await files?.end();
-  await acl.end();
-  await db?.drop();
-});
-
-const upload = async (h: H, name: string, parentId = "") =>
-  (
-    (await send(
-      fm.f,
-      fm.f.uploadFile,
-      rawUpload(parentId, name, randomBytes(100)),
-      h,
-    )) as filev1.UploadFileResponse
-  ).file!;
-const folder = async (h: H, name: string, parentId = "") =>
-  (await rpc(fm.f, fm.f.createFolder, { parentId, name, requestId: "" }, h)).file!;
 const accessible = async (h: H) =>
   (
     await rpc(
@@ -56,17 +28,18 @@ const accessible = async (h: H) =>
 /** Tuples in the permission service's table that name any of `ids` (as object or subject). */
 const tuplesNaming = async (ids: string[]) =>
   (
-    await acl.query("SELECT 1 FROM acl.tuples WHERE object = ANY($1::text[]) OR subject = ANY($1::text[])", [
-      ids.map((id) => `file:${id}`),
-    ])
+    await fm.sharedDb.query(
+      "SELECT 1 FROM acl.tuples WHERE object = ANY($1::text[]) OR subject = ANY($1::text[])",
+      [ids.map((id) => `file:${id}`)],
+    )
   ).rowCount;
 
 describe("F1: deleted for good, gone from every list", () => {
   it("a folder deleted for good takes the grants on everything below it along (users, groups, links)", async () => {
     const [alice, bob, carol] = [await fm.mesh.newUser(), await fm.mesh.newUser(), await fm.mesh.newUser()];
-    const top = await folder(alice.headers, uniqueId("top"));
-    const sub = await folder(alice.headers, "sub", top.id);
-    const x = await upload(alice.headers, "x.bin", sub.id);
+    const top = await fm.folder(alice.headers, uniqueId("top"));
+    const sub = await fm.folder(alice.headers, "sub", top.id);
+    const x = await fm.upload(alice.headers, "x.bin", randomBytes(100), sub.id);
     const group = (
       await rpc(
         fm.mesh.user,
@@ -81,8 +54,8 @@ describe("F1: deleted for good, gone from every list", () => {
       { groupId: group, member: `user:${carol.userId}`, role: "member", requestId: "" },
       alice.headers,
     );
-    await grantOn(fm.mesh, alice.headers, x.id, `user:${bob.userId}`, "viewer");
-    await grantOn(fm.mesh, alice.headers, top.id, `group:${group}`, "editor");
+    await fm.grant(alice.headers, x.id, `user:${bob.userId}`, "viewer");
+    await fm.grant(alice.headers, top.id, `group:${group}`, "editor");
     await rpc(
       fm.f,
       fm.f.createShareLink,
@@ -107,11 +80,11 @@ describe("F1: deleted for good, gone from every list", () => {
 
   it("trash purged by the janitor takes its grants along too", async () => {
     const [alice, bob] = [await fm.mesh.newUser(), await fm.mesh.newUser()];
-    const y = await upload(alice.headers, "y.bin");
-    const kept = await upload(alice.headers, "kept.bin");
-    for (const f of [y, kept]) await grantOn(fm.mesh, alice.headers, f.id, `user:${bob.userId}`, "viewer");
+    const y = await fm.upload(alice.headers, "y.bin", randomBytes(100));
+    const kept = await fm.upload(alice.headers, "kept.bin", randomBytes(100));
+    for (const f of [y, kept]) await fm.grant(alice.headers, f.id, `user:${bob.userId}`, "viewer");
     await rpc(fm.f, fm.f.deleteFile, filev1.DeleteFileRequest.fromPartial({ fileId: y.id }), alice.headers);
-    await files.query(
+    await fm.db.query(
       "UPDATE files.files SET trash_time = now() - interval '10 days' WHERE trash_root_id = $1",
       [y.id],
     );
@@ -138,7 +111,7 @@ describe("F4: open upload sessions per user", () => {
       h,
     );
   const open = async (userId: string) =>
-    (await files.query("SELECT 1 FROM files.uploads WHERE owner_id = $1 AND state = 1", [userId])).rowCount;
+    (await fm.db.query("SELECT 1 FROM files.uploads WHERE owner_id = $1 AND state = 1", [userId])).rowCount;
 
   it("of many parallel creates exactly UPLOAD_SESSIONS_PER_USER succeed; a cancel or a complete frees a slot", async () => {
     const [a, other] = [await fm.mesh.newUser(), await fm.mesh.newUser()];
@@ -157,12 +130,15 @@ describe("F4: open upload sessions per user", () => {
     }
     expect(await open(a.userId)).toBe(MAX_SESSIONS);
     // Nothing of a refused create stays: no row, no reservation beyond the open sessions.
-    const { rows } = await files.query("SELECT reserved_bytes FROM files.usage WHERE user_id = $1", [
+    const { rows } = await fm.db.query("SELECT reserved_bytes FROM files.usage WHERE user_id = $1", [
       a.userId,
     ]);
     expect(rows[0].reserved_bytes).toBe(String(10 * MAX_SESSIONS));
     // Another user is not affected.
-    expect((await create(other.headers, "mine")).upload?.id).toBeTruthy();
+    expect((await create(other.headers, "mine")).upload).toMatchObject({
+      name: "mine",
+      id: expect.stringMatching(UUID),
+    });
 
     // A replay of a session already made answers it, at the cap too.
     await rpc(fm.f, fm.f.cancelUpload, { uploadId: made[0]!.id }, a.headers);
@@ -180,7 +156,10 @@ describe("F4: open upload sessions per user", () => {
       a.headers,
     );
     await rpc(fm.f, fm.f.completeUpload, { uploadId: s.id, parts: [] }, a.headers);
-    expect((await create(a.headers, "after-complete")).upload?.id).toBeTruthy();
+    expect((await create(a.headers, "after-complete")).upload).toMatchObject({
+      name: "after-complete",
+      id: expect.stringMatching(UUID),
+    });
     expect(await open(a.userId)).toBe(MAX_SESSIONS);
   });
 });

@@ -3,39 +3,22 @@
 // address, and per link as a whole, without letting anyone lock the holder out; a throttled
 // guess is refused before it is hashed or counted. The password may come in a header.
 import { filev1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, type FileTestMesh, metadataOf, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startFileMesh({
-    replicas: 2,
-    env: {
-      TRUST_FORWARDED_FOR: "true",
-      LINK_PASSWORD_FREE_ATTEMPTS: "2",
-      LINK_PASSWORD_BACKOFF_BASE: "30s",
-      LINK_PASSWORD_LINK_BACKOFF_MAX: "2s",
-    },
-  });
-});
-afterAll(async () => {
-  await t?.stop();
-  await db.end();
+const t = useFileMesh({
+  replicas: 2,
+  env: {
+    TRUST_FORWARDED_FOR: "true",
+    LINK_PASSWORD_FREE_ATTEMPTS: "2",
+    LINK_PASSWORD_BACKOFF_BASE: "30s",
+    LINK_PASSWORD_LINK_BACKOFF_MAX: "2s",
+  },
 });
 
 type H = Record<string, string>;
-const upload = (h: H, name: string, data: string) =>
-  send(t.f, t.f.uploadFile, rawUpload("", name, Buffer.from(data)), h).then(
-    (r) => (r as filev1.UploadFileResponse).file!,
-  );
-const createLink = (h: H, fileId: string, link: Partial<filev1.ShareLink>) =>
-  rpc(t.f, t.f.createShareLink, filev1.CreateShareLinkRequest.fromPartial({ fileId, link }), h).then(
-    (r) => r.link!,
-  );
 /** GetSharedLink from a client address (`from`), the password in the field or the header. */
 const shared = (token: string, o: { password?: string; header?: string; from?: string } = {}) =>
   rpc(t.f, t.f.getSharedLink, { token, password: o.password ?? "" }, headersOf(o));
@@ -49,12 +32,15 @@ const content = async (token: string, o: { offset?: string; length?: string; pas
   return Buffer.concat(msgs.map((m) => m.data)).toString();
 };
 const downloads = async (id: string) =>
-  ((await db.query("SELECT downloads FROM files.links WHERE id = $1", [id])).rows[0] as { downloads: number })
-    .downloads;
+  (
+    (await t.db.query("SELECT downloads FROM files.links WHERE id = $1", [id])).rows[0] as {
+      downloads: number;
+    }
+  ).downloads;
 const failures = async (id: string) =>
   Object.fromEntries(
     (
-      await db.query("SELECT client, failures FROM files.link_password_failures WHERE link_id = $1", [id])
+      await t.db.query("SELECT client, failures FROM files.link_password_failures WHERE link_id = $1", [id])
     ).rows.map((r: { client: string; failures: number }) => [r.client || "*", r.failures]),
   );
 const LIMIT = { code: status.RESOURCE_EXHAUSTED, reason: "DOWNLOAD_LIMIT_REACHED" };
@@ -64,15 +50,15 @@ const WRONG = { code: status.PERMISSION_DENIED, reason: "WRONG_PASSWORD" };
 describe("share-link download limit", () => {
   it("counts every served download whatever its range: offset=1 after the last one is refused", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "limited.txt", "hello limit");
-    const one = await createLink(a.headers, f.id, { maxDownloads: 1 });
+    const f = await t.upload(a.headers, "limited.txt", "hello limit");
+    const one = await t.createLink(a.headers, f.id, { maxDownloads: 1 });
     expect(await content(one.token)).toBe("hello limit");
     for (const range of [{ offset: "1" }, { offset: "1", length: "1" }, { offset: "11" }, {}]) {
       expect(await failure(content(one.token, range))).toMatchObject(LIMIT);
     }
     expect(await downloads(one.id)).toBe(1);
     // Ranges count too, from the first byte or not.
-    const two = await createLink(a.headers, f.id, { maxDownloads: 2 });
+    const two = await t.createLink(a.headers, f.id, { maxDownloads: 2 });
     expect(await content(two.token, { offset: "6" })).toBe("limit");
     expect(await content(two.token, { offset: "0", length: "5" })).toBe("hello");
     expect(await failure(content(two.token, { offset: "6" }))).toMatchObject(LIMIT);
@@ -81,9 +67,9 @@ describe("share-link download limit", () => {
 
   it("holds under parallel calls on two replicas: a limit of 1 serves exactly one", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "race.txt", "only once");
+    const f = await t.upload(a.headers, "race.txt", "only once");
     for (const max of [1, 3]) {
-      const link = await createLink(a.headers, f.id, { maxDownloads: max });
+      const link = await t.createLink(a.headers, f.id, { maxDownloads: max });
       const results = await Promise.allSettled(
         Array.from({ length: 8 }, (_, i) => content(link.token, { offset: String(i % 2) })),
       );
@@ -100,8 +86,8 @@ describe("share-link download limit", () => {
 describe("share-link passwords", () => {
   it("come in the x-link-password header (or the discouraged field)", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "pw.txt", "secret");
-    const link = await createLink(a.headers, f.id, { password: "correct horse" });
+    const f = await t.upload(a.headers, "pw.txt", "secret");
+    const link = await t.createLink(a.headers, f.id, { password: "correct horse" });
     const from = "198.51.100.7";
     expect((await shared(link.token, { header: "correct horse", from })).file?.id).toBe(f.id);
     expect((await shared(link.token, { password: "correct horse", from })).file?.id).toBe(f.id);
@@ -114,8 +100,8 @@ describe("share-link passwords", () => {
 
   it("are throttled per link and client address; a throttled guess is neither hashed nor counted", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "guarded.txt", "guarded");
-    const link = await createLink(a.headers, f.id, { password: "right one" });
+    const f = await t.upload(a.headers, "guarded.txt", "guarded");
+    const link = await t.createLink(a.headers, f.id, { password: "right one" });
     const attacker = "203.0.113.5";
     // Two free failures, and a third that starts the delay.
     for (const guess of ["a", "b", "c"]) {
@@ -134,8 +120,8 @@ describe("share-link passwords", () => {
 
   it("parallel guesses from one address cannot slip past the count", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "burst.txt", "burst");
-    const link = await createLink(a.headers, f.id, { password: "right one" });
+    const f = await t.upload(a.headers, "burst.txt", "burst");
+    const link = await t.createLink(a.headers, f.id, { password: "right one" });
     const from = "203.0.113.77";
     const results = await Promise.all(
       Array.from({ length: 12 }, (_, i) => failure(shared(link.token, { header: `guess ${i}`, from }))),
@@ -148,8 +134,8 @@ describe("share-link passwords", () => {
 
   it("an attacker elsewhere cannot lock the holder out; many addresses slow unknown ones briefly", async () => {
     const a = await t.mesh.newUser();
-    const f = await upload(a.headers, "holder.txt", "mine");
-    const link = await createLink(a.headers, f.id, { password: "holder's secret" });
+    const f = await t.upload(a.headers, "holder.txt", "mine");
+    const link = await t.createLink(a.headers, f.id, { password: "holder's secret" });
     const known = "198.51.100.1";
     expect((await shared(link.token, { header: "holder's secret", from: known })).file?.id).toBe(f.id);
     // One address guessing on: only it is slowed; the holder from anywhere else gets in.

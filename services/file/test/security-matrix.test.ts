@@ -6,31 +6,19 @@ import { watch } from "node:fs";
 import { filev1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileTestMesh, grantOn, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { rpc, useFileMesh } from "./start-file.js";
 
 const QUOTA = 1024 * 1024;
-let t: FileTestMesh;
-
-beforeAll(async () => {
-  t = await startFileMesh({ env: { DEFAULT_QUOTA_BYTES: String(QUOTA) } });
-});
-afterAll(() => t?.stop());
+const t = useFileMesh({ env: { DEFAULT_QUOTA_BYTES: String(QUOTA) } });
 
 describe("findings of the review (each fails until fixed)", () => {
   it("FINDING: a copy over the caller's quota is refused before any byte is copied in the store", async () => {
     const [alice, bob] = [await t.mesh.newUser(), await t.mesh.newUser()];
-    const upload = (h: Record<string, string>, name: string, size: number) =>
-      send(
-        t.f,
-        t.f.uploadFile,
-        rawUpload("", name, Buffer.alloc(size, 7)),
-        h,
-      ) as Promise<filev1.UploadFileResponse>;
     // Bob's quota is nearly used up; Alice shares a file larger than what is left.
-    await upload(bob.headers, "mine.bin", QUOTA - 1000);
-    const shared = (await upload(alice.headers, "big.bin", 600 * 1024)).file!;
-    await grantOn(t.mesh, alice.headers, shared.id, `user:${bob.userId}`, "viewer");
+    await t.upload(bob.headers, "mine.bin", Buffer.alloc(QUOTA - 1000, 7));
+    const shared = await t.upload(alice.headers, "big.bin", Buffer.alloc(600 * 1024, 7));
+    await t.grant(alice.headers, shared.id, `user:${bob.userId}`, "viewer");
     // The grant reaches the file service's checks within moments (no revision token here).
     for (let i = 0; i < 50; i++) {
       const seen = await rpc(t.f, t.f.getFile, { fileId: shared.id }, bob.headers).catch(() => undefined);

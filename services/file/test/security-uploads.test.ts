@@ -5,25 +5,20 @@
 import { filev1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   collect,
   type FileTestMesh,
-  grantOn,
   metadataOf,
   open,
   rawUpload,
   rpc,
   send,
-  startFileMesh,
+  useFileMesh,
 } from "./start-file.js";
 
 const PART = 4;
-let t: FileTestMesh;
-beforeAll(async () => {
-  t = await startFileMesh({ env: { UPLOAD_PART_BYTES: String(PART) } });
-});
-afterAll(() => t?.stop());
+const t = useFileMesh({ env: { UPLOAD_PART_BYTES: String(PART) } });
 
 type User = Awaited<ReturnType<FileTestMesh["mesh"]["newUser"]>>;
 type H = Record<string, string>;
@@ -53,16 +48,9 @@ const until = async (what: () => Promise<boolean>) => {
 /** Alice's folder with her report.txt in it, and Bob an editor of the folder. */
 async function scene() {
   const [alice, bob] = [await t.mesh.newUser(), await t.mesh.newUser()];
-  const team = (
-    await rpc(t.f, t.f.createFolder, { parentId: "", name: "team", requestId: "" }, alice.headers)
-  ).file!;
-  const up = (await send(
-    t.f,
-    t.f.uploadFile,
-    rawUpload(team.id, "report.txt", Buffer.from("alice's report")),
-    alice.headers,
-  )) as filev1.UploadFileResponse;
-  const { grant } = await grantOn(t.mesh, alice.headers, team.id, `user:${bob.userId}`, "editor");
+  const team = await t.folder(alice.headers, "team");
+  const report = await t.upload(alice.headers, "report.txt", "alice's report", team.id);
+  const { grant } = await t.grant(alice.headers, team.id, `user:${bob.userId}`, "editor");
   const revoke = () =>
     rpc(
       t.mesh.permission,
@@ -70,7 +58,7 @@ async function scene() {
       { fileId: team.id, grantId: grant!.id },
       alice.headers,
     );
-  return { alice, bob, team, report: up.file!, revoke, before: await usage(bob.headers) };
+  return { alice, bob, team, report, revoke, before: await usage(bob.headers) };
 }
 
 async function streamSession(bob: User, parentId: string, size: number) {
@@ -147,7 +135,7 @@ describe("WriteUpload after the grant is revoked", () => {
     const w = open(t.f, t.f.writeUpload, s.bob.headers);
     w.stream.write(msg({ uploadId: session.id, writeOffset: "0", data: Buffer.from("ab") }));
     // The start was allowed (the session is still active) — now Bob becomes a viewer.
-    await grantOn(t.mesh, s.alice.headers, s.team.id, `user:${s.bob.userId}`, "viewer");
+    await t.grant(s.alice.headers, s.team.id, `user:${s.bob.userId}`, "viewer");
     w.stream.write(msg({ data: Buffer.from("cd"), finishWrite: true }));
     w.stream.end();
     expect(await ended(w.done)).toMatchObject({

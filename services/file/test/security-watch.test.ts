@@ -6,42 +6,21 @@ import { filev1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import {
-  collect,
-  type FileTestMesh,
-  grantOn,
-  metadataOf,
-  rawUpload,
-  rpc,
-  send,
-  startFileMesh,
-} from "./start-file.js";
+import { expect, it } from "vitest";
+import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-beforeAll(async () => {
-  t = await startFileMesh({
-    env: {
-      FILES_READY_ON_COMMIT: "false",
-      WATCH_STREAMS_PER_USER: "2",
-      WATCH_STREAMS_PER_PROCESS: "5",
-      WATCH_RECHECK_INTERVAL: "300ms",
-      WATCH_MAX_LIFETIME: "5s",
-    },
-  });
+const t = useFileMesh({
+  env: {
+    FILES_READY_ON_COMMIT: "false",
+    WATCH_STREAMS_PER_USER: "2",
+    WATCH_STREAMS_PER_PROCESS: "5",
+    WATCH_RECHECK_INTERVAL: "300ms",
+    WATCH_MAX_LIFETIME: "5s",
+  },
 });
-afterAll(() => t?.stop());
 
 type H = Record<string, string>;
-const fileOf = async (h: H, parentId = "") =>
-  (
-    (await send(
-      t.f,
-      t.f.uploadFile,
-      rawUpload(parentId, `w-${Math.random()}`, Buffer.from("x")),
-      h,
-    )) as filev1.UploadFileResponse
-  ).file!;
+const fileOf = (h: H, parentId = "") => t.upload(h, `w-${Math.random()}`, "x", parentId);
 
 /** A watch that has delivered its first message (so the server holds its slot). */
 async function watching(h: H, fileId: string) {
@@ -88,11 +67,9 @@ it("caps open watches per user and per replica; a closed one frees its slot", as
 
 it("ends a revoked watcher's stream with NOT_FOUND", async () => {
   const [alice, bob] = [await t.mesh.newUser(), await t.mesh.newUser()];
-  const folder = (
-    await rpc(t.f, t.f.createFolder, { parentId: "", name: "watched", requestId: "" }, alice.headers)
-  ).file!;
+  const folder = await t.folder(alice.headers, "watched");
   const f = await fileOf(alice.headers, folder.id);
-  const { grant } = await grantOn(t.mesh, alice.headers, folder.id, `user:${bob.userId}`, "viewer");
+  const { grant } = await t.grant(alice.headers, folder.id, `user:${bob.userId}`, "viewer");
   const w = await watching(bob.headers, f.id);
   const owner = await watching(alice.headers, f.id);
   await rpc(

@@ -1,53 +1,134 @@
 // A mesh for file-service tests: auth, permission, user and file (fs driver on a temp dir, or
-// s3 against a MinIO the test starts), with promisified helpers for the file RPCs.
+// s3 against a MinIO the test starts), with the helpers every file test uses. A test file calls
+// `const t = useFileMesh({...})` once (or once per describe.each block): the mesh starts before
+// its tests and stops after them.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filev1, permissionv1 } from "@filemesh/contracts";
-import { call, startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
+import {
+  call,
+  privateDatabase,
+  startTestMinio,
+  type TestMinio,
+  testDatabaseUrl,
+  uniqueId,
+} from "@filemesh/kit/testing";
 import {
   type ClientReadableStream,
   type ClientWritableStream,
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import pg from "pg";
+import { afterAll, beforeAll } from "vitest";
 import { type ServiceName, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
+
+export interface FileMeshOptions {
+  driver?: "fs" | "s3";
+  /** Extra env for the file service. */
+  env?: Record<string, string>;
+  /** File service replicas (default 1). */
+  replicas?: number;
+  services?: ServiceName[];
+  /** The file service on a database of its own (for operations that act on every row there). */
+  ownDatabase?: boolean;
+}
 
 export interface FileTestMesh {
   mesh: TestMesh;
   minio?: TestMinio;
   blobDir: string;
   f: filev1.FileServiceClient;
+  /** A pool on the file service's database (its own with `ownDatabase`, else the shared one). */
+  db: pg.Pool;
+  /** A pool on the shared test database (the other services' tables). */
+  sharedDb: pg.Pool;
+  /** UploadFile with a raw body; the new file. */
+  upload(
+    h: Headers,
+    name: string,
+    data: Buffer | string,
+    parentId?: string,
+    sha256?: string,
+  ): Promise<filev1.File>;
+  /** CreateFolder; the new folder. */
+  folder(h: Headers, name: string, parentId?: string, requestId?: string): Promise<filev1.File>;
+  /** Grants `role` on a file to `subject` as the caller of `h` (PermissionService.CreateGrant). */
+  grant(
+    h: Headers,
+    fileId: string,
+    subject: string,
+    role: string,
+    expireTime?: Date,
+  ): Promise<permissionv1.CreateGrantResponse>;
+  /** CreateShareLink; the new link (with its token). */
+  createLink(h: Headers, fileId: string, link?: Partial<filev1.ShareLink>): Promise<filev1.ShareLink>;
   stop(): Promise<void>;
 }
 
-export async function startFileMesh(
-  o: { driver?: "fs" | "s3"; env?: Record<string, string>; replicas?: number; services?: ServiceName[] } = {},
-): Promise<FileTestMesh> {
+/** Starts a file mesh before the tests of the current file (or describe block) and stops it after. */
+export function useFileMesh(o: FileMeshOptions = {}): FileTestMesh {
+  const t = {} as FileTestMesh;
+  beforeAll(async () => {
+    Object.assign(t, await startFileMesh(o));
+  });
+  afterAll(async () => {
+    await t.stop?.();
+  });
+  return t;
+}
+
+export async function startFileMesh(o: FileMeshOptions = {}): Promise<FileTestMesh> {
   const blobDir = mkdtempSync(join(tmpdir(), "filemesh-file-"));
-  const minio = o.driver === "s3" ? await startTestMinio() : undefined;
-  const blobEnv = minio
-    ? minio.env(uniqueId("files").toLowerCase())
-    : { BLOB_DRIVER: "fs", BLOB_DIR: blobDir };
+  const own = o.ownDatabase ? await privateDatabase() : undefined;
+  let minio: TestMinio | undefined;
   let mesh: TestMesh;
   try {
+    minio = o.driver === "s3" ? await startTestMinio() : undefined;
+    const blobEnv = minio
+      ? minio.env(uniqueId("files").toLowerCase())
+      : { BLOB_DRIVER: "fs", BLOB_DIR: blobDir };
     mesh = await startTestMesh({
       services: o.services ?? ["auth", "permission", "user", "file"],
       replicas: { file: o.replicas ?? 1 },
-      serviceEnv: { file: { ...blobEnv, ...o.env } },
+      serviceEnv: { file: { ...blobEnv, ...(own ? { DATABASE_URL: own.url } : {}), ...o.env } },
     });
   } catch (err) {
     await minio?.stop();
+    await own?.drop();
     throw err;
   }
+  const sharedDb = new pg.Pool({ connectionString: testDatabaseUrl(), max: 4 });
+  const db = own ? new pg.Pool({ connectionString: own.url, max: 4 }) : sharedDb;
+  const f = mesh.file;
   return {
     mesh,
     ...(minio ? { minio } : {}),
     blobDir,
-    f: mesh.file,
+    f,
+    db,
+    sharedDb,
+    upload: (h, name, data, parentId = "", sha256 = "") =>
+      send(
+        f,
+        f.uploadFile,
+        rawUpload(parentId, name, typeof data === "string" ? Buffer.from(data) : data, sha256),
+        h,
+      ).then((r) => (r as filev1.UploadFileResponse).file!),
+    folder: (h, name, parentId = "", requestId = "") =>
+      rpc(f, f.createFolder, { parentId, name, requestId }, h).then((r) => r.file!),
+    grant: (h, fileId, subject, role, expireTime) => grantOn(mesh, h, fileId, subject, role, expireTime),
+    createLink: (h, fileId, link = {}) =>
+      rpc(f, f.createShareLink, filev1.CreateShareLinkRequest.fromPartial({ fileId, link }), h).then(
+        (r) => r.link!,
+      ),
     async stop() {
       await mesh.stop();
       await minio?.stop();
+      await sharedDb.end();
+      if (db !== sharedDb) await db.end();
+      await own?.drop();
       rmSync(blobDir, { recursive: true, force: true });
     },
   };

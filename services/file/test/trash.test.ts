@@ -3,38 +3,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { eventsv1, filev1, permissionv1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  collect,
-  type FileTestMesh,
-  grantOn,
-  metadataOf,
-  rawUpload,
-  rpc,
-  send,
-  startFileMesh,
-} from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startFileMesh();
-});
-afterAll(async () => {
-  await t?.stop();
-  await db.end();
-});
+const t = useFileMesh();
 
 type H = Record<string, string>;
-const upload = (h: H, parentId: string, name: string, data: string) =>
-  send(t.f, t.f.uploadFile, rawUpload(parentId, name, Buffer.from(data)), h).then(
-    (r) => (r as filev1.UploadFileResponse).file!,
-  );
-const folder = (h: H, name: string, parentId = "") =>
-  rpc(t.f, t.f.createFolder, { parentId, name, requestId: "" }, h).then((r) => r.file!);
 const del = (h: H, fileId: string, permanent = false, etag = "") =>
   rpc(t.f, t.f.deleteFile, { fileId, permanent, etag }, h);
 const restore = (h: H, fileId: string) => rpc(t.f, t.f.restoreFile, { fileId }, h).then((r) => r.file!);
@@ -46,7 +22,7 @@ const trash = async (h: H) =>
   (await rpc(t.f, t.f.listTrash, { pageSize: 0, pageToken: "" }, h)).files.map((f) => f.name);
 const lastEvents = async (subject: string) =>
   (
-    await db.query("SELECT payload FROM files.outbox WHERE subject = $1 ORDER BY seq DESC LIMIT 50", [
+    await t.db.query("SELECT payload FROM files.outbox WHERE subject = $1 ORDER BY seq DESC LIMIT 50", [
       subject,
     ])
   ).rows;
@@ -54,8 +30,8 @@ const lastEvents = async (subject: string) =>
 describe("trash", () => {
   it("trashes a folder with everything in it, and restores it all", async () => {
     const a = await t.mesh.newUser();
-    const dir = await folder(a.headers, "dir");
-    const inner = await upload(a.headers, dir.id, "inner.txt", "inner");
+    const dir = await t.folder(a.headers, "dir");
+    const inner = await t.upload(a.headers, "inner.txt", "inner", dir.id);
     const trashed = (await del(a.headers, dir.id)).file!;
     expect(trashed.trashTime).toBeInstanceOf(Date);
     expect(await names(a.headers)).toEqual([]);
@@ -75,7 +51,7 @@ describe("trash", () => {
       reason: "TRASHED_WITH_FOLDER",
     });
     // The name is free while the folder is in the trash; restoring onto a taken name clashes.
-    const again = await folder(a.headers, "dir");
+    const again = await t.folder(a.headers, "dir");
     expect(await failure(restore(a.headers, dir.id))).toMatchObject({
       code: status.ALREADY_EXISTS,
       reason: "NAME_CONFLICT",
@@ -96,10 +72,10 @@ describe("trash", () => {
 
   it("deletes for good: rows, bytes, quota and tuples", async () => {
     const a = await t.mesh.newUser();
-    const dir = await folder(a.headers, "gone");
-    const f = await upload(a.headers, dir.id, "x.bin", "12345");
-    await upload(a.headers, dir.id, "x.bin", "1234567");
-    const { rows } = await db.query("SELECT object_key FROM files.versions WHERE file_id = $1", [f.id]);
+    const dir = await t.folder(a.headers, "gone");
+    const f = await t.upload(a.headers, "x.bin", "12345", dir.id);
+    await t.upload(a.headers, "x.bin", "1234567", dir.id);
+    const { rows } = await t.db.query("SELECT object_key FROM files.versions WHERE file_id = $1", [f.id]);
     expect(rows).toHaveLength(2);
     await del(a.headers, dir.id);
     expect((await rpc(t.f, t.f.getUsage, {}, a.headers)).usage).toMatchObject({
@@ -130,8 +106,8 @@ describe("trash", () => {
 
   it("needs delete permission, a matching etag, and never takes a home folder", async () => {
     const [a, e, s] = [await t.mesh.newUser(), await t.mesh.newUser(), await t.mesh.newUser()];
-    const f = await upload(a.headers, "", "keep.txt", "keep");
-    await grantOn(t.mesh, a.headers, f.id, `user:${e.userId}`, "editor");
+    const f = await t.upload(a.headers, "keep.txt", "keep");
+    await t.grant(a.headers, f.id, `user:${e.userId}`, "editor");
     expect(await failure(del(e.headers, f.id))).toMatchObject({
       code: status.PERMISSION_DENIED,
       reason: "DELETE_DENIED",
@@ -152,8 +128,8 @@ describe("trash", () => {
 describe("trash listing", () => {
   it("shows what the caller trashed only while they can still read it", async () => {
     const [a, c] = [await t.mesh.newUser(), await t.mesh.newUser()];
-    const f = await upload(a.headers, "", "theirs.txt", "x");
-    const { grant } = await grantOn(t.mesh, a.headers, f.id, `user:${c.userId}`, "owner");
+    const f = await t.upload(a.headers, "theirs.txt", "x");
+    const { grant } = await t.grant(a.headers, f.id, `user:${c.userId}`, "owner");
     await del(c.headers, f.id);
     expect(await trash(c.headers)).toEqual(["theirs.txt"]);
     expect(await trash(a.headers)).toEqual(["theirs.txt"]);
@@ -172,7 +148,7 @@ describe("versions", () => {
   it("lists every version newest first, paged, with the current one marked", async () => {
     const a = await t.mesh.newUser();
     let f: filev1.File | undefined;
-    for (const v of ["v1", "v22", "v333"]) f = await upload(a.headers, "", "doc.txt", v);
+    for (const v of ["v1", "v22", "v333"]) f = await t.upload(a.headers, "doc.txt", v);
     const page1 = await rpc(
       t.f,
       t.f.listFileVersions,

@@ -1,25 +1,14 @@
 // The tree against the real permission service: home folders, folders, get, paged lists,
 // rename/move with etags, copy, name rules, and who may do what.
 import { eventsv1, filev1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileTestMesh, grantOn, rpc, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-beforeAll(async () => {
-  t = await startFileMesh();
-});
-afterAll(async () => {
-  await t?.stop();
-  await db.end();
-});
+const t = useFileMesh();
 
 type H = Record<string, string>;
-const folder = (h: H, name: string, parentId = "", requestId = "") =>
-  rpc(t.f, t.f.createFolder, { parentId, name, requestId }, h).then((r) => r.file!);
 const get = (h: H, fileId: string) => rpc(t.f, t.f.getFile, { fileId }, h).then((r) => r.file!);
 const list = (h: H, parentId: string, pageSize = 0, pageToken = "", orderBy = 0) =>
   rpc(t.f, t.f.listFiles, { parentId, pageSize, pageToken, orderBy }, h);
@@ -27,13 +16,11 @@ const update = (h: H, fileId: string, file: Partial<filev1.File>, updateMask?: s
   rpc(t.f, t.f.updateFile, { fileId, file: filev1.File.fromPartial(file), updateMask }, h).then(
     (r) => r.file!,
   );
-const grant = (h: H, fileId: string, subject: string, role: string, expireTime?: Date) =>
-  grantOn(t.mesh, h, fileId, subject, role, expireTime);
 
 describe("home folder and folders", () => {
   it("creates the home folder on first use; EnsureHomeFolder returns the same one", async () => {
     const a = await t.mesh.newUser();
-    const made = await folder(a.headers, "Docs");
+    const made = await t.folder(a.headers, "Docs");
     expect(made).toMatchObject({ name: "Docs", kind: filev1.FileKind.FOLDER, state: filev1.FileState.READY });
     expect(made.ownerId).toBe(a.userId);
     expect(made.etag).not.toBe("");
@@ -50,8 +37,8 @@ describe("home folder and folders", () => {
 
   it("refuses a duplicate name in one folder, and hostile names anywhere", async () => {
     const a = await t.mesh.newUser();
-    await folder(a.headers, "same");
-    expect(await failure(folder(a.headers, "same"))).toMatchObject({
+    await t.folder(a.headers, "same");
+    expect(await failure(t.folder(a.headers, "same"))).toMatchObject({
       code: status.ALREADY_EXISTS,
       reason: "NAME_CONFLICT",
     });
@@ -74,22 +61,22 @@ describe("home folder and folders", () => {
       "trailing.",
     ];
     for (const name of hostile) {
-      expect(await failure(folder(a.headers, name)), JSON.stringify(name)).toMatchObject({
+      expect(await failure(t.folder(a.headers, name)), JSON.stringify(name)).toMatchObject({
         code: status.INVALID_ARGUMENT,
         reason: "INVALID_NAME",
       });
     }
     // Encoded traversal is just a name: stored as given, never decoded or used as a path.
-    expect((await folder(a.headers, "..%2F..%2Fetc")).name).toBe("..%2F..%2Fetc");
-    expect((await folder(a.headers, "  Ünïcødé 名前  ")).name).toBe("Ünïcødé 名前");
+    expect((await t.folder(a.headers, "..%2F..%2Fetc")).name).toBe("..%2F..%2Fetc");
+    expect((await t.folder(a.headers, "  Ünïcødé 名前  ")).name).toBe("Ünïcødé 名前");
   });
 
   it("answers one request_id with one folder", async () => {
     const a = await t.mesh.newUser();
     const rid = uniqueId("rid");
-    const made = await Promise.all([1, 2, 3].map(() => folder(a.headers, "once", "", rid)));
+    const made = await Promise.all([1, 2, 3].map(() => t.folder(a.headers, "once", "", rid)));
     expect(new Set(made.map((f) => f.id)).size).toBe(1);
-    expect(await failure(folder(a.headers, "other", "", rid))).toMatchObject({
+    expect(await failure(t.folder(a.headers, "other", "", rid))).toMatchObject({
       code: status.INVALID_ARGUMENT,
       reason: "REQUEST_ID_REUSED",
     });
@@ -99,8 +86,8 @@ describe("home folder and folders", () => {
 describe("listing", () => {
   it("pages children with folders first by name, or newest first, with tamper-proof tokens", async () => {
     const a = await t.mesh.newUser();
-    const root = await folder(a.headers, "root");
-    for (const n of ["b", "a", "c", "e", "d"]) await folder(a.headers, n, root.id);
+    const root = await t.folder(a.headers, "root");
+    for (const n of ["b", "a", "c", "e", "d"]) await t.folder(a.headers, n, root.id);
     const names: string[] = [];
     let token = "";
     let pages = 0;
@@ -120,7 +107,7 @@ describe("listing", () => {
       code: status.INVALID_ARGUMENT,
       reason: "INVALID_PAGE_TOKEN",
     });
-    const other = await folder(a.headers, "other");
+    const other = await t.folder(a.headers, "other");
     expect(await failure(list(a.headers, other.id, 2, first.nextPageToken))).toMatchObject({
       reason: "INVALID_PAGE_TOKEN",
     });
@@ -135,7 +122,7 @@ describe("access", () => {
       await t.mesh.newUser(),
       await t.mesh.newUser(),
     ];
-    const shared = await folder(a.headers, "shared");
+    const shared = await t.folder(a.headers, "shared");
     const missing = "00000000-0000-4000-8000-000000000000";
     for (const id of [shared.id, missing, "not-a-uuid"]) {
       expect(await failure(get(s.headers, id))).toMatchObject({
@@ -146,16 +133,16 @@ describe("access", () => {
         code: status.NOT_FOUND,
         reason: "FILE_NOT_FOUND",
       });
-      expect(await failure(folder(s.headers, "x", id))).toMatchObject({ code: status.NOT_FOUND });
+      expect(await failure(t.folder(s.headers, "x", id))).toMatchObject({ code: status.NOT_FOUND });
     }
-    await grant(a.headers, shared.id, `user:${b.userId}`, "viewer");
-    await grant(a.headers, shared.id, `user:${c.userId}`, "editor");
+    await t.grant(a.headers, shared.id, `user:${b.userId}`, "viewer");
+    await t.grant(a.headers, shared.id, `user:${c.userId}`, "editor");
     expect((await get(b.headers, shared.id)).id).toBe(shared.id);
-    expect(await failure(folder(b.headers, "x", shared.id))).toMatchObject({
+    expect(await failure(t.folder(b.headers, "x", shared.id))).toMatchObject({
       code: status.PERMISSION_DENIED,
       reason: "WRITE_DENIED",
     });
-    const byEditor = await folder(c.headers, "from c", shared.id);
+    const byEditor = await t.folder(c.headers, "from c", shared.id);
     // Inherited: the viewer sees what the editor made inside.
     expect((await list(b.headers, shared.id)).files.map((f) => f.id)).toEqual([byEditor.id]);
     expect(await failure(update(b.headers, byEditor.id, { name: "renamed" }, ["name"]))).toMatchObject({
@@ -168,7 +155,7 @@ describe("access", () => {
 describe("rename, move, copy", () => {
   it("renames conditionally on the etag", async () => {
     const a = await t.mesh.newUser();
-    const f = await folder(a.headers, "old");
+    const f = await t.folder(a.headers, "old");
     expect(await failure(update(a.headers, f.id, { name: "new", etag: "stale" }, ["name"]))).toMatchObject({
       code: status.FAILED_PRECONDITION,
       reason: "ETAG_MISMATCH",
@@ -191,10 +178,10 @@ describe("rename, move, copy", () => {
 
   it("moves, refuses a folder into itself or below, and reports a name clash", async () => {
     const a = await t.mesh.newUser();
-    const top = await folder(a.headers, "top");
-    const mid = await folder(a.headers, "mid", top.id);
-    const low = await folder(a.headers, "low", mid.id);
-    const other = await folder(a.headers, "other");
+    const top = await t.folder(a.headers, "top");
+    const mid = await t.folder(a.headers, "mid", top.id);
+    const low = await t.folder(a.headers, "low", mid.id);
+    const other = await t.folder(a.headers, "other");
     for (const target of [top.id, mid.id, low.id]) {
       expect(await failure(update(a.headers, top.id, { parentId: target }, ["parent_id"]))).toMatchObject({
         code: status.INVALID_ARGUMENT,
@@ -204,12 +191,12 @@ describe("rename, move, copy", () => {
     const moved = await update(a.headers, mid.id, { parentId: other.id }, ["parent_id"]);
     expect(moved.parentId).toBe(other.id);
     expect((await list(a.headers, other.id)).files.map((f) => f.name)).toEqual(["mid"]);
-    await folder(a.headers, "mid", top.id);
+    await t.folder(a.headers, "mid", top.id);
     expect(await failure(update(a.headers, mid.id, { parentId: top.id }, ["parent_id"]))).toMatchObject({
       code: status.ALREADY_EXISTS,
       reason: "NAME_CONFLICT",
     });
-    const { rows } = await db.query(
+    const { rows } = await t.db.query(
       "SELECT payload FROM files.outbox WHERE subject = 'filemesh.files.file_moved' ORDER BY seq DESC LIMIT 20",
     );
     const events = rows.map((r) => eventsv1.FileMoved.decode(r.payload));
@@ -219,15 +206,15 @@ describe("rename, move, copy", () => {
     });
     // Permissions follow the move: a viewer of `other` now sees `low` through `mid`.
     const b = await t.mesh.newUser();
-    await grant(a.headers, other.id, `user:${b.userId}`, "viewer");
+    await t.grant(a.headers, other.id, `user:${b.userId}`, "viewer");
     expect((await get(b.headers, low.id)).id).toBe(low.id);
   });
 
   it("copies a folder tree as the caller's own", async () => {
     const [a, c] = await Promise.all([t.mesh.newUser(), t.mesh.newUser()]);
-    const src = await folder(a.headers, "src");
-    await folder(a.headers, "inner", (await folder(a.headers, "child", src.id)).id);
-    await grant(a.headers, src.id, `user:${c.userId}`, "viewer");
+    const src = await t.folder(a.headers, "src");
+    await t.folder(a.headers, "inner", (await t.folder(a.headers, "child", src.id)).id);
+    await t.grant(a.headers, src.id, `user:${c.userId}`, "viewer");
     const home = await rpc(t.f, t.f.ensureHomeFolder, { userId: c.userId }, t.mesh.serviceHeaders("user"));
     const copyReq = { fileId: src.id, parentId: home.folder!.id, name: "mine", requestId: "" };
     const copy = (await rpc(t.f, t.f.copyFile, copyReq, c.headers)).file!;

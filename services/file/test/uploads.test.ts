@@ -3,40 +3,29 @@
 // SHA-256 (nothing visible on a mismatch), versions by name, and what a stranger sees.
 import { createHash, randomBytes } from "node:crypto";
 import { eventsv1, filev1 } from "@filemesh/contracts";
-import { failure, testDatabaseUrl } from "@filemesh/kit/testing";
+import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileTestMesh, rawUpload, rpc, send, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { rawUpload, rpc, send, useFileMesh } from "./start-file.js";
 
 const MiB = 1024 * 1024;
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
-const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
-afterAll(() => db.end());
 
 describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
-  let t: FileTestMesh;
   const part = driver === "s3" ? 5 * MiB : MiB;
-  beforeAll(async () => {
-    t = await startFileMesh({
-      driver,
-      env: {
-        MAX_RAW_UPLOAD_BYTES: String(2 * MiB),
-        DEFAULT_QUOTA_BYTES: String(40 * MiB),
-        UPLOAD_PART_BYTES: String(part),
-      },
-    });
+  const t = useFileMesh({
+    driver,
+    env: {
+      MAX_RAW_UPLOAD_BYTES: String(2 * MiB),
+      DEFAULT_QUOTA_BYTES: String(40 * MiB),
+      UPLOAD_PART_BYTES: String(part),
+    },
   });
-  afterAll(() => t?.stop());
 
   type H = Record<string, string>;
-  const upload = (h: H, parentId: string, name: string, data: Buffer, sum = "") =>
-    send(t.f, t.f.uploadFile, rawUpload(parentId, name, data, sum), h).then(
-      (r) => (r as filev1.UploadFileResponse).file!,
-    );
   const usage = async (userId: string) => {
-    const { rows } = await db.query(
+    const { rows } = await t.db.query(
       "SELECT used_bytes, reserved_bytes, file_count FROM files.usage WHERE user_id = $1",
       [userId],
     );
@@ -57,7 +46,7 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
   it("stores a raw body, decides its type from the bytes, and shows it at once", async () => {
     const a = await t.mesh.newUser();
     const data = Buffer.concat([PNG, randomBytes(300_000)]);
-    const f = await upload(a.headers, "", "photo.txt", data, sha(data).toUpperCase());
+    const f = await t.upload(a.headers, "photo.txt", data, "", sha(data).toUpperCase());
     expect(f).toMatchObject({
       name: "photo.txt",
       kind: filev1.FileKind.FILE,
@@ -74,19 +63,19 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
       reserved_bytes: "0",
       file_count: "1",
     });
-    const text = await upload(a.headers, "", "notes.bin", Buffer.from("hello, world\n"));
+    const text = await t.upload(a.headers, "notes.bin", "hello, world\n");
     expect(text.contentType).toBe("text/plain; charset=utf-8");
   });
 
   it("adds a version when the name exists, with its events", async () => {
     const a = await t.mesh.newUser();
-    const v1 = await upload(a.headers, "", "doc", Buffer.from("one"));
-    const v2 = await upload(a.headers, "", "doc", Buffer.from("two!"));
+    const v1 = await t.upload(a.headers, "doc", "one");
+    const v2 = await t.upload(a.headers, "doc", "two!");
     expect(v2.id).toBe(v1.id);
     expect(v2.currentVersionId).not.toBe(v1.currentVersionId);
     expect(v2.sizeBytes).toBe("4");
     expect((await usage(a.userId)).used_bytes).toBe("7");
-    const { rows } = await db.query(
+    const { rows } = await t.db.query(
       "SELECT subject, payload FROM files.outbox WHERE position(convert_to($1, 'UTF8') in payload) > 0 ORDER BY seq DESC",
       [v1.id],
     );
@@ -105,7 +94,7 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
       .filter((e) => e.fileId === v1.id);
     expect(added.map((e) => e.versionId)).toEqual([v2.currentVersionId]);
     await rpc(t.f, t.f.createFolder, { parentId: "", name: "dir", requestId: "" }, a.headers);
-    expect(await failure(upload(a.headers, "", "dir", Buffer.from("x")))).toMatchObject({
+    expect(await failure(t.upload(a.headers, "dir", "x"))).toMatchObject({
       code: status.ALREADY_EXISTS,
       reason: "NAME_CONFLICT",
     });
@@ -127,30 +116,28 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
 
   it("rejects a wrong SHA-256, an oversized body and an exceeded quota, leaving nothing behind", async () => {
     const a = await t.mesh.newUser();
-    expect(
-      await failure(upload(a.headers, "", "bad", Buffer.from("abc"), sha(Buffer.from("abd")))),
-    ).toMatchObject({
+    expect(await failure(t.upload(a.headers, "bad", "abc", "", sha(Buffer.from("abd"))))).toMatchObject({
       code: status.INVALID_ARGUMENT,
       reason: "CHECKSUM_MISMATCH",
     });
-    expect(await failure(upload(a.headers, "", "big", randomBytes(2 * MiB + 1)))).toMatchObject({
+    expect(await failure(t.upload(a.headers, "big", randomBytes(2 * MiB + 1)))).toMatchObject({
       code: status.RESOURCE_EXHAUSTED,
       reason: "UPLOAD_TOO_LARGE",
     });
-    expect(await failure(upload(a.headers, "", "x", Buffer.from("x"), "nothex"))).toMatchObject({
+    expect(await failure(t.upload(a.headers, "x", "x", "", "nothex"))).toMatchObject({
       reason: "INVALID_SHA256",
     });
     expect(await listNames(a.headers)).toEqual([]);
     expect(await usage(a.userId)).toMatchObject({ used_bytes: "0", reserved_bytes: "0" });
     // Quota: 40 MiB; a 39 MiB session leaves room for less than 2 MiB of raw upload.
     const s = await createUpload(a.headers, { name: "reserved", sizeBytes: String(39 * MiB) });
-    expect(await failure(upload(a.headers, "", "over", randomBytes(MiB + 10)))).toMatchObject({
+    expect(await failure(t.upload(a.headers, "over", randomBytes(MiB + 10)))).toMatchObject({
       code: status.RESOURCE_EXHAUSTED,
       reason: "QUOTA_EXCEEDED",
     });
     await rpc(t.f, t.f.cancelUpload, { uploadId: s.id }, a.headers);
-    expect((await upload(a.headers, "", "fits", randomBytes(MiB + 10))).name).toBe("fits");
-    const { rows } = await db.query("SELECT count(*)::int AS n FROM files.versions WHERE owner_id = $1", [
+    expect((await t.upload(a.headers, "fits", randomBytes(MiB + 10))).name).toBe("fits");
+    const { rows } = await t.db.query("SELECT count(*)::int AS n FROM files.versions WHERE owner_id = $1", [
       a.userId,
     ]);
     expect(rows[0].n).toBe(1);
@@ -177,7 +164,7 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
     // 38 of the 40 MiB taken by a session: room for one 1.5 MiB body, not two.
     await createUpload(a.headers, { name: "hold", sizeBytes: String(38 * MiB) });
     const results = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, i) => upload(a.headers, "", `r${i}`, randomBytes(1.5 * MiB))),
+      Array.from({ length: 6 }, (_, i) => t.upload(a.headers, `r${i}`, randomBytes(1.5 * MiB))),
     );
     // Reserved step by step as bytes arrive: racing bodies may starve each other, never overrun.
     expect(results.filter((r) => r.status === "fulfilled").length).toBeLessThanOrEqual(1);
@@ -189,7 +176,7 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
     expect(BigInt(u.used_bytes) + BigInt(u.reserved_bytes)).toBeLessThanOrEqual(BigInt(40 * MiB));
     expect(u.reserved_bytes).toBe(String(38 * MiB));
     if (u.used_bytes === "0")
-      expect((await upload(a.headers, "", "alone", randomBytes(1.5 * MiB))).name).toBe("alone");
+      expect((await t.upload(a.headers, "alone", randomBytes(1.5 * MiB))).name).toBe("alone");
   });
 
   it("completes a session of parts sent through the service, verifying size and hash", async () => {

@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createS3Store, type S3Settings } from "../blob/s3-store.js";
 
 export interface TestMinio {
   /** http://127.0.0.1:<port> */
@@ -17,6 +18,8 @@ export interface TestMinio {
   region: string;
   /** What the file service's config reads (BLOB_DRIVER=s3 and the S3_* variables), bucket included. */
   env(bucket: string): Record<string, string>;
+  /** The kit's s3 BlobStore on `bucket` of this MinIO (path-style; `init()` creates the bucket). */
+  s3Store(bucket: string, extra?: Partial<S3Settings>): ReturnType<typeof createS3Store>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +124,16 @@ export async function startTestMinio(opts: { timeoutMs?: number } = {}): Promise
         S3_ACCESS_KEY_ID: accessKeyId,
         S3_SECRET_ACCESS_KEY: secretAccessKey,
       }),
+      s3Store: (bucket, extra = {}) =>
+        createS3Store({
+          endpoint,
+          region,
+          bucket,
+          accessKeyId,
+          secretAccessKey,
+          forcePathStyle: true,
+          ...extra,
+        }),
       async stop() {
         if (proc.exitCode === null) {
           proc.kill("SIGTERM");
