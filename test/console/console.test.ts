@@ -3,8 +3,10 @@
 // `npm run build`) at / in front of an in-process mesh. A person's path through it: register,
 // sign out, a wrong password (the API's error shown), sign in, create a folder, upload by the
 // file picker and see the file READY, download it, rename it, upload by drag-and-drop and a
-// large file through an upload session in parts, move a file to the trash, restore it,
-// with no console errors; screenshots at 1280×800 and 390 px wide go to .tmp/console/.
+// large file through an upload session in parts, an upload over the quota (its error shown),
+// move a file to the trash and restore it; then paging and sort of a 55-item folder and the
+// early refresh of short-lived access tokens. No console errors anywhere; screenshots at
+// 1280×800 and 390 px wide go to .tmp/console/.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,9 +25,9 @@ let page: Page;
 let profile: string;
 const problems: string[] = [];
 let refreshes = 0;
-// Chromium logs every non-2xx fetch as a console error; the one 401 this test provokes on
-// purpose (the wrong password) is expected, anything else fails the test.
-const expectedFailures = [/\/v1\/auth:login$/];
+// Chromium logs every non-2xx fetch as a console error; the two failures this test provokes on
+// purpose (the wrong password, the upload over the quota) are expected, any other fails the test.
+const expectedFailures = [/\/v1\/auth:login$/, /\/v1\/files:upload\?.*name=over-quota\.bin/];
 
 beforeAll(async () => {
   if (!existsSync(join(consoleDir, "index.html")))
@@ -37,7 +39,11 @@ beforeAll(async () => {
     // other suite's client, and failed logins (with the delays they set) are counted per address.
     env: { REDIS_URL: `redis://127.0.0.1:6379/${1 + Math.floor(Math.random() * 15)}` },
     // Access tokens that live 6 s: the console refreshes them ahead of expiry (counted below).
-    serviceEnv: { auth: { ACCESS_TOKEN_TTL: "6s" } },
+    // A quota of 10 MiB + 150 KiB: the 10 MiB upload fits, a 200 KiB one after it does not.
+    serviceEnv: {
+      auth: { ACCESS_TOKEN_TTL: "6s" },
+      file: { DEFAULT_QUOTA_BYTES: String(10 * 1024 * 1024 + 150 * 1024) },
+    },
     gatewayEnv: { CONSOLE_DIR: consoleDir },
   });
   profile = mkdtempSync(join(tmpdir(), "filemesh-console-"));
@@ -201,6 +207,19 @@ describe("web console in Chromium", () => {
       .toBe("READY");
     expect(await row("big.bin").locator("td.num").textContent()).toBe("10 MiB");
     expect(parts.length).toBeGreaterThanOrEqual(2);
+
+    // Over the quota: the upload fails with the API's reason, shown beside the file.
+    await page.locator('input[type="file"]').setInputFiles({
+      name: "over-quota.bin",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.alloc(200 * 1024, 1),
+    });
+    const failed = page.locator(".upload-failed", { hasText: "over-quota.bin" });
+    await failed.waitFor();
+    expect(await failed.locator(".upload-status").textContent()).toContain("QUOTA_EXCEEDED");
+    expect(await row("over-quota.bin").count()).toBe(0);
+    expect(await page.locator(".usage-text").textContent()).toMatch(/of 10 MiB/);
+    await page.screenshot({ path: join(shots, "upload-error-1280.png") });
 
     // Trash, then restore from the trash view.
     await row("renamed.txt").getByRole("button", { name: "Move renamed.txt to trash" }).click();
