@@ -2,27 +2,21 @@
 // or file, so a token one reader got cannot be replayed by another reader of the same folder.
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FileTestMesh, grantOn, rpc, startFileMesh } from "./start-file.js";
+import { describe, expect, it } from "vitest";
+import { rpc, useFileMesh } from "./start-file.js";
 
-let t: FileTestMesh;
-beforeAll(async () => {
-  t = await startFileMesh();
-});
-afterAll(() => t.stop());
+const t = useFileMesh();
 
 type H = Record<string, string>;
-const folder = (h: H, name: string, parentId = "") =>
-  rpc(t.f, t.f.createFolder, { parentId, name, requestId: "" }, h).then((r) => r.file!);
 const list = (h: H, parentId: string, pageSize: number, pageToken = "") =>
   rpc(t.f, t.f.listFiles, { parentId, pageSize, pageToken, orderBy: 0 }, h);
 
 describe("file list paging", () => {
   it("binds ListFiles tokens to the caller: another reader of the folder cannot use them", async () => {
     const [a, b] = [await t.mesh.newUser(), await t.mesh.newUser()];
-    const shared = await folder(a.headers, "shared");
-    for (const n of ["x", "y", "z"]) await folder(a.headers, n, shared.id);
-    await grantOn(t.mesh, a.headers, shared.id, `user:${b.userId}`, "viewer");
+    const shared = await t.folder(a.headers, "shared");
+    for (const n of ["x", "y", "z"]) await t.folder(a.headers, n, shared.id);
+    await t.grant(a.headers, shared.id, `user:${b.userId}`, "viewer");
     const first = await list(a.headers, shared.id, 1);
     expect(first.files.map((f) => f.name)).toEqual(["x"]);
     expect(await failure(list(b.headers, shared.id, 1, first.nextPageToken))).toMatchObject({
