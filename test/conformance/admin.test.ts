@@ -1,4 +1,4 @@
-// REST conformance: the processor's admin routes (ARCHITECTURE.md §7) — the audit log with its
+// REST conformance: the processor's admin routes (docs/architecture.md §7) — the audit log with its
 // filters and paging, dead-letter redrive. The mesh gets a database and a nats-server of its
 // own, so the audit log holds exactly this file's events.
 import { type OwnNats, ownNatsServer } from "@filemesh/kit/testing";

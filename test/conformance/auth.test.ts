@@ -1,4 +1,4 @@
-// REST conformance: auth routes and the gateway's own behaviour (ARCHITECTURE.md §7).
+// REST conformance: auth routes and the gateway's own behaviour (docs/architecture.md §7).
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -19,7 +19,7 @@ const { signup, call, raw, unexercised } = fileClient(() => t.base);
 type Raw = Awaited<ReturnType<typeof raw>>;
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), randomBytes(200)]);
 
-/** The download headers RELIABILITY.md asks for, for a file called `name`. */
+/** The download headers docs/reliability.md asks for, for a file called `name`. */
 function expectDownloadHeaders(res: Raw, name: string, contentType: string) {
   expect(res.status).toBe(200);
   expect(res.headers.get("content-type")).toBe(contentType);

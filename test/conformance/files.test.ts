@@ -1,4 +1,4 @@
-// REST conformance: the JSON file routes of ARCHITECTURE.md §7 through the gateway (fs driver):
+// REST conformance: the JSON file routes of docs/architecture.md §7 through the gateway (fs driver):
 // status codes, JSON shapes and ErrorInfo reasons. Raw bodies: file-content.test.ts.
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

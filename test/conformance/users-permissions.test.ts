@@ -1,4 +1,4 @@
-// REST conformance: user, group, grant and permission routes (ARCHITECTURE.md §7).
+// REST conformance: user, group, grant and permission routes (docs/architecture.md §7).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reasonOf, rest, startTarget, type Target } from "./target.js";
 

@@ -13,7 +13,7 @@ import (
 )
 
 // Services are the upstream services, by the <svc> of their proto package filemesh.<svc>.v1,
-// with the default base port of each (ARCHITECTURE.md §8).
+// with the default base port of each (docs/architecture.md §8).
 var Services = []struct {
 	Name string
 	Env  string

@@ -40,7 +40,7 @@ type reasonKey struct {
 	reason string
 }
 
-// byReason are the HTTP statuses a code alone cannot give: ARCHITECTURE.md §7's 412 and 413
+// byReason are the HTTP statuses a code alone cannot give: docs/architecture.md §7's 412 and 413
 // for the services' reasons, and the gateway's own 405, 413 and 415. A reason counts only on
 // its code. Envoy's convert_grpc_status maps by code alone, so behind Envoy the services'
 // ones stay 400 (FAILED_PRECONDITION) and 429 (RESOURCE_EXHAUSTED).

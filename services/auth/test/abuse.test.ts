@@ -1,4 +1,4 @@
-// Brute force, load shedding, rate limits and admin disable (RELIABILITY.md, "Auth and sessions").
+// Brute force, load shedding, rate limits and admin disable (docs/reliability.md, "Auth and sessions").
 
 import { authv1 } from "@filemesh/contracts";
 import { call, failure } from "@filemesh/kit/testing";

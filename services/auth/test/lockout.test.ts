@@ -1,5 +1,5 @@
 // Issue 12, attack 6: nobody can keep another person out of their account by guessing wrong,
-// while brute force stays throttled (RELIABILITY.md, "Auth and sessions" and "Trust").
+// while brute force stays throttled (docs/reliability.md, "Auth and sessions" and "Trust").
 // Client addresses come from X-Forwarded-For (the harness trusts it, as behind the gateway);
 // each test uses addresses of its own, since the failure counters live in the shared Redis.
 import { randomBytes } from "node:crypto";

@@ -1,4 +1,4 @@
-// Sessions, logout, password change and refresh rotation (RELIABILITY.md, "Auth and sessions"),
+// Sessions, logout, password change and refresh rotation (docs/reliability.md, "Auth and sessions"),
 // checked on the auth service and on another service through the kit's authentication.
 
 import { call, failure } from "@filemesh/kit/testing";

@@ -1,4 +1,4 @@
-// Wiring of the file service, in the order STYLE.md gives. main.ts and the tests call it.
+// Wiring of the file service, in the order docs/conventions.md gives. main.ts and the tests call it.
 import { filev1 } from "@filemesh/contracts";
 import {
   createPageTokens,

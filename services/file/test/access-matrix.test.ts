@@ -1,4 +1,4 @@
-// The access-control matrix of RELIABILITY.md for the file RPCs: every RPC × {owner, editor,
+// The access-control matrix of docs/reliability.md for the file RPCs: every RPC × {owner, editor,
 // viewer, group member (viewer through a group), stranger, anonymous, expired grant, share-link
 // holder}. Only the allowed cells succeed; a denial never tells a hidden file from a missing
 // one. A share-link holder (here: of a viewer link on the whole folder) is anonymous on these

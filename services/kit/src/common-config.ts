@@ -5,7 +5,7 @@ import { parseLimits } from "./ratelimit/gcra.js";
 export const SERVICE_NAMES = ["auth", "user", "permission", "file", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
 
-/** Default gRPC ports (ARCHITECTURE.md §8). Replica i listens on base + 10·i; admin on grpc + 1000. */
+/** Default gRPC ports (docs/architecture.md §8). Replica i listens on base + 10·i; admin on grpc + 1000. */
 export const DEFAULT_PORTS: Record<ServiceName, number> = {
   auth: 50051,
   user: 50052,

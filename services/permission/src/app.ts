@@ -1,4 +1,4 @@
-// Wiring of the permission service, in the order STYLE.md gives. main.ts and the tests call it.
+// Wiring of the permission service, in the order docs/conventions.md gives. main.ts and the tests call it.
 // The server binds first and reports NOT_SERVING until the index is loaded and caught up;
 // the returned promise resolves once it is SERVING.
 import { permissionv1 } from "@filemesh/contracts";

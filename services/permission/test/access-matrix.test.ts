@@ -1,4 +1,4 @@
-// RELIABILITY.md "Access control" for the grant RPCs: every caller kind × every grant RPC,
+// docs/reliability.md "Access control" for the grant RPCs: every caller kind × every grant RPC,
 // only the allowed cells succeed, a denial looks the same whether the file exists or not,
 // fields a caller must not set are ignored or refused.
 import { failure } from "@filemesh/kit/testing";

@@ -1,4 +1,4 @@
-// Fail closed (RELIABILITY.md "Access control", issue 5 item 7): with its Redis gone the
+// Fail closed (docs/reliability.md "Access control", issue 5 item 7): with its Redis gone the
 // service answers UNAVAILABLE (never allow), keeps committing internal writes to Postgres and
 // recovers by itself; a replica cut off from Postgres turns NOT_SERVING and answers
 // UNAVAILABLE instead of a possibly stale answer; a revision from the future is refused.

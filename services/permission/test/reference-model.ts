@@ -1,5 +1,5 @@
 // The tiny reference model the property tests compare against: a plain set of tuples and
-// the definitions of ARCHITECTURE.md §4 evaluated naively (full scans, fixpoints). It knows
+// the definitions of docs/architecture.md §4 evaluated naively (full scans, fixpoints). It knows
 // nothing of the index's maps, closures or the sync.
 const ROLE_RANK: Record<string, number> = { viewer: 1, editor: 2, owner: 3 };
 const PERM_RANK: Record<string, number> = { read: 1, write: 2, share: 2, delete: 3 };

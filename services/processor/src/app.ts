@@ -1,4 +1,4 @@
-// Wiring of the processor, in the order STYLE.md gives. main.ts and the tests call it.
+// Wiring of the processor, in the order docs/conventions.md gives. main.ts and the tests call it.
 import { processorv1 } from "@filemesh/contracts";
 import {
   consumedEventsTableSql,

@@ -1,4 +1,4 @@
-// The access-control matrix of RELIABILITY.md for the group RPCs: every RPC × {admin, member,
+// The access-control matrix of docs/reliability.md for the group RPCs: every RPC × {admin, member,
 // member through a nested group, stranger, anonymous}. Only the allowed cells succeed; a
 // stranger cannot tell a hidden group from a missing one; denied writes change nothing.
 import { failure } from "@filemesh/kit/testing";

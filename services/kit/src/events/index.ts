@@ -1,5 +1,5 @@
 // Event plumbing: NATS/JetStream connection, stream definitions, the transactional outbox and
-// its relay, and idempotent durable consumers. See ARCHITECTURE.md §6.
+// its relay, and idempotent durable consumers. See docs/architecture.md §6.
 export { type ConsumedEvent, type ConsumerOptions, type RunningConsumer, runConsumer } from "./consumer.js";
 export { applyOnce, consumedEventsTableSql, pruneConsumed } from "./inbox.js";
 export { type Listener, type ListenOptions, listenForNotify } from "./listen.js";

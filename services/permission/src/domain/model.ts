@@ -1,4 +1,4 @@
-// The authorization model (ARCHITECTURE.md §4): object types, relations, roles and the
+// The authorization model (docs/architecture.md §4): object types, relations, roles and the
 // permissions they imply. Everything the index, the store and the handlers agree on.
 
 export const ROLES = ["viewer", "editor", "owner"] as const;
