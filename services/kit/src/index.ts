@@ -5,6 +5,7 @@ export * from "./client.js";
 export * from "./common-config.js";
 export * from "./config.js";
 export * from "./db/database.js";
+export * from "./db/queryable.js";
 export * from "./errors.js";
 export * from "./event-relay.js";
 export * from "./events/index.js";

@@ -9,8 +9,8 @@
 // The key lives in the service's `<schema>.secrets` table (created by whichever replica starts
 // first), so every replica accepts the others' tokens and tokens survive restarts.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Queryable } from "./db/queryable.js";
 import { invalidArgument } from "./errors.js";
-import type { Queryable } from "./events/outbox.js";
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;

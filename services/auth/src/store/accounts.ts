@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { alreadyExists, isUniqueViolation } from "@filemesh/kit";
+import { alreadyExists, isUniqueViolation, type Queryable } from "@filemesh/kit";
 import { defineEntity, p } from "@mikro-orm/core";
-import type pg from "pg";
 
 /** auth.accounts as a MikroORM entity (admin queries); hot paths use plain SQL below. */
 export const AccountEntity = defineEntity({
@@ -32,8 +31,6 @@ export interface AccountRow {
   /** Set by the operator (`npm run admin -- grant`), carried into access tokens as `adm`. */
   admin: boolean;
 }
-
-type Queryable = Pick<pg.PoolClient, "query">;
 
 const COLUMNS = `id, email, display_name AS "displayName", password_hash AS "passwordHash",
   create_time AS "createTime", disable_time AS "disableTime", admin`;

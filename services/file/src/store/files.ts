@@ -1,8 +1,6 @@
 // files.files: the tree. Plain SQL on the hot paths; callers pass a pool or their transaction.
 import { randomBytes } from "node:crypto";
-import type pg from "pg";
-
-export type Queryable = Pick<pg.PoolClient, "query">;
+import type { Queryable } from "@filemesh/kit";
 
 export const KIND = { FILE: 1, FOLDER: 2 } as const;
 export const STATE = { UPLOADING: 1, PROCESSING: 2, READY: 3, REJECTED: 4 } as const;

@@ -1,8 +1,9 @@
 // SQL of the janitor's operations: old trash roots, versions in the store's key order, which
 // keys and multipart uploads are still referenced, and the missing-content marks.
+
+import type { Queryable } from "@filemesh/kit";
 import { inTransaction } from "@filemesh/kit";
 import type pg from "pg";
-import type { Queryable } from "./files.js";
 
 /** Trash roots trashed before `before`, oldest first. */
 export async function trashRootsBefore(q: Queryable, before: Date, limit: number): Promise<string[]> {

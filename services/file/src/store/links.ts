@@ -1,7 +1,7 @@
 // files.links: share links. Only a SHA-256 of the token is stored; passwords as scrypt hashes.
 import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
-import type { Queryable } from "./files.js";
+import type { Queryable } from "@filemesh/kit";
 
 const scryptAsync = promisify(scrypt) as (p: string, s: Buffer, n: number) => Promise<Buffer>;
 

@@ -2,8 +2,8 @@
 // records the id of what it made in its own transaction; a retry (even a concurrent one, which
 // waits on the claim) gets that id back. The same id with other parameters is refused.
 import { createHash } from "node:crypto";
+import type { Queryable } from "@filemesh/kit";
 import { type CallContext, invalidArgument } from "@filemesh/kit";
-import type { Queryable } from "./files.js";
 
 export const fingerprintOf = (...parts: unknown[]): string =>
   createHash("sha256").update(JSON.stringify(parts)).digest("base64url");

@@ -1,6 +1,6 @@
 // files.uploads and files.upload_parts: upload sessions. A session reserves its declared
 // size in files.usage from creation until it completes, is cancelled or expires.
-import type { Queryable } from "./files.js";
+import type { Queryable } from "@filemesh/kit";
 import { adjust } from "./usage.js";
 
 /** Stored states; COMPLETING (a commit in flight) shows as ACTIVE. */

@@ -2,8 +2,9 @@
 // sessions, file count and an optional per-user quota. Every change is one conditional UPDATE
 // on the user's row, so concurrent uploads serialise on it and can never together pass the
 // quota.
+
+import type { Queryable } from "@filemesh/kit";
 import { AppError, Code } from "@filemesh/kit";
-import type { Queryable } from "./files.js";
 
 export interface UsageRow {
   used_bytes: string;

@@ -1,5 +1,5 @@
 // files.versions: every stored content of a file (the newest committed one is current).
-import type { Queryable } from "./files.js";
+import type { Queryable } from "@filemesh/kit";
 
 export interface VersionRow {
   id: string;

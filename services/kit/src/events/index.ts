@@ -15,7 +15,6 @@ export {
   type OutboxEvent,
   outboxChannel,
   outboxTableSql,
-  type Queryable,
   TRACEPARENT_HEADER,
 } from "./outbox.js";
 export { type Relay, type RelayOptions, startRelay } from "./relay.js";

@@ -1,9 +1,5 @@
 import { randomUUID } from "node:crypto";
-
-/** Anything with pg's `query`: a PoolClient inside the caller's BEGIN/COMMIT, a Client, a Pool. */
-export interface Queryable {
-  query(text: string, values?: unknown[]): Promise<unknown>;
-}
+import type { Queryable } from "../db/queryable.js";
 
 /** One event on its way out: a row of `<schema>.outbox`, later a JetStream message. */
 export interface OutboxEvent {

@@ -1,10 +1,10 @@
 // The revision log in Postgres: the head (acl.meta) and one row per committed write holding
 // the encoded permissionv1.Change, the idempotency key and the stored response.
 import { permissionv1 } from "@filemesh/contracts";
-import type pg from "pg";
+import type { Queryable } from "@filemesh/kit";
 
 /** A pool or a client inside the caller's transaction. */
-export type Q = Pick<pg.PoolClient, "query">;
+export type Q = Queryable;
 
 export async function readHead(q: Q): Promise<{ revision: number; instance: string }> {
   const { rows } = await q.query<{ revision: string; instance: string }>(

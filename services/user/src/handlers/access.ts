@@ -1,13 +1,10 @@
 // Who may do what to a group. Anyone who is not a member (directly or through nesting) gets
 // the same NOT_FOUND as for a group that does not exist; members who are not admins get
 // PERMISSION_DENIED on changes.
-import { notFound, permissionDenied } from "@filemesh/kit";
-import type pg from "pg";
+import { notFound, permissionDenied, type Queryable } from "@filemesh/kit";
 import type { Role } from "../domain/validate.js";
 import { findGroup, type GroupRow } from "../store/groups.js";
 import { effectiveRole } from "../store/memberships.js";
-
-type Queryable = Pick<pg.PoolClient, "query">;
 
 export const GROUP_NOT_FOUND = () => notFound("GROUP_NOT_FOUND", "no such group");
 

@@ -1,8 +1,7 @@
 // GetMe, UpdateMe, GetUser, LookupUser. A profile missing locally (the user_registered event
 // not consumed yet) is created on the spot from the auth service's account.
 import type { userv1 } from "@filemesh/contracts";
-import { type CallContext, type Handlers, notFound } from "@filemesh/kit";
-import type pg from "pg";
+import { type CallContext, type Handlers, notFound, type Queryable } from "@filemesh/kit";
 import { fieldsToUpdate, type Updatable } from "../domain/field-mask.js";
 import { avatarUrlOf, bioOf, displayNameOf, lookupEmailOf, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
@@ -19,7 +18,6 @@ import { writeTx } from "./tx.js";
 import { lookedUpUser, ownUser, publicUser } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
-type Queryable = Pick<pg.PoolClient, "query">;
 
 // One answer for "no such user", whatever the reason, so lookups cannot enumerate accounts.
 const USER_NOT_FOUND = () => notFound("USER_NOT_FOUND", "no such user");

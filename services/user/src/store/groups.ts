@@ -1,5 +1,5 @@
 // users.groups and the caller's view of them (ListGroups: direct memberships, keyset paging).
-import type pg from "pg";
+import type { Queryable } from "@filemesh/kit";
 import type { Role } from "../domain/validate.js";
 
 export interface GroupRow {
@@ -9,8 +9,6 @@ export interface GroupRow {
   createdBy: string;
   createTime: Date;
 }
-
-type Queryable = Pick<pg.PoolClient, "query">;
 
 const COLUMNS = `g.id, g.name, g.description, g.created_by AS "createdBy", g.create_time AS "createTime"`;
 

@@ -1,10 +1,8 @@
 // users.memberships: direct members of a group (users or groups) with their role, plus the
 // transitive questions the handlers ask (effective role of a user, nesting cycles).
-import type pg from "pg";
+import type { Queryable } from "@filemesh/kit";
 import type { MemberKind, MemberRef } from "../domain/member-ref.js";
 import type { Role } from "../domain/validate.js";
-
-type Queryable = Pick<pg.PoolClient, "query">;
 
 export interface MembershipRow {
   kind: MemberKind;

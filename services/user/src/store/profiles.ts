@@ -1,5 +1,5 @@
 // users.profiles: one row per account, created from auth's user_registered event or lazily.
-import type pg from "pg";
+import type { Queryable } from "@filemesh/kit";
 
 export interface ProfileRow {
   id: string;
@@ -11,8 +11,6 @@ export interface ProfileRow {
   createTime: Date;
   updateTime: Date;
 }
-
-type Queryable = Pick<pg.PoolClient, "query">;
 
 const COLUMNS = `id, email, display_name AS "displayName", avatar_url AS "avatarUrl", bio,
   home_folder_id AS "homeFolderId", create_time AS "createTime", update_time AS "updateTime"`;

@@ -1,9 +1,7 @@
 // users.requests: idempotency records of writes retried with the same request_id. The record
 // is claimed first in the write's own transaction, so a concurrent retry waits for the first
 // attempt and then replays its answer; a rolled-back attempt leaves nothing behind.
-import type pg from "pg";
-
-type Queryable = Pick<pg.PoolClient, "query">;
+import type { Queryable } from "@filemesh/kit";
 
 export interface RequestKey {
   caller: string;
