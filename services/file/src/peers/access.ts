@@ -10,6 +10,7 @@ import {
   type CallContext,
   createClient,
   decodeServiceError,
+  peerOptions,
   serviceIdentity,
   unary,
   unavailable,
@@ -92,10 +93,10 @@ export const linkTuple = (
 });
 
 export function createAccess(config: FileConfig): Access {
-  const tls = config.tlsClients
-    ? { caFile: config.tlsClientCaFile, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
-    : undefined;
-  const client = createClient(permissionv1.PermissionServiceClient, { addrs: config.permissionAddrs, tls });
+  const client = createClient(
+    permissionv1.PermissionServiceClient,
+    peerOptions(config, config.permissionAddrs),
+  );
   const identity = serviceIdentity("file", config);
   let last = "0";
   const down = (ctx: CallContext, what: string, err: unknown) => {

@@ -1,7 +1,7 @@
 // Clients of the peers the user service calls (auth, permission, file), each call with the
 // service's identity on internal methods and a deadline (the caller's remaining time wins).
 import { authv1, filev1, permissionv1 } from "@filemesh/contracts";
-import { type CommonConfig, createClient, serviceIdentity } from "@filemesh/kit";
+import { type CommonConfig, createClient, peerOptions, serviceIdentity } from "@filemesh/kit";
 
 export interface PeerClients {
   auth: authv1.AuthServiceClient;
@@ -14,15 +14,12 @@ export interface PeerClients {
 }
 
 export function createPeerClients(config: CommonConfig): PeerClients {
-  const tls = config.tlsClients
-    ? { caFile: config.tlsClientCaFile, certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
-    : undefined;
-  const auth = createClient(authv1.AuthServiceClient, { addrs: config.authAddrs, tls });
-  const permission = createClient(permissionv1.PermissionServiceClient, {
-    addrs: config.permissionAddrs,
-    tls,
-  });
-  const file = createClient(filev1.FileServiceClient, { addrs: config.fileAddrs, tls });
+  const auth = createClient(authv1.AuthServiceClient, peerOptions(config, config.authAddrs));
+  const permission = createClient(
+    permissionv1.PermissionServiceClient,
+    peerOptions(config, config.permissionAddrs),
+  );
+  const file = createClient(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
   return {
     auth,
     permission,
