@@ -2,6 +2,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import {
   AppError,
+  conflictError,
   decodeServiceError,
   invalidArgument,
   resourceExhausted,
@@ -67,6 +68,21 @@ describe("error mapping", () => {
       expect(d.message).not.toContain("10.0.0.3");
       if (want === status.UNAVAILABLE) expect(d.retryAfterMs).toBe(1000);
     }
+  });
+
+  it("maps a lost race (deadlock, serialization failure) to ABORTED CONFLICT_RETRY only", () => {
+    for (const sqlstate of ["40001", "40P01"]) {
+      const d = decodeServiceError(
+        toServiceError(conflictError(Object.assign(new Error("x"), { code: sqlstate }))),
+      );
+      expect({ code: d.code, reason: d.reason, retryAfterMs: d.retryAfterMs }).toEqual({
+        code: status.ABORTED,
+        reason: "CONFLICT_RETRY",
+        retryAfterMs: 100,
+      });
+    }
+    expect(conflictError(Object.assign(new Error("dup"), { code: "23505" }))).toBeUndefined();
+    expect(conflictError(undefined)).toBeUndefined();
   });
 
   it("marks scaffolding as NOT_IMPLEMENTED", () => {

@@ -128,12 +128,18 @@ export function transientError(err: unknown): AppError | undefined {
   ) {
     return unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry shortly", 1000);
   }
-  if (DB_CONFLICT.has(code)) {
-    return new AppError(status.ABORTED, "CONFLICT_RETRY", "a concurrent change got in the way; retry", {
-      retryAfterMs: 100,
-    });
-  }
-  return undefined;
+  return conflictError(err);
+}
+
+/**
+ * A transaction that lost a race (deadlock or serialization failure, rolled back) as ABORTED
+ * CONFLICT_RETRY: the caller may retry the whole call. Undefined for anything else.
+ */
+export function conflictError(err: unknown): AppError | undefined {
+  if (!DB_CONFLICT.has(String((err as { code?: unknown } | null)?.code ?? ""))) return undefined;
+  return new AppError(status.ABORTED, "CONFLICT_RETRY", "a concurrent change got in the way; retry", {
+    retryAfterMs: 100,
+  });
 }
 
 export function toServiceError(err: unknown, domain = DEFAULT_ERROR_DOMAIN): Partial<ServiceError> {
