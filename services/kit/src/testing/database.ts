@@ -2,7 +2,10 @@
 // must not see other files' rows (the outbox tables of filemesh_test are shared).
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { testDatabaseUrl } from "./index.js";
+
+/** The shared test database (TEST_DATABASE_URL); here, not in index.ts, so neither file imports the other. */
+export const testDatabaseUrl = (): string =>
+  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/filemesh_test";
 
 function withDatabase(url: string, name: string): string {
   const u = new URL(url);

@@ -8,9 +8,6 @@ import { type CallOptions, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { type DecodedError, decodeServiceError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 
-export const testDatabaseUrl = (): string =>
-  process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/filemesh_test";
-
 export const uniqueId = (prefix = "t"): string =>
   `${prefix}${Date.now().toString(36)}${randomBytes(4).toString("hex")}`;
 
@@ -64,7 +61,7 @@ export async function failure(p: Promise<unknown>): Promise<DecodedError> {
   }
   throw new Error("expected the call to fail, but it succeeded");
 }
-export { privateDatabase } from "./database.js";
+export { privateDatabase, testDatabaseUrl } from "./database.js";
 export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { freePort, NATS_SERVER, type OwnNats, ownNatsServer } from "./nats.js";
 export { listServices } from "./reflection.js";
