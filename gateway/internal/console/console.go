@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/filemesh/filemesh/gateway/internal/docs"
 )
 
 // CSP keeps the console to its own origin: its scripts and styles from /, API calls to the same
@@ -49,7 +51,7 @@ func Reserved(p string) bool {
 	switch {
 	case p == "/v1" || strings.HasPrefix(p, "/v1/"):
 		return true
-	case p == "/healthz" || p == "/openapi.json" || p == "/docs" || strings.HasPrefix(p, "/docs/"):
+	case p == "/healthz" || docs.Match(p):
 		return true
 	}
 	// gRPC, gRPC-Web and Connect: /package.Service/Method.
