@@ -47,11 +47,9 @@ const digest = (s: string) => createHash("sha256").update(s).digest("base64url")
 
 function keysOf(email: string, client: string) {
   const a = createHash("sha256").update(email).digest("base64url");
-  return {
-    keys: [`fm:lf:ac:${a}:${digest(client)}`, `fm:lf:c:${client}`, `fm:lf:a:${a}`, `fm:lf:k:${a}`],
-    // Known addresses are stored hashed: they only need to be recognised, never read back.
-    member: digest(client),
-  };
+  // Known addresses are stored hashed: they only need to be recognised, never read back.
+  const member = digest(client);
+  return { keys: [`fm:lf:ac:${a}:${member}`, `fm:lf:c:${client}`, `fm:lf:a:${a}`, `fm:lf:k:${a}`], member };
 }
 
 // KEYS: pair, client, account, known. The account's delay counts only for unknown clients.
