@@ -3,10 +3,9 @@
 // wrong (attack 6). Attacker and victim connect from distinct loopback addresses (127.0.x.y),
 // the address the gateway reports for them.
 import { execFile } from "node:child_process";
-import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reasonOf, rest, startTarget, type Target } from "./target.js";
+import { loopback, reasonOf, rest, restFrom, startTarget, type Target } from "./target.js";
 
 const external = Boolean(process.env.CONFORMANCE_BASE_URL);
 const root = join(import.meta.dirname, "..", "..");
@@ -94,52 +93,15 @@ describe("admin rights (attack 2)", () => {
   });
 });
 
-/** A loopback address of our own (127.0.x.y), distinct within this file. */
-const used = new Set<string>();
-function loopback(): string {
-  for (;;) {
-    const a = `127.0.${1 + Math.floor(Math.random() * 254)}.${2 + Math.floor(Math.random() * 252)}`;
-    if (!used.has(a)) {
-      used.add(a);
-      return a;
-    }
-  }
-}
-
 /** POST with a JSON body from a chosen local address: status and ErrorInfo reason. */
-function postFrom(from: string, path: string, body: unknown): Promise<{ status: number; reason?: string }> {
-  const url = new URL(path, t.base);
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: "POST",
-        localAddress: from,
-        agent: false,
-        headers: { "content-type": "application/json" },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => {
-          text += c;
-        });
-        res.on("end", () => {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch {}
-          const reason = reasonOf(parsed);
-          resolve({ status: res.statusCode ?? 0, ...(reason ? { reason } : {}) });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
+async function postFrom(
+  from: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; reason?: string }> {
+  const res = await restFrom(from, t.base, "POST", path, body);
+  const reason = reasonOf(res.body);
+  return { status: res.status, ...(reason ? { reason } : {}) };
 }
 
 describe.skipIf(external)("someone else's wrong guesses (attack 6)", () => {

@@ -4,9 +4,8 @@
 // x-filemesh-service with the internal token, a sidecar's x-forwarded-client-cert — sent by a
 // client never reach a service. Requests come from distinct loopback addresses (127.0.0.x) so
 // the test can play an attacker and a victim on one machine.
-import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { reasonOf, rest, startTarget, type Target } from "./target.js";
+import { loopback, reasonOf, rest, restFrom, startTarget, type Target } from "./target.js";
 
 const CLASSES = ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"];
 // A small login class, its period unique to this run: the limiter's key holds the limit, so
@@ -14,60 +13,6 @@ const CLASSES = ["login", "register", "lookup", "read", "write", "check", "uploa
 const LOGIN_BURST = 8;
 const LOGIN_LIMIT = `login=${LOGIN_BURST}/${3600 + Math.floor(Math.random() * 100_000)}s:${LOGIN_BURST}`;
 const RATE_LIMITS = [LOGIN_LIMIT, ...CLASSES.slice(1).map((c) => `${c}=1000000/1s:1000000`)].join(",");
-
-/** A loopback address of our own (127.0.0.2–254), distinct within this file. */
-const used = new Set<string>();
-function loopback(): string {
-  for (;;) {
-    const a = `127.0.${1 + Math.floor(Math.random() * 254)}.${2 + Math.floor(Math.random() * 252)}`;
-    if (!used.has(a)) {
-      used.add(a);
-      return a;
-    }
-  }
-}
-
-/** A REST call sent from a chosen local address. */
-function restFrom(
-  from: string,
-  base: string,
-  method: string,
-  path: string,
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
-  const url = new URL(path, base);
-  const data = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname + url.search,
-        method,
-        localAddress: from,
-        agent: false,
-        headers: { ...(data ? { "content-type": "application/json" } : {}), ...headers },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c) => {
-          text += c;
-        });
-        res.on("end", () => {
-          let parsed: unknown = text;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {}
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(data);
-  });
-}
 
 const PASSWORD = "an edge-test passphrase";
 const email = () => `edge-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;

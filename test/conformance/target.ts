@@ -3,6 +3,7 @@
 // started here in front of an in-process mesh.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { request } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { type ServiceName, startTestMesh, type TestMesh } from "../harness/mesh.js";
@@ -125,4 +126,59 @@ export async function rest(
 /** The ErrorInfo reason of a google.rpc.Status JSON body. */
 export function reasonOf(body: any): string | undefined {
   return body?.details?.find((d: any) => String(d["@type"]).endsWith("google.rpc.ErrorInfo"))?.reason;
+}
+
+/** A loopback address of our own (127.0.x.y), distinct within the test file: a test can play an
+ * attacker and a victim on one machine, each with its own per-address limits. */
+const usedLoopbacks = new Set<string>();
+export function loopback(): string {
+  for (;;) {
+    const a = `127.0.${1 + Math.floor(Math.random() * 254)}.${2 + Math.floor(Math.random() * 252)}`;
+    if (!usedLoopbacks.has(a)) {
+      usedLoopbacks.add(a);
+      return a;
+    }
+  }
+}
+
+/** A REST call sent from a chosen local address (see loopback). */
+export function restFrom(
+  from: string,
+  base: string,
+  method: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const url = new URL(path, base);
+  const data = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method,
+        localAddress: from,
+        agent: false,
+        headers: { ...(data ? { "content-type": "application/json" } : {}), ...headers },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c) => {
+          text += c;
+        });
+        res.on("end", () => {
+          let parsed: unknown = text;
+          try {
+            parsed = text ? JSON.parse(text) : undefined;
+          } catch {}
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(data);
+  });
 }
