@@ -77,14 +77,12 @@ describe("F3: CheckBatch is charged per item (check=100/1h:99)", () => {
       { subject: `user:${userId}`, resource: "file:f3", permission: "read", minRevision: "" },
       h,
     );
+  const batch = (u: { userId: string; headers: Record<string, string> }, n: number) =>
+    call(p().checkBatch.bind(p()), { items: items(u.userId, n), minRevision: "" }, u.headers);
 
   it("one CheckBatch of 100 items spends the budget: the next Check is RATE_LIMITED", async () => {
     const u = await mesh.newUser();
-    const res = await call(
-      p().checkBatch.bind(p()),
-      { items: items(u.userId, 100), minRevision: "" },
-      u.headers,
-    );
+    const res = await batch(u, 100);
     expect(res.allowed).toHaveLength(100);
     const refused = await failure(check(u.headers, u.userId));
     expect(refused).toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "RATE_LIMITED" });
@@ -93,11 +91,7 @@ describe("F3: CheckBatch is charged per item (check=100/1h:99)", () => {
 
   it("a batch larger than the budget still works on a full budget, and is paid for", async () => {
     const u = await mesh.newUser();
-    const res = await call(
-      p().checkBatch.bind(p()),
-      { items: items(u.userId, 1000), minRevision: "" },
-      u.headers,
-    );
+    const res = await batch(u, 1000);
     expect(res.allowed).toHaveLength(1000);
     expect(await failure(check(u.headers, u.userId))).toMatchObject({ reason: "RATE_LIMITED" });
     // Another user's budget is untouched.
