@@ -178,28 +178,24 @@ function openapiPath(template, types, inputType) {
   return template.replace(/\{([^}=]+)(=[^}]*)?\}/g, (_, name) => `{${jsonPath(types, inputType, name)}}`);
 }
 
-function jsonPath(types, typeName, dotted) {
-  const out = [];
+/** The fields along a dotted proto path (`parent.file_id`) from typeName. */
+function fieldsAt(types, typeName, dotted) {
+  const fields = [];
   let msg = types.messages.get(componentName(typeName))?.desc;
   for (const part of dotted.split(".")) {
-    const f = msg?.field?.find((x) => x.name === part);
-    if (!f) throw new Error(`openapi: no field ${dotted} in ${typeName}`);
-    out.push(f.jsonName);
-    msg = f.typeName ? types.messages.get(componentName(f.typeName))?.desc : undefined;
-  }
-  return out.join(".");
-}
-
-function fieldAt(types, typeName, dotted) {
-  let msg = types.messages.get(componentName(typeName))?.desc;
-  let field;
-  for (const part of dotted.split(".")) {
-    field = msg?.field?.find((x) => x.name === part);
+    const field = msg?.field?.find((x) => x.name === part);
     if (!field) throw new Error(`openapi: no field ${dotted} in ${typeName}`);
+    fields.push(field);
     msg = field.typeName ? types.messages.get(componentName(field.typeName))?.desc : undefined;
   }
-  return field;
+  return fields;
 }
+
+const jsonPath = (types, typeName, dotted) =>
+  fieldsAt(types, typeName, dotted)
+    .map((f) => f.jsonName)
+    .join(".");
+const fieldAt = (types, typeName, dotted) => fieldsAt(types, typeName, dotted).at(-1);
 
 function operation({ types, builder, svc, method, rule, verb, policy, operationId, comment }) {
   const template = rule[verb];
