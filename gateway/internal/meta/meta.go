@@ -31,9 +31,9 @@ var skipped = map[string]bool{
 // values are dropped, never forwarded: the services take the calling mesh service from
 // x-filemesh-service + x-filemesh-internal-token (or the sidecar's x-forwarded-client-cert)
 // and the client's address from x-forwarded-for, which the gateway writes itself.
+// (x-forwarded-for and x-forwarded-client-cert are covered by the x-forwarded- prefix below.)
 var edgeOnly = map[string]bool{
-	"x-forwarded-client-cert": true, "x-forwarded-for": true, "forwarded": true, "x-real-ip": true,
-	"x-client-ip": true, "true-client-ip": true, "cf-connecting-ip": true,
+	"forwarded": true, "x-real-ip": true, "x-client-ip": true, "true-client-ip": true, "cf-connecting-ip": true,
 }
 
 // edgeOnlyPrefixes: every x-filemesh-* header (the mesh's own: service identity, internal
