@@ -4,7 +4,7 @@
 // mismatch, or access lost, rejects the upload for good (nothing becomes visible, the
 // reservation is released); missing parts leave it open to fix.
 import type { CallContext } from "@filemesh/kit";
-import { AppError, failedPrecondition, inTransaction, invalidArgument } from "@filemesh/kit";
+import { AppError, failedPrecondition, invalidArgument } from "@filemesh/kit";
 import { BlobNotFoundError } from "@filemesh/kit/blob";
 import { AccessDenied, authorize } from "../domain/access.js";
 import { commitContent } from "../domain/commit.js";
@@ -12,8 +12,7 @@ import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import type { FileRow } from "../store/files.js";
 import { transition, UPLOAD, type UploadRow } from "../store/uploads.js";
-import { adjust } from "../store/usage.js";
-import { expectedPartSize, mustBeActive } from "./upload-sessions.js";
+import { expectedPartSize, markAborted, mustBeActive } from "./upload-sessions.js";
 
 const incomplete = (message: string) =>
   invalidArgument("UPLOAD_INCOMPLETE", message, [{ field: "parts", description: message }]);
@@ -41,11 +40,7 @@ async function assemble(deps: FileDeps, u: UploadRow): Promise<void> {
 }
 
 async function reject(deps: FileDeps, u: UploadRow): Promise<void> {
-  await inTransaction(deps.pool, async (tx) => {
-    if (await transition(tx, u.id, UPLOAD.COMPLETING, UPLOAD.ABORTED)) {
-      await adjust(tx, u.owner_id, { reserved: -BigInt(u.size_bytes) });
-    }
-  });
+  await markAborted(deps, u, UPLOAD.COMPLETING);
   await deps.blobs.delete(u.object_key).catch(() => {});
   await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
 }

@@ -42,16 +42,21 @@ export async function releaseExpired(
   return expired.length;
 }
 
+/** Moves the session from `from` to ABORTED and releases its reservation (false: not in `from`). */
+export function markAborted(deps: FileDeps, u: UploadRow, from: number): Promise<boolean> {
+  return inTransaction(deps.pool, async (tx) => {
+    if (!(await transition(tx, u.id, from, UPLOAD.ABORTED))) return false;
+    await adjust(tx, u.owner_id, { reserved: -BigInt(u.size_bytes) });
+    return true;
+  });
+}
+
 /**
  * Ends an ACTIVE session: ABORTED, its reservation released, its parts dropped. False when it
  * was no longer ACTIVE (completed, expired or cancelled meanwhile; nothing changed then).
  */
 export async function abortSession(deps: FileDeps, u: UploadRow): Promise<boolean> {
-  const aborted = await inTransaction(deps.pool, async (tx) => {
-    if (!(await transition(tx, u.id, UPLOAD.ACTIVE, UPLOAD.ABORTED))) return false;
-    await adjust(tx, u.owner_id, { reserved: -BigInt(u.size_bytes) });
-    return true;
-  });
+  const aborted = await markAborted(deps, u, UPLOAD.ACTIVE);
   if (aborted) await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
   return aborted;
 }
