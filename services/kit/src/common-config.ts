@@ -78,16 +78,21 @@ function rateLimitsField(): Field<string> {
 export const rateClasses = (): ReadonlySet<string> =>
   new Set(methodCatalog.map((m) => m.policy.rateClass).filter(Boolean));
 
-/** Per caller and rate class (classes come from the contracts' method policy). */
+/**
+ * Per caller and rate class (classes come from the contracts' method policy). What each one
+ * protects against is in docs/deploy.md ("Per-user limits"): bursts are sized for a browser
+ * (a folder of thumbnails, a dropped folder of files), sustained rates so that one account
+ * cannot take more than a fraction of the seed's cluster-wide targets.
+ */
 export const DEFAULT_RATE_LIMITS = [
   "login=30/1m:20",
   "register=20/1m:10",
   "lookup=30/1m:10",
-  "read=200/1s:400",
-  "write=100/1s:200",
+  "read=500/1s:1000",
+  "write=100/1s:500",
   "check=5000/1s:5000",
-  "upload=50/1s:100",
-  "download=200/1s:400",
+  "upload=100/1s:1000",
+  "download=1000/1s:3000",
   "link=120/1m:60",
 ].join(",");
 
