@@ -1,14 +1,20 @@
-// `buf breaking` against main: compares proto/ with the last commit on main (or BUF_BREAKING_AGAINST).
+// `buf breaking` against the published API: compares proto/ with the commit named in
+// proto/API_BASELINE (the last API clients were promised), or BUF_BREAKING_AGAINST (any git rev).
+// Comparing with `main` would check nothing once a change is committed on main; a baseline that
+// moves only when an API version is deliberately published catches every breaking change since.
 // buf needs the google protos of the other side too, so the comparison runs in a temporary git
 // worktree with node_modules linked in. Skips (successfully) when main has no proto/ yet.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const against = process.env.BUF_BREAKING_AGAINST ?? "main";
+const baselineFile = join(root, "proto", "API_BASELINE");
+const against =
+  process.env.BUF_BREAKING_AGAINST ??
+  (existsSync(baselineFile) ? readFileSync(baselineFile, "utf8").split("\n")[0].trim() : "main");
 const git = (...args) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
 
 let rev;
