@@ -9,6 +9,8 @@ import { waitServing } from "./health.mjs";
 
 export const SERVICES = { auth: 50051, user: 50052, permission: 50053, file: 50054, processor: 50055 };
 export const GATEWAY_PORT = 8080;
+/** The file service's HTTP listener (tus, data plane): gRPC port + 2000, replica i + 10·i. */
+export const FILE_HTTP_PORT = 52054;
 
 export const addrsFor = (service, replicas, host = "127.0.0.1") =>
   Array.from({ length: replicas }, (_, i) => `${host}:${SERVICES[service] + 10 * i}`);
@@ -63,6 +65,9 @@ async function startAll({ root, replicas, env, log, quiet, dist, children, isSto
     ...Object.fromEntries(
       Object.keys(SERVICES).map((s) => [`${s.toUpperCase()}_ADDRS`, addrsFor(s, replicas).join(",")]),
     ),
+    FILE_HTTP_ADDRS: Array.from({ length: replicas }, (_, i) => `127.0.0.1:${FILE_HTTP_PORT + 10 * i}`).join(
+      ",",
+    ),
     ...env,
   };
   const spawnChild = (name, cmd, args, childEnv) => {
@@ -87,6 +92,7 @@ async function startAll({ root, replicas, env, log, quiet, dist, children, isSto
         ...shared,
         GRPC_PORT: String(base + 10 * i),
         ADMIN_PORT: String(base + 1000 + 10 * i),
+        ...(service === "file" ? { FILE_HTTP_PORT: String(FILE_HTTP_PORT + 10 * i) } : {}),
       });
     }
   }

@@ -28,7 +28,8 @@ interface Operation {
 const root = join(import.meta.dirname, "..", "..");
 const DOC_ID = "openapi.json";
 /** Routes of the gateway itself, not of the contracts. */
-const GATEWAY_ROUTES = /^\/(healthz|openapi\.json|docs(\/.*)?)$/;
+// tus (/v1/tus/) is its own protocol (tus.io 1.0.0, docs/architecture.md), not in the document.
+const GATEWAY_ROUTES = /^\/(healthz|openapi\.json|docs(\/.*)?|v1\/tus(\/.*)?)$/;
 /** Envoy-style auto-mapping: a unary RPC at its gRPC path (not part of the REST document). */
 const GRPC_PATH = /^\/filemesh\.[a-z]+\.v[0-9]+\.[A-Za-z]+\/[A-Za-z]+$/;
 

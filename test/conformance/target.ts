@@ -34,6 +34,7 @@ export async function startTarget(opts: {
   env?: Record<string, string>;
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
   gatewayEnv?: Record<string, string>;
+  replicas?: Partial<Record<ServiceName, number>>;
 }): Promise<Target> {
   const external = process.env.CONFORMANCE_BASE_URL;
   if (external) {
@@ -53,6 +54,7 @@ export async function startTarget(opts: {
     services: opts.services,
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.serviceEnv ? { serviceEnv: opts.serviceEnv } : {}),
+    ...(opts.replicas ? { replicas: opts.replicas } : {}),
   });
   const port = await freePort();
   const env: Record<string, string> = { ...process.env, GATEWAY_PORT: String(port) } as Record<
@@ -64,6 +66,7 @@ export async function startTarget(opts: {
     // Services not started here point at a closed port, so /healthz reports them.
     env[`${s.toUpperCase()}_ADDRS`] = addrs || "127.0.0.1:1";
   }
+  env.FILE_HTTP_ADDRS = mesh.env.FILE_HTTP_ADDRS ?? "127.0.0.1:1";
   Object.assign(env, opts.gatewayEnv);
   const child = spawn(bin, [], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";

@@ -7,7 +7,7 @@ import { call, captureLogger, tempKeyDir, testDatabaseUrl, uniqueId } from "@fil
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { startAuthService } from "../../services/auth/src/app.js";
 import { loadAuthConfig } from "../../services/auth/src/config.js";
-import { startFileService } from "../../services/file/src/app.js";
+import { type FileRuntime, startFileService } from "../../services/file/src/app.js";
 import { loadFileConfig } from "../../services/file/src/config.js";
 import { startPermissionService } from "../../services/permission/src/app.js";
 import { loadPermissionConfig } from "../../services/permission/src/config.js";
@@ -73,6 +73,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
   const env: Env = {
     GRPC_PORT: "0",
     ADMIN_PORT: "0",
+    FILE_HTTP_PORT: "0",
     LOG_LEVEL: "info",
     DATABASE_URL: testDatabaseUrl(),
     JWT_KEYS_DIR: tempKeyDir(),
@@ -101,6 +102,10 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
         );
       }
       env[`${s.toUpperCase()}_ADDRS`] = runtimes[s].map((r) => `127.0.0.1:${r.port}`).join(",");
+      if (s === "file") {
+        // The file service's HTTP listeners (tus), for the gateway's FILE_HTTP_ADDRS.
+        env.FILE_HTTP_ADDRS = runtimes[s].map((r) => `127.0.0.1:${(r as FileRuntime).httpPort}`).join(",");
+      }
     }
   } catch (err) {
     for (const rs of Object.values(runtimes)) for (const r of rs) await r.shutdown("start failed");

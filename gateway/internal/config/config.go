@@ -35,6 +35,7 @@ type Config struct {
 	DocsDir         string              // Swagger UI assets served under /docs/
 	ConsoleDir      string              // the built web console served at / (console/dist)
 	Upstreams       map[string][]string // service name → replica host:port list
+	FileHTTP        []string            // the file service's HTTP listeners (tus at /v1/tus/)
 	MaxBodyBytes    int64               // JSON request bodies
 	MaxUploadBytes  int64               // raw google.api.HttpBody request bodies
 	CORSOrigins     []string            // "*" allows any origin; empty allows none
@@ -66,6 +67,7 @@ func Load(getenv func(string) string) (Config, error) {
 		CORSOrigins:     p.origins("CORS_ALLOWED_ORIGINS"),
 		UpstreamTimeout: p.duration("GATEWAY_UPSTREAM_TIMEOUT", 30*time.Second),
 		Upstreams:       map[string][]string{},
+		FileHTTP:        p.addrs("FILE_HTTP_ADDRS", "127.0.0.1:52054"),
 	}
 	for _, s := range Services {
 		cfg.Upstreams[s.Name] = p.addrs(s.Env, fmt.Sprintf("127.0.0.1:%d", s.Port))

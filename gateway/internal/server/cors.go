@@ -11,8 +11,11 @@ import (
 
 const (
 	corsAllowMethods  = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-	corsExposeHeaders = "X-Request-Id, Retry-After, Content-Disposition, Content-Length, Grpc-Status, Grpc-Message"
-	corsMaxAge        = "600"
+	corsExposeHeaders = "X-Request-Id, Retry-After, Content-Disposition, Content-Length, Grpc-Status, Grpc-Message, " +
+		// tus (/v1/tus/): what tus-js-client and Uppy read from responses.
+		"Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Defer-Length, Location, " +
+		"Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm"
+	corsMaxAge = "600"
 )
 
 // cors adds CORS headers for allowed origins and answers preflight requests; it reports

@@ -1,5 +1,6 @@
 // Package server is the gateway's front door on one port: native gRPC (h2c) is proxied to
 // the services (reflection and health answered locally), /healthz reports upstream health,
+// /v1/tus/ is reverse-proxied to the file service's HTTP listener (fileproxy),
 // streaming raw-body routes go to rawbody, POSTs to a unary RPC's gRPC path to automap,
 // and every other REST route through Vanguard.
 package server
@@ -18,6 +19,7 @@ import (
 	"github.com/filemesh/filemesh/gateway/internal/config"
 	"github.com/filemesh/filemesh/gateway/internal/console"
 	"github.com/filemesh/filemesh/gateway/internal/docs"
+	"github.com/filemesh/filemesh/gateway/internal/fileproxy"
 	"github.com/filemesh/filemesh/gateway/internal/grpcproxy"
 	"github.com/filemesh/filemesh/gateway/internal/meta"
 	"github.com/filemesh/filemesh/gateway/internal/rawbody"
@@ -39,6 +41,7 @@ type Server struct {
 	local   *grpc.Server
 	docs    *docs.Handler
 	console *console.Handler
+	files   *fileproxy.Handler
 }
 
 // New wires the gateway from its configuration, schema and upstream pool.
@@ -63,6 +66,10 @@ func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, err
 		local:   newLocalServer(s, pool),
 		docs:    docs.Load(cfg.OpenAPIPath, cfg.DocsDir),
 		console: console.New(cfg.ConsoleDir),
+	}
+	srv.files, err = fileproxy.New(cfg.FileHTTP, cfg.MaxUploadBytes, srv.failHTTP)
+	if err != nil {
+		return nil, err
 	}
 	transcoded := &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout, Transcoded: true}
 	srv.rest, err = rest.NewTranscoder(s, transcoded, http.HandlerFunc(srv.notFound))
@@ -117,6 +124,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.healthz(w, r)
+		return
+	}
+	if fileproxy.Match(r.URL.Path) { // tus: the file service's HTTP listener, streamed
+		s.files.ServeHTTP(w, r)
 		return
 	}
 	if docs.Match(r.URL.Path) {

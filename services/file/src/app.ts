@@ -1,6 +1,7 @@
 // Wiring of the file service, in the order docs/conventions.md gives. main.ts and the tests call it.
 import { filev1 } from "@filemesh/contracts";
 import {
+  callerChecksOf,
   createPageTokens,
   createServiceRuntime,
   type Logger,
@@ -27,9 +28,14 @@ import { createTreeHandlers } from "./handlers/tree-handlers.js";
 import { createUpdateHandlers } from "./handlers/update-handlers.js";
 import { createUsageHandlers } from "./handlers/usage-handlers.js";
 import { createVersionHandlers } from "./handlers/version-handlers.js";
+import { createHttpRouter, startHttpListener } from "./http/server.js";
 import { type Access, createAccess } from "./peers/access.js";
 import { fileEntities } from "./store/entities.js";
 import { fileMigrations } from "./store/migrations.js";
+import { createTusHandler, TUS_PATH } from "./tus/handler.js";
+
+/** The file service's runtime, with the port of its HTTP listener (data plane: tus). */
+export type FileRuntime = Runtime & { httpPort: number };
 
 export interface FileServiceOverrides {
   /** Tests: a fake permission service or a blob store of their own. */
@@ -41,7 +47,7 @@ export async function startFileService(
   config: FileConfig,
   log: Logger,
   overrides: FileServiceOverrides = {},
-): Promise<Runtime> {
+): Promise<FileRuntime> {
   const { runtime, registry } = createServiceRuntime("file", config, log);
   useCallerChecks(runtime, { config, registry, log });
   const access = overrides.access ?? createAccess(config);
@@ -95,6 +101,14 @@ export async function startFileService(
     registry,
   });
   runtime.onShutdown(() => relay.stop());
+  // The data plane's HTTP listener: routes by path prefix (http/server.ts); tus at /v1/tus/.
+  const router = createHttpRouter();
+  router.mount(
+    TUS_PATH,
+    createTusHandler({ deps, checks: callerChecksOf(runtime), log: log.child({ http: "tus" }) }),
+  );
   await runtime.start();
-  return runtime;
+  const http = await startHttpListener({ host: config.host, port: config.httpPort, router, log });
+  runtime.onShutdown(() => http.close(config.shutdownTimeoutMs));
+  return Object.assign(runtime, { httpPort: http.port });
 }

@@ -18,6 +18,11 @@ export const fileSpec = {
   ...redisSpec(),
   ...natsSpec(),
   ...blobSpec(),
+  /**
+   * The plain HTTP listener of the data plane (tus at /v1/tus/, services/file/src/http), on
+   * GRPC_HOST; default gRPC port + 2000 (replica i: + 10·i like the gRPC port). 0: any free port.
+   */
+  httpPort: int("FILE_HTTP_PORT", { default: 52054, min: 0, max: 65535 }),
   /** Largest body of POST /v1/files:upload (UploadFile). */
   maxRawUploadBytes: int("MAX_RAW_UPLOAD_BYTES", { default: 32 * MiB, min: 1 }),
   /** Largest declared size of an upload session. */

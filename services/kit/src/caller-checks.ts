@@ -57,6 +57,19 @@ export function callerChecks(opts: {
   ];
 }
 
+const registered = new WeakMap<Runtime, Middleware[]>();
+
+/**
+ * The caller checks useCallerChecks registered on `runtime` (token, live session, rate limit),
+ * for a listener of the same service that is not gRPC (the file service's HTTP data plane):
+ * the same checks run on the same Redis and JWKS, not a second copy of them.
+ */
+export function callerChecksOf(runtime: Runtime): Middleware[] {
+  const checks = registered.get(runtime);
+  if (!checks) throw new Error("useCallerChecks was not called on this runtime");
+  return checks;
+}
+
 /**
  * Caller checks for a service that is not the auth service: keys from the auth service's
  * JWKS, sessions and rate limits in Redis. Registers the middlewares on the runtime and
@@ -68,9 +81,9 @@ export function useCallerChecks(
 ): Redis {
   const redis = opts.redis ?? createRedis(opts.config.redisUrl, opts.log, "authn");
   const jwks = jwksFromAuthService(opts.config);
-  runtime.use(
-    ...callerChecks({ config: opts.config, redis, registry: opts.registry, fetchJwks: jwks.fetch }),
-  );
+  const checks = callerChecks({ config: opts.config, redis, registry: opts.registry, fetchJwks: jwks.fetch });
+  runtime.use(...checks);
+  registered.set(runtime, checks);
   runtime.onShutdown(() => {
     jwks.close();
     if (!opts.redis) redis.disconnect();

@@ -6,7 +6,7 @@ import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "@filemesh/kit/blob";
 import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { getFile } from "../store/files.js";
-import { expireSessions, getUpload, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
+import { expireSessions, getUpload, METHOD, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { adjust } from "../store/usage.js";
 
 export const uploadNotFound = () => notFound("UPLOAD_NOT_FOUND", "no such upload session");
@@ -38,7 +38,10 @@ export async function releaseExpired(
   const expired = await inTransaction(deps.pool, (tx) =>
     expireSessions(tx, typeof which === "string" ? { ownerId: which } : which),
   );
-  for (const u of expired) await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+  for (const u of expired) {
+    await deps.blobs.abortMultipart(u.object_key, u.multipart_id).catch(() => {});
+    if (u.tail_key) await deps.blobs.delete(u.tail_key).catch(() => {}); // a tus upload's tail
+  }
   return expired.length;
 }
 
@@ -113,14 +116,16 @@ export function expectedPartSize(u: UploadRow, n: number): bigint {
 export function toUpload(u: UploadRow, parts: StoredPart[], partUrls: filev1.PartUrl[] = []): filev1.Upload {
   const state = u.state === UPLOAD.COMPLETING ? UPLOAD.ACTIVE : u.state;
   const committed =
-    u.method === 2 ? u.committed_bytes : String(parts.reduce((n, p) => n + BigInt(p.sizeBytes), 0n));
+    u.method === METHOD.STREAM || u.method === METHOD.TUS
+      ? u.committed_bytes
+      : String(parts.reduce((n, p) => n + BigInt(p.sizeBytes), 0n));
   return filev1.Upload.fromPartial({
     id: u.id,
     parentId: u.parent_id,
     name: u.name,
     sizeBytes: u.size_bytes,
     sha256: u.sha256,
-    method: u.method as filev1.UploadMethod,
+    method: (u.method === METHOD.TUS ? METHOD.STREAM : u.method) as filev1.UploadMethod,
     state: state as filev1.UploadState,
     committedSizeBytes: committed,
     partSizeBytes: u.part_bytes,

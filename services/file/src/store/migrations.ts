@@ -167,5 +167,16 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
         PRIMARY KEY (link_id, client)
       )`,
     ),
+    // tus uploads (method 3) live in files.uploads too (expiry, quota, the session cap and the
+    // janitor apply as to every session): the declared Upload-Length (NULL while deferred; then
+    // size_bytes is what is reserved so far), the Upload-Metadata as sent, and the object
+    // holding the bytes after the last whole part (tail_key, see services/file/src/tus).
+    sqlMigration(
+      "008_tus",
+      `ALTER TABLE files.uploads ADD COLUMN IF NOT EXISTS tus_length bigint,
+        ADD COLUMN IF NOT EXISTS tus_metadata text NOT NULL DEFAULT '',
+        ADD COLUMN IF NOT EXISTS tail_key text`,
+      "CREATE INDEX IF NOT EXISTS uploads_live_tail_idx ON files.uploads (tail_key) WHERE state IN (1, 5) AND tail_key IS NOT NULL",
+    ),
   ];
 }

@@ -5,7 +5,8 @@ import { adjust } from "./usage.js";
 
 /** Stored states; COMPLETING (a commit in flight) shows as ACTIVE. */
 export const UPLOAD = { ACTIVE: 1, COMPLETED: 2, ABORTED: 3, EXPIRED: 4, COMPLETING: 5 } as const;
-export const METHOD = { PARTS: 1, STREAM: 2 } as const;
+/** TUS: a tus 1.0 upload (services/file/src/tus); shown as STREAM on the gRPC surface. */
+export const METHOD = { PARTS: 1, STREAM: 2, TUS: 3 } as const;
 
 export interface UploadRow {
   id: string;
@@ -24,6 +25,10 @@ export interface UploadRow {
   file_id: string | null;
   create_time: Date;
   expire_time: Date;
+  /** tus only: the declared Upload-Length (null while deferred), the metadata, the tail object. */
+  tus_length?: string | null;
+  tus_metadata?: string;
+  tail_key?: string | null;
 }
 
 export interface PartRow {
