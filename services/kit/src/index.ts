@@ -4,6 +4,7 @@ export * from "./caller-checks.js";
 export * from "./client.js";
 export * from "./common-config.js";
 export * from "./config.js";
+export * from "./db/admission.js";
 export * from "./db/database.js";
 export * from "./db/queryable.js";
 export * from "./errors.js";

@@ -8,6 +8,7 @@ import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
 import { inTx } from "../events/tx.js";
 import type { Logger } from "../logger.js";
+import { AdmittedPool } from "./admission.js";
 
 export type { MigrationObject } from "@mikro-orm/core";
 export { Migration } from "@mikro-orm/migrations";
@@ -29,6 +30,8 @@ export interface DatabaseOptions {
   /** The service's own schema (auth, users, acl, files, jobs). */
   schema: string;
   poolSize: number;
+  /** Longest wait for a connection outside a call with a deadline (DEFAULT_QUEUE_WAIT_MS). */
+  queueWaitMs?: number;
   entities: EntitySchema[];
   migrations: MigrationObject[];
   log: Logger;
@@ -51,11 +54,26 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export function createPool(url: string, max: number, log: Logger, name: string): pg.Pool {
-  const pool = new pg.Pool({
+/** Longest wait for a connection of work without a call deadline (admission.ts). */
+export const DEFAULT_QUEUE_WAIT_MS = 10_000;
+
+/**
+ * A pool behind the admission queue (admission.ts): checkouts wait within their call's
+ * deadline instead of failing when all `max` connections are busy.
+ */
+export function createPool(
+  url: string,
+  max: number,
+  log: Logger,
+  name: string,
+  maxWaitMs = DEFAULT_QUEUE_WAIT_MS,
+): AdmittedPool {
+  const pool = new AdmittedPool({
     connectionString: url,
     max,
+    maxWaitMs,
     idleTimeoutMillis: 30_000,
+    // Opening one connection; waiting for a busy one is the admission queue's.
     connectionTimeoutMillis: 5_000,
   });
   // An idle client losing its connection (Postgres restart) must not crash the process.
@@ -89,8 +107,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     },
     logger: (msg) => opts.log.debug({ orm: msg }, "mikro-orm"),
   });
-  const pool = createPool(opts.url, opts.poolSize, opts.log, "primary");
-  const readPool = opts.readUrl ? createPool(opts.readUrl, opts.poolSize, opts.log, "replica") : pool;
+  const pool = createPool(opts.url, opts.poolSize, opts.log, "primary", opts.queueWaitMs);
+  const readPool = opts.readUrl
+    ? createPool(opts.readUrl, opts.poolSize, opts.log, "replica", opts.queueWaitMs)
+    : pool;
   return {
     orm,
     pool,

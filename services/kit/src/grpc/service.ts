@@ -16,6 +16,7 @@ import type {
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { runInCallScope } from "../db/admission.js";
 import { invalidArgument, toServiceError, unimplemented } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { traceIdOf } from "../trace-id.js";
@@ -161,7 +162,9 @@ export function addService<S extends ServiceDef>(
   { log, middlewares, errorDomain }: AddServiceOptions,
   costs: Costs<S> = {},
 ): void {
-  const chain = compose(middlewares);
+  const composed = compose(middlewares);
+  // The call scope: database checkouts made for this call wait within its deadline (db/admission.ts).
+  const chain: typeof composed = (ctx, last) => runInCallScope(ctx, () => composed(ctx, last));
   const impl: UntypedServiceImplementation = {};
   const tolerant: Record<string, MethodDef> = {};
   for (const [key, def] of Object.entries(definition)) {

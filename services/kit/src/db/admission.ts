@@ -1,0 +1,242 @@
+// Admission control in front of a Postgres pool (issue 15 §2): a checkout waits for a free
+// connection for as long as its call can still finish, instead of failing after a fixed
+// timeout. What cannot finish in time is shed at once as UNAVAILABLE `DATABASE_BUSY` with a
+// RetryInfo saying when the queue will have drained (503 + Retry-After through the gateway).
+//
+// - The call a checkout runs for comes from the call scope (AsyncLocalStorage set by the kit's
+//   gRPC service wrapper): its deadline bounds the wait, its cancellation leaves the queue,
+//   its principal is the fairness key. Work outside a call (data endpoints, jobs) waits at
+//   most `maxWaitMs`.
+// - Fair across callers: one FIFO per principal, served round robin, so one user's burst of a
+//   thousand uploads queues behind itself, not in front of everyone else.
+// - Shedding is decided on arrival from the queue ahead and the mean time a connection is
+//   held (an EWMA): a caller that would reach the front after its deadline is refused now, not
+//   when the deadline passes; one that is still queued when only a hold's time is left is
+//   refused then.
+import { AsyncLocalStorage } from "node:async_hooks";
+import pg from "pg";
+import { unavailable } from "../errors.js";
+
+/** What admission needs of the call a query runs for (a CallContext is one). */
+export interface CallScope {
+  /** Absolute deadline in epoch ms. */
+  readonly deadline?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly principal?: { readonly subject: string } | undefined;
+}
+
+const scopes = new AsyncLocalStorage<CallScope>();
+
+/** Runs `fn` (and everything it awaits) on behalf of `scope`. */
+export const runInCallScope = <T>(scope: CallScope, fn: () => T): T => scopes.run(scope, fn);
+export const currentCallScope = (): CallScope | undefined => scopes.getStore();
+
+export interface AdmissionOptions {
+  /** Connections that may be checked out at once (the pool's max). */
+  size: number;
+  /** Longest wait of a checkout outside any call or in a call without deadline. */
+  maxWaitMs: number;
+  /** Hold time assumed before any was measured. */
+  initialHoldMs?: number;
+}
+
+export interface AdmissionStats {
+  inUse: number;
+  waiting: number;
+  admitted: number;
+  shed: number;
+  /** Mean time a connection is held (EWMA, ms). */
+  holdMs: number;
+}
+
+interface Waiter {
+  key: string;
+  grant(): void;
+  fail(err: unknown): void;
+}
+
+const BACKGROUND = "background";
+/** A waiter gives up at least this long before its deadline. */
+const MIN_MARGIN_MS = 25;
+
+export class Admission {
+  private inUse = 0;
+  private waiting = 0;
+  private admitted = 0;
+  private shed = 0;
+  private holdMs: number;
+  private closed = false;
+  /** One FIFO per fairness key; Map order is the round-robin order. */
+  private readonly queues = new Map<string, Waiter[]>();
+
+  constructor(private readonly o: AdmissionOptions) {
+    this.holdMs = o.initialHoldMs ?? 5;
+  }
+
+  stats(): AdmissionStats {
+    const { inUse, waiting, admitted, shed, holdMs } = this;
+    return { inUse, waiting, admitted, shed, holdMs };
+  }
+
+  /** Waits for a permit; resolves with the function that returns it (call it exactly once). */
+  enter(scope: CallScope | undefined = currentCallScope()): Promise<() => void> {
+    if (this.closed) return Promise.reject(new Error("pool is closed"));
+    if (scope?.signal?.aborted) return Promise.reject(scope.signal.reason ?? new Error("cancelled"));
+    if (this.inUse < this.o.size && this.waiting === 0) return Promise.resolve(this.take());
+    const key = scope?.principal?.subject ?? BACKGROUND;
+    const now = Date.now();
+    const budget = Math.min(
+      scope?.deadline !== undefined ? scope.deadline - now : Number.POSITIVE_INFINITY,
+      this.o.maxWaitMs,
+    );
+    const expected = this.expectedWaitMs(key);
+    if (expected > budget) return Promise.reject(this.refuse(expected));
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        scope?.signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter = {
+        key,
+        grant: () => {
+          cleanup();
+          resolve(this.take());
+        },
+        fail: (err) => {
+          cleanup();
+          reject(err);
+        },
+      };
+      const leaveQueue = () => {
+        const q = this.queues.get(key);
+        const i = q?.indexOf(waiter) ?? -1;
+        if (!q || i < 0) return false;
+        q.splice(i, 1);
+        if (q.length === 0) this.queues.delete(key);
+        this.waiting--;
+        return true;
+      };
+      const onAbort = () => {
+        if (leaveQueue()) waiter.fail(scope?.signal?.reason ?? new Error("cancelled"));
+      };
+      // Still queued when only a hold's time is left (and a little for the answer to travel):
+      // it cannot finish; say so before the deadline.
+      const margin = Math.max(2 * this.holdMs, MIN_MARGIN_MS);
+      const giveUpIn = Number.isFinite(budget) ? Math.max(0, budget - margin) : undefined;
+      if (giveUpIn !== undefined) {
+        timer = setTimeout(() => {
+          if (leaveQueue()) waiter.fail(this.refuse(this.expectedWaitMs(key)));
+        }, giveUpIn);
+        timer.unref();
+      }
+      scope?.signal?.addEventListener("abort", onAbort, { once: true });
+      const q = this.queues.get(key);
+      if (q) q.push(waiter);
+      else this.queues.set(key, [waiter]);
+      this.waiting++;
+    });
+  }
+
+  /** Refuses every queued checkout (the pool is ending). */
+  close(): void {
+    this.closed = true;
+    for (const q of this.queues.values()) for (const w of q) w.fail(new Error("pool is closed"));
+    this.queues.clear();
+    this.waiting = 0;
+  }
+
+  /**
+   * When a new waiter of `key` would be admitted: round robin serves one waiter per key in
+   * turn, so at most (its own queue + 1) × keys grants come first, and never more than the
+   * whole queue; `size` grants happen per mean hold.
+   */
+  private expectedWaitMs(key: string): number {
+    const own = this.queues.get(key)?.length ?? 0;
+    const keys = this.queues.size + (own ? 0 : 1);
+    const ahead = Math.min(this.waiting, (own + 1) * keys);
+    return ((ahead + 1) * this.holdMs) / this.o.size;
+  }
+
+  private refuse(expectedMs: number): Error {
+    this.shed++;
+    const retry = Math.min(30_000, Math.max(50, Math.ceil(expectedMs)));
+    return unavailable("DATABASE_BUSY", "the service is busy; retry shortly", retry);
+  }
+
+  private take(): () => void {
+    this.inUse++;
+    this.admitted++;
+    const at = performance.now();
+    let left = false;
+    return () => {
+      if (left) return;
+      left = true;
+      this.inUse--;
+      this.holdMs += (performance.now() - at - this.holdMs) * 0.1;
+      this.next();
+    };
+  }
+
+  private next(): void {
+    while (this.inUse < this.o.size && this.waiting > 0) {
+      const [key, q] = this.queues.entries().next().value as [string, Waiter[]];
+      const w = q.shift()!;
+      this.queues.delete(key);
+      if (q.length) this.queues.set(key, q); // to the back of the round
+      this.waiting--;
+      w.grant();
+    }
+  }
+}
+
+type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: () => void) => void;
+
+/**
+ * A pg.Pool whose checkouts (connect, and so query and inTransaction) pass the admission
+ * queue. At most `max` clients are out at once, so pg-pool's own queue only ever waits for a
+ * connection being opened.
+ */
+export class AdmittedPool extends pg.Pool {
+  readonly admission: Admission;
+
+  constructor(config: pg.PoolConfig & { max: number; maxWaitMs: number }) {
+    const { maxWaitMs, ...rest } = config;
+    super(rest);
+    this.admission = new Admission({ size: config.max, maxWaitMs });
+  }
+
+  override connect(): Promise<pg.PoolClient>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.PoolClient> | undefined {
+    const admitted = this.admit();
+    if (!callback) return admitted;
+    admitted.then(
+      (client) => callback(undefined, client, client.release),
+      (err: Error) => callback(err, undefined, () => {}),
+    );
+    return undefined;
+  }
+
+  override async end(): Promise<void> {
+    this.admission.close();
+    await super.end();
+  }
+
+  private async admit(): Promise<pg.PoolClient> {
+    const leave = await this.admission.enter();
+    let client: pg.PoolClient;
+    try {
+      client = await super.connect();
+    } catch (err) {
+      leave();
+      throw err;
+    }
+    const release = client.release;
+    client.release = (err?: Error | boolean) => {
+      leave();
+      return release.call(client, err);
+    };
+    return client;
+  }
+}

@@ -1,0 +1,167 @@
+// The admission queue in front of the Postgres pool (issue 15 §2), on the real server: far
+// more transactions than connections all complete; a caller whose deadline cannot be met is
+// refused DATABASE_BUSY with a retry hint before its deadline; cancelled waiters leave the
+// queue and no connection leaks; one caller's burst does not starve another.
+import { status } from "@grpc/grpc-js";
+import type pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { type AdmittedPool, type CallScope, runInCallScope } from "../src/db/admission.js";
+import { createPool, inTransaction } from "../src/db/database.js";
+import { decodeServiceError, toServiceError } from "../src/errors.js";
+import { captureLogger, testDatabaseUrl } from "../src/testing/index.js";
+
+const { log } = captureLogger();
+const pools: AdmittedPool[] = [];
+const poolOf = (size: number, maxWaitMs = 10_000) => {
+  const p = createPool(testDatabaseUrl(), size, log, "test", maxWaitMs);
+  pools.push(p);
+  return p;
+};
+afterAll(async () => {
+  for (const p of pools) await p.end();
+});
+
+const scope = (principal: string, deadlineInMs: number, signal?: AbortSignal): CallScope => ({
+  deadline: Date.now() + deadlineInMs,
+  principal: { subject: principal },
+  ...(signal ? { signal } : {}),
+});
+const caught = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+/** Holds every connection of `pool` until the returned function is called. */
+async function holdAll(pool: AdmittedPool, size: number): Promise<() => void> {
+  const held: pg.PoolClient[] = [];
+  for (let i = 0; i < size; i++) held.push(await pool.connect());
+  return () => {
+    for (const c of held) c.release();
+  };
+}
+/** Checks out a client, notes `name` in `order` once admitted, runs a query and releases. */
+async function admitted(pool: AdmittedPool, name: string, order: string[]): Promise<void> {
+  const client = await pool.connect();
+  order.push(name);
+  try {
+    await client.query("SELECT 1");
+  } finally {
+    client.release();
+  }
+}
+/** Resolves when the admission queue holds `n` waiters. */
+async function queued(pool: AdmittedPool, n: number): Promise<void> {
+  while (pool.admission.stats().waiting < n) await new Promise((r) => setTimeout(r, 2));
+}
+
+describe("admission queue on the real Postgres", () => {
+  it("400 concurrent transactions on a pool of 4 all complete, and the pool is whole after", async () => {
+    const pool = poolOf(4);
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) =>
+        runInCallScope(scope(`user:${i % 20}`, 30_000), () =>
+          inTransaction(pool, async (tx) => {
+            const { rows } = await tx.query<{ n: number }>("SELECT $1::int AS n, pg_sleep(0.002)", [i]);
+            return rows[0]!.n;
+          }),
+        ),
+      ),
+    );
+    expect(results).toEqual(Array.from({ length: 400 }, (_, i) => i));
+    expect(pool.admission.stats()).toMatchObject({ inUse: 0, waiting: 0, shed: 0 });
+    expect(pool.totalCount).toBeLessThanOrEqual(4);
+    expect(pool.idleCount).toBe(pool.totalCount);
+  });
+
+  it("a caller that would reach the front after its deadline is refused at once, with a retry hint", async () => {
+    const pool = poolOf(2);
+    // Teach the queue a hold time of about 100 ms.
+    for (let i = 0; i < 12; i++) {
+      await Promise.all([1, 2].map(() => pool.query("SELECT pg_sleep(0.1)")));
+    }
+    expect(pool.admission.stats().holdMs).toBeGreaterThan(60);
+    const release = await holdAll(pool, 2);
+    const waiters = Array.from({ length: 10 }, (_, i) =>
+      runInCallScope(scope(`user:w${i}`, 30_000), () => pool.query("SELECT 1")),
+    );
+    await queued(pool, 10);
+    const started = performance.now();
+    const err = await caught(runInCallScope(scope("user:late", 200), () => pool.query("SELECT 1")));
+    const took = performance.now() - started;
+    release();
+    await Promise.all(waiters);
+    const d = decodeServiceError(toServiceError(err));
+    expect(d).toMatchObject({ code: status.UNAVAILABLE, reason: "DATABASE_BUSY" });
+    expect(d.retryAfterMs).toBeGreaterThan(200);
+    expect(took).toBeLessThan(50);
+  });
+
+  it("a queued caller whose deadline comes first is refused before the deadline, not after", async () => {
+    const pool = poolOf(1);
+    const release = await holdAll(pool, 1);
+    const started = performance.now();
+    const err = await caught(runInCallScope(scope("user:a", 300), () => pool.query("SELECT 1")));
+    const took = performance.now() - started;
+    release();
+    expect(decodeServiceError(toServiceError(err))).toMatchObject({
+      code: status.UNAVAILABLE,
+      reason: "DATABASE_BUSY",
+    });
+    expect(took).toBeGreaterThan(200);
+    expect(took).toBeLessThan(300);
+    expect(pool.admission.stats()).toMatchObject({ inUse: 0, waiting: 0 });
+  });
+
+  it("outside any call the wait is bounded by maxWaitMs", async () => {
+    const pool = poolOf(1, 150);
+    const release = await holdAll(pool, 1);
+    const started = performance.now();
+    const err = await caught(pool.query("SELECT 1"));
+    release();
+    expect(decodeServiceError(toServiceError(err)).reason).toBe("DATABASE_BUSY");
+    expect(performance.now() - started).toBeLessThan(300);
+  });
+
+  it("cancelled waiters leave the queue; the others complete and no connection leaks", async () => {
+    const pool = poolOf(3);
+    const release = await holdAll(pool, 3);
+    const controllers = Array.from({ length: 60 }, () => new AbortController());
+    const calls = controllers.map((c, i) =>
+      caught(
+        runInCallScope(scope(`user:${i % 5}`, 30_000, c.signal), () =>
+          inTransaction(pool, (tx) => tx.query("SELECT pg_sleep(0.001)")),
+        ),
+      ),
+    );
+    await queued(pool, 60);
+    controllers.forEach((c, i) => {
+      if (i % 2 === 0) c.abort(new Error("cancelled by the client"));
+    });
+    expect(pool.admission.stats().waiting).toBe(30);
+    release();
+    const outcomes = await Promise.all(calls);
+    outcomes.forEach((o, i) => {
+      if (i % 2 === 0) expect((o as Error).message).toBe("cancelled by the client");
+      else expect(o).toBeUndefined();
+    });
+    expect(pool.admission.stats()).toMatchObject({ inUse: 0, waiting: 0 });
+    expect(pool.idleCount).toBe(pool.totalCount);
+    expect(pool.totalCount).toBeLessThanOrEqual(3);
+  });
+
+  it("one user's burst does not starve another user", async () => {
+    const pool = poolOf(2);
+    const release = await holdAll(pool, 2);
+    const order: string[] = [];
+    const burst = Array.from({ length: 100 }, (_, i) =>
+      runInCallScope(scope("user:bulk", 30_000), () => admitted(pool, `bulk${i}`, order)),
+    );
+    await queued(pool, 100);
+    const other = runInCallScope(scope("user:other", 30_000), () => admitted(pool, "other", order));
+    release();
+    await Promise.all([...burst, other]);
+    // Round robin admits it second; FIFO would admit it last (101st).
+    expect(order.indexOf("other")).toBe(1);
+    expect(order).toHaveLength(101);
+  });
+});
