@@ -3,6 +3,7 @@
 // and traceparent forwarded as metadata.
 import { readFileSync } from "node:fs";
 import { type CallOptions, type Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { PRINCIPAL_HEADER, principalHeader } from "./auth/forwarded.js";
 import type { CallContext } from "./grpc/context.js";
 
 export interface ClientOptions {
@@ -43,9 +44,14 @@ export function createClient<C extends Client>(Ctor: Ctor<C>, opts: ClientOption
 }
 
 export interface OutgoingOptions {
-  ctx?: Pick<CallContext, "deadline" | "requestId" | "traceparent" | "metadata"> | undefined;
+  ctx?: Pick<CallContext, "deadline" | "requestId" | "traceparent" | "metadata" | "principal"> | undefined;
   timeoutMs: number;
-  /** Forward the caller's `authorization` header (acting on the end user's behalf). */
+  /**
+   * Forward the caller's `authorization` header (acting on the end user's behalf), and the
+   * user's verified principal (`x-filemesh-principal`, auth/forwarded.ts): a receiver that
+   * sees this service's identity on the call too (pass it in `metadata`) trusts it without
+   * verifying the token again or limiting the user twice.
+   */
   forwardAuthorization?: boolean;
   metadata?: Record<string, string>;
 }
@@ -60,6 +66,8 @@ export function outgoing({ ctx, timeoutMs, forwardAuthorization, metadata: extra
   if (forwardAuthorization) {
     const auth = ctx?.metadata.get("authorization")[0];
     if (typeof auth === "string") metadata.set("authorization", auth);
+    const principal = ctx?.principal ? principalHeader(ctx.principal) : undefined;
+    if (principal) metadata.set(PRINCIPAL_HEADER, principal);
   }
   for (const [k, v] of Object.entries(extra ?? {})) metadata.set(k, v);
   const own = Date.now() + timeoutMs;

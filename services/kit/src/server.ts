@@ -7,7 +7,7 @@ import type { Middleware } from "./grpc/middleware.js";
 import { type AddServiceOptions, addService, type Costs, type Handlers } from "./grpc/service.js";
 import { addHealth, type Health } from "./health.js";
 import type { Logger } from "./logger.js";
-import { loggingMiddleware, metricsMiddleware, type Registry, startAdminServer } from "./metrics.js";
+import { observeMiddleware, type Registry, startAdminServer } from "./metrics.js";
 import { addReflection } from "./reflection.js";
 import { type Tracing, tracingMiddleware } from "./tracing.js";
 
@@ -78,10 +78,10 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   const serviceOpts: AddServiceOptions = {
     log: opts.log,
     errorDomain: `${opts.name}.filemesh`,
+    // Without a tracer the call context makes its traceparent on first use (no middleware).
     middlewares: [
-      tracingMiddleware(opts.tracing.tracer),
-      metricsMiddleware(opts.registry),
-      loggingMiddleware(),
+      ...(opts.tracing.tracer ? [tracingMiddleware(opts.tracing.tracer)] : []),
+      observeMiddleware(opts.registry),
       ...(opts.middlewares ?? []),
     ],
   };

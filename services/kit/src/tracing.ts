@@ -15,6 +15,7 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { metadataString } from "./grpc/context.js";
 import type { Middleware } from "./grpc/middleware.js";
 import { newTraceparent, TRACEPARENT, traceIdOf } from "./trace-id.js";
 
@@ -37,9 +38,15 @@ export function initTracing(service: string, otlpEndpoint: string | undefined): 
   return { tracer: provider.getTracer("filemesh"), shutdown: () => provider.shutdown() };
 }
 
+/**
+ * Spans per call when a tracer is configured. Without one the runtime leaves this middleware
+ * out: the call context derives its traceparent on first use (grpc/service.ts), so a call
+ * that never logs or calls out costs nothing for tracing.
+ */
 export function tracingMiddleware(tracer: Tracer | undefined): Middleware {
   return async (ctx, next) => {
-    const incoming = ctx.traceparent && TRACEPARENT.test(ctx.traceparent) ? ctx.traceparent : undefined;
+    const given = metadataString(ctx.metadata, "traceparent");
+    const incoming = given && TRACEPARENT.test(given) ? given : undefined;
     if (!tracer) {
       ctx.traceparent = incoming ? newTraceparent(traceIdOf(incoming)) : newTraceparent();
       return next();

@@ -132,7 +132,10 @@ export function createAccess(config: FileConfig): Access {
         {
           ctx,
           timeoutMs: Math.min(config.clientTimeoutMs, 5_000),
-          ...(who.asService ? { metadata: identity } : { forwardAuthorization: true }),
+          // As the user: their token and verified principal, with this service's identity so
+          // the permission service takes the principal as forwarded (kit auth/forwarded.ts).
+          metadata: identity,
+          forwardAuthorization: !who.asService,
         },
       );
     } catch (err) {

@@ -1,3 +1,4 @@
+export * from "./forwarded.js";
 export * from "./jwks.js";
 export * from "./middleware.js";
 export * from "./session-keys.js";

@@ -6,10 +6,13 @@
 //    need the admin claim. A method may also list service callers: a call from one of them
 //    that carries no access token runs as that service (a call with a token is the user's).
 //    The principal is handed to handlers as ctx.principal.
+//  - a user's call forwarded by a mesh service that proves its identity (the verified
+//    forwarder, auth/forwarded.ts): the session is checked, the token is not verified again.
 import { timingSafeEqual } from "node:crypto";
 import { permissionDenied, unauthenticated, unavailable } from "../errors.js";
 import { type CallContext, metadataString } from "../grpc/context.js";
 import type { Middleware } from "../grpc/middleware.js";
+import { FORWARDERS, PRINCIPAL_HEADER, parsePrincipalHeader } from "./forwarded.js";
 import type { KeySource } from "./jwks.js";
 import type { SessionChecker } from "./session-keys.js";
 import { createVerifyCache, type VerifySettings } from "./verify.js";
@@ -96,6 +99,15 @@ export function xfccFields(element: string): [string, string][] | undefined {
 
 export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
   const verified = createVerifyCache();
+  const liveSession = async (sid: string, sub: string): Promise<void> => {
+    let live: boolean;
+    try {
+      live = await o.sessions.isLive(sid, sub);
+    } catch {
+      throw unavailable("SESSION_STORE_UNAVAILABLE", "cannot check the session right now", 1000);
+    }
+    if (!live) throw unauthenticated("SESSION_ENDED", "the session has ended; log in again");
+  };
   return async (ctx, next) => {
     const policy = ctx.method.policy;
     if (policy.internalCallers.length > 0) {
@@ -108,6 +120,27 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
       return next();
     }
     if (policy.public) return next();
+    const forwarded = metadataString(ctx.metadata, PRINCIPAL_HEADER);
+    if (forwarded !== undefined) {
+      const by = callingService(ctx, o.internal);
+      const claims = by !== undefined && FORWARDERS.has(by) ? parsePrincipalHeader(forwarded) : undefined;
+      // Without a proven forwarder the header is ignored: an outside call like any other.
+      if (claims) {
+        if (claims.exp * 1000 <= Date.now()) throw unauthenticated("TOKEN_EXPIRED", "access token expired");
+        await liveSession(claims.sid, claims.sub);
+        if (policy.admin && !claims.admin)
+          throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
+        ctx.principal = {
+          subject: `user:${claims.sub}`,
+          userId: claims.sub,
+          sessionId: claims.sid,
+          admin: claims.admin,
+          expiresAt: claims.exp * 1000,
+          forwardedBy: by,
+        };
+        return next();
+      }
+    }
     const header = metadataString(ctx.metadata, "authorization");
     if (!header && policy.serviceCallers.length > 0) {
       // Any other service (in xfcc mode also the gateway, which proves its own identity on
@@ -122,13 +155,7 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
     const token = BEARER.exec(header)?.[1];
     if (!token) throw unauthenticated("INVALID_TOKEN", "invalid access token: expected a Bearer token");
     const claims = await verified.verify(token, o.keys, o.verify);
-    let live: boolean;
-    try {
-      live = await o.sessions.isLive(claims.sid, claims.sub);
-    } catch {
-      throw unavailable("SESSION_STORE_UNAVAILABLE", "cannot check the session right now", 1000);
-    }
-    if (!live) throw unauthenticated("SESSION_ENDED", "the session has ended; log in again");
+    await liveSession(claims.sid, claims.sub);
     if (policy.admin && !claims.admin)
       throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
     ctx.principal = {
@@ -136,6 +163,7 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
       userId: claims.sub,
       sessionId: claims.sid,
       admin: claims.admin,
+      expiresAt: claims.exp * 1000,
     };
     return next();
   };

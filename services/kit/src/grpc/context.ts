@@ -10,6 +10,13 @@ export interface Principal {
   readonly userId?: string;
   readonly sessionId?: string;
   readonly admin?: boolean;
+  /**
+   * The mesh service that forwarded this user's call after checking the user itself (the
+   * verified forwarder, auth/forwarded.ts): not re-limited here.
+   */
+  readonly forwardedBy?: string;
+  /** When the user's access token expires (epoch ms); a forwarded principal lapses with it. */
+  readonly expiresAt?: number;
 }
 
 /** What every handler receives besides its request. */

@@ -22,6 +22,14 @@ export interface ResponseHeader {
   send(): void;
 }
 
+/** Throws unless a handler may send `key` (lower case) with `value` as a response header. */
+export function checkHeader(key: string, value: string): void {
+  if (RESERVED.has(key) || key.startsWith("grpc-") || key.startsWith(":") || key.endsWith("-bin")) {
+    throw new Error(`response header ${key} is reserved`);
+  }
+  if (!PRINTABLE_ASCII.test(value)) throw new Error(`response header ${key} is not printable ASCII`);
+}
+
 /**
  * The response headers (gRPC initial metadata) of one call: collected by `set`, sent once
  * by `send` through `sendMetadata` (the grpc-js call's).
@@ -33,10 +41,7 @@ export function responseHeader(sendMetadata: (md: Metadata) => void): ResponseHe
     set(name, value) {
       const key = name.toLowerCase();
       if (sent) throw new Error(`response header ${key} set after the headers were sent`);
-      if (RESERVED.has(key) || key.startsWith("grpc-") || key.startsWith(":") || key.endsWith("-bin")) {
-        throw new Error(`response header ${key} is reserved`);
-      }
-      if (!PRINTABLE_ASCII.test(value)) throw new Error(`response header ${key} is not printable ASCII`);
+      checkHeader(key, value);
       md.set(key, value); // grpc-js refuses names outside [0-9a-z_.-]
     },
     send() {

@@ -7,22 +7,22 @@
 // Methods without a handler answer UNIMPLEMENTED with reason NOT_IMPLEMENTED.
 import { once } from "node:events";
 import { type MethodInfo, methodCatalog } from "@filemesh/contracts";
-import type {
+import {
   Metadata,
-  Server,
-  ServerReadableStream,
-  ServerUnaryCall,
-  ServerWritableStream,
-  sendUnaryData,
-  UntypedServiceImplementation,
+  type Server,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { runInCallScope } from "../db/admission.js";
 import { invalidArgument, toServiceError, unimplemented } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { traceIdOf } from "../trace-id.js";
-import { type CallContext, metadataString, requestIdFrom } from "./context.js";
+import { newTraceparent, traceIdOf } from "../trace-id.js";
+import { type CallContext, metadataString, type Principal, requestIdFrom } from "./context.js";
 import { compose, type Middleware } from "./middleware.js";
-import { responseHeader } from "./response-header.js";
+import { checkHeader } from "./response-header.js";
 
 interface MethodDef {
   path: string;
@@ -99,60 +99,123 @@ interface AnyCall {
   off(event: "cancelled", listener: () => void): unknown;
 }
 
-function contextFor(
-  call: AnyCall,
-  method: MethodInfo,
-  log: Logger,
-  cost?: number,
-): { ctx: CallContext; done: () => void } {
-  const controller = new AbortController();
-  const onCancel = () => controller.abort(new Error("cancelled"));
-  call.on("cancelled", onCancel);
-  const raw = call.getDeadline();
-  const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? Number(raw) : undefined;
-  let timer: NodeJS.Timeout | undefined;
-  if (deadline !== undefined) {
-    timer = setTimeout(
-      () => controller.abort(new Error("deadline exceeded")),
-      Math.max(0, deadline - Date.now()),
-    );
-    timer.unref();
+/**
+ * The context of one call. Everything a call may never need is made on first use: the
+ * abort signal (and its deadline timer and cancel listener), the child logger, the request id
+ * when the caller sent none, the peer address and the response headers' metadata. Most calls
+ * use none of them, so a call costs no closures, timers or loggers of its own.
+ */
+class Call implements CallContext {
+  readonly method: MethodInfo;
+  readonly metadata: Metadata;
+  readonly deadline?: number;
+  readonly cost?: number;
+  principal?: Principal;
+  #call: AnyCall;
+  #log: Logger;
+  #child: Logger | undefined;
+  #requestId: string | undefined;
+  #traceparent: string | undefined;
+  #controller: AbortController | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #onCancel: (() => void) | undefined;
+  #header: Metadata | undefined;
+  #sent = false;
+
+  constructor(call: AnyCall, method: MethodInfo, log: Logger, cost: number | undefined) {
+    this.method = method;
+    this.metadata = call.metadata;
+    this.#call = call;
+    this.#log = log;
+    if (cost !== undefined) this.cost = cost;
+    const raw = call.getDeadline();
+    const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? Number(raw) : undefined;
+    if (deadline !== undefined) this.deadline = deadline;
   }
-  const requestId = requestIdFrom(call.metadata);
-  const traceparent = metadataString(call.metadata, "traceparent");
-  const header = responseHeader((md) => call.sendMetadata(md));
-  const ctx = {
-    method,
-    requestId,
-    metadata: call.metadata,
-    signal: controller.signal,
-    peer: call.getPeer(),
-    setHeader: header.set,
-    sendHeader: header.send,
-    ...(cost !== undefined ? { cost } : {}),
-    ...(traceparent ? { traceparent } : {}),
-    ...(deadline !== undefined ? { deadline } : {}),
-  } as CallContext;
-  // The per-call child logger is made on first use (most successful calls never log), with
-  // the trace id of the call as it is then (the tracing middleware runs first).
-  let child: Logger | undefined;
-  Object.defineProperty(ctx, "log", {
-    enumerable: true,
-    get: () => {
-      child ??= log.child({ rpc: method.path, request_id: requestId, trace_id: traceIdOf(ctx.traceparent) });
-      return child;
-    },
-    set: (l: Logger) => {
-      child = l;
-    },
-  });
-  return {
-    ctx,
-    done: () => {
-      if (timer) clearTimeout(timer);
-      call.off("cancelled", onCancel);
-    },
-  };
+
+  get requestId(): string {
+    this.#requestId ??= requestIdFrom(this.metadata);
+    return this.#requestId;
+  }
+
+  get peer(): string {
+    return this.#call.getPeer();
+  }
+
+  /**
+   * This call's W3C traceparent: set by the tracing middleware when tracing is on; otherwise,
+   * on first use, a new span of the caller's trace (or of a new trace when the caller sent
+   * none or a malformed one), so logs of one request share a trace_id.
+   */
+  get traceparent(): string {
+    if (this.#traceparent === undefined) {
+      const incoming = metadataString(this.metadata, "traceparent");
+      this.#traceparent = newTraceparent(incoming ? traceIdOf(incoming) : undefined);
+    }
+    return this.#traceparent;
+  }
+
+  set traceparent(value: string) {
+    this.#traceparent = value;
+  }
+
+  get log(): Logger {
+    this.#child ??= this.#log.child({
+      rpc: this.method.path,
+      request_id: this.requestId,
+      trace_id: traceIdOf(this.traceparent),
+    });
+    return this.#child;
+  }
+
+  set log(l: Logger) {
+    this.#child = l;
+  }
+
+  /** True when a line at `level` would be written (without making the child logger). */
+  logs(level: "debug" | "info"): boolean {
+    return (this.#child ?? this.#log).isLevelEnabled(level);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      const controller = new AbortController();
+      this.#controller = controller;
+      this.#onCancel = () => controller.abort(new Error("cancelled"));
+      this.#call.on("cancelled", this.#onCancel);
+      if ((this.#call as { cancelled?: boolean }).cancelled) controller.abort(new Error("cancelled"));
+      if (this.deadline !== undefined) {
+        this.#timer = setTimeout(
+          () => controller.abort(new Error("deadline exceeded")),
+          Math.max(0, this.deadline - Date.now()),
+        );
+        this.#timer.unref();
+      }
+    }
+    return this.#controller.signal;
+  }
+
+  setHeader(name: string, value: string): void {
+    const key = name.toLowerCase();
+    if (this.#sent) throw new Error(`response header ${key} set after the headers were sent`);
+    checkHeader(key, value);
+    this.#header ??= new Metadata();
+    this.#header.set(key, value); // grpc-js refuses names outside [0-9a-z_.-]
+  }
+
+  /** Sends the headers set so far (once); with none set, grpc-js sends its own with the response. */
+  sendHeader(): void {
+    if (this.#sent) return;
+    this.#sent = true;
+    if (this.#header) this.#call.sendMetadata(this.#header);
+  }
+
+  done(): void {
+    if (this.#controller) {
+      if (this.#timer) clearTimeout(this.#timer);
+      if (this.#onCancel) this.#call.off("cancelled", this.#onCancel);
+    }
+  }
 }
 
 export function addService<S extends ServiceDef>(
@@ -181,24 +244,27 @@ export function addService<S extends ServiceDef>(
     const cost = (request: unknown) => (costOf && !isUndecodable(request) ? costOf(request) : undefined);
     if (!def.requestStream && !def.responseStream) {
       impl[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const { ctx, done } = contextFor(call, method, log, cost(call.request));
+        const ctx = new Call(call, method, log, cost(call.request));
         let response: unknown;
         chain(ctx, async () => {
           if (isUndecodable(call.request)) throw malformed();
           response = await h(call.request, ctx);
-        })
-          .then(
-            () => {
-              ctx.sendHeader();
-              callback(null, response);
-            },
-            (err) => callback(toServiceError(err, errorDomain)),
-          )
-          .finally(done);
+        }).then(
+          () => {
+            ctx.done();
+            ctx.sendHeader();
+            callback(null, response);
+          },
+          (err) => {
+            ctx.done();
+            callback(toServiceError(err, errorDomain));
+          },
+        );
       };
     } else if (def.requestStream && !def.responseStream) {
       impl[key] = (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-        const { ctx, done } = contextFor(call, method, log);
+        const ctx = new Call(call, method, log, undefined);
+        const done = () => ctx.done();
         let response: unknown;
         chain(ctx, async () => {
           response = await h(checked(call), ctx);
@@ -214,7 +280,8 @@ export function addService<S extends ServiceDef>(
       };
     } else if (!def.requestStream && def.responseStream) {
       impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
-        const { ctx, done } = contextFor(call, method, log, cost(call.request));
+        const ctx = new Call(call, method, log, cost(call.request));
+        const done = () => ctx.done();
         chain(ctx, async () => {
           if (isUndecodable(call.request)) throw malformed();
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {

@@ -55,6 +55,43 @@ export async function takeToken(redis: Redis, key: string, limit: Limit, cost = 
   return Number(await GCRA(redis, [`${key}:us`], [intervalUs, intervalUs * limit.burst, n, limit.burst + 1]));
 }
 
+const LEASE = redisScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local need = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat + (need - 1) * interval - now - tolerance
+if wait > 0 then return {0, math.ceil(wait / 1000)} end
+local grant = math.max(need, math.min(want, math.floor((now + tolerance - tat) / interval) + 1))
+local new_tat = tat + grant * interval
+redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
+return {grant, 0}`);
+
+/**
+ * Takes between `need` and `want` tokens at once (as many as the budget holds, at least
+ * `need`; 1 ≤ need ≤ want, need ≤ burst + 1), on the same key and clock as takeToken: the
+ * local token bucket's lease (ratelimit/local-bucket.ts). Returns the tokens granted (0 when
+ * refused) and, when refused, the milliseconds (≥ 1) until `need` would be.
+ */
+export async function leaseTokens(
+  redis: Redis,
+  key: string,
+  limit: Limit,
+  need: number,
+  want: number,
+): Promise<{ granted: number; waitMs: number }> {
+  const intervalUs = (limit.periodMs * 1000) / limit.rate;
+  const r = (await LEASE(redis, [`${key}:us`], [intervalUs, intervalUs * limit.burst, need, want])) as [
+    number,
+    number,
+  ];
+  return { granted: Number(r[0]), waitMs: Number(r[1]) };
+}
+
 const UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /**

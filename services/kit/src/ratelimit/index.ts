@@ -1,2 +1,3 @@
 export * from "./gcra.js";
+export * from "./local-bucket.js";
 export * from "./middleware.js";

@@ -1,10 +1,13 @@
 // Per-caller rate limits by the method's rate class (from the contracts). The caller is the
 // principal when authenticated, else the client address. A call costs `ctx.cost` tokens (set
 // from the method's cost hook when the service was registered, e.g. CheckBatch: its items;
-// default 1) — taken in the same single script call, no extra round trip. Exceeded → RESOURCE_EXHAUSTED with
+// default 1) — taken in the same single script call, no extra round trip; a local token bucket
+// leases a caller's tokens in batches (ratelimit/local-bucket.ts), so most calls take no round
+// trip at all. Exceeded → RESOURCE_EXHAUSTED with
 // RetryInfo (429 + Retry-After through the gateway). Mesh services calling as themselves are
 // not limited: they call on behalf of many clients, each limited where it came in (one shared
-// budget would let a few clients starve everyone's share links). If Redis is unreachable the
+// budget would let a few clients starve everyone's share links); nor are calls a mesh service
+// forwards for a user it already limited (ctx.principal.forwardedBy). If Redis is unreachable the
 // limiter lets calls through (and counts it): availability over throttling; brute-force
 // protection of logins has its own fail-closed path in the auth service.
 import { isIP } from "node:net";
@@ -13,7 +16,8 @@ import type { Counter } from "prom-client";
 import { resourceExhausted } from "../errors.js";
 import type { CallContext } from "../grpc/context.js";
 import type { Middleware } from "../grpc/middleware.js";
-import { type Limit, takeToken } from "./gcra.js";
+import type { Limit } from "./gcra.js";
+import { createLocalBucket, type LocalBucketOptions } from "./local-bucket.js";
 
 export interface RateLimitOptions {
   redis: Redis;
@@ -23,6 +27,8 @@ export interface RateLimitOptions {
   /** Proxies in front of the service that appended to X-Forwarded-For (TRUSTED_PROXY_HOPS). */
   trustedProxyHops?: number;
   failOpen?: Counter;
+  /** The local token bucket in front of Redis (ratelimit/local-bucket.ts). */
+  localBucket?: LocalBucketOptions;
 }
 
 /**
@@ -57,25 +63,45 @@ function normalizeAddress(entry: string): string | undefined {
 }
 
 export function rateLimitMiddleware(o: RateLimitOptions): Middleware {
-  return async (ctx, next) => {
+  const bucket = createLocalBucket(o.redis, o.localBucket);
+  // The key of each (class, limit) once: "fm:rl:<class>:<rate>/<period>:" + who.
+  const prefixes = new Map<string, string>();
+  const prefixOf = (cls: string, limit: Limit) => {
+    let p = prefixes.get(cls);
+    if (p === undefined) {
+      // The limit is part of the key, so changing a limit starts from a fresh budget.
+      p = `fm:rl:${cls}:${limit.rate}/${limit.periodMs}:`;
+      prefixes.set(cls, p);
+    }
+    return p;
+  };
+  const failedOpen = (ctx: CallContext, cls: string, err: unknown) => {
+    o.failOpen?.inc({ rate_class: cls });
+    ctx.log.warn({ err: (err as Error).message, rate_class: cls }, "rate limiter unavailable; allowing");
+  };
+  const refused = (cls: string, waitMs: number) =>
+    resourceExhausted("RATE_LIMITED", `too many ${cls} requests; retry later`, waitMs);
+  return (ctx, next) => {
     const cls = ctx.method.policy.rateClass;
     const limit = cls ? o.limits[cls] : undefined;
-    if (!limit || ctx.principal?.subject.startsWith("service:")) return next();
-    const who = ctx.principal?.subject ?? `ip:${clientAddress(ctx, o.trustForwardedFor, o.trustedProxyHops)}`;
-    let waitMs = 0;
+    const p = ctx.principal;
+    if (!limit || p?.subject.startsWith("service:") || p?.forwardedBy !== undefined) return next();
+    const who = p?.subject ?? `ip:${clientAddress(ctx, o.trustForwardedFor, o.trustedProxyHops)}`;
+    let taken: number | Promise<number>;
     try {
-      // The limit is part of the key, so changing a limit starts from a fresh budget.
-      waitMs = await takeToken(
-        o.redis,
-        `fm:rl:${cls}:${limit.rate}/${limit.periodMs}:${who}`,
-        limit,
-        ctx.cost,
-      );
+      taken = bucket.take(prefixOf(cls!, limit) + who, limit, ctx.cost ?? 1);
     } catch (err) {
-      o.failOpen?.inc({ rate_class: cls });
-      ctx.log.warn({ err: (err as Error).message, rate_class: cls }, "rate limiter unavailable; allowing");
+      failedOpen(ctx, cls!, err);
+      return next();
     }
-    if (waitMs > 0) throw resourceExhausted("RATE_LIMITED", `too many ${cls} requests; retry later`, waitMs);
-    return next();
+    // Spent from the local bucket: no round trip, no extra promise.
+    if (typeof taken === "number") return taken > 0 ? Promise.reject(refused(cls!, taken)) : next();
+    return taken.then(
+      (waitMs) => (waitMs > 0 ? Promise.reject(refused(cls!, waitMs)) : next()),
+      (err) => {
+        failedOpen(ctx, cls!, err);
+        return next();
+      },
+    );
   };
 }
