@@ -90,7 +90,7 @@ export interface AddServiceOptions {
   errorDomain: string;
 }
 
-interface AnyCall {
+export interface AnyCall {
   readonly metadata: ServerUnaryCall<unknown, unknown>["metadata"];
   getDeadline: ServerUnaryCall<unknown, unknown>["getDeadline"];
   getPeer(): string;
@@ -216,6 +216,19 @@ class Call implements CallContext {
       if (this.#onCancel) this.#call.off("cancelled", this.#onCancel);
     }
   }
+}
+
+/**
+ * The context addService makes for each call (exported for the bench's in-process measure of
+ * the per-call path, bench/lib/kit-chain.entry.ts); `done()` releases what the call used.
+ */
+export function createCallContext(
+  call: AnyCall,
+  method: MethodInfo,
+  log: Logger,
+  cost?: number,
+): CallContext & { done(): void } {
+  return new Call(call, method, log, cost);
 }
 
 export function addService<S extends ServiceDef>(
