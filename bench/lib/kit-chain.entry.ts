@@ -180,7 +180,8 @@ for (let i = 0; i < 2000; i++) await oneCall(); // warm-up
 for (const fn of Object.values(grpcCalls)) await parallel(fn, 300);
 const totals: Record<string, { calls: number; cpuUs: number; wallMs: number }> = {};
 const add = (name: string, r: { calls: number; cpuUs: number; wallMs: number }) => {
-  const t = (totals[name] ??= { calls: 0, cpuUs: 0, wallMs: 0 });
+  totals[name] ??= { calls: 0, cpuUs: 0, wallMs: 0 };
+  const t = totals[name];
   t.calls += r.calls;
   t.cpuUs += r.cpuUs;
   t.wallMs += r.wallMs;
