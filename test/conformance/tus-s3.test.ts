@@ -15,7 +15,9 @@ const MiB = 1024 * 1024;
 const UPLOAD_RATE = 60;
 let t: Target;
 let minio: TestMinio;
-const bucket = uniqueId("tus").toLowerCase().replace(/[^a-z0-9-]/g, "-");
+const bucket = uniqueId("tus")
+  .toLowerCase()
+  .replace(/[^a-z0-9-]/g, "-");
 
 beforeAll(async () => {
   minio = await startTestMinio();
@@ -145,7 +147,9 @@ describe("tus on s3 with two replicas", () => {
       const store = minio.s3Store(bucket);
       expect(await store.stat(tail)).toEqual({ sizeBytes: 1000 });
       expect((await call("GET", "/v1/usage", a.auth)).body.reservedBytes).toBe(String(2 * MiB));
-      await db.query("UPDATE files.uploads SET expire_time = now() - interval '1 second' WHERE id = $1", [id]);
+      await db.query("UPDATE files.uploads SET expire_time = now() - interval '1 second' WHERE id = $1", [
+        id,
+      ]);
       const mesh = t.mesh!;
       const res = await grpcCall(
         mesh.file.expireUploads.bind(mesh.file),
@@ -190,7 +194,12 @@ describe("tus on s3 with two replicas", () => {
     const b = await signup();
     const other = await fetch(`${t.base}/v1/tus/`, {
       method: "POST",
-      headers: { ...TUS, ...b.auth, "upload-length": "1", "upload-metadata": `filename ${Buffer.from("o").toString("base64")}` },
+      headers: {
+        ...TUS,
+        ...b.auth,
+        "upload-length": "1",
+        "upload-metadata": `filename ${Buffer.from("o").toString("base64")}`,
+      },
     });
     expect(other.status).toBe(201);
   });
