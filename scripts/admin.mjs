@@ -17,7 +17,7 @@ import pg from "pg";
 const USAGE = `usage: npm run admin -- grant <email | user id>
        npm run admin -- revoke <email | user id>
        npm run admin -- list
-environment: DATABASE_URL (auth schema), REDIS_URL (sessions; revoke only)`;
+environment: DATABASE_URL (auth schema), REDIS_URL and REDIS_PREFIX or RUN_PREFIX (sessions; revoke only)`;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/filemesh";
@@ -63,24 +63,27 @@ async function withPool(databaseUrl, fn) {
 // the session hash, its live refresh token and the index entry. One script, so a refresh
 // running at the same moment either finishes before (and its new token dies here) or finds
 // the session gone.
+// Keys the script names itself carry the run's key prefix (ARGV[2], RUN_PREFIX + ":").
 const END_USER_SESSIONS = `
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local n = 0
 for _, sid in ipairs(ids) do
-  local skey = 'fm:sess:' .. sid
+  local skey = ARGV[2] .. 'fm:sess:' .. sid
   local uid = redis.call('HGET', skey, 'uid')
   if uid == ARGV[1] then
     local rth = redis.call('HGET', skey, 'rth')
     redis.call('DEL', skey)
-    if rth then redis.call('DEL', 'fm:rt:' .. rth) end
+    if rth then redis.call('DEL', ARGV[2] .. 'fm:rt:' .. rth) end
     n = n + 1
   end
   redis.call('ZREM', KEYS[1], sid)
 end
 return n`;
 
-async function endSessions(redisUrl, userId, settleMs) {
+async function endSessions(redisUrl, runPrefix, userId, settleMs) {
+  const keyPrefix = runPrefix ? `${runPrefix}:` : "";
   const redis = new Redis(redisUrl ?? DEFAULT_REDIS_URL, {
+    keyPrefix,
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
@@ -88,10 +91,10 @@ async function endSessions(redisUrl, userId, settleMs) {
   redis.on("error", () => undefined);
   try {
     await redis.connect();
-    let ended = Number(await redis.eval(END_USER_SESSIONS, 1, `fm:usess:${userId}`, userId));
+    let ended = Number(await redis.eval(END_USER_SESSIONS, 1, `fm:usess:${userId}`, userId, keyPrefix));
     if (settleMs > 0) {
       await new Promise((r) => setTimeout(r, settleMs));
-      ended += Number(await redis.eval(END_USER_SESSIONS, 1, `fm:usess:${userId}`, userId));
+      ended += Number(await redis.eval(END_USER_SESSIONS, 1, `fm:usess:${userId}`, userId, keyPrefix));
     }
     return ended;
   } catch (err) {
@@ -124,7 +127,9 @@ export async function setAdmin(opts, who, admin) {
       `no account with ${t.column === "id" ? "id" : "e-mail"} ${t.shown}; nothing changed`,
     );
   }
-  const endedSessions = admin ? 0 : await endSessions(opts.redisUrl, row.id, opts.settleMs ?? 2_000);
+  const endedSessions = admin
+    ? 0
+    : await endSessions(opts.redisUrl, opts.runPrefix, row.id, opts.settleMs ?? 2_000);
   return {
     id: row.id,
     email: row.email,
@@ -146,7 +151,11 @@ export async function listAdmins(opts) {
 
 /** The CLI: returns the exit code; writes results to `out`, refusals to `err`. */
 export async function main(argv, env = process.env, out = console.log, err = console.error) {
-  const opts = { databaseUrl: env.DATABASE_URL || undefined, redisUrl: env.REDIS_URL || undefined };
+  const opts = {
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    runPrefix: env.REDIS_PREFIX || env.RUN_PREFIX || undefined,
+  };
   const [command, who, ...rest] = argv;
   try {
     if (command === "list" && who === undefined) {

@@ -78,6 +78,8 @@ export function describeMesh(spec) {
 export async function startBenchMesh({ root, spec, env: baseEnv, runDir, log }) {
   const meshLog = join(runDir, "mesh.log");
   const env = { ...baseEnv };
+  // The bench's own streams, consumers and Redis keys (not the dev mesh's nor the tests').
+  env.RUN_PREFIX ??= "bench";
   if (spec.hashConcurrency) env.HASH_CONCURRENCY = String(spec.hashConcurrency);
   const servers = {};
   const commands = [];

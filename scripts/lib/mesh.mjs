@@ -60,6 +60,9 @@ async function startAll({ root, replicas, env, log, quiet, dist, children, isSto
     ...devSecrets(root),
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    // This mesh's own NATS streams/consumers and Redis keys (docs/conventions.md, "Runs"): the
+    // tests beside it use theirs. A bench or a second mesh passes its own.
+    RUN_PREFIX: process.env.RUN_PREFIX || "dev",
     // Services sit behind the gateway here, which sets X-Forwarded-For.
     TRUST_FORWARDED_FOR: "true",
     ...Object.fromEntries(

@@ -2,8 +2,8 @@
 // integration tests across services. Each test file gets its own mesh (and its own keys).
 import { randomBytes } from "node:crypto";
 import { authv1, filev1, permissionv1, processorv1, userv1 } from "@filemesh/contracts";
-import { decodeServiceError, type Runtime } from "@filemesh/kit";
-import { call, captureLogger, tempKeyDir, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { decodeServiceError, newRunPrefix, type Runtime } from "@filemesh/kit";
+import { call, captureLogger, dropRun, tempKeyDir, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { startAuthService } from "../../services/auth/src/app.js";
 import { loadAuthConfig } from "../../services/auth/src/config.js";
@@ -80,8 +80,14 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     PASSWORD_PEPPER: randomBytes(32).toString("base64url"),
     INTERNAL_TOKEN: randomBytes(24).toString("base64url"),
     BCRYPT_COST: "4",
-    // Failed-login counters live in the shared Redis (per client address, one hour): tests that
-    // exercise throttling set their own limits and a unique X-Forwarded-For.
+    // Events start in the database's outbox, so every mesh on the shared test database uses
+    // the tests' NATS streams and consumers ("test", apart from `npm start`'s "dev"); a mesh on
+    // a database of its own gets its own. Redis keys are this mesh's own either way, so meshes
+    // do not share failed-login counters (kit run-prefix.ts).
+    RUN_PREFIX: opts.env?.DATABASE_URL ? newRunPrefix("t") : "test",
+    REDIS_PREFIX: newRunPrefix("t"),
+    // Failed-login counters are per client address (one hour, per mesh through RUN_PREFIX):
+    // tests that exercise throttling set their own limits and a unique X-Forwarded-For.
     LOGIN_FREE_ATTEMPTS: "100",
     TRUST_FORWARDED_FOR: "true",
     RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"]
@@ -155,6 +161,10 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     async stop() {
       for (const c of [mesh.auth, mesh.user, mesh.permission, mesh.file, mesh.processor]) c?.close();
       for (const s of [...wanted].reverse()) for (const r of runtimes[s] ?? []) await r.shutdown("test end");
+      await dropRun(env.RUN_PREFIX === "test" ? "" : env.RUN_PREFIX!, env.REDIS_PREFIX!, {
+        natsUrl: env.NATS_URL ?? process.env.NATS_URL,
+        redisUrl: env.REDIS_URL ?? process.env.REDIS_URL,
+      });
     },
   };
   return mesh;

@@ -13,6 +13,7 @@ import {
   openDatabase,
   outboxTableSql,
   type Runtime,
+  redisPrefixOf,
   startBackgroundRelay,
 } from "@filemesh/kit";
 import type { AuthConfig } from "./config.js";
@@ -40,7 +41,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
     log,
   });
   await db.migrate();
-  const redis = createRedis(config.redisUrl, log, "sessions");
+  const redis = createRedis(config.redisUrl, log, "sessions", redisPrefixOf(config));
   // The auth service verifies tokens with its own key ring (no call to itself).
   runtime.use(
     ...callerChecks({ config, redis, registry, fetchJwks: async () => keys.all.map((k) => k.jwk) }),
@@ -83,6 +84,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
+    runPrefix: config.runPrefix,
     name: "auth",
     pool: db.pool,
     schema: "auth",

@@ -35,6 +35,7 @@ function admin(...args: string[]): Promise<{ code: number; out: string; err: str
           ...process.env,
           DATABASE_URL: mesh.env.DATABASE_URL,
           REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+          REDIS_PREFIX: mesh.env.REDIS_PREFIX,
         },
       },
       (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),

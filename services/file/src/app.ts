@@ -94,6 +94,7 @@ export async function startFileService(
   );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
+    runPrefix: config.runPrefix,
     name: "file",
     pool: db.pool,
     schema: "files",

@@ -11,6 +11,7 @@ import { jwksFromAuthService } from "./peers.js";
 import { parseLimits } from "./ratelimit/gcra.js";
 import { rateLimitMiddleware } from "./ratelimit/middleware.js";
 import { createRedis } from "./redis.js";
+import { redisPrefixOf } from "./run-prefix.js";
 import type { Runtime } from "./server.js";
 
 export function internalAuthOf(
@@ -79,7 +80,8 @@ export function useCallerChecks(
   runtime: Runtime,
   opts: { config: CommonConfig & { redisUrl: string }; registry: Registry; log: Logger; redis?: Redis },
 ): Redis {
-  const redis = opts.redis ?? createRedis(opts.config.redisUrl, opts.log, "authn");
+  const redis =
+    opts.redis ?? createRedis(opts.config.redisUrl, opts.log, "authn", redisPrefixOf(opts.config));
   const jwks = jwksFromAuthService(opts.config);
   const checks = callerChecks({ config: opts.config, redis, registry: opts.registry, fetchJwks: jwks.fetch });
   runtime.use(...checks);

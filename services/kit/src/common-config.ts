@@ -1,6 +1,7 @@
 import { methodCatalog } from "@filemesh/contracts";
 import { bool, type ConfigOf, duration, type Field, int, list, oneOf, str, url } from "./config.js";
 import { parseLimits } from "./ratelimit/gcra.js";
+import { runPrefixField } from "./run-prefix.js";
 
 export const SERVICE_NAMES = ["auth", "user", "permission", "file", "processor"] as const;
 export type ServiceName = (typeof SERVICE_NAMES)[number];
@@ -56,6 +57,10 @@ export function commonSpec(name: ServiceName) {
     trustForwardedFor: bool("TRUST_FORWARDED_FOR", { default: false }),
     /** Proxies that appended to X-Forwarded-For; the client is the entry this far from the right. */
     trustedProxyHops: int("TRUSTED_PROXY_HOPS", { default: 1, min: 1, max: 10 }),
+    /** Prefix of every NATS stream, subject and durable consumer (kit run-prefix.ts). */
+    runPrefix: runPrefixField("RUN_PREFIX"),
+    /** Prefix of every Redis key; RUN_PREFIX when empty (kit run-prefix.ts). */
+    redisPrefix: runPrefixField("REDIS_PREFIX"),
   };
 }
 

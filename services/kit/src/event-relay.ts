@@ -27,6 +27,8 @@ export function startBackgroundRelay(opts: {
   /** Session-mode Postgres URL for LISTEN/NOTIFY (behind PgBouncer's transaction pooling). */
   listenUrl?: string | undefined;
   schema: string;
+  /** RUN_PREFIX (kit run-prefix.ts). */
+  runPrefix?: string;
   log: Logger;
   registry: Registry;
 }): BackgroundRelay {
@@ -39,7 +41,7 @@ export function startBackgroundRelay(opts: {
     if (stopped) return;
     for (;;) {
       try {
-        await ensureStreams(nats.jsm, relayStreams(opts.name));
+        await ensureStreams(nats.jsm, relayStreams(opts.name), opts.runPrefix);
         break;
       } catch (err) {
         opts.log.warn({ err: (err as Error).message }, "ensuring streams failed; retrying");
@@ -54,6 +56,7 @@ export function startBackgroundRelay(opts: {
       ...(listenPool ? { listenPool } : {}),
       schema: opts.schema,
       js: handle.js,
+      runPrefix: opts.runPrefix ?? "",
       log: opts.log,
       registry: opts.registry,
       isConnected: () => handle.isConnected(),

@@ -20,6 +20,7 @@ export * from "./paging.js";
 export * from "./peers.js";
 export * from "./ratelimit/index.js";
 export * from "./redis.js";
+export * from "./run-prefix.js";
 export * from "./server.js";
 export * from "./trace-id.js";
 export * from "./tracing.js";

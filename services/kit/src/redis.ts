@@ -1,13 +1,19 @@
 import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import type { Logger } from "./logger.js";
+import { runKeyPrefix } from "./run-prefix.js";
 
 export { Redis } from "ioredis";
 
-/** ioredis client that reconnects forever but fails commands fast while Redis is away. */
-export function createRedis(url: string, log: Logger, name = "main"): Redis {
+/**
+ * ioredis client that reconnects forever but fails commands fast while Redis is away. Every key
+ * gets the run's prefix (REDIS_PREFIX, else RUN_PREFIX); a Lua script naming keys itself adds `keyPrefixOf(redis)`.
+ */
+export function createRedis(url: string, log: Logger, name = "main", redisPrefix = ""): Redis {
+  const keyPrefix = runKeyPrefix(redisPrefix);
   const redis = new Redis(url, {
     connectionName: `filemesh-${name}`,
+    ...(keyPrefix ? { keyPrefix } : {}),
     maxRetriesPerRequest: 2,
     connectTimeout: 5_000,
     // A command that gets no answer fails after a second (fail closed fast, not after retries).
@@ -26,6 +32,9 @@ export function createRedis(url: string, log: Logger, name = "main"): Redis {
   });
   return redis;
 }
+
+/** The prefix ioredis puts before every key of this client ("" without a run prefix). */
+export const keyPrefixOf = (redis: Redis): string => redis.options.keyPrefix ?? "";
 
 export type RedisScript = (
   redis: Redis,

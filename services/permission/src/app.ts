@@ -11,6 +11,7 @@ import {
   openDatabase,
   outboxTableSql,
   type Runtime,
+  redisPrefixOf,
   startBackgroundRelay,
   useCallerChecks,
 } from "@filemesh/kit";
@@ -46,12 +47,12 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
     log,
   });
   await db.migrate();
-  const redis = createRedis(config.redisUrl, log, "acl");
+  const redis = createRedis(config.redisUrl, log, "acl", redisPrefixOf(config));
   useCallerChecks(runtime, { config, registry, log, redis });
   const sync = createIndexSync({
     pool: db.pool,
     redis,
-    tailRedis: createRedis(config.redisUrl, log, "acl-tail"),
+    tailRedis: createRedis(config.redisUrl, log, "acl-tail", redisPrefixOf(config)),
     prefix: config.aclKeyPrefix,
     log,
     registry,
@@ -77,6 +78,7 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
   );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
+    runPrefix: config.runPrefix,
     name: "permission",
     pool: db.pool,
     listenUrl: config.databaseSessionUrl,

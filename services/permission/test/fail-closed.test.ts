@@ -4,7 +4,7 @@
 // UNAVAILABLE instead of a possibly stale answer; a revision from the future is refused.
 // Private redis-server and a TCP proxy in front of Postgres: the shared ones are never touched.
 
-import { Redis } from "@filemesh/kit";
+import { Redis, runKeyPrefix } from "@filemesh/kit";
 import { call, failure, testDatabaseUrl } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
@@ -101,7 +101,8 @@ describe("fail closed", () => {
     await db.connect();
     const { instance } = (await db.query("SELECT instance FROM acl.meta")).rows[0];
     await db.end();
-    const r = new Redis(redis.url);
+    // The mesh's keys carry its run prefix; this client adds it the same way.
+    const r = new Redis(redis.url, { keyPrefix: runKeyPrefix(t.mesh.env.REDIS_PREFIX!) });
     const pointer = `fm:acl:{${instance}}:snapshot`;
     const header = {
       v: 1,

@@ -82,6 +82,7 @@ export async function startProcessor(
   });
   const workers = startBackgroundWorkers({
     natsUrl: config.natsUrl,
+    runPrefix: config.runPrefix,
     name: "processor",
     streams: PROCESSOR_STREAMS,
     workers: [

@@ -3,7 +3,7 @@
 // the whole stream is replayed by fresh consumers, and ListAuditEvents pages and filters it.
 import { createHash, randomUUID } from "node:crypto";
 import { processorv1, userv1 } from "@filemesh/contracts";
-import { createLogger } from "@filemesh/kit";
+import { createLogger, runName } from "@filemesh/kit";
 import { call, failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -185,7 +185,11 @@ describe("audit log", () => {
       try {
         await eventually("the replay consumed every stream", async () => {
           for (const stream of ["AUTH", "USERS", "ACL", "FILES"]) {
-            const info = await jsm.consumers.info(stream, `replay-audit-${stream.toLowerCase()}`);
+            const prefix = pm.mesh.env.RUN_PREFIX!;
+            const info = await jsm.consumers.info(
+              runName(prefix, stream),
+              runName(prefix, `replay-audit-${stream.toLowerCase()}`),
+            );
             if (info.num_pending > 0 || info.num_ack_pending > 0) return false;
           }
           return true;

@@ -3,7 +3,7 @@
 // filemesh_dead_letters_total counts it, and RedriveDeadLetters puts it back for that worker only.
 import { randomUUID } from "node:crypto";
 import { eventsv1, processorv1 } from "@filemesh/contracts";
-import { createLogger, EVENT_TYPE_HEADER } from "@filemesh/kit";
+import { createLogger, EVENT_TYPE_HEADER, runSubject } from "@filemesh/kit";
 import { call, failure } from "@filemesh/kit/testing";
 import { credentials, status } from "@grpc/grpc-js";
 import { type JetStreamClient, jetstream } from "@nats-io/jetstream";
@@ -53,7 +53,7 @@ async function publish(msgId: string): Promise<void> {
     resource: "file:x",
   };
   const payload = eventsv1.FileTrashed.encode({ meta, fileId: "x" }).finish();
-  await js.publish(SUBJECT, payload, { msgID: msgId, headers: h });
+  await js.publish(runSubject(pm.mesh.env.RUN_PREFIX!, SUBJECT), payload, { msgID: msgId, headers: h });
 }
 
 async function deadLetterCount(consumer: string): Promise<number> {
@@ -115,7 +115,11 @@ describe("dead letters", () => {
   });
 
   it("dead-letters a poison event on its first delivery", async () => {
-    await js.publish("filemesh.files.file_trashed", new Uint8Array([1, 2, 3]), { msgID: "not-a-uuid" });
+    await js.publish(
+      runSubject(pm.mesh.env.RUN_PREFIX!, "filemesh.files.file_trashed"),
+      new Uint8Array([1, 2, 3]),
+      { msgID: "not-a-uuid" },
+    );
     const letter = await eventually("the poison dead letter", async () =>
       (await deadLetters()).find((d) => d.eventId === "not-a-uuid"),
     );

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { eventsv1, processorv1 } from "@filemesh/contracts";
-import { Code, createLogger, EVENT_TYPE_HEADER } from "@filemesh/kit";
+import { Code, createLogger, EVENT_TYPE_HEADER, runSubject } from "@filemesh/kit";
 import { createFsStore, newObjectKey, thumbnailKey } from "@filemesh/kit/blob";
 import { call } from "@filemesh/kit/testing";
 import { credentials } from "@grpc/grpc-js";
@@ -80,7 +80,10 @@ async function upload(
   ).finish();
   const h = headers();
   h.set(EVENT_TYPE_HEADER, "filemesh.events.v1.FileUploaded");
-  await js.publish("filemesh.files.file_uploaded", payload, { msgID: eventId, headers: h });
+  await js.publish(runSubject(pm.mesh.env.RUN_PREFIX!, "filemesh.files.file_uploaded"), payload, {
+    msgID: eventId,
+    headers: h,
+  });
   return { eventId, fileId, objectKey };
 }
 

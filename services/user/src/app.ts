@@ -57,6 +57,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
   );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
+    runPrefix: config.runPrefix,
     name: "user",
     pool: db.pool,
     listenUrl: config.databaseSessionUrl,
@@ -68,6 +69,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
   if (config.profileConsumer) {
     const consumer = startProfileConsumer({
       natsUrl: config.natsUrl,
+      runPrefix: config.runPrefix,
       pool: db.pool,
       log,
       onCreated: async (userId) => {

@@ -6,7 +6,7 @@
 // so of concurrent refreshes with one token at most one succeeds; presenting a spent token
 // (a replay) ends the session and with it the whole token family (RFC 9700).
 import { createHash, randomBytes } from "node:crypto";
-import { type Redis, redisScript, sessionKey, userSessionsKey } from "@filemesh/kit";
+import { keyPrefixOf, type Redis, redisScript, sessionKey, userSessionsKey } from "@filemesh/kit";
 
 export interface SessionSettings {
   idleMs: number;
@@ -68,14 +68,16 @@ export async function createSession(
   return { sessionId, refreshToken, expireTime };
 }
 
+// Keys these scripts name themselves carry the client's run prefix (P, the last ARGV).
 const END_SESSION = `
+local P = ARGV[#ARGV]
 local function end_session(sid)
-  local skey = 'fm:sess:' .. sid
+  local skey = P .. 'fm:sess:' .. sid
   local uid = redis.call('HGET', skey, 'uid')
   local rth = redis.call('HGET', skey, 'rth')
   redis.call('DEL', skey)
-  if rth then redis.call('DEL', 'fm:rt:' .. rth) end
-  if uid then redis.call('ZREM', 'fm:usess:' .. uid, sid) end
+  if rth then redis.call('DEL', P .. 'fm:rt:' .. rth) end
+  if uid then redis.call('ZREM', P .. 'fm:usess:' .. uid, sid) end
   return uid
 end
 `;
@@ -89,7 +91,7 @@ if string.sub(v, 1, 6) == 'spent:' then
   return {'reused', sid, uid or ''}
 end
 local sid = v
-local skey = 'fm:sess:' .. sid
+local skey = P .. 'fm:sess:' .. sid
 local uid = redis.call('HGET', skey, 'uid')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -99,7 +101,7 @@ if not uid or exp <= now then
   return {'ended'}
 end
 redis.call('SET', KEYS[1], 'spent:' .. sid, 'PX', exp - now)
-redis.call('SET', 'fm:rt:' .. ARGV[1], sid, 'PX', exp - now)
+redis.call('SET', P .. 'fm:rt:' .. ARGV[1], sid, 'PX', exp - now)
 redis.call('HSET', skey, 'rth', ARGV[1], 'lu', now)
 redis.call('HINCRBY', skey, 'gen', 1)
 redis.call('PEXPIRE', skey, math.min(tonumber(ARGV[2]), exp - now))
@@ -119,7 +121,7 @@ export async function rotateRefreshToken(
   const [kind, sid, uid] = (await REFRESH(
     redis,
     [refreshKey(hashToken(token))],
-    [hashToken(next), s.idleMs],
+    [hashToken(next), s.idleMs, keyPrefixOf(redis)],
   )) as [string, string?, string?];
   if (kind === "ok") return { kind, sessionId: sid!, userId: uid!, refreshToken: next };
   if (kind === "reused") return { kind, sessionId: sid!, userId: uid ?? "" };
@@ -127,14 +129,14 @@ export async function rotateRefreshToken(
 }
 
 const END_ONE = redisScript(`${END_SESSION}
-local uid = redis.call('HGET', 'fm:sess:' .. ARGV[1], 'uid')
+local uid = redis.call('HGET', P .. 'fm:sess:' .. ARGV[1], 'uid')
 if not uid or (ARGV[2] ~= '' and uid ~= ARGV[2]) then return 0 end
 end_session(ARGV[1])
 return 1`);
 
 /** Ends one session (of `userId` when given). Returns whether it existed. */
 export async function endSession(redis: Redis, sessionId: string, userId = ""): Promise<boolean> {
-  return (await END_ONE(redis, [], [sessionId, userId])) === 1;
+  return (await END_ONE(redis, [], [sessionId, userId, keyPrefixOf(redis)])) === 1;
 }
 
 /** Ends every session of the user except `keep`; returns the ended session ids. */

@@ -9,6 +9,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { Logger } from "pino";
+import { plainSubject, runName, runSubject } from "../run-prefix.js";
 import { EVENT_TYPE_HEADER, TRACEPARENT_HEADER } from "./outbox.js";
 
 /** An event as a consumer sees it. */
@@ -31,6 +32,8 @@ export interface ConsumerOptions {
   /** Durable name: replicas sharing it share the work. */
   durable: string;
   filterSubject?: string;
+  /** RUN_PREFIX: stream, durable and filter are the run's own; events show the plain subject. */
+  runPrefix?: string;
   log: Logger;
   /**
    * Applies the event; resolve only once its effect is committed (use `applyOnce` so a
@@ -55,13 +58,13 @@ export interface RunningConsumer {
 
 const DEFAULT_BACKOFF = [500, 2000, 10_000, 30_000, 60_000];
 
-function toEvent(m: JsMsg): ConsumedEvent | undefined {
+function toEvent(m: JsMsg, runPrefix: string): ConsumedEvent | undefined {
   const id = m.headers?.get(PubHeaders.MsgIdHdr) ?? "";
   if (!id) return undefined;
   const traceparent = m.headers?.get(TRACEPARENT_HEADER) ?? "";
   return {
     id,
-    subject: m.subject,
+    subject: plainSubject(runPrefix, m.subject),
     type: m.headers?.get(EVENT_TYPE_HEADER) ?? "",
     payload: m.data,
     ...(traceparent ? { traceparent } : {}),
@@ -99,7 +102,14 @@ async function ensureConsumer(opts: ConsumerOptions): Promise<void> {
  * resolved, nak'ed with a backoff when it threw. Delivery is at least once; idempotency comes
  * from the handler (`applyOnce`) or `alreadyApplied`.
  */
-export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsumer> {
+export async function runConsumer(plain: ConsumerOptions): Promise<RunningConsumer> {
+  const prefix = plain.runPrefix ?? "";
+  const opts: ConsumerOptions = {
+    ...plain,
+    stream: runName(prefix, plain.stream),
+    durable: runName(prefix, plain.durable),
+    ...(plain.filterSubject ? { filterSubject: runSubject(prefix, plain.filterSubject) } : {}),
+  };
   const log = opts.log.child({ component: "consumer", stream: opts.stream, durable: opts.durable });
   const backoff = opts.nakBackoffMs ?? DEFAULT_BACKOFF;
   const maxDeliver = opts.maxDeliver ?? -1;
@@ -108,7 +118,7 @@ export async function runConsumer(opts: ConsumerOptions): Promise<RunningConsume
   const messages = await consumer.consume({ max_messages: opts.maxMessages ?? 64 });
 
   const settle = async (m: JsMsg) => {
-    const event = toEvent(m);
+    const event = toEvent(m, prefix);
     if (!event) {
       log.error({ subject: m.subject, seq: m.seq }, "event without Nats-Msg-Id; terminated");
       m.term("missing Nats-Msg-Id");

@@ -3,6 +3,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { runSubject } from "../run-prefix.js";
 import { listenForNotify } from "./listen.js";
 import { checkSchema, outboxChannel } from "./outbox.js";
 import { relayMetrics } from "./relay-metrics.js";
@@ -21,6 +22,8 @@ export interface RelayOptions {
   listenPool?: Pool;
   schema: string;
   js: JetStreamClient;
+  /** RUN_PREFIX: events go to `<prefix>.<subject>` (the run's own streams). */
+  runPrefix?: string;
   log: Logger;
   registry?: Registry;
   /** Rows per claim transaction (default 100). */
@@ -77,7 +80,11 @@ export function startRelay(opts: RelayOptions): Relay {
       rows.map((row) => {
         const h = natsHeaders();
         for (const [k, v] of Object.entries(row.headers ?? {})) h.set(k, String(v));
-        return opts.js.publish(row.subject, row.payload, { msgID: row.id, headers: h, timeout });
+        return opts.js.publish(runSubject(opts.runPrefix ?? "", row.subject), row.payload, {
+          msgID: row.id,
+          headers: h,
+          timeout,
+        });
       }),
     );
     const out: BatchOutcome = { published: [], failed: [] };

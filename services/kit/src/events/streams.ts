@@ -6,6 +6,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
+import { runStream } from "../run-prefix.js";
 
 /** A stream as data: what `ensureStreams` creates or converges to. */
 export interface StreamDef {
@@ -101,14 +102,16 @@ function isNotFound(err: unknown): boolean {
 
 /**
  * Creates missing streams and updates drifted ones; calling it again changes nothing. Throws if
- * a field that cannot change in place (e.g. storage) differs, naming the stream.
+ * a field that cannot change in place (e.g. storage) differs, naming the stream. With a run
+ * prefix the streams are the run's own (`<prefix>_AUTH` on `<prefix>.filemesh.auth.>`).
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
-  defs: readonly StreamDef[],
+  plainDefs: readonly StreamDef[],
+  runPrefix = "",
 ): Promise<EnsureResult[]> {
   const results: EnsureResult[] = [];
-  for (const def of defs) {
+  for (const def of plainDefs.map((d) => runStream(runPrefix, d))) {
     const want = streamConfig(def);
     let have: StreamConfig | undefined;
     try {

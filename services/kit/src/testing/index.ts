@@ -65,3 +65,4 @@ export { privateDatabase, testDatabaseUrl } from "./database.js";
 export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { freePort, NATS_SERVER, type OwnNats, ownNatsServer } from "./nats.js";
 export { listServices } from "./reflection.js";
+export { dropRun } from "./run.js";

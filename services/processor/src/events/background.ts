@@ -23,6 +23,8 @@ export interface BackgroundWorkers {
 
 export function startBackgroundWorkers(opts: {
   natsUrl: string;
+  /** RUN_PREFIX (kit run-prefix.ts). */
+  runPrefix?: string;
   name: string;
   streams: readonly StreamDef[];
   workers: readonly Worker[];
@@ -40,13 +42,22 @@ export function startBackgroundWorkers(opts: {
   const ready = (async () => {
     nats = await connectNats({ url: opts.natsUrl, name: opts.name, log, waitOnFirstConnect: true });
     const { js, jsm } = nats;
-    dead = createDeadLetters(js, jsm);
-    const deps = { js, jsm, deadLetters: dead, metrics: opts.metrics, settings: opts.settings, log };
+    const runPrefix = opts.runPrefix ?? "";
+    dead = createDeadLetters(js, jsm, runPrefix);
+    const deps = {
+      js,
+      jsm,
+      runPrefix,
+      deadLetters: dead,
+      metrics: opts.metrics,
+      settings: opts.settings,
+      log,
+    };
     const pending = [...opts.workers];
     while (!stopped) {
       try {
         if (running.length === 0) {
-          const results = await ensureStreams(jsm, opts.streams);
+          const results = await ensureStreams(jsm, opts.streams, runPrefix);
           const changed = results.filter((r) => r.action !== "unchanged");
           if (changed.length) log.info({ streams: changed }, "streams created or updated");
         }

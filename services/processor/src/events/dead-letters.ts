@@ -1,6 +1,13 @@
 // The dead-letter stream: what a worker gave up on, listed and redriven by the admin RPC.
 // An entry carries the original payload and headers plus why and after how many deliveries.
-import { type ConsumedEvent, EVENT_TYPE_HEADER, TRACEPARENT_HEADER } from "@filemesh/kit";
+import {
+  type ConsumedEvent,
+  EVENT_TYPE_HEADER,
+  plainSubject,
+  runName,
+  runSubject,
+  TRACEPARENT_HEADER,
+} from "@filemesh/kit";
 import type { JetStreamClient, JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { DEAD_LETTERS, deadLetterSubject, originalSubject, redriveSubject } from "./topology.js";
@@ -40,8 +47,8 @@ function isNoMessage(err: unknown): boolean {
   return e?.api_error?.err_code === 10037 || /no message found/i.test(e?.message ?? "");
 }
 
-function toDeadLetter(m: StoredMsg): DeadLetter | undefined {
-  const { worker, subject } = originalSubject(m.subject);
+function toDeadLetter(m: StoredMsg, runPrefix: string): DeadLetter | undefined {
+  const { worker, subject } = originalSubject(plainSubject(runPrefix, m.subject));
   if (!worker) return undefined;
   return {
     seq: m.seq,
@@ -55,18 +62,20 @@ function toDeadLetter(m: StoredMsg): DeadLetter | undefined {
   };
 }
 
-export function createDeadLetters(js: JetStreamClient, jsm: JetStreamManager): DeadLetters {
+/** `runPrefix` (RUN_PREFIX): the run's own DEADLETTER and REDRIVE streams and subjects. */
+export function createDeadLetters(js: JetStreamClient, jsm: JetStreamManager, runPrefix = ""): DeadLetters {
+  const stream = runName(runPrefix, DEAD_LETTERS.name);
   /** Every entry with its stored message, oldest first (redriven entries are deleted: gaps). */
   async function scan(): Promise<{ letter: DeadLetter; msg: StoredMsg }[]> {
-    const { state } = await jsm.streams.info(DEAD_LETTERS.name);
+    const { state } = await jsm.streams.info(stream);
     const out: { letter: DeadLetter; msg: StoredMsg }[] = [];
     if (state.messages === 0) return out;
     for (let seq = state.first_seq; seq <= state.last_seq; seq++) {
-      const msg = await jsm.streams.getMessage(DEAD_LETTERS.name, { seq }).catch((err: unknown) => {
+      const msg = await jsm.streams.getMessage(stream, { seq }).catch((err: unknown) => {
         if (isNoMessage(err)) return null;
         throw err;
       });
-      const letter = msg ? toDeadLetter(msg) : undefined;
+      const letter = msg ? toDeadLetter(msg, runPrefix) : undefined;
       if (msg && letter) out.push({ letter, msg });
     }
     return out;
@@ -80,7 +89,7 @@ export function createDeadLetters(js: JetStreamClient, jsm: JetStreamManager): D
       h.set(ERROR_HEADER, oneLine(reason));
       h.set(DELIVERIES_HEADER, String(event.deliveryCount));
       if (event.traceparent) h.set(TRACEPARENT_HEADER, event.traceparent);
-      await js.publish(deadLetterSubject(worker, event.subject), event.payload, {
+      await js.publish(runSubject(runPrefix, deadLetterSubject(worker, event.subject)), event.payload, {
         msgID: `${worker}:${stream}:${event.streamSeq}`,
         headers: h,
       });
@@ -99,14 +108,18 @@ export function createDeadLetters(js: JetStreamClient, jsm: JetStreamManager): D
         h.set(EVENT_TYPE_HEADER, letter.type);
         const tp = msg.header.get(TRACEPARENT_HEADER);
         if (tp) h.set(TRACEPARENT_HEADER, tp);
-        const ack = await js.publish(redriveSubject(letter.worker, letter.subject), msg.data, {
-          msgID: letter.eventId,
-          headers: h,
-        });
+        const ack = await js.publish(
+          runSubject(runPrefix, redriveSubject(letter.worker, letter.subject)),
+          msg.data,
+          {
+            msgID: letter.eventId,
+            headers: h,
+          },
+        );
         // A duplicate was not stored: the same event was redriven within REDRIVE's short window
         // (and may have failed again since). The entry stays for the next redrive.
         if (ack.duplicate) continue;
-        await jsm.streams.deleteMessage(DEAD_LETTERS.name, letter.seq, false);
+        await jsm.streams.deleteMessage(stream, letter.seq, false);
         count++;
       }
       return count;

@@ -46,6 +46,8 @@ export interface WorkerDeps {
   deadLetters: DeadLetters;
   metrics: ProcessorMetrics;
   settings: WorkerSettings;
+  /** RUN_PREFIX (kit run-prefix.ts). */
+  runPrefix?: string;
   log: Logger;
 }
 
@@ -89,6 +91,7 @@ export async function runWorker(worker: Worker, deps: WorkerDeps): Promise<Runni
   const common = {
     js,
     jsm,
+    runPrefix: deps.runPrefix ?? "",
     log: log.child({ worker: worker.name }),
     nakBackoffMs: settings.backoffMs,
     ackWaitMs: settings.ackWaitMs,

@@ -60,6 +60,8 @@ export async function applyUserRegistered(
 
 export function startProfileConsumer(opts: {
   natsUrl: string;
+  /** RUN_PREFIX (kit run-prefix.ts). */
+  runPrefix?: string;
   pool: pg.Pool;
   log: Logger;
   onCreated: (userId: string) => Promise<void>;
@@ -72,13 +74,14 @@ export function startProfileConsumer(opts: {
     nats = await connectNats({ url: opts.natsUrl, name: "user-profiles", log, waitOnFirstConnect: true });
     while (!stopped) {
       try {
-        await ensureStreams(nats.jsm, FILEMESH_STREAMS);
+        await ensureStreams(nats.jsm, FILEMESH_STREAMS, opts.runPrefix);
         consumer = await runConsumer({
           js: nats.js,
           jsm: nats.jsm,
           stream: AUTH.name,
           durable: PROFILE_CONSUMER,
           filterSubject: "filemesh.auth.user_registered",
+          runPrefix: opts.runPrefix ?? "",
           // The effect is one insert: a short ack wait and small pulls mean the messages a
           // stopping replica had pulled but not handled come back to the others soon.
           ackWaitMs: 10_000,
