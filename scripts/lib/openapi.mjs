@@ -298,6 +298,14 @@ function operation({ types, builder, svc, method, rule, verb, policy, operationI
     (f) => f.name === "etag",
   );
   op.responses = { 200: ok };
+  if (rawDownload && input?.field?.some((f) => f.name === "redirect" && f.type === "TYPE_BOOL")) {
+    op.responses[307] = {
+      description:
+        "With `redirect=true`: where the bytes are, for a short time (the data plane's " +
+        "`/v1/data/{ticket}`, which serves Range and If-None-Match, or a presigned S3 URL).",
+      headers: { Location: { description: "The data URL.", schema: { type: "string" } } },
+    };
+  }
   for (const code of errorStatuses(policy, {
     hasPathVars: pathVars.length > 0,
     hasBody: Boolean(body),

@@ -28,8 +28,9 @@ interface Operation {
 const root = join(import.meta.dirname, "..", "..");
 const DOC_ID = "openapi.json";
 /** Routes of the gateway itself, not of the contracts. */
-// tus (/v1/tus/) is its own protocol (tus.io 1.0.0, docs/architecture.md), not in the document.
-const GATEWAY_ROUTES = /^\/(healthz|openapi\.json|docs(\/.*)?|v1\/tus(\/.*)?)$/;
+// tus (/v1/tus/) is its own protocol (tus.io 1.0.0, docs/architecture.md), not in the document;
+// /v1/data/{ticket} are the data plane's ticket URLs (docs/architecture.md §10).
+const GATEWAY_ROUTES = /^\/(healthz|openapi\.json|docs(\/.*)?|v1\/tus(\/.*)?|v1\/data\/.*)$/;
 /** Envoy-style auto-mapping: a unary RPC at its gRPC path (not part of the REST document). */
 const GRPC_PATH = /^\/filemesh\.[a-z]+\.v[0-9]+\.[A-Za-z]+\/[A-Za-z]+$/;
 

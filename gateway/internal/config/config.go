@@ -40,6 +40,11 @@ type Config struct {
 	MaxUploadBytes  int64               // raw google.api.HttpBody request bodies
 	CORSOrigins     []string            // "*" allows any origin; empty allows none
 	UpstreamTimeout time.Duration       // unary calls; 0 = only the caller's deadline
+	// BlobDir: the fs driver's BLOB_DIR when the gateway shares the disk with the file
+	// service; downloads are then served straight from it (sendfile) after the ticket call.
+	BlobDir string
+	// DataPlane off: raw downloads stream over gRPC as before (GATEWAY_DATA_PLANE=off).
+	DataPlane bool
 }
 
 // Addr is the listen address.
@@ -71,6 +76,14 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	for _, s := range Services {
 		cfg.Upstreams[s.Name] = p.addrs(s.Env, fmt.Sprintf("127.0.0.1:%d", s.Port))
+	}
+	cfg.BlobDir = p.str("GATEWAY_BLOB_DIR", "")
+	switch v := p.str("GATEWAY_DATA_PLANE", "on"); v {
+	case "on":
+		cfg.DataPlane = true
+	case "off":
+	default:
+		p.fail("GATEWAY_DATA_PLANE", `must be "on" or "off", got %q`, v)
 	}
 	if len(p.problems) > 0 {
 		return Config{}, &Error{Problems: p.problems}

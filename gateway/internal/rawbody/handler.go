@@ -33,8 +33,9 @@ type Handler struct {
 	Routes         []*Route
 	Conns          Conns
 	Types          schema.Resolver
-	MaxUploadBytes int64 // raw upload bodies
-	MaxBodyBytes   int64 // JSON bodies of download routes
+	MaxUploadBytes int64      // raw upload bodies
+	MaxBodyBytes   int64      // JSON bodies of download routes
+	Data           *DataPlane // nil: downloads stream over gRPC
 }
 
 // Match finds the route of a request, if it is a raw-body route.
@@ -63,6 +64,9 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, rt *Route, vars 
 		return
 	}
 	ctx := metadata.NewOutgoingContext(r.Context(), meta.Outgoing(r))
+	if h.takesDataPlane(rt) && h.serveData(ctx, w, r, rt, cc, req) {
+		return
+	}
 	if rt.Upload {
 		h.upload(ctx, w, r, rt, cc, req)
 	} else {

@@ -71,6 +71,9 @@ func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, err
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DataPlane {
+		srv.raw.Data = rawbody.NewDataPlane(cfg.FileHTTP, cfg.BlobDir, cfg.UpstreamTimeout)
+	}
 	transcoded := &grpcproxy.Proxy{Conns: pool, Schema: s, UnaryTimeout: cfg.UpstreamTimeout, Transcoded: true}
 	srv.rest, err = rest.NewTranscoder(s, transcoded, http.HandlerFunc(srv.notFound))
 	if err != nil {
@@ -136,6 +139,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.console.Match(r) { // the web console at / (GET/HEAD of non-API paths only)
 		s.console.ServeHTTP(w, r, s.failHTTP)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, rawbody.DataPrefix) && isPlainREST(r) {
+		s.raw.ServeData(w, r)
 		return
 	}
 	if rt, vars, ok := s.raw.Match(r); ok {

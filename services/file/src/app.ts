@@ -14,6 +14,8 @@ import {
 } from "@filemesh/kit";
 import { type BlobStore, createBlobStore } from "@filemesh/kit/blob";
 import type { FileConfig } from "./config.js";
+import { createDataHandler, DATA_PREFIX } from "./data/server.js";
+import { createTickets, loadTicketKey } from "./data/ticket.js";
 import type { FileDeps } from "./domain/deps.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
 import { createDownloadHandlers } from "./handlers/download-handlers.js";
@@ -70,6 +72,7 @@ export async function startFileService(
     blobs,
     access,
     pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "files")),
+    tickets: createTickets(await loadTicketKey(db.pool)),
     settings: config,
     log,
   };
@@ -107,6 +110,10 @@ export async function startFileService(
   router.mount(
     TUS_PATH,
     createTusHandler({ deps, checks: callerChecksOf(runtime), log: log.child({ http: "tus" }) }),
+  );
+  router.mount(
+    DATA_PREFIX,
+    createDataHandler({ blobs, tickets: deps.tickets, log: log.child({ http: "data" }) }),
   );
   await runtime.start();
   const http = await startHttpListener({ host: config.host, port: config.httpPort, router, log });

@@ -47,6 +47,8 @@ export const fileSpec = {
    * each upload and marks it READY or REJECTED. On for tests and deployments without it.
    */
   readyOnCommit: bool("FILES_READY_ON_COMMIT", { default: false }),
+  /** Lifetime of a transfer ticket (data plane); the bytes must start moving within it. */
+  ticketExpiryMs: duration("TRANSFER_TICKET_EXPIRY", { default: 60_000 }),
   /** Bytes per message of streamed downloads. */
   downloadChunkBytes: int("DOWNLOAD_CHUNK_BYTES", { default: 256 * 1024, min: 1024, max: 4 * MiB }),
   /** Most items one folder copy may create. */
@@ -82,5 +84,9 @@ export type FileConfig = ReturnType<typeof loadFileConfig>;
 
 export function loadFileConfig(env: Record<string, string | undefined> = process.env) {
   const config = parseConfig(fileSpec, env);
-  return { ...config, presignExpiryMs: Math.min(config.presignExpiryMs, PRESIGN_CAP_MS) };
+  return {
+    ...config,
+    presignExpiryMs: Math.min(config.presignExpiryMs, PRESIGN_CAP_MS),
+    ticketExpiryMs: Math.min(Math.max(config.ticketExpiryMs, 1_000), PRESIGN_CAP_MS),
+  };
 }

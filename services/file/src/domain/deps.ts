@@ -2,6 +2,7 @@ import type { Logger, PageTokens } from "@filemesh/kit";
 import type { BlobStore } from "@filemesh/kit/blob";
 import type pg from "pg";
 import type { FileConfig } from "../config.js";
+import type { Tickets } from "../data/ticket.js";
 import type { Access } from "../peers/access.js";
 
 export type FileSettings = Pick<
@@ -28,6 +29,7 @@ export type FileSettings = Pick<
   | "linkPasswordBackoffBaseMs"
   | "linkPasswordBackoffMaxMs"
   | "linkPasswordLinkBackoffMaxMs"
+  | "ticketExpiryMs"
 >;
 
 export interface FileDeps {
@@ -35,6 +37,8 @@ export interface FileDeps {
   blobs: BlobStore;
   access: Access;
   pageTokens: PageTokens;
+  /** Transfer tickets of the data plane (data/ticket.ts). */
+  tickets: Tickets;
   settings: FileSettings;
   log: Logger;
 }

@@ -13,7 +13,8 @@ import {
   notFound,
 } from "@filemesh/kit";
 import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
-import { authorize } from "../domain/access.js";
+import { DATA_PREFIX } from "../data/server.js";
+import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { type FileRow, KIND, STATE } from "../store/files.js";
 import { getVersion, type VersionRow } from "../store/versions.js";
@@ -123,6 +124,51 @@ export function createDownloadHandlers(deps: FileDeps) {
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       yield { file: toFile(file) };
       for await (const data of contentChunks(deps, v, range)) yield { data };
+    },
+
+    async createDownloadTicket(
+      req: filev1.CreateDownloadTicketRequest,
+      ctx: CallContext,
+    ): Promise<filev1.CreateDownloadTicketResponse> {
+      const principal = callerId(ctx);
+      const file = await authorize(deps, ctx, req.fileId, "read");
+      const v = await servable(deps, file, req.versionId);
+      const range = rangeOf(req.offset, req.length, v.size_bytes);
+      const size = Number(v.size_bytes);
+      const whole = range.offset === 0 && range.length === size;
+      const view = {
+        offset: String(range.offset),
+        length: String(range.length),
+        sizeBytes: v.size_bytes,
+        contentType: v.content_type,
+        contentDisposition: attachmentDisposition(file.name),
+        etag: whole ? `"${v.sha256}"` : `"${v.sha256}:${range.offset}-${range.length}"`,
+      };
+      if (blobs.presigns) {
+        const expiresInSeconds = Math.max(1, Math.floor(settings.ticketExpiryMs / 1000));
+        const url = await blobs.presignGet(v.object_key, {
+          expiresInSeconds,
+          fileName: file.name,
+          contentType: v.content_type,
+        });
+        return { url, ticket: "", expireTime: new Date(Date.now() + expiresInSeconds * 1000), ...view };
+      }
+      const expire = Date.now() + settings.ticketExpiryMs;
+      const ticket = deps.tickets.mint({
+        d: "r",
+        k: v.object_key,
+        o: range.offset,
+        l: range.length,
+        s: size,
+        e: expire,
+        p: principal,
+        f: file.id,
+        v: v.id,
+        t: view.contentType,
+        c: view.contentDisposition,
+        h: view.etag,
+      });
+      return { url: DATA_PREFIX + ticket, ticket, expireTime: new Date(expire), ...view };
     },
 
     async getDownloadUrl(

@@ -1,0 +1,297 @@
+package rawbody
+
+// The data plane of raw downloads (docs/architecture.md "Data plane"): GET
+// /v1/files/{file_id}/content asks the file service once, over gRPC, for a transfer ticket
+// (CreateDownloadTicket: authorisation, version, range, headers), then moves the bytes over
+// plain HTTP — no per-chunk gRPC messages:
+//
+//   - redirect=true (a field of GetFileContentRequest): 307 to the ticket's URL (the data endpoint, or a presigned S3 URL);
+//   - BlobDir set (the gateway shares the fs driver's disk): served from the file itself
+//     (http.ServeContent: sendfile, Range, If-None-Match);
+//   - otherwise: proxied from the file service's data endpoint (or the presigned URL).
+//
+// /v1/data/{ticket} (the URL a ticket names) is proxied to the data endpoints as is.
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/filemesh/filemesh/gateway/internal/rpcstatus"
+)
+
+// DataPrefix is the path of the data endpoint's tickets.
+const DataPrefix = "/v1/data/"
+
+const (
+	contentMethod = "filemesh.file.v1.FileService.GetFileContent"
+	ticketMethod  = "CreateDownloadTicket"
+)
+
+// DataPlane moves download bytes outside gRPC.
+type DataPlane struct {
+	Addrs        []string // the file service's data endpoints (host:port)
+	BlobDir      string   // the fs driver's root, when this gateway shares its disk
+	UnaryTimeout time.Duration
+	client       *http.Client
+	next         atomic.Uint32
+}
+
+// NewDataPlane builds a data plane with a pooled HTTP client.
+func NewDataPlane(addrs []string, blobDir string, unaryTimeout time.Duration) *DataPlane {
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 512,
+		IdleConnTimeout:     60 * time.Second,
+		DisableCompression:  true,
+		WriteBufferSize:     64 << 10,
+		ReadBufferSize:      64 << 10,
+	}
+	return &DataPlane{Addrs: addrs, BlobDir: blobDir, UnaryTimeout: unaryTimeout,
+		client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}}
+}
+
+func (d *DataPlane) addr() string {
+	return d.Addrs[int(d.next.Add(1))%len(d.Addrs)]
+}
+
+// takesDataPlane reports whether a matched download route goes through the data plane.
+func (h *Handler) takesDataPlane(rt *Route) bool {
+	return h.Data != nil && !rt.Upload && string(rt.Method.FullName()) == contentMethod
+}
+
+// redirectOf reads and clears the request's redirect field (the ticket call has none).
+func redirectOf(req *dynamicpb.Message) bool {
+	fd := req.Descriptor().Fields().ByName("redirect")
+	if fd == nil || fd.Kind() != protoreflect.BoolKind {
+		return false
+	}
+	v := req.Get(fd).Bool()
+	req.Clear(fd)
+	return v
+}
+
+// ticketResponse is the part of CreateDownloadTicketResponse the gateway uses.
+type ticketResponse struct {
+	url, ticket, contentType, disposition, etag string
+	length                                      int64
+}
+
+func (h *Handler) createTicket(ctx context.Context, cc *grpc.ClientConn, rt *Route, req *dynamicpb.Message) (*ticketResponse, error) {
+	md := rt.Method.Parent().(protoreflect.ServiceDescriptor).Methods().ByName(ticketMethod)
+	if md == nil {
+		return nil, status.Error(codes.Unimplemented, "the file service has no "+ticketMethod)
+	}
+	// GetFileContentRequest and CreateDownloadTicketRequest share their fields (1–4).
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	in := dynamicpb.NewMessage(md.Input())
+	if err := proto.Unmarshal(b, in); err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	if h.Data.UnaryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.Data.UnaryTimeout)
+		defer cancel()
+	}
+	out := dynamicpb.NewMessage(md.Output())
+	path := "/" + string(md.Parent().FullName()) + "/" + string(md.Name())
+	if err := cc.Invoke(ctx, path, in, out); err != nil {
+		return nil, err
+	}
+	f := md.Output().Fields()
+	str := func(name string) string { return out.Get(f.ByName(protoreflect.Name(name))).String() }
+	return &ticketResponse{
+		url: str("url"), ticket: str("ticket"), contentType: str("content_type"),
+		disposition: str("content_disposition"), etag: str("etag"),
+		length: out.Get(f.ByName("length")).Int(),
+	}, nil
+}
+
+// serveData answers a download through the data plane; ctx carries the caller's metadata.
+// False (nothing written) when the file service has no CreateDownloadTicket (an older
+// replica during a rolling upgrade): the caller streams over gRPC as before.
+func (h *Handler) serveData(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *Route, cc *grpc.ClientConn, req *dynamicpb.Message) bool {
+	redirect := redirectOf(req)
+	t, err := h.createTicket(ctx, cc, rt, req)
+	if status.Code(err) == codes.Unimplemented {
+		return false
+	}
+	if err != nil {
+		h.fail(w, status.Convert(err).Proto(), 0)
+		return true
+	}
+	if redirect {
+		w.Header().Set("Location", t.url)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+		return true
+	}
+	// The REST route answers the offset/length window whole, as over gRPC (ARCHITECTURE §7:
+	// the Range header is not read there); Range and If-None-Match are the data URL's.
+	for _, k := range []string{"Range", "If-Range", "If-None-Match", "If-Match", "If-Modified-Since", "If-Unmodified-Since"} {
+		r.Header.Del(k)
+	}
+	if h.Data.BlobDir != "" && t.ticket != "" {
+		if h.serveLocal(w, r, t) {
+			return true
+		}
+	}
+	target := t.url
+	if strings.HasPrefix(target, DataPrefix) {
+		target = "http://" + h.Data.addr() + target
+	}
+	h.proxy(w, r, target, t)
+	return true
+}
+
+var objectKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/_-]{0,200}$`)
+
+// serveLocal serves the ticket's window from the fs driver's directory; false when it
+// cannot (then the data endpoint answers).
+func (h *Handler) serveLocal(w http.ResponseWriter, r *http.Request, t *ticketResponse) bool {
+	dot := strings.IndexByte(t.ticket, '.')
+	if dot <= 0 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(t.ticket[:dot])
+	if err != nil {
+		return false
+	}
+	var c struct {
+		K string `json:"k"`
+		O int64  `json:"o"`
+		L int64  `json:"l"`
+		S int64  `json:"s"`
+	}
+	if json.Unmarshal(raw, &c) != nil || !objectKey.MatchString(c.K) || strings.Contains(c.K, "..") {
+		return false
+	}
+	f, err := os.Open(filepath.Join(h.Data.BlobDir, "objects", filepath.FromSlash(c.K)))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() != c.S || c.O < 0 || c.L < 0 || c.O+c.L > c.S {
+		return false
+	}
+	setDataHeaders(w.Header(), t)
+	var content io.ReadSeeker = f // the whole object: io.Copy uses sendfile
+	if c.O != 0 || c.L != c.S {
+		content = io.NewSectionReader(f, c.O, c.L)
+	}
+	w.Header().Del("Content-Length")
+	http.ServeContent(w, r, "", time.Time{}, content)
+	return true
+}
+
+func setDataHeaders(h http.Header, t *ticketResponse) {
+	h.Set("Content-Type", safeContentType(t.contentType))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Disposition", attachment(t.disposition))
+	if printable(t.etag) && strings.HasPrefix(t.etag, `"`) {
+		h.Set("ETag", t.etag)
+	}
+	h.Set("Content-Length", strconv.FormatInt(t.length, 10))
+}
+
+// dataHeaders are the response headers of a data endpoint that reach the client.
+var dataHeaders = []string{"Content-Range", "ETag", "Accept-Ranges", "Cache-Control", "Retry-After", "Referrer-Policy"}
+
+// proxy streams target's response (the data endpoint or a presigned URL) to the client,
+// under the ticket's headers; the conditional and range headers of the client go along.
+func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, target string, t *ticketResponse) {
+	out, err := http.NewRequestWithContext(r.Context(), r.Method, target, nil)
+	if err != nil {
+		h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the data URL is not valid"), 0)
+		return
+	}
+	for _, k := range []string{"Range", "If-None-Match", "If-Range"} {
+		if v := r.Header.Get(k); v != "" {
+			out.Header.Set(k, v)
+		}
+	}
+	res, err := h.Data.client.Do(out)
+	if err != nil {
+		if r.Context().Err() != nil {
+			return
+		}
+		h.fail(w, rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", "the data endpoint cannot be reached"), 0)
+		return
+	}
+	defer res.Body.Close()
+	hdr := w.Header()
+	copyHeaders := dataHeaders
+	if t != nil && (res.StatusCode == http.StatusOK || res.StatusCode == http.StatusPartialContent || res.StatusCode == http.StatusNotModified) {
+		setDataHeaders(hdr, t) // the ticket's headers, not the store's (an S3 ETag is an MD5)
+		copyHeaders = []string{"Content-Range", "Cache-Control"}
+	} else {
+		hdr.Set("Content-Type", safeContentType(res.Header.Get("Content-Type")))
+		hdr.Set("X-Content-Type-Options", "nosniff")
+		if v := res.Header.Get("Content-Disposition"); v != "" {
+			hdr.Set("Content-Disposition", attachment(v))
+		}
+	}
+	for _, k := range copyHeaders {
+		if v := res.Header.Get(k); v != "" && printable(v) {
+			hdr.Set(k, v)
+		}
+	}
+	if res.StatusCode == http.StatusNotModified || r.Method == http.MethodHead {
+		w.Header().Del("Content-Length")
+		if res.ContentLength >= 0 && r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", strconv.FormatInt(res.ContentLength, 10))
+		}
+	} else if res.ContentLength >= 0 {
+		w.Header().Set("Content-Length", strconv.FormatInt(res.ContentLength, 10))
+	}
+	w.WriteHeader(res.StatusCode)
+	n, err := io.Copy(w, res.Body)
+	if err != nil || (res.ContentLength >= 0 && n != res.ContentLength && r.Method != http.MethodHead) {
+		panic(http.ErrAbortHandler) // a truncated body must not look complete
+	}
+}
+
+// ServeData proxies GET/HEAD /v1/data/{ticket} to a data endpoint: the ticket is checked there.
+func (h *Handler) ServeData(w http.ResponseWriter, r *http.Request) {
+	if h.Data == nil || len(h.Data.Addrs) == 0 {
+		h.fail(w, rpcstatus.New(codes.NotFound, rpcstatus.ReasonRouteNotFound, "the data plane is off"), http.StatusNotFound)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, rpcstatus.New(codes.Unimplemented, rpcstatus.ReasonMethodNotAllowed, "use GET or HEAD"), http.StatusMethodNotAllowed)
+		return
+	}
+	ticket := strings.TrimPrefix(r.URL.EscapedPath(), DataPrefix)
+	if len(ticket) > 4096 || strings.ContainsAny(ticket, "/%") {
+		h.fail(w, rpcstatus.New(codes.NotFound, "TICKET_MALFORMED", "no such transfer ticket"), http.StatusNotFound)
+		return
+	}
+	h.proxy(w, r, "http://"+h.Data.addr()+DataPrefix+ticket, nil)
+}
