@@ -17,6 +17,75 @@ export interface FileItem {
   updateTime?: string;
   createTime?: string;
   trashTime?: string;
+  ownerId?: string;
+  currentVersionId?: string;
+  hasThumbnail?: boolean;
+}
+
+export interface FileVersion {
+  id: string;
+  fileId?: string;
+  sizeBytes?: string;
+  contentType?: string;
+  createTime?: string;
+  creator?: string;
+  current?: boolean;
+}
+
+export interface Session {
+  id: string;
+  createTime?: string;
+  lastUseTime?: string;
+  expireTime?: string;
+  userAgent?: string;
+  clientAddress?: string;
+  current?: boolean;
+}
+
+export interface Grant {
+  id: string;
+  resource?: string;
+  subject?: string;
+  role?: string;
+  expireTime?: string;
+  createTime?: string;
+}
+
+export interface ShareLink {
+  id: string;
+  token?: string;
+  role?: string;
+  expireTime?: string;
+  maxDownloads?: number;
+  downloads?: number;
+  hasPassword?: boolean;
+  fileId?: string;
+  createTime?: string;
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  description?: string;
+  myRole?: string;
+}
+
+export interface GroupMember {
+  member: string;
+  role?: string;
+  displayName?: string;
+}
+
+export interface UploadSession {
+  id: string;
+  parentId?: string;
+  name?: string;
+  sizeBytes?: string;
+  state?: string;
+  partSizeBytes?: string;
+  partCount?: number;
+  parts?: { partNumber: number; sizeBytes?: string }[];
+  fileId?: string;
 }
 
 export interface Usage {
@@ -170,7 +239,7 @@ export async function login(email: string, password: string): Promise<void> {
 
 export async function logout(): Promise<void> {
   try {
-    await call("POST", "/v1/auth:logout", {});
+    await call("POST", "/v1/auth:logout", { allSessions: false });
   } finally {
     forget();
   }
@@ -198,40 +267,176 @@ export const rename = (f: FileItem, name: string) =>
     etag: f.etag,
   });
 
+export const move = (f: FileItem, parentId: string) =>
+  call<FileItem>("PATCH", `/v1/files/${encodeURIComponent(f.id)}${q({ updateMask: "parentId" })}`, {
+    parentId,
+    etag: f.etag,
+  });
+
+export const copy = (f: FileItem, parentId: string, name = "") =>
+  call<FileItem>("POST", `/v1/files/${encodeURIComponent(f.id)}:copy`, {
+    fileId: f.id,
+    parentId,
+    name,
+    requestId: crypto.randomUUID(),
+  });
+
 export const trash = (id: string) => call("DELETE", `/v1/files/${encodeURIComponent(id)}`);
+export const deleteForever = (id: string) =>
+  call("DELETE", `/v1/files/${encodeURIComponent(id)}${q({ permanent: "true" })}`);
 export const restore = (id: string) =>
   call<FileItem>("POST", `/v1/files/${encodeURIComponent(id)}:restore`, { fileId: id });
 
-/** The content as a Blob (the bearer token cannot ride on a plain link). */
-export async function download(id: string): Promise<Blob> {
+/**
+ * The content as a Blob (the bearer token cannot ride on a plain link); `length` reads only the
+ * first bytes (text previews), `versionId` an older version.
+ */
+export async function download(
+  id: string,
+  opts: { versionId?: string; length?: number } = {},
+): Promise<Blob> {
+  const url = `/v1/files/${encodeURIComponent(id)}/content${q({ versionId: opts.versionId, length: opts.length })}`;
   await fresh();
-  let res = await fetch(`/v1/files/${encodeURIComponent(id)}/content`, {
-    headers: { authorization: `Bearer ${accessToken}` },
-  });
+  let res = await fetch(url, { headers: { authorization: `Bearer ${accessToken}` } });
   if (res.status === 401 && (await refresh())) {
-    res = await fetch(`/v1/files/${encodeURIComponent(id)}/content`, {
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
+    res = await fetch(url, { headers: { authorization: `Bearer ${accessToken}` } });
   }
   if (!res.ok) throw await toError(res);
   return res.blob();
 }
 
-/** Files above this go through an upload session in parts; smaller ones as one raw body. */
-export const PARTS_THRESHOLD = 8 * 1024 * 1024;
-const PART_RETRIES = 3;
-
-export interface UploadJob {
-  done: Promise<FileItem>;
-  abort: () => void;
+/** Saves a Blob under a name through a temporary object URL. */
+export function save(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+export const listVersions = (id: string) =>
+  call<{ versions?: FileVersion[]; nextPageToken?: string }>(
+    "GET",
+    `/v1/files/${encodeURIComponent(id)}/versions${q({ pageSize: 100 })}`,
+  );
+
+// Sessions (devices signed in).
+export const listSessions = () =>
+  call<{ sessions?: Session[]; nextPageToken?: string }>("GET", `/v1/auth/sessions${q({ pageSize: 100 })}`);
+export const revokeSession = (id: string) => call("DELETE", `/v1/auth/sessions/${encodeURIComponent(id)}`);
+
+// People and groups.
+export const lookupUser = (email: string) => call<Me>("GET", `/v1/users:lookup${q({ email })}`);
+export const getUser = (id: string) => call<Me>("GET", `/v1/users/${encodeURIComponent(id)}`);
+export const listGroups = (pageToken = "") =>
+  call<{ groups?: Group[]; nextPageToken?: string }>("GET", `/v1/groups${q({ pageSize: 100, pageToken })}`);
+export const createGroup = (name: string, description: string) =>
+  call<Group>("POST", `/v1/groups${q({ requestId: crypto.randomUUID() })}`, { name, description });
+export const deleteGroup = (id: string) => call("DELETE", `/v1/groups/${encodeURIComponent(id)}`);
+export const listMembers = (id: string) =>
+  call<{ members?: GroupMember[]; nextPageToken?: string }>(
+    "GET",
+    `/v1/groups/${encodeURIComponent(id)}/members${q({ pageSize: 100 })}`,
+  );
+export const addMember = (groupId: string, member: string, role: string) =>
+  call<GroupMember>("POST", `/v1/groups/${encodeURIComponent(groupId)}/members`, {
+    groupId,
+    member,
+    role,
+    requestId: crypto.randomUUID(),
+  });
+export const removeMember = (groupId: string, member: string) =>
+  call("DELETE", `/v1/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(member)}`);
+
+// Grants and share links.
+export const listGrants = (fileId: string) =>
+  call<{ grants?: Grant[]; nextPageToken?: string }>(
+    "GET",
+    `/v1/files/${encodeURIComponent(fileId)}/grants${q({ pageSize: 100 })}`,
+  );
+export const createGrant = (fileId: string, subject: string, role: string, expireTime?: string) =>
+  call<Grant>(
+    "POST",
+    `/v1/files/${encodeURIComponent(fileId)}/grants${q({ requestId: crypto.randomUUID() })}`,
+    {
+      subject,
+      role,
+      ...(expireTime ? { expireTime } : {}),
+    },
+  );
+export const deleteGrant = (fileId: string, grantId: string) =>
+  call("DELETE", `/v1/files/${encodeURIComponent(fileId)}/grants/${encodeURIComponent(grantId)}`);
+export const listLinks = (fileId: string) =>
+  call<{ links?: ShareLink[]; nextPageToken?: string }>(
+    "GET",
+    `/v1/files/${encodeURIComponent(fileId)}/links${q({ pageSize: 100 })}`,
+  );
+export const createLink = (
+  fileId: string,
+  opts: { role: string; password?: string; expireTime?: string; maxDownloads?: number },
+) =>
+  call<ShareLink>(
+    "POST",
+    `/v1/files/${encodeURIComponent(fileId)}/links${q({ requestId: crypto.randomUUID() })}`,
+    {
+      role: opts.role,
+      ...(opts.password ? { password: opts.password } : {}),
+      ...(opts.expireTime ? { expireTime: opts.expireTime } : {}),
+      ...(opts.maxDownloads ? { maxDownloads: opts.maxDownloads } : {}),
+    },
+  );
+export const deleteLink = (fileId: string, linkId: string) =>
+  call("DELETE", `/v1/files/${encodeURIComponent(fileId)}/links/${encodeURIComponent(linkId)}`);
+
+/** Resources the caller can read through grants ("resource": "file:<id>", strongest role). */
+export const accessible = (pageToken = "") =>
+  call<{ resources?: { resource: string; role?: string }[]; nextPageToken?: string }>(
+    "GET",
+    `/v1/permissions/accessible${q({ permission: "read", pageSize: 100, pageToken })}`,
+  );
+
+// Public share links: no account, the password in the X-Link-Password header (never the query).
+async function linkFetch(token: string, suffix: string, password: string): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (password) headers["x-link-password"] = password;
+  try {
+    const res = await fetch(`/v1/links/${encodeURIComponent(token)}${suffix}`, { headers });
+    if (!res.ok) throw await toError(res);
+    return res;
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw new ApiError(`network error: ${(e as Error).message}`, 0);
+  }
+}
+export const openLink = async (token: string, password: string) =>
+  (await (await linkFetch(token, "", password)).json()) as { link?: ShareLink; file?: FileItem };
+export const linkContent = async (token: string, password: string) =>
+  (await linkFetch(token, "/content", password)).blob();
+
+// Uploads.
+export const uploadRaw = (parentId: string, name: string) => `/v1/files:upload${q({ parentId, name })}`;
+export const createUpload = (parentId: string, name: string, size: number, partSizeBytes: number) =>
+  call<UploadSession>("POST", "/v1/uploads", {
+    parentId,
+    name,
+    sizeBytes: String(size),
+    method: "UPLOAD_METHOD_PARTS",
+    partSizeBytes: String(partSizeBytes),
+    requestId: crypto.randomUUID(),
+  });
+export const getUpload = (id: string) => call<UploadSession>("GET", `/v1/uploads/${encodeURIComponent(id)}`);
+export const cancelUpload = (id: string) => call("DELETE", `/v1/uploads/${encodeURIComponent(id)}`);
+export const completeUpload = (id: string) =>
+  call<FileItem>("POST", `/v1/uploads/${encodeURIComponent(id)}:complete`, { uploadId: id });
+export const partUrl = (id: string, n: number) => `/v1/uploads/${encodeURIComponent(id)}/parts/${n}`;
 
 /**
  * One request body sent by XMLHttpRequest, whose upload events report progress (fetch has
- * none). Resolves with the parsed JSON answer; rejects with the API's error (status 0 for a
- * network failure or an abort).
+ * none). Resolves with the parsed JSON answer; rejects with the API's error (status 0 and
+ * reason NETWORK for a network failure, CANCELLED for an abort).
  */
-async function xhrSend(
+export async function xhrSend(
   method: string,
   url: string,
   body: Blob,
@@ -247,90 +452,17 @@ async function xhrSend(
     xhr.setRequestHeader("content-type", "application/octet-stream");
     xhr.upload.onprogress = (e) => onProgress(e.loaded);
     xhr.onerror = () => reject(new ApiError("network error during upload", 0, "NETWORK"));
-    xhr.onabort = () => reject(new ApiError("upload cancelled", 0, "CANCELLED"));
+    xhr.onabort = () => reject(new ApiError("upload paused or cancelled", 0, "CANCELLED"));
     xhr.onload = async () => {
+      if (xhr.status === 401) {
+        // An access token that died mid-upload: refresh, and let the caller retry the part.
+        if (await refresh()) return reject(new ApiError("access token refreshed", 401, "RETRY"));
+        forget();
+        onSignedOut();
+      }
       if (xhr.status >= 200 && xhr.status < 300) resolve(JSON.parse(xhr.responseText || "{}"));
       else reject(await toError(new Response(xhr.responseText || null, { status: xhr.status })));
     };
     xhr.send(body);
   });
-}
-
-/**
- * Uploads a file with per-byte progress: small files as a raw body (POST /v1/files:upload),
- * large ones through an upload session (POST /v1/uploads, PUT …/parts/{n} through the gateway,
- * :complete), each part retried on a network error. Presigned part URLs are not used: they
- * point at the blob store's origin, which the console's Content-Security-Policy does not allow.
- */
-export function upload(parentId: string, file: File, onProgress: (sent: number) => void): UploadJob {
-  let current: XMLHttpRequest | undefined;
-  let cancelled = false;
-  let sessionId = "";
-  const register = (xhr: XMLHttpRequest) => {
-    current = xhr;
-  };
-
-  const small = async (): Promise<FileItem> =>
-    (await xhrSend(
-      "POST",
-      `/v1/files:upload${q({ parentId, name: file.name })}`,
-      file,
-      onProgress,
-      register,
-    )) as FileItem;
-
-  const large = async (): Promise<FileItem> => {
-    const session = await call<{ id: string; partSizeBytes?: string; partCount?: number }>(
-      "POST",
-      "/v1/uploads",
-      {
-        parentId,
-        name: file.name,
-        sizeBytes: String(file.size),
-        method: "UPLOAD_METHOD_PARTS",
-        partSizeBytes: String(PARTS_THRESHOLD),
-        requestId: crypto.randomUUID(),
-      },
-    );
-    sessionId = session.id;
-    const partSize = Number(session.partSizeBytes) || PARTS_THRESHOLD;
-    const count = session.partCount || Math.ceil(file.size / partSize);
-    for (let n = 1; n <= count; n++) {
-      const start = (n - 1) * partSize;
-      const chunk = file.slice(start, Math.min(file.size, start + partSize));
-      for (let attempt = 1; ; attempt++) {
-        if (cancelled) throw new ApiError("upload cancelled", 0, "CANCELLED");
-        try {
-          await xhrSend(
-            "PUT",
-            `/v1/uploads/${encodeURIComponent(session.id)}/parts/${n}`,
-            chunk,
-            (sent) => onProgress(start + sent),
-            register,
-          );
-          break;
-        } catch (e) {
-          const retriable = e instanceof ApiError && (e.reason === "NETWORK" || e.status >= 500);
-          if (!retriable || attempt >= PART_RETRIES) throw e;
-          await new Promise((r) => setTimeout(r, 500 * attempt));
-        }
-      }
-    }
-    return call<FileItem>("POST", `/v1/uploads/${encodeURIComponent(session.id)}:complete`, {
-      uploadId: session.id,
-    });
-  };
-
-  const done = (file.size > PARTS_THRESHOLD ? large() : small()).catch(async (e) => {
-    // A session left behind would hold its reserved quota until it expires: cancel it.
-    if (sessionId) await call("DELETE", `/v1/uploads/${encodeURIComponent(sessionId)}`).catch(() => {});
-    throw e;
-  });
-  return {
-    done,
-    abort: () => {
-      cancelled = true;
-      current?.abort();
-    },
-  };
 }

@@ -1,18 +1,40 @@
-// The console's shell: signed out → the login/register form; signed in → header (usage bar,
-// sign out), the folder browser or the trash, and one error banner that shows every API error.
-import { useEffect, useState } from "preact/hooks";
+// The console's shell: /s/<token> is a share link's page (no account needed). Otherwise signed
+// out → the login/register form; signed in → header (views, usage bar, sign out), the upload
+// panel, one of the views (files, shared with me, trash, groups, sessions) and one error banner
+// that shows every API error. The upload manager lives as long as the sign-in, so uploads go on
+// while the views change; sessions cut off by a closed page are listed again after sign-in.
+import { useEffect, useMemo, useState } from "preact/hooks";
 import * as api from "./api.ts";
-import { Browser } from "./browser.tsx";
+import { Browser, type Crumb } from "./browser.tsx";
 import { errorText } from "./format.ts";
+import { Groups } from "./groups.tsx";
+import { LinkPage } from "./link-page.tsx";
 import { Login } from "./login.tsx";
+import { Sessions } from "./sessions.tsx";
+import { SharedWithMe } from "./shared.tsx";
 import { Trash } from "./trash.tsx";
+import { UploadManager } from "./upload-manager.ts";
+import { Uploads } from "./uploads.tsx";
 import { UsageBar } from "./usage.tsx";
 
+type View = "files" | "shared" | "trash" | "groups" | "sessions";
+const VIEWS: [View, string][] = [
+  ["files", "Files"],
+  ["shared", "Shared with me"],
+  ["trash", "Trash"],
+  ["groups", "Groups"],
+  ["sessions", "Sessions"],
+];
+
 export function App() {
+  const link = /^\/s\/([^/]+)$/.exec(location.pathname);
+  if (link) return <LinkPage token={decodeURIComponent(link[1]!)} />;
+  return <Console />;
+}
+
+function Console() {
   const [me, setMe] = useState<api.Me | null>(null);
-  const [view, setView] = useState<"files" | "trash">("files");
   const [error, setError] = useState("");
-  const [usageTick, setUsageTick] = useState(0);
 
   useEffect(() => {
     api.setSignedOutHandler(() => {
@@ -22,7 +44,6 @@ export function App() {
   }, []);
 
   const report = (e: unknown) => setError(errorText(e));
-  const changed = () => setUsageTick((n) => n + 1);
 
   if (!me) {
     return (
@@ -33,13 +54,45 @@ export function App() {
           onError={report}
           onSignedIn={(m) => {
             setError("");
-            setView("files");
             setMe(m);
           }}
         />
       </main>
     );
   }
+  return <SignedIn key={me.id} me={me} error={error} setError={setError} onSignedOut={() => setMe(null)} />;
+}
+
+function SignedIn(props: {
+  me: api.Me;
+  error: string;
+  setError: (s: string) => void;
+  onSignedOut: () => void;
+}) {
+  const { me } = props;
+  const [view, setView] = useState<View>("files");
+  const [usageTick, setUsageTick] = useState(0);
+  const [uploaded, setUploaded] = useState<api.FileItem | null>(null);
+  const home: Crumb[] = [{ id: me.homeFolderId ?? "", name: "Home" }];
+  const [start, setStart] = useState<{ crumbs: Crumb[]; n: number }>({ crumbs: home, n: 0 });
+  const report = (e: unknown) => props.setError(errorText(e));
+  const changed = () => setUsageTick((n) => n + 1);
+  const manager = useMemo(
+    () =>
+      new UploadManager(me.id, (f) => {
+        setUploaded(f);
+        setUsageTick((n) => n + 1);
+      }),
+    [me.id],
+  );
+  useEffect(() => {
+    manager.restore().catch(report);
+  }, [manager]);
+
+  const go = (v: View) => {
+    if (v === "files") setStart((s) => ({ crumbs: home, n: s.n + 1 }));
+    setView(v);
+  };
 
   const signOut = async () => {
     try {
@@ -47,7 +100,7 @@ export function App() {
     } catch (e) {
       report(e);
     }
-    setMe(null);
+    props.onSignedOut();
   };
 
   return (
@@ -55,12 +108,11 @@ export function App() {
       <header class="top">
         <span class="brand">filemesh</span>
         <nav aria-label="Views">
-          <button type="button" aria-pressed={view === "files"} onClick={() => setView("files")}>
-            Files
-          </button>
-          <button type="button" aria-pressed={view === "trash"} onClick={() => setView("trash")}>
-            Trash
-          </button>
+          {VIEWS.map(([v, label]) => (
+            <button key={v} type="button" aria-pressed={view === v} onClick={() => go(v)}>
+              {label}
+            </button>
+          ))}
         </nav>
         <UsageBar tick={usageTick} onError={report} />
         <span class="who" title={me.email}>
@@ -70,13 +122,33 @@ export function App() {
           Sign out
         </button>
       </header>
-      <ErrorBanner text={error} clear={() => setError("")} />
+      <ErrorBanner text={props.error} clear={() => props.setError("")} />
       <main>
-        {view === "files" ? (
-          <Browser home={me.homeFolderId ?? ""} onError={report} onChanged={changed} />
-        ) : (
-          <Trash onError={report} onChanged={changed} />
+        <Uploads manager={manager} />
+        {view === "files" && (
+          <Browser
+            key={start.n}
+            start={start.crumbs}
+            home={me.homeFolderId ?? ""}
+            manager={manager}
+            uploaded={uploaded}
+            onError={report}
+            onChanged={changed}
+          />
         )}
+        {view === "shared" && (
+          <SharedWithMe
+            me={me}
+            onError={report}
+            onOpen={(f) => {
+              setStart((s) => ({ crumbs: [{ id: f.id, name: f.name }], n: s.n + 1 }));
+              setView("files");
+            }}
+          />
+        )}
+        {view === "trash" && <Trash onError={report} onChanged={changed} />}
+        {view === "groups" && <Groups onError={report} />}
+        {view === "sessions" && <Sessions onError={report} />}
       </main>
     </div>
   );

@@ -1,18 +1,34 @@
-// The folder browser: breadcrumbs, a sortable, paged listing (nextPageToken → "Load more"),
-// new folder, upload by picker or drag-and-drop with per-file progress, download, rename and
-// move to trash. Each action's API error goes to the shell's banner.
-import { useEffect, useState } from "preact/hooks";
+// The folder browser: breadcrumbs, a sortable, paged listing (nextPageToken → "Load more") with
+// thumbnails and states (PROCESSING polled until READY or REJECTED with its reason), new
+// folder, upload of files and folders by picker or drag-and-drop (queued in the upload
+// manager), and per item: details (preview, versions), download, rename, move, copy, share and
+// trash. The listing is keyboard-navigable: ↑/↓ move between rows, Enter opens, Delete trashes.
+// Each action's API error goes to the shell's banner.
+import { useEffect, useRef, useState } from "preact/hooks";
 import * as api from "./api.ts";
+import { Details, isImage } from "./details.tsx";
+import { FolderPicker } from "./folder-picker.tsx";
 import { bytes, when } from "./format.ts";
-import { type UploadItem, Uploads } from "./uploads.tsx";
+import { Icon } from "./icons.tsx";
+import { ShareDialog } from "./share.tsx";
+import { droppedFiles, type UploadManager } from "./upload-manager.ts";
 
-interface Crumb {
+export interface Crumb {
   id: string;
   name: string;
 }
 
-export function Browser(props: { home: string; onError: (e: unknown) => void; onChanged: () => void }) {
-  const [path, setPath] = useState<Crumb[]>([{ id: props.home, name: "Home" }]);
+const THUMB_MAX_BYTES = 4 * 1024 * 1024;
+
+export function Browser(props: {
+  start: Crumb[];
+  home: string;
+  manager: UploadManager;
+  uploaded: api.FileItem | null;
+  onError: (e: unknown) => void;
+  onChanged: () => void;
+}) {
+  const [path, setPath] = useState<Crumb[]>(props.start);
   const [order, setOrder] = useState("FILE_ORDER_NAME");
   const [files, setFiles] = useState<api.FileItem[]>([]);
   const [next, setNext] = useState("");
@@ -20,16 +36,20 @@ export function Browser(props: { home: string; onError: (e: unknown) => void; on
   const [renaming, setRenaming] = useState("");
   const [newName, setNewName] = useState("");
   const [folderName, setFolderName] = useState("");
-  const [uploads, setUploads] = useState<UploadItem[]>([]);
   const [dragging, setDragging] = useState(false);
+  const [selected, setSelected] = useState<api.FileItem | null>(null);
+  const [dialog, setDialog] = useState<{ kind: "move" | "copy" | "share"; file: api.FileItem } | null>(null);
+  const tbody = useRef<HTMLTableSectionElement>(null);
   const folder = path[path.length - 1]!;
 
   const load = async (token = "") => {
     setLoading(true);
     try {
       const page = await api.listFiles(folder.id, token, order);
-      setFiles((old) => (token ? [...old, ...(page.files ?? [])] : (page.files ?? [])));
+      const got = page.files ?? [];
+      setFiles((old) => (token ? [...old, ...got] : got));
       setNext(page.nextPageToken ?? "");
+      setSelected((s) => (s ? (got.find((f) => f.id === s.id) ?? s) : s));
     } catch (e) {
       props.onError(e);
     } finally {
@@ -38,13 +58,19 @@ export function Browser(props: { home: string; onError: (e: unknown) => void; on
   };
 
   useEffect(() => {
+    setSelected(null);
     load();
   }, [folder.id, order]);
+
+  // An upload into this folder finished: show it.
+  useEffect(() => {
+    if (props.uploaded && props.uploaded.parentId === folder.id) load();
+  }, [props.uploaded]);
 
   // Files still PROCESSING are polled until they settle (READY or REJECTED).
   useEffect(() => {
     if (!files.some((f) => f.state === "PROCESSING" || f.state === "UPLOADING")) return;
-    const timer = setTimeout(() => load(), 2000);
+    const timer = setTimeout(() => load(), 1500);
     return () => clearTimeout(timer);
   }, [files]);
 
@@ -78,211 +104,323 @@ export function Browser(props: { home: string; onError: (e: unknown) => void; on
 
   const download = async (f: api.FileItem) => {
     try {
-      const blob = await api.download(f.id);
-      const url = URL.createObjectURL(blob);
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = f.name;
-      a.click();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+      api.save(await api.download(f.id), f.name);
     } catch (e) {
       props.onError(e);
     }
   };
 
-  const upload = (list: FileList | File[]) => {
-    const target = folder.id;
-    for (const file of Array.from(list)) {
-      const key = `${Date.now()}-${Math.random()}`;
-      const update = (patch: Partial<UploadItem>) =>
-        setUploads((all) => all.map((u) => (u.key === key ? { ...u, ...patch } : u)));
-      const job = api.upload(target, file, (sent) => update({ sent }));
-      setUploads((all) => [
-        ...all,
-        { key, name: file.name, sent: 0, total: file.size, status: "uploading", abort: job.abort },
-      ]);
-      job.done.then(
-        () => {
-          update({ status: "done", sent: file.size });
-          props.onChanged();
-          if (target === folder.id) load();
-        },
-        (e: unknown) => update({ status: "failed", error: e instanceof Error ? e.message : String(e) }),
-      );
+  const trash = (f: api.FileItem) =>
+    act(async () => {
+      await api.trash(f.id);
+      if (selected?.id === f.id) setSelected(null);
+    });
+
+  const open = (f: api.FileItem) => {
+    if (f.kind === "FOLDER") setPath([...path, { id: f.id, name: f.name }]);
+    else setSelected(f);
+  };
+
+  const onDrop = async (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    if (!e.dataTransfer) return;
+    try {
+      const entries = await droppedFiles(e.dataTransfer);
+      if (entries.length) props.manager.add(entries, folder.id);
+    } catch (err) {
+      props.onError(err);
     }
   };
 
-  const onDrop = (e: DragEvent) => {
+  /** ↑/↓ between rows (focus on the row's name), Home/End, Delete to trash. */
+  const onKey = (e: KeyboardEvent) => {
+    const rows = Array.from(tbody.current?.querySelectorAll<HTMLElement>("tr") ?? []);
+    const at = rows.findIndex((r) => r.contains(document.activeElement));
+    if (at < 0 || (e.target as HTMLElement).tagName === "INPUT") return;
+    let to = -1;
+    if (e.key === "ArrowDown") to = Math.min(rows.length - 1, at + 1);
+    else if (e.key === "ArrowUp") to = Math.max(0, at - 1);
+    else if (e.key === "Home") to = 0;
+    else if (e.key === "End") to = rows.length - 1;
+    else if (e.key === "Delete") {
+      const f = files[at];
+      if (f) trash(f);
+      e.preventDefault();
+      return;
+    }
+    if (to < 0) return;
     e.preventDefault();
-    setDragging(false);
-    if (e.dataTransfer?.files.length) upload(e.dataTransfer.files);
+    rows[to]?.querySelector<HTMLElement>(".name button")?.focus();
+  };
+
+  const picked = (input: HTMLInputElement) => {
+    const list = Array.from(input.files ?? []);
+    if (list.length)
+      props.manager.add(
+        list.map((file) => ({ file, path: file.webkitRelativePath || file.name })),
+        folder.id,
+      );
+    input.value = "";
   };
 
   return (
-    <section
-      class={dragging ? "browser dragging" : "browser"}
-      onDragOver={(e) => {
-        e.preventDefault();
-        setDragging(true);
-      }}
-      onDragLeave={() => setDragging(false)}
-      onDrop={onDrop}
-      aria-label="Files"
-    >
-      <nav class="crumbs" aria-label="Breadcrumbs">
-        {path.map((c, i) =>
-          i === path.length - 1 ? (
-            <span key={c.id} aria-current="page">
-              {c.name}
-            </span>
-          ) : (
-            <span key={c.id}>
-              <button type="button" class="link" onClick={() => setPath(path.slice(0, i + 1))}>
+    <div class={selected ? "with-details" : ""}>
+      <section
+        class={dragging ? "browser dragging" : "browser"}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={onDrop}
+        aria-label="Files"
+      >
+        <nav class="crumbs" aria-label="Breadcrumbs">
+          {path.map((c, i) =>
+            i === path.length - 1 ? (
+              <span key={c.id} aria-current="page">
                 {c.name}
-              </button>
-              <span class="sep" aria-hidden="true">
-                /
               </span>
-            </span>
-          ),
-        )}
-      </nav>
+            ) : (
+              <span key={c.id}>
+                <button type="button" class="link" onClick={() => setPath(path.slice(0, i + 1))}>
+                  {c.name}
+                </button>
+                <span class="sep" aria-hidden="true">
+                  /
+                </span>
+              </span>
+            ),
+          )}
+        </nav>
 
-      <div class="toolbar">
-        <form onSubmit={createFolder} class="inline">
-          <input
-            aria-label="New folder name"
-            placeholder="New folder"
-            value={folderName}
-            onInput={(e) => setFolderName(e.currentTarget.value)}
-          />
-          <button type="submit">Create folder</button>
-        </form>
-        <label class="button primary">
-          Upload files
-          <input
-            type="file"
-            multiple
-            class="visually-hidden"
-            aria-label="Upload files"
-            onChange={(e) => {
-              const input = e.currentTarget;
-              if (input.files?.length) upload(input.files);
-              input.value = "";
-            }}
-          />
-        </label>
-        <label class="sort">
-          Sort
-          <select value={order} onChange={(e) => setOrder(e.currentTarget.value)}>
-            <option value="FILE_ORDER_NAME">Name</option>
-            <option value="FILE_ORDER_UPDATE_TIME">Newest first</option>
-          </select>
-        </label>
-      </div>
+        <div class="toolbar">
+          <form onSubmit={createFolder} class="inline">
+            <input
+              aria-label="New folder name"
+              placeholder="New folder"
+              value={folderName}
+              onInput={(e) => setFolderName(e.currentTarget.value)}
+            />
+            <button type="submit">Create folder</button>
+          </form>
+          <label class="button primary">
+            Upload files
+            <input
+              type="file"
+              multiple
+              class="visually-hidden"
+              aria-label="Upload files"
+              name="files"
+              onChange={(e) => picked(e.currentTarget)}
+            />
+          </label>
+          <label class="button">
+            Upload a folder
+            <input
+              type="file"
+              class="visually-hidden"
+              aria-label="Upload a folder"
+              name="folder"
+              {...{ webkitdirectory: "" }}
+              onChange={(e) => picked(e.currentTarget)}
+            />
+          </label>
+          <label class="sort">
+            Sort
+            <select value={order} onChange={(e) => setOrder(e.currentTarget.value)}>
+              <option value="FILE_ORDER_NAME">Name</option>
+              <option value="FILE_ORDER_UPDATE_TIME">Newest first</option>
+            </select>
+          </label>
+        </div>
 
-      <Uploads items={uploads} clear={() => setUploads((u) => u.filter((x) => x.status === "uploading"))} />
+        <p class="drop-hint">Drop files or folders anywhere here to upload them to “{folder.name}”.</p>
 
-      <p class="drop-hint">Drop files anywhere here to upload them to “{folder.name}”.</p>
-
-      <table class="files">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col" class="num">
-              Size
-            </th>
-            <th scope="col" class="wide">
-              Type
-            </th>
-            <th scope="col">State</th>
-            <th scope="col" class="wide">
-              Modified
-            </th>
-            <th scope="col">
-              <span class="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {files.map((f) => {
-            const isFolder = f.kind === "FOLDER";
-            return (
-              <tr key={f.id} data-name={f.name}>
-                <td class="name">
-                  {renaming === f.id ? (
-                    <form onSubmit={saveRename(f)} class="inline">
-                      <input
-                        aria-label={`New name for ${f.name}`}
-                        value={newName}
-                        onInput={(e) => setNewName(e.currentTarget.value)}
-                        onKeyDown={(e) => e.key === "Escape" && setRenaming("")}
-                        ref={(el) => el?.focus()}
-                      />
-                      <button type="submit">Save</button>
-                      <button type="button" onClick={() => setRenaming("")}>
-                        Cancel
+        <table class="files" onKeyDown={onKey}>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col" class="num">
+                Size
+              </th>
+              <th scope="col" class="wide">
+                Type
+              </th>
+              <th scope="col">State</th>
+              <th scope="col" class="wide">
+                Modified
+              </th>
+              <th scope="col">
+                <span class="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody ref={tbody}>
+            {files.map((f) => {
+              const isFolder = f.kind === "FOLDER";
+              return (
+                <tr key={f.id} data-name={f.name} class={selected?.id === f.id ? "selected" : ""}>
+                  <td class="name">
+                    {renaming === f.id ? (
+                      <form onSubmit={saveRename(f)} class="inline">
+                        <input
+                          aria-label={`New name for ${f.name}`}
+                          value={newName}
+                          onInput={(e) => setNewName(e.currentTarget.value)}
+                          onKeyDown={(e) => e.key === "Escape" && setRenaming("")}
+                          ref={(el) => el?.focus()}
+                        />
+                        <button type="submit">Save</button>
+                        <button type="button" onClick={() => setRenaming("")}>
+                          Cancel
+                        </button>
+                      </form>
+                    ) : (
+                      <button
+                        type="button"
+                        class={isFolder ? "link folder" : "link file"}
+                        aria-label={isFolder ? `Open folder ${f.name}` : `Show details of ${f.name}`}
+                        onClick={() => open(f)}
+                      >
+                        {isFolder ? <Icon name="folder" /> : <Thumb file={f} />}
+                        <span class="fname">{f.name}</span>
                       </button>
-                    </form>
-                  ) : isFolder ? (
+                    )}
+                  </td>
+                  <td class="num">{isFolder ? "" : bytes(f.sizeBytes)}</td>
+                  <td class="wide">{isFolder ? "folder" : f.contentType || ""}</td>
+                  <td>
+                    {!isFolder && (
+                      <span class={`state state-${(f.state ?? "").toLowerCase()}`} title={f.stateReason}>
+                        {f.state}
+                        {f.state === "REJECTED" && f.stateReason ? `: ${f.stateReason}` : ""}
+                      </span>
+                    )}
+                  </td>
+                  <td class="wide">{when(f.updateTime)}</td>
+                  <td class="actions">
+                    {!isFolder && (
+                      <button type="button" onClick={() => download(f)} aria-label={`Download ${f.name}`}>
+                        Download
+                      </button>
+                    )}
                     <button
                       type="button"
-                      class="link folder"
-                      aria-label={`Open folder ${f.name}`}
-                      onClick={() => setPath([...path, { id: f.id, name: f.name }])}
+                      aria-label={`Rename ${f.name}`}
+                      onClick={() => {
+                        setRenaming(f.id);
+                        setNewName(f.name);
+                      }}
                     >
-                      📁 {f.name}
+                      Rename
                     </button>
-                  ) : (
-                    <span class="file">{f.name}</span>
-                  )}
-                </td>
-                <td class="num">{isFolder ? "" : bytes(f.sizeBytes)}</td>
-                <td class="wide">{isFolder ? "folder" : f.contentType || ""}</td>
-                <td>
-                  {!isFolder && (
-                    <span class={`state state-${(f.state ?? "").toLowerCase()}`} title={f.stateReason}>
-                      {f.state}
-                      {f.state === "REJECTED" && f.stateReason ? `: ${f.stateReason}` : ""}
-                    </span>
-                  )}
-                </td>
-                <td class="wide">{when(f.updateTime)}</td>
-                <td class="actions">
-                  {!isFolder && (
-                    <button type="button" onClick={() => download(f)} aria-label={`Download ${f.name}`}>
-                      Download
+                    <button
+                      type="button"
+                      aria-label={`Move ${f.name}`}
+                      onClick={() => setDialog({ kind: "move", file: f })}
+                    >
+                      Move
                     </button>
-                  )}
-                  <button
-                    type="button"
-                    aria-label={`Rename ${f.name}`}
-                    onClick={() => {
-                      setRenaming(f.id);
-                      setNewName(f.name);
-                    }}
-                  >
-                    Rename
-                  </button>
-                  <button
-                    type="button"
-                    aria-label={`Move ${f.name} to trash`}
-                    onClick={() => act(() => api.trash(f.id))}
-                  >
-                    Trash
-                  </button>
-                </td>
-              </tr>
-            );
-          })}
-        </tbody>
-      </table>
-      {!loading && files.length === 0 && <p class="empty">This folder is empty.</p>}
-      {next && (
-        <button type="button" class="more" disabled={loading} onClick={() => load(next)}>
-          Load more
-        </button>
+                    <button
+                      type="button"
+                      aria-label={`Share ${f.name}`}
+                      onClick={() => setDialog({ kind: "share", file: f })}
+                    >
+                      Share
+                    </button>
+                    <button type="button" aria-label={`Move ${f.name} to trash`} onClick={() => trash(f)}>
+                      Trash
+                    </button>
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+        {!loading && files.length === 0 && <p class="empty">This folder is empty.</p>}
+        {next && (
+          <button type="button" class="more" disabled={loading} onClick={() => load(next)}>
+            Load more
+          </button>
+        )}
+      </section>
+
+      {selected && (
+        <Details
+          file={selected}
+          manager={props.manager}
+          onClose={() => setSelected(null)}
+          onMove={() => setDialog({ kind: "move", file: selected })}
+          onCopy={() => setDialog({ kind: "copy", file: selected })}
+          onShare={() => setDialog({ kind: "share", file: selected })}
+          onDownload={() => download(selected)}
+          onChanged={() => {
+            props.onChanged();
+            load();
+          }}
+          onError={props.onError}
+        />
       )}
-    </section>
+
+      {dialog && dialog.kind !== "share" && (
+        <FolderPicker
+          title={`${dialog.kind === "move" ? "Move" : "Copy"} “${dialog.file.name}” to…`}
+          home={props.home}
+          exclude={dialog.file.kind === "FOLDER" ? dialog.file.id : undefined}
+          onClose={() => setDialog(null)}
+          onError={props.onError}
+          onPick={(to) => {
+            const d = dialog;
+            setDialog(null);
+            act(async () => {
+              if (d.kind === "move") {
+                await api.move(d.file, to);
+                if (selected?.id === d.file.id) setSelected(null);
+              } else await api.copy(d.file, to, to === folder.id ? `Copy of ${d.file.name}` : "");
+            });
+          }}
+        />
+      )}
+      {dialog?.kind === "share" && (
+        <ShareDialog file={dialog.file} onClose={() => setDialog(null)} onError={props.onError} />
+      )}
+    </div>
+  );
+}
+
+/**
+ * A small picture of an image the processor made a thumbnail of (hasThumbnail). The REST
+ * surface has no route for the thumbnail's bytes, so it is drawn from the content (images up
+ * to 4 MiB; larger ones get an icon).
+ */
+function Thumb(props: { file: api.FileItem }) {
+  const f = props.file;
+  const [url, setUrl] = useState("");
+  const ok =
+    f.hasThumbnail && f.state === "READY" && isImage(f.contentType) && Number(f.sizeBytes) <= THUMB_MAX_BYTES;
+  useEffect(() => {
+    if (!ok) return;
+    let u = "";
+    let gone = false;
+    api.download(f.id).then(
+      (b) => {
+        if (gone) return;
+        u = URL.createObjectURL(b);
+        setUrl(u);
+      },
+      () => {},
+    );
+    return () => {
+      gone = true;
+      if (u) URL.revokeObjectURL(u);
+    };
+  }, [f.id, f.etag, ok]);
+  if (ok && url) return <img class="thumb" src={url} alt="" />;
+  return (
+    <span class="thumb">
+      <Icon name={isImage(f.contentType) ? "image" : "file"} />
+    </span>
   );
 }

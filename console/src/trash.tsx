@@ -1,7 +1,9 @@
-// The trash (GET /v1/trash, paged) with restore.
+// The trash (GET /v1/trash, paged) with restore and permanent delete (asked to confirm first:
+// the content and every version are gone for good and the quota is given back).
 import { useEffect, useState } from "preact/hooks";
 import * as api from "./api.ts";
 import { bytes, when } from "./format.ts";
+import { Icon } from "./icons.tsx";
 
 export function Trash(props: { onError: (e: unknown) => void; onChanged: () => void }) {
   const [files, setFiles] = useState<api.FileItem[]>([]);
@@ -34,8 +36,20 @@ export function Trash(props: { onError: (e: unknown) => void; onChanged: () => v
     }
   };
 
+  const [confirming, setConfirming] = useState("");
+  const destroy = async (f: api.FileItem) => {
+    try {
+      await api.deleteForever(f.id);
+      setConfirming("");
+      props.onChanged();
+      await load();
+    } catch (e) {
+      props.onError(e);
+    }
+  };
+
   return (
-    <section aria-label="Trash">
+    <section aria-label="Trash" class="page">
       <h2>Trash</h2>
       <table class="files">
         <thead>
@@ -56,8 +70,9 @@ export function Trash(props: { onError: (e: unknown) => void; onChanged: () => v
           {files.map((f) => (
             <tr key={f.id} data-name={f.name}>
               <td class="name">
-                {f.kind === "FOLDER" ? "📁 " : ""}
-                {f.name}
+                <span class="with-icon">
+                  <Icon name={f.kind === "FOLDER" ? "folder" : "file"} /> {f.name}
+                </span>
               </td>
               <td class="num">{f.kind === "FOLDER" ? "" : bytes(f.sizeBytes)}</td>
               <td class="wide">{when(f.trashTime)}</td>
@@ -65,6 +80,29 @@ export function Trash(props: { onError: (e: unknown) => void; onChanged: () => v
                 <button type="button" aria-label={`Restore ${f.name}`} onClick={() => restore(f)}>
                   Restore
                 </button>
+                {confirming === f.id ? (
+                  <>
+                    <button
+                      type="button"
+                      class="danger"
+                      aria-label={`Confirm deleting ${f.name} forever`}
+                      onClick={() => destroy(f)}
+                    >
+                      Delete forever
+                    </button>
+                    <button type="button" onClick={() => setConfirming("")}>
+                      Keep
+                    </button>
+                  </>
+                ) : (
+                  <button
+                    type="button"
+                    aria-label={`Delete ${f.name} forever`}
+                    onClick={() => setConfirming(f.id)}
+                  >
+                    Delete…
+                  </button>
+                )}
               </td>
             </tr>
           ))}

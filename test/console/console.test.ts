@@ -1,16 +1,21 @@
 // The web console in a real browser: Debian's Chromium (scripts/browser.sh installs it) driven
 // by playwright-core against the local gateway, which serves console/dist (built by
-// `npm run build`) at / in front of an in-process mesh. A person's path through it: register,
-// sign out, a wrong password (the API's error shown), sign in, create a folder, upload by the
-// file picker and see the file READY, download it, rename it, upload by drag-and-drop and a
-// large file through an upload session in parts, an upload over the quota (its error shown),
-// move a file to the trash and restore it; then paging and sort of a 55-item folder and the
-// early refresh of short-lived access tokens. No console errors anywhere; screenshots at
-// 1280×800 and 390 px wide go to .tmp/console/.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+// `npm run build`) at / in front of an in-process mesh with the processor (files go
+// PROCESSING → READY, images get thumbnails). Two people's path through it: register, a wrong
+// password's error, sign in; three files dropped (one image) reach READY with a thumbnail;
+// download, rename, move, details with previews; an older version restored; a 10 MiB upload in
+// parts and one over the quota; trash, restore and delete forever; groups with a nested group;
+// a folder shared with the second user, who finds it under "Shared with me" and downloads from
+// it; a password link opened in a fresh browser context; an upload cut off by closing the page
+// and resumed after sign-in; "sign out other sessions" ending another context's session;
+// every view at 390 px without horizontal overflow; the file list by keyboard only; paging and
+// sort of a 55-item folder; the early refresh of short-lived access tokens. No console errors
+// anywhere. Screenshots of each screen go to .tmp/console/.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rest, startTarget, type Target } from "../conformance/target.js";
 
@@ -18,41 +23,109 @@ const root = join(import.meta.dirname, "..", "..");
 const consoleDir = join(root, "console", "dist");
 const shots = join(root, ".tmp", "console");
 const chromiumPath = "/usr/bin/chromium";
+const MiB = 1024 * 1024;
 
 let t: Target;
-let context: BrowserContext;
-let page: Page;
-let profile: string;
+let browser: Browser;
+let ctxA: BrowserContext;
+let page: Page; // user A's page
 const problems: string[] = [];
 let refreshes = 0;
-// Chromium logs every non-2xx fetch as a console error; the two failures this test provokes on
-// purpose (the wrong password, the upload over the quota) are expected, any other fails the test.
-const expectedFailures = [/\/v1\/auth:login$/, /\/v1\/files:upload\?.*name=over-quota\.bin/];
+const run = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+const A = { email: `console-a-${run}@example.com`, password: "a console passphrase", name: "Ada Console" };
+const B = { email: `console-b-${run}@example.com`, password: "b console passphrase", name: "Bo Second" };
+
+/**
+ * Watches a page: uncaught errors and console errors become test failures, except a failed
+ * request whose URL one of `expected` matches (Chromium logs every non-2xx fetch as an error).
+ */
+function watch(p: Page, label: string, expected: RegExp[] = []): Page {
+  p.setDefaultTimeout(15_000);
+  p.on("pageerror", (e) => problems.push(`${label} pageerror: ${e.message}`));
+  p.on("console", (m) => {
+    if (m.type() !== "error") return;
+    const url = m.location().url;
+    if (m.text().startsWith("Failed to load resource") && expected.some((re) => re.test(url))) return;
+    problems.push(`${label} console.error: ${m.text()} (${url})`);
+  });
+  return p;
+}
+
+/** expect.poll with room for a shared 2-core machine (its default gives up after 1 s). */
+const until = <T>(fn: () => T | Promise<T>, opts: { timeout?: number } = {}) =>
+  expect.poll(fn, { timeout: 15_000, interval: 100, ...opts });
+const shot = (p: Page, name: string, fullPage = false) =>
+  p.screenshot({ path: join(shots, `${name}.png`), fullPage });
+const rowOf = (p: Page, name: string) => p.locator(`tbody tr[data-name="${name}"]`);
+const row = (name: string) => rowOf(page, name);
+const stateOf = (p: Page, name: string) => rowOf(p, name).locator(".state").textContent();
+const view = (p: Page, name: string) =>
+  p.getByRole("navigation", { name: "Views" }).getByRole("button", { name, exact: true }).click();
+
+async function signIn(p: Page, who: { email: string; password: string }) {
+  await p.locator('input[name="email"]').fill(who.email);
+  await p.locator('input[name="password"]').fill(who.password);
+  await p.getByRole("button", { name: "Sign in", exact: true }).click();
+  await p.getByRole("navigation", { name: "Breadcrumbs" }).waitFor();
+}
+
+async function register(p: Page, who: typeof A) {
+  await p.getByRole("button", { name: "No account? Register" }).click();
+  await p.locator('input[name="email"]').fill(who.email);
+  await p.locator('input[name="displayName"]').fill(who.name);
+  await p.locator('input[name="password"]').fill(who.password);
+  await p.getByRole("button", { name: "Register", exact: true }).click();
+  await p.locator(".who").waitFor();
+}
+
+/** Drops files (name, type, base64 content) on the folder browser as a DataTransfer. */
+async function drop(p: Page, files: { name: string; type: string; data: Buffer }[]) {
+  const dt = await p.evaluateHandle(
+    (list) => {
+      const d = new DataTransfer();
+      for (const f of list) {
+        const bin = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+        d.items.add(new File([bin], f.name, { type: f.type }));
+      }
+      return d;
+    },
+    files.map((f) => ({ name: f.name, type: f.type, b64: f.data.toString("base64") })),
+  );
+  await p.locator("section.browser").dispatchEvent("drop", { dataTransfer: dt });
+}
+
+async function noOverflow(p: Page) {
+  return p.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+}
+
+async function downloadText(p: Page, click: () => Promise<void>) {
+  const [d] = await Promise.all([p.waitForEvent("download"), click()]);
+  return { name: d.suggestedFilename(), text: readFileSync(await d.path()).toString() };
+}
 
 beforeAll(async () => {
   if (!existsSync(join(consoleDir, "index.html")))
     throw new Error("console/dist is missing: run npm run build");
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: run scripts/browser.sh`);
   t = await startTarget({
-    services: ["auth", "user", "permission", "file"],
+    services: ["auth", "user", "permission", "file", "processor"],
     // A Redis database of its own: the browser reaches the gateway from 127.0.0.1 like every
     // other suite's client, and failed logins (with the delays they set) are counted per address.
     env: { REDIS_URL: `redis://127.0.0.1:6379/${1 + Math.floor(Math.random() * 15)}` },
     // Access tokens that live 6 s: the console refreshes them ahead of expiry (counted below).
     // A quota of 10 MiB + 150 KiB: the 10 MiB upload fits, a 200 KiB one after it does not.
+    // Files wait in PROCESSING until the processor marks them READY (and makes thumbnails).
     serviceEnv: {
       auth: { ACCESS_TOKEN_TTL: "6s" },
-      file: { DEFAULT_QUOTA_BYTES: String(10 * 1024 * 1024 + 150 * 1024) },
+      file: { DEFAULT_QUOTA_BYTES: String(10 * MiB + 150 * 1024), FILES_READY_ON_COMMIT: "false" },
     },
     gatewayEnv: { CONSOLE_DIR: consoleDir },
   });
-  profile = mkdtempSync(join(tmpdir(), "filemesh-console-"));
   mkdirSync(shots, { recursive: true });
-  context = await chromium.launchPersistentContext(profile, {
+  browser = await chromium.launch({
     executablePath: chromiumPath,
     headless: true,
     args: [
-      "--headless",
       "--no-sandbox",
       "--disable-gpu",
       "--disable-quic",
@@ -61,33 +134,26 @@ beforeAll(async () => {
       "--disable-component-update",
       "--disable-sync",
     ],
-    viewport: { width: 1280, height: 800 },
-    acceptDownloads: true,
   });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
+  ctxA = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+  await ctxA.grantPermissions(["clipboard-read", "clipboard-write"], { origin: t.base });
+  // Expected refusals on A's page: the wrong password, the upload over the quota.
+  page = watch(await ctxA.newPage(), "A", [
+    /\/v1\/auth:login$/,
+    /\/v1\/files:upload\?.*name=over-quota\.bin/,
+  ]);
   page.on("response", (r) => {
     if (r.url().endsWith("/v1/auth:refresh")) {
       refreshes++;
       if (r.status() !== 200) problems.push(`refresh answered ${r.status()}`);
     }
   });
-  page.on("console", (m) => {
-    if (m.type() !== "error") return;
-    const url = m.location().url;
-    if (m.text().startsWith("Failed to load resource") && expectedFailures.some((re) => re.test(url))) return;
-    problems.push(`console.error: ${m.text()} (${url})`);
-  });
-});
+}, 60_000);
 
 afterAll(async () => {
-  await context?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await browser?.close();
   await t?.stop();
 });
-
-const row = (name: string) => page.locator(`tr[data-name="${name}"]`);
 
 describe("web console in Chromium", () => {
   it("is served at / with a same-origin CSP, and the API paths stay the API's", async () => {
@@ -97,7 +163,7 @@ describe("web console in Chromium", () => {
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self'");
     expect(csp).not.toContain("unsafe-inline");
-    await expect.poll(() => page.title()).toBe("filemesh");
+    await until(() => page.title()).toBe("filemesh");
 
     // A client-side route falls back to the app; an API path never does.
     const deep = await page.request.get(`${t.base}/folders/somewhere`);
@@ -109,67 +175,69 @@ describe("web console in Chromium", () => {
     expect(health.headers()["content-type"]).toContain("application/json");
   });
 
-  it("register, sign out, a wrong password shows the API's error, sign in, and the file workflow", async () => {
-    const email = `console-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
-    const password = "a console passphrase";
+  it("registers, shows a wrong password's error, signs in", async () => {
     await page.goto(`${t.base}/`);
-
     // Keyboard: the first Tab lands in the form.
     await page.keyboard.press("Tab");
     expect(await page.evaluate('document.activeElement?.getAttribute("name")')).toBe("email");
-
-    await page.getByRole("button", { name: "No account? Register" }).click();
-    await page.locator('input[name="email"]').fill(email);
-    await page.locator('input[name="displayName"]').fill("Console Tester");
-    await page.locator('input[name="password"]').fill(password);
-    await page.getByRole("button", { name: "Register", exact: true }).click();
-    await page.locator(".who, [role=alert]").first().waitFor();
+    await register(page, A);
     expect(await page.getByRole("alert").count(), (await page.locator("body").textContent()) ?? "").toBe(0);
-    expect(await page.locator(".who").textContent()).toBe("Console Tester");
-    await page.getByRole("button", { name: "Sign out" }).click();
+    expect(await page.locator(".who").textContent()).toBe(A.name);
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
 
-    await page.locator('input[name="email"]').fill(email);
+    await page.locator('input[name="email"]').fill(A.email);
     await page.locator('input[name="password"]').fill("not the passphrase");
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
     const alert = page.getByRole("alert");
     await alert.waitFor();
     // The API's own message and ErrorInfo reason, not a generic text.
     expect(await alert.textContent()).toMatch(/[A-Z_]{6,}/);
-    await page.screenshot({ path: join(shots, "login-error-1280.png") });
-
-    await page.locator('input[name="password"]').fill(password);
-    await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await page.getByRole("navigation", { name: "Breadcrumbs" }).waitFor();
+    await shot(page, "login-error-1280");
+    await signIn(page, A);
     expect(await page.getByRole("alert").count()).toBe(0);
     await page.locator(".usage-text").waitFor();
+  });
 
-    // A folder, then into it.
+  it("three dropped files (one image) go PROCESSING → READY, the image with a thumbnail; download, rename, move, details", async () => {
     await page.getByLabel("New folder name").fill("Reports");
     await page.getByRole("button", { name: "Create folder" }).click();
-    await row("Reports").waitFor();
     await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
-    await expect
-      .poll(() => page.getByRole("navigation", { name: "Breadcrumbs" }).textContent())
-      .toMatch(/Home\s*\/\s*Reports/);
+    await until(() => page.getByRole("navigation", { name: "Breadcrumbs" }).textContent()).toMatch(
+      /Home\s*\/\s*Reports/,
+    );
+    await page.getByLabel("New folder name").fill("Archive");
+    await page.getByRole("button", { name: "Create folder" }).click();
+    await row("Archive").waitFor();
 
-    // Upload through the file picker; the row reaches READY.
-    const content = `hello from the console ${email}\n`;
-    await page
-      .locator('input[type="file"]')
-      .setInputFiles({ name: "hello.txt", mimeType: "text/plain", buffer: Buffer.from(content) });
-    await row("hello.txt").waitFor();
-    await expect
-      .poll(() => row("hello.txt").locator(".state").textContent(), { timeout: 15_000 })
-      .toBe("READY");
-    await expect.poll(() => page.locator(".upload-done").count()).toBe(1);
+    const png = await sharp({
+      create: { width: 96, height: 64, channels: 3, background: { r: 200, g: 60, b: 40 } },
+    })
+      .png()
+      .toBuffer();
+    const hello = `hello from the console ${A.email}\n`;
+    await drop(page, [
+      { name: "hello.txt", type: "text/plain", data: Buffer.from(hello) },
+      { name: "notes.md", type: "text/markdown", data: Buffer.from("# notes\n\nsome text\n") },
+      { name: "photo.png", type: "image/png", data: png },
+    ]);
+    await until(() => page.locator(".upload-done").count()).toBe(3);
+    expect(await page.locator(".uploads-total").textContent()).toMatch(/3 uploaded/);
+    for (const name of ["hello.txt", "notes.md", "photo.png"]) {
+      await until(() => stateOf(page, name), { timeout: 20_000 }).toBe("READY");
+    }
+    // The processor made a thumbnail of the image: the row shows a picture (a blob: image).
+    const thumb = row("photo.png").locator("img.thumb");
+    await thumb.waitFor();
+    expect(await thumb.getAttribute("src")).toMatch(/^blob:/);
+    expect(await thumb.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBe(96);
+    expect(await row("hello.txt").locator("img.thumb").count()).toBe(0);
+    await shot(page, "browser-1280");
 
     // Download: the same bytes.
-    const [download] = await Promise.all([
-      page.waitForEvent("download"),
+    const got = await downloadText(page, () =>
       row("hello.txt").getByRole("button", { name: "Download hello.txt" }).click(),
-    ]);
-    expect(download.suggestedFilename()).toBe("hello.txt");
-    expect(readFileSync(await download.path()).toString()).toBe(content);
+    );
+    expect(got).toEqual({ name: "hello.txt", text: hello });
 
     // Rename (Escape cancels; Enter saves).
     await row("hello.txt").getByRole("button", { name: "Rename hello.txt" }).click();
@@ -180,70 +248,389 @@ describe("web console in Chromium", () => {
     await page.keyboard.press("Enter");
     await row("renamed.txt").waitFor();
     expect(await row("hello.txt").count()).toBe(0);
-    await page.screenshot({ path: join(shots, "browser-1280.png") });
 
-    // Drag and drop onto the listing.
-    const dropped = await page.evaluateHandle(`(() => {
-      const dt = new DataTransfer();
-      dt.items.add(new File(["dropped bytes"], "dropped.txt", { type: "text/plain" }));
-      return dt;
-    })()`);
-    await page.locator("section.browser").dispatchEvent("drop", { dataTransfer: dropped });
-    await row("dropped.txt").waitFor();
-    await expect.poll(() => row("dropped.txt").locator(".state").textContent()).toBe("READY");
-
-    // A large file goes through an upload session in parts (PUT …/parts/{n} via the gateway).
-    const parts: string[] = [];
-    page.on("request", (r) => {
-      if (r.method() === "PUT" && /\/v1\/uploads\/[^/]+\/parts\/\d+$/.test(r.url())) parts.push(r.url());
-    });
-    const big = Buffer.alloc(10 * 1024 * 1024 + 123, 7);
+    // Move into Archive through the folder picker.
+    await row("renamed.txt").getByRole("button", { name: "Move renamed.txt", exact: true }).click();
+    const picker = page.getByRole("dialog", { name: "Move “renamed.txt” to…" });
+    await picker.getByRole("button", { name: "Open Reports", exact: true }).click();
+    await picker.getByRole("button", { name: "Open Archive", exact: true }).click();
+    await shot(page, "move-dialog-1280");
+    await picker.getByRole("button", { name: "Choose “Archive”" }).click();
+    await until(() => row("renamed.txt").count()).toBe(0);
+    await row("Archive").getByRole("button", { name: "Open folder Archive" }).click();
+    await row("renamed.txt").waitFor();
     await page
-      .locator('input[type="file"]')
-      .setInputFiles({ name: "big.bin", mimeType: "application/octet-stream", buffer: big });
-    await row("big.bin").waitFor({ timeout: 30_000 });
-    await expect
-      .poll(() => row("big.bin").locator(".state").textContent(), { timeout: 15_000 })
-      .toBe("READY");
-    expect(await row("big.bin").locator("td.num").textContent()).toBe("10 MiB");
-    expect(parts.length).toBeGreaterThanOrEqual(2);
+      .getByRole("navigation", { name: "Breadcrumbs" })
+      .getByRole("button", { name: "Reports" })
+      .click();
 
-    // Over the quota: the upload fails with the API's reason, shown beside the file.
-    await page.locator('input[type="file"]').setInputFiles({
+    // Details: the image's preview, a text file's content.
+    await row("photo.png").getByRole("button", { name: "Show details of photo.png" }).click();
+    const details = page.getByRole("complementary", { name: "Details of photo.png" });
+    await details.getByRole("img", { name: "Preview of photo.png" }).waitFor();
+    await shot(page, "details-image-1280");
+    await row("notes.md").getByRole("button", { name: "Show details of notes.md" }).click();
+    await until(() => page.locator(".text-preview").textContent()).toContain("some text");
+    await page.getByRole("button", { name: "Close details" }).click();
+    expect(problems).toEqual([]);
+  });
+
+  it("restores an older version: its content comes back as the newest version", async () => {
+    const v1 = "version one\n";
+    const v2 = "version two, longer\n";
+    const input = page.locator('input[name="files"]');
+    await input.setInputFiles({ name: "draft.txt", mimeType: "text/plain", buffer: Buffer.from(v1) });
+    await until(() => stateOf(page, "draft.txt"), { timeout: 20_000 }).toBe("READY");
+    await input.setInputFiles({ name: "draft.txt", mimeType: "text/plain", buffer: Buffer.from(v2) });
+    await until(() => row("draft.txt").locator("td.num").textContent(), { timeout: 20_000 }).toBe(
+      `${v2.length} B`,
+    );
+    await until(() => stateOf(page, "draft.txt"), { timeout: 20_000 }).toBe("READY");
+
+    await row("draft.txt").getByRole("button", { name: "Show details of draft.txt" }).click();
+    const versions = page.getByRole("region", { name: "Versions" });
+    await until(() => versions.locator("li").count()).toBe(2);
+    await until(() => page.locator(".text-preview").textContent()).toBe(v2);
+    await versions.getByRole("button", { name: "Restore version 1" }).click();
+    await until(() => versions.locator("li").count(), { timeout: 20_000 }).toBe(3);
+    await until(() => stateOf(page, "draft.txt"), { timeout: 20_000 }).toBe("READY");
+    await until(() => page.locator(".text-preview").textContent(), { timeout: 20_000 }).toBe(v1);
+    await shot(page, "versions-1280");
+    const got = await downloadText(page, () =>
+      row("draft.txt").getByRole("button", { name: "Download draft.txt" }).click(),
+    );
+    expect(got.text).toBe(v1);
+    await page.getByRole("button", { name: "Close details" }).click();
+    expect(problems).toEqual([]);
+  });
+
+  it("a 10 MiB upload goes in parts; one over the quota shows the API's reason plainly", async () => {
+    const parts: string[] = [];
+    const onReq = (r: { method(): string; url(): string }) => {
+      if (r.method() === "PUT" && /\/v1\/uploads\/[^/]+\/parts\/\d+$/.test(r.url())) parts.push(r.url());
+    };
+    page.on("request", onReq);
+    await page.locator('input[name="files"]').setInputFiles({
+      name: "big.bin",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.alloc(10 * MiB + 123, 7),
+    });
+    await row("big.bin").waitFor({ timeout: 30_000 });
+    await until(() => stateOf(page, "big.bin"), { timeout: 20_000 }).toBe("READY");
+    expect(await row("big.bin").locator("td.num").textContent()).toBe("10 MiB");
+    expect(parts.length).toBe(2); // 8 MiB parts
+    page.off("request", onReq);
+
+    await page.locator('input[name="files"]').setInputFiles({
       name: "over-quota.bin",
       mimeType: "application/octet-stream",
       buffer: Buffer.alloc(200 * 1024, 1),
     });
     const failed = page.locator(".upload-failed", { hasText: "over-quota.bin" });
     await failed.waitFor();
-    expect(await failed.locator(".upload-status").textContent()).toContain("QUOTA_EXCEEDED");
+    const status = await failed.locator(".upload-status").textContent();
+    expect(status).toContain("Not enough storage left");
+    expect(status).toContain("QUOTA_EXCEEDED");
+    expect(await failed.getByRole("button", { name: "Retry over-quota.bin" }).count()).toBe(1);
     expect(await row("over-quota.bin").count()).toBe(0);
     expect(await page.locator(".usage-text").textContent()).toMatch(/of 10 MiB/);
-    await page.screenshot({ path: join(shots, "upload-error-1280.png") });
+    await shot(page, "upload-error-1280");
+    await failed.getByRole("button", { name: "Cancel upload of over-quota.bin" }).click();
+    await page.getByRole("button", { name: "Clear finished" }).click();
+    expect(await page.locator(".upload").count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 
-    // Trash, then restore from the trash view.
-    await row("renamed.txt").getByRole("button", { name: "Move renamed.txt to trash" }).click();
-    await expect.poll(() => row("renamed.txt").count()).toBe(0);
-    await page.getByRole("button", { name: "Trash", exact: true }).click();
-    await row("renamed.txt").waitFor();
-    await page.screenshot({ path: join(shots, "trash-1280.png") });
-    await row("renamed.txt").getByRole("button", { name: "Restore renamed.txt" }).click();
-    await expect.poll(() => row("renamed.txt").count()).toBe(0);
-    await page.getByRole("button", { name: "Files", exact: true }).click();
+  it("trash: restore, and delete forever", async () => {
+    await row("notes.md").getByRole("button", { name: "Move notes.md to trash" }).click();
+    await until(() => row("notes.md").count()).toBe(0);
+    await row("big.bin").getByRole("button", { name: "Move big.bin to trash" }).click();
+    await until(() => row("big.bin").count()).toBe(0);
+    await view(page, "Trash");
+    await row("notes.md").waitFor();
+    await row("big.bin").waitFor();
+    await shot(page, "trash-1280");
+    await row("notes.md").getByRole("button", { name: "Restore notes.md" }).click();
+    await until(() => row("notes.md").count()).toBe(0);
+    await row("big.bin").getByRole("button", { name: "Delete big.bin forever" }).click();
+    await row("big.bin").getByRole("button", { name: "Confirm deleting big.bin forever" }).click();
+    await until(() => row("big.bin").count()).toBe(0);
+    // Its 10 MiB are given back.
+    await until(() => page.locator(".usage-text").textContent()).toMatch(/^\d+(\.\d)? (B|KiB) used/);
+    await view(page, "Files");
     await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await row("notes.md").waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  let ctxB: BrowserContext;
+  let pageB: Page;
+
+  it("groups: a second user registers; a group with that user and a nested group", async () => {
+    ctxB = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
+    pageB = watch(await ctxB.newPage(), "B");
+    await pageB.goto(`${t.base}/`);
+    await register(pageB, B);
+
+    await view(page, "Groups");
+    await page.getByLabel("New group name").fill("Leads");
+    await page.getByRole("button", { name: "Create group" }).click();
+    await page.getByRole("region", { name: "Members of Leads" }).waitFor();
+    await page.getByLabel("New group name").fill("Team");
+    await page.getByLabel("New group description").fill("everyone on the project");
+    await page.getByRole("button", { name: "Create group" }).click();
+    const team = page.getByRole("region", { name: "Members of Team" });
+    await team.waitFor();
+    await team.getByLabel("Member email").fill(B.email);
+    await team.getByRole("button", { name: "Add member" }).click();
+    await team.locator("li", { hasText: B.name }).waitFor();
+    await team.getByRole("combobox").first().selectOption("group");
+    await team.getByLabel("Nested group").selectOption({ label: "Leads" });
+    await team.getByRole("button", { name: "Add member" }).click();
+    await team.locator("li", { hasText: "group Leads" }).waitFor();
+    // The creator (admin), B, and the nested group.
+    expect(await team.locator(".cards li").count()).toBe(3);
+    await shot(page, "groups-1280");
+
+    // An unknown email: the API's error, shown.
+    await team.getByRole("combobox").first().selectOption("user");
+    await team.getByLabel("Member email").fill(`nobody-${run}@example.com`);
+    await team.getByRole("button", { name: "Add member" }).click();
+    await page.getByRole("alert").waitFor();
+    expect(await page.getByRole("alert").textContent()).toMatch(/NOT_FOUND|not found/i);
+    await page.getByRole("button", { name: "Dismiss error" }).click();
+    expect(problems.filter((p) => !p.includes("users:lookup"))).toEqual([]);
+    problems.length = 0;
+  });
+
+  let linkAddress = "";
+
+  it("share: a folder with the second user (who sees and downloads it), a password link", async () => {
+    await view(page, "Files");
+    await row("Reports").getByRole("button", { name: "Share Reports" }).click();
+    const dialog = page.getByRole("dialog", { name: "Share “Reports”" });
+    await dialog.getByLabel("Email of the person").fill(B.email);
+    await dialog.getByRole("button", { name: "Share", exact: true }).click();
+    await dialog.locator("li", { hasText: B.name }).waitFor();
+    expect(await dialog.locator("li", { hasText: B.name }).locator(".badge").textContent()).toBe("viewer");
+    await shot(page, "share-dialog-1280");
+    await dialog.getByRole("button", { name: "Close" }).click();
+
+    // A password link to notes.md; its address copied to the clipboard.
+    await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await row("notes.md").getByRole("button", { name: "Share notes.md" }).click();
+    const d2 = page.getByRole("dialog", { name: "Share “notes.md”" });
+    await d2.getByLabel("Link password").fill("link secret 42");
+    await d2.getByLabel("Download limit").fill("3");
+    await d2.getByRole("button", { name: "Create link" }).click();
+    linkAddress = await d2.getByLabel("New link address").inputValue();
+    expect(linkAddress).toMatch(new RegExp(`^${t.base}/s/[^/#]+#password$`));
+    await d2.getByRole("button", { name: "Copy link" }).click();
+    await until(() => d2.getByRole("status").textContent()).toBe("Copied to the clipboard.");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(linkAddress);
+    await d2.locator("li[data-link]").waitFor();
+    expect(await d2.locator("li[data-link]").textContent()).toContain("0 of 3 downloads");
+    await shot(page, "share-link-1280");
+    await d2.getByRole("button", { name: "Close" }).click();
+
+    // B: Shared with me → Reports → download notes.md.
+    await view(pageB, "Shared with me");
+    await rowOf(pageB, "Reports").waitFor();
+    expect(await rowOf(pageB, "Reports").textContent()).toContain(A.name);
+    await shot(pageB, "shared-with-me-1280");
+    await rowOf(pageB, "Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await rowOf(pageB, "notes.md").waitFor();
+    const got = await downloadText(pageB, () =>
+      rowOf(pageB, "notes.md").getByRole("button", { name: "Download notes.md" }).click(),
+    );
+    expect(got).toEqual({ name: "notes.md", text: "# notes\n\nsome text\n" });
+    expect(problems).toEqual([]);
+  });
+
+  it("a password link downloads in a fresh browser context (no account)", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true });
+    const p = watch(await ctx.newPage(), "link", [/\/v1\/links\/[^/]+$/]);
+    await p.goto(linkAddress);
+    await p.getByLabel("Password", { exact: true }).fill("wrong one");
+    await p.getByRole("button", { name: "Open" }).click();
+    await p.getByRole("alert").waitFor();
+    expect(await p.getByRole("alert").textContent()).toContain("WRONG_PASSWORD");
+    await p.getByLabel("Password", { exact: true }).fill("link secret 42");
+    await p.getByRole("button", { name: "Open" }).click();
+    await p.getByRole("heading", { name: "notes.md" }).waitFor();
+    await shot(p, "link-page-390");
+    const got = await downloadText(p, () => p.getByRole("button", { name: "Download" }).click());
+    expect(got).toEqual({ name: "notes.md", text: "# notes\n\nsome text\n" });
+    expect(await noOverflow(p)).toBeLessThanOrEqual(0);
+    await ctx.close();
+    expect(problems).toEqual([]);
+  });
+
+  it("an upload cut off by closing the page resumes after the next sign-in, sending only the missing part", async () => {
+    // A file on disk: picked again after the reload, it has the same name, size and mtime.
+    const data = Buffer.alloc(10 * MiB, 3); // parts of 8 MiB + 2 MiB
+    const dir = mkdtempSync(join(tmpdir(), "filemesh-console-"));
+    const path = join(dir, "resume.bin");
+    writeFileSync(path, data);
+    // Uploads throttled to 2 MiB/s: the page closes as soon as part 1 is stored, part 2 mid-way.
+    const cdp = await ctxB.newCDPSession(pageB);
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 0,
+      downloadThroughput: -1,
+      uploadThroughput: 2 * MiB,
+    });
+    let part1 = false;
+    pageB.on("response", (r) => {
+      if (/\/parts\/1$/.test(r.url()) && r.status() === 200) part1 = true;
+    });
+    await view(pageB, "Files");
+    await pageB.locator('input[name="files"]').setInputFiles(path);
+    await pageB.locator(".upload-uploading", { hasText: "resume.bin" }).waitFor();
+    await until(async () =>
+      Number(await pageB.getByLabel("Progress of resume.bin").getAttribute("value")),
+    ).toBeGreaterThan(0);
+    await shot(pageB, "upload-in-flight-1280");
+    await until(() => part1, { timeout: 30_000 }).toBe(true);
+    await pageB.close();
+
+    // A new page of the same browser: signed out (tokens lived in the closed page's memory).
+    const p = watch(await ctxB.newPage(), "B2");
+    const sent: string[] = [];
+    p.on("request", (r) => {
+      if (r.method() === "PUT" && /\/parts\/\d+$/.test(r.url()))
+        sent.push(r.url().replace(/.*\/parts\//, "part "));
+    });
+    await p.goto(`${t.base}/`);
+    await signIn(p, B);
+    const item = p.locator(".upload-interrupted", { hasText: "resume.bin" });
+    await item.waitFor();
+    expect(await item.locator(".upload-status").textContent()).toContain("interrupted");
+    await shot(p, "upload-interrupted-1280");
+    // The wrong file is refused, the right one resumes.
+    await item
+      .getByLabel("Pick the file to resume resume.bin")
+      .setInputFiles({ name: "other.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(10) });
+    await p.getByText("That is not the same file").waitFor();
+    await item.getByLabel("Pick the file to resume resume.bin").setInputFiles(path);
+    await shot(p, "upload-resumed-1280");
+    await rowOf(p, "resume.bin")
+      .waitFor({ timeout: 30_000 })
+      .catch(async (e) => {
+        throw new Error(`${e}: ${await p.locator(".uploads").textContent()} ${problems.join("; ")}`);
+      });
+    await until(() => stateOf(p, "resume.bin"), { timeout: 20_000 }).toBe("READY");
+    expect(sent).toEqual(["part 2"]);
+    expect(await rowOf(p, "resume.bin").locator("td.num").textContent()).toBe("10 MiB");
+    pageB = p;
+    rmSync(dir, { recursive: true, force: true });
+    expect(problems).toEqual([]);
+  });
+
+  it("sign out other sessions: the other context's next call fails and shows the sign-in form", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    // Once its session is revoked, this page's calls (and its refresh) are refused: expected.
+    const other = watch(await ctx.newPage(), "other", [/\/v1\//]);
+    await other.goto(`${t.base}/`);
+    await signIn(other, A);
+
+    await view(page, "Sessions");
+    await until(() => page.locator("li.session").count()).toBe(2);
+    expect(await page.locator('li.session[data-current="true"]').count()).toBe(1);
+    await shot(page, "sessions-1280");
+    await page.getByRole("button", { name: "Sign out other sessions" }).click();
+    await until(() => page.getByRole("status").textContent()).toBe("Signed out 1 other session.");
+    await until(() => page.locator("li.session").count()).toBe(1);
+
+    let flip = "Groups";
+    await until(
+      async () => {
+        if (await other.locator('input[name="email"]').count()) return "signed out";
+        // Each look changes the view, so each makes a call.
+        flip = flip === "Trash" ? "Groups" : "Trash";
+        await other
+          .getByRole("navigation", { name: "Views" })
+          .getByRole("button", { name: flip, exact: true })
+          .click({ timeout: 1_000 })
+          .catch(() => {});
+        await other.waitForTimeout(300);
+        return (await other.locator('input[name="email"]').count()) ? "signed out" : "still in";
+      },
+      { timeout: 20_000 },
+    ).toBe("signed out");
+    expect(await other.getByRole("alert").textContent()).toMatch(/(sign|log) in again/);
+    await ctx.close();
+    // A's own session goes on.
+    await view(page, "Files");
+    await row("Reports").waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it("the file list by keyboard only: Tab into it, ↑/↓ between rows, Enter opens a folder", async () => {
+    await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await row("Archive").waitFor();
+    await page.getByLabel("Sort").focus();
+    // Tab from the sort control reaches the first row's name.
+    await page.keyboard.press("Tab");
+    const focused = () =>
+      page.evaluate(() => document.activeElement?.closest("tr")?.getAttribute("data-name") ?? "");
+    expect(await focused()).toBe("Archive");
+    await page.keyboard.press("ArrowDown");
+    expect(await focused()).toBe(await page.locator("tbody tr").nth(1).getAttribute("data-name"));
+    await page.keyboard.press("End");
+    const last = await page.locator("tbody tr").last().getAttribute("data-name");
+    expect(await focused()).toBe(last);
+    await page.keyboard.press("Home");
+    expect(await focused()).toBe("Archive");
+    await page.keyboard.press("Enter");
+    await until(() => page.getByRole("navigation", { name: "Breadcrumbs" }).textContent()).toMatch(
+      /Reports\s*\/\s*Archive/,
+    );
     await row("renamed.txt").waitFor();
+    // Enter on a file opens its details.
+    await page.getByLabel("Sort").focus();
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Enter");
+    await page.getByRole("complementary", { name: "Details of renamed.txt" }).waitFor();
+    await page.getByRole("button", { name: "Close details" }).click();
+    expect(problems).toEqual([]);
+  });
 
-    // A narrow phone screen: nothing wider than the viewport.
+  it("every view at 390 px wide: no horizontal overflow", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
-    await page.screenshot({ path: join(shots, "browser-390.png"), fullPage: true });
-    const overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
-    expect(overflow).toBeLessThanOrEqual(0);
-
+    await view(page, "Files");
+    await row("Reports").getByRole("button", { name: "Open folder Reports" }).click();
+    await row("photo.png").getByRole("button", { name: "Show details of photo.png" }).click();
+    await page.getByRole("img", { name: "Preview of photo.png" }).waitFor();
+    await shot(page, "browser-390", true);
+    expect(await noOverflow(page)).toBeLessThanOrEqual(0);
+    await row("photo.png").getByRole("button", { name: "Share photo.png" }).click();
+    await shot(page, "share-dialog-390");
+    expect(await noOverflow(page)).toBeLessThanOrEqual(0);
+    await page.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+    for (const [v, region] of [
+      ["Shared with me", "Shared with me"],
+      ["Trash", "Trash"],
+      ["Groups", "Groups"],
+      ["Sessions", "Sessions"],
+    ] as const) {
+      await view(page, v);
+      await page.getByRole("region", { name: region }).waitFor();
+      if (v === "Groups") await page.getByRole("button", { name: "Open group Team" }).click();
+      await page.waitForTimeout(200);
+      await shot(page, `${v.toLowerCase().replaceAll(" ", "-")}-390`, true);
+      expect(await noOverflow(page), v).toBeLessThanOrEqual(0);
+    }
+    await view(pageB, "Files");
+    await pageB.setViewportSize({ width: 390, height: 844 });
+    await shot(pageB, "browser-b-390", true);
+    expect(await noOverflow(pageB)).toBeLessThanOrEqual(0);
+    await page.setViewportSize({ width: 1280, height: 800 });
     expect(problems).toEqual([]);
   });
 
   it("pages through a large folder with Load more, and sorts newest first", async () => {
-    const email = `console-paging-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+    const email = `console-paging-${run}@example.com`;
     const password = "a paging passphrase";
     expect(
       (await rest(t.base, "POST", "/v1/auth:register", { email, password, displayName: "Pager" })).status,
@@ -256,8 +643,7 @@ describe("web console in Chromium", () => {
       expect((await rest(t.base, "POST", "/v1/folders", { parentId: home, name }, auth)).status).toBe(200);
     }
 
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.locator('input[name="email"]').fill(email);
     await page.locator('input[name="password"]').fill(password);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
@@ -270,7 +656,7 @@ describe("web console in Chromium", () => {
     expect(await page.getByRole("button", { name: "Load more" }).count()).toBe(0);
 
     await page.getByLabel("Sort").selectOption("FILE_ORDER_UPDATE_TIME");
-    await expect.poll(() => page.locator("tbody tr").first().getAttribute("data-name")).toBe("f54");
+    await until(() => page.locator("tbody tr").first().getAttribute("data-name")).toBe("f54");
     expect(problems).toEqual([]);
   });
 
@@ -278,7 +664,7 @@ describe("web console in Chromium", () => {
     const before = refreshes;
     await page.waitForTimeout(4_500); // past two thirds of the 6 s lifetime
     await page.getByLabel("Sort").selectOption("FILE_ORDER_NAME");
-    await expect.poll(() => page.locator("tbody tr").first().getAttribute("data-name")).toBe("f00");
+    await until(() => page.locator("tbody tr").first().getAttribute("data-name")).toBe("f00");
     expect(refreshes).toBeGreaterThan(before);
     expect(await page.getByRole("alert").count()).toBe(0);
     expect(problems).toEqual([]);
