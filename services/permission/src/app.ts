@@ -62,7 +62,7 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
     streamMaxLen: config.aclStreamMaxLen,
     onReadiness: (serving) => runtime.health.set(serving ? "SERVING" : "NOT_SERVING"),
   });
-  const write = createWriter({ pool: db.pool, sync });
+  const write = createWriter({ pool: db.pool, sync, maxBatch: config.aclWriteBatch });
   const pageTokens = createPageTokens(await loadPageTokenKey(db.pool, "acl"));
   const closing = new AbortController();
   runtime.add(

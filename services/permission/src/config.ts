@@ -26,6 +26,8 @@ export const permissionSpec = {
   /** A new snapshot once the index is this many revisions past the last one. */
   aclSnapshotEvery: int("ACL_SNAPSHOT_EVERY", { default: 10_000, min: 1, max: 100_000_000 }),
   aclStreamMaxLen: int("ACL_STREAM_MAXLEN", { default: 100_000, min: 1_000, max: 100_000_000 }),
+  /** Most WriteRelations calls group-committed in one transaction (1: one transaction per write). */
+  aclWriteBatch: int("ACL_WRITE_BATCH", { default: 128, min: 1, max: 1_000 }),
 };
 
 export type PermissionConfig = ReturnType<typeof loadPermissionConfig>;

@@ -106,6 +106,8 @@ export function createRelationHandlers(deps: {
         requestId: req.requestId,
         fingerprint: fingerprint(forget.length ? { updates, forget } : updates),
         event: { actor: caller, requestId: ctx.requestId, traceparent: ctx.traceparent },
+        // Fixed updates share a group commit; a forget reads the rows naming its objects.
+        batchable: forget.length === 0,
         // Read under the writer's lock, so a tuple written meanwhile naming the object goes too.
         plan: async (tx) =>
           forget.length

@@ -15,12 +15,21 @@ export async function readHead(q: Q): Promise<{ revision: number; instance: stri
   return { revision: Number(row.revision), instance: row.instance };
 }
 
-/** Takes the writer lock (row lock on acl.meta until commit) and the next revision. */
-export async function nextRevision(q: Q): Promise<number> {
+/**
+ * Takes the writer lock (row lock on acl.meta until commit) and returns the head revision; the
+ * writer issues head + 1, head + 2, … to the writes it commits and stores the last with setHead.
+ */
+export async function lockHead(q: Q): Promise<number> {
   const { rows } = await q.query<{ revision: string }>(
-    "UPDATE acl.meta SET revision = revision + 1 WHERE id = 1 RETURNING revision",
+    "SELECT revision FROM acl.meta WHERE id = 1 FOR UPDATE",
   );
-  return Number(rows[0]!.revision);
+  const row = rows[0];
+  if (!row) throw new Error("acl.meta is empty; migrations not applied");
+  return Number(row.revision);
+}
+
+export async function setHead(q: Q, revision: number): Promise<void> {
+  await q.query("UPDATE acl.meta SET revision = $1 WHERE id = 1", [revision]);
 }
 
 export async function readChanges(q: Q, after: number, limit: number): Promise<permissionv1.Change[]> {
@@ -37,34 +46,52 @@ export interface StoredRequest {
   response: Buffer | null;
 }
 
-export async function findRequest(q: Q, requestKey: string): Promise<StoredRequest | undefined> {
-  const { rows } = await q.query<{ revision: string; request_hash: string; response: Buffer | null }>(
-    "SELECT revision, request_hash, response FROM acl.changes WHERE request_key = $1",
-    [requestKey],
+/** The stored requests of these request keys (one query for a whole batch). */
+export async function findRequests(
+  q: Q,
+  requestKeys: readonly string[],
+): Promise<Map<string, StoredRequest>> {
+  const out = new Map<string, StoredRequest>();
+  if (requestKeys.length === 0) return out;
+  const { rows } = await q.query<{
+    request_key: string;
+    revision: string;
+    request_hash: string;
+    response: Buffer | null;
+  }>(
+    "SELECT request_key, revision, request_hash, response FROM acl.changes WHERE request_key = ANY($1::text[])",
+    [requestKeys],
   );
-  const r = rows[0];
-  return r && { revision: Number(r.revision), requestHash: r.request_hash, response: r.response };
+  for (const r of rows) {
+    out.set(r.request_key, {
+      revision: Number(r.revision),
+      requestHash: r.request_hash,
+      response: r.response,
+    });
+  }
+  return out;
 }
 
-export async function insertChange(
-  q: Q,
-  c: {
-    change: permissionv1.Change;
-    requestKey: string | null;
-    requestHash: string | null;
-    response: Uint8Array | null;
-  },
-): Promise<void> {
+export interface NewChange {
+  change: permissionv1.Change;
+  requestKey: string | null;
+  requestHash: string | null;
+  response: Uint8Array | null;
+}
+
+/** Appends the changes of one transaction (one row each, in one statement). */
+export async function insertChanges(q: Q, changes: readonly NewChange[]): Promise<void> {
+  if (changes.length === 0) return;
   await q.query(
     `INSERT INTO acl.changes (revision, change, request_key, request_hash, response, commit_time)
-     VALUES ($1, $2, $3, $4, $5, $6)`,
+     SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])`,
     [
-      c.change.revision,
-      Buffer.from(permissionv1.Change.encode(c.change).finish()),
-      c.requestKey,
-      c.requestHash,
-      c.response ? Buffer.from(c.response) : null,
-      c.change.commitTime,
+      changes.map((c) => c.change.revision),
+      changes.map((c) => Buffer.from(permissionv1.Change.encode(c.change).finish())),
+      changes.map((c) => c.requestKey),
+      changes.map((c) => c.requestHash),
+      changes.map((c) => (c.response ? Buffer.from(c.response) : null)),
+      changes.map((c) => c.change.commitTime),
     ],
   );
 }

@@ -30,6 +30,8 @@ export interface Row {
   inDb: boolean;
   present: boolean;
   dirty: boolean;
+  /** Revision of the last write in a group commit that changed the row (else writeRows' own). */
+  revision?: number;
 }
 
 /** Rows by tuple key, and by family slot: (object, subject) for roles and groups, object for parents. */
@@ -120,7 +122,11 @@ export function planUpdates(state: TupleState, requested: readonly RequestedUpda
   return out;
 }
 
-/** Writes the final state of every row the plan touched. */
+/**
+ * Writes the final state of every row the plans touched: a row's own `revision` and `creator`
+ * when a group commit set them (each write of the batch stamps the rows it changed), else
+ * `revision` and `creator`.
+ */
 export async function writeRows(q: Q, state: TupleState, revision: number, creator: string): Promise<void> {
   const gone = [...state.rows.values()].filter((r) => r.dirty && !r.present && r.inDb);
   const kept = [...state.rows.values()].filter((r) => r.dirty && r.present);
@@ -130,7 +136,7 @@ export async function writeRows(q: Q, state: TupleState, revision: number, creat
   if (kept.length) {
     await q.query(
       `INSERT INTO acl.tuples (object, relation, subject, id, expire_time, creator, revision)
-       SELECT o, r, s, i, e, $6, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[]) AS x(o, r, s, i, e)
+       SELECT o, r, s, i, e, c, v FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::text[], $7::bigint[]) AS x(o, r, s, i, e, c, v)
        ON CONFLICT (object, relation, subject) DO UPDATE SET expire_time = EXCLUDED.expire_time, revision = EXCLUDED.revision`,
       [
         kept.map((r) => r.tuple.object),
@@ -138,8 +144,8 @@ export async function writeRows(q: Q, state: TupleState, revision: number, creat
         kept.map((r) => r.tuple.subject),
         kept.map((r) => r.id),
         kept.map((r) => (r.tuple.expireAt ? new Date(r.tuple.expireAt) : null)),
-        creator,
-        revision,
+        kept.map((r) => r.creator || creator),
+        kept.map((r) => r.revision ?? revision),
       ],
     );
   }

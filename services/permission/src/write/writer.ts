@@ -1,14 +1,29 @@
-// The one write path. Every write (WriteRelations, CreateGrant, DeleteGrant) runs here:
-// serialised in-process, then in one transaction that takes the writer lock (acl.meta row)
-// and the next revision, replays a known request id, brings the local index up to the last
-// commit (so authorisation decided inside the write is never stale), plans and writes the
-// tuples, refuses cycles, appends the change and its events, commits — then applies the change
-// locally and appends it to the Redis stream before answering.
+// The one write path. Every write (WriteRelations, CreateGrant, DeleteGrant) runs here, with
+// group commit (issue 15 §3): writes queue in-process, and the writer runs one transaction at
+// a time for the writes waiting — batchable writes (WriteRelations: their plan reads neither
+// the index nor the database) share one transaction, any other write runs alone. The
+// transaction takes the writer lock (acl.meta row), replays known request ids, brings the
+// local index up to the last commit (so authorisation decided inside a write is never stale),
+// and gives each write its own revision, head + 1, head + 2, … in queue order: plans,
+// writes the tuples, refuses cycles, appends the changes and their events, commits — then
+// applies the changes locally in order and appends them to the Redis stream before answering.
+// A batch is written set-wise (one statement per step for all its writes); if any write of it
+// fails, the batch is rolled back to a savepoint and replayed one write per savepoint, so a bad
+// write fails alone and the others still commit in order, without gaps in the revisions.
 import { createHash } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
 import { appendEvents, inTransaction, invalidArgument } from "@filemesh/kit";
 import type pg from "pg";
-import { findRequest, insertChange, nextRevision, type Q, type StoredRequest } from "../store/change-log.js";
+import { tupleKey } from "../domain/model.js";
+import {
+  findRequests,
+  insertChanges,
+  lockHead,
+  type NewChange,
+  type Q,
+  type StoredRequest,
+  setHead,
+} from "../store/change-log.js";
 import { refuseCycles } from "../store/cycles.js";
 import {
   type EffectiveUpdate,
@@ -28,6 +43,12 @@ export interface WriteSpec<R> {
   /** Canonical content of the request: a reused request id with other content is refused. */
   fingerprint: string;
   event: EventContext;
+  /**
+   * The plan reads neither the index nor the database (it returns fixed updates), so the write
+   * may share a transaction with other such writes (group commit). Plans that decide on the
+   * index or read rows run alone, after every earlier write is applied.
+   */
+  batchable?: boolean;
   /** What to write, decided with the lock held and the index current; may throw AppError. */
   plan(tx: Q, revision: number): Promise<RequestedUpdate[]>;
   respond(revision: number, effective: EffectiveUpdate[], state: TupleState): R;
@@ -37,95 +58,229 @@ export interface WriteSpec<R> {
 
 export type Writer = <R>(spec: WriteSpec<R>) => Promise<R>;
 
-class Replay {
-  constructor(readonly stored: StoredRequest) {}
-}
-
 export const fingerprint = (value: unknown): string =>
   createHash("sha256").update(JSON.stringify(value)).digest("base64url");
 
-export function createWriter(deps: { pool: pg.Pool; sync: IndexSync }): Writer {
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = queue.then(fn, fn);
-    queue = run.catch(() => {});
-    return run;
+/** Most writes in one group commit. */
+export const MAX_BATCH = 128;
+
+// biome-ignore lint/suspicious/noExplicitAny: the queue holds writes of every response type
+type AnySpec = WriteSpec<any>;
+
+interface Pending {
+  spec: AnySpec;
+  requestKey: string | null;
+  resolve(response: unknown): void;
+  reject(err: unknown): void;
+}
+
+/** What one write of a batch came to inside the transaction. */
+type Outcome =
+  | { kind: "written"; change: permissionv1.Change; response: unknown }
+  | { kind: "replay"; stored: StoredRequest }
+  | { kind: "failed"; err: unknown };
+
+export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: number }): Writer {
+  const maxBatch = deps.maxBatch ?? MAX_BATCH;
+  const queue: Pending[] = [];
+  let running = false;
+
+  /** The next batch: one non-batchable write, or consecutive batchable ones (no request key twice). */
+  const takeBatch = (): Pending[] => {
+    const first = queue.shift()!;
+    if (!first.spec.batchable) return [first];
+    const batch = [first];
+    const keys = new Set(first.requestKey ? [first.requestKey] : []);
+    while (batch.length < maxBatch) {
+      const next = queue[0];
+      if (!next?.spec.batchable || (next.requestKey && keys.has(next.requestKey))) break;
+      if (next.requestKey) keys.add(next.requestKey);
+      batch.push(queue.shift()!);
+    }
+    return batch;
   };
 
-  const attempt = async <R>(spec: WriteSpec<R>): Promise<{ response: R; published?: Promise<void> }> => {
-    const requestKey = spec.requestId ? `${spec.caller}/${spec.requestId}` : null;
-    const { response, change } = await inTransaction(deps.pool, async (tx) => {
-      // Short statements on indexes: JIT compilation would cost more than it saves.
-      await tx.query("SET LOCAL jit = off");
-      const revision = await nextRevision(tx);
-      if (requestKey) {
-        const stored = await findRequest(tx, requestKey);
-        if (stored) throw new Replay(stored);
+  const drain = async () => {
+    try {
+      while (queue.length) await runBatch(takeBatch());
+    } finally {
+      running = false;
+    }
+  };
+
+  /**
+   * Plans and writes `items` set-wise with revisions head + 1 … (all or nothing: throws on the
+   * first failure of any of them).
+   */
+  const apply = async (tx: pg.PoolClient, head: number, items: readonly Pending[], commitTime: Date) => {
+    const planned: RequestedUpdate[][] = [];
+    for (const [i, it] of items.entries()) planned.push(await it.spec.plan(tx, head + i + 1));
+    const state = await loadTuples(tx, planned.flat());
+    const effective = planned.map((requested, i) => {
+      const eff = planUpdates(state, requested);
+      for (const u of eff) {
+        const row = state.rows.get(tupleKey(u.tuple));
+        if (!row) continue;
+        row.revision = head + i + 1;
+        if (!row.inDb && !row.creator) row.creator = items[i]!.spec.caller;
       }
-      await deps.sync.catchUp(tx);
-      const requested = await spec.plan(tx, revision);
-      const state = await loadTuples(tx, requested);
-      const effective = planUpdates(state, requested);
-      await writeRows(tx, state, revision, spec.caller);
-      await refuseCycles(tx, ...newEdges(effective));
-      const change = permissionv1.Change.fromPartial({
-        revision: String(revision),
-        commitTime: new Date(),
-        updates: effective.map((u) => ({
-          operation:
-            u.op === "touch"
-              ? permissionv1.RelationOperation.RELATION_OPERATION_TOUCH
-              : permissionv1.RelationOperation.RELATION_OPERATION_DELETE,
-          relation: {
-            object: u.tuple.object,
-            relation: u.tuple.relation,
-            subject: u.tuple.subject,
-            ...(u.tuple.expireAt ? { expireTime: new Date(u.tuple.expireAt) } : {}),
-          },
-        })),
-      });
-      const response = spec.respond(revision, effective, state);
-      await insertChange(tx, {
-        change,
-        requestKey,
-        requestHash: requestKey ? spec.fingerprint : null,
-        response: requestKey ? spec.encode(response) : null,
-      });
-      await appendEvents(tx, "acl", grantEvents(effective, revision, spec.event));
-      return { response, change };
+      return eff;
     });
-    deps.sync.offer(change);
-    // Sent now, in commit order on one connection; awaited outside the queue.
-    return { response, published: deps.sync.publish(change) };
+    await writeRows(tx, state, head + 1, items[0]!.spec.caller);
+    await refuseCycles(tx, ...newEdges(effective.flat()));
+    const written = items.map((it, i) => {
+      const revision = head + i + 1;
+      const change = changeOf(revision, commitTime, effective[i]!);
+      const response = it.spec.respond(revision, effective[i]!, state);
+      return { change, response };
+    });
+    await insertChanges(
+      tx,
+      written.map(
+        (w, i): NewChange => ({
+          change: w.change,
+          requestKey: items[i]!.requestKey,
+          requestHash: items[i]!.requestKey ? items[i]!.spec.fingerprint : null,
+          response: items[i]!.requestKey ? items[i]!.spec.encode(w.response) : null,
+        }),
+      ),
+    );
+    await appendEvents(
+      tx,
+      "acl",
+      items.flatMap((it, i) => grantEvents(effective[i]!, head + i + 1, it.spec.event)),
+    );
+    return written;
   };
 
-  return (spec) => {
+  const runBatch = async (batch: Pending[]): Promise<void> => {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await inTransaction(deps.pool, async (tx) => {
+        // Short statements on indexes: JIT compilation would cost more than it saves.
+        await tx.query("SET LOCAL jit = off");
+        const head = await lockHead(tx);
+        const commitTime = new Date(); // one per transaction, shared by its writes
+        const stored = await findRequests(
+          tx,
+          batch.flatMap((it) => (it.requestKey ? [it.requestKey] : [])),
+        );
+        await deps.sync.catchUp(tx);
+        const out: Outcome[] = batch.map((it) => {
+          const s = it.requestKey ? stored.get(it.requestKey) : undefined;
+          return s ? { kind: "replay", stored: s } : { kind: "failed", err: undefined };
+        });
+        const fresh = batch.filter((_, i) => out[i]!.kind !== "replay");
+        const slots = out.flatMap((o, i) => (o.kind === "replay" ? [] : [i]));
+        let next = head;
+        if (fresh.length === 1 && batch.length === 1) {
+          // The common uncontended case: no savepoint; a failure rolls the transaction back.
+          const [w] = await apply(tx, head, fresh, commitTime);
+          out[0] = { kind: "written", ...w! };
+          next = head + 1;
+        } else if (fresh.length > 0) {
+          let together: Awaited<ReturnType<typeof apply>> | undefined;
+          if (fresh.length > 1) {
+            await tx.query("SAVEPOINT batch");
+            try {
+              together = await apply(tx, head, fresh, commitTime);
+              await tx.query("RELEASE SAVEPOINT batch");
+            } catch {
+              await tx.query("ROLLBACK TO SAVEPOINT batch");
+            }
+          }
+          if (together) {
+            together.forEach((w, j) => {
+              out[slots[j]!] = { kind: "written", ...w };
+            });
+            next = head + fresh.length;
+          } else {
+            // One write per savepoint: a bad write fails alone; the others keep their order.
+            for (const [j, it] of fresh.entries()) {
+              await tx.query("SAVEPOINT one");
+              try {
+                const [w] = await apply(tx, next, [it], commitTime);
+                await tx.query("RELEASE SAVEPOINT one");
+                out[slots[j]!] = { kind: "written", ...w! };
+                next++;
+              } catch (err) {
+                await tx.query("ROLLBACK TO SAVEPOINT one");
+                out[slots[j]!] = { kind: "failed", err };
+              }
+            }
+          }
+        }
+        if (next > head) await setHead(tx, next);
+        return out;
+      });
+    } catch (err) {
+      for (const it of batch) it.reject(err);
+      return;
+    }
+    // Committed: apply locally and publish in revision order, then answer.
+    batch.forEach((it, i) => {
+      const o = outcomes[i]!;
+      if (o.kind === "written") {
+        deps.sync.offer(o.change);
+        const published = deps.sync.publish(o.change);
+        published.then(() => it.resolve(o.response), it.reject);
+      } else if (o.kind === "failed") {
+        it.reject(o.err);
+      } else {
+        replay(it, o.stored).then(it.resolve, it.reject);
+      }
+    });
+  };
+
+  const replay = async (it: Pending, stored: StoredRequest): Promise<unknown> => {
+    if (stored.requestHash !== it.spec.fingerprint || !stored.response) {
+      throw invalidArgument("REQUEST_ID_REUSED", "this request id was used for a different request", [
+        { field: "request_id", description: "reused with other content" },
+      ]);
+    }
+    // The replayed answer is only given once this replica has applied that revision.
+    await deps.sync.catchUp();
+    return it.spec.decode(stored.response);
+  };
+
+  return <R>(spec: WriteSpec<R>): Promise<R> => {
     if (spec.requestId && !REQUEST_ID.test(spec.requestId)) {
       throw invalidArgument("INVALID_REQUEST_ID", "request_id must be 1-128 of A-Z a-z 0-9 . _ : -", [
         { field: "request_id", description: "malformed" },
       ]);
     }
-    const done = serial(async () => {
-      try {
-        return await attempt(spec);
-      } catch (err) {
-        if (!(err instanceof Replay)) throw err;
-        const { stored } = err;
-        if (stored.requestHash !== spec.fingerprint || !stored.response) {
-          throw invalidArgument("REQUEST_ID_REUSED", "this request id was used for a different request", [
-            { field: "request_id", description: "reused with other content" },
-          ]);
-        }
-        // The replayed answer is only given once this replica has applied that revision.
-        await deps.sync.catchUp();
-        return { response: spec.decode(stored.response) };
+    return new Promise<R>((resolve, reject) => {
+      const requestKey = spec.requestId ? `${spec.caller}/${spec.requestId}` : null;
+      queue.push({ spec, requestKey, resolve: resolve as (r: unknown) => void, reject });
+      if (!running) {
+        running = true;
+        void drain();
       }
     });
-    return done.then(async ({ response, published }) => {
-      await published;
-      return response;
-    });
   };
+}
+
+function changeOf(
+  revision: number,
+  commitTime: Date,
+  effective: readonly EffectiveUpdate[],
+): permissionv1.Change {
+  return permissionv1.Change.fromPartial({
+    revision: String(revision),
+    commitTime,
+    updates: effective.map((u) => ({
+      operation:
+        u.op === "touch"
+          ? permissionv1.RelationOperation.RELATION_OPERATION_TOUCH
+          : permissionv1.RelationOperation.RELATION_OPERATION_DELETE,
+      relation: {
+        object: u.tuple.object,
+        relation: u.tuple.relation,
+        subject: u.tuple.subject,
+        ...(u.tuple.expireAt ? { expireTime: new Date(u.tuple.expireAt) } : {}),
+      },
+    })),
+  });
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
