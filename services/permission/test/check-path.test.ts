@@ -47,7 +47,7 @@ describe("Check and CheckBatch on the index", () => {
       ["file:f3", "read"],
       ["file:nothing", "read"],
     ];
-    const one = [];
+    const one: boolean[] = [];
     for (const [resource, permission] of asks) {
       one.push((await handlers.check({ subject: "", resource, permission, minRevision: "" }, ctx)).allowed);
     }
