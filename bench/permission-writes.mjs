@@ -90,7 +90,11 @@ try {
   const auth = await startService("auth", common);
   procs.push(auth);
   const env = { ...common, AUTH_ADDRS: auth.addr };
-  const group = await startService("permission", env);
+  // BENCH_CPU_PROF=1: a V8 CPU profile of the group-commit replica in bench/results/writes-cpuprof/.
+  const prof = process.env.BENCH_CPU_PROF
+    ? { nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${root}/bench/results/writes-cpuprof`] }
+    : {};
+  const group = await startService("permission", env, prof);
   procs.push(group);
   const serial = await startService("permission", { ...env, ACL_WRITE_BATCH: "1" });
   procs.push(serial);
