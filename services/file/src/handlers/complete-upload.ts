@@ -4,15 +4,21 @@
 // mismatch, or access lost, rejects the upload for good (nothing becomes visible, the
 // reservation is released); missing parts leave it open to fix.
 import type { CallContext } from "@filemesh/kit";
-import { AppError, failedPrecondition, invalidArgument } from "@filemesh/kit";
+import { AppError, invalidArgument } from "@filemesh/kit";
 import { BlobNotFoundError } from "@filemesh/kit/blob";
 import { AccessDenied, authorize } from "../domain/access.js";
 import { commitContent } from "../domain/commit.js";
 import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import type { FileRow } from "../store/files.js";
-import { transition, UPLOAD, type UploadRow } from "../store/uploads.js";
-import { expectedPartSize, markAborted, mustBeActive } from "./upload-sessions.js";
+import {
+  COMPLETION_LEASE_MS,
+  renewCompletion,
+  transition,
+  UPLOAD,
+  type UploadRow,
+} from "../store/uploads.js";
+import { completing, expectedPartSize, markAborted, mustBeActive } from "./upload-sessions.js";
 
 const incomplete = (message: string) =>
   invalidArgument("UPLOAD_INCOMPLETE", message, [{ field: "parts", description: message }]);
@@ -63,9 +69,24 @@ export async function completeSession(
     return authorize(deps, ctx, u.file_id, "read", { trashed: true });
   }
   mustBeActive(u);
-  if (!(await transition(deps.pool, u.id, UPLOAD.ACTIVE, UPLOAD.COMPLETING))) {
-    throw failedPrecondition("UPLOAD_COMPLETING", "the upload is being completed");
+  if (!(await transition(deps.pool, u.id, UPLOAD.ACTIVE, UPLOAD.COMPLETING))) throw completing();
+  const lease = setInterval(
+    () => renewCompletion(deps.pool, u.id).catch(() => {}),
+    COMPLETION_LEASE_MS / 3,
+  ).unref();
+  try {
+    return await completeHeld(deps, ctx, u, measured);
+  } finally {
+    clearInterval(lease);
   }
+}
+
+async function completeHeld(
+  deps: FileDeps,
+  ctx: CallContext,
+  u: UploadRow,
+  measured: Measured | undefined,
+): Promise<FileRow> {
   try {
     await assemble(deps, u);
   } catch (err) {

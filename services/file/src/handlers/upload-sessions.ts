@@ -1,12 +1,21 @@
 // Shared pieces of upload sessions: the caller's own session, access re-checked on every step,
 // part planning, the view.
 import { filev1 } from "@filemesh/contracts";
-import { type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
+import { AppError, type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
 import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "@filemesh/kit/blob";
+import { status } from "@grpc/grpc-js";
 import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { getFile } from "../store/files.js";
-import { expireSessions, getUpload, METHOD, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
+import {
+  expireSessions,
+  getUpload,
+  METHOD,
+  staleCompletionReleased,
+  transition,
+  UPLOAD,
+  type UploadRow,
+} from "../store/uploads.js";
 import { adjust } from "../store/usage.js";
 
 export const uploadNotFound = () => notFound("UPLOAD_NOT_FOUND", "no such upload session");
@@ -22,6 +31,10 @@ export async function ownUpload(deps: FileDeps, ctx: CallContext, id: string): P
   ) {
     await releaseExpired(deps, userId);
     return { ...row, state: UPLOAD.EXPIRED };
+  }
+  // A completion whose process died (its lease ran out) gives the session back.
+  if (row.state === UPLOAD.COMPLETING && (await staleCompletionReleased(deps.pool, row.id))) {
+    return { ...row, state: UPLOAD.ACTIVE };
   }
   return row;
 }
@@ -81,6 +94,16 @@ export async function stillAllowed(deps: FileDeps, ctx: CallContext, u: UploadRo
   }
 }
 
+/**
+ * A completion is in flight (here, or in a process that died: its lease runs out): ABORTED
+ * with RetryInfo, as a concurrency conflict a client retries — the retry finds the file, or
+ * completes the session itself once the lease is gone.
+ */
+export const completing = () =>
+  new AppError(status.ABORTED, "UPLOAD_COMPLETING", "the upload is being completed; retry", {
+    retryAfterMs: 1000,
+  });
+
 /** Throws unless the session can still take bytes. */
 export function mustBeActive(u: UploadRow): void {
   if (u.state === UPLOAD.ACTIVE) return;
@@ -88,8 +111,8 @@ export function mustBeActive(u: UploadRow): void {
     [UPLOAD.COMPLETED]: ["UPLOAD_COMPLETED", "the upload is already complete"],
     [UPLOAD.ABORTED]: ["UPLOAD_ABORTED", "the upload was cancelled or rejected"],
     [UPLOAD.EXPIRED]: ["UPLOAD_EXPIRED", "the upload session has expired"],
-    [UPLOAD.COMPLETING]: ["UPLOAD_COMPLETING", "the upload is being completed"],
   };
+  if (u.state === UPLOAD.COMPLETING) throw completing();
   const [reason, message] = why[u.state] ?? ["UPLOAD_NOT_ACTIVE", "the upload is not active"];
   throw failedPrecondition(reason, message);
 }

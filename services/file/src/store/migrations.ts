@@ -178,5 +178,10 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
         ADD COLUMN IF NOT EXISTS tail_key text`,
       "CREATE INDEX IF NOT EXISTS uploads_live_tail_idx ON files.uploads (tail_key) WHERE state IN (1, 5) AND tail_key IS NOT NULL",
     ),
+    // When a completion (state COMPLETING) last renewed its lease (store/uploads.ts).
+    sqlMigration(
+      "009_upload_completion_lease",
+      "ALTER TABLE files.uploads ADD COLUMN IF NOT EXISTS lease_time timestamptz",
+    ),
   ];
 }

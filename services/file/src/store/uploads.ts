@@ -90,9 +90,38 @@ export async function getUpload(q: Queryable, id: string, lock = false): Promise
 
 /** Moves a session from one state to another; false when it was not in `from`. */
 export async function transition(q: Queryable, id: string, from: number, to: number, fileId?: string) {
+  // Entering COMPLETING takes the completion lease (renewed by renewCompletion).
   const res = await q.query(
-    "UPDATE files.uploads SET state = $3, file_id = coalesce($4, file_id) WHERE id = $1 AND state = $2",
+    `UPDATE files.uploads SET state = $3::smallint, file_id = coalesce($4, file_id),
+       lease_time = CASE WHEN $3::smallint = ${UPLOAD.COMPLETING} THEN clock_timestamp() ELSE lease_time END
+     WHERE id = $1 AND state = $2`,
     [id, from, to, fileId ?? null],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * A completion (COMPLETING) holds a lease it renews while it works: a process killed mid-way
+ * stops renewing, and once the lease is older than COMPLETION_LEASE_MS the session is ACTIVE
+ * again (staleCompletionReleased), so a retry completes it instead of finding it "being
+ * completed" until it expires, its quota reserved all that time.
+ */
+export const COMPLETION_LEASE_MS = 30_000;
+
+export async function renewCompletion(q: Queryable, id: string): Promise<void> {
+  await q.query(
+    `UPDATE files.uploads SET lease_time = clock_timestamp() WHERE id = $1 AND state = ${UPLOAD.COMPLETING}`,
+    [id],
+  );
+}
+
+/** COMPLETING → ACTIVE when its lease ran out (no renewal for leaseMs); true if it did. */
+export async function staleCompletionReleased(q: Queryable, id: string, leaseMs = COMPLETION_LEASE_MS) {
+  const res = await q.query(
+    `UPDATE files.uploads SET state = ${UPLOAD.ACTIVE}
+     WHERE id = $1 AND state = ${UPLOAD.COMPLETING}
+       AND coalesce(lease_time, '-infinity') < clock_timestamp() - make_interval(secs => $2::float8 / 1000)`,
+    [id, leaseMs],
   );
   return (res.rowCount ?? 0) > 0;
 }
