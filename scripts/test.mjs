@@ -36,8 +36,9 @@ if (missing.length) {
   process.exit(1);
 }
 
-// grpcurl and the Go generators serve test/clients (grpcurl calls, the Go client's stubs).
-const tools = ["minio", "helm", "grpcurl", "protoc-gen-go", "protoc-gen-go-grpc"];
+// grpcurl and the Go generators serve test/clients (grpcurl calls, the Go client's stubs);
+// toxiproxy-server, test/faults.
+const tools = ["minio", "helm", "grpcurl", "protoc-gen-go", "protoc-gen-go-grpc", "toxiproxy-server"];
 if (process.env.SKIP_TOOLS !== "1") {
   execFileSync(join(root, "scripts", "tools.sh"), tools, { stdio: "inherit" });
   // Debian's Chromium for the console's browser tests (test/console).

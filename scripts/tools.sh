@@ -2,6 +2,7 @@
 # Installs the pinned tools the tests and benchmarks need into .tools/bin (ignored by git),
 # built from the Go module proxy with `go install`. Reuses what is already there.
 # Usage: scripts/tools.sh [ghz] [minio] [helm] [grpcurl] [protoc-gen-go] [protoc-gen-go-grpc]
+#        [toxiproxy-server] [toxiproxy-cli]
 #        (no argument: all of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,10 +19,14 @@ declare -A PINS=(
   # google.golang.org/protobuf version that clients/go/go.mod requires.
   [protoc-gen-go]="google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12"
   [protoc-gen-go-grpc]="google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2"
+  # test/faults puts toxiproxy between the mesh and its stores (driven through its HTTP API;
+  # the CLI is for poking at a running suite by hand).
+  [toxiproxy-server]="github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0"
+  [toxiproxy-cli]="github.com/Shopify/toxiproxy/v2/cmd/cli@v2.12.0"
 )
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(ghz minio helm grpcurl protoc-gen-go protoc-gen-go-grpc)
+[ ${#wanted[@]} -eq 0 ] && wanted=(ghz minio helm grpcurl protoc-gen-go protoc-gen-go-grpc toxiproxy-server toxiproxy-cli)
 
 for tool in "${wanted[@]}"; do
   pin="${PINS[$tool]:-}"
@@ -33,5 +38,8 @@ for tool in "${wanted[@]}"; do
   fi
   echo "tools: go install $pin"
   go install "$pin"
+  # go install names the binary after the package directory (toxiproxy's cmd/server → server).
+  built="$(basename "${pin%@*}")"
+  [ "$built" != "$tool" ] && mv -f "$GOBIN/$built" "$GOBIN/$tool"
   echo "$pin" > "$stamp"
 done
