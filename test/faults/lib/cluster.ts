@@ -38,6 +38,8 @@ export class Replica {
     readonly service: Service,
     readonly index: number,
     readonly port: number,
+    /** The file service's HTTP listener (tus, the data endpoint); 0 for the others. */
+    readonly httpPort: number,
     private readonly env: () => Env,
     private readonly log: WriteStream,
   ) {}
@@ -55,7 +57,12 @@ export class Replica {
     this.starts++;
     const p = spawn(process.execPath, ["--enable-source-maps", join("dist", `${this.service}.js`)], {
       cwd: ROOT,
-      env: { ...this.env(), GRPC_PORT: String(this.port), ADMIN_PORT: "0" },
+      env: {
+        ...this.env(),
+        GRPC_PORT: String(this.port),
+        ADMIN_PORT: "0",
+        ...(this.httpPort ? { FILE_HTTP_PORT: String(this.httpPort) } : {}),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.proc = p;
@@ -203,6 +210,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     }
     const ports = {} as Record<Service, number[]>;
     for (const s of SERVICES) ports[s] = await Promise.all(Array.from({ length: n }, () => freePort()));
+    const fileHttpPorts = await Promise.all(Array.from({ length: n }, () => freePort()));
     const common: Env = {
       PATH: process.env.PATH ?? "",
       LOG_LEVEL: "info",
@@ -231,7 +239,15 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const replicas = {} as Record<Service, Replica[]>;
     for (const s of SERVICES) {
       replicas[s] = ports[s].map(
-        (port, i) => new Replica(s, i, port, () => ({ ...common, ...storeEnv[s] }), log),
+        (port, i) =>
+          new Replica(
+            s,
+            i,
+            port,
+            s === "file" ? fileHttpPorts[i]! : 0,
+            () => ({ ...common, ...storeEnv[s] }),
+            log,
+          ),
       );
     }
     cleanups.push(async () => {
@@ -248,6 +264,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       for (const r of replicas[s]) addrs.push(await toxi.proxy(`gw-${s}-${r.index}`, r.addr));
       gwEnv[`${s.toUpperCase()}_ADDRS`] = addrs.join(",");
     }
+    // The file service's HTTP listeners (tus, the data endpoint), through proxies too.
+    const httpAddrs: string[] = [];
+    for (const r of replicas.file)
+      httpAddrs.push(await toxi.proxy(`gw-filehttp-${r.index}`, `127.0.0.1:${r.httpPort}`));
+    gwEnv.FILE_HTTP_ADDRS = httpAddrs.join(",");
     const gw = spawn(join(ROOT, "dist", "filemesh-gateway"), [], {
       cwd: ROOT,
       env: gwEnv,
