@@ -4,6 +4,13 @@ import type { Logger, Redis } from "@filemesh/kit";
 import { readChangesAfter, type StreamEntry } from "./change-stream.js";
 import { delay } from "./waiters.js";
 
+/**
+ * How long one read blocks: shorter than the kit's Redis command timeout (1 s), or every read
+ * of a quiet stream failed as "Command timed out" and the tail slept and polled instead of
+ * waiting (test/faults found the warning on every replica).
+ */
+export const TAIL_BLOCK_MS = 500;
+
 export async function tailStream(o: {
   redis: Redis;
   key: () => string;
@@ -16,7 +23,7 @@ export async function tailStream(o: {
   let failing = false;
   while (!o.stopped()) {
     try {
-      o.onEntries(await readChangesAfter(o.redis, o.key(), o.from(), 1000, 1000));
+      o.onEntries(await readChangesAfter(o.redis, o.key(), o.from(), TAIL_BLOCK_MS, 1000));
       failing = false;
     } catch (err) {
       if (o.stopped()) return;
