@@ -170,6 +170,21 @@ function serviceAuthorization(name, methods, m) {
     from: [{ source: { principals: [principal(m.gateway.name, m)] } }],
     to: [{ operation: { paths: HEALTH_PATHS } }],
   });
+  // The file service's plain HTTP listener (FILE_HTTP_PORT = gRPC port + 2000): the data plane's
+  // /v1/data/{ticket} (authorised by the ticket itself) and tus, from the gateway only.
+  if (name === "file") {
+    rules.push({
+      from: [{ source: { principals: [principal(m.gateway.name, m)] } }],
+      to: [
+        {
+          operation: {
+            ports: [String(m.services[name].port + 2000)],
+            paths: ["/v1/data/*", "/v1/tus/*", "/v1/tus", "/healthz"],
+          },
+        },
+      ],
+    });
+  }
   // Prometheus (outside the mesh, plaintext on the admin port: see peer-authentication.yaml).
   rules.push({
     to: [

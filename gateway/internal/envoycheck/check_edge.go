@@ -116,6 +116,8 @@ var sampleRequests = []struct {
 	{"a share-link REST call refused before transcoding", map[string]string{":path": "/v1/links/TOKEN?password=PW"}, true},
 	{"another REST call", map[string]string{":path": "/filemesh.file.v1.FileService/GetFile", "x-envoy-original-path": "/v1/files/f1"}, false},
 	{"a native gRPC call", map[string]string{":path": "/filemesh.auth.v1.AuthService/Login"}, false},
+	// A transfer ticket (the data plane) is a bearer capability, as a share-link token.
+	{"a data-plane download", map[string]string{":path": "/v1/data/TICKET.SIG"}, true},
 }
 
 func checkAccessLogs(g *gateway, add adder) {
@@ -155,7 +157,7 @@ func checkAccessLogs(g *gateway, add adder) {
 			}
 			logged = logged || ok
 			if ok && r.link && l.printPath {
-				add("the access log prints the path of %s: a share-link token", r.name)
+				add("the access log prints the path of %s: a share-link token or transfer ticket", r.name)
 			}
 		}
 		if !logged {

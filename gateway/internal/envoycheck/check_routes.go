@@ -51,6 +51,10 @@ func checkRoutes(g *gateway, c *Contracts, add adder) {
 	}
 }
 
+// DataPrefix is the data plane's path (docs/architecture.md §10): plain HTTP to the file
+// service's HTTP listener, authorised by the transfer ticket in the path, not by a token.
+const DataPrefix = "/v1/data/"
+
 func checkJWT(g *gateway, c *Contracts, add adder) {
 	if g.jwt == nil {
 		return
@@ -75,6 +79,9 @@ func checkJWT(g *gateway, c *Contracts, add adder) {
 			continue
 		}
 		p := r.GetMatch().GetPath()
+		if r.GetMatch().GetPrefix() == DataPrefix {
+			continue // the data plane: a transfer ticket in the path is the authorisation
+		}
 		if p == "" {
 			add("jwt_authn exemption %v is not an exact gRPC path; exemptions must name public RPCs", r.GetMatch())
 			continue

@@ -19,7 +19,16 @@ export interface MeshContext {
 }
 
 const HEALTH = new Set(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]);
-const HTTP_PATHS = new Set(["/metrics", "/livez", "/.well-known/jwks.json"]);
+// Plain HTTP paths: admin, JWKS, and the file service's HTTP listener (data plane, tus, health).
+const HTTP_PATHS = new Set([
+  "/metrics",
+  "/livez",
+  "/.well-known/jwks.json",
+  "/v1/data/*",
+  "/v1/tus/*",
+  "/v1/tus",
+  "/healthz",
+]);
 
 /** Every RPC path of gen/filemesh.json (the JSON form of gen/filemesh.binpb). */
 export function descriptorPaths(): Set<string> {
