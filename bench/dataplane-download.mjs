@@ -207,7 +207,8 @@ for (let round = 0; round < Number(values.rounds); round++) {
     const cpu = Object.fromEntries(t.procs.map((p) => [p, cpuMsOf(pids[p]) - before[p]]));
     const self = process.cpuUsage(selfBefore);
     const total = Object.values(cpu).reduce((a, b) => a + b, 0);
-    (results[name] ??= []).push({
+    results[name] = results[name] ?? [];
+    results[name].push({
       rps: r.ok / seconds,
       errors: r.bad,
       cpuMsPerDownload: r.ok ? total / r.ok : 0,
