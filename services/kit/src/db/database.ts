@@ -54,8 +54,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
 const SCHEMA = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** Longest wait for a connection of work without a call deadline (admission.ts). */
-export const DEFAULT_QUEUE_WAIT_MS = 10_000;
+/**
+ * Longest wait for a connection of work without a call deadline (admission.ts): streaming
+ * uploads through the gateway carry none. As long as PgBouncer's query_wait_timeout.
+ */
+export const DEFAULT_QUEUE_WAIT_MS = 30_000;
 
 /**
  * A pool behind the admission queue (admission.ts): checkouts wait within their call's
