@@ -197,9 +197,18 @@ async function fresh(): Promise<void> {
   if (Date.now() > expiresAt - Math.min(60_000, lifetimeMs / 3)) await refresh();
 }
 
-/** A JSON call; an expired access token is refreshed once, a refused refresh signs out. */
+/**
+ * A JSON call; an expired access token is refreshed once, a refused refresh signs out. A read
+ * answered 503 with a short Retry-After (a busy database) is retried twice after that wait.
+ */
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res = await send(method, path, body);
+  for (let n = 0; method === "GET" && res.status === 503 && n < 2; n++) {
+    const wait = Number(res.headers.get("retry-after"));
+    if (!(wait > 0 && wait <= 5)) break;
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    res = await send(method, path, body);
+  }
   if (res.status === 401 && accessToken) {
     if (await refresh()) res = await send(method, path, body);
     else {

@@ -72,15 +72,15 @@ function SignedIn(props: {
   const { me } = props;
   const [view, setView] = useState<View>("files");
   const [usageTick, setUsageTick] = useState(0);
-  const [uploaded, setUploaded] = useState<api.FileItem | null>(null);
+  const [uploaded, setUploaded] = useState<{ file: api.FileItem; target: string } | null>(null);
   const home: Crumb[] = [{ id: me.homeFolderId ?? "", name: "Home" }];
   const [start, setStart] = useState<{ crumbs: Crumb[]; n: number }>({ crumbs: home, n: 0 });
   const report = (e: unknown) => props.setError(errorText(e));
   const changed = () => setUsageTick((n) => n + 1);
   const manager = useMemo(
     () =>
-      new UploadManager(me.id, (f) => {
-        setUploaded(f);
+      new UploadManager(me.id, (file, target) => {
+        setUploaded({ file, target });
         setUsageTick((n) => n + 1);
       }),
     [me.id],

@@ -24,7 +24,7 @@ export function Browser(props: {
   start: Crumb[];
   home: string;
   manager: UploadManager;
-  uploaded: api.FileItem | null;
+  uploaded: { file: api.FileItem; target: string } | null;
   onError: (e: unknown) => void;
   onChanged: () => void;
 }) {
@@ -62,9 +62,10 @@ export function Browser(props: {
     load();
   }, [folder.id, order]);
 
-  // An upload into this folder finished: show it.
+  // An upload into this folder (or into a tree dropped on it) finished: show it.
   useEffect(() => {
-    if (props.uploaded && props.uploaded.parentId === folder.id) load();
+    const u = props.uploaded;
+    if (u && (u.file.parentId === folder.id || u.target === folder.id)) load();
   }, [props.uploaded]);
 
   // Files still PROCESSING are polled until they settle (READY or REJECTED).
@@ -223,7 +224,7 @@ export function Browser(props: {
               class="visually-hidden"
               aria-label="Upload a folder"
               name="folder"
-              {...{ webkitdirectory: "" }}
+              {...{ webkitdirectory: true }}
               onChange={(e) => picked(e.currentTarget)}
             />
           </label>

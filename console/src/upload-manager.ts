@@ -47,7 +47,8 @@ export class UploadManager {
 
   constructor(
     private readonly userId: string,
-    private readonly onUploaded: (f: api.FileItem) => void,
+    /** A finished upload, and the folder it was dropped on (its tree may have grown). */
+    private readonly onUploaded: (f: api.FileItem, target: string) => void,
   ) {}
 
   subscribe(fn: () => void): () => void {
@@ -183,7 +184,7 @@ export class UploadManager {
       this.run(u.key, r)
         .then((f) => {
           this.patch(u.key, { status: "done", sent: u.size, fileId: f.id });
-          this.onUploaded(f);
+          this.onUploaded(f, u.parentId);
         })
         .catch((e: unknown) => {
           if (r.stop) return; // paused or cancelled: the status says so already
