@@ -12,7 +12,8 @@ import { fileClient, sha } from "./file-client.js";
 import { startTarget, type Target } from "./target.js";
 
 const MiB = 1024 * 1024;
-const UPLOAD_RATE = 60;
+const UPLOAD_RATE = 10;
+const UPLOAD_BURST = 20;
 let t: Target;
 let minio: TestMinio;
 const bucket = uniqueId("tus")
@@ -29,7 +30,7 @@ beforeAll(async () => {
         ...minio.env(bucket),
         RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "download", "link"]
           .map((c) => `${c}=1000000/1s:1000000`)
-          .concat(`upload=${UPLOAD_RATE}/1s:${UPLOAD_RATE}`)
+          .concat(`upload=${UPLOAD_RATE}/1s:${UPLOAD_BURST}`)
           .join(","),
       },
     },
@@ -179,7 +180,7 @@ describe("tus on s3 with two replicas", () => {
     });
     const path = new URL(c.headers.get("location") ?? "").pathname;
     const statuses = await Promise.all(
-      Array.from({ length: UPLOAD_RATE * 2 }, () =>
+      Array.from({ length: 200 }, () =>
         fetch(`${t.base}${path}`, { method: "HEAD", headers: { ...TUS, ...a.auth } }).then((r) => ({
           status: r.status,
           retryAfter: r.headers.get("retry-after"),

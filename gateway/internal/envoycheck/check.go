@@ -31,6 +31,7 @@ func Check(b *bootstrapv3.Bootstrap, c *Contracts) error {
 	checkTranscoder(g, c, add)
 	checkClusters(g, c, add)
 	checkRoutes(g, c, add)
+	checkTus(g, add)
 	checkJWT(g, c, add)
 	checkHealthz(g, c, add)
 	checkEdge(g, add)

@@ -3,6 +3,8 @@ package envoycheck
 import (
 	"sort"
 
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
 	ratelimitv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 )
 
@@ -111,4 +113,50 @@ func checkJWT(g *gateway, c *Contracts, add adder) {
 			add("jwt_authn on %s: token required = %v, contracts say public = %v", p, got, public[p])
 		}
 	}
+}
+
+// TusPaths are the paths the tus endpoint must answer (services/file/src/tus): the creation
+// URL with and without its slash and an upload URL.
+var TusPaths = []string{"/v1/tus/", "/v1/tus", "/v1/tus/0b6a8d2e-3f1c-4b7a-9c2d-1e5f6a7b8c9d"}
+
+// checkTus: tus goes to the file service's HTTP listener (cluster file_http, plain HTTP with an
+// HTTP health check on /healthz), streamed (timeout 0s, an idle timeout), and is not given to
+// the transcoder (reject_unknown_method would answer 404 for it).
+func checkTus(g *gateway, add adder) {
+	cl := g.clusters["file_http"]
+	if cl == nil {
+		add("no cluster file_http for the file service's HTTP listener (tus)")
+	} else if hc := cl.GetHealthChecks(); len(hc) == 0 || hc[0].GetHttpHealthCheck().GetPath() != "/healthz" {
+		add("cluster file_http has no HTTP health check on /healthz")
+	}
+	for _, p := range TusPaths {
+		r, found, err := first(g.routes, p)
+		switch {
+		case err != nil:
+			add("%v", err)
+			continue
+		case !found:
+			add("no route matches %s", p)
+			continue
+		}
+		a := r.GetRoute()
+		if a.GetCluster() != "file_http" {
+			add("%s is routed to %q, want file_http", p, a.GetCluster())
+		}
+		if a.GetTimeout() == nil || a.GetTimeout().AsDuration() != 0 || a.GetIdleTimeout().AsDuration() <= 0 {
+			add("%s needs timeout 0s and an idle_timeout (uploads stream)", p)
+		}
+		if !transcoderDisabled(r) {
+			add("%s must disable envoy.filters.http.grpc_json_transcoder on its route", p)
+		}
+	}
+}
+
+func transcoderDisabled(r *routev3.Route) bool {
+	a, ok := r.GetTypedPerFilterConfig()["envoy.filters.http.grpc_json_transcoder"]
+	if !ok {
+		return false
+	}
+	var fc routev3.FilterConfig
+	return a.UnmarshalTo(&fc) == nil && fc.GetDisabled()
 }
