@@ -89,18 +89,19 @@ describe("the local token bucket in front of the GCRA", () => {
   });
 
   it("charges a lease to the shared budget: what one replica holds, the other cannot take", async () => {
-    // 100 per hour, burst 99: batch 10. Replica A leases 10 (spends 1, holds 9).
+    // 100 per hour, burst 99: batch 10. Replica A leases its call's token and a batch more
+    // (11: spends 1, holds 10).
     const limit: Limit = { rate: 100, periodMs: 3_600_000, burst: 99 };
     const k = key();
     const [a, b] = [createLocalBucket(redis), createLocalBucket(redis)];
     expect(await a.take(k, limit, 1)).toBe(0);
-    expect(a.held(k)).toBe(9);
-    // B spends the 90 left in Redis (9 leases of 10; a cost above the batch goes straight to it).
+    expect(a.held(k)).toBe(10);
+    // B spends the 89 left in Redis (a cost of 50, then ones), and no more.
     expect(await b.take(k, limit, 50)).toBe(0);
-    for (let i = 0; i < 40; i++) expect(await b.take(k, limit, 1)).toBe(0);
+    for (let i = 0; i < 39; i++) expect(await b.take(k, limit, 1)).toBe(0);
     expect(await b.take(k, limit, 1)).toBeGreaterThan(0);
-    // A still spends its 9, then is refused: 100 in all, never more.
-    for (let i = 0; i < 9; i++) expect(a.take(k, limit, 1)).toBe(0);
+    // A still spends its 10, then is refused: 100 in all, never more.
+    for (let i = 0; i < 10; i++) expect(a.take(k, limit, 1)).toBe(0);
     expect(await a.take(k, limit, 1)).toBeGreaterThan(0);
   });
 });

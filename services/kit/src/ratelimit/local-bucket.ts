@@ -8,10 +8,12 @@
 //  - a caller may be refused on one replica while up to `batch` of its leased tokens sit
 //    unspent on another; unspent tokens lapse after `leaseMs` (never handed back).
 // The batch is a tenth of the burst (at most 100), so a limit without burst (burst 0: batch
-// 1) behaves exactly as before, one script call per call. A refusal is remembered until the
+// 1) behaves exactly as before, one script call per call. A lease asks for the call's cost
+// plus a batch (what is left over stays ≤ batch), so calls costing several tokens (CheckBatch)
+// are served from the local tokens too when they cover them. A refusal is remembered until the
 // wait it gave (no call of that cost can pass before: other replicas only take more), so a
-// caller over its limit is refused without a round trip per call. A call costing more than the
-// batch, or more than the whole budget, goes to Redis on its own as before (takeToken).
+// caller over its limit is refused without a round trip per call. A call costing more than
+// the whole budget goes to Redis on its own as before (takeToken).
 import type { Redis } from "ioredis";
 import { LIMIT_BOUNDS, type Limit, leaseTokens, takeToken } from "./gcra.js";
 
@@ -69,7 +71,8 @@ export function createLocalBucket(redis: Redis, o: LocalBucketOptions = {}): Loc
 
   /** Leases for one call: its own cost is taken from the grant at once. 0 when allowed, else the wait. */
   const lease = (key: string, h: Held, limit: Limit, cost: number, batch: number): Promise<number> => {
-    const p = leaseTokens(redis, key, limit, cost, Math.max(cost, batch)).then(
+    // Enough for this call and a batch more (what is left over stays ≤ batch).
+    const p = leaseTokens(redis, key, limit, cost, cost + batch).then(
       ({ granted, waitMs }) => {
         h.pending = undefined;
         const t = now();
@@ -111,7 +114,7 @@ export function createLocalBucket(redis: Redis, o: LocalBucketOptions = {}): Loc
       // As takeToken: a whole number of tokens, 1 to LIMIT_BOUNDS.maxCost.
       const cost = Number.isFinite(given) ? Math.min(LIMIT_BOUNDS.maxCost, Math.max(1, Math.ceil(given))) : 1;
       const batch = batchOf(limit, maxBatch);
-      if (batch <= 1 || cost > batch || cost > limit.burst + 1) return takeToken(redis, key, limit, cost);
+      if (batch <= 1 || cost > limit.burst + 1) return takeToken(redis, key, limit, cost);
       const t = now();
       let h = held.get(key);
       if (h === undefined) {
