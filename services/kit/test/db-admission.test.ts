@@ -112,6 +112,33 @@ describe("admission queue on the real Postgres", () => {
     expect(pool.admission.stats()).toMatchObject({ inUse: 0, waiting: 0 });
   });
 
+  it("a burst queued before any hold was measured is re-estimated: the hopeless are refused early", async () => {
+    const pool = poolOf(1);
+    const started = performance.now();
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        runInCallScope(scope(`user:${i}`, 3000), () =>
+          pool.query("SELECT pg_sleep(0.2)").then(
+            () => ({ ok: true, at: performance.now() - started, reason: "" }),
+            (e: unknown) => ({
+              ok: false,
+              at: performance.now() - started,
+              reason: decodeServiceError(toServiceError(e)).reason,
+            }),
+          ),
+        ),
+      ),
+    );
+    const refused = outcomes.filter((o) => !o.ok);
+    // 20 × 200 ms on one connection cannot all finish within 3 s.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused.every((o) => o.reason === "DATABASE_BUSY")).toBe(true);
+    // Refused once it was clear, well before the deadline (not when it came).
+    expect(Math.min(...refused.map((o) => o.at))).toBeLessThan(2500);
+    expect(outcomes.filter((o) => o.ok).every((o) => o.at < 3200)).toBe(true);
+    expect(pool.admission.stats()).toMatchObject({ inUse: 0, waiting: 0 });
+  });
+
   it("outside any call the wait is bounded by maxWaitMs", async () => {
     const pool = poolOf(1, 150);
     const release = await holdAll(pool, 1);

@@ -51,13 +51,19 @@ export interface AdmissionStats {
 
 interface Waiter {
   key: string;
+  /** When it must have a connection (epoch ms; Infinity: never gives up). */
+  until: number;
   grant(): void;
   fail(err: unknown): void;
 }
 
 const BACKGROUND = "background";
+/** Weight of the latest hold in the mean (quick to follow a burst that slows every hold). */
+const HOLD_ALPHA = 0.25;
+/** How often queued waiters are re-estimated (see `sweep`). */
+const SWEEP_MS = 100;
 /** A waiter gives up at least this long before its deadline. */
-const MIN_MARGIN_MS = 25;
+const MIN_MARGIN_MS = 50;
 
 export class Admission {
   private inUse = 0;
@@ -66,6 +72,7 @@ export class Admission {
   private shed = 0;
   private holdMs: number;
   private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
   /** One FIFO per fairness key; Map order is the round-robin order. */
   private readonly queues = new Map<string, Waiter[]>();
 
@@ -99,6 +106,7 @@ export class Admission {
       };
       const waiter: Waiter = {
         key,
+        until: now + budget,
         grant: () => {
           cleanup();
           resolve(this.take());
@@ -135,7 +143,43 @@ export class Admission {
       if (q) q.push(waiter);
       else this.queues.set(key, [waiter]);
       this.waiting++;
+      this.sweepSoon();
     });
+  }
+
+  /**
+   * While anyone waits, every SWEEP_MS: refuse now the waiters that, at their place in the
+   * queue and the hold time measured since they arrived, would reach the front after they must
+   * have a connection — a burst that arrived before any hold was measured is not left to wait
+   * out its whole deadline and fail at the end.
+   */
+  private sweepSoon(): void {
+    if (this.sweeper) return;
+    this.sweeper = setTimeout(() => {
+      this.sweeper = undefined;
+      this.sweep();
+      if (this.waiting > 0) this.sweepSoon();
+    }, SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    const keys = this.queues.size;
+    // Round robin: the j-th waiter of the k-th key in the round comes after j full rounds and
+    // the heads of the k keys before it.
+    for (const [k, [key, q]] of [...this.queues].entries()) {
+      const kept = q.filter((w, j) => {
+        const ahead = Math.min(this.waiting, j * keys + k + 1);
+        const expected = (ahead * this.holdMs) / this.o.size;
+        if (now + expected <= w.until) return true;
+        this.waiting--;
+        w.fail(this.refuse(expected));
+        return false;
+      });
+      if (kept.length === 0) this.queues.delete(key);
+      else if (kept.length !== q.length) this.queues.set(key, kept);
+    }
   }
 
   /** Refuses every queued checkout (the pool is ending). */
@@ -173,7 +217,7 @@ export class Admission {
       if (left) return;
       left = true;
       this.inUse--;
-      this.holdMs += (performance.now() - at - this.holdMs) * 0.1;
+      this.holdMs += (performance.now() - at - this.holdMs) * HOLD_ALPHA;
       this.next();
     };
   }
