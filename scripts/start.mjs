@@ -2,7 +2,7 @@
 // health, prints the URLs and stops everything on Ctrl-C. REPLICAS=n runs n copies of each.
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { addrsFor, createMesh, GATEWAY_PORT, SERVICES } from "./lib/mesh.mjs";
+import { addrsFor, createMesh, FILE_HTTP_PORT, GATEWAY_PORT, SERVICES } from "./lib/mesh.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const replicas = Number(process.env.REPLICAS ?? 1);
@@ -40,6 +40,7 @@ console.log(
     "",
     "filemesh is up:",
     `  gateway     http://127.0.0.1:${GATEWAY_PORT} (REST and gRPC), health http://127.0.0.1:${GATEWAY_PORT}/healthz`,
+    `  tus         http://127.0.0.1:${GATEWAY_PORT}/v1/tus/ (proxied to the file service's HTTP port ${FILE_HTTP_PORT})`,
     ...lines,
     "Ctrl-C stops everything.",
     "",

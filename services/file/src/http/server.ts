@@ -7,7 +7,8 @@
 //
 // Shutdown runs with the service runtime (onShutdown): /healthz turns 503, the listener stops
 // accepting, idle keep-alive connections close at once, requests in flight get until the
-// runtime's shutdown timeout, then their sockets are destroyed.
+// runtime's shutdown timeout, then their sockets are destroyed; a keep-alive connection closes
+// once its request in flight is answered.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "@filemesh/kit";
@@ -98,9 +99,12 @@ export async function startHttpListener(o: {
     async close(timeoutMs) {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Keep-alive connections close as soon as their request in flight has been answered.
       server.closeIdleConnections();
+      const idle = setInterval(() => server.closeIdleConnections(), 100);
       const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
       await closed;
+      clearInterval(idle);
       clearTimeout(force);
     },
   };
