@@ -112,11 +112,9 @@ const runtime = createRuntime({
   drainDelayMs: 0,
   middlewares: callerChecks(),
 });
-runtime.add(
-  permissionv1.PermissionServiceService,
-  { check: async () => ({ allowed: false, revision: "0" }) },
-  "filemesh.permission.v1.PermissionService",
-);
+runtime.addPartial(permissionv1.PermissionServiceService, {
+  check: async () => ({ allowed: false, revision: "0" }),
+});
 await runtime.start();
 const client = new Client(`127.0.0.1:${runtime.port}`, credentials.createInsecure());
 const checkReq = permissionv1.PermissionServiceService.check.requestSerialize({

@@ -77,11 +77,11 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
       );
     },
   };
-  runtime.add(
-    authv1.AuthServiceService,
-    { ...createAuthHandlers(deps), ...createSessionHandlers(deps), ...createAdminHandlers(deps) },
-    "filemesh.auth.v1.AuthService",
-  );
+  runtime.add(authv1.AuthServiceService, {
+    ...createAuthHandlers(deps),
+    ...createSessionHandlers(deps),
+    ...createAdminHandlers(deps),
+  });
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
     runPrefix: config.runPrefix,

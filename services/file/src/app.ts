@@ -76,25 +76,21 @@ export async function startFileService(
     settings: config,
     log,
   };
-  runtime.add(
-    filev1.FileServiceService,
-    {
-      ...createTreeHandlers(deps),
-      ...createUpdateHandlers(deps),
-      ...createCopyHandlers(deps),
-      ...createRawUploadHandlers(deps),
-      ...createSessionHandlers(deps),
-      ...createPartHandlers(deps),
-      ...createUsageHandlers(deps),
-      ...createDownloadHandlers(deps),
-      ...createTrashHandlers(deps),
-      ...createVersionHandlers(deps),
-      ...createLinkHandlers(deps),
-      ...createStateHandlers(deps),
-      ...createJanitorHandlers(deps),
-    },
-    "filemesh.file.v1.FileService",
-  );
+  runtime.add(filev1.FileServiceService, {
+    ...createTreeHandlers(deps),
+    ...createUpdateHandlers(deps),
+    ...createCopyHandlers(deps),
+    ...createRawUploadHandlers(deps),
+    ...createSessionHandlers(deps),
+    ...createPartHandlers(deps),
+    ...createUsageHandlers(deps),
+    ...createDownloadHandlers(deps),
+    ...createTrashHandlers(deps),
+    ...createVersionHandlers(deps),
+    ...createLinkHandlers(deps),
+    ...createStateHandlers(deps),
+    ...createJanitorHandlers(deps),
+  });
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
     runPrefix: config.runPrefix,

@@ -94,3 +94,37 @@ export function unary<Req, Res>(
     fn.call(client, req, metadata, options, (err, res) => (err ? reject(err) : resolve(res)));
   });
 }
+
+/**
+ * A generated client's unary methods as promises, over the same call path as `unary`:
+ * `await peers.auth.getAccount({ userId }, { ctx, timeoutMs, metadata })`. `raw` is the
+ * grpc-js client (streaming methods, channel state).
+ */
+export type PromiseClient<C extends Client> = {
+  [K in Exclude<keyof C, keyof Client>]: C[K] extends UnaryFn<infer Req, infer Res>
+    ? (req: Req, o: OutgoingOptions) => Promise<Res>
+    : never;
+} & { readonly raw: C; close(): void };
+
+export function promiseClient<C extends Client>(client: C): PromiseClient<C> {
+  const methods = new Map<PropertyKey, unknown>();
+  return new Proxy({} as PromiseClient<C>, {
+    get(_target, prop) {
+      if (prop === "raw") return client;
+      if (prop === "close") return () => client.close();
+      let m = methods.get(prop);
+      if (!m) {
+        const fn = (client as unknown as Record<PropertyKey, UnaryFn<unknown, unknown>>)[prop];
+        if (typeof fn !== "function") return undefined;
+        m = (req: unknown, o: OutgoingOptions) => unary(client, fn, req, o);
+        methods.set(prop, m);
+      }
+      return m;
+    },
+  });
+}
+
+/** `createClient` wrapped by `promiseClient`: the usual way to make a peer. */
+export function createPeer<C extends Client>(Ctor: Ctor<C>, opts: ClientOptions): PromiseClient<C> {
+  return promiseClient(createClient(Ctor, opts));
+}

@@ -3,7 +3,7 @@ import { authv1 } from "@filemesh/contracts";
 import type { JwkLike } from "./auth/jwks.js";
 import { INTERNAL_TOKEN_HEADER, SERVICE_HEADER } from "./auth/middleware.js";
 import type { CommonConfig } from "./bootstrap.js";
-import { type ClientOptions, createClient, unary } from "./client.js";
+import { type ClientOptions, createPeer } from "./client.js";
 
 type TlsConfig = Pick<CommonConfig, "tlsClients" | "tlsCertFile" | "tlsKeyFile" | "tlsClientCaFile">;
 
@@ -30,10 +30,10 @@ export function jwksFromAuthService(
   fetch: () => Promise<JwkLike[]>;
   close: () => void;
 } {
-  const client = createClient(authv1.AuthServiceClient, peerOptions(config, config.authAddrs));
+  const client = createPeer(authv1.AuthServiceClient, peerOptions(config, config.authAddrs));
   return {
     fetch: async () =>
-      (await unary(client, client.getJwks, {}, { timeoutMs: Math.min(config.clientTimeoutMs, 5_000) })).keys,
+      (await client.getJwks({}, { timeoutMs: Math.min(config.clientTimeoutMs, 5_000) })).keys,
     close: () => client.close(),
   };
 }

@@ -37,13 +37,22 @@ export interface Runtime {
   readonly shutdownTimeoutMs: number;
   /** Appends middlewares (authentication, rate limits) to the chain; call before start(). */
   use(...middlewares: Middleware[]): void;
-  /** Registers a service; `costs` gives methods whose calls take more than one rate-limit token. */
-  add<S extends Record<string, unknown>>(
+  /**
+   * Registers a service with a handler for every method (its name comes from the definition);
+   * `costs` gives methods whose calls take more than one rate-limit token.
+   */
+  add<S extends Record<string, unknown>>(definition: S, handlers: Handlers<S>, costs?: Costs<S>): void;
+  /** As `add`, for a service that implements some methods (tests); the rest answer UNIMPLEMENTED. */
+  addPartial<S extends Record<string, unknown>>(
     definition: S,
     handlers: Partial<Handlers<S>>,
-    fullName: string,
     costs?: Costs<S>,
   ): void;
+  /**
+   * Runs when shutdown begins, before NOT_SERVING and the drain (in order of registration):
+   * stop what would keep streams open or flip readiness back (index sync, long polls).
+   */
+  beforeStop(fn: () => void): void;
   /** Runs at shutdown after the server stopped, in reverse order of registration. */
   onShutdown(fn: () => Promise<void> | void): void;
   start(): Promise<void>;
@@ -72,6 +81,7 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
   });
   const services: string[] = [];
   const cleanups: (() => Promise<void> | void)[] = [];
+  const stopping: (() => void)[] = [];
   let health: Health | undefined;
   let admin: HttpServer | undefined;
   let shuttingDown: Promise<void> | undefined;
@@ -99,9 +109,15 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
       if (health) throw new Error("use() after start()");
       (serviceOpts.middlewares as Middleware[]).push(...middlewares);
     },
-    add(definition, handlers, fullName, costs) {
+    add(definition, handlers, costs) {
+      runtime.addPartial(definition, handlers, costs);
+    },
+    addPartial(definition, handlers, costs) {
       addService(server, definition as never, handlers as never, serviceOpts, costs as never);
-      services.push(fullName);
+      services.push(serviceNameOf(definition));
+    },
+    beforeStop(fn) {
+      stopping.push(fn);
     },
     onShutdown(fn) {
       cleanups.push(fn);
@@ -122,6 +138,13 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     },
     shutdown(reason = "shutdown") {
       shuttingDown ??= (async () => {
+        for (const fn of stopping) {
+          try {
+            fn();
+          } catch (err) {
+            opts.log.error({ err }, "before-stop hook failed");
+          }
+        }
         opts.log.info({ reason }, "shutting down: NOT_SERVING");
         health?.set("NOT_SERVING");
         if (opts.drainDelayMs > 0) await new Promise((r) => setTimeout(r, opts.drainDelayMs));
@@ -152,6 +175,14 @@ export function createRuntime(opts: RuntimeOptions): Runtime {
     },
   };
   return runtime;
+}
+
+/** "filemesh.auth.v1.AuthService" from a generated definition (its methods' paths). */
+export function serviceNameOf(definition: Record<string, unknown>): string {
+  const first = Object.values(definition)[0] as { path?: string } | undefined;
+  const m = /^\/([^/]+)\//.exec(first?.path ?? "");
+  if (!m) throw new Error("not a generated service definition (no method path)");
+  return m[1]!;
 }
 
 /** SIGTERM/SIGINT → graceful shutdown; a second signal exits at once. */

@@ -12,7 +12,6 @@ import { createRuntime, type Runtime } from "../src/server.js";
 import { call, captureLogger } from "../src/testing/index.js";
 import { traceIdOf } from "../src/tracing.js";
 
-const SERVICE = "filemesh.processor.v1.ProcessorService";
 let front: Runtime;
 let back: Runtime;
 const seen: { ctx?: CallContext } = {};
@@ -31,7 +30,7 @@ async function runtime(
     shutdownTimeoutMs: 2_000,
     drainDelayMs: 0,
   });
-  rt.add(processorv1.ProcessorServiceService, handlers, SERVICE);
+  rt.addPartial(processorv1.ProcessorServiceService, handlers);
   await rt.start();
   return rt;
 }

@@ -67,17 +67,13 @@ beforeAll(async () => {
     shutdownTimeoutMs: 2_000,
     drainDelayMs: 0,
   });
-  rt.add(
-    filev1.FileServiceService,
-    {
-      getFileContent: content,
-      getFile: async (_req, ctx) => {
-        ctx.setHeader("x-unary", "u");
-        return { file: undefined };
-      },
+  rt.addPartial(filev1.FileServiceService, {
+    getFileContent: content,
+    getFile: async (_req, ctx) => {
+      ctx.setHeader("x-unary", "u");
+      return { file: undefined };
     },
-    "filemesh.file.v1.FileService",
-  );
+  });
   await rt.start();
   client = new filev1.FileServiceClient(`127.0.0.1:${rt.port}`, credentials.createInsecure());
 });

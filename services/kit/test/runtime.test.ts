@@ -30,7 +30,7 @@ async function start(
     shutdownTimeoutMs,
     drainDelayMs: 0,
   });
-  runtime.add(processorv1.ProcessorServiceService, handlers, SERVICE);
+  runtime.addPartial(processorv1.ProcessorServiceService, handlers);
   await runtime.start();
   const addr = `127.0.0.1:${runtime.port}`;
   const client = new processorv1.ProcessorServiceClient(addr, credentials.createInsecure());

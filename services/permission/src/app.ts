@@ -72,7 +72,6 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
       ...createGrantHandlers({ sync, pool: db.pool, write, pageTokens }),
       ...createRelationHandlers({ sync, pool: db.pool, write, closing: closing.signal }),
     },
-    "filemesh.permission.v1.PermissionService",
     // One rate-limit token per question (docs/security.md F3), not one per batch of up to 1,000.
     { checkBatch: (r) => r.items.length },
   );
@@ -91,13 +90,11 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
   runtime.onShutdown(() => relay.stop());
   runtime.onShutdown(() => redis.disconnect());
   // Shutting down: streams end and the index stops flipping readiness back to SERVING.
-  const shutdown = runtime.shutdown.bind(runtime);
-  runtime.shutdown = (reason) => {
+  runtime.beforeStop(() => {
     closing.abort();
     snapshots?.stop();
     sync.stop();
-    return shutdown(reason);
-  };
+  });
   await runtime.start();
   runtime.health.set("NOT_SERVING");
   await sync.start();

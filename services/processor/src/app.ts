@@ -120,7 +120,6 @@ export async function startProcessor(
       deadLetters: workers.deadLetters,
       janitor,
     }),
-    "filemesh.processor.v1.ProcessorService",
   );
   await runtime.start();
   return { runtime, workers, pool: db.pool };

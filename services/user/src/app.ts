@@ -50,11 +50,11 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
     acl: aclWriter(peers),
     pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "users")),
   };
-  runtime.add(
-    userv1.UserServiceService,
-    { ...createProfileHandlers(deps), ...createGroupHandlers(deps), ...createMemberHandlers(deps) },
-    "filemesh.user.v1.UserService",
-  );
+  runtime.add(userv1.UserServiceService, {
+    ...createProfileHandlers(deps),
+    ...createGroupHandlers(deps),
+    ...createMemberHandlers(deps),
+  });
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,
     runPrefix: config.runPrefix,

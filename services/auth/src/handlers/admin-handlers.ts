@@ -12,7 +12,7 @@ import type { AuthDeps } from "./deps.js";
 
 type AuthHandlers = Handlers<typeof authv1.AuthServiceService>;
 
-export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
+export function createAdminHandlers(deps: AuthDeps) {
   return {
     async listUsers(req, ctx) {
       const size = pageSize(req.pageSize, { default: 50 });
@@ -63,5 +63,5 @@ export function createAdminHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       if (!row) throw notFound("ACCOUNT_NOT_FOUND", "no such account");
       return { user: toAccount(row) };
     },
-  };
+  } satisfies Partial<AuthHandlers>;
 }

@@ -55,7 +55,7 @@ export function tokenResponse(
   };
 }
 
-export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
+export function createAuthHandlers(deps: AuthDeps) {
   return {
     async register(req, ctx) {
       const email = normalizeEmail(req.email);
@@ -142,5 +142,5 @@ export function createAuthHandlers(deps: AuthDeps): Partial<AuthHandlers> {
     async getJwks() {
       return { keys: deps.keys().all.map((k) => k.jwk) };
     },
-  };
+  } satisfies Partial<AuthHandlers>;
 }

@@ -3,6 +3,7 @@ import type { authv1 } from "@filemesh/contracts";
 import {
   appendEvents,
   type CallContext,
+  callerSession,
   type Handlers,
   inTransaction,
   invalidArgument,
@@ -19,13 +20,9 @@ import type { AuthDeps } from "./deps.js";
 
 type AuthHandlers = Handlers<typeof authv1.AuthServiceService>;
 
-function caller(ctx: CallContext): { userId: string; sessionId: string } {
-  const p = ctx.principal;
-  if (!p?.userId || !p.sessionId) throw unauthenticated("MISSING_TOKEN");
-  return { userId: p.userId, sessionId: p.sessionId };
-}
+const caller = callerSession;
 
-export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
+export function createSessionHandlers(deps: AuthDeps) {
   const revoked = (ctx: CallContext, userId: string, ids: string[], reason: string) =>
     deps.emit(
       ids.map((sid) => authEvents.sessionRevoked(ctx, userId, sid, reason)),
@@ -108,5 +105,5 @@ export function createSessionHandlers(deps: AuthDeps): Partial<AuthHandlers> {
       await revoked(ctx, me.userId, ended, "password_changed");
       return { endedSessions: ended.length };
     },
-  };
+  } satisfies Partial<AuthHandlers>;
 }

@@ -6,10 +6,10 @@ import {
   AppError,
   type CallContext,
   Code,
+  callerUserId,
   failedPrecondition,
   inTransaction,
   notFound,
-  unauthenticated,
 } from "@filemesh/kit";
 import { maxRevision, newFileTuples, type Permission } from "../peers/access.js";
 import { type FileRow, getFile, homeFolderOf, insertFile, KIND, STATE } from "../store/files.js";
@@ -17,11 +17,8 @@ import type { FileDeps } from "./deps.js";
 
 export const FILE_NOT_FOUND = () => notFound("FILE_NOT_FOUND", "no such file");
 
-export function callerId(ctx: CallContext): string {
-  const id = ctx.principal?.userId;
-  if (!id) throw unauthenticated("MISSING_TOKEN");
-  return id;
-}
+/** The calling user's id or UNAUTHENTICATED (the kit's callerUserId, under this service's name). */
+export const callerId = callerUserId;
 
 export interface AuthorizeOptions {
   /** Trashed files answer NOT_FOUND unless allowed here (restore, permanent delete, get). */

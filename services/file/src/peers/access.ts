@@ -8,11 +8,10 @@ import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
 import {
   type CallContext,
-  createClient,
+  createPeer,
   decodeServiceError,
   peerOptions,
   serviceIdentity,
-  unary,
   unavailable,
 } from "@filemesh/kit";
 import type { ServiceError } from "@grpc/grpc-js";
@@ -93,7 +92,7 @@ export const linkTuple = (
 });
 
 export function createAccess(config: FileConfig): Access {
-  const client = createClient(
+  const client = createPeer(
     permissionv1.PermissionServiceClient,
     peerOptions(config, config.permissionAddrs),
   );
@@ -118,9 +117,7 @@ export function createAccess(config: FileConfig): Access {
     const min = maxRevision(minRevision, last);
     let res: permissionv1.CheckBatchResponse;
     try {
-      res = await unary(
-        client,
-        client.checkBatch,
+      res = await client.checkBatch(
         {
           items: items.map((i) => ({
             subject: who.subject,
@@ -180,9 +177,7 @@ export function createAccess(config: FileConfig): Access {
       let revision = "0";
       for (let i = 0; i < Math.max(updates.length, forget.length); i += CHUNK) {
         try {
-          const res = await unary(
-            client,
-            client.writeRelations,
+          const res = await client.writeRelations(
             {
               updates: updates.slice(i, i + CHUNK),
               requestId: randomUUID(),

@@ -6,7 +6,6 @@ import { type EntitySchema, MikroORM } from "@mikro-orm/core";
 import { Migration, Migrator } from "@mikro-orm/migrations";
 import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
-import { inTx } from "../events/tx.js";
 import type { Logger } from "../logger.js";
 import { AdmittedPool } from "./admission.js";
 
@@ -148,11 +147,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   };
 }
 
-/**
- * Runs `fn` in one transaction on a pooled client; rolls back on any error, and survives the
- * connection dying mid-way (a broken client is destroyed, not returned to the pool).
- */
-export const inTransaction = inTx;
+export { inTransaction } from "./transaction.js";
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from "pg";
+import { inTransaction } from "../db/transaction.js";
 import { checkSchema } from "./outbox.js";
-import { inTx } from "./tx.js";
 
 /**
  * DDL for `<schema>.consumed_events`: one row per (consumer, event id) applied. Written in the
@@ -31,7 +31,7 @@ export async function applyOnce(
   effect: (tx: PoolClient) => Promise<void>,
 ): Promise<boolean> {
   const s = `"${checkSchema(schema)}"`;
-  return inTx(pool, async (tx) => {
+  return inTransaction(pool, async (tx) => {
     const res = await tx.query(
       `INSERT INTO ${s}.consumed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
       [consumer, eventId],

@@ -17,7 +17,13 @@ export {
   outboxTableSql,
   TRACEPARENT_HEADER,
 } from "./outbox.js";
-export { type Relay, type RelayOptions, startRelay } from "./relay.js";
+export {
+  type BackgroundRelay,
+  type Relay,
+  type RelayOptions,
+  startBackgroundRelay,
+  startRelay,
+} from "./relay.js";
 export { type RelayMetrics, relayMetrics } from "./relay-metrics.js";
 export { countBacklog, prunePublished } from "./relay-store.js";
 export {

@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
+import { inTransaction } from "../db/transaction.js";
 import { checkSchema } from "./outbox.js";
-import { inTx } from "./tx.js";
 
 /** An outbox row claimed for publishing (locked until the claim transaction ends). */
 export interface ClaimedRow {
@@ -42,7 +42,7 @@ export async function withClaimedBatch(
   allFailedDelayMs: number,
 ): Promise<BatchOutcome & { claimed: number }> {
   const s = `"${checkSchema(schema)}"`;
-  return inTx(pool, async (client) => {
+  return inTransaction(pool, async (client) => {
     const { rows } = await client.query<ClaimedRow>(
       `SELECT id, subject, payload, headers FROM ${s}.outbox
        WHERE published_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= now())

@@ -5,13 +5,13 @@
 import { permissionv1 } from "@filemesh/contracts";
 import {
   type CallContext,
+  callerUserId,
   failedPrecondition,
   invalidArgument,
   notFound,
   type PageTokens,
   pageSize,
   permissionDenied,
-  unauthenticated,
 } from "@filemesh/kit";
 import type pg from "pg";
 import { isRole, PERMISSION_RANK, ROLE_RANK, tupleKey } from "../domain/model.js";
@@ -33,10 +33,7 @@ export function createGrantHandlers(deps: {
 }) {
   const { sync, write, pageTokens } = deps;
   const now = deps.now ?? Date.now;
-  const callerOf = (ctx: CallContext) => {
-    if (!ctx.principal?.userId) throw unauthenticated("MISSING_TOKEN");
-    return ctx.principal.subject;
-  };
+  const callerOf = (ctx: CallContext) => `user:${callerUserId(ctx)}`;
   /** The caller's rank on the file; PERMISSION_DENIED below `share`. */
   const mustShare = (caller: string, resource: string) => {
     const rank = sync.index.rankOn(caller, resource, now());

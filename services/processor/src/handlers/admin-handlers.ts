@@ -20,7 +20,7 @@ export interface AdminDeps {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_IDS = 1000;
 
-export function createAdminHandlers(deps: AdminDeps): Partial<Handlers<Service>> {
+export function createAdminHandlers(deps: AdminDeps) {
   return {
     async listAuditEvents(req, ctx) {
       return queryAuditEvents(deps.pool, deps.pageTokens, req, ctx.principal?.subject ?? "");
@@ -55,5 +55,5 @@ export function createAdminHandlers(deps: AdminDeps): Partial<Handlers<Service>>
     async runJanitor() {
       return deps.janitor.run("admin");
     },
-  };
+  } satisfies Partial<Handlers<Service>>;
 }

@@ -8,12 +8,12 @@ import { randomUUID } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import {
   Code,
-  createClient,
+  createPeer,
   decodeServiceError,
   failedPrecondition,
+  type OutgoingOptions,
   peerOptions,
   serviceIdentity,
-  unary,
   unavailable,
 } from "@filemesh/kit";
 import { Metadata, type ServiceError } from "@grpc/grpc-js";
@@ -34,18 +34,18 @@ export function fileJanitorTasks(
     | "tlsClientCaFile"
   >,
 ): JanitorTasks {
-  const client = createClient(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
+  const client = createPeer(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
   const metadata = serviceIdentity("processor", config);
   const maxItems = config.janitorBatchSize;
 
   async function call<Req, Res>(
-    fn: Parameters<typeof unary<Req, Res>>[1],
+    fn: (req: Req, o: OutgoingOptions) => Promise<Res>,
     req: Req,
     requestId: string,
   ): Promise<Res> {
     try {
       const ctx = { requestId, metadata: new Metadata() };
-      return await unary(client, fn, req, { ctx, timeoutMs: config.clientTimeoutMs, metadata });
+      return await fn(req, { ctx, timeoutMs: config.clientTimeoutMs, metadata });
     } catch (err) {
       const e = decodeServiceError(err as ServiceError);
       if (e.code === Code.UNAVAILABLE || e.code === Code.DEADLINE_EXCEEDED) {

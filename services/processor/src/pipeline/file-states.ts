@@ -3,7 +3,7 @@
 // NOT_FOUND (the file is gone) and FAILED_PRECONDITION (the version is no longer the one
 // waiting, or its state moved on) are final answers, not failures.
 import { filev1 } from "@filemesh/contracts";
-import { Code, createClient, peerOptions, serviceIdentity, unary } from "@filemesh/kit";
+import { Code, createPeer, peerOptions, serviceIdentity } from "@filemesh/kit";
 import { Metadata } from "@grpc/grpc-js";
 import type { ProcessorConfig } from "../config.js";
 import { PoisonError } from "../events/workers.js";
@@ -30,7 +30,7 @@ export interface FileStates {
 }
 
 export function fileStatesClient(config: ProcessorConfig): FileStates {
-  const client = createClient(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
+  const client = createPeer(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
   const identity = serviceIdentity("processor", config);
   return {
     async set(c) {
@@ -49,7 +49,7 @@ export function fileStatesClient(config: ProcessorConfig): FileStates {
         ...(c.traceparent ? { traceparent: c.traceparent } : {}),
       };
       try {
-        await unary(client, client.setFileState, req, {
+        await client.setFileState(req, {
           ctx,
           timeoutMs: config.clientTimeoutMs,
           metadata: identity,

@@ -1,5 +1,5 @@
-import type { CallContext, PageTokens } from "@filemesh/kit";
-import { unauthenticated } from "@filemesh/kit";
+import type { PageTokens } from "@filemesh/kit";
+import { callerUserId } from "@filemesh/kit";
 import type pg from "pg";
 import type { AccountLookup } from "../peers/accounts.js";
 import type { AclWriter } from "../peers/acl.js";
@@ -14,9 +14,5 @@ export interface UserDeps {
   pageTokens: PageTokens;
 }
 
-/** The authenticated end user (the kit's middleware guarantees one on these methods). */
-export function callerOf(ctx: CallContext): string {
-  const id = ctx.principal?.userId;
-  if (!id) throw unauthenticated("MISSING_TOKEN");
-  return id;
-}
+/** The authenticated end user or UNAUTHENTICATED (the kit's callerUserId). */
+export const callerOf = callerUserId;

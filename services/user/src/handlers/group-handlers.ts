@@ -31,7 +31,7 @@ function groupCursor(c: string[]): { name: string; id: string } | undefined {
   throw invalidPageToken();
 }
 
-export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
+export function createGroupHandlers(deps: UserDeps) {
   return {
     async createGroup(req, ctx) {
       const me = callerOf(ctx);
@@ -103,5 +103,5 @@ export function createGroupHandlers(deps: UserDeps): Partial<UserHandlers> {
         return { revision };
       });
     },
-  };
+  } satisfies Partial<UserHandlers>;
 }

@@ -74,7 +74,7 @@ function memberCursor(c: string[]): MemberRef | undefined {
   throw invalidPageToken();
 }
 
-export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
+export function createMemberHandlers(deps: UserDeps) {
   return {
     async addGroupMember(req, ctx) {
       const me = callerOf(ctx);
@@ -143,5 +143,5 @@ export function createMemberHandlers(deps: UserDeps): Partial<UserHandlers> {
         return { revision };
       });
     },
-  };
+  } satisfies Partial<UserHandlers>;
 }

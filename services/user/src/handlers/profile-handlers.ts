@@ -53,7 +53,7 @@ async function withHomeFolder(deps: UserDeps, row: ProfileRow, ctx: CallContext)
   return { ...row, homeFolderId: folderId };
 }
 
-export function createProfileHandlers(deps: UserDeps): Partial<UserHandlers> {
+export function createProfileHandlers(deps: UserDeps) {
   return {
     async getMe(_req, ctx) {
       const row = await loadProfile(deps, deps.pool, callerOf(ctx), ctx);
@@ -106,5 +106,5 @@ export function createProfileHandlers(deps: UserDeps): Partial<UserHandlers> {
       if (!row) throw USER_NOT_FOUND();
       return { user: lookedUpUser(row) };
     },
-  };
+  } satisfies Partial<UserHandlers>;
 }

@@ -1,5 +1,5 @@
 // Accounts from the auth service (internal GetAccount), for profiles created lazily.
-import { type CallContext, Code, decodeServiceError, unary, unavailable } from "@filemesh/kit";
+import { type CallContext, Code, decodeServiceError, unavailable } from "@filemesh/kit";
 import type { ServiceError } from "@grpc/grpc-js";
 import type { PeerClients } from "./clients.js";
 
@@ -16,9 +16,7 @@ export type AccountLookup = (userId: string, ctx?: CallContext) => Promise<Accou
 export function accountLookup(peers: PeerClients): AccountLookup {
   return async (userId, ctx) => {
     try {
-      const res = await unary(
-        peers.auth,
-        peers.auth.getAccount,
+      const res = await peers.auth.getAccount(
         { userId },
         { ctx, timeoutMs: Math.min(peers.timeoutMs, 5_000), metadata: peers.identity },
       );

@@ -2,7 +2,7 @@
 // returns its revision. A failure is UNAVAILABLE and the caller's transaction rolls back.
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
-import { type CallContext, decodeServiceError, unary, unavailable } from "@filemesh/kit";
+import { type CallContext, decodeServiceError, unavailable } from "@filemesh/kit";
 import type { ServiceError } from "@grpc/grpc-js";
 import { type MemberRef, subjectOf } from "../domain/member-ref.js";
 import type { Role } from "../domain/validate.js";
@@ -42,9 +42,7 @@ export function membershipUpdates(groupId: string, m: MemberRef, role: Role | "n
 export function aclWriter(peers: PeerClients): AclWriter {
   const write = async (updates: RelationUpdate[], forget: string[], ctx: CallContext, requestId: string) => {
     try {
-      const res = await unary(
-        peers.permission,
-        peers.permission.writeRelations,
+      const res = await peers.permission.writeRelations(
         { updates, requestId, forget },
         { ctx, timeoutMs: peers.timeoutMs, metadata: peers.identity },
       );

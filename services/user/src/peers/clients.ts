@@ -1,12 +1,18 @@
 // Clients of the peers the user service calls (auth, permission, file), each call with the
 // service's identity on internal methods and a deadline (the caller's remaining time wins).
 import { authv1, filev1, permissionv1 } from "@filemesh/contracts";
-import { type CommonConfig, createClient, peerOptions, serviceIdentity } from "@filemesh/kit";
+import {
+  type CommonConfig,
+  createPeer,
+  type PromiseClient,
+  peerOptions,
+  serviceIdentity,
+} from "@filemesh/kit";
 
 export interface PeerClients {
-  auth: authv1.AuthServiceClient;
-  permission: permissionv1.PermissionServiceClient;
-  file: filev1.FileServiceClient;
+  auth: PromiseClient<authv1.AuthServiceClient>;
+  permission: PromiseClient<permissionv1.PermissionServiceClient>;
+  file: PromiseClient<filev1.FileServiceClient>;
   /** Metadata proving "service:user" on internal methods. */
   identity: Record<string, string>;
   timeoutMs: number;
@@ -14,12 +20,12 @@ export interface PeerClients {
 }
 
 export function createPeerClients(config: CommonConfig): PeerClients {
-  const auth = createClient(authv1.AuthServiceClient, peerOptions(config, config.authAddrs));
-  const permission = createClient(
+  const auth = createPeer(authv1.AuthServiceClient, peerOptions(config, config.authAddrs));
+  const permission = createPeer(
     permissionv1.PermissionServiceClient,
     peerOptions(config, config.permissionAddrs),
   );
-  const file = createClient(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
+  const file = createPeer(filev1.FileServiceClient, peerOptions(config, config.fileAddrs));
   return {
     auth,
     permission,

@@ -2,7 +2,7 @@
 // Best effort: while the file service cannot answer (not deployed, NOT_IMPLEMENTED, down),
 // profiles keep an empty home_folder_id; after a failure, calls pause for a minute, then the
 // next GetMe of a profile without a home folder tries again.
-import { type CallContext, decodeServiceError, type Logger, unary } from "@filemesh/kit";
+import { type CallContext, decodeServiceError, type Logger } from "@filemesh/kit";
 import type { ServiceError } from "@grpc/grpc-js";
 import type { PeerClients } from "./clients.js";
 
@@ -13,9 +13,7 @@ export function homeFolders(peers: PeerClients, log: Logger, retryAfterMs = 60_0
   return async (userId, ctx) => {
     if (Date.now() < pausedUntil) return undefined;
     try {
-      const res = await unary(
-        peers.file,
-        peers.file.ensureHomeFolder,
+      const res = await peers.file.ensureHomeFolder(
         { userId },
         { ctx, timeoutMs: Math.min(peers.timeoutMs, 2_000), metadata: peers.identity },
       );

@@ -6,7 +6,7 @@ import type { Pool, PoolClient } from "pg";
  * event is caught instead of crashing the process, and a broken client is destroyed rather
  * than returned to the pool.
  */
-export async function inTx<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (err: Error) => {
