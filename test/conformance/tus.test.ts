@@ -55,7 +55,13 @@ async function tusReq(method: string, path: string, headers: Record<string, stri
   const url = path.startsWith("http") ? path : `${t.base}${path}`;
   const init: RequestInit = { method, headers };
   if (body) init.body = body;
-  const res = await fetch(url, init);
+  let res = await fetch(url, init);
+  // Against a deployment's own rate limits (CONFORMANCE_BASE_URL) a 429 is waited out, as a
+  // client would; this file's mesh never limits (its RATE_LIMITS are lifted).
+  for (let i = 0; i < 5 && res.status === 429; i++) {
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get("retry-after") ?? "1")));
+    res = await fetch(url, init);
+  }
   const text = await res.text();
   let json: any;
   try {
@@ -115,7 +121,8 @@ describe("tus discovery and CORS", () => {
     expect(Number(r.headers.get("tus-max-size"))).toBeGreaterThan(0);
   });
 
-  it("CORS exposes the tus response headers and allows the tus request headers", async () => {
+  it("CORS exposes the tus response headers and allows the tus request headers", async (ctx) => {
+    if (!t.mesh) ctx.skip(); // needs this file's CORS_ALLOWED_ORIGINS
     const requested =
       "authorization, tus-resumable, upload-length, upload-metadata, upload-offset, upload-checksum, content-type";
     const pre = await tusReq("OPTIONS", "/v1/tus/", {
