@@ -3,6 +3,8 @@
 // are single-purpose, and an attacker at the data endpoint (fs driver).
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";
+import { filev1 } from "@filemesh/contracts";
+import { call as grpc } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileClient, parseDisposition, sha } from "./file-client.js";
 import { reasonOf, startTarget, type Target } from "./target.js";
@@ -251,5 +253,80 @@ describe("data plane: an attacker at the data endpoint", () => {
       const odd = await get(url, { range });
       expect([odd.status, odd.bytes.length], range).toEqual([200, 4096]);
     }
+  });
+});
+
+describe.skipIf(Boolean(process.env.CONFORMANCE_BASE_URL))("data plane: uploads", () => {
+  const uploadTicket = async (auth: H, name: string, sha256 = "") => {
+    const f = t.mesh!.file;
+    return grpc(f.createUploadTicket.bind(f), { parentId: "", name, sha256, requestId: "" }, auth);
+  };
+
+  it("an upload ticket stores, verifies and commits once per body, and cannot read", async () => {
+    const a = await signup();
+    const data = randomBytes(5000);
+    const tk = await uploadTicket(a.auth, "up.bin", sha(data));
+    expect(tk.url).toMatch(/^\/v1\/data\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const res = await direct(tk.url, "PUT", { "content-type": "application/octet-stream" }, data);
+    expect(res.status).toBe(200);
+    const file = filev1.UploadFileResponse.decode(res.bytes).file!;
+    expect([file.name, file.sizeBytes, file.sha256, file.ownerId]).toEqual([
+      "up.bin",
+      "5000",
+      sha(data),
+      a.id,
+    ]);
+    const down = await get(`/v1/files/${file.id}/content`, a.auth);
+    expect(down.bytes.equals(data)).toBe(true);
+    // Not a read ticket; a wrong body is refused and stores nothing.
+    const read = await direct(tk.url, "GET");
+    expect([read.status, reason(read.bytes)]).toEqual([405, "TICKET_WRONG_DIRECTION"]);
+    const wrong = await direct(tk.url, "PUT", {}, Buffer.from("other bytes"));
+    expect(wrong.status).toBe(400);
+    const versions = await call("GET", `/v1/files/${file.id}/versions`, a.auth);
+    expect(versions.body.versions).toHaveLength(1);
+    // A forged folder in the claims is refused.
+    const claims = claimsOf(tk.url);
+    const forged = await direct(
+      withClaims(tk.url, { ...claims, f: "00000000-0000-0000-0000-000000000000" }),
+      "PUT",
+      {},
+      data,
+    );
+    expect([forged.status, reason(forged.bytes)]).toEqual([404, "TICKET_INVALID"]);
+  });
+
+  it("REST raw uploads go through an upload ticket; a revoked grant stops the commit", async () => {
+    const owner = await signup();
+    const writer = await signup();
+    const folder = (await call("POST", "/v1/folders", owner.auth, { name: "shared", parentId: "" })).body;
+    const g = await call("POST", `/v1/files/${folder.id}/grants`, owner.auth, {
+      subject: `user:${writer.id}`,
+      role: "editor",
+    });
+    expect(g.status).toBe(200);
+    const ok = await raw(
+      "POST",
+      `/v1/files:upload?parentId=${folder.id}&name=a.txt`,
+      writer.auth,
+      Buffer.from("a"),
+    );
+    expect(ok.status).toBe(200);
+    const tk = await uploadTicket(writer.auth, "late.txt");
+    const f = t.mesh!.file;
+    const mine = await grpc(
+      f.createUploadTicket.bind(f),
+      { parentId: folder.id, name: "late.txt", sha256: "", requestId: "" },
+      writer.auth,
+    );
+    expect(tk.url).not.toBe(mine.url);
+    expect((await call("DELETE", `/v1/files/${folder.id}/grants/${g.body.id}`, owner.auth)).status).toBe(200);
+    const late = await direct(mine.url, "PUT", {}, Buffer.from("late"));
+    expect(late.status).toBe(404); // the folder is no longer the writer's to see
+    const names = (await call("GET", `/v1/files?parentId=${folder.id}`, owner.auth)).body.files.map(
+      (x: { name: string }) => x.name,
+    );
+    expect(names).toEqual(["a.txt"]);
+    expect((await call("GET", "/v1/usage", writer.auth)).body.reservedBytes).toBe("0");
   });
 });

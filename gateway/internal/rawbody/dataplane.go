@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -295,3 +297,140 @@ func (h *Handler) ServeData(w http.ResponseWriter, r *http.Request) {
 	}
 	h.proxy(w, r, "http://"+h.Data.addr()+DataPrefix+ticket, nil)
 }
+
+const uploadMethod = "filemesh.file.v1.FileService.UploadFile"
+
+// takesUploadPlane reports whether a matched upload route goes through the data plane.
+func (h *Handler) takesUploadPlane(rt *Route) bool {
+	return h.Data != nil && rt.Upload && string(rt.Method.FullName()) == uploadMethod && len(h.Data.Addrs) > 0
+}
+
+// serveUpload sends a raw upload through the data plane: CreateUploadTicket (authorisation,
+// name, folder) over gRPC, then the body as plain HTTP to /v1/data/{ticket}, whose answer (an
+// UploadFileResponse, or a google.rpc.Status) is rendered as the gRPC path renders it. False
+// (nothing written) when the file service has no CreateUploadTicket.
+func (h *Handler) serveUpload(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *Route, cc *grpc.ClientConn, req *dynamicpb.Message) bool {
+	md := rt.Method.Parent().(protoreflect.ServiceDescriptor).Methods().ByName("CreateUploadTicket")
+	if md == nil {
+		return false
+	}
+	if r.ContentLength > h.MaxUploadBytes {
+		h.tooLarge(w, h.MaxUploadBytes)
+		return true
+	}
+	// UploadFileRequest and CreateUploadTicketRequest share their fields (1–3, 5); no body here.
+	b, err := proto.Marshal(req)
+	in := dynamicpb.NewMessage(md.Input())
+	if err == nil {
+		err = proto.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, in)
+	}
+	if err != nil {
+		h.fail(w, rpcstatus.New(codes.Internal, "REQUEST_NOT_RENDERED", err.Error()), 0)
+		return true
+	}
+	tctx := ctx
+	if h.Data.UnaryTimeout > 0 {
+		var cancel context.CancelFunc
+		tctx, cancel = context.WithTimeout(ctx, h.Data.UnaryTimeout)
+		defer cancel()
+	}
+	out := dynamicpb.NewMessage(md.Output())
+	if err := cc.Invoke(tctx, "/"+string(md.Parent().FullName())+"/"+string(md.Name()), in, out); err != nil {
+		if status.Code(err) == codes.Unimplemented {
+			return false
+		}
+		h.fail(w, status.Convert(err).Proto(), 0)
+		return true
+	}
+	url := out.Get(md.Output().Fields().ByName("url")).String()
+	if !strings.HasPrefix(url, DataPrefix) {
+		h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the upload URL is not a data-plane path"), 0)
+		return true
+	}
+	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
+	up, err := http.NewRequestWithContext(r.Context(), http.MethodPut, "http://"+h.Data.addr()+url, body)
+	if err != nil {
+		h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the upload URL is not valid"), 0)
+		return true
+	}
+	up.ContentLength = r.ContentLength
+	for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
+		if v := r.Header.Get(k); v != "" {
+			up.Header.Set(k, v)
+		}
+	}
+	up.Header.Set("Content-Type", "application/octet-stream")
+	res, err := h.Data.client.Do(up)
+	if body.over {
+		h.tooLarge(w, h.MaxUploadBytes)
+		return true
+	}
+	if err != nil {
+		if r.Context().Err() != nil {
+			return true
+		}
+		h.fail(w, rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", "the data endpoint cannot be reached"), 0)
+		return true
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err != nil {
+		h.fail(w, rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", "the data endpoint's answer was cut"), 0)
+		return true
+	}
+	ct := res.Header.Get("Content-Type")
+	switch {
+	case res.StatusCode == http.StatusOK && strings.HasPrefix(ct, "application/x-protobuf"):
+		resp := dynamicpb.NewMessage(rt.Method.Output())
+		if err := proto.Unmarshal(raw, resp); err != nil {
+			h.fail(w, rpcstatus.New(codes.Internal, "RESPONSE_NOT_RENDERED", "cannot read the upload's answer"), 0)
+			return true
+		}
+		js, err := h.marshalJSON(resp, rt)
+		if err != nil {
+			h.fail(w, rpcstatus.New(codes.Internal, "RESPONSE_NOT_RENDERED", "cannot render the response as JSON"), 0)
+			return true
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(js)
+	case strings.HasPrefix(ct, "application/x-protobuf") && res.Header.Get("X-Filemesh-Status") == "1":
+		st := &spb.Status{}
+		if proto.Unmarshal(raw, st) != nil {
+			st = rpcstatus.New(codes.Internal, "RESPONSE_NOT_RENDERED", "cannot read the upload's error")
+		}
+		h.fail(w, st, 0)
+	default: // the endpoint's own refusals (tickets): already google.rpc.Status JSON
+		w.Header().Set("Content-Type", safeContentType(ct))
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(raw)
+	}
+	return true
+}
+
+// limitReader fails reads past the raw upload limit and remembers it did.
+type limitReader struct {
+	r    io.Reader
+	left int64
+	over bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		l.over = true
+		return 0, errBodyTooLarge
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		l.over = true
+		return n, errBodyTooLarge
+	}
+	return n, err
+}
+
+var errBodyTooLarge = errors.New("request body too large")

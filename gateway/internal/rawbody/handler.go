@@ -67,6 +67,9 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, rt *Route, vars 
 	if h.takesDataPlane(rt) && h.serveData(ctx, w, r, rt, cc, req) {
 		return
 	}
+	if h.takesUploadPlane(rt) && h.serveUpload(ctx, w, r, rt, cc, req) {
+		return
+	}
 	if rt.Upload {
 		h.upload(ctx, w, r, rt, cc, req)
 	} else {

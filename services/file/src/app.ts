@@ -109,7 +109,7 @@ export async function startFileService(
   );
   router.mount(
     DATA_PREFIX,
-    createDataHandler({ blobs, tickets: deps.tickets, log: log.child({ http: "data" }) }),
+    createDataHandler({ blobs, tickets: deps.tickets, log: log.child({ http: "data" }), files: deps }),
   );
   await runtime.start();
   const http = await startHttpListener({ host: config.host, port: config.httpPort, router, log });

@@ -9,12 +9,19 @@
 // Refusals: 404 for anything that is not a well-formed, untampered ticket of this service
 // (TICKET_INVALID: never says which part was wrong), 410 for an expired one, 405 for a
 // ticket used in the other direction.
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { filev1, methodCatalog } from "@filemesh/contracts";
 import type { Logger } from "@filemesh/kit";
+import { AppError, type CallContext, toServiceError } from "@filemesh/kit";
 import { BlobNotFoundError, type BlobStore } from "@filemesh/kit/blob";
+import { Metadata } from "@grpc/grpc-js";
+import type { FileDeps } from "../domain/deps.js";
+import { cancelled, storeAndCommit } from "../handlers/raw-upload-handlers.js";
+import { toFile } from "../handlers/views.js";
 import type { HttpHandler } from "../http/server.js";
 import { noneMatch, rangeSpan } from "./range.js";
-import { type DownloadClaims, TicketError, type Tickets } from "./ticket.js";
+import { type DownloadClaims, TicketError, type Tickets, type UploadClaims } from "./ticket.js";
 
 export const DATA_PREFIX = "/v1/data/";
 
@@ -22,6 +29,8 @@ export interface DataDeps {
   blobs: BlobStore;
   tickets: Tickets;
   log: Logger;
+  /** Uploads: the file service's own (quota, commit, peers). */
+  files?: FileDeps;
 }
 
 const STATUS: Record<string, [number, number]> = {
@@ -84,14 +93,16 @@ export function createDataHandler(deps: DataDeps): HttpHandler {
       return download(deps, req, res, claims);
     }
     if (req.method === "PUT" || req.method === "POST") {
+      let claims: UploadClaims;
       try {
-        deps.tickets.verify(ticket, "w");
+        claims = deps.tickets.verify(ticket, "w") as UploadClaims;
       } catch (err) {
         if (!(err instanceof TicketError)) throw err;
         return fail(res, err.reason);
       }
+      if (deps.files) return upload(deps.files, deps.log, req, res, claims);
     }
-    fail(res, "METHOD_NOT_ALLOWED", { allow: "GET, HEAD" });
+    fail(res, "METHOD_NOT_ALLOWED", { allow: "GET, HEAD, PUT, POST" });
   };
 }
 
@@ -149,4 +160,109 @@ async function download(deps: DataDeps, req: IncomingMessage, res: ServerRespons
   res.on("close", () => {
     if (!res.writableFinished) (source as unknown as { destroy(): void }).destroy();
   });
+}
+
+/** The policy data-plane uploads run under: UploadFile's (the idempotency key names it). */
+const UPLOAD_FILE = methodCatalog.find((m) => m.path === "/filemesh.file.v1.FileService/UploadFile")!;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The call context of a ticketed upload: the principal the ticket names (forwarded to the
+ * permission service as this service's verified principal, whose session it checks again),
+ * the request id and trace of the request, cancelled when the client goes away.
+ */
+function ticketContext(log: Logger, req: IncomingMessage, c: UploadClaims, signal: AbortSignal): CallContext {
+  const metadata = new Metadata();
+  const rid = req.headers["x-request-id"];
+  const requestId = typeof rid === "string" && REQUEST_ID.test(rid) ? rid : randomUUID();
+  metadata.set("x-request-id", requestId);
+  const tp = req.headers.traceparent;
+  if (typeof tp === "string" && tp.length < 128) metadata.set("traceparent", tp);
+  return {
+    method: UPLOAD_FILE,
+    requestId,
+    metadata,
+    signal,
+    peer: `${req.socket.remoteAddress ?? ""}:${req.socket.remotePort ?? 0}`,
+    log: log.child({ request_id: requestId }),
+    principal: { subject: `user:${c.p}`, userId: c.p, sessionId: c.sid, admin: c.a, expiresAt: c.x },
+    setHeader() {},
+    sendHeader() {},
+  } as CallContext;
+}
+
+/** An error as the gRPC path gives it: google.rpc.Status bytes, under the HTTP status the gateway maps. */
+function failStatus(res: ServerResponse, err: unknown): void {
+  const se = toServiceError(err, "file.filemesh");
+  const bytes = se.metadata?.get("grpc-status-details-bin")[0] as Buffer | undefined;
+  if (res.headersSent || !bytes) {
+    res.destroy();
+    return;
+  }
+  const code = se.code ?? 13;
+  const http =
+    err instanceof AppError && err.reason === "UPLOAD_TOO_LARGE"
+      ? 413
+      : ((
+          {
+            1: 499,
+            3: 400,
+            4: 504,
+            5: 404,
+            6: 409,
+            7: 403,
+            8: 429,
+            9: 400,
+            10: 409,
+            11: 400,
+            14: 503,
+            16: 401,
+          } as Record<number, number>
+        )[code] ?? 500);
+  res.writeHead(http, {
+    "content-type": "application/x-protobuf; messageType=google.rpc.Status",
+    "content-length": bytes.length,
+    "x-filemesh-status": "1",
+  });
+  res.end(bytes);
+}
+
+async function upload(
+  files: FileDeps,
+  log: Logger,
+  req: IncomingMessage,
+  res: ServerResponse,
+  c: UploadClaims,
+) {
+  const abort = new AbortController();
+  let ended = false;
+  req.once("end", () => {
+    ended = true;
+  });
+  res.once("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  req.once("aborted", () => abort.abort());
+  const ctx = ticketContext(log, req, c, abort.signal);
+  try {
+    const file = await storeAndCommit(
+      files,
+      ctx,
+      { userId: c.p, parentId: c.f, name: c.n, sha256: c.h, requestId: c.r },
+      req,
+      async () => {
+        await new Promise((r) => setImmediate(r));
+        if (abort.signal.aborted || !ended) throw cancelled();
+      },
+    );
+    const body = Buffer.from(filev1.UploadFileResponse.encode({ file: toFile(file) }).finish());
+    res.writeHead(200, {
+      "content-type": "application/x-protobuf; messageType=filemesh.file.v1.UploadFileResponse",
+      "content-length": body.length,
+    });
+    res.end(body);
+  } catch (err) {
+    if (!(err instanceof AppError)) log.error({ err }, "data endpoint upload failed");
+    failStatus(res, err);
+  }
 }

@@ -36,12 +36,14 @@ export interface DownloadClaims {
 
 export interface UploadClaims {
   d: "w";
-  /** The object key the bytes go to (new, server-generated). */
-  k: string;
   /** Most bytes the upload may carry. */
   l: number;
   e: number;
+  /** Principal: user id, session id, admin, access token expiry (ms) — forwarded to peers. */
   p: string;
+  sid: string;
+  a: boolean;
+  x: number;
   /** Target folder and (clean) name; declared SHA-256 ("" = none); AIP-155 request id. */
   f: string;
   n: string;

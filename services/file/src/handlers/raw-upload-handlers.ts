@@ -1,8 +1,12 @@
 // UploadFile: a small file as a raw body (POST /v1/files:upload), streamed into the blob store
-// while it is counted, hashed and its quota reserved; then the commit step.
+// while it is counted, hashed (one SHA-256 pass) and its quota reserved; then the commit step.
+// CreateUploadTicket: the same upload on the data plane — authorised here, the body then goes
+// to /v1/data/{ticket} (data/server.ts), which runs the very same storeAndCommit.
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, invalidArgument } from "@filemesh/kit";
 import { newObjectKey } from "@filemesh/kit/blob";
+import { DATA_PREFIX } from "../data/server.js";
+import type { UploadClaims } from "../data/ticket.js";
 import { callerId, targetFolder } from "../domain/access.js";
 import { commitOnce } from "../domain/commit.js";
 import { checksumMismatch, declaredSha256, meter } from "../domain/content.js";
@@ -23,9 +27,100 @@ export async function stillConnected(ctx: CallContext): Promise<void> {
   if (ctx.signal.aborted) throw cancelled();
 }
 
-export function createRawUploadHandlers(deps: FileDeps) {
+export interface RawUpload {
+  userId: string;
+  parentId: string;
+  name: string;
+  /** Declared SHA-256 ("" = none). */
+  sha256: string;
+  requestId: string;
+}
+
+/**
+ * Streams `body` into a new object while it is counted, hashed once and covered by a growing
+ * quota reservation, then commits it (one transaction); on any failure the object and the
+ * reservation go. The body ends when the client's stream ends: the caller checks that it was
+ * not cut short (`stillThere`).
+ */
+export async function storeAndCommit(
+  deps: FileDeps,
+  ctx: CallContext,
+  u: RawUpload,
+  body: AsyncIterable<Uint8Array>,
+  stillThere: () => Promise<void>,
+) {
   const { pool, blobs, settings } = deps;
+  const quota = growingReservation(pool, u.userId, settings.defaultQuotaBytes);
+  const m = meter({ limit: BigInt(settings.maxRawUploadBytes), onBytes: (n) => quota.cover(n) });
+  const key = newObjectKey();
+  try {
+    await blobs.put(key, m.pass(body));
+    await stillThere();
+    const got = m.result();
+    if (u.sha256 && got.sha256 !== u.sha256) throw checksumMismatch();
+    const { file, replayed } = await commitOnce(deps, ctx, {
+      userId: u.userId,
+      parentId: u.parentId,
+      name: u.name,
+      objectKey: key,
+      ...got,
+      reservedBytes: quota.reserved(),
+      requestId: u.requestId,
+    });
+    if (replayed) {
+      // A retry of an upload that already committed: answer with its file, drop these bytes.
+      await blobs.delete(key).catch(() => {});
+      await quota.release();
+    }
+    quota.consumed();
+    return file;
+  } catch (err) {
+    await blobs.delete(key).catch(() => {});
+    await quota.release().catch(() => {});
+    throw err;
+  }
+}
+
+export function createRawUploadHandlers(deps: FileDeps) {
+  const { settings } = deps;
   return {
+    async createUploadTicket(
+      req: filev1.CreateUploadTicketRequest,
+      ctx: CallContext,
+    ): Promise<filev1.CreateUploadTicketResponse> {
+      const userId = callerId(ctx);
+      const name = cleanName(req.name);
+      const sha256 = declaredSha256(req.sha256);
+      if (req.requestId.length > 128) {
+        throw invalidArgument("INVALID_REQUEST_ID", "request_id is too long", [
+          { field: "request_id", description: "at most 128 characters" },
+        ]);
+      }
+      const parent = await targetFolder(deps, ctx, req.parentId);
+      const p = ctx.principal!;
+      const expire = Date.now() + settings.ticketExpiryMs;
+      const claims: UploadClaims = {
+        d: "w",
+        l: settings.maxRawUploadBytes,
+        e: expire,
+        p: userId,
+        sid: p.sessionId ?? "",
+        a: p.admin === true,
+        x: p.expiresAt ?? expire,
+        f: parent.id,
+        n: name,
+        h: sha256,
+        r: req.requestId,
+      };
+      const ticket = deps.tickets.mint(claims);
+      return {
+        url: DATA_PREFIX + ticket,
+        ticket,
+        expireTime: new Date(expire),
+        maxBytes: String(settings.maxRawUploadBytes),
+      };
+    },
+
     async uploadFile(
       requests: AsyncIterable<filev1.UploadFileRequest>,
       ctx: CallContext,
@@ -42,8 +137,6 @@ export function createRawUploadHandlers(deps: FileDeps) {
       const name = cleanName(head.name);
       const sha256 = declaredSha256(head.sha256);
       const parent = await targetFolder(deps, ctx, head.parentId);
-      const quota = growingReservation(pool, userId, settings.defaultQuotaBytes);
-      const m = meter({ limit: BigInt(settings.maxRawUploadBytes), onBytes: (n) => quota.cover(n) });
       async function* body() {
         if (head.body?.data.length) yield head.body.data;
         for (let next = await it.next(); !next.done; next = await it.next()) {
@@ -51,33 +144,14 @@ export function createRawUploadHandlers(deps: FileDeps) {
         }
         await stillConnected(ctx);
       }
-      const key = newObjectKey();
-      try {
-        await blobs.put(key, m.pass(body()));
-        await stillConnected(ctx);
-        const got = m.result();
-        if (sha256 && got.sha256 !== sha256) throw checksumMismatch();
-        const { file, replayed } = await commitOnce(deps, ctx, {
-          userId,
-          parentId: parent.id,
-          name,
-          objectKey: key,
-          ...got,
-          reservedBytes: quota.reserved(),
-          requestId: head.requestId,
-        });
-        if (replayed) {
-          // A retry of an upload that already committed: answer with its file, drop these bytes.
-          await blobs.delete(key).catch(() => {});
-          await quota.release();
-        }
-        quota.consumed();
-        return { file: toFile(file) };
-      } catch (err) {
-        await blobs.delete(key).catch(() => {});
-        await quota.release().catch(() => {});
-        throw err;
-      }
+      const file = await storeAndCommit(
+        deps,
+        ctx,
+        { userId, parentId: parent.id, name, sha256, requestId: head.requestId },
+        body(),
+        () => stillConnected(ctx),
+      );
+      return { file: toFile(file) };
     },
   };
 }
