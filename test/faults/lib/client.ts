@@ -121,6 +121,12 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
       headers?: Record<string, string>;
       retry?: RetryPolicy;
       timeoutMs?: number;
+      /**
+       * The caller's session: its current access token on every attempt; when the session has
+       * ended (401 SESSION_ENDED: sessions live in Redis, so a flush ends them all) the client
+       * does what the error says — logs in again — and repeats the call.
+       */
+      session?: { access: string; relogin(): Promise<void> };
     } = {},
   ): Promise<RestResult> {
     const headers: Record<string, string> = { ...opts.headers };
@@ -134,7 +140,13 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
     }
     const until = Date.now() + budgetMs;
     for (let n = 0; ; n++) {
+      if (opts.session) headers.authorization = `Bearer ${opts.session.access}`;
       const { attempt, result } = await once(op, method, path, { headers, body }, opts.timeoutMs ?? 30_000);
+      if (opts.session && attempt.reason === "SESSION_ENDED" && Date.now() < until) {
+        rec.add({ ...attempt, final: false });
+        await opts.session.relogin();
+        continue;
+      }
       const retryable = RETRYABLE.has(attempt.code) && opts.retry === "idempotent";
       const delay = attempt.retryAfterMs || Math.min(2000, 100 * 1.6 ** n) * (0.8 + Math.random() * 0.4);
       if (!retryable || Date.now() + delay > until) {

@@ -50,6 +50,8 @@ export interface Acks {
   /** Calls that ran out of retries (GiveUp) per op. */
   gaveUp: Map<string, number>;
   ops: Map<string, number>;
+  /** Logins again after SESSION_ENDED (a Redis flush ends every session). */
+  relogins: number;
 }
 
 export interface Workload {
@@ -82,12 +84,22 @@ export async function startWorkload(
     violations: [],
     gaveUp: new Map(),
     ops: new Map(),
+    relogins: 0,
   };
   const permClients = c.replicas.permission.map(
     (r) => new permissionv1.PermissionServiceClient(r.addr, credentials.createInsecure()),
   );
   const grpcFile = new filev1.FileServiceClient(c.gatewayGrpc, credentials.createInsecure());
-  const auth = (u: User) => ({ authorization: `Bearer ${u.access}` });
+  /** A user's session for the client: logs in again when a Redis flush ended it. */
+  const sess = (u: User) => ({
+    get access() {
+      return u.access;
+    },
+    relogin: async () => {
+      acks.relogins++;
+      Object.assign(u, await login(u.email, u.password));
+    },
+  });
 
   const ok = (what: string, r: { status: number; body: any }) => {
     if (r.status < 200 || r.status >= 300)
@@ -141,6 +153,11 @@ export async function startWorkload(
             ),
           );
           const a = grpcAttempt(`check@permission#${i}`, start, res.err, true);
+          if (a.reason === "SESSION_ENDED" && Date.now() < until) {
+            rec.add({ ...a, final: false });
+            await sess(subject).relogin();
+            continue;
+          }
           if (!res.err) {
             rec.add(a);
             return res.allowed;
@@ -173,7 +190,7 @@ export async function startWorkload(
       "create group",
       await rest.request("createGroup", "POST", `/v1/groups?requestId=${randomUUID()}`, {
         json: { name: `g-${u.id.slice(0, 8)}` },
-        headers: auth(u),
+        session: sess(u),
         retry: "idempotent",
       }),
     );
@@ -181,7 +198,7 @@ export async function startWorkload(
       "create folder",
       await rest.request("createFolder", "POST", "/v1/folders", {
         json: { name: `shared-${randomUUID()}`, requestId: randomUUID() },
-        headers: auth(u),
+        session: sess(u),
         retry: "idempotent",
       }),
     );
@@ -189,7 +206,7 @@ export async function startWorkload(
       "grant folder to group",
       await rest.request("createGrant", "POST", `/v1/files/${folder.id}/grants?requestId=${randomUUID()}`, {
         json: { subject: `group:${g.id}`, role: "viewer" },
-        headers: auth(u),
+        session: sess(u),
         retry: "idempotent",
       }),
     );
@@ -203,7 +220,7 @@ export async function startWorkload(
     const f = ok(
       "get file",
       await rest.request("getFile", "GET", `/v1/files/${pick.fileId}`, {
-        headers: auth(u),
+        session: sess(u),
         retry: "idempotent",
       }),
     );
@@ -219,16 +236,17 @@ export async function startWorkload(
       });
       let access = s.access;
       if (r.status === 200) access = r.body.accessToken;
-      // Refresh is single use, so not retried: a lost answer leaves the first access token.
+      // Refresh is single use, so not retried: a lost answer leaves the first access token; a
+      // Redis flush (401) took the session with it.
+      else if (r.status === 401) return;
       else if (r.status !== 503 && r.status !== 429 && r.status !== 409) ok("refresh", r);
-      ok(
-        "logout",
-        await rest.request("logout", "POST", "/v1/auth:logout", {
-          json: {},
-          headers: { authorization: `Bearer ${access}` },
-          retry: "idempotent",
-        }),
-      );
+      const out = await rest.request("logout", "POST", "/v1/auth:logout", {
+        json: {},
+        headers: { authorization: `Bearer ${access}` },
+        retry: "idempotent",
+      });
+      const ended = out.status === 401 && out.body?.details?.some((d: any) => d.reason === "SESSION_ENDED");
+      if (!ended) ok("logout", out);
       acks.loggedOut.push({ user: u, access });
       // The main session is refreshed too (single use: a lost answer ends in a new login).
       const m = await rest.request("refresh", "POST", "/v1/auth:refresh", {
@@ -245,7 +263,7 @@ export async function startWorkload(
         "raw upload",
         await rest.request("uploadRaw", "POST", `/v1/files:upload?${q}`, {
           raw: data,
-          headers: auth(u),
+          session: sess(u),
           retry: "idempotent",
         }),
       );
@@ -263,7 +281,7 @@ export async function startWorkload(
             sha256: sum,
             requestId: randomUUID(),
           },
-          headers: auth(u),
+          session: sess(u),
           retry: "idempotent",
         }),
       );
@@ -273,7 +291,7 @@ export async function startWorkload(
           "upload part",
           await rest.request("uploadPart", "PUT", `/v1/uploads/${s.id}/parts/${n}`, {
             raw: data.subarray((n - 1) * partSize, n * partSize),
-            headers: auth(u),
+            session: sess(u),
             retry: "idempotent",
           }),
         );
@@ -282,7 +300,7 @@ export async function startWorkload(
         "complete upload",
         await rest.request("completeUpload", "POST", `/v1/uploads/${s.id}:complete`, {
           json: {},
-          headers: auth(u),
+          session: sess(u),
           retry: "idempotent",
         }),
       );
@@ -301,7 +319,7 @@ export async function startWorkload(
             method: "UPLOAD_METHOD_STREAM",
             requestId: randomUUID(),
           },
-          headers: auth(u),
+          session: sess(u),
           retry: "idempotent",
         }),
       );
@@ -311,7 +329,7 @@ export async function startWorkload(
         const got = ok(
           "get upload",
           await rest.request("getUpload", "GET", `/v1/uploads/${s.id}`, {
-            headers: auth(u),
+            session: sess(u),
             retry: "idempotent",
           }),
         );
@@ -341,6 +359,11 @@ export async function startWorkload(
           w.end();
         });
         const a = grpcAttempt("writeUpload", start, res.err, true);
+        if (a.reason === "SESSION_ENDED" && Date.now() < until) {
+          rec.add({ ...a, final: false });
+          await sess(u).relogin();
+          continue;
+        }
         if (!res.err && res.file) {
           rec.add(a);
           acks.uploads.push({ owner: u, fileId: res.file.id, sha256: sum, size: data.length, via: "stream" });
@@ -360,7 +383,7 @@ export async function startWorkload(
       const f = await ready(u);
       if (!f) return;
       const r = await rest.request("download", "GET", `/v1/files/${f.fileId}/content`, {
-        headers: auth(u),
+        session: sess(u),
         retry: "idempotent",
       });
       ok("download", r);
@@ -377,7 +400,7 @@ export async function startWorkload(
           `/v1/files/${f.fileId}/links?requestId=${randomUUID()}`,
           {
             json: { role: "viewer" },
-            headers: auth(u),
+            session: sess(u),
             retry: "idempotent",
           },
         ),
@@ -396,7 +419,7 @@ export async function startWorkload(
         "create grant",
         await rest.request("createGrant", "POST", `/v1/files/${f.fileId}/grants?requestId=${randomUUID()}`, {
           json: { subject: `user:${peer.id}`, role: "viewer" },
-          headers: auth(u),
+          session: sess(u),
           retry: "idempotent",
         }),
       );
@@ -416,7 +439,7 @@ export async function startWorkload(
         const d = ok(
           "delete grant",
           await rest.request("deleteGrant", "DELETE", `/v1/files/${f.fileId}/grants/${g.id}`, {
-            headers: auth(u),
+            session: sess(u),
             retry: "idempotent",
           }),
         );
@@ -438,7 +461,7 @@ export async function startWorkload(
           "add member",
           await rest.request("addGroupMember", "POST", `/v1/groups/${g.groupId}/members`, {
             json: { member: `user:${peer.id}`, role: "member", requestId: randomUUID() },
-            headers: auth(u),
+            session: sess(u),
             retry: "idempotent",
           }),
         ).revision;
@@ -447,7 +470,7 @@ export async function startWorkload(
         revision = ok(
           "remove member",
           await rest.request("removeGroupMember", "DELETE", `/v1/groups/${g.groupId}/members/${peer.id}`, {
-            headers: auth(u),
+            session: sess(u),
             retry: "idempotent",
           }),
         ).revision;
