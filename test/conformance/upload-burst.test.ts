@@ -3,7 +3,8 @@
 // file service on a pool of 4 connections, so the admission queue carries the burst; then a
 // browser opening a folder of thumbnails (1,000 downloads over 64 connections) is not refused
 // by the default per-user limits. UPLOAD_BURST sets the count: 300 by default for CI time,
-// `UPLOAD_BURST=1000 npx vitest run test/conformance/upload-burst.test.ts` for the seed's.
+// `UPLOAD_BURST=1000 npx vitest run test/conformance/upload-burst.test.ts` for the seed's;
+// UPLOAD_BURST_POOL sets the file service's DATABASE_POOL_SIZE (4).
 import { randomBytes } from "node:crypto";
 import { DEFAULT_RATE_LIMITS } from "@filemesh/kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,7 +25,7 @@ beforeAll(async () => {
   t = await startTarget({
     services: ["auth", "user", "permission", "file"],
     env: { RATE_LIMITS: limits },
-    serviceEnv: { file: { DATABASE_POOL_SIZE: "4" } },
+    serviceEnv: { file: { DATABASE_POOL_SIZE: process.env.UPLOAD_BURST_POOL ?? "4" } },
   });
 }, 120_000);
 afterAll(() => t?.stop());

@@ -60,6 +60,8 @@ interface Waiter {
 const BACKGROUND = "background";
 /** Weight of the latest hold in the mean (quick to follow a burst that slows every hold). */
 const HOLD_ALPHA = 0.25;
+/** The sweep refuses a waiter whose expected wait is this many times the time it has left. */
+const HOPELESS = 2;
 /** How often queued waiters are re-estimated (see `sweep`). */
 const SWEEP_MS = 100;
 /** A waiter gives up at least this long before its deadline. */
@@ -97,7 +99,9 @@ export class Admission {
       this.o.maxWaitMs,
     );
     const expected = this.expectedWaitMs(key);
-    if (expected > budget) return Promise.reject(this.refuse(expected));
+    // Refused at once only when clearly hopeless; nearer cases wait and are refused (or served)
+    // by the timer before their deadline.
+    if (expected > HOPELESS * budget) return Promise.reject(this.refuse(expected));
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const cleanup = () => {
@@ -149,8 +153,8 @@ export class Admission {
 
   /**
    * While anyone waits, every SWEEP_MS: refuse now the waiters that, at their place in the
-   * queue and the hold time measured since they arrived, would reach the front after they must
-   * have a connection — a burst that arrived before any hold was measured is not left to wait
+   * queue and the hold time measured since they arrived, would reach the front long after
+   * (HOPELESS ×) they must have a connection — a burst that arrived before any hold was measured is not left to wait
    * out its whole deadline and fail at the end.
    */
   private sweepSoon(): void {
@@ -172,7 +176,9 @@ export class Admission {
       const kept = q.filter((w, j) => {
         const ahead = Math.min(this.waiting, j * keys + k + 1);
         const expected = (ahead * this.holdMs) / this.o.size;
-        if (now + expected <= w.until) return true;
+        // Only the clearly hopeless: the mean hold swings under load, and a waiter refused
+        // here might still have made it (the timer near its deadline is the exact bound).
+        if (expected <= HOPELESS * (w.until - now)) return true;
         this.waiting--;
         w.fail(this.refuse(expected));
         return false;
