@@ -7,6 +7,10 @@
 //   - the kit imports no service;
 //   - inside a service the rooms go one way: handlers → domain → store. `domain/` and `store/`
 //     never import `handlers/`; `src/` never imports `test/`.
+//   - services use the kit's one way of doing a thing (the kit surface, issue 13): peers through
+//     `createPeer` (not `unary(client, client.fn, …)`), `inTransaction` (not `inTx`),
+//     `runtime.beforeStop` (not patching `runtime.shutdown`), `callerUserId`/`callerSession`
+//     (not their own "user id or UNAUTHENTICATED").
 // The top-level test/ (harness, conformance, deploy) is the one place that starts whole services
 // and may import any of them. KNOWN lists today's exceptions, each with its reason; it may only
 // shrink: an entry that no longer matches an import fails too, so it is removed when fixed.
@@ -142,5 +146,40 @@ describe("source layout", () => {
     expect(rule("services/file/src/domain/commit.ts", "../store/files.js")).toBeUndefined();
     expect(rule("services/file/test/start-file.ts", "../../../test/harness/mesh.js")).toBeUndefined();
     expect(rule("test/harness/mesh.ts", "../../services/file/src/app.js")).toBeUndefined();
+  });
+});
+
+/** Text in a service's src that re-does what the kit has one way for, with what to use. */
+const SURFACE: [RegExp, string][] = [
+  [/\bunary\(/, "call peers through createPeer (kit client.ts), not unary(client, client.fn, …)"],
+  [/\binTx\b/, "use inTransaction"],
+  [/runtime\.shutdown\s*=/, "register a runtime.beforeStop hook instead of patching runtime.shutdown"],
+  [/unauthenticated\("MISSING_TOKEN"/, "use the kit's callerUserId/callerSession (principal.ts)"],
+];
+
+function surfaceOffences(path: string, text: string): string[] {
+  const p = place(path);
+  if (!p || p.service === "kit" || p.part !== "src") return [];
+  return SURFACE.filter(([re]) => re.test(text)).map(([, use]) => `${path}: ${use}`);
+}
+
+describe("kit surface", () => {
+  it("services do each of these things the kit's one way", () => {
+    const found = tsFiles(join(root, "services")).flatMap((f) =>
+      surfaceOffences(posix(relative(root, f)), readFileSync(f, "utf8")),
+    );
+    expect(found).toEqual([]);
+  });
+
+  it("recognises each offence", () => {
+    const f = "services/user/src/peers/x.ts";
+    expect(surfaceOffences(f, "await unary(peers.auth, peers.auth.getAccount, req, o)")).toHaveLength(1);
+    expect(surfaceOffences(f, "return inTx(pool, fn)")).toHaveLength(1);
+    expect(surfaceOffences(f, "runtime.shutdown = (r) => stop(r)")).toHaveLength(1);
+    expect(surfaceOffences(f, 'if (!id) throw unauthenticated("MISSING_TOKEN");')).toHaveLength(1);
+    expect(surfaceOffences(f, "await peers.auth.getAccount(req, o)")).toEqual([]);
+    expect(
+      surfaceOffences("services/kit/src/principal.ts", 'throw unauthenticated("MISSING_TOKEN")'),
+    ).toEqual([]);
   });
 });

@@ -16,3 +16,9 @@ export function callerSession(ctx: Pick<CallContext, "principal">): { userId: st
   if (!p?.userId || !p.sessionId) throw unauthenticated("MISSING_TOKEN");
   return { userId: p.userId, sessionId: p.sessionId };
 }
+
+/** Whoever the call is from (an end user or a mesh service); UNAUTHENTICATED when no one. */
+export function callerPrincipal(ctx: Pick<CallContext, "principal">): NonNullable<CallContext["principal"]> {
+  if (!ctx.principal) throw unauthenticated("MISSING_TOKEN");
+  return ctx.principal;
+}

@@ -2,10 +2,10 @@
 // revisions, page sizes and page tokens. Malformed input is INVALID_ARGUMENT, never a guess.
 import {
   type CallContext,
+  callerPrincipal,
   failedPrecondition,
   invalidArgument,
   permissionDenied,
-  unauthenticated,
   unavailable,
 } from "@filemesh/kit";
 import { isPermission, type Permission } from "../domain/model.js";
@@ -25,8 +25,7 @@ const SERVICE_SUBJECTS: Record<string, readonly RefType[]> = { "service:file": [
  * service only about the subject types of SERVICE_SUBJECTS.
  */
 export function subjectOf(requested: string, ctx: CallContext, field = "subject"): string {
-  const p = ctx.principal;
-  if (!p) throw unauthenticated("MISSING_TOKEN");
+  const p = callerPrincipal(ctx);
   if (!requested) {
     if (!p.userId)
       throw invalidArgument("SUBJECT_REQUIRED", "subject is required", [{ field, description: "required" }]);
