@@ -25,7 +25,6 @@ import { createAdminHandlers } from "./handlers/admin-handlers.js";
 import { createAuthHandlers } from "./handlers/auth-handlers.js";
 import type { AuthDeps } from "./handlers/deps.js";
 import { createSessionHandlers } from "./handlers/session-handlers.js";
-import { AccountEntity } from "./store/accounts.js";
 import { authMigrations } from "./store/migrations.js";
 
 export async function startAuthService(config: AuthConfig, log: Logger): Promise<Runtime> {
@@ -36,7 +35,8 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
     readUrl: config.databaseReadUrl,
     schema: "auth",
     poolSize: config.databasePoolSize,
-    entities: [AccountEntity],
+    // SQL is the schema (store/migrations.ts); no entities (docs/conventions.md, "Schema").
+    entities: [],
     migrations: authMigrations(outboxTableSql("auth")),
     log,
   });

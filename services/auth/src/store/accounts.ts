@@ -1,25 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { alreadyExists, isUniqueViolation, type Queryable } from "@filemesh/kit";
-import { defineEntity, p } from "@mikro-orm/core";
-
-/** auth.accounts as a MikroORM entity (admin queries); hot paths use plain SQL below. */
-export const AccountEntity = defineEntity({
-  name: "Account",
-  tableName: "accounts",
-  schema: "auth",
-  properties: {
-    id: p.uuid().primary(),
-    email: p.text().unique("accounts_email_key"),
-    displayName: p.text().fieldName("display_name"),
-    passwordHash: p.text().fieldName("password_hash").hidden().lazy(),
-    createTime: p.datetime().fieldName("create_time"),
-    updateTime: p.datetime().fieldName("update_time"),
-    passwordChangeTime: p.datetime().fieldName("password_change_time"),
-    disableTime: p.datetime().fieldName("disable_time").nullable(),
-    disableReason: p.text().fieldName("disable_reason"),
-    admin: p.boolean(),
-  },
-});
 
 export interface AccountRow {
   id: string;
