@@ -32,7 +32,6 @@ import { createUsageHandlers } from "./handlers/usage-handlers.js";
 import { createVersionHandlers } from "./handlers/version-handlers.js";
 import { createHttpRouter, startHttpListener } from "./http/server.js";
 import { type Access, createAccess } from "./peers/access.js";
-import { fileEntities } from "./store/entities.js";
 import { fileMigrations } from "./store/migrations.js";
 import { createTusHandler, TUS_PATH } from "./tus/handler.js";
 
@@ -59,7 +58,7 @@ export async function startFileService(
     readUrl: config.databaseReadUrl,
     schema: "files",
     poolSize: config.databasePoolSize,
-    entities: fileEntities,
+    entities: [],
     migrations: fileMigrations(outboxTableSql("files")),
     log,
   });

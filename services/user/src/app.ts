@@ -22,7 +22,6 @@ import { accountLookup } from "./peers/accounts.js";
 import { aclWriter } from "./peers/acl.js";
 import { createPeerClients } from "./peers/clients.js";
 import { homeFolders } from "./peers/home-folders.js";
-import { userEntities } from "./store/entities.js";
 import { userMigrations } from "./store/migrations.js";
 import { setHomeFolder } from "./store/profiles.js";
 import { pruneRequests } from "./store/requests.js";
@@ -37,7 +36,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
     readUrl: config.databaseReadUrl,
     schema: "users",
     poolSize: config.databasePoolSize,
-    entities: userEntities,
+    entities: [],
     migrations: userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
     log,
   });

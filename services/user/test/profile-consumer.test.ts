@@ -7,7 +7,6 @@ import { captureLogger, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing"
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { applyUserRegistered } from "../src/events/profile-consumer.js";
-import { userEntities } from "../src/store/entities.js";
 import { userMigrations } from "../src/store/migrations.js";
 
 const pool = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
@@ -17,7 +16,7 @@ beforeAll(async () => {
     url: testDatabaseUrl(),
     schema: "users",
     poolSize: 1,
-    entities: userEntities,
+    entities: [],
     migrations: userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
     log,
   });

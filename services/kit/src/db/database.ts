@@ -1,5 +1,5 @@
-// Postgres access: MikroORM 6 (entities via defineEntity, migrations in code, one schema per
-// service) plus plain `pg` pools for hot paths (primary, and an optional read replica).
+// Postgres access: plain `pg` pools (primary, and an optional read replica) and the schema's SQL
+// migrations, run by MikroORM's migrator under an advisory lock (no entities: docs/conventions.md, "Schema").
 
 import type { MigrationObject } from "@mikro-orm/core";
 import { type EntitySchema, MikroORM } from "@mikro-orm/core";
