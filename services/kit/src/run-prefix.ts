@@ -8,7 +8,6 @@
 // Code keeps using the plain names; the kit's helpers (ensureStreams, startRelay, runConsumer,
 // createRedis) apply the prefixes, and consumers see the plain subject again.
 import type { Field } from "./config.js";
-import type { StreamDef } from "./events/streams.js";
 
 const PATTERN = /^[a-z][a-z0-9]{0,23}$/;
 
@@ -47,12 +46,6 @@ export const runSubject = (prefix: string, subject: string): string =>
 /** The plain subject of a message received under `prefix`. */
 export const plainSubject = (prefix: string, subject: string): string =>
   prefix && subject.startsWith(`${prefix}.`) ? subject.slice(prefix.length + 1) : subject;
-
-/** A stream definition as this run creates it. */
-export const runStream = (prefix: string, def: StreamDef): StreamDef =>
-  prefix
-    ? { ...def, name: runName(prefix, def.name), subjects: def.subjects.map((s) => runSubject(prefix, s)) }
-    : def;
 
 /** The Redis prefix of a service's config: REDIS_PREFIX, else RUN_PREFIX. */
 export const redisPrefixOf = (c: { runPrefix: string; redisPrefix: string }): string =>

@@ -34,6 +34,7 @@ export {
   FILEMESH_STREAMS,
   FILES,
   relayStreams,
+  runStream,
   type StreamDef,
   streamConfig,
   USERS,

@@ -6,7 +6,7 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
-import { runStream } from "../run-prefix.js";
+import { runName, runSubject } from "../run-prefix.js";
 
 /** A stream as data: what `ensureStreams` creates or converges to. */
 export interface StreamDef {
@@ -53,6 +53,12 @@ export const relayStreams = (name: string): readonly StreamDef[] => {
   const own = STREAM_OF[name];
   return own ? [own] : FILEMESH_STREAMS;
 };
+
+/** A stream definition as a run with RUN_PREFIX `prefix` creates it (kit run-prefix.ts). */
+export const runStream = (prefix: string, def: StreamDef): StreamDef =>
+  prefix
+    ? { ...def, name: runName(prefix, def.name), subjects: def.subjects.map((s) => runSubject(prefix, s)) }
+    : def;
 
 /** The JetStream config for a definition: file storage, limits retention, discard old. */
 export function streamConfig(def: StreamDef): Partial<StreamConfig> & { name: string } {
