@@ -1,18 +1,8 @@
 // The auth service's domain events, written to its outbox (subjects filemesh.auth.*).
 import { eventsv1 } from "@filemesh/contracts";
-import { type CallContext, makeEvent, newEventMeta, type OutboxEvent } from "@filemesh/kit";
+import { type CallContext, eventMetaFromCall, makeEvent, type OutboxEvent } from "@filemesh/kit";
 
-const meta = (
-  ctx: Pick<CallContext, "requestId" | "traceparent" | "principal">,
-  resource: string,
-  actor?: string,
-) =>
-  newEventMeta({
-    actor: actor ?? ctx.principal?.subject ?? "anonymous",
-    resource,
-    requestId: ctx.requestId,
-    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-  });
+const meta = eventMetaFromCall;
 
 type Ctx = Pick<CallContext, "requestId" | "traceparent" | "principal">;
 

@@ -1,17 +1,11 @@
 // The file service's domain events (subjects filemesh.files.*), written to files.outbox in the
 // transaction of the change they describe.
 import { eventsv1 } from "@filemesh/contracts";
-import { type CallContext, makeEvent, newEventMeta, type OutboxEvent } from "@filemesh/kit";
+import { type CallContext, eventMetaFromCall, makeEvent, type OutboxEvent } from "@filemesh/kit";
 
 type Ctx = Pick<CallContext, "requestId" | "traceparent" | "principal">;
 
-const meta = (ctx: Ctx, fileId: string) =>
-  newEventMeta({
-    actor: ctx.principal?.subject ?? "anonymous",
-    resource: `file:${fileId}`,
-    requestId: ctx.requestId,
-    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-  });
+const meta = (ctx: Ctx, fileId: string) => eventMetaFromCall(ctx, `file:${fileId}`);
 
 type Codec<T> = { encode(m: T): { finish(): Uint8Array } };
 const ev = <T extends { meta?: { eventId: string; traceparent: string } | undefined }>(

@@ -9,6 +9,7 @@ export {
   checkSchema,
   EVENT_TYPE_HEADER,
   type EventMetaLike,
+  eventMetaFromCall,
   makeEvent,
   type NewEventMeta,
   newEventMeta,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/queryable.js";
+import type { CallContext } from "../grpc/context.js";
 
 /** One event on its way out: a row of `<schema>.outbox`, later a JetStream message. */
 export interface OutboxEvent {
@@ -83,6 +84,23 @@ export function newEventMeta(
     traceparent: m.traceparent ?? "",
     resource: m.resource,
   };
+}
+
+/**
+ * `EventMeta` for a change made in a call: the caller (`user:<id>`, `service:<name>`, or
+ * "anonymous") as actor unless `actor` is given, the call's request id and traceparent.
+ */
+export function eventMetaFromCall(
+  ctx: Pick<CallContext, "requestId" | "traceparent" | "principal">,
+  resource: string,
+  actor?: string,
+): NewEventMeta {
+  return newEventMeta({
+    actor: actor ?? ctx.principal?.subject ?? "anonymous",
+    resource,
+    requestId: ctx.requestId,
+    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
+  });
 }
 
 /**

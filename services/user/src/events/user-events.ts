@@ -1,15 +1,9 @@
 // The user service's events (proto/filemesh/events/v1/user_events.proto), written to the
 // outbox in the transaction of the change they describe.
 import { eventsv1 } from "@filemesh/contracts";
-import { appendEvents, type CallContext, makeEvent, newEventMeta, type Queryable } from "@filemesh/kit";
+import { appendEvents, type CallContext, eventMetaFromCall, makeEvent, type Queryable } from "@filemesh/kit";
 
-const meta = (ctx: CallContext, resource: string) =>
-  newEventMeta({
-    actor: ctx.principal?.subject ?? "anonymous",
-    resource,
-    requestId: ctx.requestId,
-    ...(ctx.traceparent ? { traceparent: ctx.traceparent } : {}),
-  });
+const meta = eventMetaFromCall;
 
 export interface UserEvents {
   profileUpdated(userId: string, fields: string[]): Promise<void>;
