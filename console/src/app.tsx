@@ -3,7 +3,7 @@
 // panel, one of the views (files, shared with me, trash, groups, sessions) and one error banner
 // that shows every API error. The upload manager lives as long as the sign-in, so uploads go on
 // while the views change; sessions cut off by a closed page are listed again after sign-in.
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useErrorBoundary, useMemo, useState } from "preact/hooks";
 import * as api from "./api.ts";
 import { Browser, type Crumb } from "./browser.tsx";
 import { errorText } from "./format.ts";
@@ -27,6 +27,21 @@ const VIEWS: [View, string][] = [
 ];
 
 export function App() {
+  // A rendering bug must not leave a blank page: show what broke and a way back.
+  const [crash, reset] = useErrorBoundary();
+  if (crash) {
+    return (
+      <main class="auth">
+        <h1>filemesh</h1>
+        <div class="error" role="alert">
+          <span>The console hit an error: {errorText(crash)}</span>
+        </div>
+        <button type="button" class="primary" onClick={reset}>
+          Try again
+        </button>
+      </main>
+    );
+  }
   const link = /^\/s\/([^/]+)$/.exec(location.pathname);
   if (link) return <LinkPage token={decodeURIComponent(link[1]!)} />;
   return <Console />;

@@ -369,6 +369,7 @@ export function Browser(props: {
         <FolderPicker
           title={`${dialog.kind === "move" ? "Move" : "Copy"} “${dialog.file.name}” to…`}
           home={props.home}
+          start={path}
           exclude={dialog.file.kind === "FOLDER" ? dialog.file.id : undefined}
           onClose={() => setDialog(null)}
           onError={props.onError}

@@ -1,4 +1,5 @@
-// Picks a destination folder for move and copy: browses folders from the home folder down.
+// Picks a destination folder for move and copy: starts in the folder on screen, browses down
+// from there or back up its breadcrumbs.
 import { useEffect, useState } from "preact/hooks";
 import * as api from "./api.ts";
 import { Dialog } from "./dialog.tsx";
@@ -7,13 +8,18 @@ import { Icon } from "./icons.tsx";
 export function FolderPicker(props: {
   title: string;
   home: string;
+  /** Where to start: the browser's breadcrumbs. */
+  start: { id: string; name: string }[];
   /** A folder that cannot be chosen (the one being moved: not into itself). */
   exclude?: string;
   onPick: (folderId: string, name: string) => void;
   onClose: () => void;
   onError: (e: unknown) => void;
 }) {
-  const [path, setPath] = useState([{ id: props.home, name: "Home" }]);
+  const [path, setPath] = useState(
+    // A folder shared with the caller is not below their home: start at home then.
+    props.start[0]?.id === props.home ? props.start : [{ id: props.home, name: "Home" }],
+  );
   const [folders, setFolders] = useState<api.FileItem[]>([]);
   const here = path[path.length - 1]!;
   useEffect(() => {
