@@ -42,18 +42,28 @@ export function Browser(props: {
   const tbody = useRef<HTMLTableSectionElement>(null);
   const folder = path[path.length - 1]!;
 
+  // Only the newest listing is shown: an older one still in flight (a poll, the folder left a
+  // moment ago) must not overwrite it when it answers late.
+  // A poll timer set in a folder left since calls a load bound to that folder: dropped too.
+  const latest = useRef(0);
+  const shown = useRef(folder.id);
+  shown.current = folder.id;
   const load = async (token = "") => {
+    const mine = ++latest.current;
+    const asked = folder.id;
+    if (!asked) return; // no home folder (yet): nothing to list
     setLoading(true);
     try {
-      const page = await api.listFiles(folder.id, token, order);
+      const page = await api.listFiles(asked, token, order);
+      if (mine !== latest.current || asked !== shown.current) return;
       const got = page.files ?? [];
       setFiles((old) => (token ? [...old, ...got] : got));
       setNext(page.nextPageToken ?? "");
       setSelected((s) => (s ? (got.find((f) => f.id === s.id) ?? s) : s));
     } catch (e) {
-      props.onError(e);
+      if (mine === latest.current) props.onError(e);
     } finally {
-      setLoading(false);
+      if (mine === latest.current) setLoading(false);
     }
   };
 

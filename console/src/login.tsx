@@ -16,7 +16,14 @@ export function Login(props: { onSignedIn: (me: api.Me) => void; onError: (e: un
     try {
       if (mode === "register") await api.register(email, password, name || email.split("@")[0] || "");
       await api.login(email, password);
-      props.onSignedIn(await api.me());
+      // A new account's home folder is made right after registration, by an event: wait for it
+      // (up to 10 s) rather than list a folder that does not exist yet.
+      let me = await api.me();
+      for (let i = 0; !me.homeFolderId && i < 20; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        me = await api.me();
+      }
+      props.onSignedIn(me);
     } catch (err) {
       props.onError(err);
     } finally {
