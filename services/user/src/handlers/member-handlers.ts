@@ -22,6 +22,7 @@ import {
   effectiveRole,
   findMembership,
   listMembers,
+  lockNesting,
   upsertMembership,
   wouldCycle,
 } from "../store/memberships.js";
@@ -37,9 +38,6 @@ type UserHandlers = Handlers<typeof userv1.UserServiceService>;
 const MEMBER_NOT_FOUND = () => notFound("MEMBER_NOT_FOUND", "no such member");
 const LAST_ADMIN = () =>
   failedPrecondition("LAST_ADMIN", "a group needs at least one admin; add another admin first");
-
-const lockNesting = (tx: pg.PoolClient) =>
-  tx.query("SELECT pg_advisory_xact_lock(hashtext('filemesh.users.nesting'))");
 
 /** The member must exist and, for a group, be visible to the caller; nesting must stay acyclic. */
 async function checkNewMember(

@@ -59,6 +59,11 @@ export async function adminThroughGroups(
 }
 
 /** True when `groupId` is `memberGroupId` itself or nested (at any depth) inside it. */
+/** Serialises changes to group nesting (cycle check and insert) until the transaction ends. */
+export async function lockNesting(q: Queryable): Promise<void> {
+  await q.query("SELECT pg_advisory_xact_lock(hashtext('filemesh.users.nesting'))");
+}
+
 export async function wouldCycle(q: Queryable, groupId: string, memberGroupId: string): Promise<boolean> {
   const { rows } = await q.query(
     `WITH RECURSIVE inside(id) AS (
