@@ -312,7 +312,7 @@ export function Browser(props: {
                   </td>
                   <td class="wide">{when(f.updateTime)}</td>
                   <td class="actions">
-                    {!isFolder && (
+                    {!isFolder && f.state === "READY" && (
                       <button type="button" onClick={() => download(f)} aria-label={`Download ${f.name}`}>
                         Download
                       </button>

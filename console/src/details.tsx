@@ -128,7 +128,7 @@ export function Details(props: {
         <dd>{when(f.updateTime)}</dd>
       </dl>
       <div class="details-actions">
-        {!isFolder && (
+        {!isFolder && f.state === "READY" && (
           <button type="button" onClick={props.onDownload}>
             Download
           </button>
