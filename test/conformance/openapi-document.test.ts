@@ -101,7 +101,15 @@ describe("OpenAPI document", () => {
     const content = doc.paths["/v1/files/{fileId}/content"].get;
     expect(content.responses["200"].content["application/octet-stream"]).toBeDefined();
     expect(content.responses["200"].headers["X-Content-Type-Options"].schema.const).toBe("nosniff");
-    expect(content.parameters.map((p: any) => p.name)).toEqual(["fileId", "offset", "length", "versionId"]);
+    expect(content.parameters.map((p: any) => p.name)).toEqual([
+      "fileId",
+      "offset",
+      "length",
+      "versionId",
+      "redirect",
+    ]);
+    // `redirect=true` answers 307 with the data URL in Location (the data plane, ARCHITECTURE §10).
+    expect(content.responses["307"].headers.Location.schema.type).toBe("string");
     const link = doc.paths["/v1/links/{token}/content"].get;
     expect(link.security).toEqual([]);
     expect(link.parameters.find((p: any) => p.in === "header")?.name).toBe("X-Link-Password");

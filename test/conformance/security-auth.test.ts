@@ -25,11 +25,20 @@ afterAll(() => t?.stop());
 /** `npm run admin -- <args>` against the target's database, as the operator runs it. */
 function operator(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const databaseUrl = t.mesh?.env.DATABASE_URL ?? process.env.DATABASE_URL;
+  // revoke ends sessions in Redis: under the mesh's key prefix, as the operator configures it.
+  const redisPrefix = t.mesh?.env.REDIS_PREFIX ?? process.env.REDIS_PREFIX;
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [join(root, "scripts", "admin.mjs"), ...args],
-      { cwd: root, env: { ...process.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) } },
+      {
+        cwd: root,
+        env: {
+          ...process.env,
+          ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+          ...(redisPrefix ? { REDIS_PREFIX: redisPrefix } : {}),
+        },
+      },
       (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),
     );
   });

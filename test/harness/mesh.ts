@@ -161,7 +161,10 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     async stop() {
       for (const c of [mesh.auth, mesh.user, mesh.permission, mesh.file, mesh.processor]) c?.close();
       for (const s of [...wanted].reverse()) for (const r of runtimes[s] ?? []) await r.shutdown("test end");
-      await dropRun(env.RUN_PREFIX === "test" ? "" : env.RUN_PREFIX!, env.REDIS_PREFIX!, {
+      // A prefix the caller passed in is the caller's (a test that restarts a mesh on the same
+      // Redis keys, sessions included): only what this mesh made up is dropped.
+      const own = (name: "RUN_PREFIX" | "REDIS_PREFIX") => (opts.env?.[name] ? "" : env[name]!);
+      await dropRun(env.RUN_PREFIX === "test" ? "" : own("RUN_PREFIX"), own("REDIS_PREFIX"), {
         natsUrl: env.NATS_URL ?? process.env.NATS_URL,
         redisUrl: env.REDIS_URL ?? process.env.REDIS_URL,
       });

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -35,6 +36,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/filemesh/filemesh/gateway/internal/rpcstatus"
 )
@@ -76,6 +78,53 @@ func NewDataPlane(addrs []string, blobDir string, unaryTimeout time.Duration) *D
 
 func (d *DataPlane) addr() string {
 	return d.Addrs[int(d.next.Add(1))%len(d.Addrs)]
+}
+
+// untouched reports whether a request body was never read: only then may the request go to
+// another data endpoint after a failure (the bytes read so far cannot be sent again).
+type untouched struct {
+	r       io.Reader
+	touched bool
+}
+
+func (u *untouched) Read(p []byte) (int, error) {
+	u.touched = true
+	return u.r.Read(p)
+}
+
+// do sends a request to the data endpoints (path under DataPrefix), starting at the next in
+// turn and moving on to the others while an endpoint cannot be reached and the body (if any)
+// was never read: a file replica that is restarting or draining (its listener closed, a
+// keep-alive connection it closed) costs the client nothing while another one answers.
+func (d *DataPlane) do(ctx context.Context, method, path string, body *untouched, prepare func(*http.Request)) (*http.Response, error) {
+	var lastErr error
+	for i := 0; i < len(d.Addrs); i++ {
+		var rd io.Reader
+		if body != nil {
+			rd = body
+		}
+		req, err := http.NewRequestWithContext(ctx, method, "http://"+d.addr()+path, rd)
+		if err != nil {
+			return nil, err
+		}
+		prepare(req)
+		res, err := d.client.Do(req)
+		if err == nil {
+			return res, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || (body != nil && body.touched) {
+			break
+		}
+	}
+	return nil, lastErr
+}
+
+// dataUnavailable: the data endpoints cannot be reached or cut the answer; the client may
+// retry after a second (another replica, or this one back), as for any UNAVAILABLE with RetryInfo.
+func dataUnavailable(message string) *spb.Status {
+	return rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", message,
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
 }
 
 // takesDataPlane reports whether a matched download route goes through the data plane.
@@ -163,11 +212,7 @@ func (h *Handler) serveData(ctx context.Context, w http.ResponseWriter, r *http.
 			return true
 		}
 	}
-	target := t.url
-	if strings.HasPrefix(target, DataPrefix) {
-		target = "http://" + h.Data.addr() + target
-	}
-	h.proxy(w, r, target, t)
+	h.proxy(w, r, t.url, t)
 	return true
 }
 
@@ -227,23 +272,35 @@ var dataHeaders = []string{"Content-Range", "ETag", "Accept-Ranges", "Cache-Cont
 
 // proxy streams target's response (the data endpoint or a presigned URL) to the client,
 // under the ticket's headers; the conditional and range headers of the client go along.
+// A target under DataPrefix goes to the data endpoints (another one when one cannot be
+// reached); any other target (a presigned URL) is fetched as it is.
 func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, target string, t *ticketResponse) {
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, target, nil)
-	if err != nil {
-		h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the data URL is not valid"), 0)
-		return
-	}
-	for _, k := range []string{"Range", "If-None-Match", "If-Range"} {
-		if v := r.Header.Get(k); v != "" {
-			out.Header.Set(k, v)
+	prepare := func(out *http.Request) {
+		for _, k := range []string{"Range", "If-None-Match", "If-Range"} {
+			if v := r.Header.Get(k); v != "" {
+				out.Header.Set(k, v)
+			}
 		}
 	}
-	res, err := h.Data.client.Do(out)
+	var res *http.Response
+	var err error
+	if strings.HasPrefix(target, DataPrefix) {
+		res, err = h.Data.do(r.Context(), r.Method, target, nil, prepare)
+	} else {
+		var out *http.Request
+		out, err = http.NewRequestWithContext(r.Context(), r.Method, target, nil)
+		if err != nil {
+			h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the data URL is not valid"), 0)
+			return
+		}
+		prepare(out)
+		res, err = h.Data.client.Do(out)
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return
 		}
-		h.fail(w, rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", "the data endpoint cannot be reached"), 0)
+		h.fail(w, dataUnavailable("the data endpoint cannot be reached"), 0)
 		return
 	}
 	defer res.Body.Close()
@@ -295,7 +352,7 @@ func (h *Handler) ServeData(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, rpcstatus.New(codes.NotFound, "TICKET_MALFORMED", "no such transfer ticket"), http.StatusNotFound)
 		return
 	}
-	h.proxy(w, r, "http://"+h.Data.addr()+DataPrefix+ticket, nil)
+	h.proxy(w, r, DataPrefix+ticket, nil)
 }
 
 const uploadMethod = "filemesh.file.v1.FileService.UploadFile"
@@ -348,19 +405,15 @@ func (h *Handler) serveUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		return true
 	}
 	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
-	up, err := http.NewRequestWithContext(r.Context(), http.MethodPut, "http://"+h.Data.addr()+url, body)
-	if err != nil {
-		h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the upload URL is not valid"), 0)
-		return true
-	}
-	up.ContentLength = r.ContentLength
-	for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
-		if v := r.Header.Get(k); v != "" {
-			up.Header.Set(k, v)
+	res, err := h.Data.do(r.Context(), http.MethodPut, url, &untouched{r: body}, func(up *http.Request) {
+		up.ContentLength = r.ContentLength
+		for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
+			if v := r.Header.Get(k); v != "" {
+				up.Header.Set(k, v)
+			}
 		}
-	}
-	up.Header.Set("Content-Type", "application/octet-stream")
-	res, err := h.Data.client.Do(up)
+		up.Header.Set("Content-Type", "application/octet-stream")
+	})
 	if body.over {
 		h.tooLarge(w, h.MaxUploadBytes)
 		return true
@@ -369,13 +422,13 @@ func (h *Handler) serveUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		if r.Context().Err() != nil {
 			return true
 		}
-		h.fail(w, rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", "the data endpoint cannot be reached"), 0)
+		h.fail(w, dataUnavailable("the data endpoint cannot be reached"), 0)
 		return true
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
 	if err != nil {
-		h.fail(w, rpcstatus.New(codes.Unavailable, "DATA_ENDPOINT_UNAVAILABLE", "the data endpoint's answer was cut"), 0)
+		h.fail(w, dataUnavailable("the data endpoint's answer was cut"), 0)
 		return true
 	}
 	ct := res.Header.Get("Content-Type")

@@ -1,10 +1,10 @@
 // Access-token verification in every service (RFC 8725): tokens signed with the real key but
 // with a wrong claim, header or algorithm, and tokens of every malformed shape, are refused
 // as UNAUTHENTICATED (never INTERNAL). Also: key rotation keeps old tokens valid.
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import { copyFileSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { call, failure, tempKeyDir } from "@filemesh/kit/testing";
+import { call, dropRun, failure, tempKeyDir } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import jwt from "jsonwebtoken";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,14 +126,22 @@ describe("key rotation", () => {
   it("publishes every key in the directory and signs with the newest; old tokens keep verifying", async () => {
     const dir = tempKeyDir(1);
     const old = readdirSync(dir)[0]!;
-    const rotated = await startTestMesh({ services: ["auth"], env: { JWT_KEYS_DIR: dir } });
+    // Both meshes share one Redis prefix: the sessions made before the restart must outlive it.
+    const redisPrefix = `t${randomBytes(4).toString("hex")}`;
+    const rotated = await startTestMesh({
+      services: ["auth"],
+      env: { JWT_KEYS_DIR: dir, REDIS_PREFIX: redisPrefix },
+    });
     try {
       const u = await rotated.newUser();
       await rotated.stop();
       // Add a newer key and restart: both are published, the new one signs.
       const fresh = tempKeyDir(1);
       copyFileSync(join(fresh, readdirSync(fresh)[0]!), join(dir, "9999.pem"));
-      const again = await startTestMesh({ services: ["auth", "file"], env: { JWT_KEYS_DIR: dir } });
+      const again = await startTestMesh({
+        services: ["auth", "file"],
+        env: { JWT_KEYS_DIR: dir, REDIS_PREFIX: redisPrefix },
+      });
       try {
         const { keys } = await call(again.auth.getJwks.bind(again.auth), {});
         expect(keys.map((k) => k.kid).sort()).toEqual(
@@ -154,6 +162,8 @@ describe("key rotation", () => {
     } catch (err) {
       await rotated.stop().catch(() => {});
       throw err;
+    } finally {
+      await dropRun("", redisPrefix);
     }
   });
 });

@@ -49,8 +49,8 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   },
   CANCELLED: {
     status: ["CANCELLED"],
-    services: ["file"],
-    meaning: "the upload was cancelled",
+    services: ["file", "permission"],
+    meaning: "the caller cancelled the call (an upload, or a write not yet made)",
   },
   CHECKSUM_MISMATCH: {
     status: ["INVALID_ARGUMENT"],

@@ -2,11 +2,11 @@
 // share transactions (rows of one transaction share xmin) yet each gets its own revision,
 // gapless and in order; a check with the write's min_revision on the other replica sees it;
 // a bad write in a batch fails alone; a request id repeated within a batch is one write.
-import { failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { call, failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AclMesh, type Rel, startAclMesh } from "./acl-mesh.js";
+import { type AclMesh, type Rel, startAclMesh, toUpdates } from "./acl-mesh.js";
 
 let t: AclMesh;
 let db: pg.Pool;
@@ -144,5 +144,42 @@ describe("group commit of WriteRelations", () => {
     await Promise.all(fillers);
     expect(grant.role).toBe("viewer");
     expect(await t.check(friend.headers, ref, "read", { minRevision: grant.revision, i: 1 })).toBe(true);
+  });
+
+  it("a write whose caller went away while queued is never made (no ghost write after a retry)", async () => {
+    // Replica 0's writer is busy (its transaction waits for the writer lock, held here), so the
+    // next write queues behind it in process; that write's caller gives up (deadline, as when
+    // the calling replica dies) and its retry — the opposite update — goes through replica 1.
+    // When the lock frees, the abandoned write must not land after the retry and undo it.
+    const g = `group:${uniqueId("g")}`;
+    const member = `user:${uniqueId("u")}`;
+    const user = t.mesh.serviceHeaders("user");
+    const holder = await db.connect();
+    let busy: Promise<string> | undefined;
+    let retry: Promise<string> | undefined;
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT revision FROM acl.meta FOR UPDATE");
+      busy = t.write([["touch", t.newFile().ref, "owner", member]], { i: 0 });
+      await new Promise((r) => setTimeout(r, 200)); // replica 0's transaction waits for the lock
+      const abandoned = call(
+        t.clients[0]!.writeRelations.bind(t.clients[0]),
+        { updates: toUpdates([["delete", g, "member", member]]), requestId: "", forget: [] },
+        user,
+        300,
+      );
+      expect(await failure(abandoned)).toMatchObject({ code: status.DEADLINE_EXCEEDED });
+      retry = t.write([["touch", g, "member", member]], { i: 1, caller: "user" });
+      await new Promise((r) => setTimeout(r, 200)); // replica 1's transaction waits for the lock too
+    } finally {
+      await holder.query("COMMIT");
+      holder.release();
+    }
+    await busy;
+    const rev = Number(await retry);
+    await new Promise((r) => setTimeout(r, 500)); // the abandoned write had every chance to run
+    const rows = await db.query("SELECT 1 FROM acl.tuples WHERE object = $1 AND subject = $2", [g, member]);
+    expect(rows.rows).toHaveLength(1);
+    expect(Number((await db.query("SELECT revision FROM acl.meta")).rows[0].revision)).toBe(rev);
   });
 });

@@ -8,19 +8,32 @@ const STEP = 1024n * 1024n;
 
 export function growingReservation(pool: pg.Pool, userId: string, defaultQuota: number) {
   let reserved = 0n;
+  let released = false;
+  // A claim may still be in flight when the upload fails (the store gave up on the body while
+  // the meter awaited `cover`): release waits for it, and a claim that lands after the release
+  // gives its bytes back at once, so nothing stays reserved.
+  let pending: Promise<void> = Promise.resolve();
+  const take = async (n: bigint) => {
+    await claim(pool, userId, { reserve: n, defaultQuota });
+    if (released) await adjust(pool, userId, { reserved: -n });
+    else reserved += n;
+  };
+  const grow = async (need: bigint) => {
+    try {
+      await take(need > STEP ? need : STEP);
+    } catch (err) {
+      if (need >= STEP) throw err;
+      await take(need);
+    }
+  };
   return {
     /** Makes sure at least `total` bytes are reserved (QUOTA_EXCEEDED otherwise). */
     async cover(total: bigint): Promise<void> {
+      if (released) throw new Error("reservation already released");
       if (total <= reserved) return;
-      const need = total - reserved;
-      try {
-        await claim(pool, userId, { reserve: need > STEP ? need : STEP, defaultQuota });
-        reserved += need > STEP ? need : STEP;
-      } catch (err) {
-        if (need >= STEP) throw err;
-        await claim(pool, userId, { reserve: need, defaultQuota });
-        reserved += need;
-      }
+      const step = grow(total - reserved);
+      pending = step.catch(() => {});
+      await step;
     },
     reserved: () => reserved,
     /** The commit consumed the reservation. */
@@ -28,8 +41,11 @@ export function growingReservation(pool: pg.Pool, userId: string, defaultQuota: 
       reserved = 0n;
     },
     async release(): Promise<void> {
-      if (reserved > 0n) await adjust(pool, userId, { reserved: -reserved });
+      released = true;
+      await pending;
+      const n = reserved;
       reserved = 0n;
+      if (n > 0n) await adjust(pool, userId, { reserved: -n });
     },
   };
 }

@@ -4,7 +4,7 @@
 // mismatch, or access lost, rejects the upload for good (nothing becomes visible, the
 // reservation is released); missing parts leave it open to fix.
 import type { CallContext } from "@filemesh/kit";
-import { AppError, invalidArgument } from "@filemesh/kit";
+import { AppError, invalidArgument, outsideCall } from "@filemesh/kit";
 import { BlobNotFoundError } from "@filemesh/kit/blob";
 import { AccessDenied, authorize } from "../domain/access.js";
 import { commitContent } from "../domain/commit.js";
@@ -90,7 +90,7 @@ async function completeHeld(
   try {
     await assemble(deps, u);
   } catch (err) {
-    await transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE);
+    await outsideCall(() => transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE));
     throw err;
   }
   const size = BigInt(u.size_bytes);
@@ -140,7 +140,7 @@ async function completeHeld(
     }
     // The parent may be gone or the name taken by a folder: the session stays open (COMPLETING
     // → ACTIVE) and the assembled object is kept for the next attempt.
-    await transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE);
+    await outsideCall(() => transition(deps.pool, u.id, UPLOAD.COMPLETING, UPLOAD.ACTIVE));
     throw err;
   }
 }

@@ -3,7 +3,13 @@
 // the source is only read (its rows, versions, objects and tuples stay as they are).
 import { randomUUID } from "node:crypto";
 import type { filev1 } from "@filemesh/contracts";
-import { appendEvents, type CallContext, failedPrecondition, inTransaction } from "@filemesh/kit";
+import {
+  appendEvents,
+  type CallContext,
+  failedPrecondition,
+  inTransaction,
+  outsideCall,
+} from "@filemesh/kit";
 import { newObjectKey } from "@filemesh/kit/blob";
 import { authorize, callerId, FILE_NOT_FOUND, requireOn, targetFolder } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
@@ -137,8 +143,10 @@ export function createCopyHandlers(deps: FileDeps) {
         if (!row) throw FILE_NOT_FOUND();
         return { file: toFile(row) };
       } catch (err) {
-        await dropCopies();
-        await release();
+        await outsideCall(async () => {
+          await dropCopies();
+          await release();
+        });
         throw err;
       }
     },

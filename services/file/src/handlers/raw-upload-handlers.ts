@@ -3,7 +3,7 @@
 // CreateUploadTicket: the same upload on the data plane — authorised here, the body then goes
 // to /v1/data/{ticket} (data/server.ts), which runs the very same storeAndCommit.
 import type { filev1 } from "@filemesh/contracts";
-import { AppError, type CallContext, Code, invalidArgument } from "@filemesh/kit";
+import { AppError, type CallContext, Code, invalidArgument, outsideCall } from "@filemesh/kit";
 import { newObjectKey } from "@filemesh/kit/blob";
 import { DATA_PREFIX } from "../data/server.js";
 import type { UploadClaims } from "../data/ticket.js";
@@ -75,8 +75,11 @@ export async function storeAndCommit(
     quota.consumed();
     return file;
   } catch (err) {
-    await blobs.delete(key).catch(() => {});
-    await quota.release().catch(() => {});
+    // The call may be cancelled: the clean-up runs outside it, so admission does not refuse it.
+    await outsideCall(async () => {
+      await blobs.delete(key).catch(() => {});
+      await quota.release().catch((e) => ctx.log.warn({ err: e }, "raw upload: reservation not released"));
+    });
     throw err;
   }
 }

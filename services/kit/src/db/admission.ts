@@ -30,6 +30,12 @@ const scopes = new AsyncLocalStorage<CallScope>();
 /** Runs `fn` (and everything it awaits) on behalf of `scope`. */
 export const runInCallScope = <T>(scope: CallScope, fn: () => T): T => scopes.run(scope, fn);
 export const currentCallScope = (): CallScope | undefined => scopes.getStore();
+/**
+ * Runs `fn` outside any call: for the clean-up a failed or cancelled call owes (releasing a
+ * reservation, returning a state), whose checkouts must not be refused because the call that
+ * failed was cancelled or ran out of time. They wait at most `maxWaitMs`, as jobs do.
+ */
+export const outsideCall = <T>(fn: () => T): T => scopes.exit(fn);
 
 export interface AdmissionOptions {
   /** Connections that may be checked out at once (the pool's max). */

@@ -72,6 +72,7 @@ export function createGrantHandlers(deps: {
         requestId: req.requestId,
         fingerprint: fingerprint([resource, subject, role, expireAt]),
         event: event(ctx),
+        signal: ctx.signal,
         plan: async () => {
           const rank = mustShare(caller, resource);
           if (subject === caller) throw permissionDenied("OWN_ROLE", "you cannot change your own role");
@@ -133,6 +134,7 @@ export function createGrantHandlers(deps: {
         requestId: "",
         fingerprint: "",
         event: event(ctx),
+        signal: ctx.signal,
         plan: async (tx) => {
           const rank = mustShare(caller, resource);
           const row = await findGrantRow(tx, req.grantId);

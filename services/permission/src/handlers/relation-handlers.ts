@@ -108,6 +108,7 @@ export function createRelationHandlers(deps: {
         event: { actor: caller, requestId: ctx.requestId, traceparent: ctx.traceparent },
         // Fixed updates share a group commit; a forget reads the rows naming its objects.
         batchable: forget.length === 0,
+        signal: ctx.signal,
         // Read under the writer's lock, so a tuple written meanwhile naming the object goes too.
         plan: async (tx) =>
           forget.length

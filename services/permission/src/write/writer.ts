@@ -12,7 +12,7 @@
 // write fails alone and the others still commit in order, without gaps in the revisions.
 import { createHash } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
-import { appendEvents, inTransaction, invalidArgument } from "@filemesh/kit";
+import { AppError, appendEvents, Code, inTransaction, invalidArgument } from "@filemesh/kit";
 import type pg from "pg";
 import { tupleKey } from "../domain/model.js";
 import {
@@ -49,6 +49,13 @@ export interface WriteSpec<R> {
    * index or read rows run alone, after every earlier write is applied.
    */
   batchable?: boolean;
+  /**
+   * The caller's cancellation: a write whose caller went away (a crashed or timed-out peer)
+   * before the writer lock was taken is dropped, never written later. Otherwise a write queued
+   * here could land after the caller's retry, and after writes the caller made since, through
+   * another replica (a "ghost" delete undoing a later add, found by test/faults).
+   */
+  signal?: AbortSignal;
   /** What to write, decided with the lock held and the index current; may throw AppError. */
   plan(tx: Q, revision: number): Promise<RequestedUpdate[]>;
   respond(revision: number, effective: EffectiveUpdate[], state: TupleState): R;
@@ -166,12 +173,17 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
           batch.flatMap((it) => (it.requestKey ? [it.requestKey] : [])),
         );
         await deps.sync.catchUp(tx);
+        // Checked with the writer lock held: a caller cancelled from here on had its write
+        // ordered before any retry of it, which waits for this lock.
         const out: Outcome[] = batch.map((it) => {
           const s = it.requestKey ? stored.get(it.requestKey) : undefined;
-          return s ? { kind: "replay", stored: s } : { kind: "failed", err: undefined };
+          if (s) return { kind: "replay", stored: s };
+          if (it.spec.signal?.aborted) return { kind: "failed", err: callerGone() };
+          return { kind: "failed", err: undefined };
         });
-        const fresh = batch.filter((_, i) => out[i]!.kind !== "replay");
-        const slots = out.flatMap((o, i) => (o.kind === "replay" ? [] : [i]));
+        const isFresh = (o: Outcome) => o.kind === "failed" && o.err === undefined;
+        const fresh = batch.filter((_, i) => isFresh(out[i]!));
+        const slots = out.flatMap((o, i) => (isFresh(o) ? [i] : []));
         let next = head;
         if (fresh.length === 1 && batch.length === 1) {
           // The common uncontended case: no savepoint; a failure rolls the transaction back.
@@ -284,6 +296,8 @@ function changeOf(
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const callerGone = () => new AppError(Code.CANCELLED, "CANCELLED", "the call was cancelled before its write");
 
 /** New parent edges [child, parent] and group-in-group edges [member, group] of a write. */
 function newEdges(effective: readonly EffectiveUpdate[]): [[string, string][], [string, string][]] {

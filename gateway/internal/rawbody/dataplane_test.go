@@ -1,0 +1,98 @@
+package rawbody
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filemesh/filemesh/gateway/internal/rpcstatus"
+)
+
+// closedAddr is an address nothing listens on (a replica that is restarting).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func echoServer(t *testing.T) (*httptest.Server, *int) {
+	t.Helper()
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		b, _ := io.ReadAll(r.Body)
+		_, _ = w.Write([]byte(r.Method + " " + r.URL.Path + " " + string(b)))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &hits
+}
+
+func TestDataPlaneMovesOnFromAnEndpointThatCannotBeReached(t *testing.T) {
+	srv, hits := echoServer(t)
+	live := strings.TrimPrefix(srv.URL, "http://")
+	d := NewDataPlane([]string{closedAddr(t), live}, "", time.Second)
+	for i := 0; i < 4; i++ { // every starting point of the round robin
+		res, err := d.do(context.Background(), http.MethodPut, DataPrefix+"t1", &untouched{r: strings.NewReader("abc")}, func(*http.Request) {})
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if string(b) != "PUT /v1/data/t1 abc" {
+			t.Fatalf("attempt %d: got %q", i, b)
+		}
+	}
+	if *hits != 4 {
+		t.Fatalf("the live endpoint saw %d requests, want 4", *hits)
+	}
+}
+
+func TestDataPlaneNeverResendsABodyItHasRead(t *testing.T) {
+	// An endpoint that reads part of the body and drops the connection.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 8)
+			_, _ = c.Read(buf)
+			_ = c.Close()
+		}
+	}()
+	srv, hits := echoServer(t)
+	d := NewDataPlane([]string{l.Addr().String(), strings.TrimPrefix(srv.URL, "http://")}, "", time.Second)
+	d.next.Store(uint32(len(d.Addrs) - 1)) // the next in turn is the one that drops
+	body := &untouched{r: strings.NewReader(strings.Repeat("x", 1<<20))}
+	if _, err := d.do(context.Background(), http.MethodPut, DataPrefix+"t2", body, func(*http.Request) {}); err == nil {
+		t.Fatal("a body cut mid-way was answered")
+	}
+	if *hits != 0 {
+		t.Fatalf("the body was sent again to another endpoint (%d requests)", *hits)
+	}
+}
+
+func TestDataUnavailableCarriesRetryInfo(t *testing.T) {
+	st := dataUnavailable("down")
+	if rpcstatus.Reason(st) != "DATA_ENDPOINT_UNAVAILABLE" || rpcstatus.HTTPStatus(st) != http.StatusServiceUnavailable {
+		t.Fatalf("got %s / %d", rpcstatus.Reason(st), rpcstatus.HTTPStatus(st))
+	}
+	if rpcstatus.RetryAfterSeconds(st) != 1 {
+		t.Fatalf("Retry-After %d, want 1", rpcstatus.RetryAfterSeconds(st))
+	}
+}
