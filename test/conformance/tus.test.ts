@@ -211,7 +211,15 @@ describe("tus uploads with tus-js-client", () => {
     const file = await call("GET", `/v1/files/${up.body.fileId}`, a.auth);
     expect(file.body).toMatchObject({ name: "big.bin", sizeBytes: String(data.length), sha256: sha(data) });
     expect(["READY", "PROCESSING"]).toContain(file.body.state);
+    // Content is served once READY (against `npm start` the processor decides that, not the commit).
+    let state = file.body.state;
+    for (let i = 0; i < 150 && state === "PROCESSING"; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = (await call("GET", `/v1/files/${up.body.fileId}`, a.auth)).body.state;
+    }
+    expect(state).toBe("READY");
     const got = await raw("GET", `/v1/files/${up.body.fileId}/content`, a.auth);
+    expect(got.status).toBe(200);
     expect(createHash("sha256").update(got.bytes).digest("hex")).toBe(sha(data));
     expect(await usage(a.auth)).toMatchObject({ usedBytes: String(data.length), reservedBytes: "0" });
   }, 120_000);
