@@ -304,7 +304,17 @@ export async function download(
   id: string,
   opts: { versionId?: string; length?: number } = {},
 ): Promise<Blob> {
-  const url = `/v1/files/${encodeURIComponent(id)}/content${q({ versionId: opts.versionId, length: opts.length })}`;
+  return bytesOf(
+    `/v1/files/${encodeURIComponent(id)}/content${q({ versionId: opts.versionId, length: opts.length })}`,
+  );
+}
+
+/** The processor's thumbnail (WebP) of the current version, as a Blob. */
+export const thumbnail = (id: string): Promise<Blob> =>
+  bytesOf(`/v1/files/${encodeURIComponent(id)}/thumbnail`);
+
+/** A raw GET with the bearer token (refreshed once on 401). */
+async function bytesOf(url: string): Promise<Blob> {
   await fresh();
   let res = await fetch(url, { headers: { authorization: `Bearer ${accessToken}` } });
   if (res.status === 401 && (await refresh())) {
@@ -323,6 +333,14 @@ export function save(blob: Blob, name: string): void {
   a.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/** Makes an older version current again (server-side copy; one new version per request id). */
+export const restoreVersion = (id: string, versionId: string, requestId: string) =>
+  call<FileItem>(
+    "POST",
+    `/v1/files/${encodeURIComponent(id)}/versions/${encodeURIComponent(versionId)}:restore`,
+    { requestId },
+  );
 
 export const listVersions = (id: string) =>
   call<{ versions?: FileVersion[]; nextPageToken?: string }>(

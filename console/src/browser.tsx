@@ -18,8 +18,6 @@ export interface Crumb {
   name: string;
 }
 
-const THUMB_MAX_BYTES = 4 * 1024 * 1024;
-
 export function Browser(props: {
   start: Crumb[];
   home: string;
@@ -361,7 +359,6 @@ export function Browser(props: {
       {selected && (
         <Details
           file={selected}
-          manager={props.manager}
           onClose={() => setSelected(null)}
           onMove={() => setDialog({ kind: "move", file: selected })}
           onCopy={() => setDialog({ kind: "copy", file: selected })}
@@ -402,21 +399,16 @@ export function Browser(props: {
   );
 }
 
-/**
- * A small picture of an image the processor made a thumbnail of (hasThumbnail). The REST
- * surface has no route for the thumbnail's bytes, so it is drawn from the content (images up
- * to 4 MiB; larger ones get an icon).
- */
+/** A small picture of an image the processor made a thumbnail of (hasThumbnail). */
 function Thumb(props: { file: api.FileItem }) {
   const f = props.file;
   const [url, setUrl] = useState("");
-  const ok =
-    f.hasThumbnail && f.state === "READY" && isImage(f.contentType) && Number(f.sizeBytes) <= THUMB_MAX_BYTES;
+  const ok = f.hasThumbnail && f.state === "READY";
   useEffect(() => {
     if (!ok) return;
     let u = "";
     let gone = false;
-    api.download(f.id).then(
+    api.thumbnail(f.id).then(
       (b) => {
         if (gone) return;
         u = URL.createObjectURL(b);

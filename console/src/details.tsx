@@ -1,12 +1,10 @@
 // The details pane of one file or folder: a preview (images drawn from their content once the
-// processor has made a thumbnail of them, text files' first 64 KiB), facts, the actions (move,
-// copy, share) and the versions, an older one restorable. Restoring uploads the old content
-// again to the same name, which adds it as the newest version (the API has no "restore
-// version" call); older versions stay as they were.
+// processor has made a thumbnail of them — larger ones from the thumbnail —, text files' first
+// 64 KiB), facts, the actions (move, copy, share) and the versions, an older one restorable:
+// RestoreFileVersion copies it server-side into a new newest version (older ones stay).
 import { useEffect, useState } from "preact/hooks";
 import * as api from "./api.ts";
 import { bytes, when } from "./format.ts";
-import { SESSION_THRESHOLD, type UploadManager } from "./upload-manager.ts";
 
 const PREVIEW_TEXT_BYTES = 64 * 1024;
 const PREVIEW_IMAGE_BYTES = 20 * 1024 * 1024;
@@ -17,7 +15,6 @@ export const isImage = (t = "") => t.startsWith("image/");
 
 export function Details(props: {
   file: api.FileItem;
-  manager: UploadManager;
   onClose: () => void;
   onMove: () => void;
   onCopy: () => void;
@@ -51,8 +48,9 @@ export function Details(props: {
         .download(f.id, { length: PREVIEW_TEXT_BYTES })
         .then((b) => b.text())
         .then((t) => !gone && setText(t), props.onError);
-    } else if (isImage(f.contentType) && f.hasThumbnail && Number(f.sizeBytes) <= PREVIEW_IMAGE_BYTES) {
-      api.download(f.id).then((b) => {
+    } else if (isImage(f.contentType) && f.hasThumbnail) {
+      const small = Number(f.sizeBytes) <= PREVIEW_IMAGE_BYTES;
+      (small ? api.download(f.id) : api.thumbnail(f.id)).then((b) => {
         if (gone) return;
         url = URL.createObjectURL(b);
         setImage(url);
@@ -67,19 +65,7 @@ export function Details(props: {
   const restore = async (v: api.FileVersion) => {
     setBusy(v.id);
     try {
-      const blob = await api.download(f.id, { versionId: v.id });
-      const file = new File([blob], f.name, { type: blob.type });
-      if (file.size < SESSION_THRESHOLD) {
-        await api.xhrSend(
-          "POST",
-          api.uploadRaw(f.parentId ?? "", f.name),
-          file,
-          () => {},
-          () => {},
-        );
-      } else {
-        props.manager.add([{ file }], f.parentId ?? "");
-      }
+      await api.restoreVersion(f.id, v.id, crypto.randomUUID());
       props.onChanged();
       loadVersions();
     } catch (e) {

@@ -206,6 +206,23 @@ describe("raw file routes", () => {
     expect([unknown.status, reasonOf(JSON.parse(unknown.bytes.toString()))]).toEqual([404, "LINK_NOT_FOUND"]);
   });
 
+  it("thumbnails: none until the processor made one; readers only", async () => {
+    const a = await signup();
+    const up = await raw("POST", "/v1/files:upload?name=pic.png", a.auth, PNG);
+    const file = JSON.parse(up.bytes.toString());
+    const none = await raw("GET", `/v1/files/${file.id}/thumbnail`, a.auth);
+    expect([none.status, reasonOf(JSON.parse(none.bytes.toString()))]).toEqual([404, "THUMBNAIL_NOT_FOUND"]);
+    expect(none.headers.get("content-disposition")).toBeNull();
+    const b = await signup();
+    const hidden = await raw("GET", `/v1/files/${file.id}/thumbnail`, b.auth);
+    expect([hidden.status, reasonOf(JSON.parse(hidden.bytes.toString()))]).toEqual([404, "FILE_NOT_FOUND"]);
+    const anonymous = await raw("GET", `/v1/files/${file.id}/thumbnail`, {});
+    expect(anonymous.status).toBe(401);
+    const folder = await call("POST", "/v1/folders", a.auth, { name: "pics" });
+    const ofFolder = await raw("GET", `/v1/files/${folder.body.id}/thumbnail`, a.auth);
+    expect([ofFolder.status, reasonOf(JSON.parse(ofFolder.bytes.toString()))]).toEqual([400, "NOT_A_FILE"]);
+  });
+
   it("exercises every raw-body binding of FileService", () => {
     expect(unexercised((b) => b.raw)).toEqual([]);
   });

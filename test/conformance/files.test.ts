@@ -187,6 +187,41 @@ describe("file routes", () => {
     expect(usage.status).toBe(200);
     expect(usage.body).toMatchObject({ usedBytes: "7", reservedBytes: "0", fileCount: "1" });
     expect(Number(usage.body.quotaBytes)).toBeGreaterThan(0);
+    // Restore the older version: its content becomes the newest version (history kept).
+    const older = versions.body.versions[1];
+    const restored = await call("POST", `/v1/files/${file.id}/versions/${older.id}:restore`, a.auth, {
+      requestId: "restore-1",
+    });
+    expect(restored.status).toBe(200);
+    expect(restored.body).toMatchObject({ id: file.id, sizeBytes: "3", sha256: older.sha256 });
+    const again = await call("POST", `/v1/files/${file.id}/versions/${older.id}:restore`, a.auth, {
+      requestId: "restore-1",
+    });
+    expect(again.body.currentVersionId).toBe(restored.body.currentVersionId);
+    const after = await call("GET", `/v1/files/${file.id}/versions`, a.auth);
+    expect(
+      after.body.versions.map((v: { sizeBytes: string; current: boolean }) => [v.sizeBytes, v.current]),
+    ).toEqual([
+      ["3", true],
+      ["4", false],
+      ["3", false],
+    ]);
+    const content = await raw("GET", `/v1/files/${file.id}/content`, a.auth);
+    expect(content.bytes.toString()).toBe("one");
+    const b = await signup();
+    for (const [who, path, status, reason] of [
+      [b.auth, `/v1/files/${file.id}/versions/${older.id}:restore`, 404, "FILE_NOT_FOUND"],
+      [{}, `/v1/files/${file.id}/versions/${older.id}:restore`, 401, "MISSING_TOKEN"],
+      [
+        a.auth,
+        `/v1/files/${file.id}/versions/00000000-0000-4000-8000-000000000000:restore`,
+        404,
+        "VERSION_NOT_FOUND",
+      ],
+    ] as const) {
+      const r = await call("POST", path, who, {});
+      expect([r.status, reasonOf(r.body)], path).toEqual([status, reason]);
+    }
     const url = await call("GET", `/v1/files/${file.id}:downloadUrl`, a.auth);
     expect([url.status, reasonOf(url.body)]).toEqual([400, "PRESIGN_UNSUPPORTED"]);
     expect((await call("GET", "/v1/usage")).status).toBe(401);

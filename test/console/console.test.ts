@@ -222,6 +222,9 @@ describe("web console in Chromium", () => {
     })
       .png()
       .toBuffer();
+    const thumbnailResponse = page.waitForResponse((r) => /\/v1\/files\/[^/]+\/thumbnail$/.test(r.url()), {
+      timeout: 60_000,
+    });
     const hello = `hello from the console ${A.email}\n`;
     await drop(page, [
       { name: "hello.txt", type: "text/plain", data: Buffer.from(hello) },
@@ -238,6 +241,10 @@ describe("web console in Chromium", () => {
     await thumb.waitFor();
     expect(await thumb.getAttribute("src")).toMatch(/^blob:/);
     expect(await thumb.evaluate((img) => (img as any).naturalWidth)).toBe(96);
+    // Drawn from the thumbnail route (the processor's WebP), not from the PNG content.
+    const thumbRes = await thumbnailResponse;
+    expect([thumbRes.status(), thumbRes.headers()["content-type"]]).toEqual([200, "image/webp"]);
+    expect(Number(thumbRes.headers()["content-length"])).toBeGreaterThan(0);
     expect(await row("hello.txt").locator("img.thumb").count()).toBe(0);
     await shot(page, "browser-1280");
 

@@ -67,6 +67,10 @@ const RPCS: Record<string, (fileId: string, h: H, c: Caller) => Promise<unknown>
   ReadFile: (id, h) =>
     collect(t.f.readFile(filev1.ReadFileRequest.fromPartial({ fileId: id }), metadataOf(h))),
   ListFileVersions: (id, h) => rpc(t.f, t.f.listFileVersions, { fileId: id, pageSize: 0, pageToken: "" }, h),
+  RestoreFileVersion: async (id, h) => {
+    const { rows } = await t.db.query("SELECT id FROM files.versions WHERE file_id = $1", [id]);
+    return rpc(t.f, t.f.restoreFileVersion, { fileId: id, versionId: rows[0].id, requestId: "" }, h);
+  },
   CopyFile: (id, h, c) =>
     rpc(t.f, t.f.copyFile, { fileId: id, parentId: homes[c] ?? "", name: "", requestId: "" }, h),
   CreateFolder: (_id, h) =>
@@ -116,6 +120,8 @@ const ALLOWED: Record<string, (res: Res, file: filev1.File, c: Caller, m: string
     expect(r.versions, m).toMatchObject([
       { fileId: f.id, id: f.currentVersionId, sizeBytes: "1", current: true },
     ]),
+  RestoreFileVersion: (r, f, _c, m) =>
+    expect(r.file, m).toMatchObject({ id: f.id, currentVersionId: f.currentVersionId }),
   CopyFile: (r, f, c, m) => {
     expect(r.file, m).toMatchObject({ name: f.name, parentId: homes[c], sizeBytes: "1", sha256: f.sha256 });
     expect(r.file.id, m).not.toBe(f.id);
@@ -166,6 +172,7 @@ const MATRIX: Record<string, Record<Caller, string | number>> = {
   GetFileContent: read,
   ReadFile: read,
   ListFileVersions: read,
+  RestoreFileVersion: write,
   CopyFile: read,
   CreateFolder: write,
   UploadFile: write,

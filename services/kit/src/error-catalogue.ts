@@ -64,7 +64,7 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   },
   CONFLICT_RETRY: {
     status: ["ABORTED"],
-    services: ["kit"],
+    services: ["file", "kit"],
     meaning: "a concurrent change got in the way; retry",
   },
   CONTENT_MISSING: {
@@ -569,6 +569,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["auth"],
     meaning: "login is unavailable right now; retry shortly",
   },
+  THUMBNAIL_NOT_FOUND: {
+    status: ["NOT_FOUND"],
+    services: ["file"],
+    meaning: "this version has no thumbnail (not an image, too large, or not processed yet)",
+  },
   TOKEN_EXPIRED: {
     status: ["UNAUTHENTICATED"],
     services: ["kit"],
@@ -634,6 +639,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["NOT_FOUND"],
     services: ["user"],
     meaning: "no such user",
+  },
+  VERSION_REQUIRED: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning: "version_id is required",
   },
   VERSION_NOT_FOUND: {
     status: ["NOT_FOUND"],

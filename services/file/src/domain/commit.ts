@@ -4,8 +4,10 @@
 // caller's right to write to the folder has been checked once more.
 import { randomUUID } from "node:crypto";
 import {
+  AppError,
   appendEvents,
   type CallContext,
+  Code,
   failedPrecondition,
   inTransaction,
   type OutboxEvent,
@@ -44,6 +46,12 @@ export interface Commit {
   uploadId?: string;
   /** A retried UploadFile with the same request_id commits once (AIP-155). */
   requestId?: string;
+  /**
+   * A new version of this file (RestoreFileVersion), whatever its name: write on the file
+   * itself is checked instead of write on the folder, and a file moved or trashed meanwhile
+   * commits nothing (CONFLICT_RETRY, FILE_NOT_FOUND).
+   */
+  fileId?: string;
 }
 
 export interface Committed {
@@ -62,9 +70,10 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // NOT_FOUND without read, PERMISSION_DENIED / WRITE_DENIED with read only). Write on the
   // folder covers a new version of a file in it (access is inherited). A folder gone or in the
   // trash is left to lockFolder below (FILE_NOT_FOUND, which does not end a session).
-  const folder = await getFile(deps.pool, c.parentId);
-  if (folder) await requireOn(deps, ctx, folder, "write");
-  const fp = fingerprintOf(c.parentId, c.name, c.sha256, String(c.sizeBytes));
+  const target = await getFile(deps.pool, c.fileId ?? c.parentId);
+  if (target) await requireOn(deps, ctx, target, "write");
+  else if (c.fileId) throw FILE_NOT_FOUND();
+  const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
   const { id, replayed } = await inTransaction(deps.pool, (tx) =>
     oncePerRequest(tx, ctx, c.requestId ?? "", fp, async () => (await commitIn(tx, deps, ctx, c)).id),
   );
@@ -73,11 +82,23 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   return { file, replayed };
 }
 
+/** The file a new version is for, locked: still live and still in the folder locked. */
+async function sameFile(tx: PoolClient, fileId: string, parentId: string): Promise<FileRow> {
+  const row = await getFile(tx, fileId, true);
+  if (!row || row.trash_time || row.missing_time) throw FILE_NOT_FOUND();
+  if (row.parent_id !== parentId) {
+    throw new AppError(Code.ABORTED, "CONFLICT_RETRY", "the file was moved meanwhile; retry");
+  }
+  return row;
+}
+
 async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Commit): Promise<FileRow> {
   const { access, settings } = deps;
   const state = settings.readyOnCommit ? STATE.READY : STATE.PROCESSING;
   await lockFolder(tx, c.parentId);
-  const existing = await liveChildByName(tx, c.parentId, c.name, true);
+  const existing = c.fileId
+    ? await sameFile(tx, c.fileId, c.parentId)
+    : await liveChildByName(tx, c.parentId, c.name, true);
   if (existing && existing.kind !== KIND.FILE) throw nameConflict();
   const versionId = randomUUID();
   const fileId = existing?.id ?? randomUUID();
@@ -134,7 +155,7 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
       versionId,
       ownerId: row.owner_id,
       parentId: c.parentId,
-      name: c.name,
+      name: row.name,
       sizeBytes: String(c.sizeBytes),
       sha256: c.sha256,
       objectKey: c.objectKey,
