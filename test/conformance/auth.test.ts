@@ -130,9 +130,23 @@ describe("auth routes", () => {
 
     const s2 = await signup();
     const again = await post("/v1/auth:login", { email: s2.email, password: PASSWORD });
+    // A third, from a named device: the session list tells it by its User-Agent.
+    const phone = "FilemeshPhone/2.1 (Android 15)";
+    const named = await rest(
+      t.base,
+      "POST",
+      "/v1/auth:login",
+      { email: s2.email, password: PASSWORD },
+      {
+        "user-agent": phone,
+      },
+    );
+    expect(named.status).toBe(200);
     const list = await rest(t.base, "GET", "/v1/auth/sessions", undefined, s2.auth);
     expect(list.status).toBe(200);
-    expect(list.body.sessions).toHaveLength(2);
+    expect(list.body.sessions).toHaveLength(3);
+    const device = list.body.sessions.find((x: { id: string }) => x.id === named.body.sessionId);
+    expect(device?.userAgent).toBe(phone);
     const del = await rest(t.base, "DELETE", `/v1/auth/sessions/${again.body.sessionId}`, undefined, s2.auth);
     expect(del.status).toBe(200);
     const gone = await rest(

@@ -82,7 +82,32 @@ func Outgoing(r *http.Request) metadata.MD {
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		md.Set("x-forwarded-for", host)
 	}
+	// gRPC reserves user-agent for the transport's own ("grpc-go/…"), so the client's goes as
+	// x-forwarded-user-agent (a client's own x-forwarded-* was dropped above): the auth
+	// service names sessions by it. Printable ASCII only, at most 256 bytes.
+	if ua := r.Header.Get("User-Agent"); ua != "" {
+		if len(ua) > maxUserAgent {
+			ua = ua[:maxUserAgent]
+		}
+		if printableASCII(ua) {
+			md.Set(ForwardedUserAgent, ua)
+		}
+	}
 	return md
+}
+
+// ForwardedUserAgent carries the client's User-Agent to the services.
+const ForwardedUserAgent = "x-forwarded-user-agent"
+
+const maxUserAgent = 256
+
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // reservedResponse are metadata keys that the proxy writes itself or must not copy.

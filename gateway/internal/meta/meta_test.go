@@ -100,3 +100,27 @@ func TestRequestID(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// The client's User-Agent reaches the services as x-forwarded-user-agent (gRPC keeps
+// user-agent for its own); a client's own x-forwarded-user-agent is dropped, control bytes too.
+func TestOutgoingForwardsUserAgent(t *testing.T) {
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Chrome/156")
+	r.Header.Set("X-Forwarded-User-Agent", "forged")
+	md := Outgoing(r)
+	if got := md.Get(ForwardedUserAgent); len(got) != 1 || got[0] != "Mozilla/5.0 (X11; Linux x86_64) Chrome/156" {
+		t.Errorf("x-forwarded-user-agent = %q", got)
+	}
+	if len(md.Get("user-agent")) != 0 {
+		t.Error("user-agent must not be forwarded as itself")
+	}
+	r.Header.Set("User-Agent", "bad\x01agent")
+	if got := Outgoing(r).Get(ForwardedUserAgent); len(got) != 0 {
+		t.Errorf("a control byte must drop it, got %q", got)
+	}
+	r.Header.Set("User-Agent", strings.Repeat("a", 1000))
+	if got := Outgoing(r).Get(ForwardedUserAgent); len(got) != 1 || len(got[0]) != maxUserAgent {
+		t.Errorf("long user agent not cut to %d", maxUserAgent)
+	}
+}
+

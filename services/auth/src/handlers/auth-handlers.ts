@@ -106,7 +106,12 @@ export function createAuthHandlers(deps: AuthDeps) {
       await deps.throttle.succeed(attempt);
       const session = await createSession(deps.redis, deps.sessions, {
         userId: account.id,
-        userAgent: metadataString(ctx.metadata, "user-agent") ?? "",
+        // Through the local gateway the client's User-Agent comes as x-forwarded-user-agent (gRPC
+        // keeps user-agent for its transport); through Envoy and from native clients as itself.
+        userAgent:
+          metadataString(ctx.metadata, "x-forwarded-user-agent") ??
+          metadataString(ctx.metadata, "user-agent") ??
+          "",
         clientAddress: from,
       });
       return tokenResponse(deps, { userId: account.id, admin: account.admin }, session);
