@@ -10,8 +10,7 @@
 //   - services use the kit's one way of doing a thing (the kit surface, issue 13): peers through
 //     `createPeer` (not `unary(client, client.fn, …)`), `inTransaction` (not `inTx`),
 //     `runtime.beforeStop` (not patching `runtime.shutdown`), `callerUserId`/`callerSession`
-//     (not their own "user id or UNAUTHENTICATED"); no SQL in handlers/ (it lives in store/;
-//     the file handlers listed in SQL_IN_HANDLERS_KNOWN still hold some).
+//     (not their own "user id or UNAUTHENTICATED"); no SQL in handlers/ or domain/ (it lives in store/).
 // The top-level test/ (harness, conformance, deploy) is the one place that starts whole services
 // and may import any of them. KNOWN lists today's exceptions, each with its reason; it may only
 // shrink: an entry that no longer matches an import fails too, so it is removed when fixed.
@@ -160,24 +159,12 @@ const SURFACE: [RegExp, string][] = [
 
 /** SQL in handlers/ (it belongs in store/); the file service's handlers that still hold some. */
 const SQL = /\b(SELECT|INSERT INTO|DELETE FROM)\b|UPDATE [a-z_.]+ SET/;
-const SQL_IN_HANDLERS_KNOWN = new Set(
-  [
-    "copy-handlers",
-    "link-handlers",
-    "permanent-delete",
-    "state-handlers",
-    "trash-handlers",
-    "tree-handlers",
-    "update-handlers",
-  ].map((n) => `services/file/src/handlers/${n}.ts`),
-);
 
 function surfaceOffences(path: string, text: string): string[] {
   const p = place(path);
   if (!p || p.service === "kit" || p.part !== "src") return [];
   const out = SURFACE.filter(([re]) => re.test(text)).map(([, use]) => `${path}: ${use}`);
-  if (p.room === "handlers" && SQL.test(text) && !SQL_IN_HANDLERS_KNOWN.has(path))
-    out.push(`${path}: SQL belongs in store/`);
+  if (["handlers", "domain"].includes(p.room) && SQL.test(text)) out.push(`${path}: SQL belongs in store/`);
   return out;
 }
 
@@ -199,6 +186,9 @@ describe("kit surface", () => {
     expect(surfaceOffences("services/user/src/handlers/x.ts", 'tx.query("SELECT 1")')).toEqual([
       "services/user/src/handlers/x.ts: SQL belongs in store/",
     ]);
+    expect(
+      surfaceOffences("services/file/src/domain/x.ts", 'q.query("UPDATE files.files SET a = 1")'),
+    ).toEqual(["services/file/src/domain/x.ts: SQL belongs in store/"]);
     expect(
       surfaceOffences("services/kit/src/principal.ts", 'throw unauthenticated("MISSING_TOKEN")'),
     ).toEqual([]);

@@ -12,7 +12,17 @@ import {
   notFound,
 } from "@filemesh/kit";
 import { maxRevision, newFileTuples, type Permission } from "../peers/access.js";
-import { type FileRow, getFile, homeFolderOf, insertFile, KIND, STATE } from "../store/files.js";
+import {
+  type FileRow,
+  getFile,
+  homeFolderOf,
+  insertFile,
+  KIND,
+  lockHomeOf,
+  STATE,
+  setAclRevision,
+} from "../store/files.js";
+import { ensureRow } from "../store/usage.js";
 import type { FileDeps } from "./deps.js";
 
 export const FILE_NOT_FOUND = () => notFound("FILE_NOT_FOUND", "no such file");
@@ -73,7 +83,7 @@ export async function ensureHome(deps: FileDeps, ctx: CallContext, userId: strin
   const existing = await homeFolderOf(deps.pool, userId);
   if (existing) return existing;
   return inTransaction(deps.pool, async (tx) => {
-    await tx.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`files.home.${userId}`]);
+    await lockHomeOf(tx, userId);
     const again = await homeFolderOf(tx, userId);
     if (again) return again;
     const id = randomUUID();
@@ -87,8 +97,8 @@ export async function ensureHome(deps: FileDeps, ctx: CallContext, userId: strin
       state: STATE.READY,
     });
     const revision = await deps.access.write(newFileTuples(id, null, userId), ctx);
-    await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [id, revision]);
-    await tx.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
+    await setAclRevision(tx, [id], revision);
+    await ensureRow(tx, userId);
     return { ...row, acl_revision: revision };
   });
 }

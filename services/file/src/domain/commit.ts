@@ -21,6 +21,7 @@ import {
   KIND,
   liveChildByName,
   STATE,
+  setAclRevision,
   updateFile,
 } from "../store/files.js";
 import { fingerprintOf, oncePerRequest } from "../store/requests.js";
@@ -166,7 +167,7 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
   await appendEvents(tx, "files", events);
   if (!existing) {
     row.acl_revision = await access.write(newFileTuples(fileId, c.parentId, c.userId), ctx);
-    await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [fileId, row.acl_revision]);
+    await setAclRevision(tx, [fileId], row.acl_revision);
   }
   return row;
 }

@@ -17,7 +17,7 @@ import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
 import { newFileTuples, type RelationUpdate } from "../peers/access.js";
-import { getFile, insertFile, KIND, subtree } from "../store/files.js";
+import { getFile, insertFile, KIND, setAclRevision, subtree } from "../store/files.js";
 import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion, versionsOf } from "../store/versions.js";
@@ -129,10 +129,7 @@ export function createCopyHandlers(deps: FileDeps) {
             }
             await appendEvents(tx, "files", events);
             const revision = await access.write(tuples, ctx);
-            await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = ANY($1::uuid[])", [
-              [...ids.values()],
-              revision,
-            ]);
+            await setAclRevision(tx, [...ids.values()], revision);
             return ids.get(src.id)!;
           }),
         );

@@ -26,6 +26,7 @@ import { getFile } from "../store/files.js";
 import {
   countDownload,
   deleteLink,
+  getLink,
   hashPassword,
   insertLink,
   type LinkRow,
@@ -122,10 +123,10 @@ export function createLinkHandlers(deps: FileDeps) {
           return row.id;
         }),
       );
-      const { rows } = await pool.query<LinkRow>("SELECT * FROM files.links WHERE id = $1", [id]);
-      if (!rows[0]) throw LINK_NOT_FOUND();
+      const made = await getLink(pool, id);
+      if (!made) throw LINK_NOT_FOUND();
       // A retried create cannot show the token again (only its hash is stored).
-      return { link: toLink(rows[0], replayed ? "" : token) };
+      return { link: toLink(made, replayed ? "" : token) };
     },
 
     async listShareLinks(
@@ -175,7 +176,7 @@ export function createLinkHandlers(deps: FileDeps) {
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       // Every call that is served counts one download, whatever its offset and length (a
       // range that would not count could fetch the whole file piece by piece). The count is
-      // one conditional UPDATE, so parallel calls and other replicas cannot overshoot it.
+      // one conditional update, so parallel calls and other replicas cannot overshoot it.
       if (!(await countDownload(pool, link.id))) {
         throw new AppError(
           Code.RESOURCE_EXHAUSTED,

@@ -9,7 +9,8 @@ import { thumbnailKey } from "@filemesh/kit/blob";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { linkTuple, ownerTuple, parentTuple, type RelationUpdate } from "../peers/access.js";
-import { type FileRow, getFile, KIND, subtree } from "../store/files.js";
+import { deleteRows, type FileRow, getFile, KIND, subtree } from "../store/files.js";
+import { linksOfFiles } from "../store/links.js";
 import { adjust } from "../store/usage.js";
 import { versionsOf } from "../store/versions.js";
 
@@ -29,11 +30,8 @@ export async function deleteForGood(
     const items = await subtree(tx, cur.id, { all: true });
     const ids = items.map((i) => i.id);
     const versions = await versionsOf(tx, ids);
-    const { rows: links } = await tx.query<{ id: string; file_id: string; role: string }>(
-      "SELECT id, file_id, role FROM files.links WHERE file_id = ANY($1::uuid[])",
-      [ids],
-    );
-    await tx.query("DELETE FROM files.files WHERE id = ANY($1::uuid[])", [ids]);
+    const links = await linksOfFiles(tx, ids);
+    await deleteRows(tx, ids);
     const freed = new Map<string, bigint>();
     for (const v of versions) freed.set(v.owner_id, (freed.get(v.owner_id) ?? 0n) + BigInt(v.size_bytes));
     const files = new Map<string, number>();

@@ -17,7 +17,7 @@ import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { createSlots } from "../domain/slots.js";
 import { getFile, STATE, updateFile } from "../store/files.js";
-import { getVersion } from "../store/versions.js";
+import { getVersion, setVersionState } from "../store/versions.js";
 import { toFile } from "./views.js";
 
 const FINAL = new Set<number>([STATE.READY, STATE.REJECTED]);
@@ -60,10 +60,7 @@ export function createStateHandlers(deps: FileDeps, o: { pollMs?: number } = {})
           : undefined;
         if (!v) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
         if (v.state === req.state) return file; // a redelivered event: applied already
-        await tx.query(
-          "UPDATE files.versions SET state = $2, content_type = coalesce(nullif($3, ''), content_type) WHERE id = $1",
-          [v.id, req.state, req.contentType],
-        );
+        await setVersionState(tx, v.id, req.state, req.contentType);
         const state = req.state === STATE.READY ? "READY" : "REJECTED";
         await appendEvents(tx, "files", [
           fileEvents.stateChanged(ctx, file.id, v.id, state, req.stateReason),

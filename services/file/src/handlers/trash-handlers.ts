@@ -7,7 +7,7 @@ import { authorize, callerId, FILE_NOT_FOUND } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { uniqueName } from "../domain/tree.js";
-import { type FileRow, getFile, subtree } from "../store/files.js";
+import { getFile, subtree, trashRoots, trashRows, untrashRoot } from "../store/files.js";
 import { deleteForGood } from "./permanent-delete.js";
 import { etagMismatch, homeImmutable } from "./update-handlers.js";
 import { toFile } from "./views.js";
@@ -32,11 +32,7 @@ export function createTrashHandlers(deps: FileDeps) {
         if (req.etag && req.etag !== cur.etag) throw etagMismatch();
         if (cur.trash_time) return cur;
         const ids = (await subtree(tx, cur.id)).map((i) => i.id);
-        await tx.query(
-          `UPDATE files.files SET trash_time = date_trunc('milliseconds', clock_timestamp()), trash_root_id = $2,
-             trashed_by = $3 WHERE id = ANY($1::uuid[])`,
-          [ids, cur.id, userId],
-        );
+        await trashRows(tx, ids, cur.id, userId);
         await appendEvents(tx, "files", [fileEvents.trashed(ctx, cur.id)]);
         return (await getFile(tx, cur.id))!;
       });
@@ -54,12 +50,7 @@ export function createTrashHandlers(deps: FileDeps) {
         if (!parent || parent.trash_time) {
           throw failedPrecondition("PARENT_IN_TRASH", "the folder it was in is in the trash or gone");
         }
-        await uniqueName(() =>
-          tx.query(
-            "UPDATE files.files SET trash_time = NULL, trash_root_id = NULL, trashed_by = NULL WHERE trash_root_id = $1",
-            [row.id],
-          ),
-        );
+        await uniqueName(() => untrashRoot(tx, row.id));
         await appendEvents(tx, "files", [fileEvents.restored(ctx, row.id)]);
         return (await getFile(tx, row.id))!;
       });
@@ -71,13 +62,7 @@ export function createTrashHandlers(deps: FileDeps) {
       const size = pageSize(req.pageSize);
       const binding = { list: "ListTrash", caller: userId };
       const after = pageTokens.read(req.pageToken, binding);
-      const cond = after.length === 2 ? "AND (trash_time, id) < ($3::timestamptz, $4::uuid)" : "";
-      const { rows } = await pool.query<FileRow>(
-        `SELECT * FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1)
-           AND missing_time IS NULL ${cond}
-         ORDER BY trash_time DESC, id DESC LIMIT $2`,
-        after.length === 2 ? [userId, size + 1, ...after] : [userId, size + 1],
-      );
+      const rows = await trashRoots(pool, userId, after, size + 1);
       const more = rows.length > size;
       const page = more ? rows.slice(0, size) : rows;
       const last = page[page.length - 1];

@@ -7,7 +7,16 @@ import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
 import { newFileTuples } from "../peers/access.js";
-import { cursorOf, getFile, insertFile, KIND, type ListOrder, listChildren, STATE } from "../store/files.js";
+import {
+  cursorOf,
+  getFile,
+  insertFile,
+  KIND,
+  type ListOrder,
+  listChildren,
+  STATE,
+  setAclRevision,
+} from "../store/files.js";
 import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { toFile } from "./views.js";
 
@@ -37,7 +46,7 @@ export function createTreeHandlers(deps: FileDeps) {
             }),
           );
           const revision = await access.write(newFileTuples(id, parent.id, userId), ctx);
-          await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [id, revision]);
+          await setAclRevision(tx, [id], revision);
           return id;
         }),
       );

@@ -15,7 +15,7 @@ import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
 import { parentTuple } from "../peers/access.js";
-import { ancestry, type FileRow, getFile, KIND, updateFile } from "../store/files.js";
+import { ancestry, type FileRow, getFile, KIND, setAclRevision, updateFile } from "../store/files.js";
 import { toFile } from "./views.js";
 
 const MASKABLE: Record<string, "name" | "parent_id"> = {
@@ -121,10 +121,7 @@ export function createUpdateHandlers(deps: FileDeps) {
         // The tuple last: nothing after it but the events and COMMIT can fail.
         if (set.parent_id) {
           updated.acl_revision = await access.write([parentTuple(cur.id, newParent!, "touch")], ctx);
-          await tx.query("UPDATE files.files SET acl_revision = $2 WHERE id = $1", [
-            cur.id,
-            updated.acl_revision,
-          ]);
+          await setAclRevision(tx, [cur.id], updated.acl_revision);
         }
         await appendEvents(tx, "files", events);
         return updated;

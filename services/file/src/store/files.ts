@@ -186,3 +186,55 @@ export async function subtree(
   );
   return rows;
 }
+
+/** The permission revision that made these rows' tuples (read-your-writes for later checks). */
+export async function setAclRevision(q: Queryable, ids: string[], revision: string): Promise<void> {
+  await q.query("UPDATE files.files SET acl_revision = $2 WHERE id = ANY($1::uuid[])", [ids, revision]);
+}
+
+/** Puts these rows in the trash together, under `rootId` (the one the caller trashed). */
+export async function trashRows(q: Queryable, ids: string[], rootId: string, by: string): Promise<void> {
+  await q.query(
+    `UPDATE files.files SET trash_time = date_trunc('milliseconds', clock_timestamp()), trash_root_id = $2,
+       trashed_by = $3 WHERE id = ANY($1::uuid[])`,
+    [ids, rootId, by],
+  );
+}
+
+/** Takes everything trashed with `rootId` out of the trash (a name clash fails with 23505). */
+export async function untrashRoot(q: Queryable, rootId: string): Promise<void> {
+  await q.query(
+    "UPDATE files.files SET trash_time = NULL, trash_root_id = NULL, trashed_by = NULL WHERE trash_root_id = $1",
+    [rootId],
+  );
+}
+
+/**
+ * The trash of a user: what they own or trashed, roots only (not what went with a folder),
+ * newest first; the cursor is [trash_time ISO, id].
+ */
+export async function trashRoots(
+  q: Queryable,
+  userId: string,
+  after: string[],
+  limit: number,
+): Promise<FileRow[]> {
+  const cond = after.length === 2 ? "AND (trash_time, id) < ($3::timestamptz, $4::uuid)" : "";
+  const { rows } = await q.query<FileRow>(
+    `SELECT * FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1)
+       AND missing_time IS NULL ${cond}
+     ORDER BY trash_time DESC, id DESC LIMIT $2`,
+    after.length === 2 ? [userId, limit, ...after] : [userId, limit],
+  );
+  return rows;
+}
+
+/** Deletes these rows for good (versions and links go with them by foreign key). */
+export async function deleteRows(q: Queryable, ids: string[]): Promise<void> {
+  await q.query("DELETE FROM files.files WHERE id = ANY($1::uuid[])", [ids]);
+}
+
+/** Serialises the creation of one user's home folder (held to the end of the transaction). */
+export async function lockHomeOf(q: Queryable, userId: string): Promise<void> {
+  await q.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`files.home.${userId}`]);
+}

@@ -177,3 +177,20 @@ export async function passGuess(q: Queryable, linkId: string, client: string): P
     [linkId, client],
   );
 }
+
+export async function getLink(q: Queryable, id: string): Promise<LinkRow | undefined> {
+  const { rows } = await q.query<LinkRow>("SELECT * FROM files.links WHERE id = $1", [id]);
+  return rows[0];
+}
+
+/** The links of these files (what a permanent delete takes with it). */
+export async function linksOfFiles(
+  q: Queryable,
+  fileIds: string[],
+): Promise<{ id: string; file_id: string; role: string }[]> {
+  const { rows } = await q.query<{ id: string; file_id: string; role: string }>(
+    "SELECT id, file_id, role FROM files.links WHERE file_id = ANY($1::uuid[])",
+    [fileIds],
+  );
+  return rows;
+}

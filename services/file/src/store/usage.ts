@@ -20,7 +20,8 @@ export const quotaExceeded = (userId: string, wanted: bigint) =>
     ],
   });
 
-async function ensureRow(q: Queryable, userId: string): Promise<void> {
+/** The usage row of a user (created empty on first use). */
+export async function ensureRow(q: Queryable, userId: string): Promise<void> {
   await q.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
 }
 

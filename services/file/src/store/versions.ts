@@ -60,3 +60,16 @@ export async function versionsOf(q: Queryable, fileIds: string[]): Promise<Versi
   ]);
   return rows;
 }
+
+/** The processor's decision on a version (and the content type it found, when it found one). */
+export async function setVersionState(
+  q: Queryable,
+  id: string,
+  state: number,
+  contentType: string,
+): Promise<void> {
+  await q.query(
+    "UPDATE files.versions SET state = $2, content_type = coalesce(nullif($3, ''), content_type) WHERE id = $1",
+    [id, state, contentType],
+  );
+}
