@@ -6,11 +6,14 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { ERROR_CATALOGUE } from "../../services/kit/src/error-catalogue.js";
+import { type CatalogueEntry, ERROR_CATALOGUE as TABLE } from "../../services/kit/src/error-catalogue.js";
+
+const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry | undefined>> = TABLE;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const HELPERS: Record<string, string> = {
   invalidArgument: "INVALID_ARGUMENT",
+  bad: "INVALID_ARGUMENT", // user's and processor's field validation: invalidArgument with a field
   notFound: "NOT_FOUND",
   alreadyExists: "ALREADY_EXISTS",
   permissionDenied: "PERMISSION_DENIED",
@@ -43,6 +46,34 @@ const walk = (d: string): string[] =>
     return p.endsWith(".ts") && !p.endsWith(".test.ts") ? [p] : [];
   });
 
+const walkTests = (d: string): string[] =>
+  readdirSync(d).flatMap((n) => {
+    if (["node_modules", "dist", ".tmp", "gen"].includes(n)) return [];
+    const p = join(d, n);
+    if (statSync(p).isDirectory()) return walkTests(p);
+    return p.endsWith(".test.ts") ? [p] : [];
+  });
+
+/**
+ * Every catalogued reason named as a string literal in the services' and the kit's src (a
+ * reason chosen by a ternary or from a table is thrown, but not with a status the scan sees).
+ */
+function mentioned(): Set<string> {
+  const out = new Set<string>();
+  const services = join(root, "services");
+  for (const svc of readdirSync(services)) {
+    let files: string[];
+    try {
+      files = walk(join(services, svc, "src")).filter((f) => !f.endsWith("error-catalogue.ts"));
+    } catch {
+      continue;
+    }
+    for (const f of files)
+      for (const m of readFileSync(f, "utf8").matchAll(/"([A-Z][A-Z0-9_]+)"/g)) out.add(m[1]!);
+  }
+  return out;
+}
+
 /** reason → statuses it is thrown with, from every service's and the kit's src. */
 function thrown(): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
@@ -67,7 +98,7 @@ function thrown(): Map<string, Set<string>> {
 }
 
 function catalogueMarkdown(): string {
-  const rows = Object.entries(ERROR_CATALOGUE).map(
+  const rows = Object.entries(TABLE).map(
     ([reason, e]) =>
       `| \`${reason}\` | ${e.status.join(", ")} | ${e.http ?? e.status.map((s) => HTTP[s] ?? 500).join(", ")} | ${e.services.join(", ")} | ${e.meaning.replace(/\|/g, "\\|")} |`,
   );
@@ -101,8 +132,35 @@ describe("the error catalogue", () => {
     expect(wrong).toEqual([]);
   });
 
+  it("gives each reason one status (a reason means one thing to a client)", () => {
+    const twice = Object.entries(TABLE).filter(([, e]) => e.status.length !== 1);
+    expect(twice.map(([r, e]) => `${r}: ${e.status.join("/")}`)).toEqual([]);
+  });
+
   it("lists nothing the code does not throw", () => {
-    expect(Object.keys(ERROR_CATALOGUE).filter((r) => !code.has(r))).toEqual([]);
+    const named = mentioned();
+    expect(Object.keys(ERROR_CATALOGUE).filter((r) => !code.has(r) && !named.has(r))).toEqual([]);
+  });
+
+  it("is what the tests expect: every reason a test asserts is catalogued", () => {
+    // Not service reasons: the gateway's own (it refuses a request before any call), the CLI's
+    // and a test helper's "call passed" marker; any other would be a test asserting a reason no
+    // service can answer with.
+    const NOT_SERVICES = new Set(["INVALID_REQUEST", "PATH_NOT_FOUND", "PASSED"]);
+    const tests = [...walkTests(join(root, "services")), ...walkTests(join(root, "test"))];
+    const unknown = new Set<string>();
+    for (const f of tests) {
+      const t = readFileSync(f, "utf8");
+      for (const re of [
+        /reason:\s*"([A-Z][A-Z0-9_]+)"/g, // toMatchObject({ code, reason: "…" })
+        /\[\s*[45]\d\d,\s*"([A-Z][A-Z0-9_]+)"\s*\]/g, // [status, reasonOf(body)] pairs
+        /reasonOf\([^)]*\)\)?\.toBe\("([A-Z][A-Z0-9_]+)"\)/g,
+      ]) {
+        for (const m of t.matchAll(re))
+          if (!ERROR_CATALOGUE[m[1]!] && !NOT_SERVICES.has(m[1]!)) unknown.add(m[1]!);
+      }
+    }
+    expect([...unknown].sort()).toEqual([]);
   });
 
   it("is what docs/errors.md shows", () => {

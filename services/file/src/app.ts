@@ -10,6 +10,7 @@ import {
   outboxTableSql,
   type Runtime,
   startBackgroundRelay,
+  startRequestPruning,
   useCallerChecks,
 } from "@filemesh/kit";
 import { type BlobStore, createBlobStore } from "@filemesh/kit/blob";
@@ -100,6 +101,10 @@ export async function startFileService(
     registry,
   });
   runtime.onShutdown(() => relay.stop());
+  const stopPruning = startRequestPruning(db.pool, "files", config.requestRetentionMs, (err) =>
+    log.warn({ err: err.message }, "pruning request ids failed"),
+  );
+  runtime.onShutdown(stopPruning);
   // The data plane's HTTP listener: routes by path prefix (http/server.ts); tus at /v1/tus/.
   const router = createHttpRouter();
   router.mount(

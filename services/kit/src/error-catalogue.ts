@@ -16,7 +16,7 @@ export interface CatalogueEntry {
   meaning: string;
 }
 
-export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
+const ENTRIES = {
   ACCESS_DENIED: {
     status: ["PERMISSION_DENIED"],
     services: ["permission"],
@@ -57,6 +57,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["file"],
     meaning: "the content does not match the declared SHA-256",
   },
+  CONCATENATION_UNSUPPORTED: {
+    status: ["INVALID_ARGUMENT"],
+    http: 400,
+    services: ["file"],
+    meaning: "tus: the concatenation extension is not offered",
+  },
   CONCURRENT_WRITE: {
     status: ["FAILED_PRECONDITION"],
     services: ["file"],
@@ -92,6 +98,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["kit"],
     meaning: "the database is unavailable; retry shortly",
   },
+  DELETE_DENIED: {
+    status: ["PERMISSION_DENIED"],
+    services: ["file"],
+    meaning: "you may not delete this file",
+  },
   DOWNLOAD_LIMIT_REACHED: {
     status: ["RESOURCE_EXHAUSTED"],
     services: ["file"],
@@ -118,10 +129,25 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["file"],
     meaning: "the file has changed since you read it (etag mismatch)",
   },
+  FIELD_NOT_UPDATABLE: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "update_mask names a field that cannot be changed",
+  },
   FILE_NOT_FOUND: {
     status: ["NOT_FOUND"],
     services: ["file"],
     meaning: "no such file",
+  },
+  FILE_NOT_READY: {
+    status: ["FAILED_PRECONDITION"],
+    services: ["file"],
+    meaning: "the file is still being processed",
+  },
+  FILE_REJECTED: {
+    status: ["FAILED_PRECONDITION"],
+    services: ["file"],
+    meaning: "the file was rejected",
   },
   FILE_SERVICE_UNAVAILABLE: {
     status: ["UNAVAILABLE"],
@@ -143,6 +169,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["user"],
     meaning: "no such group",
   },
+  GROUP_TOO_DEEP: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["permission"],
+    meaning: "… would be more than … levels deep",
+  },
   HOME_FOLDER: {
     status: ["FAILED_PRECONDITION"],
     services: ["file"],
@@ -158,10 +189,35 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["kit"],
     meaning: "internal error",
   },
+  INVALID_AVATAR_URL: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "user.avatar_url must be an https URL",
+  },
+  INVALID_BIO: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "user.bio is too long or holds control characters",
+  },
+  INVALID_CHECKSUM: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning: "tus: Upload-Checksum does not carry a base64 SHA-256 digest",
+  },
+  INVALID_CONTENT_LENGTH: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning: "tus: Content-Length must be a non-negative integer",
+  },
   INVALID_CREDENTIALS: {
     status: ["UNAUTHENTICATED"],
     services: ["auth"],
     meaning: "invalid email or password",
+  },
+  INVALID_DESCRIPTION: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "group.description is too long or holds control characters",
   },
   INVALID_DISPLAY_NAME: {
     status: ["INVALID_ARGUMENT"],
@@ -178,10 +234,25 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["processor"],
     meaning: "event ids are UUIDs",
   },
+  INVALID_FILTER: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["processor"],
+    meaning: "the audit filter is malformed (subject, kind or id)",
+  },
   INVALID_GRANT: {
     status: ["INVALID_ARGUMENT"],
     services: ["permission"],
     meaning: "invalid grant",
+  },
+  INVALID_GROUP_NAME: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "group.name is missing, too long or holds control characters",
+  },
+  INVALID_ID: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "an id must be a UUID",
   },
   INVALID_LINK: {
     status: ["INVALID_ARGUMENT"],
@@ -192,6 +263,17 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["INVALID_ARGUMENT"],
     services: ["file"],
     meaning: "max_items must not be negative",
+  },
+  INVALID_MEMBER: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: 'a member must be "user:<id>" or "group:<id>" with a UUID id',
+  },
+  INVALID_METADATA: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning:
+      "tus: Upload-Metadata is malformed, too long, repeats a key or holds a value that is not base64 UTF-8",
   },
   INVALID_NAME: {
     status: ["INVALID_ARGUMENT"],
@@ -235,8 +317,8 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   },
   INVALID_REQUEST_ID: {
     status: ["INVALID_ARGUMENT"],
-    services: ["file", "permission"],
-    meaning: "request_id is too long",
+    services: ["file", "kit", "permission", "user"],
+    meaning: "request_id must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ : -",
   },
   INVALID_RESOURCE: {
     status: ["INVALID_ARGUMENT"],
@@ -247,6 +329,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["INVALID_ARGUMENT"],
     services: ["permission"],
     meaning: "… must be a revision",
+  },
+  INVALID_ROLE: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["user"],
+    meaning: "role must be member or admin",
   },
   INVALID_SHA256: {
     status: ["INVALID_ARGUMENT"],
@@ -268,20 +355,40 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["permission"],
     meaning: "the subject is not a valid user, group or link reference",
   },
+  INVALID_TIME: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["processor"],
+    meaning: "start_time / end_time is not a valid time",
+  },
+  INVALID_TIME_RANGE: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["processor"],
+    meaning: "end_time is before start_time",
+  },
   INVALID_TOKEN: {
     status: ["UNAUTHENTICATED"],
     services: ["kit"],
     meaning: "invalid access token: expected a Bearer token",
+  },
+  INVALID_UPDATES: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["permission"],
+    meaning: "between 1 and … updates per call",
   },
   INVALID_UPDATE_MASK: {
     status: ["INVALID_ARGUMENT"],
     services: ["file"],
     meaning: "… cannot be updated",
   },
-  INVALID_UPDATES: {
+  INVALID_UPLOAD_LENGTH: {
     status: ["INVALID_ARGUMENT"],
-    services: ["permission"],
-    meaning: "between 1 and … updates per call",
+    services: ["file"],
+    meaning: "tus: Upload-Length must be a non-negative integer",
+  },
+  INVALID_UPLOAD_OFFSET: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning: "tus: Upload-Offset must be a non-negative integer",
   },
   INVALID_USER_ID: {
     status: ["INVALID_ARGUMENT"],
@@ -307,6 +414,18 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["FAILED_PRECONDITION"],
     services: ["permission"],
     meaning: "a file keeps at least one owner",
+  },
+  LENGTH_ALREADY_SET: {
+    status: ["INVALID_ARGUMENT"],
+    http: 400,
+    services: ["file"],
+    meaning: "tus: Upload-Length was already declared",
+  },
+  LENGTH_REQUIRED: {
+    status: ["FAILED_PRECONDITION"],
+    http: 411,
+    services: ["file"],
+    meaning: "tus: a PATCH of an upload without Upload-Length needs Content-Length",
   },
   LINK_EXPIRED: {
     status: ["NOT_FOUND"],
@@ -343,6 +462,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["user"],
     meaning: "no such member",
   },
+  METHOD_NOT_ALLOWED: {
+    status: ["UNIMPLEMENTED"],
+    http: 405,
+    services: ["file"],
+    meaning: "data plane and tus: the route does not take this method",
+  },
   MISSING_TOKEN: {
     status: ["UNAUTHENTICATED"],
     services: ["kit", "permission"],
@@ -369,7 +494,7 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     meaning: "folders have no content",
   },
   NOT_A_FOLDER: {
-    status: ["FAILED_PRECONDITION", "INVALID_ARGUMENT"],
+    status: ["FAILED_PRECONDITION"],
     services: ["file"],
     meaning: "the parent is not a folder",
   },
@@ -393,6 +518,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["kit"],
     meaning: "… is not implemented yet",
   },
+  OFFSET_MISMATCH: {
+    status: ["FAILED_PRECONDITION"],
+    http: 409,
+    services: ["file"],
+    meaning: "tus: Upload-Offset is not the upload's current offset",
+  },
   OFFSET_OUT_OF_RANGE: {
     status: ["OUT_OF_RANGE"],
     services: ["file"],
@@ -403,15 +534,20 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["permission"],
     meaning: "… may only write relations of its own objects",
   },
+  OWNER_REQUIRED: {
+    status: ["PERMISSION_DENIED"],
+    services: ["permission"],
+    meaning: "only owners can grant or change the owner role",
+  },
   OWN_ROLE: {
     status: ["PERMISSION_DENIED"],
     services: ["permission"],
     meaning: "you cannot change your own role",
   },
-  OWNER_REQUIRED: {
-    status: ["PERMISSION_DENIED"],
+  PARENT_CYCLE: {
+    status: ["INVALID_ARGUMENT"],
     services: ["permission"],
-    meaning: "only owners can grant or change the owner role",
+    meaning: "… would end up inside itself",
   },
   PARENT_IN_TRASH: {
     status: ["FAILED_PRECONDITION"],
@@ -422,6 +558,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["INVALID_ARGUMENT"],
     services: ["file"],
     meaning: "parent_id is required to move",
+  },
+  PARENT_TOO_DEEP: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["permission"],
+    meaning: "… would be more than … levels deep",
   },
   PART_SIZE_MISMATCH: {
     status: ["INVALID_ARGUMENT"],
@@ -474,6 +615,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["file"],
     meaning: "not enough storage quota left",
   },
+  RANGE_NOT_SATISFIABLE: {
+    status: ["OUT_OF_RANGE"],
+    http: 416,
+    services: ["file"],
+    meaning: "data plane: the Range is past the end of the content",
+  },
   RATE_LIMITED: {
     status: ["RESOURCE_EXHAUSTED"],
     services: ["kit"],
@@ -491,12 +638,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   },
   REQUEST_ID_REUSED: {
     status: ["INVALID_ARGUMENT"],
-    services: ["file", "permission", "user"],
+    services: ["file", "kit", "permission", "user"],
     meaning: "request_id was already used with different parameters",
   },
   REQUEST_IN_PROGRESS: {
     status: ["FAILED_PRECONDITION"],
-    services: ["user"],
+    services: ["file", "kit", "user"],
     meaning: "this request is still in progress",
   },
   REVISION_FROM_THE_FUTURE: {
@@ -528,6 +675,11 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["UNAVAILABLE"],
     services: ["kit"],
     meaning: "cannot check the session right now",
+  },
+  SHARE_DENIED: {
+    status: ["PERMISSION_DENIED"],
+    services: ["file"],
+    meaning: "you may not share this file",
   },
   SIZE_EXCEEDED: {
     status: ["INVALID_ARGUMENT"],
@@ -574,6 +726,30 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["file"],
     meaning: "this version has no thumbnail (not an image, too large, or not processed yet)",
   },
+  TICKET_EXPIRED: {
+    status: ["FAILED_PRECONDITION"],
+    http: 410,
+    services: ["file"],
+    meaning: "data plane: the transfer ticket has expired; ask for a new one",
+  },
+  TICKET_INVALID: {
+    status: ["NOT_FOUND"],
+    http: 404,
+    services: ["file"],
+    meaning: "data plane: the transfer ticket's signature does not verify (which part was wrong is not said)",
+  },
+  TICKET_MALFORMED: {
+    status: ["NOT_FOUND"],
+    http: 404,
+    services: ["file"],
+    meaning: "data plane: the transfer ticket is not one this service could have issued",
+  },
+  TICKET_WRONG_DIRECTION: {
+    status: ["UNIMPLEMENTED"],
+    http: 405,
+    services: ["file"],
+    meaning: "data plane: the ticket is for the other direction (download vs upload)",
+  },
   TOKEN_EXPIRED: {
     status: ["UNAUTHENTICATED"],
     services: ["kit"],
@@ -609,6 +785,39 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["file"],
     meaning: "restore the folder it was trashed with",
   },
+  TUS_RESUMABLE_REQUIRED: {
+    status: ["FAILED_PRECONDITION"],
+    http: 412,
+    services: ["file"],
+    meaning: "tus: the Tus-Resumable header is required",
+  },
+  TUS_VERSION_UNSUPPORTED: {
+    status: ["FAILED_PRECONDITION"],
+    http: 412,
+    services: ["file"],
+    meaning: "tus: only Tus-Resumable 1.0.0 is offered",
+  },
+  UNSUPPORTED_CHECKSUM_ALGORITHM: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning: "tus: Upload-Checksum names an algorithm other than sha256",
+  },
+  UNSUPPORTED_CONTENT_TYPE: {
+    status: ["INVALID_ARGUMENT"],
+    http: 415,
+    services: ["file"],
+    meaning: "tus: a PATCH must be application/offset+octet-stream",
+  },
+  UPLOAD_ABORTED: {
+    status: ["FAILED_PRECONDITION"],
+    services: ["file"],
+    meaning: "the upload was cancelled or rejected",
+  },
+  UPLOAD_COMPLETED: {
+    status: ["FAILED_PRECONDITION"],
+    services: ["file"],
+    meaning: "the upload is already complete",
+  },
   UPLOAD_COMPLETING: {
     status: ["ABORTED"],
     services: ["file"],
@@ -623,6 +832,17 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     status: ["INVALID_ARGUMENT"],
     services: ["file"],
     meaning: "the upload has not received every byte it declared",
+  },
+  UPLOAD_LENGTH_EXCEEDED: {
+    status: ["RESOURCE_EXHAUSTED"],
+    http: 413,
+    services: ["file"],
+    meaning: "tus: the body goes past the declared Upload-Length",
+  },
+  UPLOAD_NOT_ACTIVE: {
+    status: ["FAILED_PRECONDITION"],
+    services: ["file"],
+    meaning: "the upload is not active",
   },
   UPLOAD_NOT_FOUND: {
     status: ["NOT_FOUND"],
@@ -640,20 +860,25 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["user"],
     meaning: "no such user",
   },
-  VERSION_REQUIRED: {
-    status: ["INVALID_ARGUMENT"],
-    services: ["file"],
-    meaning: "version_id is required",
-  },
   VERSION_NOT_FOUND: {
     status: ["NOT_FOUND"],
     services: ["file"],
     meaning: "no such version of this file",
   },
+  VERSION_REQUIRED: {
+    status: ["INVALID_ARGUMENT"],
+    services: ["file"],
+    meaning: "version_id is required",
+  },
   WATCH_CAPACITY: {
     status: ["RESOURCE_EXHAUSTED"],
     services: ["file"],
     meaning: "too many WatchFile streams are open; retry shortly",
+  },
+  WRITE_DENIED: {
+    status: ["PERMISSION_DENIED"],
+    services: ["file"],
+    meaning: "you may not write this file",
   },
   WRONG_OFFSET: {
     status: ["FAILED_PRECONDITION"],
@@ -665,4 +890,12 @@ export const ERROR_CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
     services: ["file"],
     meaning: "wrong password",
   },
-};
+} satisfies Record<string, CatalogueEntry>;
+
+/**
+ * A reason of the catalogue. The kit's error constructors (and AppError) take only these, so
+ * a reason missing here, or misspelt, does not compile.
+ */
+export type Reason = keyof typeof ENTRIES;
+
+export const ERROR_CATALOGUE: Readonly<Record<Reason, CatalogueEntry>> = ENTRIES;

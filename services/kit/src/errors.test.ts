@@ -96,6 +96,6 @@ describe("error mapping", () => {
       reason: "",
       message: "down",
     });
-    expect(new AppError(status.NOT_FOUND, "X", "y").reason).toBe("X");
+    expect(new AppError(status.NOT_FOUND, "FILE_NOT_FOUND", "y").reason).toBe("FILE_NOT_FOUND");
   });
 });

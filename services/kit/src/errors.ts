@@ -4,6 +4,7 @@
 
 import { type anypb, rpcDetails, rpcStatus } from "@filemesh/contracts";
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
+import type { Reason } from "./error-catalogue.js";
 
 export const Code = status;
 export type Code = status;
@@ -25,7 +26,7 @@ export interface ErrorDetails {
 export class AppError extends Error {
   constructor(
     readonly code: status,
-    readonly reason: string,
+    readonly reason: Reason,
     message: string,
     readonly details: ErrorDetails = {},
   ) {
@@ -199,20 +200,20 @@ export function decodeServiceError(err: Partial<ServiceError>): DecodedError {
 }
 
 // Constructors for the common cases; reasons are stable UPPER_SNAKE_CASE strings.
-export const invalidArgument = (reason: string, message: string, fieldViolations: FieldViolation[] = []) =>
+export const invalidArgument = (reason: Reason, message: string, fieldViolations: FieldViolation[] = []) =>
   new AppError(status.INVALID_ARGUMENT, reason, message, { fieldViolations });
-export const notFound = (reason: string, message: string) => new AppError(status.NOT_FOUND, reason, message);
-export const alreadyExists = (reason: string, message: string) =>
+export const notFound = (reason: Reason, message: string) => new AppError(status.NOT_FOUND, reason, message);
+export const alreadyExists = (reason: Reason, message: string) =>
   new AppError(status.ALREADY_EXISTS, reason, message);
-export const permissionDenied = (reason: string, message: string) =>
+export const permissionDenied = (reason: Reason, message: string) =>
   new AppError(status.PERMISSION_DENIED, reason, message);
-export const unauthenticated = (reason: string, message = "authentication required") =>
+export const unauthenticated = (reason: Reason, message = "authentication required") =>
   new AppError(status.UNAUTHENTICATED, reason, message);
-export const failedPrecondition = (reason: string, message: string) =>
+export const failedPrecondition = (reason: Reason, message: string) =>
   new AppError(status.FAILED_PRECONDITION, reason, message);
-export const unavailable = (reason: string, message: string, retryAfterMs?: number) =>
+export const unavailable = (reason: Reason, message: string, retryAfterMs?: number) =>
   new AppError(status.UNAVAILABLE, reason, message, retryAfterMs === undefined ? {} : { retryAfterMs });
-export const resourceExhausted = (reason: string, message: string, retryAfterMs: number) =>
+export const resourceExhausted = (reason: Reason, message: string, retryAfterMs: number) =>
   new AppError(status.RESOURCE_EXHAUSTED, reason, message, { retryAfterMs });
 export const unimplemented = (what: string) =>
   new AppError(status.UNIMPLEMENTED, "NOT_IMPLEMENTED", `${what} is not implemented yet`);

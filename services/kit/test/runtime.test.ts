@@ -74,7 +74,7 @@ describe("service runtime", () => {
   it("answers NOT_IMPLEMENTED for methods without a handler and maps typed errors", async () => {
     const { client, lines } = await start({
       listAuditEvents: async () => {
-        throw failedPrecondition("NO_AUDIT", "audit log disabled");
+        throw failedPrecondition("FILE_NOT_READY", "audit log disabled");
       },
       redriveDeadLetters: async () => {
         throw new Error("db password=hunter2 leaked in a driver message");
@@ -91,7 +91,7 @@ describe("service runtime", () => {
     );
     expect(b).toMatchObject({
       code: status.FAILED_PRECONDITION,
-      reason: "NO_AUDIT",
+      reason: "FILE_NOT_READY",
       message: "audit log disabled",
     });
     const c = await failure(call(client.redriveDeadLetters.bind(client), { eventIds: [] }));

@@ -10,6 +10,7 @@ import {
   outboxTableSql,
   type Runtime,
   startBackgroundRelay,
+  startRequestPruning,
   useCallerChecks,
 } from "@filemesh/kit";
 import type { UserConfig } from "./config.js";
@@ -24,7 +25,6 @@ import { createPeerClients } from "./peers/clients.js";
 import { homeFolders } from "./peers/home-folders.js";
 import { userMigrations } from "./store/migrations.js";
 import { setHomeFolder } from "./store/profiles.js";
-import { pruneRequests } from "./store/requests.js";
 
 export async function startUserService(config: UserConfig, log: Logger): Promise<Runtime> {
   const { runtime, registry } = createServiceRuntime("user", config, log);
@@ -78,13 +78,10 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
     });
     runtime.onShutdown(() => consumer.stop());
   }
-  const prune = setInterval(() => {
-    pruneRequests(db.pool, config.requestRetentionMs).catch((err: Error) =>
-      log.warn({ err: err.message }, "pruning request ids failed"),
-    );
-  }, 3_600_000);
-  prune.unref();
-  runtime.onShutdown(() => clearInterval(prune));
+  const stopPruning = startRequestPruning(db.pool, "users", config.requestRetentionMs, (err) =>
+    log.warn({ err: err.message }, "pruning request ids failed"),
+  );
+  runtime.onShutdown(stopPruning);
   await runtime.start();
   return runtime;
 }

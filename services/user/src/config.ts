@@ -1,4 +1,4 @@
-import { bool, commonSpec, databaseSpec, duration, natsSpec, parseConfig, redisSpec } from "@filemesh/kit";
+import { bool, commonSpec, databaseSpec, natsSpec, parseConfig, redisSpec } from "@filemesh/kit";
 
 export const userSpec = {
   ...commonSpec("user"),
@@ -7,8 +7,6 @@ export const userSpec = {
   ...natsSpec(),
   /** Create profiles from auth's user_registered events (off: only lazily on first use). */
   profileConsumer: bool("PROFILE_CONSUMER", { default: true }),
-  /** How long idempotency records of CreateGroup/AddGroupMember are kept. */
-  requestRetentionMs: duration("REQUEST_ID_RETENTION", { default: 7 * 86_400_000 }),
 };
 
 export type UserConfig = ReturnType<typeof loadUserConfig>;

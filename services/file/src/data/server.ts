@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { filev1, methodCatalog } from "@filemesh/contracts";
 import type { Logger } from "@filemesh/kit";
-import { AppError, type CallContext, toServiceError } from "@filemesh/kit";
+import { AppError, type CallContext, type Reason, toServiceError } from "@filemesh/kit";
 import { BlobNotFoundError, type BlobStore } from "@filemesh/kit/blob";
 import { Metadata } from "@grpc/grpc-js";
 import type { FileDeps } from "../domain/deps.js";
@@ -33,7 +33,7 @@ export interface DataDeps {
   files?: FileDeps;
 }
 
-const STATUS: Record<string, [number, number]> = {
+const STATUS: Partial<Record<Reason, [number, number]>> = {
   // reason → [HTTP status, gRPC code]
   TICKET_MALFORMED: [404, 5],
   TICKET_INVALID: [404, 5],
@@ -41,23 +41,21 @@ const STATUS: Record<string, [number, number]> = {
   TICKET_WRONG_DIRECTION: [405, 12],
   CONTENT_MISSING: [404, 5],
   RANGE_NOT_SATISFIABLE: [416, 11],
-  ROUTE_NOT_FOUND: [404, 5],
   METHOD_NOT_ALLOWED: [405, 12],
 };
 
-const MESSAGES: Record<string, string> = {
+const MESSAGES: Partial<Record<Reason, string>> = {
   TICKET_MALFORMED: "no such transfer ticket",
   TICKET_INVALID: "no such transfer ticket",
   TICKET_EXPIRED: "the transfer ticket has expired; ask for a new one",
   TICKET_WRONG_DIRECTION: "this transfer ticket does not allow this method",
   CONTENT_MISSING: "the stored content of this file is missing; upload it again",
   RANGE_NOT_SATISFIABLE: "the range is outside the content",
-  ROUTE_NOT_FOUND: "no such data route",
   METHOD_NOT_ALLOWED: "use GET or HEAD",
 };
 
 /** A google.rpc.Status JSON body, as every other REST error. */
-export function fail(res: ServerResponse, reason: string, headers: Record<string, string> = {}): void {
+export function fail(res: ServerResponse, reason: Reason, headers: Record<string, string> = {}): void {
   const [http, code] = STATUS[reason] ?? [500, 13];
   const body = JSON.stringify({
     code,

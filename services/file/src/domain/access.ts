@@ -10,6 +10,7 @@ import {
   failedPrecondition,
   inTransaction,
   notFound,
+  type Reason,
 } from "@filemesh/kit";
 import { maxRevision, newFileTuples, type Permission } from "../peers/access.js";
 import {
@@ -26,6 +27,8 @@ import { ensureRow } from "../store/usage.js";
 import type { FileDeps } from "./deps.js";
 
 export const FILE_NOT_FOUND = () => notFound("FILE_NOT_FOUND", "no such file");
+/** A file where a folder is needed (a parent, a listing, a move target). */
+export const NOT_A_FOLDER = () => failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");
 
 /** The calling user's id or UNAUTHENTICATED (the kit's callerUserId, under this service's name). */
 export const callerId = callerUserId;
@@ -48,6 +51,14 @@ export class AccessDenied extends AppError {}
  * Throws AccessDenied unless the caller holds `permission` on `row` (read is checked too, for
  * the answer's sake). `message` explains a denial of `permission` in the operation's terms.
  */
+/** The reason a permission other than read is refused with (without read: FILE_NOT_FOUND). */
+const DENIED: Record<Permission, Reason> = {
+  read: "FILE_NOT_FOUND",
+  write: "WRITE_DENIED",
+  share: "SHARE_DENIED",
+  delete: "DELETE_DENIED",
+};
+
 export async function requireOn(
   deps: FileDeps,
   ctx: CallContext,
@@ -59,7 +70,7 @@ export async function requireOn(
   const allowed = await deps.access.check(ctx, row.id, wanted, row.acl_revision);
   if (!allowed[0]) throw new AccessDenied(Code.NOT_FOUND, "FILE_NOT_FOUND", "no such file");
   if (!allowed[wanted.length - 1]) {
-    throw new AccessDenied(Code.PERMISSION_DENIED, `${permission.toUpperCase()}_DENIED`, message);
+    throw new AccessDenied(Code.PERMISSION_DENIED, DENIED[permission], message);
   }
 }
 
@@ -111,7 +122,7 @@ export async function targetFolder(deps: FileDeps, ctx: CallContext, parentId: s
   const userId = callerId(ctx);
   if (!parentId) return ensureHome(deps, ctx, userId);
   const folder = await authorize(deps, ctx, parentId, "write");
-  if (folder.kind !== KIND.FOLDER) throw failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");
+  if (folder.kind !== KIND.FOLDER) throw NOT_A_FOLDER();
   return folder;
 }
 

@@ -9,8 +9,10 @@ import {
   type CallContext,
   Code,
   failedPrecondition,
+  fingerprintOf,
   inTransaction,
   type OutboxEvent,
+  oncePerRequestId,
 } from "@filemesh/kit";
 import type { PoolClient } from "pg";
 import { newFileTuples } from "../peers/access.js";
@@ -24,7 +26,6 @@ import {
   setAclRevision,
   updateFile,
 } from "../store/files.js";
-import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { transition, UPLOAD } from "../store/uploads.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion } from "../store/versions.js";
@@ -76,7 +77,11 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   else if (c.fileId) throw FILE_NOT_FOUND();
   const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
   const { id, replayed } = await inTransaction(deps.pool, (tx) =>
-    oncePerRequest(tx, ctx, c.requestId ?? "", fp, async () => (await commitIn(tx, deps, ctx, c)).id),
+    oncePerRequestId(
+      tx,
+      { schema: "files", ctx, requestId: c.requestId ?? "", fingerprint: fp },
+      async () => (await commitIn(tx, deps, ctx, c)).id,
+    ),
   );
   const file = await getFile(deps.pool, id);
   if (!file) throw FILE_NOT_FOUND();

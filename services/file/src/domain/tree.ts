@@ -1,9 +1,9 @@
 // Rules of the tree that every way of adding an item shares (create folder, upload commit, copy,
 // move, restore): the target folder is locked and still a live folder, and one live name per
 // folder (the unique index files_live_name_key) is answered as ALREADY_EXISTS NAME_CONFLICT.
-import { alreadyExists, failedPrecondition, isUniqueViolation } from "@filemesh/kit";
+import { alreadyExists, isUniqueViolation } from "@filemesh/kit";
 import { type FileRow, getFile, KIND } from "../store/files.js";
-import { FILE_NOT_FOUND } from "./access.js";
+import { FILE_NOT_FOUND, NOT_A_FOLDER } from "./access.js";
 
 export const nameConflict = () =>
   alreadyExists("NAME_CONFLICT", "an item with this name already exists in the folder");
@@ -22,6 +22,6 @@ export async function uniqueName<T>(fn: () => Promise<T>): Promise<T> {
 export async function lockFolder(tx: Parameters<typeof getFile>[0], id: string): Promise<FileRow> {
   const folder = await getFile(tx, id, true);
   if (!folder || folder.trash_time) throw FILE_NOT_FOUND();
-  if (folder.kind !== KIND.FOLDER) throw failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");
+  if (folder.kind !== KIND.FOLDER) throw NOT_A_FOLDER();
   return folder;
 }

@@ -7,7 +7,9 @@ import {
   appendEvents,
   type CallContext,
   failedPrecondition,
+  fingerprintOf,
   inTransaction,
+  oncePerRequestId,
   outsideCall,
 } from "@filemesh/kit";
 import { newObjectKey } from "@filemesh/kit/blob";
@@ -18,7 +20,6 @@ import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
 import { newFileTuples, type RelationUpdate } from "../peers/access.js";
 import { getFile, insertFile, KIND, setAclRevision, subtree } from "../store/files.js";
-import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion, versionsOf } from "../store/versions.js";
 import { checkNotInside, homeImmutable } from "./update-handlers.js";
@@ -77,61 +78,70 @@ export function createCopyHandlers(deps: FileDeps) {
         await requireOn(deps, ctx, src, "read");
         await requireOn(deps, ctx, dest, "write");
         const { id, replayed } = await inTransaction(pool, (tx) =>
-          oncePerRequest(tx, ctx, req.requestId, fingerprintOf(src.id, dest.id, name), async () => {
-            await lockFolder(tx, dest.id);
-            await adjust(tx, userId, { reserved: -bytes, used: bytes, files });
-            const tuples: RelationUpdate[] = [];
-            const events = [];
-            for (const item of items) {
-              const newId = ids.get(item.id)!;
-              const parentId = item.id === src.id ? dest.id : ids.get(item.parent_id ?? "")!;
-              const v = current.get(item.id);
-              const versionId = v ? randomUUID() : null;
-              await uniqueName(() =>
-                insertFile(tx, {
-                  id: newId,
-                  ownerId: userId,
-                  parentId,
-                  kind: item.kind,
-                  name: item.id === src.id ? name : item.name,
-                  state: item.state,
-                  sizeBytes: v ? item.size_bytes : "0",
-                  sha256: item.sha256,
-                  contentType: item.content_type,
-                  currentVersionId: versionId,
-                }),
-              );
-              if (v && versionId) {
-                const key = keys.get(item.id)!;
-                await insertVersion(tx, {
-                  ...v,
-                  id: versionId,
-                  file_id: newId,
-                  owner_id: userId,
-                  object_key: key,
-                  creator: `user:${userId}`,
-                });
-                events.push(
-                  fileEvents.uploaded(ctx, {
-                    fileId: newId,
-                    versionId,
+          oncePerRequestId(
+            tx,
+            {
+              schema: "files",
+              ctx,
+              requestId: req.requestId,
+              fingerprint: fingerprintOf(src.id, dest.id, name),
+            },
+            async () => {
+              await lockFolder(tx, dest.id);
+              await adjust(tx, userId, { reserved: -bytes, used: bytes, files });
+              const tuples: RelationUpdate[] = [];
+              const events = [];
+              for (const item of items) {
+                const newId = ids.get(item.id)!;
+                const parentId = item.id === src.id ? dest.id : ids.get(item.parent_id ?? "")!;
+                const v = current.get(item.id);
+                const versionId = v ? randomUUID() : null;
+                await uniqueName(() =>
+                  insertFile(tx, {
+                    id: newId,
                     ownerId: userId,
                     parentId,
-                    name: item.name,
-                    sizeBytes: v.size_bytes,
-                    sha256: v.sha256,
-                    objectKey: key,
-                    newVersion: false,
+                    kind: item.kind,
+                    name: item.id === src.id ? name : item.name,
+                    state: item.state,
+                    sizeBytes: v ? item.size_bytes : "0",
+                    sha256: item.sha256,
+                    contentType: item.content_type,
+                    currentVersionId: versionId,
                   }),
                 );
+                if (v && versionId) {
+                  const key = keys.get(item.id)!;
+                  await insertVersion(tx, {
+                    ...v,
+                    id: versionId,
+                    file_id: newId,
+                    owner_id: userId,
+                    object_key: key,
+                    creator: `user:${userId}`,
+                  });
+                  events.push(
+                    fileEvents.uploaded(ctx, {
+                      fileId: newId,
+                      versionId,
+                      ownerId: userId,
+                      parentId,
+                      name: item.name,
+                      sizeBytes: v.size_bytes,
+                      sha256: v.sha256,
+                      objectKey: key,
+                      newVersion: false,
+                    }),
+                  );
+                }
+                tuples.push(...newFileTuples(newId, parentId, userId));
               }
-              tuples.push(...newFileTuples(newId, parentId, userId));
-            }
-            await appendEvents(tx, "files", events);
-            const revision = await access.write(tuples, ctx);
-            await setAclRevision(tx, [...ids.values()], revision);
-            return ids.get(src.id)!;
-          }),
+              await appendEvents(tx, "files", events);
+              const revision = await access.write(tuples, ctx);
+              await setAclRevision(tx, [...ids.values()], revision);
+              return ids.get(src.id)!;
+            },
+          ),
         );
         if (replayed) await dropCopies();
         else reserved = 0n; // used by the commit

@@ -12,9 +12,11 @@ import {
   appendEvents,
   type CallContext,
   Code,
+  fingerprintOf,
   inTransaction,
   invalidArgument,
   notFound,
+  oncePerRequestId,
   pageSize,
   permissionDenied,
 } from "@filemesh/kit";
@@ -36,7 +38,6 @@ import {
   setLinkRevision,
   tokenHash,
 } from "../store/links.js";
-import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "./download-handlers.js";
 import { createPasswordCheck, linkPassword, MAX_PASSWORD } from "./link-password.js";
 import { toFile } from "./views.js";
@@ -106,22 +107,26 @@ export function createLinkHandlers(deps: FileDeps) {
       const passwordHash = password ? await hashPassword(password) : null;
       const fp = fingerprintOf(file.id, role, expire?.toISOString() ?? "", maxDownloads, password);
       const { id, replayed } = await inTransaction(pool, (tx) =>
-        oncePerRequest(tx, ctx, req.requestId, fp, async () => {
-          const row = await insertLink(tx, {
-            id: randomUUID(),
-            file_id: file.id,
-            token_hash: tokenHash(token),
-            role,
-            expire_time: expire ?? null,
-            max_downloads: maxDownloads,
-            password_hash: passwordHash,
-            creator: `user:${userId}`,
-          });
-          await appendEvents(tx, "files", [fileEvents.linkCreated(ctx, file.id, row.id, role)]);
-          const revision = await access.write([linkTuple(file.id, row.id, role, "touch", expire)], ctx);
-          await setLinkRevision(tx, row.id, revision);
-          return row.id;
-        }),
+        oncePerRequestId(
+          tx,
+          { schema: "files", ctx, requestId: req.requestId, fingerprint: fp },
+          async () => {
+            const row = await insertLink(tx, {
+              id: randomUUID(),
+              file_id: file.id,
+              token_hash: tokenHash(token),
+              role,
+              expire_time: expire ?? null,
+              max_downloads: maxDownloads,
+              password_hash: passwordHash,
+              creator: `user:${userId}`,
+            });
+            await appendEvents(tx, "files", [fileEvents.linkCreated(ctx, file.id, row.id, role)]);
+            const revision = await access.write([linkTuple(file.id, row.id, role, "touch", expire)], ctx);
+            await setLinkRevision(tx, row.id, revision);
+            return row.id;
+          },
+        ),
       );
       const made = await getLink(pool, id);
       if (!made) throw LINK_NOT_FOUND();

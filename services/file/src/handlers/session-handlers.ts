@@ -11,15 +11,16 @@ import {
   type CallContext,
   Code,
   failedPrecondition,
+  fingerprintOf,
   inTransaction,
   invalidArgument,
+  oncePerRequestId,
 } from "@filemesh/kit";
 import { newObjectKey, type StoredPart } from "@filemesh/kit/blob";
 import { callerId, targetFolder } from "../domain/access.js";
 import { declaredSha256, tooLarge } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
-import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import {
   insertUpload,
   METHOD,
@@ -113,27 +114,31 @@ export function createSessionHandlers(deps: FileDeps) {
       let id: string;
       try {
         ({ id, replayed } = await inTransaction(pool, (tx) =>
-          oncePerRequest(tx, ctx, req.requestId, fp, async () => {
-            // Only a new session counts (a replay above answers as before, at the cap too).
-            const max = settings.uploadSessionsPerUser;
-            if ((await openSessionsLocked(tx, userId, max)) >= max) throw tooManyUploads(userId, max);
-            await claim(tx, userId, { reserve: size, defaultQuota: settings.defaultQuotaBytes });
-            const row = await insertUpload(tx, {
-              id: randomUUID(),
-              owner_id: userId,
-              parent_id: parent.id,
-              name,
-              size_bytes: String(size),
-              sha256,
-              method,
-              part_bytes: String(plan.partBytes),
-              part_count: plan.partCount,
-              object_key: key,
-              multipart_id: multipartId,
-              expire_time: new Date(Date.now() + settings.uploadExpiryMs),
-            });
-            return row.id;
-          }),
+          oncePerRequestId(
+            tx,
+            { schema: "files", ctx, requestId: req.requestId, fingerprint: fp },
+            async () => {
+              // Only a new session counts (a replay above answers as before, at the cap too).
+              const max = settings.uploadSessionsPerUser;
+              if ((await openSessionsLocked(tx, userId, max)) >= max) throw tooManyUploads(userId, max);
+              await claim(tx, userId, { reserve: size, defaultQuota: settings.defaultQuotaBytes });
+              const row = await insertUpload(tx, {
+                id: randomUUID(),
+                owner_id: userId,
+                parent_id: parent.id,
+                name,
+                size_bytes: String(size),
+                sha256,
+                method,
+                part_bytes: String(plan.partBytes),
+                part_count: plan.partCount,
+                object_key: key,
+                multipart_id: multipartId,
+                expire_time: new Date(Date.now() + settings.uploadExpiryMs),
+              });
+              return row.id;
+            },
+          ),
         ));
       } catch (err) {
         await blobs.abortMultipart(key, multipartId).catch(() => {});

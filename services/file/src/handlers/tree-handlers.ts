@@ -1,8 +1,22 @@
 // The tree: home folders, CreateFolder, GetFile, ListFiles (paged, by name or time).
 import { randomUUID } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
-import { type CallContext, inTransaction, invalidArgument, pageSize } from "@filemesh/kit";
-import { authorize, callerId, ensureHome, FILE_NOT_FOUND, targetFolder } from "../domain/access.js";
+import {
+  type CallContext,
+  fingerprintOf,
+  inTransaction,
+  invalidArgument,
+  oncePerRequestId,
+  pageSize,
+} from "@filemesh/kit";
+import {
+  authorize,
+  callerId,
+  ensureHome,
+  FILE_NOT_FOUND,
+  NOT_A_FOLDER,
+  targetFolder,
+} from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
@@ -17,7 +31,6 @@ import {
   STATE,
   setAclRevision,
 } from "../store/files.js";
-import { fingerprintOf, oncePerRequest } from "../store/requests.js";
 import { toFile } from "./views.js";
 
 export function createTreeHandlers(deps: FileDeps) {
@@ -32,23 +45,27 @@ export function createTreeHandlers(deps: FileDeps) {
       const parent = await targetFolder(deps, ctx, req.parentId);
       const fp = fingerprintOf(parent.id, name);
       const { id } = await inTransaction(pool, (tx) =>
-        oncePerRequest(tx, ctx, req.requestId, fp, async () => {
-          await lockFolder(tx, parent.id);
-          const id = randomUUID();
-          await uniqueName(() =>
-            insertFile(tx, {
-              id,
-              ownerId: userId,
-              parentId: parent.id,
-              kind: KIND.FOLDER,
-              name,
-              state: STATE.READY,
-            }),
-          );
-          const revision = await access.write(newFileTuples(id, parent.id, userId), ctx);
-          await setAclRevision(tx, [id], revision);
-          return id;
-        }),
+        oncePerRequestId(
+          tx,
+          { schema: "files", ctx, requestId: req.requestId, fingerprint: fp },
+          async () => {
+            await lockFolder(tx, parent.id);
+            const id = randomUUID();
+            await uniqueName(() =>
+              insertFile(tx, {
+                id,
+                ownerId: userId,
+                parentId: parent.id,
+                kind: KIND.FOLDER,
+                name,
+                state: STATE.READY,
+              }),
+            );
+            const revision = await access.write(newFileTuples(id, parent.id, userId), ctx);
+            await setAclRevision(tx, [id], revision);
+            return id;
+          },
+        ),
       );
       const row = await getFile(pool, id);
       if (!row) throw FILE_NOT_FOUND();
@@ -68,9 +85,7 @@ export function createTreeHandlers(deps: FileDeps) {
         ? await authorize(deps, ctx, req.parentId, "read")
         : await ensureHome(deps, ctx, userId);
       if (folder.kind !== KIND.FOLDER) {
-        throw invalidArgument("NOT_A_FOLDER", "parent_id must name a folder", [
-          { field: "parent_id", description: "not a folder" },
-        ]);
+        throw NOT_A_FOLDER();
       }
       // Anyone who can read a folder can read everything in it (access is inherited).
       const binding = { list: "ListFiles", caller: userId, filter: [folder.id, order] };

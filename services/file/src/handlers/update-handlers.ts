@@ -9,7 +9,7 @@ import {
   invalidArgument,
   type OutboxEvent,
 } from "@filemesh/kit";
-import { authorize, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
+import { authorize, FILE_NOT_FOUND, NOT_A_FOLDER, requireOn } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
@@ -95,8 +95,7 @@ export function createUpdateHandlers(deps: FileDeps) {
             "moving an item out of its folder needs the right to delete it (owners)",
           );
           const target = await authorize(deps, ctx, wanted, "write");
-          if (target.kind !== KIND.FOLDER)
-            throw failedPrecondition("NOT_A_FOLDER", "the parent is not a folder");
+          if (target.kind !== KIND.FOLDER) throw NOT_A_FOLDER();
           newParent = target.id;
         }
       }

@@ -1,7 +1,14 @@
 // Shared pieces of upload sessions: the caller's own session, access re-checked on every step,
 // part planning, the view.
 import { filev1 } from "@filemesh/contracts";
-import { AppError, type CallContext, failedPrecondition, inTransaction, notFound } from "@filemesh/kit";
+import {
+  AppError,
+  type CallContext,
+  failedPrecondition,
+  inTransaction,
+  notFound,
+  type Reason,
+} from "@filemesh/kit";
 import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "@filemesh/kit/blob";
 import { status } from "@grpc/grpc-js";
 import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
@@ -107,7 +114,7 @@ export const completing = () =>
 /** Throws unless the session can still take bytes. */
 export function mustBeActive(u: UploadRow): void {
   if (u.state === UPLOAD.ACTIVE) return;
-  const why: Record<number, [string, string]> = {
+  const why: Record<number, [Reason, string]> = {
     [UPLOAD.COMPLETED]: ["UPLOAD_COMPLETED", "the upload is already complete"],
     [UPLOAD.ABORTED]: ["UPLOAD_ABORTED", "the upload was cancelled or rejected"],
     [UPLOAD.EXPIRED]: ["UPLOAD_EXPIRED", "the upload session has expired"],

@@ -1,6 +1,6 @@
 // The `files` schema: the tree (files and folders in one table), versions, usage and quotas,
 // upload sessions and their parts, share links, a service secret (page tokens), the outbox.
-import { type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, requestsTableSql, sqlMigration } from "@filemesh/kit";
 
 const M001Tree = [
   `
@@ -182,6 +182,15 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
     sqlMigration(
       "009_upload_completion_lease",
       "ALTER TABLE files.uploads ADD COLUMN IF NOT EXISTS lease_time timestamptz",
+    ),
+    // request_id records in the kit's shape (kit db/idempotency.ts): the answer as bytes (here
+    // the resource id; resource_id stays, unused, for replicas of the version before), pruned by
+    // create_time.
+    sqlMigration(
+      "010_kit_requests",
+      "ALTER TABLE files.requests ADD COLUMN IF NOT EXISTS response bytea",
+      "UPDATE files.requests SET response = convert_to(resource_id, 'UTF8') WHERE response IS NULL AND resource_id <> ''",
+      requestsTableSql("files"),
     ),
   ];
 }

@@ -1,4 +1,4 @@
-import { AppError, Code } from "@filemesh/kit";
+import { AppError, Code, type Reason } from "@filemesh/kit";
 import { describe, expect, it } from "vitest";
 import {
   asTusError,
@@ -75,7 +75,7 @@ describe("tus headers", () => {
   });
 
   it("mesh errors map to tus statuses", () => {
-    const s = (code: Code, reason: string) => asTusError(new AppError(code, reason, "m"))?.status;
+    const s = (code: Code, reason: Reason) => asTusError(new AppError(code, reason, "m"))?.status;
     expect(s(Code.INVALID_ARGUMENT, "CHECKSUM_MISMATCH")).toBe(460);
     expect(s(Code.RESOURCE_EXHAUSTED, "QUOTA_EXCEEDED")).toBe(413);
     expect(s(Code.RESOURCE_EXHAUSTED, "RATE_LIMITED")).toBe(429);
@@ -83,6 +83,6 @@ describe("tus headers", () => {
     expect(s(Code.UNAUTHENTICATED, "MISSING_TOKEN")).toBe(401);
     expect(s(Code.NOT_FOUND, "FILE_NOT_FOUND")).toBe(404);
     expect(asTusError(new Error("boom"))).toBeUndefined();
-    expect(asTusError(new AppError(Code.INTERNAL, "X", "m"))).toBeUndefined();
+    expect(asTusError(new AppError(Code.INTERNAL, "INTERNAL", "m"))).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 // tus 1.0.0 header parsing and the mapping of the mesh's errors to tus/HTTP statuses. Pure
 // functions (unit-tested); the request flow is in handler.ts.
-import { AppError, Code } from "@filemesh/kit";
+import { AppError, Code, type Reason } from "@filemesh/kit";
 
 export const TUS_VERSION = "1.0.0";
 export const TUS_EXTENSIONS =
@@ -12,7 +12,7 @@ export const OFFSET_CONTENT_TYPE = "application/offset+octet-stream";
 export class TusError extends Error {
   constructor(
     readonly status: number,
-    readonly reason: string,
+    readonly reason: Reason,
     message: string,
     readonly headers: Record<string, string> = {},
   ) {
@@ -21,21 +21,24 @@ export class TusError extends Error {
   }
 }
 
-const bad = (reason: string, message: string) => new TusError(400, reason, message);
+const bad = (reason: Reason, message: string) => new TusError(400, reason, message);
 
 const DIGITS = /^(0|[1-9][0-9]{0,17})$/;
 
 /** Upload-Length / Upload-Offset: a non-negative decimal integer (at most 18 digits), else 400. */
-export function parseNonNegative(header: string, value: string | undefined): bigint | undefined {
+export function parseNonNegative(header: NumericHeader, value: string | undefined): bigint | undefined {
   if (value === undefined) return undefined;
   const v = value.trim();
-  if (!DIGITS.test(v))
-    throw bad(
-      `INVALID_${header.toUpperCase().replaceAll("-", "_")}`,
-      `${header} must be a non-negative integer`,
-    );
+  if (!DIGITS.test(v)) throw bad(NUMERIC_HEADERS[header], `${header} must be a non-negative integer`);
   return BigInt(v);
 }
+
+const NUMERIC_HEADERS = {
+  "Content-Length": "INVALID_CONTENT_LENGTH",
+  "Upload-Length": "INVALID_UPLOAD_LENGTH",
+  "Upload-Offset": "INVALID_UPLOAD_OFFSET",
+} as const satisfies Record<string, Reason>;
+type NumericHeader = keyof typeof NUMERIC_HEADERS;
 
 /**
  * Upload-Metadata: comma-separated `key base64value` pairs (value optional). Keys are unique

@@ -7,6 +7,7 @@ import {
   type CallContext,
   callerUserId,
   failedPrecondition,
+  fingerprintOf,
   invalidArgument,
   notFound,
   type PageTokens,
@@ -19,7 +20,7 @@ import { isRefOf } from "../domain/refs.js";
 import { isLive } from "../index/acl-index.js";
 import { countOwners, findGrantRow, type GrantRow, listGrantRows } from "../store/tuple-reads.js";
 import type { IndexSync } from "../sync/index-sync.js";
-import { fingerprint, type Writer } from "../write/writer.js";
+import type { Writer } from "../write/writer.js";
 import { fileRef, readyToRead } from "./request.js";
 
 const OWNER = ROLE_RANK.owner;
@@ -70,7 +71,7 @@ export function createGrantHandlers(deps: {
       return write<permissionv1.CreateGrantResponse>({
         caller,
         requestId: req.requestId,
-        fingerprint: fingerprint([resource, subject, role, expireAt]),
+        fingerprint: fingerprintOf(resource, subject, role, expireAt),
         event: event(ctx),
         signal: ctx.signal,
         plan: async () => {

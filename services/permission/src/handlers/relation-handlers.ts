@@ -3,14 +3,20 @@
 // or group its service deleted for good) and WatchChanges (the change log as a stream, from
 // Postgres, woken by the index advancing).
 import { permissionv1 } from "@filemesh/contracts";
-import { type CallContext, type FieldViolation, invalidArgument, permissionDenied } from "@filemesh/kit";
+import {
+  type CallContext,
+  type FieldViolation,
+  fingerprintOf,
+  invalidArgument,
+  permissionDenied,
+} from "@filemesh/kit";
 import type pg from "pg";
 import { parseRef, validateRelation } from "../domain/refs.js";
 import { readChanges } from "../store/change-log.js";
 import { tuplesNaming } from "../store/tuple-reads.js";
 import type { RequestedUpdate } from "../store/tuple-writes.js";
 import type { IndexSync } from "../sync/index-sync.js";
-import { fingerprint, type Writer } from "../write/writer.js";
+import type { Writer } from "../write/writer.js";
 import { readyToRead, revisionOf } from "./request.js";
 
 export const MAX_UPDATES = 1000;
@@ -104,7 +110,7 @@ export function createRelationHandlers(deps: {
       return write({
         caller,
         requestId: req.requestId,
-        fingerprint: fingerprint(forget.length ? { updates, forget } : updates),
+        fingerprint: fingerprintOf(forget.length ? { updates, forget } : updates),
         event: { actor: caller, requestId: ctx.requestId, traceparent: ctx.traceparent },
         // Fixed updates share a group commit; a forget reads the rows naming its objects.
         batchable: forget.length === 0,

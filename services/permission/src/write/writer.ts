@@ -10,9 +10,8 @@
 // A batch is written set-wise (one statement per step for all its writes); if any write of it
 // fails, the batch is rolled back to a savepoint and replayed one write per savepoint, so a bad
 // write fails alone and the others still commit in order, without gaps in the revisions.
-import { createHash } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
-import { AppError, appendEvents, Code, inTransaction, invalidArgument } from "@filemesh/kit";
+import { AppError, appendEvents, Code, inTransaction, requestIdOf, requestIdReused } from "@filemesh/kit";
 import type pg from "pg";
 import { tupleKey } from "../domain/model.js";
 import {
@@ -64,9 +63,6 @@ export interface WriteSpec<R> {
 }
 
 export type Writer = <R>(spec: WriteSpec<R>) => Promise<R>;
-
-export const fingerprint = (value: unknown): string =>
-  createHash("sha256").update(JSON.stringify(value)).digest("base64url");
 
 /** Most writes in one group commit. */
 export const MAX_BATCH = 128;
@@ -246,9 +242,7 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
 
   const replay = async (it: Pending, stored: StoredRequest): Promise<unknown> => {
     if (stored.requestHash !== it.spec.fingerprint || !stored.response) {
-      throw invalidArgument("REQUEST_ID_REUSED", "this request id was used for a different request", [
-        { field: "request_id", description: "reused with other content" },
-      ]);
+      throw requestIdReused();
     }
     // The replayed answer is only given once this replica has applied that revision.
     await deps.sync.catchUp();
@@ -256,11 +250,7 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
   };
 
   return <R>(spec: WriteSpec<R>): Promise<R> => {
-    if (spec.requestId && !REQUEST_ID.test(spec.requestId)) {
-      throw invalidArgument("INVALID_REQUEST_ID", "request_id must be 1-128 of A-Z a-z 0-9 . _ : -", [
-        { field: "request_id", description: "malformed" },
-      ]);
-    }
+    requestIdOf(spec.requestId);
     return new Promise<R>((resolve, reject) => {
       const requestKey = spec.requestId ? `${spec.caller}/${spec.requestId}` : null;
       queue.push({ spec, requestKey, resolve: resolve as (r: unknown) => void, reject });
@@ -294,8 +284,6 @@ function changeOf(
     })),
   });
 }
-
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 const callerGone = () => new AppError(Code.CANCELLED, "CANCELLED", "the call was cancelled before its write");
 

@@ -7,6 +7,7 @@ import {
   type PageBinding,
   type PageTokens,
   pageSize,
+  type Reason,
 } from "@filemesh/kit";
 import type pg from "pg";
 import { type AuditCursor, type AuditFilter, type AuditRow, listAuditEvents } from "./audit-store.js";
@@ -15,7 +16,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 const MAX_FILTER = 512;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const bad = (reason: string, field: string, description: string) =>
+const bad = (reason: Reason, field: string, description: string) =>
   invalidArgument(reason, `${field} ${description}`, [{ field, description }]);
 
 function filterOf(req: processorv1.ListAuditEventsRequest): AuditFilter {

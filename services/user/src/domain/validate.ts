@@ -1,19 +1,18 @@
 // Input checks shared by the handlers. Each failure is INVALID_ARGUMENT with a stable reason
 // and a field violation naming the field as the proto spells it.
-import { invalidArgument } from "@filemesh/kit";
+import { invalidArgument, type Reason } from "@filemesh/kit";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const REQUEST_ID = /^[A-Za-z0-9._~:-]{1,128}$/;
 // Control, format and private-use characters, line/paragraph separators; `multiline` allows
 // \n and \t (and turns \r\n into \n).
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Co}\u2028\u2029]/u;
 const UNPRINTABLE_MULTILINE = /(?![\n\t])[\p{Cc}\p{Cf}\p{Co}\u2028\u2029]/u;
 
-export const bad = (reason: string, field: string, description: string) =>
+export const bad = (reason: Reason, field: string, description: string) =>
   invalidArgument(reason, `${field} ${description}`, [{ field, description }]);
 
 /** A canonical (lower-case) UUID, or INVALID_ARGUMENT naming `field`. */
-export function uuidOf(raw: string, field: string, reason = "INVALID_ID"): string {
+export function uuidOf(raw: string, field: string, reason: Reason = "INVALID_ID"): string {
   const id = raw.trim().toLowerCase();
   if (!UUID.test(id)) throw bad(reason, field, "must be a UUID");
   return id;
@@ -26,7 +25,7 @@ export function isUuid(raw: string): boolean {
 /** NFC, trimmed, 1..max printable characters (code points). */
 export function textOf(
   raw: string,
-  o: { field: string; reason: string; max: number; min?: number; multiline?: boolean },
+  o: { field: string; reason: Reason; max: number; min?: number; multiline?: boolean },
 ): string {
   const nfc = raw.normalize("NFC");
   const v = (o.multiline ? nfc.replace(/\r\n?/g, "\n") : nfc).trim();
@@ -83,15 +82,6 @@ export function lookupEmailOf(raw: string): string {
     throw fail("must look like name@example.com");
   }
   return email;
-}
-
-/** Optional request id: empty, or 1..128 of [A-Za-z0-9._~:-]. */
-export function requestIdOf(raw: string): string {
-  if (raw === "") return "";
-  if (!REQUEST_ID.test(raw)) {
-    throw bad("INVALID_REQUEST_ID", "request_id", "must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ : -");
-  }
-  return raw;
 }
 
 export type Role = "member" | "admin";

@@ -4,8 +4,17 @@
 // the permission service in the same request).
 import { randomUUID } from "node:crypto";
 import { userv1 } from "@filemesh/contracts";
-import { failedPrecondition, type Handlers, invalidPageToken, pageSize } from "@filemesh/kit";
-import { descriptionOf, groupNameOf, isUuid, requestIdOf, uuidOf } from "../domain/validate.js";
+import {
+  failedPrecondition,
+  fingerprintOf,
+  type Handlers,
+  invalidPageToken,
+  oncePerRequest,
+  pageSize,
+  protoCodec,
+  requestIdOf,
+} from "@filemesh/kit";
+import { descriptionOf, groupNameOf, isUuid, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
 import { membershipUpdates } from "../peers/acl.js";
 import { deleteGroupRow, insertGroup, listMyGroups } from "../store/groups.js";
@@ -18,7 +27,6 @@ import {
 } from "../store/memberships.js";
 import { administeredGroup, visibleGroup } from "./access.js";
 import { callerOf, type UserDeps } from "./deps.js";
-import { fingerprintOf, onceByRequestId } from "./idempotency.js";
 import { writeTx } from "./tx.js";
 import { groupView } from "./views.js";
 
@@ -41,17 +49,21 @@ export function createGroupHandlers(deps: UserDeps) {
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(name, description);
       return writeTx(deps.pool, (tx) =>
-        onceByRequestId(tx, { ctx, requestId, fingerprint, codec: userv1.CreateGroupResponse }, async () => {
-          const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
-          const creator = { kind: "user", id: me } as const;
-          await upsertMembership(tx, group.id, creator, "admin");
-          const revision = await deps.acl(membershipUpdates(group.id, creator, "admin"), ctx);
-          const events = userEvents(tx, ctx);
-          await events.groupCreated(group.id, name);
-          await events.memberAdded(group.id, `user:${me}`, "admin", revision);
-          ctx.log.info({ group_id: group.id }, "group created");
-          return { group: groupView(group, "admin") };
-        }),
+        oncePerRequest(
+          tx,
+          { schema: "users", ctx, requestId, fingerprint, codec: protoCodec(userv1.CreateGroupResponse) },
+          async () => {
+            const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
+            const creator = { kind: "user", id: me } as const;
+            await upsertMembership(tx, group.id, creator, "admin");
+            const revision = await deps.acl(membershipUpdates(group.id, creator, "admin"), ctx);
+            const events = userEvents(tx, ctx);
+            await events.groupCreated(group.id, name);
+            await events.memberAdded(group.id, `user:${me}`, "admin", revision);
+            ctx.log.info({ group_id: group.id }, "group created");
+            return { group: groupView(group, "admin") };
+          },
+        ).then((r) => r.value),
       );
     },
 

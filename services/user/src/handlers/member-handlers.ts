@@ -5,14 +5,18 @@ import { userv1 } from "@filemesh/contracts";
 import {
   type CallContext,
   failedPrecondition,
+  fingerprintOf,
   type Handlers,
   invalidPageToken,
   notFound,
+  oncePerRequest,
   pageSize,
+  protoCodec,
+  requestIdOf,
 } from "@filemesh/kit";
 import type pg from "pg";
 import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
-import { isUuid, requestIdOf, roleOf, uuidOf } from "../domain/validate.js";
+import { isUuid, roleOf, uuidOf } from "../domain/validate.js";
 import { userEvents } from "../events/user-events.js";
 import { membershipUpdates } from "../peers/acl.js";
 import { findGroup } from "../store/groups.js";
@@ -28,7 +32,6 @@ import {
 } from "../store/memberships.js";
 import { administeredGroup, visibleGroup } from "./access.js";
 import { callerOf, type UserDeps } from "./deps.js";
-import { fingerprintOf, onceByRequestId } from "./idempotency.js";
 import { loadProfile } from "./profile-handlers.js";
 import { writeTx } from "./tx.js";
 import { memberView } from "./views.js";
@@ -82,9 +85,9 @@ export function createMemberHandlers(deps: UserDeps) {
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(groupId, subjectOf(member), role);
       return writeTx(deps.pool, (tx) =>
-        onceByRequestId(
+        oncePerRequest(
           tx,
-          { ctx, requestId, fingerprint, codec: userv1.AddGroupMemberResponse },
+          { schema: "users", ctx, requestId, fingerprint, codec: protoCodec(userv1.AddGroupMemberResponse) },
           async () => {
             // One nesting change at a time (so two concurrent additions cannot close a cycle
             // together), taken before any row lock so that nesting changes cannot deadlock.
@@ -104,7 +107,7 @@ export function createMemberHandlers(deps: UserDeps) {
             const row = await findMembership(tx, groupId, member);
             return { member: memberView(row!), revision };
           },
-        ),
+        ).then((r) => r.value),
       );
     },
 
