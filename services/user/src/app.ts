@@ -14,8 +14,8 @@ import {
   useCallerChecks,
 } from "@filemesh/kit";
 import type { UserConfig } from "./config.js";
+import type { UserDeps } from "./domain/deps.js";
 import { startProfileConsumer } from "./events/profile-consumer.js";
-import type { UserDeps } from "./handlers/deps.js";
 import { createGroupHandlers } from "./handlers/group-handlers.js";
 import { createMemberHandlers } from "./handlers/member-handlers.js";
 import { createProfileHandlers } from "./handlers/profile-handlers.js";

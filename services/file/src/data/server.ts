@@ -17,8 +17,8 @@ import { AppError, type CallContext, type Reason, toServiceError } from "@fileme
 import { BlobNotFoundError, type BlobStore } from "@filemesh/kit/blob";
 import { Metadata } from "@grpc/grpc-js";
 import type { FileDeps } from "../domain/deps.js";
+import { toFile } from "../domain/views.js";
 import { cancelled, storeAndCommit } from "../handlers/raw-upload-handlers.js";
-import { toFile } from "../handlers/views.js";
 import type { HttpHandler } from "../http/server.js";
 import { noneMatch, rangeSpan } from "./range.js";
 import { type DownloadClaims, TicketError, type Tickets, type UploadClaims } from "./ticket.js";

@@ -18,12 +18,12 @@ import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
+import { toFile } from "../domain/views.js";
 import { newFileTuples, type RelationUpdate } from "../peers/access.js";
 import { getFile, insertFile, KIND, setAclRevision, subtree } from "../store/files.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion, versionsOf } from "../store/versions.js";
 import { checkNotInside, homeImmutable } from "./update-handlers.js";
-import { toFile } from "./views.js";
 
 export function createCopyHandlers(deps: FileDeps) {
   const { pool, blobs, access, settings } = deps;

@@ -4,103 +4,14 @@
 // Only READY content is served; content missing from the store is NOT_FOUND, never INTERNAL.
 // Raw downloads send their HTTP headers as response metadata.
 import type { filev1 } from "@filemesh/contracts";
-import {
-  AppError,
-  type CallContext,
-  Code,
-  failedPrecondition,
-  invalidArgument,
-  notFound,
-} from "@filemesh/kit";
-import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
+import type { CallContext } from "@filemesh/kit";
+import { attachmentDisposition } from "@filemesh/kit/blob";
 import { DATA_PREFIX } from "../data/server.js";
 import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
-import { type FileRow, KIND, STATE } from "../store/files.js";
-import { getVersion, type VersionRow } from "../store/versions.js";
+import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "../domain/serve.js";
+import { toFile } from "../domain/views.js";
 import { presignUnsupported } from "./session-handlers.js";
-import { toFile } from "./views.js";
-
-export const contentMissing = () =>
-  notFound("CONTENT_MISSING", "the stored content of this file is missing; upload it again");
-
-export interface Range {
-  offset: number;
-  length: number;
-}
-
-/** The version to serve: the current one, or `versionId` of this file; READY only. */
-export async function servable(deps: FileDeps, file: FileRow, versionId: string): Promise<VersionRow> {
-  if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
-  const id = versionId || file.current_version_id || "";
-  const v = /^[0-9a-f-]{36}$/i.test(id) ? await getVersion(deps.pool, file.id, id) : undefined;
-  if (!v || v.missing_time) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
-  const state = v.id === file.current_version_id ? file.state : v.state;
-  if (state !== STATE.READY) {
-    throw failedPrecondition(
-      state === STATE.REJECTED ? "FILE_REJECTED" : "FILE_NOT_READY",
-      state === STATE.REJECTED ? "the file was rejected" : "the file is still being processed",
-    );
-  }
-  return v;
-}
-
-/** offset/length checked against the size: offset past the end is OUT_OF_RANGE; 0 length = to the end. */
-export function rangeOf(offset: string, length: string, size: string): Range {
-  const o = Number(offset || "0");
-  const l = Number(length || "0");
-  const total = Number(size);
-  if (!Number.isSafeInteger(o) || o < 0 || !Number.isSafeInteger(l) || l < 0) {
-    throw invalidArgument("INVALID_RANGE", "offset and length must be non-negative", [
-      { field: o < 0 ? "offset" : "length", description: "negative" },
-    ]);
-  }
-  if (o > total)
-    throw new AppError(Code.OUT_OF_RANGE, "OFFSET_OUT_OF_RANGE", `offset is past the end (${total} bytes)`);
-  return { offset: o, length: l === 0 ? total - o : Math.min(l, total - o) };
-}
-
-/**
- * The response headers of a raw download (`GetFileContent`, `GetSharedLinkContent`), which the
- * gateways turn into HTTP headers: an attachment under the file's (sanitised) name, never
- * sniffed, and the length of the range. The length goes as `x-content-length`: a gRPC
- * response's own `content-length` would describe the framed messages, not the content.
- */
-export function sendDownloadHeaders(ctx: CallContext, fileName: string, range: Range): void {
-  ctx.setHeader("content-disposition", attachmentDisposition(fileName));
-  ctx.setHeader("x-content-type-options", "nosniff");
-  ctx.setHeader("x-content-length", String(range.length));
-}
-
-/** The bytes of `v` in `range`, re-cut into messages of at most `chunk` bytes. */
-export async function* contentChunks(deps: FileDeps, v: VersionRow, range: Range): AsyncGenerator<Buffer> {
-  if (range.length === 0) return;
-  const chunk = deps.settings.downloadChunkBytes;
-  const source = await deps.blobs.get(v.object_key, range).catch((err: unknown) => {
-    // Gone behind the service's back (the janitor marks such rows on its next pass).
-    if (err instanceof BlobNotFoundError) throw contentMissing();
-    throw err;
-  });
-  let pending: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const raw of source) {
-      const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
-      pending.push(b);
-      size += b.length;
-      while (size >= chunk) {
-        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        yield all.subarray(0, chunk);
-        const rest = all.subarray(chunk);
-        pending = rest.length ? [rest] : [];
-        size = rest.length;
-      }
-    }
-    if (size > 0) yield Buffer.concat(pending);
-  } finally {
-    source.destroy();
-  }
-}
 
 export function createDownloadHandlers(deps: FileDeps) {
   const { blobs, settings } = deps;

@@ -4,11 +4,11 @@
 import type { filev1 } from "@filemesh/contracts";
 import { type CallContext, invalidArgument } from "@filemesh/kit";
 import type { FileDeps } from "../domain/deps.js";
+import { deleteForGood } from "../domain/permanent-delete.js";
+import { reconcileStep } from "../domain/reconcile.js";
+import { releaseExpired } from "../domain/upload-sessions.js";
 import type { FileRow } from "../store/files.js";
 import { anyOverdueSession, trashRootsBefore } from "../store/janitor.js";
-import { deleteForGood } from "./permanent-delete.js";
-import { reconcileStep } from "./reconcile.js";
-import { releaseExpired } from "./upload-sessions.js";
 
 /** max_items: 0 → 100, at most 1000; negative → INVALID_ARGUMENT. */
 export function maxItems(n: number): number {

@@ -23,6 +23,9 @@ import {
 import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
+import { createPasswordCheck, linkPassword, MAX_PASSWORD } from "../domain/link-password.js";
+import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "../domain/serve.js";
+import { toFile } from "../domain/views.js";
 import { linkTuple, maxRevision } from "../peers/access.js";
 import { getFile } from "../store/files.js";
 import {
@@ -38,9 +41,6 @@ import {
   setLinkRevision,
   tokenHash,
 } from "../store/links.js";
-import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "./download-handlers.js";
-import { createPasswordCheck, linkPassword, MAX_PASSWORD } from "./link-password.js";
-import { toFile } from "./views.js";
 
 const LINK_NOT_FOUND = () => notFound("LINK_NOT_FOUND", "no such share link");
 

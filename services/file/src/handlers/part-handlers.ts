@@ -6,14 +6,14 @@ import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, failedPrecondition, invalidArgument } from "@filemesh/kit";
 import { PartSizeMismatchError } from "@filemesh/kit/blob";
 import { callerId } from "../domain/access.js";
+import { completeSession } from "../domain/complete-upload.js";
 import { meter, sizeMismatch } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import { createRelaySlots } from "../domain/relay-slots.js";
+import { expectedPartSize, mustBeActive, ownUpload, stillAllowed } from "../domain/upload-sessions.js";
+import { toFile } from "../domain/views.js";
 import { advance, METHOD, savePart, type UploadRow } from "../store/uploads.js";
-import { completeSession } from "./complete-upload.js";
 import { stillConnected } from "./raw-upload-handlers.js";
-import { expectedPartSize, mustBeActive, ownUpload, stillAllowed } from "./upload-sessions.js";
-import { toFile } from "./views.js";
 
 /**
  * Largest part the service relays to S3 (each streams through, but holds a relay slot for its

@@ -13,7 +13,7 @@ import { checksumMismatch, declaredSha256, meter } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { growingReservation } from "../domain/reservation.js";
-import { toFile } from "./views.js";
+import { toFile } from "../domain/views.js";
 
 export const cancelled = () => new AppError(Code.CANCELLED, "CANCELLED", "the upload was cancelled");
 

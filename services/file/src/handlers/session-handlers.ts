@@ -18,19 +18,10 @@ import {
 } from "@filemesh/kit";
 import { newObjectKey, type StoredPart } from "@filemesh/kit/blob";
 import { callerId, targetFolder } from "../domain/access.js";
+import { completeSession } from "../domain/complete-upload.js";
 import { declaredSha256, tooLarge } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
-import {
-  insertUpload,
-  METHOD,
-  openSessionsLocked,
-  partsOf,
-  UPLOAD,
-  type UploadRow,
-} from "../store/uploads.js";
-import { claim } from "../store/usage.js";
-import { completeSession } from "./complete-upload.js";
 import {
   abortSession,
   expectedPartSize,
@@ -40,8 +31,17 @@ import {
   releaseExpired,
   stillAllowed,
   toUpload,
-} from "./upload-sessions.js";
-import { toFile } from "./views.js";
+} from "../domain/upload-sessions.js";
+import { toFile } from "../domain/views.js";
+import {
+  insertUpload,
+  METHOD,
+  openSessionsLocked,
+  partsOf,
+  UPLOAD,
+  type UploadRow,
+} from "../store/uploads.js";
+import { claim } from "../store/usage.js";
 
 export const presignUnsupported = () =>
   failedPrecondition("PRESIGN_UNSUPPORTED", "this deployment's blob store cannot presign URLs (fs driver)");

@@ -16,9 +16,9 @@ import { authorize, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { createSlots } from "../domain/slots.js";
+import { toFile } from "../domain/views.js";
 import { getFile, STATE, updateFile } from "../store/files.js";
 import { getVersion, setVersionState } from "../store/versions.js";
-import { toFile } from "./views.js";
 
 const FINAL = new Set<number>([STATE.READY, STATE.REJECTED]);
 

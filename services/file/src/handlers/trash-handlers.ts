@@ -6,11 +6,11 @@ import { appendEvents, type CallContext, failedPrecondition, inTransaction, page
 import { authorize, callerId, FILE_NOT_FOUND } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
+import { deleteForGood } from "../domain/permanent-delete.js";
 import { uniqueName } from "../domain/tree.js";
+import { toFile } from "../domain/views.js";
 import { getFile, subtree, trashRoots, trashRows, untrashRoot } from "../store/files.js";
-import { deleteForGood } from "./permanent-delete.js";
 import { etagMismatch, homeImmutable } from "./update-handlers.js";
-import { toFile } from "./views.js";
 
 export function createTrashHandlers(deps: FileDeps) {
   const { pool, access, pageTokens } = deps;

@@ -20,6 +20,7 @@ import {
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
+import { toFile } from "../domain/views.js";
 import { newFileTuples } from "../peers/access.js";
 import {
   cursorOf,
@@ -31,7 +32,6 @@ import {
   STATE,
   setAclRevision,
 } from "../store/files.js";
-import { toFile } from "./views.js";
 
 export function createTreeHandlers(deps: FileDeps) {
   const { pool, access, pageTokens } = deps;

@@ -14,9 +14,9 @@ import type { FileDeps } from "../domain/deps.js";
 import { fileEvents } from "../domain/events.js";
 import { cleanName } from "../domain/names.js";
 import { lockFolder, uniqueName } from "../domain/tree.js";
+import { toFile } from "../domain/views.js";
 import { parentTuple } from "../peers/access.js";
 import { ancestry, type FileRow, getFile, KIND, setAclRevision, updateFile } from "../store/files.js";
-import { toFile } from "./views.js";
 
 const MASKABLE: Record<string, "name" | "parent_id"> = {
   name: "name",

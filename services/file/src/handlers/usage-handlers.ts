@@ -4,8 +4,8 @@ import type { filev1 } from "@filemesh/contracts";
 import type { CallContext } from "@filemesh/kit";
 import { callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
+import { releaseExpired } from "../domain/upload-sessions.js";
 import { usageOf } from "../store/usage.js";
-import { releaseExpired } from "./upload-sessions.js";
 
 export function createUsageHandlers(deps: FileDeps) {
   return {

@@ -8,10 +8,10 @@ import { attachmentDisposition, BlobNotFoundError, newObjectKey, thumbnailKey } 
 import { authorize, callerId } from "../domain/access.js";
 import { commitOnce } from "../domain/commit.js";
 import type { FileDeps } from "../domain/deps.js";
+import { servable } from "../domain/serve.js";
+import { toFile } from "../domain/views.js";
 import { adjust, claim } from "../store/usage.js";
 import { listVersions } from "../store/versions.js";
-import { servable } from "./download-handlers.js";
-import { toFile } from "./views.js";
 
 const thumbnailNotFound = () =>
   notFound(

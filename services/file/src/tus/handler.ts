@@ -31,11 +31,11 @@ import {
 import { newObjectKey } from "@filemesh/kit/blob";
 import { Metadata } from "@grpc/grpc-js";
 import { callerId, targetFolder } from "../domain/access.js";
+import { completeSession } from "../domain/complete-upload.js";
 import { tooLarge } from "../domain/content.js";
 import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { createRelaySlots } from "../domain/relay-slots.js";
-import { completeSession } from "../handlers/complete-upload.js";
 import {
   abortSession,
   mustBeActive,
@@ -43,7 +43,7 @@ import {
   planParts,
   releaseExpired,
   stillAllowed,
-} from "../handlers/upload-sessions.js";
+} from "../domain/upload-sessions.js";
 import {
   getUpload,
   insertUpload,

@@ -14,7 +14,11 @@ import {
   protoCodec,
   requestIdOf,
 } from "@filemesh/kit";
+import { administeredGroup, visibleGroup } from "../domain/access.js";
+import { callerOf, type UserDeps } from "../domain/deps.js";
+import { writeTx } from "../domain/tx.js";
 import { descriptionOf, groupNameOf, isUuid, uuidOf } from "../domain/validate.js";
+import { groupView } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
 import { membershipUpdates } from "../peers/acl.js";
 import { deleteGroupRow, insertGroup, listMyGroups } from "../store/groups.js";
@@ -25,10 +29,6 @@ import {
   soleAdminOf,
   upsertMembership,
 } from "../store/memberships.js";
-import { administeredGroup, visibleGroup } from "./access.js";
-import { callerOf, type UserDeps } from "./deps.js";
-import { writeTx } from "./tx.js";
-import { groupView } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
 

@@ -15,8 +15,12 @@ import {
   requestIdOf,
 } from "@filemesh/kit";
 import type pg from "pg";
+import { administeredGroup, visibleGroup } from "../domain/access.js";
+import { callerOf, type UserDeps } from "../domain/deps.js";
 import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
+import { writeTx } from "../domain/tx.js";
 import { isUuid, roleOf, uuidOf } from "../domain/validate.js";
+import { memberView } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
 import { membershipUpdates } from "../peers/acl.js";
 import { findGroup } from "../store/groups.js";
@@ -30,11 +34,7 @@ import {
   upsertMembership,
   wouldCycle,
 } from "../store/memberships.js";
-import { administeredGroup, visibleGroup } from "./access.js";
-import { callerOf, type UserDeps } from "./deps.js";
 import { loadProfile } from "./profile-handlers.js";
-import { writeTx } from "./tx.js";
-import { memberView } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
 

@@ -2,8 +2,11 @@
 // not consumed yet) is created on the spot from the auth service's account.
 import type { userv1 } from "@filemesh/contracts";
 import { type CallContext, type Handlers, notFound, type Queryable } from "@filemesh/kit";
+import { callerOf, type UserDeps } from "../domain/deps.js";
 import { fieldsToUpdate, type Updatable } from "../domain/field-mask.js";
+import { writeTx } from "../domain/tx.js";
 import { avatarUrlOf, bioOf, displayNameOf, lookupEmailOf, uuidOf } from "../domain/validate.js";
+import { lookedUpUser, ownUser, publicUser } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
 import {
   findProfile,
@@ -13,9 +16,6 @@ import {
   setHomeFolder,
   updateProfile,
 } from "../store/profiles.js";
-import { callerOf, type UserDeps } from "./deps.js";
-import { writeTx } from "./tx.js";
-import { lookedUpUser, ownUser, publicUser } from "./views.js";
 
 type UserHandlers = Handlers<typeof userv1.UserServiceService>;
 

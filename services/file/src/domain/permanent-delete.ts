@@ -6,13 +6,13 @@
 // version's object and its thumbnail.
 import { appendEvents, type CallContext, inTransaction } from "@filemesh/kit";
 import { thumbnailKey } from "@filemesh/kit/blob";
-import type { FileDeps } from "../domain/deps.js";
-import { fileEvents } from "../domain/events.js";
 import { linkTuple, ownerTuple, parentTuple, type RelationUpdate } from "../peers/access.js";
 import { deleteRows, type FileRow, getFile, KIND, subtree } from "../store/files.js";
 import { linksOfFiles } from "../store/links.js";
 import { adjust } from "../store/usage.js";
 import { versionsOf } from "../store/versions.js";
+import type { FileDeps } from "./deps.js";
+import { fileEvents } from "./events.js";
 
 /**
  * Deletes `id` and everything below it for good. False when it is gone already, or when

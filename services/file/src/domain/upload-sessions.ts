@@ -11,8 +11,6 @@ import {
 } from "@filemesh/kit";
 import { MAX_PART_BYTES, MAX_PARTS, type StoredPart } from "@filemesh/kit/blob";
 import { status } from "@grpc/grpc-js";
-import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "../domain/access.js";
-import type { FileDeps } from "../domain/deps.js";
 import { getFile } from "../store/files.js";
 import {
   expireSessions,
@@ -24,6 +22,8 @@ import {
   type UploadRow,
 } from "../store/uploads.js";
 import { adjust } from "../store/usage.js";
+import { AccessDenied, callerId, FILE_NOT_FOUND, requireOn } from "./access.js";
+import type { FileDeps } from "./deps.js";
 
 export const uploadNotFound = () => notFound("UPLOAD_NOT_FOUND", "no such upload session");
 

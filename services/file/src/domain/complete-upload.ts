@@ -6,10 +6,6 @@
 import type { CallContext } from "@filemesh/kit";
 import { AppError, invalidArgument, outsideCall } from "@filemesh/kit";
 import { BlobNotFoundError } from "@filemesh/kit/blob";
-import { AccessDenied, authorize } from "../domain/access.js";
-import { commitContent } from "../domain/commit.js";
-import { checksumMismatch, meter, sizeMismatch } from "../domain/content.js";
-import type { FileDeps } from "../domain/deps.js";
 import type { FileRow } from "../store/files.js";
 import {
   COMPLETION_LEASE_MS,
@@ -18,6 +14,10 @@ import {
   UPLOAD,
   type UploadRow,
 } from "../store/uploads.js";
+import { AccessDenied, authorize } from "./access.js";
+import { commitContent } from "./commit.js";
+import { checksumMismatch, meter, sizeMismatch } from "./content.js";
+import type { FileDeps } from "./deps.js";
 import { completing, expectedPartSize, markAborted, mustBeActive } from "./upload-sessions.js";
 
 const incomplete = (message: string) =>

@@ -1,9 +1,9 @@
 // Rows → API messages. Other users see only public fields (id, display name, avatar).
 import type { userv1 } from "@filemesh/contracts";
-import { type MemberRef, subjectOf } from "../domain/member-ref.js";
 import type { GroupRow } from "../store/groups.js";
 import type { MembershipRow } from "../store/memberships.js";
 import type { ProfileRow } from "../store/profiles.js";
+import { type MemberRef, subjectOf } from "./member-ref.js";
 
 const EMPTY_USER: userv1.User = {
   id: "",

@@ -9,8 +9,8 @@
 import type { CallContext } from "@filemesh/kit";
 import { invalidPageToken } from "@filemesh/kit";
 import type { ListedObject } from "@filemesh/kit/blob";
-import type { FileDeps } from "../domain/deps.js";
 import { liveMultipartIds, referencedKeys, setMissing, versionsByKey } from "../store/janitor.js";
+import type { FileDeps } from "./deps.js";
 
 export interface ReconcileStep {
   removedObjects: number;

@@ -1,6 +1,6 @@
 import { MAX_PARTS } from "@filemesh/kit/blob";
 import { describe, expect, it } from "vitest";
-import { rangeOf } from "./download-handlers.js";
+import { rangeOf } from "./serve.js";
 import { planParts } from "./upload-sessions.js";
 
 const MiB = 1024 * 1024;

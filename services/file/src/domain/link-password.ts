@@ -12,7 +12,6 @@ import {
   permissionDenied,
   resourceExhausted,
 } from "@filemesh/kit";
-import type { FileDeps } from "../domain/deps.js";
 import {
   claimGuess,
   failGuess,
@@ -22,6 +21,7 @@ import {
   passGuess,
   passwordMatches,
 } from "../store/links.js";
+import type { FileDeps } from "./deps.js";
 
 const THROTTLED = (waitMs: number) =>
   resourceExhausted("LINK_PASSWORD_THROTTLED", "too many wrong passwords for this link; retry later", waitMs);

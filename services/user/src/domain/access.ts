@@ -2,9 +2,9 @@
 // the same NOT_FOUND as for a group that does not exist; members who are not admins get
 // PERMISSION_DENIED on changes.
 import { notFound, permissionDenied, type Queryable } from "@filemesh/kit";
-import type { Role } from "../domain/validate.js";
 import { findGroup, type GroupRow } from "../store/groups.js";
 import { effectiveRole } from "../store/memberships.js";
+import type { Role } from "./validate.js";
 
 export const GROUP_NOT_FOUND = () => notFound("GROUP_NOT_FOUND", "no such group");
 
