@@ -97,6 +97,31 @@ export function xfccFields(element: string): [string, string][] | undefined {
   return out;
 }
 
+/**
+ * A verified user enters: the session still live, the admin role if the method needs it, then
+ * the principal (a module-level function: nothing allocated per call but the principal).
+ */
+async function admit(
+  ctx: Parameters<Middleware>[0],
+  next: Parameters<Middleware>[1],
+  liveSession: (sid: string, sub: string) => Promise<void>,
+  claims: { sub: string; sid: string; admin: boolean; exp: number },
+  forwardedBy?: string,
+) {
+  await liveSession(claims.sid, claims.sub);
+  if (ctx.method.policy.admin && !claims.admin)
+    throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
+  ctx.principal = {
+    subject: `user:${claims.sub}`,
+    userId: claims.sub,
+    sessionId: claims.sid,
+    admin: claims.admin,
+    expiresAt: claims.exp * 1000,
+    ...(forwardedBy === undefined ? {} : { forwardedBy }),
+  };
+  return next();
+}
+
 export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
   const verified = createVerifyCache();
   const liveSession = async (sid: string, sub: string): Promise<void> => {
@@ -127,18 +152,7 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
       // Without a proven forwarder the header is ignored: an outside call like any other.
       if (claims) {
         if (claims.exp * 1000 <= Date.now()) throw unauthenticated("TOKEN_EXPIRED", "access token expired");
-        await liveSession(claims.sid, claims.sub);
-        if (policy.admin && !claims.admin)
-          throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
-        ctx.principal = {
-          subject: `user:${claims.sub}`,
-          userId: claims.sub,
-          sessionId: claims.sid,
-          admin: claims.admin,
-          expiresAt: claims.exp * 1000,
-          forwardedBy: by,
-        };
-        return next();
+        return admit(ctx, next, liveSession, claims, by);
       }
     }
     const header = metadataString(ctx.metadata, "authorization");
@@ -154,17 +168,6 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
     if (!header) throw unauthenticated("MISSING_TOKEN", "authentication required");
     const token = BEARER.exec(header)?.[1];
     if (!token) throw unauthenticated("INVALID_TOKEN", "invalid access token: expected a Bearer token");
-    const claims = await verified.verify(token, o.keys, o.verify);
-    await liveSession(claims.sid, claims.sub);
-    if (policy.admin && !claims.admin)
-      throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
-    ctx.principal = {
-      subject: `user:${claims.sub}`,
-      userId: claims.sub,
-      sessionId: claims.sid,
-      admin: claims.admin,
-      expiresAt: claims.exp * 1000,
-    };
-    return next();
+    return admit(ctx, next, liveSession, await verified.verify(token, o.keys, o.verify));
   };
 }
