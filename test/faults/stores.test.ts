@@ -175,9 +175,7 @@ describe.skipIf(!RUN).sequential("stores", () => {
 
   it("keeps every acknowledgement (the checker)", { timeout: 300_000 }, async () => {
     await w.stop();
-    const { knownRawLeaks, ...findings } = await checkState(c, w, { fileReplicaKilled: true });
-    if (knownRawLeaks.length)
-      notes.push(`known (raw upload reservations of a killed replica): ${knownRawLeaks.join("; ")}`);
+    const findings = await checkState(c, w);
     const ops = [...w.acks.ops].map(([k, v]) => `${k} ${v}`).join(", ");
     notes.push(`logins again after SESSION_ENDED (Redis flushed): ${w.acks.relogins}`);
     notes.push(

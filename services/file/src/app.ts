@@ -18,6 +18,7 @@ import type { FileConfig } from "./config.js";
 import { createDataHandler, DATA_PREFIX } from "./data/server.js";
 import { createTickets, loadTicketKey } from "./data/ticket.js";
 import type { FileDeps } from "./domain/deps.js";
+import { startRedrive } from "./domain/redrive.js";
 import { createCopyHandlers } from "./handlers/copy-handlers.js";
 import { createDownloadHandlers } from "./handlers/download-handlers.js";
 import { createJanitorHandlers } from "./handlers/janitor-handlers.js";
@@ -105,6 +106,9 @@ export async function startFileService(
     log.warn({ err: err.message }, "pruning request ids failed"),
   );
   runtime.onShutdown(stopPruning);
+  if (!config.readyOnCommit) {
+    runtime.onShutdown(startRedrive(db.pool, config.processingRedriveAfterMs, log));
+  }
   // The data plane's HTTP listener: routes by path prefix (http/server.ts); tus at /v1/tus/.
   const router = createHttpRouter();
   router.mount(

@@ -25,6 +25,18 @@ export const fileSpec = {
   httpPort: int("FILE_HTTP_PORT", { default: 52054, min: 0, max: 65535 }),
   /** Largest body of POST /v1/files:upload (UploadFile). */
   maxRawUploadBytes: int("MAX_RAW_UPLOAD_BYTES", { default: 32 * MiB, min: 1 }),
+  /**
+   * A raw upload's quota reservation is released by the janitor when its process has not
+   * renewed it for this long (it renews every fifth of it while the body arrives): what a
+   * replica killed mid-upload held comes back after at most this plus the janitor's interval.
+   */
+  reservationLeaseMs: duration("RAW_RESERVATION_LEASE", { default: 5 * 60_000 }),
+  /**
+   * A version still PROCESSING this long after its commit (or its last re-drive) gets its
+   * file_uploaded event again (domain/redrive.ts): an event lost on the way to the processor
+   * does not leave an acknowledged upload undecided. Off with FILES_READY_ON_COMMIT.
+   */
+  processingRedriveAfterMs: duration("PROCESSING_REDRIVE_AFTER", { default: 10 * 60_000 }),
   /** Largest declared size of an upload session. */
   maxUploadBytes: int("MAX_UPLOAD_BYTES", { default: 5 * 1024 * MiB, min: 1 }),
   /** Quota of a user without an explicit one. */

@@ -42,6 +42,11 @@ const ENTRIES = {
     services: ["user"],
     meaning: "cannot reach the account service right now",
   },
+  BLOB_STORE_UNAVAILABLE: {
+    status: ["UNAVAILABLE"],
+    services: ["file", "kit", "processor"],
+    meaning: "the object store is unavailable; retry shortly",
+  },
   CALLER_NOT_ALLOWED: {
     status: ["PERMISSION_DENIED"],
     services: ["kit"],

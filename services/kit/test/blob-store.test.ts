@@ -270,3 +270,54 @@ describe("presigned URLs", () => {
     expect((await fetch(url)).status).toBe(403);
   });
 });
+
+describe("s3 faults", () => {
+  it("an unreachable store is UNAVAILABLE BLOB_STORE_UNAVAILABLE with a retry hint, never a raw error", async () => {
+    const { freePort } = await import("@filemesh/kit/testing");
+    const closed = await freePort();
+    const away = createS3Store({
+      endpoint: `http://127.0.0.1:${closed}`,
+      region: minio.region,
+      bucket: "away",
+      accessKeyId: minio.accessKeyId,
+      secretAccessKey: minio.secretAccessKey,
+      forcePathStyle: true,
+    });
+    const key = newObjectKey();
+    const calls: [string, () => Promise<unknown>][] = [
+      ["get", () => away.get(key)],
+      ["stat", () => away.stat(key)],
+      ["put", () => away.put(key, chunked(randomBytes(1000)))],
+      ["createMultipart", () => away.createMultipart(key)],
+      ["putPart", () => away.putPart(key, "u", 1, chunked(randomBytes(100)), 100)],
+      ["copy", () => away.copy(key, newObjectKey())],
+    ];
+    for (const [name, call] of calls) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; reason?: string; details?: { retryAfterMs?: number } },
+      );
+      expect(err, name).toMatchObject({ code: 14, reason: "BLOB_STORE_UNAVAILABLE" });
+      expect(err?.details?.retryAfterMs, name).toBe(1000);
+    }
+  });
+
+  it("the store's refusals of the request stay what they are (not found, bad credentials)", async () => {
+    const s3 = stores.s3!;
+    await expect(s3.get(newObjectKey())).rejects.toBeInstanceOf(BlobNotFoundError);
+    const wrong = createS3Store({
+      endpoint: minio.endpoint,
+      region: minio.region,
+      bucket: (stores.s3 as BlobStore & { root: string }).root,
+      accessKeyId: "nobody",
+      secretAccessKey: "wrong-secret-key",
+      forcePathStyle: true,
+    });
+    const err = await wrong.stat(newObjectKey()).then(
+      () => undefined,
+      (e: unknown) => e as { reason?: string; $fault?: string },
+    );
+    expect(err?.reason).toBeUndefined();
+    expect(err?.$fault).toBe("client");
+  });
+});

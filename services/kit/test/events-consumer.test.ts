@@ -151,6 +151,36 @@ describe("consumer", () => {
     expect(handled.length).toBe(2);
   }, 30_000);
 
+  it("an event handled for longer than ACK_WAIT is not redelivered meanwhile (working() heartbeats)", async () => {
+    // One pulled at a time: a message pulled ahead waits under ACK_WAIT (see runConsumer).
+    const ids = await publish(`t${runId}.users.c`, 2);
+    const deliveries: number[] = [];
+    const durable = `d_${runId}_c`;
+    const c = await runConsumer({
+      js: nats.js,
+      jsm: nats.jsm,
+      stream: def.name,
+      durable,
+      filterSubject: `t${runId}.users.c`,
+      log,
+      ackWaitMs: 1000,
+      maxMessages: 1,
+      handle: async (e) => {
+        deliveries.push(e.deliveryCount);
+        if (e.id === ids[0]) await new Promise((r) => setTimeout(r, 3500));
+      },
+    });
+    try {
+      await waitFor("consumer drained", async () => deliveries.length >= 2 && (await drained(durable)()));
+    } finally {
+      await c.stop();
+    }
+    // Each once, on its first delivery: the slow one was never redelivered.
+    expect(deliveries).toEqual([1, 1]);
+    const info = await nats.jsm.consumers.info(def.name, durable);
+    expect(info.num_redelivered).toBe(0);
+  }, 30_000);
+
   it("keeps consuming after NATS is killed and restarted", async () => {
     const server = await ownNatsServer();
     const own = await connectNats({

@@ -24,8 +24,13 @@ export const processorSpec = {
   maxDeliver: int("MAX_DELIVER", { default: 8, min: 1, max: 1000 }),
   /** Redelivery delays after a failed delivery, by delivery count (the last one repeats). */
   retryBackoff: list("RETRY_BACKOFF", { default: ["1s", "5s", "15s", "30s", "1m", "2m", "5m"] }),
-  /** How long a delivered event may stay unacknowledged before JetStream redelivers it. */
-  ackWaitMs: duration("ACK_WAIT", { default: 120_000 }),
+  /**
+   * How long a delivered event may go without an ack or a heartbeat before JetStream
+   * redelivers it: the worker handling it sends working() every third of it (kit
+   * events/consumer.ts), so this bounds how long a killed processor holds the events it had
+   * pulled, not how long one may take.
+   */
+  ackWaitMs: duration("ACK_WAIT", { default: 30_000 }),
   /** Uploads processed at once by one replica. */
   pipelineConcurrency: int("PIPELINE_CONCURRENCY", { default: 4, min: 1, max: 64 }),
   /** Longest side of a thumbnail in pixels. */

@@ -135,7 +135,7 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
       headers["content-type"] = "application/json";
       body = JSON.stringify(opts.json);
     } else if (opts.raw) {
-      headers["content-type"] = "application/octet-stream";
+      headers["content-type"] ??= "application/octet-stream";
       body = opts.raw;
     }
     const until = Date.now() + budgetMs;

@@ -231,6 +231,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // them, ACK_WAIT later (2m by default: see docs/deploy.md, "Faults"); shorter here so the
       // checker's wait for READY stays bounded.
       ACK_WAIT: "15s",
+      // A raw upload's reservation on a file replica killed with -9 is given back by the
+      // janitor once its lease lapses (store/reservations.ts): both short here, so the
+      // checker's wait for "no quota reserved" stays bounded.
+      RAW_RESERVATION_LEASE: "5s",
+      // An upload whose event was lost (NATS killed with -9) is re-driven this long after its
+      // commit (domain/redrive.ts); within the checker's 60 s wait for READY.
+      PROCESSING_REDRIVE_AFTER: "20s",
+      JANITOR_INTERVAL: "5s",
       ...Object.fromEntries(
         SERVICES.map((s) => [`${s.toUpperCase()}_ADDRS`, ports[s].map((p) => `127.0.0.1:${p}`).join(",")]),
       ),

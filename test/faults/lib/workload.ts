@@ -11,6 +11,8 @@ import type { Cluster } from "./cluster.js";
 
 export const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A tus PATCH answered with these is resumed after a HEAD (409: the offset moved on — an earlier answer was lost). */
+const RETRYABLE_HTTP = new Set([409, 429, 502, 503, 504]);
 
 export interface User {
   id: string;
@@ -26,7 +28,7 @@ export interface AckedUpload {
   fileId: string;
   sha256: string;
   size: number;
-  via: "raw" | "session" | "stream";
+  via: "raw" | "session" | "stream" | "tus";
 }
 
 export interface AckedRelation {
@@ -379,6 +381,69 @@ export async function startWorkload(
         await sleep(delay);
       }
     },
+    async tus(u) {
+      // tus 1.0.0 as a tus client does it: create, PATCH in two halves; whenever a PATCH fails
+      // (or its answer is lost), HEAD says where the upload stands and the client goes on from
+      // there — never resending bytes the server has.
+      const data = randomBytes(8 * 1024 + Math.floor(Math.random() * 96 * 1024));
+      const sum = sha256(data);
+      const tusHeaders = { "tus-resumable": "1.0.0" };
+      const name = Buffer.from(`t-${randomUUID()}.bin`).toString("base64");
+      const created = await rest.request("tusCreate", "POST", "/v1/tus/", {
+        headers: {
+          ...tusHeaders,
+          "upload-length": String(data.length),
+          "upload-metadata": `filename ${name}`,
+        },
+        session: sess(u),
+        retry: "idempotent", // a lost answer leaves an upload that expires (its quota with it)
+      });
+      if (created.status !== 201) ok("tus create", created);
+      const path = new URL(created.headers.get("location") ?? "", rest.base).pathname;
+      const half = Math.ceil(data.length / 2);
+      let offset = 0;
+      for (let round = 0; offset < data.length; round++) {
+        if (round > 30) throw new Violation(`tus ${path}: no progress at offset ${offset}`);
+        const patched = await rest
+          .request("tusPatch", "PATCH", path, {
+            raw: data.subarray(offset, Math.min(data.length, offset + half)),
+            headers: {
+              ...tusHeaders,
+              "upload-offset": String(offset),
+              "content-type": "application/offset+octet-stream",
+            },
+            session: sess(u),
+            retry: "never",
+          })
+          .catch((err: unknown) => {
+            if (err instanceof GiveUp) return undefined; // the connection broke: ask where it stands
+            throw err;
+          });
+        if (patched?.status === 204) {
+          offset = Number(patched.headers.get("upload-offset"));
+          continue;
+        }
+        if (patched && !RETRYABLE_HTTP.has(patched.status)) ok("tus patch", patched);
+        await sleep(Number(patched?.headers.get("retry-after") ?? "0") * 1000 || 200);
+        const at = await rest.request("tusHead", "HEAD", path, {
+          headers: tusHeaders,
+          session: sess(u),
+          retry: "idempotent",
+        });
+        ok("tus head", at);
+        offset = Number(at.headers.get("upload-offset"));
+      }
+      const id = path.split("/").pop() ?? "";
+      const up = ok(
+        "tus upload",
+        await rest.request("getUpload", "GET", `/v1/uploads/${id}`, {
+          session: sess(u),
+          retry: "idempotent",
+        }),
+      );
+      if (!up.fileId) throw new Violation(`tus ${path}: complete but no file (${JSON.stringify(up)})`);
+      acks.uploads.push({ owner: u, fileId: up.fileId, sha256: sum, size: data.length, via: "tus" });
+    },
     async download(u) {
       const f = await ready(u);
       if (!f) return;
@@ -493,6 +558,7 @@ export async function startWorkload(
     ["raw", 3],
     ["session", 2],
     ["stream", 2],
+    ["tus", 2],
     ["download", 3],
     ["link", 1],
     ["grant", 2],

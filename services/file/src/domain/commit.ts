@@ -26,6 +26,7 @@ import {
   setAclRevision,
   updateFile,
 } from "../store/files.js";
+import { takeReservation } from "../store/reservations.js";
 import { transition, UPLOAD } from "../store/uploads.js";
 import { adjust, claim } from "../store/usage.js";
 import { insertVersion } from "../store/versions.js";
@@ -44,6 +45,12 @@ export interface Commit {
   contentType: string;
   /** Bytes reserved for this content, turned into use (any difference is claimed or released). */
   reservedBytes: bigint;
+  /**
+   * The raw upload's reservation row (domain/reservation.ts): taken in the commit's
+   * transaction, its bytes are the reservation (reservedBytes is then ignored; 0 when the
+   * janitor released it meanwhile, and the whole size is claimed).
+   */
+  reservationId?: string;
   /** The session this commit completes (COMPLETING → COMPLETED). */
   uploadId?: string;
   /** A retried UploadFile with the same request_id commits once (AIP-155). */
@@ -114,8 +121,9 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
     throw failedPrecondition("UPLOAD_EXPIRED", "the upload session expired before it completed");
   }
   // The reservation becomes use; content larger than it claims the rest against the quota.
-  const covered = [c.sizeBytes, c.reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
-  await adjust(tx, c.userId, { reserved: -c.reservedBytes, used: covered, files: existing ? 0 : 1 });
+  const reservedBytes = c.reservationId ? await takeReservation(tx, c.reservationId) : c.reservedBytes;
+  const covered = [c.sizeBytes, reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
+  await adjust(tx, c.userId, { reserved: -reservedBytes, used: covered, files: existing ? 0 : 1 });
   if (c.sizeBytes > covered) {
     await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
   }

@@ -8,6 +8,7 @@ import type { Access } from "../peers/access.js";
 export type FileSettings = Pick<
   FileConfig,
   | "maxRawUploadBytes"
+  | "reservationLeaseMs"
   | "maxUploadBytes"
   | "defaultQuotaBytes"
   | "presignExpiryMs"

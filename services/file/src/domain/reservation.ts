@@ -1,22 +1,47 @@
 // Quota for content of unknown length (raw uploads): reserved step by step as bytes arrive,
-// each step one conditional UPDATE, so the quota holds before more than it is stored and
-// concurrent uploads cannot together pass it.
+// each step one conditional statement, so the quota holds before more than it is stored and
+// concurrent uploads cannot together pass it. The reservation is a row (store/reservations.ts)
+// whose lease this process renews while the body arrives: if the process dies (kill -9), the
+// janitor gives the bytes back once the lease lapses; the commit, the release or the janitor
+// ends it, exactly once.
+import { randomUUID } from "node:crypto";
 import type pg from "pg";
-import { adjust, claim } from "../store/usage.js";
+import { growReservation, releaseReservation, renewReservation } from "../store/reservations.js";
 
 const STEP = 1024n * 1024n;
 
-export function growingReservation(pool: pg.Pool, userId: string, defaultQuota: number) {
+export interface ReservationOptions {
+  defaultQuota: number;
+  /** How often the lease is renewed while the upload lives (a fraction of the janitor's lease). */
+  renewMs: number;
+}
+
+export function growingReservation(pool: pg.Pool, userId: string, o: ReservationOptions) {
+  const id = randomUUID();
   let reserved = 0n;
   let released = false;
+  let taken = false;
+  let timer: NodeJS.Timeout | undefined;
+  const stopRenewing = () => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+  };
   // A claim may still be in flight when the upload fails (the store gave up on the body while
   // the meter awaited `cover`): release waits for it, and a claim that lands after the release
   // gives its bytes back at once, so nothing stays reserved.
   let pending: Promise<void> = Promise.resolve();
   const take = async (n: bigint) => {
-    await claim(pool, userId, { reserve: n, defaultQuota });
-    if (released) await adjust(pool, userId, { reserved: -n });
-    else reserved += n;
+    taken = true;
+    const held = await growReservation(pool, { id, userId, bytes: n, defaultQuota: o.defaultQuota });
+    if (released) {
+      await releaseReservation(pool, id);
+      return;
+    }
+    reserved = held;
+    if (!timer) {
+      timer = setInterval(() => void renewReservation(pool, id).catch(() => {}), o.renewMs);
+      timer.unref();
+    }
   };
   const grow = async (need: bigint) => {
     try {
@@ -27,6 +52,8 @@ export function growingReservation(pool: pg.Pool, userId: string, defaultQuota: 
     }
   };
   return {
+    /** The reservation's row; the commit takes it (turning its bytes into use). */
+    id,
     /** Makes sure at least `total` bytes are reserved (QUOTA_EXCEEDED otherwise). */
     async cover(total: bigint): Promise<void> {
       if (released) throw new Error("reservation already released");
@@ -36,16 +63,17 @@ export function growingReservation(pool: pg.Pool, userId: string, defaultQuota: 
       await step;
     },
     reserved: () => reserved,
-    /** The commit consumed the reservation. */
+    /** The commit took the reservation. */
     consumed(): void {
+      stopRenewing();
       reserved = 0n;
     },
     async release(): Promise<void> {
       released = true;
+      stopRenewing();
       await pending;
-      const n = reserved;
       reserved = 0n;
-      if (n > 0n) await adjust(pool, userId, { reserved: -n });
+      if (taken) await releaseReservation(pool, id);
     },
   };
 }

@@ -2,13 +2,14 @@
 // is more): ExpireUploads, PurgeTrash and ReconcileObjects (reconcile.ts). Each call is
 // bounded by max_items and safe to run on several replicas at once.
 import type { filev1 } from "@filemesh/contracts";
-import { type CallContext, invalidArgument } from "@filemesh/kit";
+import { type CallContext, inTransaction, invalidArgument } from "@filemesh/kit";
 import type { FileDeps } from "../domain/deps.js";
 import { deleteForGood } from "../domain/permanent-delete.js";
 import { reconcileStep } from "../domain/reconcile.js";
 import { releaseExpired } from "../domain/upload-sessions.js";
 import type { FileRow } from "../store/files.js";
 import { anyOverdueSession, trashRootsBefore } from "../store/janitor.js";
+import { releaseLapsed } from "../store/reservations.js";
 
 /** max_items: 0 → 100, at most 1000; negative → INVALID_ARGUMENT. */
 export function maxItems(n: number): number {
@@ -39,8 +40,13 @@ export function createJanitorHandlers(deps: FileDeps) {
       const before = req.cutoffTime ?? new Date();
       // The same path as the lazy expiry on the owner's next call, for every owner at once.
       const expired = await releaseExpired(deps, { before, limit });
-      const more = expired === limit && (await anyOverdueSession(deps.pool, before));
+      // And raw uploads' reservations whose process stopped renewing them (killed mid-body).
+      const lapsed = await inTransaction(deps.pool, (tx) =>
+        releaseLapsed(tx, deps.settings.reservationLeaseMs, limit),
+      );
+      const more = lapsed === limit || (expired === limit && (await anyOverdueSession(deps.pool, before)));
       if (expired) ctx.log.info({ expired, more }, "janitor: upload sessions expired");
+      if (lapsed) ctx.log.info({ lapsed }, "janitor: lapsed raw upload reservations released");
       return { expired, more };
     },
 

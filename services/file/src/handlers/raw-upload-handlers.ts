@@ -3,7 +3,7 @@
 // CreateUploadTicket: the same upload on the data plane — authorised here, the body then goes
 // to /v1/data/{ticket} (data/server.ts), which runs the very same storeAndCommit.
 import type { filev1 } from "@filemesh/contracts";
-import { AppError, type CallContext, Code, invalidArgument, outsideCall } from "@filemesh/kit";
+import { AppError, type CallContext, Code, invalidArgument, outsideCall, requestIdOf } from "@filemesh/kit";
 import { newObjectKey } from "@filemesh/kit/blob";
 import { DATA_PREFIX } from "../data/server.js";
 import type { UploadClaims } from "../data/ticket.js";
@@ -50,7 +50,10 @@ export async function storeAndCommit(
   stillThere: () => Promise<void>,
 ) {
   const { pool, blobs, settings } = deps;
-  const quota = growingReservation(pool, u.userId, settings.defaultQuotaBytes);
+  const quota = growingReservation(pool, u.userId, {
+    defaultQuota: settings.defaultQuotaBytes,
+    renewMs: Math.max(1000, Math.floor(settings.reservationLeaseMs / 5)),
+  });
   const m = meter({ limit: BigInt(settings.maxRawUploadBytes), onBytes: (n) => quota.cover(n) });
   const key = newObjectKey();
   try {
@@ -65,6 +68,7 @@ export async function storeAndCommit(
       objectKey: key,
       ...got,
       reservedBytes: quota.reserved(),
+      reservationId: quota.id,
       requestId: u.requestId,
     });
     if (replayed) {
@@ -94,11 +98,7 @@ export function createRawUploadHandlers(deps: FileDeps) {
       const userId = callerId(ctx);
       const name = cleanName(req.name);
       const sha256 = declaredSha256(req.sha256);
-      if (req.requestId.length > 128) {
-        throw invalidArgument("INVALID_REQUEST_ID", "request_id is too long", [
-          { field: "request_id", description: "at most 128 characters" },
-        ]);
-      }
+      requestIdOf(req.requestId);
       const parent = await targetFolder(deps, ctx, req.parentId);
       const p = ctx.principal!;
       const expire = Date.now() + settings.ticketExpiryMs;

@@ -192,5 +192,22 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
       "UPDATE files.requests SET response = convert_to(resource_id, 'UTF8') WHERE response IS NULL AND resource_id <> ''",
       requestsTableSql("files"),
     ),
+    // Raw uploads' quota reservations, each held under a lease (store/reservations.ts).
+    sqlMigration(
+      "011_reservations",
+      `CREATE TABLE IF NOT EXISTS files.reservations (
+        id uuid PRIMARY KEY,
+        owner_id text NOT NULL,
+        bytes bigint NOT NULL,
+        lease_time timestamptz NOT NULL DEFAULT clock_timestamp()
+      )`,
+      "CREATE INDEX IF NOT EXISTS reservations_lease_idx ON files.reservations (lease_time)",
+    ),
+    // When a version still PROCESSING last had its event re-driven (domain/redrive.ts).
+    sqlMigration(
+      "012_redrive",
+      "ALTER TABLE files.versions ADD COLUMN IF NOT EXISTS redrive_time timestamptz",
+      "CREATE INDEX IF NOT EXISTS versions_processing_idx ON files.versions (create_time) WHERE state = 2",
+    ),
   ];
 }

@@ -21,6 +21,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { AppError, unavailable } from "../errors.js";
 import {
   attachmentDisposition,
   BlobNotFoundError,
@@ -74,11 +75,41 @@ export function createS3Client(s: S3Settings): S3Client {
   });
 }
 
+/**
+ * What the store's callers see of a failed S3 call: "not found" and the store's refusals of the
+ * request itself (4xx: `$fault` "client") as they are; anything else — the store unreachable,
+ * a connection cut or reset, a timeout, a 5xx — is the store's fault, not the caller's, and
+ * becomes UNAVAILABLE BLOB_STORE_UNAVAILABLE with a retry hint (never INTERNAL).
+ */
+export function storeFault(err: unknown): unknown {
+  if (err instanceof AppError || missing(err)) return err;
+  if ((err as { $fault?: string } | null)?.$fault === "client") return err;
+  return unavailable("BLOB_STORE_UNAVAILABLE", "the object store is unavailable; retry shortly", 1000);
+}
+
+const FAULTS = "filemeshStoreFault";
+
+/** Every command of `client` (lib-storage's Upload too) fails with storeFault's errors. */
+function mapFaults(client: S3Client): void {
+  if (client.middlewareStack.identify().some((m) => m.startsWith(FAULTS))) return;
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        throw storeFault(err);
+      }
+    },
+    { step: "initialize", name: FAULTS },
+  );
+}
+
 export function createS3Store(
   s: S3Settings,
   client: S3Client = createS3Client(s),
 ): BlobStore & { client: S3Client } {
   const Bucket = s.bucket;
+  mapFaults(client);
   const send = async <T>(p: Promise<T>, key: string): Promise<T> => {
     try {
       return await p;

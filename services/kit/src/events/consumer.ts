@@ -113,6 +113,7 @@ export async function runConsumer(plain: ConsumerOptions): Promise<RunningConsum
   const log = opts.log.child({ component: "consumer", stream: opts.stream, durable: opts.durable });
   const backoff = opts.nakBackoffMs ?? DEFAULT_BACKOFF;
   const maxDeliver = opts.maxDeliver ?? -1;
+  const heartbeatMs = Math.max(250, Math.floor((opts.ackWaitMs ?? 30_000) / 3));
   await ensureConsumer(opts);
   const consumer = await opts.js.consumers.get(opts.stream, opts.durable);
   const messages = await consumer.consume({ max_messages: opts.maxMessages ?? 64 });
@@ -124,6 +125,13 @@ export async function runConsumer(plain: ConsumerOptions): Promise<RunningConsum
       m.term("missing Nats-Msg-Id");
       return;
     }
+    // While the event is handled, JetStream hears that it is (working(): the ack wait starts
+    // over), so ACK_WAIT bounds how long a dead process holds a message, not how long a live
+    // one may take. (Messages pulled ahead still wait under ACK_WAIT: keep maxMessages × the
+    // usual handling time below it; an expired one is redelivered, which idempotency absorbs.)
+    m.working();
+    const beat = setInterval(() => m.working(), heartbeatMs);
+    beat.unref();
     try {
       if (!(opts.alreadyApplied && (await opts.alreadyApplied(event.id)))) await opts.handle(event);
     } catch (err) {
@@ -142,6 +150,8 @@ export async function runConsumer(plain: ConsumerOptions): Promise<RunningConsum
       log.warn(fields, "event handler failed; will retry");
       m.nak(backoff[Math.min(count, backoff.length) - 1] ?? 1000);
       return;
+    } finally {
+      clearInterval(beat);
     }
     // Lost acks just mean a redelivery, which the idempotency check absorbs.
     await m
