@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the pinned tools the tests and benchmarks need into .tools/bin (ignored by git),
-# built from the Go module proxy with `go install`. Reuses what is already there.
+# built from the Go module proxy with `go install`. Reuses what is already there, and what an
+# earlier clone on this machine built: each build is kept in a cache outside the clone
+# (FILEMESH_TOOLS_CACHE, default ~/.cache/filemesh/tools), keyed by its exact pin and the Go
+# version, so a fresh clone copies the binaries instead of compiling them again (minio alone
+# takes minutes). FILEMESH_TOOLS_CACHE=off builds every time.
 # Usage: scripts/tools.sh [ghz] [minio] [helm] [grpcurl] [protoc-gen-go] [protoc-gen-go-grpc]
 #        [toxiproxy-server] [toxiproxy-cli]
 #        (no argument: all of them)
@@ -9,6 +13,8 @@ cd "$(dirname "$0")/.."
 export GOBIN="$PWD/.tools/bin"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 mkdir -p "$GOBIN"
+CACHE="${FILEMESH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/filemesh/tools}"
+GOVERSION="$(go env GOVERSION)"
 
 declare -A PINS=(
   [ghz]="github.com/bojand/ghz/cmd/ghz@v0.93.0"
@@ -32,9 +38,25 @@ for tool in "${wanted[@]}"; do
   pin="${PINS[$tool]:-}"
   if [ -z "$pin" ]; then echo "tools: unknown tool '$tool'" >&2; exit 2; fi
   stamp="$GOBIN/.$tool.version"
+  cached=""
+  if [ "$CACHE" != "off" ]; then
+    key="$(printf '%s %s %s' "$pin" "$GOVERSION" "$(go env GOOS)/$(go env GOARCH)" | sha256sum | cut -c1-16)"
+    cached="$CACHE/$tool-$key"
+  fi
   if [ -x "$GOBIN/$tool" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pin" ]; then
     echo "tools: $tool already at $pin"
+    if [ -n "$cached" ] && [ ! -x "$cached" ]; then
+      mkdir -p "$CACHE" && cp -f "$GOBIN/$tool" "$cached.tmp.$$" && mv -f "$cached.tmp.$$" "$cached" || true
+    fi
     continue
+  fi
+  if [ -n "$cached" ]; then
+    if [ -x "$cached" ]; then
+      echo "tools: $tool from the cache ($cached)"
+      cp -f "$cached" "$GOBIN/$tool.tmp" && mv -f "$GOBIN/$tool.tmp" "$GOBIN/$tool"
+      echo "$pin" > "$stamp"
+      continue
+    fi
   fi
   echo "tools: go install $pin"
   go install "$pin"
@@ -42,4 +64,7 @@ for tool in "${wanted[@]}"; do
   built="$(basename "${pin%@*}")"
   [ "$built" != "$tool" ] && mv -f "$GOBIN/$built" "$GOBIN/$tool"
   echo "$pin" > "$stamp"
+  if [ -n "$cached" ]; then
+    mkdir -p "$CACHE" && cp -f "$GOBIN/$tool" "$cached.tmp.$$" && mv -f "$cached.tmp.$$" "$cached" || true
+  fi
 done

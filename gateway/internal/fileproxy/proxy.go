@@ -5,6 +5,11 @@
 // gateway's JSON body limit; the file service bounds what an upload may take (Upload-Length,
 // quota, MAX_UPLOAD_BYTES) and GATEWAY_MAX_UPLOAD_BYTES caps a single request body here.
 //
+// A replica that cannot be reached (restarting, killed) is skipped for the next one as long as
+// the request body was never read (bytes read cannot be sent again); when none answers, the
+// client gets 503 UPSTREAM_UNAVAILABLE with RetryInfo and Retry-After: 1 — a tus client then
+// asks (HEAD) where its upload stands and goes on, as after any failed PATCH.
+//
 // Headers: the client's X-Forwarded-*, Forwarded and every edge-only identity header
 // (x-filemesh-*, x-envoy-*, X-Real-IP, …: meta.EdgeOnly) are dropped; X-Forwarded-For, -Host
 // and -Proto are then written from the connection itself, so the service builds Location
@@ -12,7 +17,9 @@
 package fileproxy
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -34,17 +41,24 @@ type Handler struct {
 	MaxUploadBytes int64
 	// Fail answers a request the gateway refuses itself (status, reason, message).
 	Fail func(w http.ResponseWriter, status int, reason, msg string)
+	// Unavailable answers 503 with RetryInfo (no replica could be reached).
+	Unavailable func(w http.ResponseWriter, reason, msg string)
 
 	next    atomic.Uint64
 	proxies []*httputil.ReverseProxy
 }
 
 // New builds the handler; upstreams must be non-empty host:port addresses.
-func New(upstreams []string, maxUploadBytes int64, fail func(http.ResponseWriter, int, string, string)) (*Handler, error) {
+func New(
+	upstreams []string,
+	maxUploadBytes int64,
+	fail func(http.ResponseWriter, int, string, string),
+	unavailable func(http.ResponseWriter, string, string),
+) (*Handler, error) {
 	if len(upstreams) == 0 {
 		return nil, fmt.Errorf("fileproxy: no upstream")
 	}
-	h := &Handler{Upstreams: upstreams, MaxUploadBytes: maxUploadBytes, Fail: fail}
+	h := &Handler{Upstreams: upstreams, MaxUploadBytes: maxUploadBytes, Fail: fail, Unavailable: unavailable}
 	transport := &http.Transport{
 		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost:   64,
@@ -77,7 +91,13 @@ func New(upstreams []string, maxUploadBytes int64, fail func(http.ResponseWriter
 				if r.Context().Err() != nil {
 					return // the client went away
 				}
-				h.Fail(w, http.StatusBadGateway, "UPSTREAM_UNAVAILABLE", "the file service is unavailable")
+				// Nothing was written yet: the loop in ServeHTTP tries the next replica while the
+				// body is untouched, and answers 503 + RetryInfo when it cannot.
+				if a, ok := r.Context().Value(attemptKey{}).(*attempt); ok {
+					a.failed = true
+					return
+				}
+				h.Unavailable(w, "UPSTREAM_UNAVAILABLE", "the file service is unavailable")
 			},
 		})
 	}
@@ -100,9 +120,41 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("request body exceeds the limit of %d bytes", h.MaxUploadBytes))
 		return
 	}
+	var body *untouched
 	if r.Body != nil && r.Body != http.NoBody {
-		r.Body = http.MaxBytesReader(w, r.Body, h.MaxUploadBytes)
+		body = &untouched{r: http.MaxBytesReader(w, r.Body, h.MaxUploadBytes)}
+		r.Body = body
 	}
-	i := h.next.Add(1) % uint64(len(h.proxies))
-	h.proxies[i].ServeHTTP(w, r)
+	a := &attempt{}
+	r = r.WithContext(context.WithValue(r.Context(), attemptKey{}, a))
+	first := h.next.Add(1)
+	for k := uint64(0); k < uint64(len(h.proxies)); k++ {
+		a.failed = false
+		h.proxies[(first+k)%uint64(len(h.proxies))].ServeHTTP(w, r)
+		if !a.failed || r.Context().Err() != nil || (body != nil && body.touched) {
+			break
+		}
+	}
+	if a.failed && r.Context().Err() == nil {
+		h.Unavailable(w, "UPSTREAM_UNAVAILABLE", "the file service is unavailable; retry shortly")
+	}
 }
+
+type attemptKey struct{}
+
+// attempt records that the replica tried could not be reached (nothing written to the client).
+type attempt struct{ failed bool }
+
+// untouched reports whether the request body was ever read; closing it is left to the server
+// (a failed attempt's transport closes its request body, and the next attempt needs it).
+type untouched struct {
+	r       io.ReadCloser
+	touched bool
+}
+
+func (u *untouched) Read(p []byte) (int, error) {
+	u.touched = true
+	return u.r.Read(p)
+}
+
+func (u *untouched) Close() error { return nil }

@@ -2,6 +2,7 @@ package fileproxy
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,9 +20,7 @@ func TestProxyRewritesEdgeHeadersAndStreams(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer up.Close()
-	h, err := New([]string{strings.TrimPrefix(up.URL, "http://")}, 1<<20, func(w http.ResponseWriter, status int, reason, msg string) {
-		http.Error(w, reason, status)
-	})
+	h, err := New([]string{strings.TrimPrefix(up.URL, "http://")}, 1<<20, failText, unavailableText)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,9 +55,7 @@ func TestProxyRewritesEdgeHeadersAndStreams(t *testing.T) {
 }
 
 func TestProxyRefusesOversizedBodies(t *testing.T) {
-	h, _ := New([]string{"127.0.0.1:1"}, 4, func(w http.ResponseWriter, status int, reason, msg string) {
-		http.Error(w, reason, status)
-	})
+	h, _ := New([]string{"127.0.0.1:1"}, 4, failText, unavailableText)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPatch, "/v1/tus/abc", strings.NewReader("12345")))
 	if rec.Code != http.StatusRequestEntityTooLarge {
@@ -71,5 +68,57 @@ func TestMatch(t *testing.T) {
 		if Match(p) != want {
 			t.Errorf("Match(%q) = %v", p, !want)
 		}
+	}
+}
+
+func failText(w http.ResponseWriter, status int, reason, msg string) { http.Error(w, reason, status) }
+
+func unavailableText(w http.ResponseWriter, reason, msg string) {
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, reason, http.StatusServiceUnavailable)
+}
+
+// closedAddr is a local address nothing listens on.
+func closedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// A replica that cannot be reached is skipped for the next one (the body was never read), so a
+// rolling restart costs the client nothing; with none reachable: 503 + Retry-After.
+func TestProxyMovesOnWhileAReplicaIsDown(t *testing.T) {
+	var bodies []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer up.Close()
+	h, err := New([]string{closedAddr(t), strings.TrimPrefix(up.URL, "http://")}, 1<<20, failText, unavailableText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ { // round-robin starts on each replica in turn
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPatch, "http://x/v1/tus/abc", strings.NewReader("chunk")))
+		if rec.Code != http.StatusNoContent {
+			t.Fatalf("request %d: %d %s", i, rec.Code, rec.Body.String())
+		}
+	}
+	if len(bodies) != 4 || bodies[0] != "chunk" || bodies[3] != "chunk" {
+		t.Fatalf("upstream bodies %q", bodies)
+	}
+
+	none, _ := New([]string{closedAddr(t), closedAddr(t)}, 1<<20, failText, unavailableText)
+	rec := httptest.NewRecorder()
+	none.ServeHTTP(rec, httptest.NewRequest(http.MethodPatch, "http://x/v1/tus/abc", strings.NewReader("chunk")))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" ||
+		!strings.Contains(rec.Body.String(), "UPSTREAM_UNAVAILABLE") {
+		t.Fatalf("all down: %d %v %q", rec.Code, rec.Header(), rec.Body.String())
 	}
 }

@@ -123,4 +123,3 @@ func TestOutgoingForwardsUserAgent(t *testing.T) {
 		t.Errorf("long user agent not cut to %d", maxUserAgent)
 	}
 }
-

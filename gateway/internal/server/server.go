@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/filemesh/filemesh/gateway/internal/automap"
 	"github.com/filemesh/filemesh/gateway/internal/config"
@@ -67,7 +69,7 @@ func New(cfg config.Config, s *schema.Schema, pool *upstream.Pool) (*Server, err
 		docs:    docs.Load(cfg.OpenAPIPath, cfg.DocsDir),
 		console: console.New(cfg.ConsoleDir),
 	}
-	srv.files, err = fileproxy.New(cfg.FileHTTP, cfg.MaxUploadBytes, srv.failHTTP)
+	srv.files, err = fileproxy.New(cfg.FileHTTP, cfg.MaxUploadBytes, srv.failHTTP, srv.unavailable)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +194,12 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 func (s *Server) failHTTP(w http.ResponseWriter, httpStatus int, reason, msg string) {
 	code := codes.Code(rpcstatus.FromHTTP(httpStatus, msg).GetCode())
 	rpcstatus.Write(w, rpcstatus.New(code, reason, msg), httpStatus, s.schema.Types)
+}
+
+// unavailable answers 503 with RetryInfo (and Retry-After) of one second.
+func (s *Server) unavailable(w http.ResponseWriter, reason, msg string) {
+	rpcstatus.Write(w, rpcstatus.New(codes.Unavailable, reason, msg,
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)}), http.StatusServiceUnavailable, s.schema.Types)
 }
 
 func (s *Server) fail(w http.ResponseWriter, c codes.Code, reason, msg string, httpStatus int) {

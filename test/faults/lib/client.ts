@@ -127,6 +127,11 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
        * does what the error says — logs in again — and repeats the call.
        */
       session?: { access: string; relogin(): Promise<void> };
+      /**
+       * The caller resumes after any failure by its own protocol (a tus PATCH: HEAD, then PATCH
+       * from the offset the server has), so no attempt of this call is its final one.
+       */
+      resumable?: boolean;
     } = {},
   ): Promise<RestResult> {
     const headers: Record<string, string> = { ...opts.headers };
@@ -150,7 +155,7 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
       const retryable = RETRYABLE.has(attempt.code) && opts.retry === "idempotent";
       const delay = attempt.retryAfterMs || Math.min(2000, 100 * 1.6 ** n) * (0.8 + Math.random() * 0.4);
       if (!retryable || Date.now() + delay > until) {
-        rec.add(attempt);
+        rec.add(opts.resumable ? { ...attempt, final: false } : attempt);
         if (!result || (RETRYABLE.has(attempt.code) && retryable)) throw new GiveUp(op, attempt);
         return result;
       }

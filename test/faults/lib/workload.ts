@@ -414,6 +414,7 @@ export async function startWorkload(
             },
             session: sess(u),
             retry: "never",
+            resumable: true,
           })
           .catch((err: unknown) => {
             if (err instanceof GiveUp) return undefined; // the connection broke: ask where it stands
