@@ -291,6 +291,39 @@ describe("tus uploads with tus-js-client", () => {
   });
 });
 
+describe("tus completion", () => {
+  it("all bytes in but the commit failed: HEAD completes the upload before it reports offset = length", async () => {
+    const a = await signup();
+    const folder = await call("POST", "/v1/folders", a.auth, { name: "drop" });
+    const data = Buffer.from("every byte of it");
+    const c = await create(
+      a.auth,
+      data.length,
+      `filename ${b64("late.txt")},parentId ${b64(folder.body.id)}`,
+    );
+    expect(c.status).toBe(201);
+    const path = pathOf(c.headers.get("location") ?? "");
+    // The folder goes to the trash: the last PATCH stores its bytes, but the commit fails.
+    expect((await call("DELETE", `/v1/files/${folder.body.id}`, a.auth)).status).toBe(200);
+    const h = { ...TUS, ...a.auth, "content-type": "application/offset+octet-stream", "upload-offset": "0" };
+    const last = await tusReq("PATCH", path, h, data);
+    expect(last.status).toBe(404);
+    const id = path.split("/").pop();
+    expect((await call("GET", `/v1/uploads/${id}`, a.auth)).body).toMatchObject({
+      committedSizeBytes: String(data.length),
+      state: "UPLOAD_STATE_ACTIVE",
+    });
+    // Back from the trash; a tus client that lost the PATCH's answer asks where it stands.
+    expect((await call("POST", `/v1/files/${folder.body.id}:restore`, a.auth, {})).status).toBe(200);
+    const head = await tusReq("HEAD", path, { ...TUS, ...a.auth });
+    expect([head.status, head.headers.get("upload-offset")]).toEqual([200, String(data.length)]);
+    const up = await call("GET", `/v1/uploads/${id}`, a.auth);
+    expect(up.body).toMatchObject({ state: "UPLOAD_STATE_COMPLETED", fileId: expect.any(String) });
+    const content = await raw("GET", `/v1/files/${up.body.fileId}/content`, a.auth);
+    expect(content.bytes.toString()).toBe("every byte of it");
+  });
+});
+
 describe("tus refusals", () => {
   it("over-quota creation is 413 and reserves nothing", async (ctx) => {
     if (!t.mesh) ctx.skip(); // needs this file's DEFAULT_QUOTA_BYTES

@@ -2,7 +2,7 @@
 // share transactions (rows of one transaction share xmin) yet each gets its own revision,
 // gapless and in order; a check with the write's min_revision on the other replica sees it;
 // a bad write in a batch fails alone; a request id repeated within a batch is one write.
-import { call, failure, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import { call, failure, privateDatabase, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,14 +10,17 @@ import { type AclMesh, type Rel, startAclMesh, toUpdates } from "./acl-mesh.js";
 
 let t: AclMesh;
 let db: pg.Pool;
+let own: Awaited<ReturnType<typeof privateDatabase>>;
 beforeAll(async () => {
-  t = await startAclMesh({ replicas: 2 });
-  // The mesh's own database (startTestMesh makes a private one per mesh).
-  db = new pg.Pool({ connectionString: t.mesh.env.DATABASE_URL ?? testDatabaseUrl(), max: 2 });
+  // A database of its own: the tests count revisions, which no other suite may move meanwhile.
+  own = await privateDatabase();
+  t = await startAclMesh({ replicas: 2, env: { DATABASE_URL: own.url } });
+  db = new pg.Pool({ connectionString: own.url, max: 2 });
 });
 afterAll(async () => {
   await t?.stop();
   await db?.end();
+  await own?.drop();
 });
 
 const head = async () => Number((await db.query("SELECT revision FROM acl.meta")).rows[0].revision);

@@ -63,6 +63,15 @@ export interface ClientOptions {
   budgetMs?: number;
 }
 
+/** The gRPC status a body-less error answer stands for (as the gateway maps them). */
+const BODILESS: Record<number, string> = {
+  409: "ABORTED",
+  429: "RESOURCE_EXHAUSTED",
+  502: "UNAVAILABLE",
+  503: "UNAVAILABLE",
+  504: "UNAVAILABLE",
+};
+
 export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
   async function once(op: string, method: string, path: string, init: RequestInit, timeoutMs: number) {
     const start = Date.now();
@@ -77,7 +86,8 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
         } catch {}
       }
       const ok = res.status >= 200 && res.status < 300;
-      const code = ok ? "OK" : (CODE_NAMES[body?.code] ?? `HTTP_${res.status}`);
+      // A HEAD (tus) has no body to read the status from: its HTTP status says it.
+      const code = ok ? "OK" : (CODE_NAMES[body?.code] ?? BODILESS[res.status] ?? `HTTP_${res.status}`);
       const reason =
         body?.details?.find((d: any) => String(d["@type"]).endsWith("google.rpc.ErrorInfo"))?.reason ?? "";
       const ra = Number(res.headers.get("retry-after") ?? "0");

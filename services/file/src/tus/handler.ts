@@ -414,7 +414,22 @@ export function createTusHandler(o: TusOptions) {
   }
 
   async function head(ctx: CallContext, res: ServerResponse, id: string) {
-    const u = await uploadOf(ctx, id);
+    let u = await uploadOf(ctx, id);
+    // Every byte is in but the commit has not happened (the last PATCH failed after its bytes
+    // were stored, or its answer was lost): a tus client stops at offset = length and never
+    // sends another PATCH, so HEAD completes the upload first — an offset equal to the length
+    // always means a committed file. While another request completes it: 503, ask again.
+    if (u.tus_length != null && BigInt(u.committed_bytes) === BigInt(u.tus_length)) {
+      if (u.state === UPLOAD.COMPLETING) {
+        throw new TusError(503, "UPLOAD_COMPLETING", "the upload is being completed; ask again shortly", {
+          "Retry-After": "1",
+        });
+      }
+      if (u.state === UPLOAD.ACTIVE) {
+        await completeIfDone(ctx, u.id);
+        u = await uploadOf(ctx, id);
+      }
+    }
     const headers: Record<string, string> = {
       "Upload-Offset": u.committed_bytes,
       "Cache-Control": "no-store",

@@ -1,6 +1,6 @@
 // The `users` schema: profiles, groups, direct memberships (users or groups), idempotency
 // records of retried writes, a service secret (page tokens), the outbox and the consumer inbox.
-import { type MigrationObject, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, requestsTableSql, sqlMigration } from "@filemesh/kit";
 
 const M001Profiles = [
   `
@@ -38,18 +38,9 @@ const M002Groups = [
   "CREATE INDEX IF NOT EXISTS memberships_member_idx ON users.memberships (member_kind, member_id)",
 ];
 
+// users.requests is the kit's request_id table (db/idempotency.ts), the same DDL.
 const M003Requests = [
-  `
-      CREATE TABLE IF NOT EXISTS users.requests (
-        caller text NOT NULL,
-        method text NOT NULL,
-        request_id text NOT NULL,
-        fingerprint text NOT NULL,
-        response bytea,
-        create_time timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (caller, method, request_id)
-      )`,
-  "CREATE INDEX IF NOT EXISTS requests_create_time_idx ON users.requests (create_time)",
+  requestsTableSql("users"),
   `
       CREATE TABLE IF NOT EXISTS users.secrets (
         name text PRIMARY KEY,
