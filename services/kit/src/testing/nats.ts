@@ -8,33 +8,6 @@ import { join } from "node:path";
 export const NATS_SERVER = process.env["NATS_SERVER_BIN"] ?? "/usr/sbin/nats-server";
 
 export async function freePort(): Promise<number> {
-  // A port from this vitest worker's own range (below Linux's ephemeral ports, 32768+): a port
-  // that is free now is bound later by whoever asked, so two workers must never be handed the
-  // same one. Outside vitest: any free port.
-  const worker = Number(process.env.VITEST_POOL_ID ?? 0);
-  if (!(worker >= 1 && worker <= 8)) return anyFreePort();
-  const base = 16_000 + (worker - 1) * 2_000;
-  for (let i = 0; i < 2_000; i++) {
-    const port = base + ((nextPort + i) % 2_000);
-    if (await canListen(port)) {
-      nextPort = (nextPort + i + 1) % 2_000;
-      return port;
-    }
-  }
-  return anyFreePort();
-}
-
-let nextPort = 0;
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
-function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
