@@ -190,8 +190,21 @@ describe("GetFileThumbnail", () => {
     );
     const webp = Buffer.from("RIFF\x10\x00\x00\x00WEBPVP8 fake", "latin1");
     await createFsStore(t.blobDir).put(thumbnailKey(rows[0]!.object_key), Readable.from([webp]));
-    // (Files here are READY on commit, so SetFileState would be a redelivery: set the flag as it would.)
-    await t.db.query("UPDATE files.files SET has_thumbnail = true WHERE id = $1", [f.id]);
+    // Files here are READY on commit: the processor's SetFileState(READY, thumbnail) still sets
+    // the flag (and only that).
+    const decided = await rpc(
+      t.f,
+      t.f.setFileState,
+      filev1.SetFileStateRequest.fromPartial({
+        fileId: f.id,
+        versionId: f.currentVersionId,
+        state: filev1.FileState.READY,
+        hasThumbnail: true,
+        eventId: `thumb-${f.id}`,
+      }),
+      t.mesh.serviceHeaders("processor"),
+    );
+    expect(decided.file).toMatchObject({ state: filev1.FileState.READY, hasThumbnail: true });
     const got = await thumbnail(a.headers, f.id);
     expect(got.bytes).toEqual(webp);
     expect(got.contentType).toBe("image/webp");

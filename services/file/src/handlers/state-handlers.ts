@@ -59,7 +59,12 @@ export function createStateHandlers(deps: FileDeps, o: { pollMs?: number } = {})
           ? await getVersion(tx, file.id, req.versionId)
           : undefined;
         if (!v) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
-        if (v.state === req.state) return file; // a redelivered event: applied already
+        if (v.state === req.state) {
+          // A redelivered event: applied already — except a thumbnail the processor made for a
+          // version that was READY before it decided (FILES_READY_ON_COMMIT with a processor).
+          const late = file.current_version_id === v.id && req.hasThumbnail && !file.has_thumbnail;
+          return late ? updateFile(tx, file.id, { has_thumbnail: true }) : file;
+        }
         await setVersionState(tx, v.id, req.state, req.contentType);
         const state = req.state === STATE.READY ? "READY" : "REJECTED";
         await appendEvents(tx, "files", [
