@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 export GOBIN="$PWD/.tools/bin"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 mkdir -p "$GOBIN"
+# keep <tool> <cache path>: copies a built tool into the machine's cache (best effort).
+keep() { mkdir -p "$CACHE" && cp -f "$GOBIN/$1" "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2" || true; }
 CACHE="${FILEMESH_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/filemesh/tools}"
 GOVERSION="$(go env GOVERSION)"
 
@@ -45,9 +47,7 @@ for tool in "${wanted[@]}"; do
   fi
   if [ -x "$GOBIN/$tool" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pin" ]; then
     echo "tools: $tool already at $pin"
-    if [ -n "$cached" ] && [ ! -x "$cached" ]; then
-      mkdir -p "$CACHE" && cp -f "$GOBIN/$tool" "$cached.tmp.$$" && mv -f "$cached.tmp.$$" "$cached" || true
-    fi
+    if [ -n "$cached" ] && [ ! -x "$cached" ]; then keep "$tool" "$cached"; fi
     continue
   fi
   if [ -n "$cached" ]; then
@@ -64,7 +64,5 @@ for tool in "${wanted[@]}"; do
   built="$(basename "${pin%@*}")"
   [ "$built" != "$tool" ] && mv -f "$GOBIN/$built" "$GOBIN/$tool"
   echo "$pin" > "$stamp"
-  if [ -n "$cached" ]; then
-    mkdir -p "$CACHE" && cp -f "$GOBIN/$tool" "$cached.tmp.$$" && mv -f "$cached.tmp.$$" "$cached" || true
-  fi
+  if [ -n "$cached" ]; then keep "$tool" "$cached"; fi
 done

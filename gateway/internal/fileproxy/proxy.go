@@ -93,11 +93,7 @@ func New(
 				}
 				// Nothing was written yet: the loop in ServeHTTP tries the next replica while the
 				// body is untouched, and answers 503 + RetryInfo when it cannot.
-				if a, ok := r.Context().Value(attemptKey{}).(*attempt); ok {
-					a.failed = true
-					return
-				}
-				h.Unavailable(w, "UPSTREAM_UNAVAILABLE", "the file service is unavailable")
+				r.Context().Value(attemptKey{}).(*attempt).failed = true
 			},
 		})
 	}
