@@ -4,7 +4,7 @@
 // takes the other's events nor counts the other's failed logins (services/kit/src/run-prefix.ts).
 import { randomBytes } from "node:crypto";
 import { runName, runSubject } from "@filemesh/kit";
-import { call, failure, privateDatabase } from "@filemesh/kit/testing";
+import { call, failure, privateDatabase, testRunPrefix } from "@filemesh/kit/testing";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ const FREE = 2;
 const settings = { LOGIN_FREE_ATTEMPTS: String(FREE), LOGIN_BACKOFF_BASE: "30s", LOGIN_BACKOFF_MAX: "1m" };
 let a: TestMesh;
 let b: TestMesh;
-// Two meshes on the shared test database (their events share its outbox, and so its streams).
+// Two meshes on the test file's database (their events share its outbox, and so its streams).
 let c: TestMesh;
 let d: TestMesh;
 let nc: NatsConnection;
@@ -52,8 +52,12 @@ describe("runs on shared NATS and Redis", () => {
     expect(a.env.RUN_PREFIX).toMatch(/^t[a-z0-9]+$/);
     expect(b.env.RUN_PREFIX).toMatch(/^t[a-z0-9]+$/);
     expect(a.env.RUN_PREFIX).not.toBe(b.env.RUN_PREFIX);
-    // On the shared database: the tests' streams ("test", not `npm start`'s "dev"), own keys.
-    expect([c.env.RUN_PREFIX, d.env.RUN_PREFIX]).toEqual(["test", "test"]);
+    // On the test file's database: the file's streams (not another file's, not `npm start`'s
+    // "dev"), own keys.
+    expect(c.env.RUN_PREFIX).toBe(testRunPrefix());
+    expect(d.env.RUN_PREFIX).toBe(testRunPrefix());
+    expect(testRunPrefix()).toMatch(/^t[a-z0-9]+$/);
+    expect(testRunPrefix()).not.toBe(a.env.RUN_PREFIX);
     expect(c.env.REDIS_PREFIX).not.toBe(d.env.REDIS_PREFIX);
   });
 

@@ -3,7 +3,15 @@
 import { randomBytes } from "node:crypto";
 import { authv1, filev1, permissionv1, processorv1, userv1 } from "@filemesh/contracts";
 import { decodeServiceError, newRunPrefix, type Runtime } from "@filemesh/kit";
-import { call, captureLogger, dropRun, tempKeyDir, testDatabaseUrl, uniqueId } from "@filemesh/kit/testing";
+import {
+  call,
+  captureLogger,
+  dropRun,
+  tempKeyDir,
+  testDatabaseUrl,
+  testRunPrefix,
+  uniqueId,
+} from "@filemesh/kit/testing";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { startAuthService } from "../../services/auth/src/app.js";
 import { loadAuthConfig } from "../../services/auth/src/config.js";
@@ -80,11 +88,11 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     PASSWORD_PEPPER: randomBytes(32).toString("base64url"),
     INTERNAL_TOKEN: randomBytes(24).toString("base64url"),
     BCRYPT_COST: "4",
-    // Events start in the database's outbox, so every mesh on the shared test database uses
-    // the tests' NATS streams and consumers ("test", apart from `npm start`'s "dev"); a mesh on
-    // a database of its own gets its own. Redis keys are this mesh's own either way, so meshes
-    // do not share failed-login counters (kit run-prefix.ts).
-    RUN_PREFIX: opts.env?.DATABASE_URL ? newRunPrefix("t") : "test",
+    // Events start in the database's outbox, so every mesh on the test file's database uses
+    // the file's NATS streams and consumers (testRunPrefix); a mesh on a database of its own
+    // gets its own. Redis keys are this mesh's own either way, so meshes do not share
+    // failed-login counters (kit run-prefix.ts).
+    RUN_PREFIX: opts.env?.DATABASE_URL ? newRunPrefix("t") : testRunPrefix(),
     REDIS_PREFIX: newRunPrefix("t"),
     // Failed-login counters are per client address (one hour, per mesh through RUN_PREFIX):
     // tests that exercise throttling set their own limits and a unique X-Forwarded-For.
@@ -164,7 +172,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
       // A prefix the caller passed in is the caller's (a test that restarts a mesh on the same
       // Redis keys, sessions included): only what this mesh made up is dropped.
       const own = (name: "RUN_PREFIX" | "REDIS_PREFIX") => (opts.env?.[name] ? "" : env[name]!);
-      await dropRun(env.RUN_PREFIX === "test" ? "" : own("RUN_PREFIX"), own("REDIS_PREFIX"), {
+      await dropRun(env.RUN_PREFIX === testRunPrefix() ? "" : own("RUN_PREFIX"), own("REDIS_PREFIX"), {
         natsUrl: env.NATS_URL ?? process.env.NATS_URL,
         redisUrl: env.REDIS_URL ?? process.env.REDIS_URL,
       });

@@ -11,7 +11,6 @@ import {
   type Logger,
   loadPageTokenKey,
   openDatabase,
-  outboxTableSql,
   type Runtime,
   redisPrefixOf,
   startBackgroundRelay,
@@ -25,7 +24,7 @@ import { createAdminHandlers } from "./handlers/admin-handlers.js";
 import { createAuthHandlers } from "./handlers/auth-handlers.js";
 import type { AuthDeps } from "./handlers/deps.js";
 import { createSessionHandlers } from "./handlers/session-handlers.js";
-import { authMigrations } from "./store/migrations.js";
+import { authSchema } from "./store/migrations.js";
 
 export async function startAuthService(config: AuthConfig, log: Logger): Promise<Runtime> {
   const { runtime, registry } = createServiceRuntime("auth", config, log);
@@ -33,11 +32,11 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   const db = await openDatabase({
     url: config.databaseUrl,
     readUrl: config.databaseReadUrl,
-    schema: "auth",
+    schema: authSchema.schema,
     poolSize: config.databasePoolSize,
     // SQL is the schema (store/migrations.ts); no entities (docs/conventions.md, "Schema").
     entities: [],
-    migrations: authMigrations(outboxTableSql("auth")),
+    migrations: authSchema.migrations(),
     log,
   });
   await db.migrate();

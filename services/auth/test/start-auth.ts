@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { authv1 } from "@filemesh/contracts";
 import type { Runtime } from "@filemesh/kit";
-import { captureLogger, tempKeyDir, testDatabaseUrl } from "@filemesh/kit/testing";
+import { captureLogger, tempKeyDir, testDatabaseUrl, testRunPrefix } from "@filemesh/kit/testing";
 import { credentials } from "@grpc/grpc-js";
 import { startAuthService } from "../src/app.js";
 import { loadAuthConfig } from "../src/config.js";
@@ -13,6 +13,7 @@ export async function startTestAuth(env: Record<string, string> = {}) {
     GRPC_PORT: "0",
     ADMIN_PORT: "0",
     DATABASE_URL: testDatabaseUrl(),
+    RUN_PREFIX: testRunPrefix(),
     JWT_KEYS_DIR: tempKeyDir(),
     PASSWORD_PEPPER: randomBytes(32).toString("base64url"),
     BCRYPT_COST: "4",

@@ -7,7 +7,6 @@ import {
   type Logger,
   loadPageTokenKey,
   openDatabase,
-  outboxTableSql,
   type Runtime,
   startBackgroundRelay,
   startRequestPruning,
@@ -34,7 +33,7 @@ import { createUsageHandlers } from "./handlers/usage-handlers.js";
 import { createVersionHandlers } from "./handlers/version-handlers.js";
 import { createHttpRouter, startHttpListener } from "./http/server.js";
 import { type Access, createAccess } from "./peers/access.js";
-import { fileMigrations } from "./store/migrations.js";
+import { fileSchema } from "./store/migrations.js";
 import { createTusHandler, TUS_PATH } from "./tus/handler.js";
 
 /** The file service's runtime, with the port of its HTTP listener (data plane: tus). */
@@ -58,10 +57,10 @@ export async function startFileService(
   const db = await openDatabase({
     url: config.databaseUrl,
     readUrl: config.databaseReadUrl,
-    schema: "files",
+    schema: fileSchema.schema,
     poolSize: config.databasePoolSize,
     entities: [],
-    migrations: fileMigrations(outboxTableSql("files")),
+    migrations: fileSchema.migrations(),
     log,
   });
   runtime.onShutdown(() => db.close());

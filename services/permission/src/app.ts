@@ -9,7 +9,6 @@ import {
   type Logger,
   loadPageTokenKey,
   openDatabase,
-  outboxTableSql,
   type Runtime,
   redisPrefixOf,
   startBackgroundRelay,
@@ -19,7 +18,7 @@ import type { PermissionConfig } from "./config.js";
 import { createCheckHandlers } from "./handlers/check-handlers.js";
 import { createGrantHandlers } from "./handlers/grant-handlers.js";
 import { createRelationHandlers } from "./handlers/relation-handlers.js";
-import { aclMigrations } from "./store/migrations.js";
+import { permissionSchema } from "./store/migrations.js";
 import { createIndexSync, type IndexSync } from "./sync/index-sync.js";
 import { type SnapshotKeeper, startSnapshotKeeper } from "./sync/snapshot-keeper.js";
 import { createWriter } from "./write/writer.js";
@@ -40,10 +39,10 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
   const db = await openDatabase({
     url: config.databaseUrl,
     readUrl: config.databaseReadUrl,
-    schema: "acl",
+    schema: permissionSchema.schema,
     poolSize: config.databasePoolSize,
     entities: [],
-    migrations: aclMigrations(outboxTableSql("acl")),
+    migrations: permissionSchema.migrations(),
     log,
   });
   await db.migrate();

@@ -1,7 +1,6 @@
 // Wiring of the processor, in the order docs/conventions.md gives. main.ts and the tests call it.
 import { processorv1 } from "@filemesh/contracts";
 import {
-  consumedEventsTableSql,
   createPageTokens,
   createServiceRuntime,
   FILEMESH_STREAMS,
@@ -27,7 +26,7 @@ import { type FileStates, fileStatesClient } from "./pipeline/file-states.js";
 import { UPLOAD_STEPS } from "./pipeline/pipeline.js";
 import type { Step } from "./pipeline/step.js";
 import { uploadWorker } from "./pipeline/upload-worker.js";
-import { processorMigrations } from "./store/migrations.js";
+import { processorSchema } from "./store/migrations.js";
 
 export interface Processor {
   runtime: Runtime;
@@ -57,10 +56,10 @@ export async function startProcessor(
   const db = await openDatabase({
     url: config.databaseUrl,
     readUrl: config.databaseReadUrl,
-    schema: "jobs",
+    schema: processorSchema.schema,
     poolSize: config.databasePoolSize,
     entities: [],
-    migrations: processorMigrations(consumedEventsTableSql("jobs")),
+    migrations: processorSchema.migrations(),
     log,
   });
   runtime.onShutdown(() => db.close());

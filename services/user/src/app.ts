@@ -1,13 +1,11 @@
 // Wiring of the user service, in the order docs/conventions.md gives. main.ts and the tests call it.
 import { userv1 } from "@filemesh/contracts";
 import {
-  consumedEventsTableSql,
   createPageTokens,
   createServiceRuntime,
   type Logger,
   loadPageTokenKey,
   openDatabase,
-  outboxTableSql,
   type Runtime,
   startBackgroundRelay,
   startRequestPruning,
@@ -23,7 +21,7 @@ import { accountLookup } from "./peers/accounts.js";
 import { aclWriter } from "./peers/acl.js";
 import { createPeerClients } from "./peers/clients.js";
 import { homeFolders } from "./peers/home-folders.js";
-import { userMigrations } from "./store/migrations.js";
+import { userSchema } from "./store/migrations.js";
 import { setHomeFolder } from "./store/profiles.js";
 
 export async function startUserService(config: UserConfig, log: Logger): Promise<Runtime> {
@@ -34,10 +32,10 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
   const db = await openDatabase({
     url: config.databaseUrl,
     readUrl: config.databaseReadUrl,
-    schema: "users",
+    schema: userSchema.schema,
     poolSize: config.databasePoolSize,
     entities: [],
-    migrations: userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
+    migrations: userSchema.migrations(),
     log,
   });
   runtime.onShutdown(() => db.close());

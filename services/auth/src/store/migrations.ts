@@ -1,4 +1,4 @@
-import { type MigrationObject, secretsTableSql, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, outboxTableSql, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
 const M001Accounts = [
   `
@@ -29,3 +29,9 @@ export function authMigrations(outboxSql: string): MigrationObject[] {
     sqlMigration("004_secrets", secretsTableSql("auth")),
   ];
 }
+
+/** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
+export const authSchema = {
+  schema: "auth",
+  migrations: (): MigrationObject[] => authMigrations(outboxTableSql("auth")),
+};

@@ -1,6 +1,6 @@
 // The `files` schema: the tree (files and folders in one table), versions, usage and quotas,
 // upload sessions and their parts, share links, a service secret (page tokens), the outbox.
-import { type MigrationObject, requestsTableSql, sqlMigration } from "@filemesh/kit";
+import { type MigrationObject, outboxTableSql, requestsTableSql, sqlMigration } from "@filemesh/kit";
 
 const M001Tree = [
   `
@@ -211,3 +211,9 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
     ),
   ];
 }
+
+/** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
+export const fileSchema = {
+  schema: "files",
+  migrations: (): MigrationObject[] => fileMigrations(outboxTableSql("files")),
+};

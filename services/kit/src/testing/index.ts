@@ -61,7 +61,15 @@ export async function failure(p: Promise<unknown>): Promise<DecodedError> {
   }
   throw new Error("expected the call to fail, but it succeeded");
 }
-export { privateDatabase, testDatabaseUrl } from "./database.js";
+export {
+  createDatabase,
+  dropDatabase,
+  dropTestDatabases,
+  privateDatabase,
+  TEST_DATABASE_PREFIX,
+  testDatabaseUrl,
+  testRunPrefix,
+} from "./database.js";
 export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { freePort, NATS_SERVER, type OwnNats, ownNatsServer } from "./nats.js";
 export { listServices } from "./reflection.js";

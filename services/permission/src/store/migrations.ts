@@ -1,4 +1,10 @@
-import { Migration, type MigrationObject, secretsTableSql, sqlMigration } from "@filemesh/kit";
+import {
+  Migration,
+  type MigrationObject,
+  outboxTableSql,
+  secretsTableSql,
+  sqlMigration,
+} from "@filemesh/kit";
 
 // acl.meta holds the head revision (one row: its row lock serialises writers, so revisions
 // are gapless and commit in order) and the instance id (names the Redis keys, so a snapshot
@@ -45,3 +51,9 @@ export function aclMigrations(outboxSql: string): MigrationObject[] {
     sqlMigration("003_secrets", secretsTableSql("acl")),
   ];
 }
+
+/** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
+export const permissionSchema = {
+  schema: "acl",
+  migrations: (): MigrationObject[] => aclMigrations(outboxTableSql("acl")),
+};

@@ -1,6 +1,12 @@
 // The `jobs` schema: the audit log, the consumers' applied-event records, upload results,
 // janitor passes.
-import { Migration, type MigrationObject, secretsTableSql, sqlMigration } from "@filemesh/kit";
+import {
+  consumedEventsTableSql,
+  Migration,
+  type MigrationObject,
+  secretsTableSql,
+  sqlMigration,
+} from "@filemesh/kit";
 
 class M001AuditEvents extends Migration {
   override async up(): Promise<void> {
@@ -70,3 +76,9 @@ export function processorMigrations(consumedEventsSql: string): MigrationObject[
     sqlMigration("005_secrets", secretsTableSql("jobs")),
   ];
 }
+
+/** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
+export const processorSchema = {
+  schema: "jobs",
+  migrations: (): MigrationObject[] => processorMigrations(consumedEventsTableSql("jobs")),
+};

@@ -1,6 +1,12 @@
 // The `users` schema: profiles, groups, direct memberships (users or groups), idempotency
 // records of retried writes, a service secret (page tokens), the outbox and the consumer inbox.
-import { type MigrationObject, requestsTableSql, sqlMigration } from "@filemesh/kit";
+import {
+  consumedEventsTableSql,
+  type MigrationObject,
+  outboxTableSql,
+  requestsTableSql,
+  sqlMigration,
+} from "@filemesh/kit";
 
 const M001Profiles = [
   `
@@ -57,3 +63,10 @@ export function userMigrations(outboxSql: string, inboxSql: string): MigrationOb
     sqlMigration("004_events", outboxSql, inboxSql),
   ];
 }
+
+/** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
+export const userSchema = {
+  schema: "users",
+  migrations: (): MigrationObject[] =>
+    userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
+};
