@@ -3,7 +3,7 @@
 // on it (kit testing/database.ts). Both are dropped after the file's last hook.
 import { randomBytes } from "node:crypto";
 import { newRunPrefix } from "@filemesh/kit";
-import { createDatabase, dropRun, TEST_DATABASE_PREFIX } from "@filemesh/kit/testing";
+import { createDatabase, dropRun, dropWhenFree, TEST_DATABASE_PREFIX } from "@filemesh/kit/testing";
 import { afterAll } from "vitest";
 
 const template = process.env.TEST_TEMPLATE_DATABASE;
@@ -17,6 +17,6 @@ if (template) {
   afterAll(async () => {
     await dropRun(prefix, "");
     // Without FORCE: a service the file left running keeps its database until the run's teardown.
-    await db.drop(false).catch(() => undefined);
+    await dropWhenFree(db).catch(() => undefined);
   });
 }

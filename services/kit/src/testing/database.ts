@@ -80,6 +80,22 @@ export async function dropTestDatabases(
   return chosen;
 }
 
+/**
+ * Drops a test database once nothing is connected to it any more (a pool ending, a service
+ * stopping) — never with FORCE, whose terminated sessions would surface as unhandled errors in
+ * the test process. Still in use after a few seconds: left to the run's teardown.
+ */
+export async function dropWhenFree(db: { drop(force?: boolean): Promise<void> }): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    try {
+      return await db.drop(false);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "55006") throw err; // 55006: in use
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
 /** Creates an empty database for one test file (migration tests); returns its URL and a function that drops it. */
 export async function privateDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const run = process.env.TEST_RUN_ID ?? Date.now().toString(36);
@@ -87,5 +103,5 @@ export async function privateDatabase(): Promise<{ url: string; drop(): Promise<
     testDatabaseUrl(),
     `${TEST_DATABASE_PREFIX}${run}_p${randomBytes(5).toString("hex")}`,
   );
-  return { url: db.url, drop: () => db.drop(true) };
+  return { url: db.url, drop: () => dropWhenFree(db) };
 }

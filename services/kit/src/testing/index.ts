@@ -65,6 +65,7 @@ export {
   createDatabase,
   dropDatabase,
   dropTestDatabases,
+  dropWhenFree,
   privateDatabase,
   TEST_DATABASE_PREFIX,
   testDatabaseUrl,
