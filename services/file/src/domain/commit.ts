@@ -13,6 +13,7 @@ import {
   inTransaction,
   type OutboxEvent,
   oncePerRequestId,
+  outsideCall,
 } from "@filemesh/kit";
 import type { PoolClient } from "pg";
 import { newFileTuples } from "../peers/access.js";
@@ -23,7 +24,6 @@ import {
   KIND,
   liveChildByName,
   STATE,
-  setAclRevision,
   updateFile,
 } from "../store/files.js";
 import { takeReservation } from "../store/reservations.js";
@@ -73,6 +73,18 @@ export async function commitContent(deps: FileDeps, ctx: CallContext, c: Commit)
   return (await commitOnce(deps, ctx, c)).file;
 }
 
+/**
+ * A new file's tuples (its parent and its owner), written before its row: the id they name and
+ * the revision that reflects them.
+ */
+interface Tuples {
+  fileId: string;
+  revision: string;
+}
+
+/** The transaction found the name free after all: it needs tuples written first (and runs again). */
+class TuplesNeeded extends Error {}
+
 export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): Promise<Committed> {
   // Authorisation is decided again as the content is about to become visible, not only when
   // the upload began: a grant revoked while the bytes arrived refuses the commit (AccessDenied:
@@ -83,16 +95,61 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   if (target) await requireOn(deps, ctx, target, "write");
   else if (c.fileId) throw FILE_NOT_FOUND();
   const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
-  const { id, replayed } = await inTransaction(deps.pool, (tx) =>
-    oncePerRequestId(
-      tx,
-      { schema: "files", ctx, requestId: c.requestId ?? "", fingerprint: fp },
-      async () => (await commitIn(tx, deps, ctx, c)).id,
-    ),
+  // A new file's tuples are written before its transaction, never inside it: the folder stays
+  // locked and the connection held only for the commit's statements, not across a call to the
+  // permission service, and the row never shows without its tuples. Whether the file is new
+  // is read first without a lock; when the transaction finds otherwise (a file of that name
+  // came or went meanwhile) it runs again, and tuples it did not use are forgotten.
+  let tuples: Tuples | undefined;
+  let needed = !c.fileId && !(await liveChildByName(deps.pool, c.parentId, c.name));
+  try {
+    for (let attempt = 1; ; attempt++) {
+      if (needed && !tuples) {
+        const fileId = randomUUID();
+        tuples = {
+          fileId,
+          revision: await deps.access.write(newFileTuples(fileId, c.parentId, c.userId), ctx),
+        };
+      }
+      try {
+        let row: FileRow | undefined;
+        const done = await inTransaction(deps.pool, (tx) =>
+          oncePerRequestId(
+            tx,
+            { schema: "files", ctx, requestId: c.requestId ?? "", fingerprint: fp },
+            async () => {
+              row = await commitIn(tx, deps, ctx, c, tuples);
+              return row.id;
+            },
+          ),
+        );
+        if (tuples && done.id !== tuples.fileId) await forget(deps, ctx, tuples);
+        // The row as committed, or (a retry's) the first attempt's file as it is now.
+        const file = done.replayed ? await getFile(deps.pool, done.id) : row;
+        if (!file) throw FILE_NOT_FOUND();
+        return { file, replayed: done.replayed };
+      } catch (err) {
+        if (!(err instanceof TuplesNeeded) || attempt >= 3) throw err;
+        needed = true;
+      }
+    }
+  } catch (err) {
+    if (tuples) await forget(deps, ctx, tuples);
+    throw err;
+  }
+}
+
+/**
+ * Drops tuples written for a file that was not committed, unless its row is there after all (a
+ * COMMIT whose answer was lost). Best effort: tuples naming no file grant nothing reachable.
+ */
+async function forget(deps: FileDeps, ctx: CallContext, tuples: Tuples): Promise<void> {
+  await outsideCall(async () => {
+    if (await getFile(deps.pool, tuples.fileId)) return;
+    await deps.access.write([], ctx, [`file:${tuples.fileId}`]);
+  }).catch((err: unknown) =>
+    ctx.log.warn({ fileId: tuples.fileId, err: (err as Error).message }, "could not forget unused tuples"),
   );
-  const file = await getFile(deps.pool, id);
-  if (!file) throw FILE_NOT_FOUND();
-  return { file, replayed };
 }
 
 /** The file a new version is for, locked: still live and still in the folder locked. */
@@ -105,16 +162,23 @@ async function sameFile(tx: PoolClient, fileId: string, parentId: string): Promi
   return row;
 }
 
-async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Commit): Promise<FileRow> {
-  const { access, settings } = deps;
+async function commitIn(
+  tx: PoolClient,
+  deps: FileDeps,
+  ctx: CallContext,
+  c: Commit,
+  tuples: Tuples | undefined,
+): Promise<FileRow> {
+  const { settings } = deps;
   const state = settings.readyOnCommit ? STATE.READY : STATE.PROCESSING;
   await lockFolder(tx, c.parentId);
   const existing = c.fileId
     ? await sameFile(tx, c.fileId, c.parentId)
     : await liveChildByName(tx, c.parentId, c.name, true);
   if (existing && existing.kind !== KIND.FILE) throw nameConflict();
+  if (!existing && !tuples) throw new TuplesNeeded();
   const versionId = randomUUID();
-  const fileId = existing?.id ?? randomUUID();
+  const fileId = existing?.id ?? tuples!.fileId;
   // The session's reservation is used once: a session expired meanwhile (its reservation
   // released by the expiry) commits nothing.
   if (c.uploadId && !(await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId))) {
@@ -150,6 +214,7 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
           sha256: c.sha256,
           contentType: c.contentType,
           currentVersionId: versionId,
+          aclRevision: tuples!.revision,
         }),
       );
   await insertVersion(tx, {
@@ -178,9 +243,5 @@ async function commitIn(tx: PoolClient, deps: FileDeps, ctx: CallContext, c: Com
   ];
   if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
   await appendEvents(tx, "files", events);
-  if (!existing) {
-    row.acl_revision = await access.write(newFileTuples(fileId, c.parentId, c.userId), ctx);
-    await setAclRevision(tx, [fileId], row.acl_revision);
-  }
   return row;
 }

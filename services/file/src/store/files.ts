@@ -64,14 +64,16 @@ export interface NewFile {
   sha256?: string;
   contentType?: string;
   currentVersionId?: string | null;
+  /** The revision of its tuples, when they were written before the row (domain/commit.ts). */
+  aclRevision?: string;
 }
 
 /** Inserts a row; a live sibling with the same name raises unique violation files_live_name_key. */
 export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
   const { rows } = await q.query<FileRow>(
     `INSERT INTO files.files (id, owner_id, parent_id, home_of, kind, name, state, size_bytes, sha256,
-       content_type, current_version_id, etag)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *`,
+       content_type, current_version_id, etag, acl_revision)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
     [
       f.id,
       f.ownerId,
@@ -85,6 +87,7 @@ export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
       f.contentType ?? "",
       f.currentVersionId ?? null,
       newEtag(),
+      f.aclRevision ?? "0",
     ],
   );
   return rows[0]!;
