@@ -3,8 +3,9 @@
 // min_revision on either replica — added members get access at once, removed ones lose it.
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
-import { call } from "@filemesh/kit/testing";
-import { credentials } from "@grpc/grpc-js";
+import { call, testDatabaseUrl } from "@filemesh/kit/testing";
+import { credentials, type ServiceError, status } from "@grpc/grpc-js";
+import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startUserMesh, type UserTestMesh } from "./start-user.js";
 
@@ -75,3 +76,69 @@ it("keeps a demoted admin a member in the permission service", async () => {
   const demoted = await t.u.addMember(g, `user:${other!.userId}`, admin!.headers, "member");
   expect(await canRead(other!.headers, file, demoted.revision, 1)).toBe(true);
 });
+
+/**
+ * Runs `change` while users.outbox is locked (the membership is already written to the permission
+ * service, the users transaction waits at its event) and kills that transaction's connection:
+ * the change fails after the permission service took it.
+ */
+async function failAfterPermissionWrite(change: () => Promise<unknown>): Promise<unknown> {
+  const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 3 });
+  db.on("error", () => undefined);
+  const hold = await db.connect();
+  try {
+    await hold.query("BEGIN");
+    await hold.query("LOCK TABLE users.outbox IN EXCLUSIVE MODE");
+    const failed = change().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    let pid: number | undefined;
+    for (const end = Date.now() + 10_000; pid === undefined && Date.now() < end; ) {
+      const { rows } = await db.query(
+        "SELECT pid FROM pg_locks WHERE relation = 'users.outbox'::regclass AND NOT granted",
+      );
+      pid = rows[0]?.pid;
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(pid).toBeDefined();
+    await db.query("SELECT pg_terminate_backend($1)", [pid]);
+    await hold.query("COMMIT");
+    return await failed;
+  } finally {
+    hold.release();
+    await db.end();
+  }
+}
+
+it("a change whose users transaction fails after the permission write is undone there too", async () => {
+  const [admin, other] = await Promise.all([1, 2].map(() => t.mesh.newUser()));
+  const g = (await t.u.createGroup({ name: "dual" }, admin!.headers)).group!.id;
+  const file = await fileSharedWith(g);
+  const before = await t.u.addMember(g, `user:${admin!.userId}`, admin!.headers, "admin");
+
+  // An addition that fails: the member must not read through the group.
+  const err = await failAfterPermissionWrite(() => t.u.addMember(g, `user:${other!.userId}`, admin!.headers));
+  expect((err as ServiceError).code).toBe(status.UNAVAILABLE); // retryable, never INTERNAL
+  expect((await t.u.listMembers(g, admin!.headers)).members.map((m) => m.member)).not.toContain(
+    `user:${other!.userId}`,
+  );
+  await eventually(async () => !(await canRead(other!.headers, file, before.revision, 0)));
+  expect(await canRead(other!.headers, file, before.revision, 1)).toBe(false);
+
+  // A removal that fails: the member keeps reading.
+  const added = await t.u.addMember(g, `user:${other!.userId}`, admin!.headers);
+  expect(await canRead(other!.headers, file, added.revision, 0)).toBe(true);
+  const err2 = await failAfterPermissionWrite(() => t.u.removeMember(g, other!.userId, admin!.headers));
+  expect((err2 as ServiceError).code).toBe(status.UNAVAILABLE);
+  await eventually(() => canRead(other!.headers, file, added.revision, 1));
+  expect(await canRead(other!.headers, file, added.revision, 0)).toBe(true);
+});
+
+const eventually = async (probe: () => Promise<boolean>, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};

@@ -16,7 +16,7 @@ import {
 } from "@filemesh/kit";
 import { administeredGroup, visibleGroup } from "../domain/access.js";
 import { callerOf, type UserDeps } from "../domain/deps.js";
-import { writeTx } from "../domain/tx.js";
+import { membershipTx } from "../domain/tx.js";
 import { descriptionOf, groupNameOf, isUuid, uuidOf } from "../domain/validate.js";
 import { groupView } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
@@ -48,7 +48,7 @@ export function createGroupHandlers(deps: UserDeps) {
       const description = descriptionOf(req.group?.description ?? "");
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(name, description);
-      return writeTx(deps.pool, (tx) =>
+      return membershipTx(deps, ctx, (tx, acl) =>
         oncePerRequest(
           tx,
           { schema: "users", ctx, requestId, fingerprint, codec: protoCodec(userv1.CreateGroupResponse) },
@@ -56,7 +56,7 @@ export function createGroupHandlers(deps: UserDeps) {
             const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
             const creator = { kind: "user", id: me } as const;
             await upsertMembership(tx, group.id, creator, "admin");
-            const revision = await deps.acl(membershipUpdates(group.id, creator, "admin"), ctx);
+            const revision = await acl(membershipUpdates(group.id, creator, "admin"), ctx);
             const events = userEvents(tx, ctx);
             await events.groupCreated(group.id, name);
             await events.memberAdded(group.id, `user:${me}`, "admin", revision);
@@ -94,7 +94,7 @@ export function createGroupHandlers(deps: UserDeps) {
     async deleteGroup(req, ctx) {
       const me = callerOf(ctx);
       const groupId = uuidOf(req.groupId, "group_id");
-      return writeTx(deps.pool, async (tx) => {
+      return membershipTx(deps, ctx, async (tx, acl) => {
         await administeredGroup(tx, groupId, me);
         if ((await soleAdminOf(tx, groupId)).length > 0) {
           throw failedPrecondition(
@@ -109,7 +109,7 @@ export function createGroupHandlers(deps: UserDeps) {
         await deleteGroupRow(tx, groupId);
         // The memberships explicitly too, so a permission replica that predates `forget` (a
         // rolling upgrade) still drops what it did before.
-        const revision = await deps.acl(updates, ctx, [`group:${groupId}`]);
+        const revision = await acl(updates, ctx, [`group:${groupId}`]);
         await userEvents(tx, ctx).groupDeleted(groupId);
         ctx.log.info({ group_id: groupId }, "group deleted");
         return { revision };

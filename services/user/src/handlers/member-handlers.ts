@@ -18,7 +18,7 @@ import type pg from "pg";
 import { administeredGroup, visibleGroup } from "../domain/access.js";
 import { callerOf, type UserDeps } from "../domain/deps.js";
 import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
-import { writeTx } from "../domain/tx.js";
+import { membershipTx } from "../domain/tx.js";
 import { isUuid, roleOf, uuidOf } from "../domain/validate.js";
 import { memberView } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
@@ -84,7 +84,7 @@ export function createMemberHandlers(deps: UserDeps) {
       const role = roleOf(req.role);
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(groupId, subjectOf(member), role);
-      return writeTx(deps.pool, (tx) =>
+      return membershipTx(deps, ctx, (tx, acl) =>
         oncePerRequest(
           tx,
           { schema: "users", ctx, requestId, fingerprint, codec: protoCodec(userv1.AddGroupMemberResponse) },
@@ -100,7 +100,7 @@ export function createMemberHandlers(deps: UserDeps) {
             }
             if (existing?.role !== role) await upsertMembership(tx, groupId, member, role);
             // Written even when nothing changed: the revision answered always covers the tuple.
-            const revision = await deps.acl(membershipUpdates(groupId, member, role), ctx);
+            const revision = await acl(membershipUpdates(groupId, member, role), ctx);
             if (existing?.role !== role) {
               await userEvents(tx, ctx).memberAdded(groupId, subjectOf(member), role, revision);
             }
@@ -132,14 +132,14 @@ export function createMemberHandlers(deps: UserDeps) {
       const groupId = uuidOf(req.groupId, "group_id");
       const member = parseMember(req.memberId, "member_id", { allowBareUserId: true });
       const leaving = member.kind === "user" && member.id === me;
-      return writeTx(deps.pool, async (tx) => {
+      return membershipTx(deps, ctx, async (tx, acl) => {
         if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
         else await administeredGroup(tx, groupId, me);
         const existing = await findMembership(tx, groupId, member);
         if (!existing) throw MEMBER_NOT_FOUND();
         if (existing.role === "admin" && (await countAdmins(tx, groupId)) <= 1) throw LAST_ADMIN();
         await deleteMembership(tx, groupId, member);
-        const revision = await deps.acl(membershipUpdates(groupId, member, "none"), ctx);
+        const revision = await acl(membershipUpdates(groupId, member, "none"), ctx);
         await userEvents(tx, ctx).memberRemoved(groupId, subjectOf(member), revision);
         return { revision };
       });

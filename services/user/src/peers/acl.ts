@@ -16,7 +16,13 @@ export type RelationUpdate = permissionv1.RelationUpdate;
  * themselves are idempotent (TOUCH/DELETE), and a transport retry of the same call carries the
  * same id.
  */
-export type AclWriter = (updates: RelationUpdate[], ctx: CallContext, forget?: string[]) => Promise<string>;
+export type AclWriter = (updates: RelationUpdate[], ctx: AclContext, forget?: string[]) => Promise<string>;
+
+/** What a write takes from the call: its deadline, ids and log (a repair passes one without a deadline). */
+export type AclContext = Pick<
+  CallContext,
+  "deadline" | "requestId" | "traceparent" | "metadata" | "principal" | "log"
+>;
 
 /** Updates per WriteRelations call; bigger changes (deleting a large group) are split. */
 const CHUNK = 500;
@@ -40,7 +46,7 @@ export function membershipUpdates(groupId: string, m: MemberRef, role: Role | "n
 }
 
 export function aclWriter(peers: PeerClients): AclWriter {
-  const write = async (updates: RelationUpdate[], forget: string[], ctx: CallContext, requestId: string) => {
+  const write = async (updates: RelationUpdate[], forget: string[], ctx: AclContext, requestId: string) => {
     try {
       const res = await peers.permission.writeRelations(
         { updates, requestId, forget },
