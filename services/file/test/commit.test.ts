@@ -109,7 +109,7 @@ describe("commit", () => {
     } finally {
       await hold.release();
     }
-    const [a, b] = await both!;
+    const [a, b] = (await both!) as [filev1.File, filev1.File];
     expect(a.id).toBe(b.id);
     const versions = await t.db.query("SELECT count(*)::int AS n FROM files.versions WHERE file_id = $1", [
       a.id,
