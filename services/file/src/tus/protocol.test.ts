@@ -85,4 +85,21 @@ describe("tus headers", () => {
     expect(asTusError(new Error("boom"))).toBeUndefined();
     expect(asTusError(new AppError(Code.INTERNAL, "INTERNAL", "m"))).toBeUndefined();
   });
+
+  it("answers a store fault as a gRPC call would: 503 / 409 with Retry-After, never 500", () => {
+    const pgError = (message: string, code?: string) =>
+      Object.assign(new Error(message), code ? { code } : {});
+    const away = asTusError(pgError("Connection terminated unexpectedly"));
+    expect([away?.status, away?.reason, away?.headers["Retry-After"]]).toEqual([
+      503,
+      "DATABASE_UNAVAILABLE",
+      "1",
+    ]);
+    const busy = asTusError(pgError("timeout exceeded when trying to connect"));
+    expect([busy?.status, busy?.reason]).toEqual([503, "DATABASE_BUSY"]);
+    expect(asTusError(pgError("terminating connection due to administrator command", "57P01"))?.status).toBe(
+      503,
+    );
+    expect(asTusError(pgError("could not serialize access", "40001"))?.reason).toBe("CONFLICT_RETRY");
+  });
 });

@@ -1,6 +1,6 @@
 // tus 1.0.0 header parsing and the mapping of the mesh's errors to tus/HTTP statuses. Pure
 // functions (unit-tested); the request flow is in handler.ts.
-import { AppError, Code, type Reason } from "@filemesh/kit";
+import { AppError, Code, type Reason, transientError } from "@filemesh/kit";
 
 export const TUS_VERSION = "1.0.0";
 export const TUS_EXTENSIONS =
@@ -126,11 +126,14 @@ export function statusOf(err: AppError): number {
 
 export function asTusError(err: unknown): TusError | undefined {
   if (err instanceof TusError) return err;
-  if (!(err instanceof AppError)) return undefined;
-  const status = statusOf(err);
+  // A store fault (Postgres unreachable, its pool full, a lost race) is what a gRPC call would
+  // answer: 503 / 409 with Retry-After, never a 500 (kit transientError).
+  const app = err instanceof AppError ? err : transientError(err);
+  if (!app) return undefined;
+  const status = statusOf(app);
   if (status === 500) return undefined;
   const headers: Record<string, string> = {};
-  if (err.details.retryAfterMs)
-    headers["Retry-After"] = String(Math.max(1, Math.ceil(err.details.retryAfterMs / 1000)));
-  return new TusError(status, err.reason, err.message, headers);
+  if (app.details.retryAfterMs)
+    headers["Retry-After"] = String(Math.max(1, Math.ceil(app.details.retryAfterMs / 1000)));
+  return new TusError(status, app.reason, app.message, headers);
 }
