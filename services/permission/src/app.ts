@@ -1,7 +1,6 @@
 // Wiring of the permission service, in the order docs/conventions.md gives. main.ts and the tests call it.
 // The server binds first and reports NOT_SERVING until the index is loaded and caught up;
 // the returned promise resolves once it is SERVING.
-import { permissionv1 } from "@filemesh/contracts";
 import {
   createPageTokens,
   createRedis,
@@ -15,6 +14,7 @@ import {
   useCallerChecks,
 } from "@filemesh/kit";
 import type { PermissionConfig } from "./config.js";
+import { permissionService } from "./handlers/check-batch-wire.js";
 import { createCheckHandlers } from "./handlers/check-handlers.js";
 import { createGrantHandlers } from "./handlers/grant-handlers.js";
 import { createRelationHandlers } from "./handlers/relation-handlers.js";
@@ -65,14 +65,14 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
   const pageTokens = createPageTokens(await loadPageTokenKey(db.pool, "acl"));
   const closing = new AbortController();
   runtime.add(
-    permissionv1.PermissionServiceService,
+    permissionService,
     {
       ...createCheckHandlers({ sync, pageTokens }),
       ...createGrantHandlers({ sync, pool: db.pool, write, pageTokens }),
       ...createRelationHandlers({ sync, pool: db.pool, write, closing: closing.signal }),
     },
     // One rate-limit token per question (docs/security.md F3), not one per batch of up to 1,000.
-    { checkBatch: (r) => r.items.length },
+    { checkBatch: (r) => r.count },
   );
   const relay = startBackgroundRelay({
     natsUrl: config.natsUrl,

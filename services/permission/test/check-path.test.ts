@@ -1,10 +1,13 @@
 // The Check/CheckBatch hot path (issue 14) on the real index, without the network: a batch
 // answers exactly what one Check per item answers (2-hop: user → nested group → folder →
 // file), validates every item before answering any, and a min_revision already reached
-// (or none) never waits: no call reaches the sync's wait.
+// (or none) never waits: no call reaches the sync's wait. CheckBatch goes through its wire
+// codec (check-batch-wire.ts) as a call does.
+import { permissionv1 } from "@filemesh/contracts";
 import type { CallContext, PageTokens } from "@filemesh/kit";
 import { decodeServiceError } from "@filemesh/kit";
 import { describe, expect, it } from "vitest";
+import { decodeCheckBatchRequest } from "../src/handlers/check-batch-wire.js";
 import { createCheckHandlers } from "../src/handlers/check-handlers.js";
 import { createAclIndex } from "../src/index/acl-index.js";
 import type { IndexSync } from "../src/sync/index-sync.js";
@@ -33,12 +36,18 @@ function setup() {
   } as unknown as IndexSync;
   const handlers = createCheckHandlers({ sync, pageTokens: {} as PageTokens });
   const ctx = { principal: { subject: "user:u1", userId: "u1" } } as CallContext;
-  return { handlers, ctx, waits: () => waits, index };
+  // CheckBatch from the generated request to the generated response, through the bytes.
+  const checkBatch = async (req: permissionv1.CheckBatchRequest, c: CallContext) => {
+    const bytes = Buffer.from(permissionv1.CheckBatchRequest.encode(req).finish());
+    const answer = await handlers.checkBatch(decodeCheckBatchRequest(bytes), c);
+    return permissionv1.CheckBatchResponse.decode(answer.wire);
+  };
+  return { handlers, checkBatch, ctx, waits: () => waits, index };
 }
 
 describe("Check and CheckBatch on the index", () => {
   it("answer the 2-hop check alike, one item or a thousand", async () => {
-    const { handlers, ctx } = setup();
+    const { handlers, checkBatch, ctx } = setup();
     const asks: [string, string][] = [
       ["file:f1", "read"],
       ["file:f1", "write"],
@@ -56,17 +65,17 @@ describe("Check and CheckBatch on the index", () => {
       const [resource, permission] = asks[i % asks.length]!;
       return { subject: i % 2 ? "user:u1" : "", resource, permission };
     });
-    const res = await handlers.checkBatch({ items, minRevision: "42" }, ctx);
+    const res = await checkBatch({ items, minRevision: "42" }, ctx);
     expect(res.revision).toBe("42");
     expect(res.allowed).toEqual(items.map((_, i) => one[i % asks.length]));
   });
 
   it("refuse the whole batch on one bad item, another user's subject included", async () => {
-    const { handlers, ctx } = setup();
+    const { checkBatch, ctx } = setup();
     const good = { subject: "", resource: "file:f1", permission: "read" };
     const reason = async (bad: object) => {
       try {
-        await handlers.checkBatch({ items: [good, good, { ...good, ...bad }], minRevision: "" }, ctx);
+        await checkBatch({ items: [good, good, { ...good, ...bad }], minRevision: "" }, ctx);
       } catch (err) {
         return decodeServiceError(err as never).reason || (err as { reason?: string }).reason;
       }
@@ -79,10 +88,10 @@ describe("Check and CheckBatch on the index", () => {
   });
 
   it("take no wait for a min_revision already reached, and wait for one ahead", async () => {
-    const { handlers, ctx, waits, index } = setup();
+    const { handlers, checkBatch, ctx, waits, index } = setup();
     for (const minRevision of ["", "0", "1", "42"]) {
       await handlers.check({ subject: "", resource: "file:f1", permission: "read", minRevision }, ctx);
-      await handlers.checkBatch(
+      await checkBatch(
         { items: [{ subject: "", resource: "file:f1", permission: "read" }], minRevision },
         ctx,
       );

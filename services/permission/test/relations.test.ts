@@ -292,6 +292,46 @@ describe("Check, CheckBatch, ListAccessible input", () => {
     });
   });
 
+  it("answers CheckBatch bytes that are not a CheckBatchRequest INVALID_ARGUMENT, and keeps serving", async () => {
+    const me = await t.mesh.newUser();
+    const c = t.clients[0]!;
+    const md = new Metadata();
+    for (const [k, v] of Object.entries(me.headers)) md.set(k, v);
+    const send = (bytes: Buffer) =>
+      new Promise<Buffer>((resolve, reject) =>
+        c.makeUnaryRequest(
+          "/filemesh.permission.v1.PermissionService/CheckBatch",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          bytes,
+          md,
+          (err, res) => (err ? reject(err) : resolve(res!)),
+        ),
+      );
+    const good = Buffer.from(
+      permissionv1.CheckBatchRequest.encode({
+        items: [{ subject: "", resource: "file:x", permission: "read" }],
+        minRevision: "0",
+      }).finish(),
+    );
+    for (const bytes of [
+      good.subarray(0, good.length - 2), // cut inside the item
+      Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]), // a length past the end
+      Buffer.from([0x08, 0x01]), // items as a varint
+      Buffer.from([0x12, 0x01, 0x31]), // min_revision as bytes
+      Buffer.from([0x0b, 0x0c]), // a group
+      Buffer.from([0x10, ...Array(10).fill(0xff), 0x01]), // an 11-byte varint
+    ]) {
+      expect(await failure(send(bytes))).toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        reason: "MALFORMED_REQUEST",
+      });
+    }
+    // Unknown fields are skipped; the service still answers.
+    const res = await send(Buffer.concat([Buffer.from([0x78, 0x05, 0x22, 0x00]), good]));
+    expect(permissionv1.CheckBatchResponse.decode(res).allowed).toEqual([false]);
+  });
+
   it("pages ListAccessible with tokens bound to the request", async () => {
     const me = await t.mesh.newUser();
     const files = Array.from({ length: 5 }, () => t.newFile().ref).sort();

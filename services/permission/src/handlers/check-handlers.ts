@@ -2,11 +2,22 @@
 // freshness and min_revision gate), never from the network.
 import type { permissionv1 } from "@filemesh/contracts";
 import { type CallContext, invalidArgument, type PageTokens, pageSize } from "@filemesh/kit";
-import { isPermission, PERMISSION_RANK, type Permission, RANK_ROLE } from "../domain/model.js";
+import { PERMISSION_RANK, RANK_ROLE } from "../domain/model.js";
 import type { IndexSync } from "../sync/index-sync.js";
-import { fileRef, permissionOf, readyToRead, subjectOf } from "./request.js";
-
-export const MAX_BATCH = 1000;
+import {
+  type CheckBatchAnswer,
+  type CheckBatchQuestions,
+  checkBatchAnswer,
+  MAX_BATCH,
+} from "./check-batch-wire.js";
+import {
+  fileRef,
+  invalidPermission,
+  invalidResource,
+  permissionOf,
+  readyToRead,
+  subjectOf,
+} from "./request.js";
 
 /** A well-formed file ref (domain/refs.ts REF for type file), tested without a match object. */
 const FILE_REF = /^file:[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -46,42 +57,43 @@ export function createCheckHandlers(deps: { sync: IndexSync; pageTokens: PageTok
       };
     },
 
-    async checkBatch(
-      req: permissionv1.CheckBatchRequest,
-      ctx: CallContext,
-    ): Promise<permissionv1.CheckBatchResponse> {
-      if (req.items.length > MAX_BATCH) {
+    /**
+     * The request comes decoded by check-batch-wire.ts (flat arrays, no object per item) and
+     * the answer goes out in the wire form it was written in, once.
+     */
+    async checkBatch(q: CheckBatchQuestions, ctx: CallContext): Promise<CheckBatchAnswer> {
+      const n = q.count;
+      if (n > MAX_BATCH) {
         throw invalidArgument("TOO_MANY_ITEMS", `at most ${MAX_BATCH} checks per batch`, [
           { field: "items", description: `more than ${MAX_BATCH}` },
         ]);
       }
-      // Every item is checked before any is answered (one bad item fails the whole batch),
-      // without an object per item: the items are validated in place, a subject repeated
-      // from the item before (the usual batch: one subject, many files) only once.
-      const items = req.items;
-      const n = items.length;
+      // Every item is checked before any is answered (one bad item fails the whole batch), in
+      // item order, each item's subject, resource, then permission; a subject repeated from
+      // the item before (the usual batch: one subject, many files) only once.
+      const { subjects, resources, ranks } = q;
       let lastSubject: string | undefined;
       for (let i = 0; i < n; i++) {
-        const it = items[i]!;
-        if (it.subject !== lastSubject) {
-          subjectOf(it.subject, ctx, `items[${i}].subject`);
-          lastSubject = it.subject;
+        const subject = subjects[i]!;
+        if (subject !== lastSubject) {
+          subjectOf(subject, ctx, `items[${i}].subject`);
+          lastSubject = subject;
         }
-        if (!FILE_REF.test(it.resource)) fileRef(it.resource, `items[${i}].resource`, true);
-        if (!isPermission(it.permission)) permissionOf(it.permission, `items[${i}].permission`);
+        if (resources[i] === "") throw invalidResource(`items[${i}].resource`);
+        if (ranks[i] === 0) throw invalidPermission(`items[${i}].permission`);
       }
-      if (!reached(req.minRevision)) await readyToRead(sync, req.minRevision, ctx);
+      if (!reached(q.minRevision)) await readyToRead(sync, q.minRevision, ctx);
       const index = sync.index;
       const at = now();
-      const allowed = new Array<boolean>(n);
+      const answer = checkBatchAnswer(n, index.revision);
+      const { wire, at: base } = answer;
       const caller = ctx.principal?.subject ?? "";
       for (let i = 0; i < n; i++) {
-        const it = items[i]!;
+        const need = ranks[i]!;
         // An empty subject is the caller (subjectOf checked that it may be).
-        const subject = it.subject || caller;
-        allowed[i] = index.check(subject, it.resource, it.permission as Permission, at);
+        if (index.rankOn(subjects[i] || caller, resources[i]!, at, need) >= need) wire[base + i] = 1;
       }
-      return { allowed, revision: revisionString(index.revision) };
+      return answer;
     },
 
     async listAccessible(

@@ -51,23 +51,23 @@ export function subjectOf(requested: string, ctx: CallContext, field = "subject"
 
 export function fileRef(value: string, field: string, prefixed: boolean): string {
   const ref = prefixed ? value : `file:${value}`;
-  if (!isRefOf(ref, "file")) {
-    throw invalidArgument("INVALID_RESOURCE", `${field} must name a file`, [
-      { field, description: "malformed" },
-    ]);
-  }
+  if (!isRefOf(ref, "file")) throw invalidResource(field);
   return ref;
 }
 
+export const invalidResource = (field: string) =>
+  invalidArgument("INVALID_RESOURCE", `${field} must name a file`, [{ field, description: "malformed" }]);
+
 export function permissionOf(value: string, field: string, fallback?: Permission): Permission {
   if (!value && fallback) return fallback;
-  if (!isPermission(value)) {
-    throw invalidArgument("INVALID_PERMISSION", "permission must be read, write, share or delete", [
-      { field, description: "unknown permission" },
-    ]);
-  }
+  if (!isPermission(value)) throw invalidPermission(field);
   return value;
 }
+
+export const invalidPermission = (field: string) =>
+  invalidArgument("INVALID_PERMISSION", "permission must be read, write, share or delete", [
+    { field, description: "unknown permission" },
+  ]);
 
 export function revisionOf(value: string, field: string): number {
   const n = value ? Number(value) : 0;
