@@ -175,7 +175,12 @@ try {
       run.commands.push(`# mesh: ${what || "default"}`, ...mesh.commands.map((c) => `#   ${c}`));
     }
     // The mesh's processes, its settings and a fresh token user (a new Redis has no sessions).
-    Object.assign(ctx, { pids: mesh?.pids ?? {}, meshEnv: mesh?.env, tokenPromise: undefined });
+    Object.assign(ctx, {
+      pids: mesh?.pids ?? {},
+      meshEnv: mesh?.env,
+      tokenPromise: undefined,
+      graphPromise: undefined,
+    });
     for (const scenario of group) {
       const entry = await runScenario(scenario, ctx);
       run.scenarios.push(what ? { ...entry, mesh: what } : entry);

@@ -16,6 +16,7 @@ import { since, snapshot } from "./proc-cpu.mjs";
 import { loadScenario, resolveScenario } from "./scenarios.mjs";
 import { seedToken, seedUsers } from "./seed.mjs";
 import { cleanupSeeds, seedFor } from "./seed-files.mjs";
+import { seedGraph } from "./seed-graph.mjs";
 import { round, summarize } from "./stats.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -46,6 +47,13 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   }
   let metadata;
   if (bench.seed?.token) metadata = { authorization: `Bearer ${(await tokenOf(ctx)).token}` };
+  if (bench.seed?.graph) {
+    // The 2-hop graph for the token user (one per run, shared by the scenarios that ask).
+    ctx.graphPromise ??= tokenOf(ctx).then((tokenUser) =>
+      seedGraph({ root: ctx.root, host: ctx.host, tokenUser, log: (l) => ctx.log(`${name}: ${l}`) }),
+    );
+    data = (await ctx.graphPromise).check;
+  }
   const { path, config } = resolveScenario({
     scenario,
     root: ctx.root,
