@@ -631,6 +631,11 @@ const ENTRIES = {
     services: ["kit"],
     meaning: "too many … requests; retry later",
   },
+  REDIS_UNAVAILABLE: {
+    status: ["UNAVAILABLE"],
+    services: ["kit"],
+    meaning: "Redis (sessions, rate limits, the permission index's feed) is unreachable; retry shortly",
+  },
   REFRESH_TOKEN_REUSED: {
     status: ["UNAUTHENTICATED"],
     services: ["auth"],

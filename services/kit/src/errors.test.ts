@@ -1,4 +1,5 @@
 import { Metadata, status } from "@grpc/grpc-js";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import {
   AppError,
@@ -9,6 +10,8 @@ import {
   toServiceError,
   unimplemented,
 } from "./errors.js";
+import { createRedis } from "./redis.js";
+import { freePort } from "./testing/nats.js";
 
 describe("error mapping", () => {
   it("carries ErrorInfo and BadRequest in grpc-status-details-bin", () => {
@@ -68,6 +71,27 @@ describe("error mapping", () => {
       expect(d.message).not.toContain("10.0.0.3");
       if (want === status.UNAVAILABLE) expect(d.retryAfterMs).toBe(1000);
     }
+  });
+
+  it("turns a real ioredis failure (Redis away, a command unanswered) into UNAVAILABLE REDIS_UNAVAILABLE", async () => {
+    const port = await freePort(); // nothing listens there
+    const redis = createRedis(`redis://127.0.0.1:${port}`, pino({ level: "silent" }), "test");
+    try {
+      const err = await redis.get("k").then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const d = decodeServiceError(toServiceError(err));
+      expect({ code: d.code, reason: d.reason, retryAfterMs: d.retryAfterMs }).toEqual({
+        code: status.UNAVAILABLE,
+        reason: "REDIS_UNAVAILABLE",
+        retryAfterMs: 1000,
+      });
+    } finally {
+      redis.disconnect();
+    }
+    const timedOut = decodeServiceError(toServiceError(new Error("Command timed out")));
+    expect(timedOut.reason).toBe("REDIS_UNAVAILABLE");
   });
 
   it("maps a lost race (deadlock, serialization failure) to ABORTED CONFLICT_RETRY only", () => {

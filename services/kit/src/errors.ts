@@ -123,6 +123,15 @@ export function transientError(err: unknown): AppError | undefined {
   ) {
     return unavailable("DATABASE_BUSY", "the service is busy; retry shortly", 1000);
   }
+  // ioredis with its offline queue off or its retries spent: Redis is away (sessions, limits).
+  if (
+    err.name === "MaxRetriesPerRequestError" ||
+    /^Connection is closed|^Stream isn't writeable|^Reached the max retries|^Command timed out/.test(
+      err.message,
+    )
+  ) {
+    return unavailable("REDIS_UNAVAILABLE", "Redis is unavailable; retry shortly", 1000);
+  }
   if (
     DB_AWAY.has(code) ||
     /^Connection terminated|^Client has encountered a connection error/.test(err.message)
