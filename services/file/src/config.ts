@@ -1,6 +1,9 @@
+import { createPrivateKey, type KeyObject } from "node:crypto";
+import { readFileSync } from "node:fs";
 import {
   blobSpec,
   bool,
+  ConfigError,
   commonSpec,
   databaseSpec,
   duration,
@@ -8,6 +11,8 @@ import {
   natsSpec,
   parseConfig,
   redisSpec,
+  str,
+  url,
 } from "@filemesh/kit";
 
 const MiB = 1024 * 1024;
@@ -87,7 +92,26 @@ export const fileSpec = {
   linkPasswordBackoffBaseMs: duration("LINK_PASSWORD_BACKOFF_BASE", { default: 1000 }),
   linkPasswordBackoffMaxMs: duration("LINK_PASSWORD_BACKOFF_MAX", { default: 15 * 60_000 }),
   linkPasswordLinkBackoffMaxMs: duration("LINK_PASSWORD_LINK_BACKOFF_MAX", { default: 60_000 }),
+  /**
+   * A CDN in front of the bucket (s3 driver only): download URLs are CloudFront signed URLs on
+   * this base (https, no query) instead of presigned S3 GETs; uploads stay on S3. The three
+   * CDN_* variables go together (cdnOf below).
+   */
+  cdnBaseUrl: url("CDN_BASE_URL", ["https"], { optional: true }),
+  /** The id of the CloudFront public key (in the distribution's trusted key group) that verifies them. */
+  cdnKeyPairId: str("CDN_KEY_PAIR_ID", { optional: true }),
+  /** PEM file of the RSA private key (2048 bits or more) that signs them; its content is never logged. */
+  cdnPrivateKeyFile: str("CDN_PRIVATE_KEY_FILE", { optional: true }),
 };
+
+/** The CDN that download URLs point at, checked at start-up (data/cdn.ts signs with it). */
+export interface CdnConfig {
+  /** Without a trailing slash. */
+  baseUrl: string;
+  keyPairId: string;
+  /** A KeyObject: the config can be printed without the key in it. */
+  privateKey: KeyObject;
+}
 
 /** Hard cap of presigned URL lifetimes whatever PRESIGN_EXPIRY says. */
 export const PRESIGN_CAP_MS = 15 * 60_000;
@@ -98,7 +122,58 @@ export function loadFileConfig(env: Record<string, string | undefined> = process
   const config = parseConfig(fileSpec, env);
   return {
     ...config,
+    cdn: cdnOf(config),
     presignExpiryMs: Math.min(config.presignExpiryMs, PRESIGN_CAP_MS),
     ticketExpiryMs: Math.min(Math.max(config.ticketExpiryMs, 1_000), PRESIGN_CAP_MS),
   };
+}
+
+const CDN_VARS = ["CDN_BASE_URL", "CDN_KEY_PAIR_ID", "CDN_PRIVATE_KEY_FILE"] as const;
+
+/** CDN_*: all three or none, s3 only, a plain https base, a key id, a readable RSA private key. */
+function cdnOf(c: ReturnType<typeof parseConfig<typeof fileSpec>>): CdnConfig | undefined {
+  const given = [c.cdnBaseUrl, c.cdnKeyPairId, c.cdnPrivateKeyFile];
+  if (given.every((v) => v === undefined)) return undefined;
+  const problems: string[] = [];
+  const missing = CDN_VARS.filter((_, i) => given[i] === undefined);
+  if (missing.length > 0) problems.push(`${CDN_VARS.join(", ")} go together: ${missing.join(", ")} missing`);
+  if (c.blobDriver !== "s3") problems.push("CDN_BASE_URL needs BLOB_DRIVER=s3 (the CDN serves the bucket)");
+  const base = c.cdnBaseUrl === undefined ? undefined : new URL(c.cdnBaseUrl);
+  if (base && (base.search || base.hash || base.username || base.password))
+    problems.push("CDN_BASE_URL must be a plain https URL, without query, fragment or credentials");
+  if (c.cdnKeyPairId !== undefined && !/^[A-Z0-9]{1,64}$/.test(c.cdnKeyPairId))
+    problems.push(
+      `CDN_KEY_PAIR_ID must be a CloudFront key id like K2JCJMDEHXQW5F (got ${JSON.stringify(c.cdnKeyPairId.slice(0, 64))})`,
+    );
+  const privateKey = c.cdnPrivateKeyFile === undefined ? undefined : readKey(c.cdnPrivateKeyFile, problems);
+  if (problems.length > 0 || !base || !c.cdnKeyPairId || !privateKey) throw new ConfigError(problems);
+  return { baseUrl: base.href.replace(/\/+$/, ""), keyPairId: c.cdnKeyPairId, privateKey };
+}
+
+// Messages name the file and what is wrong with it, never its content.
+function readKey(file: string, problems: string[]): KeyObject | undefined {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (err) {
+    problems.push(
+      `CDN_PRIVATE_KEY_FILE ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`,
+    );
+    return undefined;
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: pem, format: "pem" });
+  } catch {
+    problems.push(`CDN_PRIVATE_KEY_FILE ${file} is not an unencrypted PEM private key`);
+    return undefined;
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== "rsa" || bits < 2048) {
+    problems.push(
+      `CDN_PRIVATE_KEY_FILE ${file} must hold an RSA key of 2048 bits or more (got ${key.asymmetricKeyType}${bits ? ` ${bits}` : ""})`,
+    );
+    return undefined;
+  }
+  return key;
 }
