@@ -14,6 +14,7 @@ import {
 } from "@filemesh/kit";
 import { type BlobStore, createBlobStore } from "@filemesh/kit/blob";
 import type { FileConfig } from "./config.js";
+import { createCdn } from "./data/cdn.js";
 import { createDataHandler, DATA_PREFIX } from "./data/server.js";
 import { createTickets, loadTicketKey } from "./data/ticket.js";
 import type { FileDeps } from "./domain/deps.js";
@@ -73,6 +74,7 @@ export async function startFileService(
     access,
     pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "files")),
     tickets: createTickets(await loadTicketKey(db.pool)),
+    cdn: config.cdn && createCdn(config.cdn),
     settings: config,
     log,
   };

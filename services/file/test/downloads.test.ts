@@ -131,7 +131,18 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     }
     const { url, expireTime } = await call;
     expect(expireTime!.getTime()).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    // Without CDN_* (services/file/test/cdn.test.ts) it is MinIO's own presigned GET, and so is
+    // the URL of a download ticket.
+    expect(url.startsWith(`${t.minio!.endpoint}/`)).toBe(true);
     expect(new URL(url).searchParams.get("X-Amz-Expires")).toBe("300");
+    const ticket = await rpc(
+      t.f,
+      t.f.createDownloadTicket,
+      filev1.CreateDownloadTicketRequest.fromPartial({ fileId: f.id }),
+      a.headers,
+    );
+    expect(ticket.url.startsWith(`${t.minio!.endpoint}/`)).toBe(true);
+    expect(new URL(ticket.url).searchParams.get("X-Amz-Expires")).toBe("60");
     const res = await fetch(url);
     expect(await res.text()).toBe("presigned bytes");
     expect(res.headers.get("content-disposition")).toMatch(

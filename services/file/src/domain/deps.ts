@@ -2,6 +2,7 @@ import type { Logger, PageTokens } from "@filemesh/kit";
 import type { BlobStore } from "@filemesh/kit/blob";
 import type pg from "pg";
 import type { FileConfig } from "../config.js";
+import type { Cdn } from "../data/cdn.js";
 import type { Tickets } from "../data/ticket.js";
 import type { Access } from "../peers/access.js";
 
@@ -40,6 +41,8 @@ export interface FileDeps {
   pageTokens: PageTokens;
   /** Transfer tickets of the data plane (data/ticket.ts). */
   tickets: Tickets;
+  /** Signs download URLs for the CDN in front of the bucket (CDN_*); absent: presigned S3 GETs. */
+  cdn?: Cdn | undefined;
   settings: FileSettings;
   log: Logger;
 }

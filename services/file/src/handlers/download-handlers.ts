@@ -1,6 +1,7 @@
 // Downloads: GetFileContent (REST raw body, stream of HttpBody), ReadFile (native stream:
 // metadata first, then data) — both with offset/length and an optional version, streamed
-// from the store without buffering — and GetDownloadUrl (short-lived presigned URL, s3).
+// from the store without buffering — and GetDownloadUrl (short-lived presigned URL, s3; the
+// CDN's signed URL when one is configured: domain/download-url.ts).
 // Only READY content is served; content missing from the store is NOT_FOUND, never INTERNAL.
 // Raw downloads send their HTTP headers as response metadata.
 import type { filev1 } from "@filemesh/contracts";
@@ -9,6 +10,7 @@ import { attachmentDisposition } from "@filemesh/kit/blob";
 import { DATA_PREFIX } from "../data/server.js";
 import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
+import { downloadUrl } from "../domain/download-url.js";
 import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "../domain/serve.js";
 import { toFile } from "../domain/views.js";
 import { presignUnsupported } from "./session-handlers.js";
@@ -57,12 +59,8 @@ export function createDownloadHandlers(deps: FileDeps) {
       };
       if (blobs.presigns) {
         const expiresInSeconds = Math.max(1, Math.floor(settings.ticketExpiryMs / 1000));
-        const url = await blobs.presignGet(v.object_key, {
-          expiresInSeconds,
-          fileName: file.name,
-          contentType: v.content_type,
-        });
-        return { url, ticket: "", expireTime: new Date(Date.now() + expiresInSeconds * 1000), ...view };
+        const { url, expireTime } = await downloadUrl(deps, v, file.name, expiresInSeconds);
+        return { url, ticket: "", expireTime, ...view };
       }
       const expire = Date.now() + settings.ticketExpiryMs;
       const ticket = deps.tickets.mint({
@@ -90,12 +88,7 @@ export function createDownloadHandlers(deps: FileDeps) {
       if (!blobs.presigns) throw presignUnsupported();
       const v = await servable(deps, file, req.versionId);
       const expiresInSeconds = Math.max(1, Math.floor(settings.presignExpiryMs / 1000));
-      const url = await blobs.presignGet(v.object_key, {
-        expiresInSeconds,
-        fileName: file.name,
-        contentType: v.content_type,
-      });
-      return { url, expireTime: new Date(Date.now() + expiresInSeconds * 1000) };
+      return downloadUrl(deps, v, file.name, expiresInSeconds);
     },
   };
 }
