@@ -1,6 +1,10 @@
 // The environment the chart gives each service parses with that service's own config loader,
 // and every variable it sets is one the service (or Node, pg, the AWS SDK) reads: a misspelt
 // or forgotten variable fails here rather than at the first rollout.
+import { generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { authSpec, loadAuthConfig } from "../../services/auth/src/config.js";
 import { fileSpec, loadFileConfig } from "../../services/file/src/config.js";
@@ -85,5 +89,56 @@ describe("broken environments are caught", () => {
   it("an invalid value", () => {
     const env = { ...envOf(objects, "file", false), SHUTDOWN_TIMEOUT: "soon" };
     expect(() => loadFileConfig(env)).toThrow(/SHUTDOWN_TIMEOUT/);
+  });
+});
+
+describe("a CDN for downloads (services.file.cdn)", () => {
+  const set = [
+    "services.file.cdn.baseUrl=https://cdn.example.com",
+    "services.file.cdn.keyPairId=K2JCJMDEHXQW5F",
+  ];
+  const objects = renderChart([], { set });
+  const env = envOf(objects, "file", false);
+
+  it("gives the file service the three CDN_* variables, the key mounted from its Secret", () => {
+    expect(env).toMatchObject({
+      CDN_BASE_URL: "https://cdn.example.com",
+      CDN_KEY_PAIR_ID: "K2JCJMDEHXQW5F",
+      CDN_PRIVATE_KEY_FILE: "/etc/filemesh/cdn/private-key.pem",
+    });
+    expect(unknownKeys("file", env)).toEqual([]);
+    const pod = find(objects, "Deployment", "file").spec.template.spec;
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: "cdn-key",
+      mountPath: "/etc/filemesh/cdn",
+      readOnly: true,
+    });
+    const volume = (pod.volumes as { name: string }[]).find((v) => v.name === "cdn-key");
+    expect(volume).toMatchObject({
+      secret: { secretName: "file-cdn-key", items: [{ key: "private-key.pem", path: "private-key.pem" }] },
+    });
+    // Nobody else gets them.
+    expect(Object.keys(envOf(objects, "processor", false)).filter((k) => k.startsWith("CDN_"))).toEqual([]);
+  });
+
+  it("parses with the file service's loader, given the key the Secret holds", () => {
+    const dir = mkdtempSync(join(tmpdir(), "filemesh-cdn-chart-"));
+    try {
+      const key = join(dir, "private-key.pem");
+      const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      writeFileSync(key, privateKey.export({ type: "pkcs8", format: "pem" }));
+      expect(loadFileConfig({ ...env, CDN_PRIVATE_KEY_FILE: key }).cdn?.baseUrl).toBe(
+        "https://cdn.example.com",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is off by default: no CDN_* and no key volume", () => {
+    const plain = renderChart([]);
+    expect(Object.keys(envOf(plain, "file", false)).filter((k) => k.startsWith("CDN_"))).toEqual([]);
+    const volumes = find(plain, "Deployment", "file").spec.template.spec.volumes as { name: string }[];
+    expect(volumes.map((v) => v.name)).not.toContain("cdn-key");
   });
 });
