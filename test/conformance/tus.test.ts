@@ -396,7 +396,15 @@ describe("tus refusals", () => {
     const a = await signup();
     const b = await signup();
     const path = pathOf((await create(a.auth, 10)).headers.get("location") ?? "");
-    expect((await tusReq("HEAD", path, { ...TUS, ...b.auth })).status).toBe(404);
+    const foreign = await tusReq("HEAD", path, { ...TUS, ...b.auth });
+    expect(foreign.status).toBe(404);
+    // A HEAD answer has no body: its reason comes in a header (as on every tus error).
+    expect(foreign.headers.get("filemesh-error-reason")).toBe("UPLOAD_NOT_FOUND");
+    const anonymous = await tusReq("HEAD", path, { ...TUS, authorization: "Bearer not-a-token" });
+    expect([anonymous.status, anonymous.headers.get("filemesh-error-reason")]).toEqual([
+      401,
+      "INVALID_TOKEN",
+    ]);
     const p = await tusReq(
       "PATCH",
       path,

@@ -14,7 +14,7 @@ const (
 	corsExposeHeaders = "X-Request-Id, Retry-After, Content-Disposition, Content-Length, Grpc-Status, Grpc-Message, " +
 		// tus (/v1/tus/): what tus-js-client and Uppy read from responses.
 		"Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Defer-Length, Location, " +
-		"Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm"
+		"Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm, Filemesh-Error-Reason"
 	corsMaxAge = "600"
 )
 

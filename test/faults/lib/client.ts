@@ -65,6 +65,8 @@ export interface ClientOptions {
 
 /** The gRPC status a body-less error answer stands for (as the gateway maps them). */
 const BODILESS: Record<number, string> = {
+  401: "UNAUTHENTICATED",
+  404: "NOT_FOUND",
   409: "ABORTED",
   429: "RESOURCE_EXHAUSTED",
   502: "UNAVAILABLE",
@@ -89,7 +91,9 @@ export function restClient({ base, rec, budgetMs = 45_000 }: ClientOptions) {
       // A HEAD (tus) has no body to read the status from: its HTTP status says it.
       const code = ok ? "OK" : (CODE_NAMES[body?.code] ?? BODILESS[res.status] ?? `HTTP_${res.status}`);
       const reason =
-        body?.details?.find((d: any) => String(d["@type"]).endsWith("google.rpc.ErrorInfo"))?.reason ?? "";
+        body?.details?.find((d: any) => String(d["@type"]).endsWith("google.rpc.ErrorInfo"))?.reason ??
+        res.headers.get("filemesh-error-reason") ??
+        "";
       const ra = Number(res.headers.get("retry-after") ?? "0");
       const attempt: Attempt = {
         op,

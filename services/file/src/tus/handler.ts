@@ -68,6 +68,8 @@ import {
 import { advanceTus, setReserved, setTusColumns } from "./store.js";
 
 export const TUS_PATH = "/v1/tus/";
+/** Every tus error answer names its ErrorInfo reason here (HEAD answers have no body). */
+export const ERROR_REASON_HEADER = "Filemesh-Error-Reason";
 
 /** The gRPC code a client would see for a tus status (the `code` of the error body). */
 function grpcCodeOf(status: number): Code {
@@ -504,7 +506,9 @@ export function createTusHandler(o: TusOptions) {
           });
     // A refused request's body is not read: close the connection rather than drain it.
     if (!req.complete) res.setHeader("Connection", "close");
-    send(res, err.status, err.headers, body);
+    // The reason in a header too: a HEAD answer has no body (a client tells a session ended by a
+    // Redis flush, SESSION_ENDED, from a bad token by it).
+    send(res, err.status, { ...err.headers, [ERROR_REASON_HEADER]: err.reason }, body);
   }
 
   return async function handleTus(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
