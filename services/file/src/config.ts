@@ -37,6 +37,12 @@ export const fileSpec = {
    */
   reservationLeaseMs: duration("RAW_RESERVATION_LEASE", { default: 5 * 60_000 }),
   /**
+   * A session's completion (COMPLETING) holds a lease it renews every third of this while it
+   * assembles and commits: a replica killed mid-way leaves the session to the next request for
+   * it (a retry, a tus HEAD) after at most this long.
+   */
+  completionLeaseMs: duration("COMPLETION_LEASE", { default: 30_000 }),
+  /**
    * A version still PROCESSING this long after its commit (or its last re-drive) gets its
    * file_uploaded event again (domain/redrive.ts): an event lost on the way to the processor
    * does not leave an acknowledged upload undecided. Off with FILES_READY_ON_COMMIT.

@@ -8,10 +8,11 @@ import { filev1 } from "@filemesh/contracts";
 import { failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { expect, it } from "vitest";
-import { COMPLETION_LEASE_MS } from "../src/store/uploads.js";
 import { rpc, send, useFileMesh } from "./start-file.js";
 
-const t = useFileMesh();
+/** Shorter than the 30 s default (COMPLETION_LEASE): a lease 9 s old has run out only if it is honoured. */
+const COMPLETION_LEASE_MS = 8_000;
+const t = useFileMesh({ env: { COMPLETION_LEASE: `${COMPLETION_LEASE_MS}ms` } });
 
 /** A parts session with every part stored: what a completion starts from. */
 async function sessionWithAllBytes() {

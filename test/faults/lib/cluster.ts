@@ -235,6 +235,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // janitor once its lease lapses (store/reservations.ts): both short here, so the
       // checker's wait for "no quota reserved" stays bounded.
       RAW_RESERVATION_LEASE: "5s",
+      // A session whose completing replica was killed with -9 is taken over by the next request
+      // for it once the completion's lease lapses: within the checker's grace after a fault.
+      COMPLETION_LEASE: "5s",
       // An upload whose event was lost (NATS killed with -9) is re-driven this long after its
       // commit (domain/redrive.ts); within the checker's 60 s wait for READY.
       PROCESSING_REDRIVE_AFTER: "20s",

@@ -7,13 +7,7 @@ import type { CallContext } from "@filemesh/kit";
 import { AppError, invalidArgument, outsideCall } from "@filemesh/kit";
 import { BlobNotFoundError } from "@filemesh/kit/blob";
 import type { FileRow } from "../store/files.js";
-import {
-  COMPLETION_LEASE_MS,
-  renewCompletion,
-  transition,
-  UPLOAD,
-  type UploadRow,
-} from "../store/uploads.js";
+import { renewCompletion, transition, UPLOAD, type UploadRow } from "../store/uploads.js";
 import { AccessDenied, authorize } from "./access.js";
 import { commitContent } from "./commit.js";
 import { checksumMismatch, meter, sizeMismatch } from "./content.js";
@@ -72,7 +66,7 @@ export async function completeSession(
   if (!(await transition(deps.pool, u.id, UPLOAD.ACTIVE, UPLOAD.COMPLETING))) throw completing();
   const lease = setInterval(
     () => renewCompletion(deps.pool, u.id).catch(() => {}),
-    COMPLETION_LEASE_MS / 3,
+    deps.settings.completionLeaseMs / 3,
   ).unref();
   try {
     return await completeHeld(deps, ctx, u, measured);

@@ -10,6 +10,7 @@ export type FileSettings = Pick<
   FileConfig,
   | "maxRawUploadBytes"
   | "reservationLeaseMs"
+  | "completionLeaseMs"
   | "maxUploadBytes"
   | "defaultQuotaBytes"
   | "presignExpiryMs"

@@ -40,7 +40,10 @@ export async function ownUpload(deps: FileDeps, ctx: CallContext, id: string): P
     return { ...row, state: UPLOAD.EXPIRED };
   }
   // A completion whose process died (its lease ran out) gives the session back.
-  if (row.state === UPLOAD.COMPLETING && (await staleCompletionReleased(deps.pool, row.id))) {
+  if (
+    row.state === UPLOAD.COMPLETING &&
+    (await staleCompletionReleased(deps.pool, row.id, deps.settings.completionLeaseMs))
+  ) {
     return { ...row, state: UPLOAD.ACTIVE };
   }
   return row;

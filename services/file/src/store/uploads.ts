@@ -102,12 +102,10 @@ export async function transition(q: Queryable, id: string, from: number, to: num
 
 /**
  * A completion (COMPLETING) holds a lease it renews while it works: a process killed mid-way
- * stops renewing, and once the lease is older than COMPLETION_LEASE_MS the session is ACTIVE
- * again (staleCompletionReleased), so a retry completes it instead of finding it "being
+ * stops renewing, and once the lease is older than COMPLETION_LEASE (config.ts) the session is
+ * ACTIVE again (staleCompletionReleased), so a retry completes it instead of finding it "being
  * completed" until it expires, its quota reserved all that time.
  */
-export const COMPLETION_LEASE_MS = 30_000;
-
 export async function renewCompletion(q: Queryable, id: string): Promise<void> {
   await q.query(
     `UPDATE files.uploads SET lease_time = clock_timestamp() WHERE id = $1 AND state = ${UPLOAD.COMPLETING}`,
@@ -116,7 +114,7 @@ export async function renewCompletion(q: Queryable, id: string): Promise<void> {
 }
 
 /** COMPLETING → ACTIVE when its lease ran out (no renewal for leaseMs); true if it did. */
-export async function staleCompletionReleased(q: Queryable, id: string, leaseMs = COMPLETION_LEASE_MS) {
+export async function staleCompletionReleased(q: Queryable, id: string, leaseMs: number) {
   const res = await q.query(
     `UPDATE files.uploads SET state = ${UPLOAD.ACTIVE}
      WHERE id = $1 AND state = ${UPLOAD.COMPLETING}
