@@ -24,7 +24,8 @@ export async function writeTx<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promi
  * caller gone — the permission service would keep a membership the users schema does not
  * have (or lose one it has). So every membership the transaction wrote is then written again
  * as the database holds it now, under its group's row lock (which every membership change takes
- * first), so the repair cannot overtake a later change. Grants on files to a deleted group that
+ * first), retried until a repair commits, so the repair cannot overtake a later change. Not
+ * covered: a replica killed before its repair commits; grants on files to a deleted group that
  * `forget` dropped are not restored.
  */
 export async function membershipTx<T>(
@@ -57,31 +58,47 @@ export async function membershipTx<T>(
         principal: ctx.principal,
         log: ctx.log,
       };
-      await outsideCall(() => repairMemberships(deps, detached, touched)).catch((e: unknown) =>
-        ctx.log.error(
-          { err: (e as Error).message, memberships: touched.size },
-          "could not repair memberships after a failed change",
-        ),
-      );
+      // In the background: the caller gets its UNAVAILABLE now, and its retry and the repair
+      // take the group's lock in turn.
+      void outsideCall(() => repairMemberships(deps, detached, touched));
     }
     throw err;
   }
 }
 
-/** Writes each membership (key `group:<id>|<subject>`) to the permission service as the database holds it. */
+/**
+ * Writes each membership (key `group:<id>|<subject>`) to the permission service as the database
+ * holds it, under the groups' row locks, until one attempt commits: an attempt whose transaction
+ * fails (its connection cut) may have lost its locks before its write landed, so only a
+ * committed one is known to be ordered before every later change. Gives up after about 30 s.
+ */
 async function repairMemberships(deps: UserDeps, ctx: AclContext, touched: Map<string, MemberRef>) {
   const keys = [...touched.keys()].sort();
-  await inTransaction(deps.pool, async (tx) => {
-    const groups = [...new Set(keys.map((k) => k.slice("group:".length, k.indexOf("|"))))];
-    for (const g of groups) await findGroup(tx, g, "update");
-    const updates = [];
-    for (const k of keys) {
-      const groupId = k.slice("group:".length, k.indexOf("|"));
-      const member = touched.get(k)!;
-      const row = await findMembership(tx, groupId, member);
-      updates.push(...membershipUpdates(groupId, member, row?.role ?? "none"));
+  const groups = [...new Set(keys.map((k) => k.slice("group:".length, k.indexOf("|"))))];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await inTransaction(deps.pool, async (tx) => {
+        for (const g of groups) await findGroup(tx, g, "update");
+        const updates = [];
+        for (const k of keys) {
+          const groupId = k.slice("group:".length, k.indexOf("|"));
+          const member = touched.get(k)!;
+          const row = await findMembership(tx, groupId, member);
+          updates.push(...membershipUpdates(groupId, member, row?.role ?? "none"));
+        }
+        await deps.acl(updates, ctx);
+      });
+      ctx.log.warn({ memberships: keys.length, attempt }, "memberships written again after a failed change");
+      return;
+    } catch (err) {
+      if (attempt >= 20) {
+        ctx.log.error(
+          { err: (err as Error).message, memberships: keys.length },
+          "could not repair memberships after a failed change",
+        );
+        return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 2_000)));
     }
-    await deps.acl(updates, ctx);
-  });
-  ctx.log.warn({ memberships: keys.length }, "memberships written again after a failed change");
+  }
 }
