@@ -1,4 +1,5 @@
 // Wiring of the file service, in the order docs/conventions.md gives. main.ts and the tests call it.
+import { createHmac } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import {
   callerChecksOf,
@@ -68,12 +69,14 @@ export async function startFileService(
   await db.migrate();
   const blobs = overrides.blobs ?? createBlobStore(config);
   await blobs.init();
+  const ticketKey = await loadTicketKey(db.pool);
   const deps: FileDeps = {
     pool: db.pool,
     blobs,
     access,
     pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "files")),
-    tickets: createTickets(await loadTicketKey(db.pool)),
+    tickets: createTickets(ticketKey),
+    linkTokenKey: createHmac("sha256", ticketKey).update("filemesh share-link tokens").digest(),
     cdn: config.cdn && createCdn(config.cdn),
     settings: config,
     log,

@@ -93,6 +93,35 @@ describe("share links", () => {
     expect(await failure(shared(l3.token))).toMatchObject({ reason: "LINK_NOT_FOUND" });
   });
 
+  it("a retried create (same request_id, its answer lost) returns one link and the token that opens it", async () => {
+    const a = await t.mesh.newUser();
+    const f = await t.upload(a.headers, "retry.txt", "retried link");
+    const req = filev1.CreateShareLinkRequest.fromPartial({
+      fileId: f.id,
+      requestId: "5d1c3f0e-8c2a-4c39-9a57-0e1f2b3c4d5e",
+      link: { role: "viewer" },
+    });
+    const first = (await rpc(t.f, t.f.createShareLink, req, a.headers)).link!;
+    const again = (await rpc(t.f, t.f.createShareLink, req, a.headers)).link!;
+    expect(again.id).toBe(first.id);
+    expect(again.token).not.toBe("");
+    expect(again.token).toBe(first.token);
+    expect(await sharedContent(again.token)).toBe("retried link");
+    const links = await rpc(
+      t.f,
+      t.f.listShareLinks,
+      { fileId: f.id, pageSize: 10, pageToken: "" },
+      a.headers,
+    );
+    expect(links.links.map((l) => l.id)).toEqual([first.id]);
+    // The same request_id elsewhere (another user's file) is another link with another token.
+    const b = await t.mesh.newUser();
+    const g = await t.upload(b.headers, "other.txt", "other");
+    const theirs = (await rpc(t.f, t.f.createShareLink, { ...req, fileId: g.id }, b.headers)).link!;
+    expect(theirs.token).not.toBe(first.token);
+    expect(await sharedContent(theirs.token)).toBe("other");
+  });
+
   it("need share permission: editors may, viewers and strangers may not; bad settings are refused", async () => {
     const [a, e, v, s] = [
       await t.mesh.newUser(),

@@ -42,6 +42,8 @@ export interface FileDeps {
   pageTokens: PageTokens;
   /** Transfer tickets of the data plane (data/ticket.ts). */
   tickets: Tickets;
+  /** Key of share-link tokens derived from a create's request_id (store/links.ts linkToken). */
+  linkTokenKey: Buffer;
   /** Signs download URLs for the CDN in front of the bucket (CDN_*); absent: presigned S3 GETs. */
   cdn?: Cdn | undefined;
   settings: FileSettings;

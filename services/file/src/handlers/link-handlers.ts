@@ -37,7 +37,7 @@ import {
   type LinkRow,
   linkByToken,
   linksOf,
-  newLinkToken,
+  linkToken,
   setLinkRevision,
   tokenHash,
 } from "../store/links.js";
@@ -103,10 +103,10 @@ export function createLinkHandlers(deps: FileDeps) {
       if (maxDownloads < 0) throw bad("max_downloads", "must not be negative");
       const password = req.link?.password ?? "";
       if (password.length > MAX_PASSWORD) throw bad("password", "is too long");
-      const token = newLinkToken();
+      const token = linkToken(deps.linkTokenKey, req.requestId, userId, file.id);
       const passwordHash = password ? await hashPassword(password) : null;
       const fp = fingerprintOf(file.id, role, expire?.toISOString() ?? "", maxDownloads, password);
-      const { id, replayed } = await inTransaction(pool, (tx) =>
+      const { id } = await inTransaction(pool, (tx) =>
         oncePerRequestId(
           tx,
           { schema: "files", ctx, requestId: req.requestId, fingerprint: fp },
@@ -130,8 +130,8 @@ export function createLinkHandlers(deps: FileDeps) {
       );
       const made = await getLink(pool, id);
       if (!made) throw LINK_NOT_FOUND();
-      // A retried create cannot show the token again (only its hash is stored).
-      return { link: toLink(made, replayed ? "" : token) };
+      // A retry (same request_id) derives the same token: the first attempt's link opens with it.
+      return { link: toLink(made, tokenHash(token).equals(made.token_hash) ? token : "") };
     },
 
     async listShareLinks(

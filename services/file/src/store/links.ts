@@ -1,5 +1,5 @@
 // files.links: share links. Only a SHA-256 of the token is stored; passwords as scrypt hashes.
-import { createHash, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { promisify } from "node:util";
 import type { Queryable } from "@filemesh/kit";
 
@@ -15,11 +15,23 @@ export interface LinkRow {
   password_hash: string | null;
   creator: string;
   create_time: Date;
+  /** SHA-256 of the token (the token itself is never stored). */
+  token_hash: Buffer;
   /** Revision of the permission service that holds the link's tuple (bigint as text). */
   acl_revision: string;
 }
 
 export const newLinkToken = (): string => randomBytes(32).toString("base64url");
+
+/**
+ * A new link's token: random, or — when the create carries a request_id — an HMAC of it (and of
+ * the caller and file) under the service's key, so a retry of a create whose answer was lost
+ * gets the same token back instead of a link no one can open. Unguessable either way.
+ */
+export const linkToken = (key: Buffer, requestId: string, userId: string, fileId: string): string =>
+  requestId
+    ? createHmac("sha256", key).update(`share-link\0${userId}\0${fileId}\0${requestId}`).digest("base64url")
+    : newLinkToken();
 export const tokenHash = (token: string): Buffer => createHash("sha256").update(token).digest();
 
 export async function hashPassword(password: string): Promise<string> {
