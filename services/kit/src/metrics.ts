@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { MethodInfo } from "@filemesh/contracts";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { AppError, Code } from "./errors.js";
+import { AppError, Code, transientError } from "./errors.js";
 import type { CallContext } from "./grpc/context.js";
 import type { Middleware } from "./grpc/middleware.js";
 
@@ -17,9 +17,13 @@ export function createRegistry(service: string): Registry {
 const CODE_NAMES = Object.fromEntries(Object.entries(Code).map(([k, v]) => [v, k])) as Record<number, string>;
 export const codeName = (code: number): string => CODE_NAMES[code] ?? "UNKNOWN";
 
+/** The status the caller gets for `err` (as toServiceError answers it: store faults are retryable). */
 export function codeOf(err: unknown): number {
-  return err instanceof AppError ? err.code : Code.INTERNAL;
+  return appErrorOf(err)?.code ?? Code.INTERNAL;
 }
+
+const appErrorOf = (err: unknown): AppError | undefined =>
+  err instanceof AppError ? err : transientError(err);
 
 interface MethodSeries {
   started: { inc(): void };
@@ -99,9 +103,13 @@ export function metricsMiddleware(registry: Registry): Middleware {
 /** Writes the line of a call that ended (see loggingMiddleware). */
 function logEnd(ctx: CallContext, err: unknown, startedAt: number): void {
   const duration_ms = +(performance.now() - startedAt).toFixed(3);
-  const code = codeOf(err);
-  if (err instanceof AppError && code !== Code.INTERNAL) {
-    ctx.log.info({ code: codeName(code), reason: err.reason, duration_ms }, "rpc");
+  const app = appErrorOf(err);
+  const code = app?.code ?? Code.INTERNAL;
+  if (app && code !== Code.INTERNAL) {
+    // A store fault is logged as what the caller got (UNAVAILABLE …), with its cause.
+    if (err instanceof AppError)
+      ctx.log.info({ code: codeName(code), reason: app.reason, duration_ms }, "rpc");
+    else ctx.log.warn({ code: codeName(code), reason: app.reason, duration_ms, err }, "rpc failed (store)");
   } else {
     ctx.log.error({ code: codeName(code), duration_ms, err }, "rpc failed");
   }

@@ -71,6 +71,25 @@ describe("service runtime", () => {
     client.close();
   });
 
+  it("counts and logs a store fault as what the caller got (UNAVAILABLE), not INTERNAL", async () => {
+    const { client, lines, rt } = await start({
+      runJanitor: async () => {
+        throw Object.assign(new Error("Connection terminated unexpectedly"), {});
+      },
+    });
+    const e = await failure(call(client.runJanitor.bind(client), {}));
+    expect(e).toMatchObject({ code: status.UNAVAILABLE, reason: "DATABASE_UNAVAILABLE" });
+    const text = await (await fetch(`http://127.0.0.1:${rt.adminPort}/metrics`)).text();
+    expect(text).toMatch(
+      /grpc_server_handled_total\{[^}]*grpc_method="RunJanitor"[^}]*grpc_code="UNAVAILABLE"[^}]*\} 1/,
+    );
+    expect(text).not.toMatch(/grpc_method="RunJanitor"[^}]*grpc_code="INTERNAL"/);
+    const line = lines.find((l) => l.includes("RunJanitor") && l.includes('"level":"warn"'));
+    expect(line).toContain('"code":"UNAVAILABLE"');
+    expect(line).toContain('"reason":"DATABASE_UNAVAILABLE"');
+    client.close();
+  });
+
   it("answers NOT_IMPLEMENTED for methods without a handler and maps typed errors", async () => {
     const { client, lines } = await start({
       listAuditEvents: async () => {
