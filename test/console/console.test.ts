@@ -566,8 +566,16 @@ describe("web console in Chromium", () => {
       uploadThroughput: 2 * MiB,
     });
     let part1 = false;
+    // Armed after the resume below: the page closes the moment part 1 is stored, so part 2 is
+    // always mid-way (polling for part 1 on a loaded machine let part 2 finish first).
+    let closeAfterPart1 = false;
+    let closed: Promise<void> | undefined;
+    const pageToClose = pageB;
     pageB.on("response", (r) => {
-      if (/\/parts\/1$/.test(r.url()) && r.status() === 200) part1 = true;
+      if (/\/parts\/1$/.test(r.url()) && r.status() === 200) {
+        part1 = true;
+        if (closeAfterPart1 && !closed) closed = pageToClose.close();
+      }
     });
     await view(pageB, "Files");
     await pageB.locator('input[name="files"]').setInputFiles(path);
@@ -580,10 +588,10 @@ describe("web console in Chromium", () => {
     await pageB.getByRole("button", { name: "Pause resume.bin" }).click();
     await pageB.locator(".upload-paused", { hasText: "resume.bin" }).waitFor();
     expect(part1).toBe(false);
+    closeAfterPart1 = true;
     await pageB.getByRole("button", { name: "Resume resume.bin" }).click();
-    await pageB.locator(".upload-uploading", { hasText: "resume.bin" }).waitFor();
     await until(() => part1, { timeout: 30_000 }).toBe(true);
-    await pageB.close();
+    await closed;
 
     // A new page of the same browser: signed out (tokens lived in the closed page's memory).
     const p = watch(await ctxB.newPage(), "B2");
