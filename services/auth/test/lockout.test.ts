@@ -14,7 +14,9 @@ beforeAll(async () => {
   mesh = await startTestMesh({
     services: ["auth"],
     serviceEnv: {
-      auth: { LOGIN_FREE_ATTEMPTS: String(FREE), LOGIN_BACKOFF_BASE: "300ms", LOGIN_BACKOFF_MAX: "2s" },
+      // A first delay long enough that the next call of a test lands inside it on a loaded
+      // machine (300 ms did not, once, with three test workers on two cores).
+      auth: { LOGIN_FREE_ATTEMPTS: String(FREE), LOGIN_BACKOFF_BASE: "1500ms", LOGIN_BACKOFF_MAX: "8s" },
     },
   });
 });
