@@ -14,7 +14,7 @@ beforeAll(async () => {
   mesh = await startTestMesh({
     services: ["auth", "file"],
     serviceEnv: {
-      auth: { LOGIN_FREE_ATTEMPTS: "3", LOGIN_BACKOFF_BASE: "400ms" },
+      auth: { LOGIN_FREE_ATTEMPTS: "3", LOGIN_BACKOFF_BASE: "1500ms" },
       file: { RATE_LIMITS: "read=2/1m" },
     },
   });
