@@ -415,7 +415,8 @@ describe("web console in Chromium", () => {
     await picker.getByRole("button", { name: "Choose “Archive”" }).click();
     await until(() => page.getByRole("dialog").count()).toBe(0);
     await row("Archive").getByRole("button", { name: "Open folder Archive" }).click();
-    await row("photo.png").waitFor();
+    // The copy (object copied in the store, then committed) can take a while on a loaded machine.
+    await row("photo.png").waitFor({ timeout: 45_000 });
     await page
       .getByRole("navigation", { name: "Breadcrumbs" })
       .getByRole("button", { name: "Reports" })
