@@ -19,7 +19,6 @@ package fileproxy
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -29,6 +28,7 @@ import (
 	"time"
 
 	"github.com/filemesh/filemesh/gateway/internal/meta"
+	"github.com/filemesh/filemesh/gateway/internal/retrybody"
 )
 
 // Prefixes are the public path prefixes served by the file service's HTTP listener. A path
@@ -116,9 +116,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("request body exceeds the limit of %d bytes", h.MaxUploadBytes))
 		return
 	}
-	var body *untouched
+	var body *retrybody.Body
 	if r.Body != nil && r.Body != http.NoBody {
-		body = &untouched{r: http.MaxBytesReader(w, r.Body, h.MaxUploadBytes)}
+		body = retrybody.New(http.MaxBytesReader(w, r.Body, h.MaxUploadBytes))
 		r.Body = body
 	}
 	a := &attempt{}
@@ -127,7 +127,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k := uint64(0); k < uint64(len(h.proxies)); k++ {
 		a.failed = false
 		h.proxies[(first+k)%uint64(len(h.proxies))].ServeHTTP(w, r)
-		if !a.failed || r.Context().Err() != nil || (body != nil && body.touched) {
+		if !a.failed || r.Context().Err() != nil || (body != nil && body.Touched()) {
 			break
 		}
 	}
@@ -140,17 +140,3 @@ type attemptKey struct{}
 
 // attempt records that the replica tried could not be reached (nothing written to the client).
 type attempt struct{ failed bool }
-
-// untouched reports whether the request body was ever read; closing it is left to the server
-// (a failed attempt's transport closes its request body, and the next attempt needs it).
-type untouched struct {
-	r       io.ReadCloser
-	touched bool
-}
-
-func (u *untouched) Read(p []byte) (int, error) {
-	u.touched = true
-	return u.r.Read(p)
-}
-
-func (u *untouched) Close() error { return nil }

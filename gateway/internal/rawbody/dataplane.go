@@ -38,6 +38,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/filemesh/filemesh/gateway/internal/retrybody"
 	"github.com/filemesh/filemesh/gateway/internal/rpcstatus"
 )
 
@@ -80,23 +81,11 @@ func (d *DataPlane) addr() string {
 	return d.Addrs[int(d.next.Add(1))%len(d.Addrs)]
 }
 
-// untouched reports whether a request body was never read: only then may the request go to
-// another data endpoint after a failure (the bytes read so far cannot be sent again).
-type untouched struct {
-	r       io.Reader
-	touched bool
-}
-
-func (u *untouched) Read(p []byte) (int, error) {
-	u.touched = true
-	return u.r.Read(p)
-}
-
 // do sends a request to the data endpoints (path under DataPrefix), starting at the next in
 // turn and moving on to the others while an endpoint cannot be reached and the body (if any)
 // was never read: a file replica that is restarting or draining (its listener closed, a
 // keep-alive connection it closed) costs the client nothing while another one answers.
-func (d *DataPlane) do(ctx context.Context, method, path string, body *untouched, prepare func(*http.Request)) (*http.Response, error) {
+func (d *DataPlane) do(ctx context.Context, method, path string, body *retrybody.Body, prepare func(*http.Request)) (*http.Response, error) {
 	var lastErr error
 	for i := 0; i < len(d.Addrs); i++ {
 		var rd io.Reader
@@ -113,7 +102,7 @@ func (d *DataPlane) do(ctx context.Context, method, path string, body *untouched
 			return res, nil
 		}
 		lastErr = err
-		if ctx.Err() != nil || (body != nil && body.touched) {
+		if ctx.Err() != nil || (body != nil && body.Touched()) {
 			break
 		}
 	}
@@ -405,7 +394,7 @@ func (h *Handler) serveUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		return true
 	}
 	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
-	res, err := h.Data.do(r.Context(), http.MethodPut, url, &untouched{r: body}, func(up *http.Request) {
+	res, err := h.Data.do(r.Context(), http.MethodPut, url, retrybody.New(body), func(up *http.Request) {
 		up.ContentLength = r.ContentLength
 		for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
 			if v := r.Header.Get(k); v != "" {

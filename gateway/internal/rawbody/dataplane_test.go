@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/filemesh/filemesh/gateway/internal/retrybody"
 	"github.com/filemesh/filemesh/gateway/internal/rpcstatus"
 )
 
@@ -42,7 +43,7 @@ func TestDataPlaneMovesOnFromAnEndpointThatCannotBeReached(t *testing.T) {
 	live := strings.TrimPrefix(srv.URL, "http://")
 	d := NewDataPlane([]string{closedAddr(t), live}, "", time.Second)
 	for i := 0; i < 4; i++ { // every starting point of the round robin
-		res, err := d.do(context.Background(), http.MethodPut, DataPrefix+"t1", &untouched{r: strings.NewReader("abc")}, func(*http.Request) {})
+		res, err := d.do(context.Background(), http.MethodPut, DataPrefix+"t1", retrybody.New(strings.NewReader("abc")), func(*http.Request) {})
 		if err != nil {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
@@ -78,7 +79,7 @@ func TestDataPlaneNeverResendsABodyItHasRead(t *testing.T) {
 	srv, hits := echoServer(t)
 	d := NewDataPlane([]string{l.Addr().String(), strings.TrimPrefix(srv.URL, "http://")}, "", time.Second)
 	d.next.Store(uint32(len(d.Addrs) - 1)) // the next in turn is the one that drops
-	body := &untouched{r: strings.NewReader(strings.Repeat("x", 1<<20))}
+	body := retrybody.New(strings.NewReader(strings.Repeat("x", 1<<20)))
 	if _, err := d.do(context.Background(), http.MethodPut, DataPrefix+"t2", body, func(*http.Request) {}); err == nil {
 		t.Fatal("a body cut mid-way was answered")
 	}
