@@ -152,8 +152,12 @@ export function conflictError(err: unknown): AppError | undefined {
   });
 }
 
+/** What a caller gets for `err`: itself, or a store fault as its retryable status; undefined otherwise (INTERNAL). */
+export const appErrorOf = (err: unknown): AppError | undefined =>
+  err instanceof AppError ? err : transientError(err);
+
 export function toServiceError(err: unknown, domain = DEFAULT_ERROR_DOMAIN): Partial<ServiceError> {
-  const app = err instanceof AppError ? err : (transientError(err) ?? internal());
+  const app = appErrorOf(err) ?? internal();
   const metadata = new Metadata();
   metadata.set("grpc-status-details-bin", encodeStatusDetails(app, domain));
   return { code: app.code, details: app.message, metadata };

@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { MethodInfo } from "@filemesh/contracts";
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { AppError, Code, transientError } from "./errors.js";
+import { AppError, appErrorOf, Code } from "./errors.js";
 import type { CallContext } from "./grpc/context.js";
 import type { Middleware } from "./grpc/middleware.js";
 
@@ -21,9 +21,6 @@ export const codeName = (code: number): string => CODE_NAMES[code] ?? "UNKNOWN";
 export function codeOf(err: unknown): number {
   return appErrorOf(err)?.code ?? Code.INTERNAL;
 }
-
-const appErrorOf = (err: unknown): AppError | undefined =>
-  err instanceof AppError ? err : transientError(err);
 
 interface MethodSeries {
   started: { inc(): void };

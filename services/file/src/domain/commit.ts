@@ -123,7 +123,10 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
             },
           ),
         );
-        if (tuples && done.id !== tuples.fileId) await forget(deps, ctx, tuples);
+        if (tuples && done.id !== tuples.fileId) {
+          await forget(deps, ctx, tuples);
+          tuples = undefined; // forgotten once, not again below
+        }
         // The row as committed, or (a retry's) the first attempt's file as it is now.
         const file = done.replayed ? await getFile(deps.pool, done.id) : row;
         if (!file) throw FILE_NOT_FOUND();

@@ -1,6 +1,6 @@
 // tus 1.0.0 header parsing and the mapping of the mesh's errors to tus/HTTP statuses. Pure
 // functions (unit-tested); the request flow is in handler.ts.
-import { AppError, Code, type Reason, transientError } from "@filemesh/kit";
+import { type AppError, appErrorOf, Code, type Reason } from "@filemesh/kit";
 
 export const TUS_VERSION = "1.0.0";
 export const TUS_EXTENSIONS =
@@ -128,7 +128,7 @@ export function asTusError(err: unknown): TusError | undefined {
   if (err instanceof TusError) return err;
   // A store fault (Postgres unreachable, its pool full, a lost race) is what a gRPC call would
   // answer: 503 / 409 with Retry-After, never a 500 (kit transientError).
-  const app = err instanceof AppError ? err : transientError(err);
+  const app = appErrorOf(err);
   if (!app) return undefined;
   const status = statusOf(app);
   if (status === 500) return undefined;

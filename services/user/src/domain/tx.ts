@@ -7,7 +7,7 @@ import { membershipUpdates } from "../peers/acl.js";
 import { findGroup } from "../store/groups.js";
 import { findMembership } from "../store/memberships.js";
 import type { UserDeps } from "./deps.js";
-import type { MemberRef } from "./member-ref.js";
+import { type MemberRef, parseMember } from "./member-ref.js";
 
 export async function writeTx<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
   try {
@@ -33,15 +33,14 @@ export async function membershipTx<T>(
   ctx: CallContext,
   fn: (tx: pg.PoolClient, acl: AclWriter) => Promise<T>,
 ): Promise<T> {
-  const touched = new Map<string, MemberRef>();
+  const touched = new Map<string, Membership>();
   const acl: AclWriter = (updates, c, forget) => {
-    for (const u of updates) {
-      const r = u.relation;
+    for (const { relation: r } of updates) {
       if (!r?.object.startsWith("group:")) continue;
-      const [kind, id] = r.subject.split(":");
-      if ((kind === "user" || kind === "group") && id) {
-        touched.set(`${r.object}|${r.subject}`, { kind, id });
-      }
+      touched.set(`${r.object}|${r.subject}`, {
+        groupId: r.object.slice("group:".length),
+        member: parseMember(r.subject, "subject"),
+      });
     }
     return deps.acl(updates, c, forget);
   };
@@ -66,34 +65,41 @@ export async function membershipTx<T>(
   }
 }
 
+/** One membership a failed change wrote through. */
+interface Membership {
+  groupId: string;
+  member: MemberRef;
+}
+
 /**
- * Writes each membership (key `group:<id>|<subject>`) to the permission service as the database
+ * Writes each membership to the permission service as the database
  * holds it, under the groups' row locks, until one attempt commits: an attempt whose transaction
  * fails (its connection cut) may have lost its locks before its write landed, so only a
  * committed one is known to be ordered before every later change. Gives up after about 30 s.
  */
-async function repairMemberships(deps: UserDeps, ctx: AclContext, touched: Map<string, MemberRef>) {
-  const keys = [...touched.keys()].sort();
-  const groups = [...new Set(keys.map((k) => k.slice("group:".length, k.indexOf("|"))))];
+async function repairMemberships(deps: UserDeps, ctx: AclContext, touched: Map<string, Membership>) {
+  const memberships = [...touched.values()];
+  const groups = [...new Set(memberships.map((m) => m.groupId))].sort();
   for (let attempt = 0; ; attempt++) {
     try {
       await inTransaction(deps.pool, async (tx) => {
         for (const g of groups) await findGroup(tx, g, "update");
         const updates = [];
-        for (const k of keys) {
-          const groupId = k.slice("group:".length, k.indexOf("|"));
-          const member = touched.get(k)!;
+        for (const { groupId, member } of memberships) {
           const row = await findMembership(tx, groupId, member);
           updates.push(...membershipUpdates(groupId, member, row?.role ?? "none"));
         }
         await deps.acl(updates, ctx);
       });
-      ctx.log.warn({ memberships: keys.length, attempt }, "memberships written again after a failed change");
+      ctx.log.warn(
+        { memberships: memberships.length, attempt },
+        "memberships written again after a failed change",
+      );
       return;
     } catch (err) {
       if (attempt >= 20) {
         ctx.log.error(
-          { err: (err as Error).message, memberships: keys.length },
+          { err: (err as Error).message, memberships: memberships.length },
           "could not repair memberships after a failed change",
         );
         return;
