@@ -199,11 +199,12 @@ async function fresh(): Promise<void> {
 
 /**
  * A JSON call; an expired access token is refreshed once, a refused refresh signs out. A read
- * answered 503 with a short Retry-After (a busy database) is retried twice after that wait.
+ * answered 503 (a busy database) or 429 (a rate class) with a short Retry-After is retried after
+ * that wait, up to four times: reads are idempotent, and the API says when to come back.
  */
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   let res = await send(method, path, body);
-  for (let n = 0; method === "GET" && res.status === 503 && n < 2; n++) {
+  for (let n = 0; method === "GET" && (res.status === 503 || res.status === 429) && n < 4; n++) {
     const wait = Number(res.headers.get("retry-after"));
     if (!(wait > 0 && wait <= 5)) break;
     await new Promise((r) => setTimeout(r, wait * 1000));

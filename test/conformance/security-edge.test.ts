@@ -7,7 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loopback, reasonOf, rest, restFrom, startTarget, type Target } from "./target.js";
 
-const CLASSES = ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"];
+const CLASSES = [
+  "login",
+  "refresh",
+  "register",
+  "lookup",
+  "read",
+  "write",
+  "check",
+  "upload",
+  "download",
+  "link",
+];
 // A small login class, its period unique to this run: the limiter's key holds the limit, so
 // no other run or test file shares these budgets.
 const LOGIN_BURST = 8;
@@ -70,6 +81,50 @@ describe("client address (X-Forwarded-For) at the edge", () => {
     const own = await login(victim);
     expect(own.status).toBe(200);
     expect(typeof own.body.accessToken).toBe("string");
+  });
+});
+
+describe("refreshes and logins from one address", () => {
+  let t: Target;
+  beforeAll(async () => {
+    // The default refresh class: refreshes are counted apart from logins.
+    t = await startTarget({
+      services: ["auth", "permission"],
+      env: { RATE_LIMITS: RATE_LIMITS.replace(/refresh=[^,]+/, "refresh=600/1m:120") },
+    });
+  });
+  afterAll(() => t?.stop());
+
+  it("a NAT's refreshes do not spend its logins (Refresh has a class of its own)", async () => {
+    const account = email();
+    expect(
+      (
+        await rest(t.base, "POST", "/v1/auth:register", {
+          email: account,
+          password: PASSWORD,
+          displayName: "N",
+        })
+      ).status,
+    ).toBe(200);
+    const office = loopback();
+    // Everyone behind one address refreshing their tokens: more refreshes than the login burst.
+    const first = await restFrom(office, t.base, "POST", "/v1/auth:login", {
+      email: account,
+      password: PASSWORD,
+    });
+    expect(first.status).toBe(200);
+    let token = first.body.refreshToken as string;
+    for (let i = 0; i < LOGIN_BURST * 3; i++) {
+      const res = await restFrom(office, t.base, "POST", "/v1/auth:refresh", { refreshToken: token });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      token = res.body.refreshToken;
+    }
+    // ...and someone there can still sign in.
+    const login = await restFrom(office, t.base, "POST", "/v1/auth:login", {
+      email: account,
+      password: PASSWORD,
+    });
+    expect(login.status).toBe(200);
   });
 });
 

@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { privateDatabase } from "@filemesh/kit/testing";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { rest, startTarget, type Target } from "../conformance/target.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -32,6 +32,8 @@ let browser: Browser;
 let ctxA: BrowserContext;
 let page: Page; // user A's page
 const problems: string[] = [];
+/** The last refused answers the pages got, printed when a test fails (what the console saw). */
+const answers: string[] = [];
 let refreshes = 0;
 const run = `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
 const A = { email: `console-a-${run}@example.com`, password: "a console passphrase", name: "Ada Console" };
@@ -43,6 +45,14 @@ const B = { email: `console-b-${run}@example.com`, password: "b console passphra
  */
 function watch(p: Page, label: string, expected: RegExp[] = []): Page {
   p.setDefaultTimeout(15_000);
+  p.on("response", (r) => {
+    if (r.status() < 400) return;
+    const u = new URL(r.url());
+    answers.push(
+      `${new Date().toISOString().slice(11, 23)} ${label} ${r.status()} ${r.request().method()} ${u.pathname}`,
+    );
+    if (answers.length > 40) answers.shift();
+  });
   p.on("pageerror", (e) => problems.push(`${label} pageerror: ${e.message}`));
   p.on("console", (m) => {
     if (m.type() !== "error") return;
@@ -156,6 +166,18 @@ beforeAll(async () => {
     }
   });
 }, 60_000);
+
+// A failed test says what the console was showing and the refusals it got before (a timeout
+// alone does not tell a slow machine from a refused call).
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state !== "fail" || !page) return;
+  const alerts = await page
+    .getByRole("alert")
+    .allTextContents()
+    .catch(() => []);
+  console.log(`alerts on A's page: ${JSON.stringify(alerts)}\nrefused answers:\n${answers.join("\n")}`);
+  await shot(page, `failed-${ctx.task.name.slice(0, 40).replaceAll(/\W+/g, "-")}`).catch(() => {});
+});
 
 afterAll(async () => {
   await browser?.close();
@@ -759,7 +781,7 @@ describe("web console in Chromium", () => {
     await page.locator('input[name="email"]').fill(email);
     await page.locator('input[name="password"]').fill(password);
     await page.getByRole("button", { name: "Sign in", exact: true }).click();
-    await row("f00").waitFor();
+    await row("f00").waitFor({ timeout: 45_000 }); // a sign-in (bcrypt) and a listing under load
     expect(await page.locator("tbody tr").count()).toBe(50); // the console's page size
     expect(await row("f50").count()).toBe(0);
     await page.getByRole("button", { name: "Load more" }).click();

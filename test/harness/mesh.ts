@@ -98,7 +98,18 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     // tests that exercise throttling set their own limits and a unique X-Forwarded-For.
     LOGIN_FREE_ATTEMPTS: "100",
     TRUST_FORWARDED_FOR: "true",
-    RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"]
+    RATE_LIMITS: [
+      "login",
+      "refresh",
+      "register",
+      "lookup",
+      "read",
+      "write",
+      "check",
+      "upload",
+      "download",
+      "link",
+    ]
       .map((c) => `${c}=1000000/1s:1000000`)
       .join(","),
     // Uploads are READY at commit unless a test exercises the processor (it sets "false").

@@ -91,6 +91,7 @@ export const rateClasses = (): ReadonlySet<string> =>
  */
 export const DEFAULT_RATE_LIMITS = [
   "login=30/1m:20",
+  "refresh=600/1m:120",
   "register=20/1m:10",
   "lookup=30/1m:10",
   "read=500/1s:1000",

@@ -43,6 +43,12 @@ describe("default per-user limits", () => {
     expect(await refused("read", 1000)).toBe(0);
   });
 
+  it("refreshes have a class of their own: 120 at once from one address pass, logins do not", async () => {
+    // An office behind one NAT: its users' refreshes must not spend the address's login budget.
+    expect(await refused("refresh", 120)).toBe(0);
+    expect(await refused("login", 120)).toBeGreaterThanOrEqual(90);
+  });
+
   it("past the burst, a scraper is limited", async () => {
     expect(await refused("download", 6000)).toBeGreaterThan(1000);
     expect(await refused("upload", 3000)).toBeGreaterThan(1000);

@@ -220,7 +220,18 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       BCRYPT_COST: "4",
       LOGIN_FREE_ATTEMPTS: "100",
       TRUST_FORWARDED_FOR: "true",
-      RATE_LIMITS: ["login", "register", "lookup", "read", "write", "check", "upload", "download", "link"]
+      RATE_LIMITS: [
+        "login",
+        "refresh",
+        "register",
+        "lookup",
+        "read",
+        "write",
+        "check",
+        "upload",
+        "download",
+        "link",
+      ]
         .map((c) => `${c}=1000000/1s:1000000`)
         .join(","),
       // What the chart sets (values.yaml common.shutdownDrainDelay is 5s; shorter here to keep
