@@ -32,6 +32,7 @@ import {
   uploadFile,
   writeUpload,
 } from "./file-client.mjs";
+import { since, snapshot } from "./proc-cpu.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +49,9 @@ const { values } = parseArgs({
     channels: { type: "string", default: "1" },
     window: { type: "string", default: "0" },
     cleanup: { type: "boolean", default: false },
+    // {"file": pid, …}: the serving processes whose CPU the loop reports for the load alone
+    // (without the --cleanup deletes that follow it).
+    pids: { type: "string", default: "" },
     root: { type: "string", default: process.cwd() },
   },
 });
@@ -148,6 +152,8 @@ const lat = {};
 let bytes = 0;
 const count = values.count ? Number(values.count) : Number.POSITIVE_INFINITY;
 const seconds = values.seconds ? Number(values.seconds) : Number.POSITIVE_INFINITY;
+const servers = values.pids ? JSON.parse(values.pids) : {};
+const serversBefore = snapshot(servers);
 const cpuBefore = process.cpuUsage();
 const start = performance.now();
 const end = start + seconds * 1000;
@@ -177,6 +183,7 @@ const worker = async () => {
 };
 await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 const cpu = process.cpuUsage(cpuBefore);
+const serversCpu = since(serversBefore, snapshot(servers));
 const wall = Number.isFinite(seconds) ? seconds : (last - start) / 1000;
 
 if (values.cleanup) {
@@ -193,6 +200,6 @@ if (values.cleanup) {
   await Promise.all(Array.from({ length: 8 }, remove));
 }
 process.stdout.write(
-  `${JSON.stringify({ seconds: Math.round(wall * 1000) / 1000, statusCodes, errors, lat, bytes, cpuMs: { client: Math.round((cpu.user + cpu.system) / 1000) } })}\n`,
+  `${JSON.stringify({ seconds: Math.round(wall * 1000) / 1000, statusCodes, errors, lat, bytes, cpuMs: { ...serversCpu, client: Math.round((cpu.user + cpu.system) / 1000) } })}\n`,
 );
 process.exit(0);

@@ -125,7 +125,8 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     argv.push("--concurrency", String(concurrency), "--size", String(size));
     for (const k of ["chunk", "channels", "part-bytes", "window"])
       if (config[k]) argv.push(`--${k}`, String(config[k]));
-    if (config.cleanup) argv.push("--cleanup");
+    // The deletes after the load are not part of it: the loop measures the servers' CPU itself.
+    if (config.cleanup) argv.push("--cleanup", "--pids", JSON.stringify(pids));
     if (config.count) argv.push("--count", String(config.count));
   } else if (bench.kind === "http") {
     call = `${config.method ?? "GET"} ${config.path}`;

@@ -149,6 +149,16 @@ describe("admission queue on the real Postgres", () => {
     expect(performance.now() - started).toBeLessThan(300);
   });
 
+  it("a call with a deadline waits up to it, however short maxWaitMs is", async () => {
+    const pool = poolOf(1, 100);
+    const release = await holdAll(pool, 1);
+    const started = performance.now();
+    const call = caught(runInCallScope(scope("user:patient", 5_000), () => pool.query("SELECT 1")));
+    setTimeout(release, 600); // six times maxWaitMs
+    expect(await call).toBeUndefined();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(550);
+  });
+
   it("cancelled waiters leave the queue; the others complete and no connection leaks", async () => {
     const pool = poolOf(3);
     const release = await holdAll(pool, 3);

@@ -4,7 +4,7 @@
 // and whoever deletes the row (the commit, the upload's own release, or the janitor once the
 // lease has lapsed because the process died) gives those bytes back, exactly once.
 import type { Queryable } from "@filemesh/kit";
-import { adjust, ensureRow, quotaExceeded } from "./usage.js";
+import { adjust, onUsageRow, quotaExceeded } from "./usage.js";
 
 /**
  * Reserves `bytes` more for reservation `id` of `userId` if the quota allows (QUOTA_EXCEEDED
@@ -14,9 +14,10 @@ export async function growReservation(
   q: Queryable,
   r: { id: string; userId: string; bytes: bigint; defaultQuota: number },
 ): Promise<bigint> {
-  await ensureRow(q, r.userId);
-  const { rows } = await q.query<{ bytes: string }>(
-    `WITH claimed AS (
+  let bytes: string | undefined;
+  const grown = await onUsageRow(q, r.userId, async () => {
+    const { rows } = await q.query<{ bytes: string }>(
+      `WITH claimed AS (
        UPDATE files.usage SET reserved_bytes = reserved_bytes + $3
        WHERE user_id = $2 AND used_bytes + reserved_bytes + $3 <= coalesce(quota_bytes, $4)
        RETURNING 1)
@@ -24,10 +25,13 @@ export async function growReservation(
      ON CONFLICT (id) DO UPDATE SET bytes = files.reservations.bytes + EXCLUDED.bytes,
        lease_time = clock_timestamp()
      RETURNING bytes`,
-    [r.id, r.userId, String(r.bytes), String(r.defaultQuota)],
-  );
-  if (!rows[0]) throw quotaExceeded(r.userId, r.bytes);
-  return BigInt(rows[0].bytes);
+      [r.id, r.userId, String(r.bytes), String(r.defaultQuota)],
+    );
+    bytes = rows[0]?.bytes;
+    return bytes !== undefined;
+  });
+  if (!grown || bytes === undefined) throw quotaExceeded(r.userId, r.bytes);
+  return BigInt(bytes);
 }
 
 /** Keeps the reservation's lease (false: the janitor released it already). */

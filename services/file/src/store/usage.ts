@@ -20,9 +20,26 @@ export const quotaExceeded = (userId: string, wanted: bigint) =>
     ],
   });
 
-/** The usage row of a user (created empty on first use). */
-export async function ensureRow(q: Queryable, userId: string): Promise<void> {
-  await q.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
+/** The usage row of a user (created empty on first use); true when it was missing. */
+export async function ensureRow(q: Queryable, userId: string): Promise<boolean> {
+  const res = await q.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
+  return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * Runs a conditional statement on the user's usage row (true when it matched); when it did not
+ * (the row may not exist yet), makes sure the row exists and runs it once more. One round trip
+ * in the common case (the row exists and the change fits), not an INSERT before every change.
+ * The second run happens whoever created the row: a concurrent first upload's insert counts.
+ */
+export async function onUsageRow(
+  q: Queryable,
+  userId: string,
+  run: () => Promise<boolean>,
+): Promise<boolean> {
+  if (await run()) return true;
+  await ensureRow(q, userId);
+  return run();
 }
 
 /**
@@ -34,16 +51,18 @@ export async function claim(
   userId: string,
   o: { reserve?: bigint; use?: bigint; files?: number; defaultQuota: number },
 ): Promise<void> {
-  await ensureRow(q, userId);
   const reserve = o.reserve ?? 0n;
   const use = o.use ?? 0n;
-  const res = await q.query(
-    `UPDATE files.usage SET reserved_bytes = reserved_bytes + $2, used_bytes = used_bytes + $3,
-       file_count = file_count + $4
-     WHERE user_id = $1 AND used_bytes + reserved_bytes + $2 + $3 <= coalesce(quota_bytes, $5)`,
-    [userId, String(reserve), String(use), o.files ?? 0, String(o.defaultQuota)],
-  );
-  if (res.rowCount === 0) throw quotaExceeded(userId, reserve + use);
+  const claimed = await onUsageRow(q, userId, async () => {
+    const res = await q.query(
+      `UPDATE files.usage SET reserved_bytes = reserved_bytes + $2, used_bytes = used_bytes + $3,
+         file_count = file_count + $4
+       WHERE user_id = $1 AND used_bytes + reserved_bytes + $2 + $3 <= coalesce(quota_bytes, $5)`,
+      [userId, String(reserve), String(use), o.files ?? 0, String(o.defaultQuota)],
+    );
+    return (res.rowCount ?? 0) > 0;
+  });
+  if (!claimed) throw quotaExceeded(userId, reserve + use);
 }
 
 /** Unconditional adjustment (releases, frees, and turning a reservation into use). */
@@ -52,11 +71,12 @@ export async function adjust(
   userId: string,
   d: { reserved?: bigint; used?: bigint; files?: number },
 ): Promise<void> {
-  await ensureRow(q, userId);
+  // One statement: the row is created by the change if it is not there yet.
   await q.query(
-    `UPDATE files.usage SET reserved_bytes = greatest(0, reserved_bytes + $2),
-       used_bytes = greatest(0, used_bytes + $3), file_count = greatest(0, file_count + $4)
-     WHERE user_id = $1`,
+    `INSERT INTO files.usage AS u (user_id, reserved_bytes, used_bytes, file_count)
+     VALUES ($1, greatest(0, $2::bigint), greatest(0, $3::bigint), greatest(0, $4::bigint))
+     ON CONFLICT (user_id) DO UPDATE SET reserved_bytes = greatest(0, u.reserved_bytes + $2),
+       used_bytes = greatest(0, u.used_bytes + $3), file_count = greatest(0, u.file_count + $4)`,
     [userId, String(d.reserved ?? 0n), String(d.used ?? 0n), d.files ?? 0],
   );
 }
