@@ -5,6 +5,7 @@
 // their script once; it reports its own tables.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { devSecrets } from "../../scripts/lib/dev-env.mjs";
 import { GATEWAY_PORT, SERVICES } from "../../scripts/lib/mesh.mjs";
 import { compareToBcrypt, durationSeconds, runBcryptLoop } from "./baseline.mjs";
 import { bundleEntry } from "./bundle.mjs";
@@ -47,6 +48,18 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   }
   let metadata;
   if (bench.seed?.token) metadata = { authorization: `Bearer ${(await tokenOf(ctx)).token}` };
+  if (bench.seed?.forwarded) {
+    // The token user's call as the file service forwards it (auth/forwarded.ts): its own
+    // identity proven by the internal token, the user's verified principal beside it — no JWT
+    // to verify and no rate limit (the user was limited where the call came in).
+    const u = await tokenOf(ctx);
+    const exp = JSON.parse(Buffer.from(u.token.split(".")[1], "base64url").toString()).exp;
+    metadata = {
+      "x-filemesh-service": "file",
+      "x-filemesh-internal-token": devSecrets(ctx.root).INTERNAL_TOKEN,
+      "x-filemesh-principal": `v1;${u.userId};${u.sessionId};0;${exp}`,
+    };
+  }
   if (bench.seed?.graph) {
     // The 2-hop graph for the token user (one per run, shared by the scenarios that ask).
     ctx.graphPromise ??= tokenOf(ctx).then((tokenUser) =>

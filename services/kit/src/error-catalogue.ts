@@ -54,7 +54,7 @@ const ENTRIES = {
   },
   CANCELLED: {
     status: ["CANCELLED"],
-    services: ["file", "permission"],
+    services: ["file", "kit", "permission"],
     meaning: "the caller cancelled the call (an upload, or a write not yet made)",
   },
   CHECKSUM_MISMATCH: {
@@ -102,6 +102,11 @@ const ENTRIES = {
     status: ["UNAVAILABLE"],
     services: ["kit"],
     meaning: "the database is unavailable; retry shortly",
+  },
+  DEADLINE_EXCEEDED: {
+    status: ["DEADLINE_EXCEEDED"],
+    services: ["kit"],
+    meaning: "the call's deadline passed before it finished (the client has stopped waiting)",
   },
   DELETE_DENIED: {
     status: ["PERMISSION_DENIED"],

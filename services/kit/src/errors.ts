@@ -152,9 +152,22 @@ export function conflictError(err: unknown): AppError | undefined {
   });
 }
 
-/** What a caller gets for `err`: itself, or a store fault as its retryable status; undefined otherwise (INTERNAL). */
-export const appErrorOf = (err: unknown): AppError | undefined =>
-  err instanceof AppError ? err : transientError(err);
+/** The caller went away (its call's signal aborts with this). */
+export const callCancelled = () => new AppError(status.CANCELLED, "CANCELLED", "the call was cancelled");
+/** The call's deadline passed (its signal aborts with this). */
+export const deadlinePassed = () =>
+  new AppError(status.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the call's deadline passed");
+
+/**
+ * What a caller gets for `err`: itself, an abort for the call's own reason (an AbortError whose
+ * cause is the call's CANCELLED / DEADLINE_EXCEEDED, e.g. from `events.once(…, { signal })`),
+ * or a store fault as its retryable status; undefined otherwise (INTERNAL).
+ */
+export const appErrorOf = (err: unknown): AppError | undefined => {
+  if (err instanceof AppError) return err;
+  if (err instanceof Error && err.name === "AbortError" && err.cause instanceof AppError) return err.cause;
+  return transientError(err);
+};
 
 export function toServiceError(err: unknown, domain = DEFAULT_ERROR_DOMAIN): Partial<ServiceError> {
   const app = appErrorOf(err) ?? internal();

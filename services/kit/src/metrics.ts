@@ -104,7 +104,8 @@ function logEnd(ctx: CallContext, err: unknown, startedAt: number): void {
   const code = app?.code ?? Code.INTERNAL;
   if (app && code !== Code.INTERNAL) {
     // A store fault is logged as what the caller got (UNAVAILABLE …), with its cause.
-    if (err instanceof AppError)
+    // The caller leaving (cancelled, deadline passed) is its doing, not a fault: info.
+    if (err instanceof AppError || code === Code.CANCELLED || code === Code.DEADLINE_EXCEEDED)
       ctx.log.info({ code: codeName(code), reason: app.reason, duration_ms }, "rpc");
     else ctx.log.warn({ code: codeName(code), reason: app.reason, duration_ms, err }, "rpc failed (store)");
   } else {

@@ -1,8 +1,9 @@
 // The service runtime against a real server on loopback: health, reflection, metrics,
 // error details, NOT_IMPLEMENTED scaffolding and graceful shutdown.
 
+import { EventEmitter, once } from "node:events";
 import { processorv1 } from "@filemesh/contracts";
-import { Client, credentials, status } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, status } from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkHealth } from "../../../scripts/lib/health.mjs";
 import { failedPrecondition } from "../src/errors.js";
@@ -87,6 +88,40 @@ describe("service runtime", () => {
     const line = lines.find((l) => l.includes("RunJanitor") && l.includes('"level":"warn"'));
     expect(line).toContain('"code":"UNAVAILABLE"');
     expect(line).toContain('"reason":"DATABASE_UNAVAILABLE"');
+    client.close();
+  });
+
+  it("counts and logs a call the client cancelled, or whose deadline passed, as such, not INTERNAL", async () => {
+    // The handler waits on the call's signal, as a queued database checkout or a stream's
+    // drain does; the rejection it gets is the signal's reason.
+    const { client, lines, rt } = await start({
+      runJanitor: async (_req, ctx) => {
+        await once(new EventEmitter(), "never", { signal: ctx.signal });
+        throw new Error("unreachable");
+      },
+    });
+    const cancelled = client.runJanitor({}, () => {});
+    await new Promise((r) => setTimeout(r, 150));
+    cancelled.cancel();
+    const late = await failure(
+      new Promise((resolve, reject) =>
+        client.runJanitor({}, new Metadata(), { deadline: Date.now() + 200 }, (err, res) =>
+          err ? reject(err) : resolve(res),
+        ),
+      ),
+    );
+    expect(late.code).toBe(status.DEADLINE_EXCEEDED);
+    const until = Date.now() + 3000;
+    let text = "";
+    while (Date.now() < until) {
+      text = await (await fetch(`http://127.0.0.1:${rt.adminPort}/metrics`)).text();
+      if (/grpc_code="CANCELLED"/.test(text) && /grpc_code="DEADLINE_EXCEEDED"/.test(text)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(text).toMatch(/grpc_method="RunJanitor"[^}]*grpc_code="CANCELLED"[^}]*\} 1/);
+    expect(text).toMatch(/grpc_method="RunJanitor"[^}]*grpc_code="DEADLINE_EXCEEDED"[^}]*\} 1/);
+    expect(text).not.toMatch(/grpc_method="RunJanitor"[^}]*grpc_code="INTERNAL"/);
+    expect(lines.filter((l) => l.includes("rpc failed"))).toEqual([]);
     client.close();
   });
 

@@ -18,7 +18,7 @@
 //   refused then.
 import { AsyncLocalStorage } from "node:async_hooks";
 import pg from "pg";
-import { unavailable } from "../errors.js";
+import { callCancelled, unavailable } from "../errors.js";
 
 /** What admission needs of the call a query runs for (a CallContext is one). */
 export interface CallScope {
@@ -102,7 +102,7 @@ export class Admission {
   /** Waits for a permit; resolves with the function that returns it (call it exactly once). */
   enter(scope: CallScope | undefined = currentCallScope()): Promise<() => void> {
     if (this.closed) return Promise.reject(new Error("pool is closed"));
-    if (scope?.signal?.aborted) return Promise.reject(scope.signal.reason ?? new Error("cancelled"));
+    if (scope?.signal?.aborted) return Promise.reject(scope.signal.reason ?? callCancelled());
     if (this.inUse < this.o.size && this.waiting === 0) return Promise.resolve(this.take());
     const key = scope?.principal?.subject ?? BACKGROUND;
     const now = Date.now();
@@ -139,7 +139,7 @@ export class Admission {
         return true;
       };
       const onAbort = () => {
-        if (leaveQueue()) waiter.fail(scope?.signal?.reason ?? new Error("cancelled"));
+        if (leaveQueue()) waiter.fail(scope?.signal?.reason ?? callCancelled());
       };
       // Still queued when only a hold's time is left (and a little for the answer to travel):
       // it cannot finish; say so before the deadline.

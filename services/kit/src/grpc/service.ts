@@ -17,7 +17,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { runInCallScope } from "../db/admission.js";
-import { invalidArgument, toServiceError, unimplemented } from "../errors.js";
+import { callCancelled, deadlinePassed, invalidArgument, toServiceError, unimplemented } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { newTraceparent, traceIdOf } from "../trace-id.js";
 import { type CallContext, metadataString, type Principal, requestIdFrom } from "./context.js";
@@ -181,12 +181,19 @@ class Call implements CallContext {
     if (!this.#controller) {
       const controller = new AbortController();
       this.#controller = controller;
-      this.#onCancel = () => controller.abort(new Error("cancelled"));
+      // The reasons are the statuses the call ended with: whatever rejects with them (a queued
+      // checkout, a stream's drain) is counted and logged as CANCELLED / DEADLINE_EXCEEDED,
+      // not as an INTERNAL failure of the service.
+      // grpc-js cancels a call whose deadline passed too (its timer may fire a few ms early):
+      // that one is DEADLINE_EXCEEDED.
+      const ended = () =>
+        this.deadline !== undefined && Date.now() >= this.deadline - 25 ? deadlinePassed() : callCancelled();
+      this.#onCancel = () => controller.abort(ended());
       this.#call.on("cancelled", this.#onCancel);
-      if ((this.#call as { cancelled?: boolean }).cancelled) controller.abort(new Error("cancelled"));
+      if ((this.#call as { cancelled?: boolean }).cancelled) controller.abort(ended());
       if (this.deadline !== undefined) {
         this.#timer = setTimeout(
-          () => controller.abort(new Error("deadline exceeded")),
+          () => controller.abort(deadlinePassed()),
           Math.max(0, this.deadline - Date.now()),
         );
         this.#timer.unref();
