@@ -90,6 +90,21 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
       code: status.NOT_FOUND,
       reason: "VERSION_NOT_FOUND",
     });
+    // A version id that is not a UUID names no version: the same answer, from every download RPC.
+    expect(await failure(content(a.headers, { fileId: v1.id, versionId: "not-a-uuid" }))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "VERSION_NOT_FOUND",
+    });
+    expect(
+      await failure(
+        rpc(
+          t.f,
+          t.f.createDownloadTicket,
+          { fileId: v1.id, versionId: "'; DROP TABLE x", offset: "", length: "" },
+          a.headers,
+        ),
+      ),
+    ).toMatchObject({ code: status.NOT_FOUND, reason: "VERSION_NOT_FOUND" });
     await t.db.query("UPDATE files.files SET state = 2 WHERE id = $1", [v2.id]);
     expect(await failure(content(a.headers, { fileId: v2.id }))).toMatchObject({
       code: status.FAILED_PRECONDITION,
@@ -113,8 +128,27 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     ).toMatchObject({
       code: status.NOT_FOUND,
     });
+    // Nothing about versions is told before access is checked: a stranger naming a version
+    // (real or not) gets FILE_NOT_FOUND, like for the file itself, from the ticket RPC too.
+    for (const versionId of [f.currentVersionId, "00000000-0000-4000-8000-000000000000", "junk"]) {
+      expect(await failure(content(s.headers, { fileId: f.id, versionId }))).toMatchObject({
+        reason: "FILE_NOT_FOUND",
+      });
+      expect(
+        await failure(
+          rpc(t.f, t.f.createDownloadTicket, { fileId: f.id, versionId, offset: "", length: "" }, s.headers),
+        ),
+      ).toMatchObject({ reason: "FILE_NOT_FOUND" });
+    }
     await t.grant(a.headers, f.id, `user:${b.userId}`, "viewer");
     expect((await content(b.headers, { fileId: f.id })).data.toString()).toBe("shared text");
+    const ticket = await rpc(
+      t.f,
+      t.f.createDownloadTicket,
+      { fileId: f.id, versionId: "", offset: "", length: "" },
+      b.headers,
+    );
+    expect(ticket.length).toBe(String("shared text".length));
     expect(await failure(content({}, { fileId: f.id }))).toMatchObject({ code: status.UNAUTHENTICATED });
   });
 

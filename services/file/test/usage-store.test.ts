@@ -25,7 +25,10 @@ async function statements(fn: (q: { query: typeof pool.query }) => Promise<unkno
   const c = await pool.connect();
   let n = 0;
   const q = {
-    query: ((...args: Parameters<typeof c.query>) => (n++, c.query(...args))) as typeof pool.query,
+    query: ((...args: Parameters<typeof c.query>) => {
+      n++;
+      return c.query(...args);
+    }) as typeof pool.query,
   };
   try {
     await fn(q);

@@ -10,8 +10,9 @@ import {
   notFound,
 } from "@filemesh/kit";
 import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
-import { type FileRow, KIND, STATE } from "../store/files.js";
-import { getVersion, type VersionRow } from "../store/versions.js";
+import { type FileRow, isUuid, KIND, STATE } from "../store/files.js";
+import { getFileAndVersion, getVersion, type VersionRow } from "../store/versions.js";
+import { callerId, FILE_NOT_FOUND, requireOn } from "./access.js";
 import type { FileDeps } from "./deps.js";
 
 export const contentMissing = () =>
@@ -26,7 +27,30 @@ export interface Range {
 export async function servable(deps: FileDeps, file: FileRow, versionId: string): Promise<VersionRow> {
   if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
   const id = versionId || file.current_version_id || "";
-  const v = /^[0-9a-f-]{36}$/i.test(id) ? await getVersion(deps.pool, file.id, id) : undefined;
+  return readyVersion(file, isUuid(id) ? await getVersion(deps.pool, file.id, id) : undefined);
+}
+
+/**
+ * A download's file and version, read in one query, with the caller's `read` checked before
+ * anything about the version is told (same answers, in the same order, as `authorize` then
+ * `servable`).
+ */
+export async function authorizeContent(
+  deps: FileDeps,
+  ctx: CallContext,
+  fileId: string,
+  versionId: string,
+): Promise<{ file: FileRow; v: VersionRow }> {
+  callerId(ctx);
+  const got = await getFileAndVersion(deps.pool, fileId, versionId);
+  const file = got?.file;
+  if (!file || file.trash_time || file.missing_time) throw FILE_NOT_FOUND();
+  await requireOn(deps, ctx, file, "read");
+  if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
+  return { file, v: readyVersion(file, got.version) };
+}
+
+function readyVersion(file: FileRow, v: VersionRow | undefined): VersionRow {
   if (!v || v.missing_time) throw notFound("VERSION_NOT_FOUND", "no such version of this file");
   const state = v.id === file.current_version_id ? file.state : v.state;
   if (state !== STATE.READY) {

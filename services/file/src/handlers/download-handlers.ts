@@ -11,7 +11,7 @@ import { DATA_PREFIX } from "../data/server.js";
 import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { downloadUrl } from "../domain/download-url.js";
-import { contentChunks, rangeOf, sendDownloadHeaders, servable } from "../domain/serve.js";
+import { authorizeContent, contentChunks, rangeOf, sendDownloadHeaders, servable } from "../domain/serve.js";
 import { toFile } from "../domain/views.js";
 import { presignUnsupported } from "./session-handlers.js";
 
@@ -19,8 +19,7 @@ export function createDownloadHandlers(deps: FileDeps) {
   const { blobs, settings } = deps;
   return {
     async *getFileContent(req: filev1.GetFileContentRequest, ctx: CallContext) {
-      const file = await authorize(deps, ctx, req.fileId, "read");
-      const v = await servable(deps, file, req.versionId);
+      const { file, v } = await authorizeContent(deps, ctx, req.fileId, req.versionId);
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       sendDownloadHeaders(ctx, file.name, range);
       let first = true;
@@ -32,8 +31,7 @@ export function createDownloadHandlers(deps: FileDeps) {
     },
 
     async *readFile(req: filev1.ReadFileRequest, ctx: CallContext): AsyncGenerator<filev1.ReadFileResponse> {
-      const file = await authorize(deps, ctx, req.fileId, "read");
-      const v = await servable(deps, file, req.versionId);
+      const { file, v } = await authorizeContent(deps, ctx, req.fileId, req.versionId);
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       yield { file: toFile(file) };
       for await (const data of contentChunks(deps, v, range)) yield { data };
@@ -44,8 +42,8 @@ export function createDownloadHandlers(deps: FileDeps) {
       ctx: CallContext,
     ): Promise<filev1.CreateDownloadTicketResponse> {
       const principal = callerId(ctx);
-      const file = await authorize(deps, ctx, req.fileId, "read");
-      const v = await servable(deps, file, req.versionId);
+      // The file and its version in one query (a download's only one).
+      const { file, v } = await authorizeContent(deps, ctx, req.fileId, req.versionId);
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       const size = Number(v.size_bytes);
       const whole = range.offset === 0 && range.length === size;
