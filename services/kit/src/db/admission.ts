@@ -15,7 +15,10 @@
 // - Shedding is decided on arrival from the queue ahead and the mean time a connection is
 //   held (an EWMA): a caller that would reach the front after its deadline is refused now, not
 //   when the deadline passes; one that is still queued when only a hold's time is left is
-//   refused then.
+//   refused then. Once a queue has lasted a second, the grants it actually got per second are
+//   measured too, and a waiter is refused early only when both say it is hopeless: one GC
+//   pause or event-loop stall inflates every hold in flight at once, and the hold estimate
+//   alone then refused half of a 5,000-download burst that the queue would have served in time.
 import { AsyncLocalStorage } from "node:async_hooks";
 import pg from "pg";
 import { callCancelled, unavailable } from "../errors.js";
@@ -78,6 +81,10 @@ const HOPELESS = 2;
 const SWEEP_MS = 100;
 /** A waiter gives up at least this long before its deadline. */
 const MIN_MARGIN_MS = 50;
+/** Weight of one sweep's grant rate in the measured rate (a time constant of about a second). */
+const RATE_ALPHA = 0.1;
+/** Sweeps of continuous queueing before the measured rate is trusted (a second). */
+const RATE_SWEEPS = 10;
 
 export class Admission {
   private inUse = 0;
@@ -85,6 +92,12 @@ export class Admission {
   private admitted = 0;
   private shed = 0;
   private holdMs: number;
+  /** Grants per ms while a queue lasts (EWMA over sweeps); undefined until RATE_SWEEPS. */
+  private rate: number | undefined;
+  private rateEwma: number | undefined;
+  private rateSweeps = 0;
+  private rateSince = 0;
+  private rateGrants = 0;
   private closed = false;
   private sweeper: NodeJS.Timeout | undefined;
   /** One FIFO per fairness key; Map order is the round-robin order. */
@@ -110,7 +123,7 @@ export class Admission {
     const expected = this.expectedWaitMs(key);
     // Refused at once only when clearly hopeless; nearer cases wait and are refused (or served)
     // by the timer before their deadline.
-    if (expected > HOPELESS * budget) return Promise.reject(this.refuse(expected));
+    if (this.hopeless(expected, this.aheadOf(key), budget)) return Promise.reject(this.refuse(expected));
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const cleanup = () => {
@@ -172,12 +185,46 @@ export class Admission {
       this.sweeper = undefined;
       this.sweep();
       if (this.waiting > 0) this.sweepSoon();
+      else {
+        this.rateSweeps = 0; // the next queue measures its own rate
+        this.rate = undefined;
+        this.rateEwma = undefined;
+      }
     }, SWEEP_MS);
     this.sweeper.unref();
   }
 
+  /**
+   * Clearly hopeless: the hold-based estimate `expected` and, once measured, the grants the
+   * queue really got per second both put the waiter's turn after HOPELESS × its time left.
+   */
+  private hopeless(expected: number, ahead: number, leftMs: number): boolean {
+    if (expected <= HOPELESS * leftMs) return false;
+    return this.rate === undefined || ahead / Math.max(this.rate, 1e-6) > HOPELESS * leftMs;
+  }
+
+  /** One sweep's grants into the measured rate; the measure starts again when the queue empties. */
+  private measureRate(now: number): void {
+    if (this.rateSweeps === 0) {
+      this.rateSweeps = 1;
+      this.rateSince = now;
+      this.rateGrants = this.admitted;
+      return;
+    }
+    const dt = now - this.rateSince;
+    if (dt <= 0) return;
+    const sample = (this.admitted - this.rateGrants) / dt;
+    this.rateSince = now;
+    this.rateGrants = this.admitted;
+    this.rateSweeps++;
+    this.rateEwma =
+      this.rateEwma === undefined ? sample : this.rateEwma + (sample - this.rateEwma) * RATE_ALPHA;
+    this.rate = this.rateSweeps > RATE_SWEEPS ? this.rateEwma : undefined;
+  }
+
   private sweep(): void {
     const now = Date.now();
+    this.measureRate(now);
     const keys = this.queues.size;
     // Round robin: the j-th waiter of the k-th key in the round comes after j full rounds and
     // the heads of the k keys before it.
@@ -187,7 +234,9 @@ export class Admission {
         const expected = (ahead * this.holdMs) / this.o.size;
         // Only the clearly hopeless: the mean hold swings under load, and a waiter refused
         // here might still have made it (the timer near its deadline is the exact bound).
-        if (expected <= HOPELESS * (w.until - now)) return true;
+        // A queue younger than a second has no measured rate: the hold estimate alone is what a
+        // burst's first stall inflates, so nobody is refused early then (the timer still is).
+        if (this.rate === undefined || !this.hopeless(expected, ahead, w.until - now)) return true;
         this.waiting--;
         w.fail(this.refuse(expected));
         return false;
@@ -211,10 +260,14 @@ export class Admission {
    * whole queue; `size` grants happen per mean hold.
    */
   private expectedWaitMs(key: string): number {
+    return ((this.aheadOf(key) + 1) * this.holdMs) / this.o.size;
+  }
+
+  /** Waiters granted before a new waiter of `key` (round robin: see expectedWaitMs). */
+  private aheadOf(key: string): number {
     const own = this.queues.get(key)?.length ?? 0;
     const keys = this.queues.size + (own ? 0 : 1);
-    const ahead = Math.min(this.waiting, (own + 1) * keys);
-    return ((ahead + 1) * this.holdMs) / this.o.size;
+    return Math.min(this.waiting, (own + 1) * keys);
   }
 
   private refuse(expectedMs: number): Error {
