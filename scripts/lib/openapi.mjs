@@ -28,7 +28,9 @@ const ERRORS = {
 /** The error statuses an operation may answer, from its policy and shape. */
 function errorStatuses(policy, { hasPathVars, hasBody, method, etag, rawUpload }) {
   const out = [400];
-  if (!policy.public || policy.rateClass === "login" || policy.rateClass === "link") out.push(401);
+  // Public methods that take a credential in the request (a password, a refresh token, a link's
+  // password) answer 401 when it is wrong: they are the ones in these rate classes.
+  if (!policy.public || ["login", "refresh", "link"].includes(policy.rateClass)) out.push(401);
   if (!policy.public || policy.rateClass === "link") out.push(403);
   if (hasPathVars || !policy.public) out.push(404);
   if (method !== "get") out.push(409);

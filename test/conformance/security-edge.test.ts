@@ -4,26 +4,15 @@
 // x-filemesh-service with the internal token, a sidecar's x-forwarded-client-cert — sent by a
 // client never reach a service. Requests come from distinct loopback addresses (127.0.0.x) so
 // the test can play an attacker and a victim on one machine.
+import { liftedRateLimits } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loopback, reasonOf, rest, restFrom, startTarget, type Target } from "./target.js";
 
-const CLASSES = [
-  "login",
-  "refresh",
-  "register",
-  "lookup",
-  "read",
-  "write",
-  "check",
-  "upload",
-  "download",
-  "link",
-];
 // A small login class, its period unique to this run: the limiter's key holds the limit, so
 // no other run or test file shares these budgets.
 const LOGIN_BURST = 8;
 const LOGIN_LIMIT = `login=${LOGIN_BURST}/${3600 + Math.floor(Math.random() * 100_000)}s:${LOGIN_BURST}`;
-const RATE_LIMITS = [LOGIN_LIMIT, ...CLASSES.slice(1).map((c) => `${c}=1000000/1s:1000000`)].join(",");
+const RATE_LIMITS = liftedRateLimits({ login: LOGIN_LIMIT.slice("login=".length) });
 
 const PASSWORD = "an edge-test passphrase";
 const email = () => `edge-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
@@ -90,7 +79,9 @@ describe("refreshes and logins from one address", () => {
     // The default refresh class: refreshes are counted apart from logins.
     t = await startTarget({
       services: ["auth", "permission"],
-      env: { RATE_LIMITS: RATE_LIMITS.replace(/refresh=[^,]+/, "refresh=600/1m:120") },
+      env: {
+        RATE_LIMITS: liftedRateLimits({ login: LOGIN_LIMIT.slice("login=".length), refresh: "600/1m:120" }),
+      },
     });
   });
   afterAll(() => t?.stop());

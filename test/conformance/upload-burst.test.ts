@@ -7,6 +7,7 @@
 // UPLOAD_BURST_POOL sets the file service's DATABASE_POOL_SIZE (4).
 import { randomBytes } from "node:crypto";
 import { DEFAULT_RATE_LIMITS } from "@filemesh/kit";
+import { liftedRateLimits } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fileClient, sha } from "./file-client.js";
 import { startTarget, type Target } from "./target.js";
@@ -15,10 +16,13 @@ const BURST = Number(process.env.UPLOAD_BURST ?? 300);
 const USERS = 50;
 const SIZE = 64 * 1024;
 /** The defaults for uploads and downloads (what this test is about); the rest lifted. */
-const limits = [
-  ...["login", "register", "lookup", "read", "write", "check", "link"].map((c) => `${c}=1000000/1s:1000000`),
-  ...DEFAULT_RATE_LIMITS.split(",").filter((l) => /^(upload|download)=/.test(l)),
-].join(",");
+const limits = liftedRateLimits(
+  Object.fromEntries(
+    DEFAULT_RATE_LIMITS.split(",")
+      .filter((l) => /^(upload|download)=/.test(l))
+      .map((l) => l.split("=") as [string, string]),
+  ),
+);
 
 let t: Target;
 beforeAll(async () => {

@@ -7,6 +7,7 @@ import {
   call,
   captureLogger,
   dropRun,
+  liftedRateLimits,
   tempKeyDir,
   testDatabaseUrl,
   testRunPrefix,
@@ -98,20 +99,7 @@ export async function startTestMesh(opts: TestMeshOptions): Promise<TestMesh> {
     // tests that exercise throttling set their own limits and a unique X-Forwarded-For.
     LOGIN_FREE_ATTEMPTS: "100",
     TRUST_FORWARDED_FOR: "true",
-    RATE_LIMITS: [
-      "login",
-      "refresh",
-      "register",
-      "lookup",
-      "read",
-      "write",
-      "check",
-      "upload",
-      "download",
-      "link",
-    ]
-      .map((c) => `${c}=1000000/1s:1000000`)
-      .join(","),
+    RATE_LIMITS: liftedRateLimits(),
     // Uploads are READY at commit unless a test exercises the processor (it sets "false").
     FILES_READY_ON_COMMIT: "true",
     ...opts.env,

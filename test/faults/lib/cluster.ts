@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   freePort,
+  liftedRateLimits,
   type OwnNats,
   ownNatsServer,
   privateDatabase,
@@ -220,20 +221,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       BCRYPT_COST: "4",
       LOGIN_FREE_ATTEMPTS: "100",
       TRUST_FORWARDED_FOR: "true",
-      RATE_LIMITS: [
-        "login",
-        "refresh",
-        "register",
-        "lookup",
-        "read",
-        "write",
-        "check",
-        "upload",
-        "download",
-        "link",
-      ]
-        .map((c) => `${c}=1000000/1s:1000000`)
-        .join(","),
+      RATE_LIMITS: liftedRateLimits(),
       // What the chart sets (values.yaml common.shutdownDrainDelay is 5s; shorter here to keep
       // the suite's time bounded — the gateway and the peers watch health, not a clock).
       SHUTDOWN_DRAIN_DELAY: "2s",
