@@ -74,6 +74,7 @@ export function createGrantHandlers(deps: {
         fingerprint: fingerprintOf(resource, subject, role, expireAt),
         event: event(ctx),
         signal: ctx.signal,
+        deadline: ctx.deadline,
         plan: async () => {
           const rank = mustShare(caller, resource);
           if (subject === caller) throw permissionDenied("OWN_ROLE", "you cannot change your own role");
@@ -136,6 +137,7 @@ export function createGrantHandlers(deps: {
         fingerprint: "",
         event: event(ctx),
         signal: ctx.signal,
+        deadline: ctx.deadline,
         plan: async (tx) => {
           const rank = mustShare(caller, resource);
           const row = await findGrantRow(tx, req.grantId);

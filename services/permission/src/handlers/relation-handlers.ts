@@ -115,6 +115,7 @@ export function createRelationHandlers(deps: {
         // Fixed updates share a group commit; a forget reads the rows naming its objects.
         batchable: forget.length === 0,
         signal: ctx.signal,
+        deadline: ctx.deadline,
         // Read under the writer's lock, so a tuple written meanwhile naming the object goes too.
         plan: async (tx) =>
           forget.length

@@ -55,6 +55,11 @@ export interface WriteSpec<R> {
    * another replica (a "ghost" delete undoing a later add, found by test/faults).
    */
   signal?: AbortSignal;
+  /**
+   * The caller's deadline (epoch ms): a write still queued when it passes is dropped too, read
+   * from the clock with the writer lock held — the signal's timer may run late on a busy loop.
+   */
+  deadline?: number | undefined;
   /** What to write, decided with the lock held and the index current; may throw AppError. */
   plan(tx: Q, revision: number): Promise<RequestedUpdate[]>;
   respond(revision: number, effective: EffectiveUpdate[], state: TupleState): R;
@@ -174,7 +179,8 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
         const out: Outcome[] = batch.map((it) => {
           const s = it.requestKey ? stored.get(it.requestKey) : undefined;
           if (s) return { kind: "replay", stored: s };
-          if (it.spec.signal?.aborted) return { kind: "failed", err: callerGone() };
+          if (it.spec.signal?.aborted || (it.spec.deadline !== undefined && Date.now() >= it.spec.deadline))
+            return { kind: "failed", err: callerGone() };
           return { kind: "failed", err: undefined };
         });
         const isFresh = (o: Outcome) => o.kind === "failed" && o.err === undefined;

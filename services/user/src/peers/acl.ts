@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
 import { type CallContext, decodeServiceError, unavailable } from "@filemesh/kit";
-import type { ServiceError } from "@grpc/grpc-js";
+import { type ServiceError, status } from "@grpc/grpc-js";
 import { type MemberRef, subjectOf } from "../domain/member-ref.js";
 import type { Role } from "../domain/validate.js";
 import type { PeerClients } from "./clients.js";
@@ -45,8 +45,12 @@ export function membershipUpdates(groupId: string, m: MemberRef, role: Role | "n
   ];
 }
 
+/** How long after its deadline a write that was queued in the permission service is surely dropped. */
+const STRAGGLER_MS = 500;
+
 export function aclWriter(peers: PeerClients): AclWriter {
   const write = async (updates: RelationUpdate[], forget: string[], ctx: AclContext, requestId: string) => {
+    const deadline = Math.min(ctx.deadline ?? Number.POSITIVE_INFINITY, Date.now() + peers.timeoutMs);
     try {
       const res = await peers.permission.writeRelations(
         { updates, requestId, forget },
@@ -56,6 +60,14 @@ export function aclWriter(peers: PeerClients): AclWriter {
     } catch (err) {
       const e = decodeServiceError(err as ServiceError);
       ctx.log.warn({ code: e.code, reason: e.reason, message: e.message }, "WriteRelations failed");
+      // Gave up on a write the permission service may still hold queued: wait until it surely
+      // drops it — its deadline has passed there too (checked under its writer lock), or our
+      // cancellation has reached it — before answering, so the caller's transaction keeps the
+      // group's lock until this write can no longer land after a retry or a repair.
+      if (e.code === status.DEADLINE_EXCEEDED || e.code === status.CANCELLED) {
+        const until = e.code === status.DEADLINE_EXCEEDED ? deadline : Date.now();
+        await new Promise((r) => setTimeout(r, Math.max(0, until + STRAGGLER_MS - Date.now())));
+      }
       throw unavailable("PERMISSION_UNAVAILABLE", "cannot update permissions right now; retry", 1000);
     }
   };
