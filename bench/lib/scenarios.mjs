@@ -17,6 +17,8 @@
 //             alone is then the baseline)
 //   rounds    with a baseline: segments the duration is split into (default 3)
 //   redis     "private" (kind node): a throw-away redis-server for the script (--redis-url)
+//   extends   another scenario's name: its config is the base, this file's keys (bench ones
+//             included, each whole) replace its own — e.g. the same call data with other metadata
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 
@@ -37,6 +39,12 @@ export function loadScenario(dir, name) {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
     throw new Error(`scenario ${name}: cannot read ${file}: ${err.message}`);
+  }
+  if (raw.bench?.extends) {
+    const { extends: base, ...own } = raw.bench;
+    const parent = loadScenario(dir, base);
+    const { bench: _, ...rest } = raw;
+    raw = { ...parent.ghz, ...rest, bench: { ...parent.bench, ...own } };
   }
   const { bench = {}, ...ghz } = raw;
   const kind = bench.kind ?? "ghz";

@@ -11,8 +11,8 @@ import { loopback, reasonOf, rest, restFrom, startTarget, type Target } from "./
 // A small login class, its period unique to this run: the limiter's key holds the limit, so
 // no other run or test file shares these budgets.
 const LOGIN_BURST = 8;
-const LOGIN_LIMIT = `login=${LOGIN_BURST}/${3600 + Math.floor(Math.random() * 100_000)}s:${LOGIN_BURST}`;
-const RATE_LIMITS = liftedRateLimits({ login: LOGIN_LIMIT.slice("login=".length) });
+const LOGIN_LIMIT = `${LOGIN_BURST}/${3600 + Math.floor(Math.random() * 100_000)}s:${LOGIN_BURST}`;
+const RATE_LIMITS = liftedRateLimits({ login: LOGIN_LIMIT });
 
 const PASSWORD = "an edge-test passphrase";
 const email = () => `edge-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
@@ -80,7 +80,7 @@ describe("refreshes and logins from one address", () => {
     t = await startTarget({
       services: ["auth", "permission"],
       env: {
-        RATE_LIMITS: liftedRateLimits({ login: LOGIN_LIMIT.slice("login=".length), refresh: "600/1m:120" }),
+        RATE_LIMITS: liftedRateLimits({ login: LOGIN_LIMIT, refresh: "600/1m:120" }),
       },
     });
   });

@@ -83,7 +83,18 @@ export async function authorize(
   o: AuthorizeOptions = {},
 ): Promise<FileRow> {
   callerId(ctx);
-  const row = await getFile(deps.pool, fileId);
+  return authorizeRow(deps, ctx, await getFile(deps.pool, fileId), permission, o);
+}
+
+/** `authorize` for a row already read (or undefined: not found), e.g. with its version. */
+export async function authorizeRow(
+  deps: FileDeps,
+  ctx: CallContext,
+  row: FileRow | undefined,
+  permission: Permission,
+  o: AuthorizeOptions = {},
+): Promise<FileRow> {
+  callerId(ctx);
   if (!row || (row.trash_time && !o.trashed) || (row.missing_time && !o.missing)) throw FILE_NOT_FOUND();
   await requireOn(deps, ctx, row, permission);
   return row;

@@ -12,7 +12,7 @@ import {
 import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
 import { type FileRow, isUuid, KIND, STATE } from "../store/files.js";
 import { getFileAndVersion, getVersion, type VersionRow } from "../store/versions.js";
-import { callerId, FILE_NOT_FOUND, requireOn } from "./access.js";
+import { authorizeRow, callerId } from "./access.js";
 import type { FileDeps } from "./deps.js";
 
 export const contentMissing = () =>
@@ -43,11 +43,9 @@ export async function authorizeContent(
 ): Promise<{ file: FileRow; v: VersionRow }> {
   callerId(ctx);
   const got = await getFileAndVersion(deps.pool, fileId, versionId);
-  const file = got?.file;
-  if (!file || file.trash_time || file.missing_time) throw FILE_NOT_FOUND();
-  await requireOn(deps, ctx, file, "read");
+  const file = await authorizeRow(deps, ctx, got?.file, "read");
   if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
-  return { file, v: readyVersion(file, got.version) };
+  return { file, v: readyVersion(file, got?.version) };
 }
 
 function readyVersion(file: FileRow, v: VersionRow | undefined): VersionRow {

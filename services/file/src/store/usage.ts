@@ -20,10 +20,9 @@ export const quotaExceeded = (userId: string, wanted: bigint) =>
     ],
   });
 
-/** The usage row of a user (created empty on first use); true when it was missing. */
-export async function ensureRow(q: Queryable, userId: string): Promise<boolean> {
-  const res = await q.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
-  return (res.rowCount ?? 0) > 0;
+/** The usage row of a user (created empty on first use). */
+export async function ensureRow(q: Queryable, userId: string): Promise<void> {
+  await q.query("INSERT INTO files.usage (user_id) VALUES ($1) ON CONFLICT DO NOTHING", [userId]);
 }
 
 /**

@@ -92,8 +92,7 @@ export class Admission {
   private admitted = 0;
   private shed = 0;
   private holdMs: number;
-  /** Grants per ms while a queue lasts (EWMA over sweeps); undefined until RATE_SWEEPS. */
-  private rate: number | undefined;
+  /** Grants per ms while a queue lasts (EWMA over sweeps); see `measuredRate`. */
   private rateEwma: number | undefined;
   private rateSweeps = 0;
   private rateSince = 0;
@@ -120,10 +119,11 @@ export class Admission {
     const key = scope?.principal?.subject ?? BACKGROUND;
     const now = Date.now();
     const budget = scope?.deadline !== undefined ? scope.deadline - now : this.o.maxWaitMs;
-    const expected = this.expectedWaitMs(key);
+    const ahead = this.aheadOf(key);
+    const expected = this.expectedWaitMs(key, ahead);
     // Refused at once only when clearly hopeless; nearer cases wait and are refused (or served)
     // by the timer before their deadline.
-    if (this.hopeless(expected, this.aheadOf(key), budget)) return Promise.reject(this.refuse(expected));
+    if (this.hopeless(expected, ahead, budget)) return Promise.reject(this.refuse(expected));
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const cleanup = () => {
@@ -187,7 +187,6 @@ export class Admission {
       if (this.waiting > 0) this.sweepSoon();
       else {
         this.rateSweeps = 0; // the next queue measures its own rate
-        this.rate = undefined;
         this.rateEwma = undefined;
       }
     }, SWEEP_MS);
@@ -200,7 +199,13 @@ export class Admission {
    */
   private hopeless(expected: number, ahead: number, leftMs: number): boolean {
     if (expected <= HOPELESS * leftMs) return false;
-    return this.rate === undefined || ahead / Math.max(this.rate, 1e-6) > HOPELESS * leftMs;
+    const rate = this.measuredRate();
+    return rate === undefined || ahead / Math.max(rate, 1e-6) > HOPELESS * leftMs;
+  }
+
+  /** The grants per ms the queue got, once it has lasted RATE_SWEEPS sweeps; else undefined. */
+  private measuredRate(): number | undefined {
+    return this.rateSweeps > RATE_SWEEPS ? this.rateEwma : undefined;
   }
 
   /** One sweep's grants into the measured rate; the measure starts again when the queue empties. */
@@ -219,7 +224,6 @@ export class Admission {
     this.rateSweeps++;
     this.rateEwma =
       this.rateEwma === undefined ? sample : this.rateEwma + (sample - this.rateEwma) * RATE_ALPHA;
-    this.rate = this.rateSweeps > RATE_SWEEPS ? this.rateEwma : undefined;
   }
 
   private sweep(): void {
@@ -236,7 +240,7 @@ export class Admission {
         // here might still have made it (the timer near its deadline is the exact bound).
         // A queue younger than a second has no measured rate: the hold estimate alone is what a
         // burst's first stall inflates, so nobody is refused early then (the timer still is).
-        if (this.rate === undefined || !this.hopeless(expected, ahead, w.until - now)) return true;
+        if (this.measuredRate() === undefined || !this.hopeless(expected, ahead, w.until - now)) return true;
         this.waiting--;
         w.fail(this.refuse(expected));
         return false;
@@ -259,8 +263,8 @@ export class Admission {
    * turn, so at most (its own queue + 1) × keys grants come first, and never more than the
    * whole queue; `size` grants happen per mean hold.
    */
-  private expectedWaitMs(key: string): number {
-    return ((this.aheadOf(key) + 1) * this.holdMs) / this.o.size;
+  private expectedWaitMs(key: string, ahead = this.aheadOf(key)): number {
+    return ((ahead + 1) * this.holdMs) / this.o.size;
   }
 
   /** Waiters granted before a new waiter of `key` (round robin: see expectedWaitMs). */
