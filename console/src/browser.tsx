@@ -83,11 +83,15 @@ export function Browser(props: {
     return () => clearTimeout(timer);
   }, [files]);
 
+  // The load of the folder on screen now: an action that finishes after the user opened another
+  // folder (a copy into it, say) refreshes that one, not the folder it started in.
+  const loadShown = useRef(load);
+  loadShown.current = load;
   const act = async (fn: () => Promise<unknown>) => {
     try {
       await fn();
       props.onChanged();
-      await load();
+      await loadShown.current();
     } catch (e) {
       props.onError(e);
     }
