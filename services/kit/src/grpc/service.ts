@@ -118,6 +118,7 @@ class Call implements CallContext {
   #traceparent: string | undefined;
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #lateCancel = 25;
   #onCancel: (() => void) | undefined;
   #header: Metadata | undefined;
   #sent = false;
@@ -130,7 +131,13 @@ class Call implements CallContext {
     if (cost !== undefined) this.cost = cost;
     const raw = call.getDeadline();
     const deadline = raw instanceof Date ? raw.getTime() : Number.isFinite(raw) ? Number(raw) : undefined;
-    if (deadline !== undefined) this.deadline = deadline;
+    if (deadline !== undefined) {
+      this.deadline = deadline;
+      // The client cancels at its own deadline, which on this clock comes before ours by however
+      // late we read the call (a busy event loop): a cancel in the last quarter of the budget
+      // (25 ms to 1 s) is the deadline passing, not the user giving up.
+      this.#lateCancel = Math.min(1000, Math.max(25, (deadline - Date.now()) / 4));
+    }
   }
 
   get requestId(): string {
@@ -184,10 +191,12 @@ class Call implements CallContext {
       // The reasons are the statuses the call ended with: whatever rejects with them (a queued
       // checkout, a stream's drain) is counted and logged as CANCELLED / DEADLINE_EXCEEDED,
       // not as an INTERNAL failure of the service.
-      // grpc-js cancels a call whose deadline passed too (its timer may fire a few ms early):
-      // that one is DEADLINE_EXCEEDED.
+      // grpc-js cancels a call whose deadline passed too (the client's timer, or ours a few ms
+      // early): that one is DEADLINE_EXCEEDED.
       const ended = () =>
-        this.deadline !== undefined && Date.now() >= this.deadline - 25 ? deadlinePassed() : callCancelled();
+        this.deadline !== undefined && Date.now() >= this.deadline - this.#lateCancel
+          ? deadlinePassed()
+          : callCancelled();
       this.#onCancel = () => controller.abort(ended());
       this.#call.on("cancelled", this.#onCancel);
       if ((this.#call as { cancelled?: boolean }).cancelled) controller.abort(ended());
