@@ -75,25 +75,52 @@ describe("admission queue on the real Postgres", () => {
 
   it("a caller that would reach the front after its deadline is refused at once, with a retry hint", async () => {
     const pool = poolOf(2);
-    // Teach the queue a hold time of about 100 ms.
-    for (let i = 0; i < 12; i++) {
-      await Promise.all([1, 2].map(() => pool.query("SELECT pg_sleep(0.1)")));
-    }
-    expect(pool.admission.stats().holdMs).toBeGreaterThan(60);
-    const release = await holdAll(pool, 2);
-    const waiters = Array.from({ length: 10 }, (_, i) =>
-      runInCallScope(scope(`user:w${i}`, 30_000), () => pool.query("SELECT 1")),
+    // A queue that lasts: 50 holds of 100 ms on 2 connections take about 2.5 s, so after 1.5 s
+    // the queue knows both its hold time and the grants it gets per second (about 20/s).
+    const drain = Array.from({ length: 50 }, () =>
+      runInCallScope(scope("user:busy", 30_000), () => pool.query("SELECT pg_sleep(0.1)")),
     );
-    await queued(pool, 10);
-    const started = performance.now();
-    const err = await caught(runInCallScope(scope("user:late", 200), () => pool.query("SELECT 1")));
-    const took = performance.now() - started;
-    release();
-    await Promise.all(waiters);
+    await new Promise((r) => setTimeout(r, 1500));
+    const left = pool.admission.stats().waiting;
+    expect(left).toBeGreaterThan(8);
+    // The same user's next call queues behind its others: its turn is ≥ 400 ms away by both
+    // estimates; it has 300 ms. Refused on arrival means before enter() returns: no timer or
+    // sweep has run yet (the timer would refuse it after 300 ms less a margin of two holds).
+    const shedBefore = pool.admission.stats().shed;
+    const entering = pool.admission.enter(scope("user:busy", 300));
+    const shedAtOnce = pool.admission.stats().shed - shedBefore;
+    const err = await caught(entering);
+    await Promise.all(drain);
     const d = decodeServiceError(toServiceError(err));
     expect(d).toMatchObject({ code: status.UNAVAILABLE, reason: "DATABASE_BUSY" });
-    expect(d.retryAfterMs).toBeGreaterThan(200);
-    expect(took).toBeLessThan(50);
+    expect(d.retryAfterMs).toBeGreaterThan(300);
+    expect(shedAtOnce).toBe(1);
+  });
+
+  it("a burst's first second refuses nobody on arrival from the hold estimate alone", async () => {
+    // The queue alone, two permits. One stall (a 1.5 s hold) leaves the mean hold far above
+    // what the next burst's holds take (5 ms): 300 waiters with 3 s each then look hopeless by
+    // the hold estimate (300 × ~400 ms / 2), though the queue serves them all in about 0.8 s.
+    const adm = new Admission({ size: 2, maxWaitMs: 10_000 });
+    await adm.enter().then(async (leave) => {
+      await new Promise((r) => setTimeout(r, 1500));
+      leave();
+    });
+    expect(adm.stats().holdMs).toBeGreaterThan(300);
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        adm.enter(scope(`user:${i % 10}`, 3000)).then(
+          async (leave) => {
+            await new Promise((r) => setTimeout(r, 5));
+            leave();
+            return "ok";
+          },
+          (e: unknown) => decodeServiceError(toServiceError(e)).reason,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
+    expect(adm.stats()).toMatchObject({ inUse: 0, waiting: 0, shed: 0 });
   });
 
   it("a queued caller whose deadline comes first is refused before the deadline, not after", async () => {

@@ -12,13 +12,14 @@
 //   principal's checkouts by when their call first asked — work started finished first — was
 //   measured: a third fewer uploads/s in the 1,000-upload burst, as the permission writes of
 //   the burst no longer arrive together to be group-committed; `bench/README.md`.)
-// - Shedding is decided on arrival from the queue ahead and the mean time a connection is
-//   held (an EWMA): a caller that would reach the front after its deadline is refused now, not
-//   when the deadline passes; one that is still queued when only a hold's time is left is
-//   refused then. Once a queue has lasted a second, the grants it actually got per second are
-//   measured too, and a waiter is refused early only when both say it is hopeless: one GC
-//   pause or event-loop stall inflates every hold in flight at once, and the hold estimate
-//   alone then refused half of a 5,000-download burst that the queue would have served in time.
+// - Shedding: a waiter still queued when only a hold's time is left before its deadline is
+//   refused then (a timer). Earlier refusals — on arrival, and by a sweep every 100 ms — need
+//   two estimates to agree that its turn comes long after its deadline: the mean time a
+//   connection is held (an EWMA) and the grants the queue actually got per second, measured
+//   once the queue has lasted a second. One GC pause or event-loop stall inflates every hold
+//   in flight at once; the hold estimate alone refused half of a 5,000-download burst the
+//   queue would have served in time (and, on arrival in a burst's first second, ≈ 2,000 of
+//   15,000 REST downloads). So nobody is refused early in a queue's first second.
 import { AsyncLocalStorage } from "node:async_hooks";
 import pg from "pg";
 import { callCancelled, unavailable } from "../errors.js";
@@ -121,8 +122,8 @@ export class Admission {
     const budget = scope?.deadline !== undefined ? scope.deadline - now : this.o.maxWaitMs;
     const ahead = this.aheadOf(key);
     const expected = this.expectedWaitMs(key, ahead);
-    // Refused at once only when clearly hopeless; nearer cases wait and are refused (or served)
-    // by the timer before their deadline.
+    // Refused at once only when clearly hopeless by both estimates; nearer cases wait and are
+    // refused (or served) by the timer before their deadline.
     if (this.hopeless(expected, ahead, budget)) return Promise.reject(this.refuse(expected));
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
@@ -194,13 +195,14 @@ export class Admission {
   }
 
   /**
-   * Clearly hopeless: the hold-based estimate `expected` and, once measured, the grants the
-   * queue really got per second both put the waiter's turn after HOPELESS × its time left.
+   * Clearly hopeless: the hold-based estimate `expected` and the grants the queue really got
+   * per second both put the waiter's turn after HOPELESS × its time left. Never before the
+   * rate is measured (a queue's first second): a stall inflates the hold estimate alone.
    */
   private hopeless(expected: number, ahead: number, leftMs: number): boolean {
     if (expected <= HOPELESS * leftMs) return false;
     const rate = this.measuredRate();
-    return rate === undefined || ahead / Math.max(rate, 1e-6) > HOPELESS * leftMs;
+    return rate !== undefined && ahead / Math.max(rate, 1e-6) > HOPELESS * leftMs;
   }
 
   /** The grants per ms the queue got, once it has lasted RATE_SWEEPS sweeps; else undefined. */
@@ -238,9 +240,7 @@ export class Admission {
         const expected = (ahead * this.holdMs) / this.o.size;
         // Only the clearly hopeless: the mean hold swings under load, and a waiter refused
         // here might still have made it (the timer near its deadline is the exact bound).
-        // A queue younger than a second has no measured rate: the hold estimate alone is what a
-        // burst's first stall inflates, so nobody is refused early then (the timer still is).
-        if (this.measuredRate() === undefined || !this.hopeless(expected, ahead, w.until - now)) return true;
+        if (!this.hopeless(expected, ahead, w.until - now)) return true;
         this.waiting--;
         w.fail(this.refuse(expected));
         return false;
