@@ -113,7 +113,14 @@ describe.sequential("processes", () => {
         `${w.acks.uploads.length} uploads acknowledged, ${w.acks.relations.size} relations, ${w.acks.loggedOut.length} logouts`,
     );
     writeReport("processes", { recoveries: recoveries(rec.attempts, windows), notes });
-    expect(findings).toEqual({ uploads: [], relations: [], sessions: [], outbox: [], quota: [] });
+    expect(findings).toEqual({
+      uploads: [],
+      relations: [],
+      sessions: [],
+      outbox: [],
+      quota: [],
+      memberships: [],
+    });
     expect(statuses.internal).toEqual([]);
     expect(statuses.outside.map((a) => `${a.op} ${a.code} ${a.reason}`)).toEqual([]);
     expect(w.acks.uploads.length).toBeGreaterThan(10);

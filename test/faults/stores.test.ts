@@ -183,7 +183,14 @@ describe.skipIf(!RUN).sequential("stores", () => {
         `${w.acks.uploads.length} uploads acknowledged, ${w.acks.relations.size} relations, ${w.acks.loggedOut.length} logouts`,
     );
     writeReport("stores", { recoveries: recoveries(rec.attempts, windows), notes });
-    expect(findings).toEqual({ uploads: [], relations: [], sessions: [], outbox: [], quota: [] });
+    expect(findings).toEqual({
+      uploads: [],
+      relations: [],
+      sessions: [],
+      outbox: [],
+      quota: [],
+      memberships: [],
+    });
     const statuses = classifyAttempts(rec.attempts, windows);
     expect(statuses.internal.map(describeFailure)).toEqual([]);
     expect(statuses.outside.map(describeFailure)).toEqual([]);

@@ -2,6 +2,7 @@
 import { userv1 } from "@filemesh/contracts";
 import {
   createPageTokens,
+  createPool,
   createServiceRuntime,
   type Logger,
   loadPageTokenKey,
@@ -12,6 +13,7 @@ import {
   useCallerChecks,
 } from "@filemesh/kit";
 import type { UserConfig } from "./config.js";
+import { startAclRepair } from "./domain/acl-repair.js";
 import type { UserDeps } from "./domain/deps.js";
 import { startProfileConsumer } from "./events/profile-consumer.js";
 import { createGroupHandlers } from "./handlers/group-handlers.js";
@@ -40,8 +42,12 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
   });
   runtime.onShutdown(() => db.close());
   await db.migrate();
+  // The membership intents' own connections (domain/tx.ts): two, whatever `poolSize`.
+  const intentPool = createPool(config.databaseUrl, 2, log, "intents");
+  runtime.onShutdown(() => intentPool.end());
   const deps: UserDeps = {
     pool: db.pool,
+    intentPool,
     accounts: accountLookup(peers),
     homeFolders: homeFolders(peers, log),
     acl: aclWriter(peers),
@@ -76,6 +82,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
     });
     runtime.onShutdown(() => consumer.stop());
   }
+  runtime.onShutdown(startAclRepair(deps, config.aclRepairAfterMs, log));
   const stopPruning = startRequestPruning(db.pool, "users", config.requestRetentionMs, (err) =>
     log.warn({ err: err.message }, "pruning request ids failed"),
   );

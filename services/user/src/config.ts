@@ -1,4 +1,4 @@
-import { bool, commonSpec, databaseSpec, natsSpec, parseConfig, redisSpec } from "@filemesh/kit";
+import { bool, commonSpec, databaseSpec, duration, natsSpec, parseConfig, redisSpec } from "@filemesh/kit";
 
 export const userSpec = {
   ...commonSpec("user"),
@@ -7,6 +7,11 @@ export const userSpec = {
   ...natsSpec(),
   /** Create profiles from auth's user_registered events (off: only lazily on first use). */
   profileConsumer: bool("PROFILE_CONSUMER", { default: true }),
+  /**
+   * A membership intent this old is a change that did not commit after its write to the
+   * permission service (its replica died, or its own repair gave up): any replica repairs it.
+   */
+  aclRepairAfterMs: duration("ACL_REPAIR_AFTER", { default: 60_000 }),
 };
 
 export type UserConfig = ReturnType<typeof loadUserConfig>;

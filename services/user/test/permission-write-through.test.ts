@@ -1,18 +1,27 @@
 // Against the real permission service (two replicas; the user service balances its writes
 // over both): the revision a membership change answers is honoured by Check with
-// min_revision on either replica — added members get access at once, removed ones lose it.
+// min_revision on either replica — added members get access at once, removed ones lose it;
+// a change that fails, or whose replica is killed, after its write is undone there too.
 import { randomUUID } from "node:crypto";
-import { permissionv1 } from "@filemesh/contracts";
-import { call, testDatabaseUrl } from "@filemesh/kit/testing";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { permissionv1, userv1 } from "@filemesh/contracts";
+import { call, freePort, testDatabaseUrl } from "@filemesh/kit/testing";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startUserMesh, type UserTestMesh } from "./start-user.js";
+import { Replica, ROOT } from "../../../test/faults/lib/cluster.js";
+import { startUserMesh, type UserTestMesh, userCalls } from "./start-user.js";
 
 let t: UserTestMesh;
 let replicas: permissionv1.PermissionServiceClient[];
 beforeAll(async () => {
-  t = await startUserMesh({ realPermission: true, permissionReplicas: 2 });
+  // Intents older than 3 s are swept every second (the default is a minute).
+  t = await startUserMesh({
+    realPermission: true,
+    permissionReplicas: 2,
+    userEnv: { ACL_REPAIR_AFTER: "3s" },
+  });
   replicas = [0, 1].map(
     (i) =>
       new permissionv1.PermissionServiceClient(t.mesh.addr("permission", i), credentials.createInsecure()),
@@ -82,7 +91,12 @@ it("keeps a demoted admin a member in the permission service", async () => {
  * service, the users transaction waits at its event) and kills that transaction's connection:
  * the change fails after the permission service took it.
  */
-async function failAfterPermissionWrite(change: () => Promise<unknown>): Promise<unknown> {
+async function failAfterPermissionWrite(
+  change: () => Promise<unknown>,
+  /** What ends the waiting transaction (default: its connection is terminated). */
+  end: (db: pg.Pool, pid: number) => Promise<unknown> = (db, pid) =>
+    db.query("SELECT pg_terminate_backend($1)", [pid]),
+): Promise<unknown> {
   const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 3 });
   db.on("error", () => undefined);
   const hold = await db.connect();
@@ -102,7 +116,7 @@ async function failAfterPermissionWrite(change: () => Promise<unknown>): Promise
       if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
     }
     expect(pid).toBeDefined();
-    await db.query("SELECT pg_terminate_backend($1)", [pid]);
+    await end(db, pid!);
     await hold.query("COMMIT");
     return await failed;
   } finally {
@@ -133,6 +147,99 @@ it("a change whose users transaction fails after the permission write is undone 
   expect((err2 as ServiceError).code).toBe(status.UNAVAILABLE);
   await eventually(() => canRead(other!.headers, file, added.revision, 1));
   expect(await canRead(other!.headers, file, added.revision, 0)).toBe(true);
+});
+
+it("a change whose replica is killed after its permission write is undone by another replica", async () => {
+  // A second user replica in a process of its own (dist/user.js), to kill -9 mid-change: it
+  // cannot repair its own change, and its transaction dies with it.
+  mkdirSync(join(ROOT, ".tmp"), { recursive: true });
+  const log = createWriteStream(join(ROOT, ".tmp", "user-killed-replica.log"));
+  const env = { ...process.env, ...t.mesh.env } as Record<string, string>;
+  const doomed = new Replica("user", 1, await freePort(), 0, () => env, log);
+  await doomed.start();
+  const client = new userv1.UserServiceClient(doomed.addr, credentials.createInsecure());
+  try {
+    const [admin, other] = await Promise.all([1, 2].map(() => t.mesh.newUser()));
+    const g = (await t.u.createGroup({ name: "killed" }, admin!.headers)).group!.id;
+    const file = await fileSharedWith(g);
+    const before = await t.u.addMember(g, `user:${admin!.userId}`, admin!.headers, "admin");
+
+    // The addition reaches the permission service, then its replica dies before the commit.
+    const err = await failAfterPermissionWrite(
+      () => userCalls(client).addMember(g, `user:${other!.userId}`, admin!.headers),
+      async () => {
+        expect(await canRead(other!.headers, file, before.revision, 0)).toBe(true);
+        await doomed.kill();
+      },
+    );
+    expect((err as ServiceError).code).toBe(status.UNAVAILABLE); // the connection went with it
+    expect((await t.u.listMembers(g, admin!.headers)).members.map((m) => m.member)).not.toContain(
+      `user:${other!.userId}`,
+    );
+    // The surviving replica's sweep (intents older than 3 s) writes what the database holds.
+    await eventually(async () => !(await canRead(other!.headers, file, before.revision, 0)), 20_000);
+    expect(await canRead(other!.headers, file, before.revision, 1)).toBe(false);
+    const left = await pool().query("SELECT count(*)::int AS n FROM users.acl_intents WHERE group_id = $1", [
+      g,
+    ]);
+    expect(left.rows[0].n).toBe(0);
+  } finally {
+    client.close();
+    await doomed.kill();
+    log.end();
+  }
+});
+
+it("a change running longer than ACL_REPAIR_AFTER is not swept; it leaves no intent behind", async () => {
+  const [admin, other] = await Promise.all([1, 2].map(() => t.mesh.newUser()));
+  const tuples = async (g: string) =>
+    (
+      await pool().query<{ relation: string; subject: string }>(
+        "SELECT relation, subject FROM acl.tuples WHERE object = $1 ORDER BY 1, 2",
+        [`group:${g}`],
+      )
+    ).rows.map((r) => `${r.relation}@${r.subject}`);
+  // Held open for 4.5 s or more at their events (the sweep takes intents older than 3 s, every second):
+  // a new group — whose row the sweep cannot see, let alone lock — and an addition to an
+  // existing one. The sweep must wait for both, not write the state before them.
+  const db = new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+  const hold = await db.connect();
+  const g0 = (await t.u.createGroup({ name: "existing" }, admin!.headers)).group!.id;
+  let created: Awaited<ReturnType<typeof t.u.createGroup>>;
+  try {
+    await hold.query("BEGIN");
+    await hold.query("LOCK TABLE users.outbox IN EXCLUSIVE MODE");
+    // One after the other, so that a sweep meets the creation's intent alone (a sweep locks all
+    // the groups of its batch first, and the addition's would make it wait for both).
+    const creating = t.u.createGroup({ name: "slow" }, admin!.headers);
+    await new Promise((r) => setTimeout(r, 2500));
+    const adding = t.u.addMember(g0, `user:${other!.userId}`, admin!.headers);
+    await new Promise((r) => setTimeout(r, 4500));
+    await hold.query("COMMIT");
+    [created] = await Promise.all([creating, adding]);
+  } finally {
+    hold.release();
+    await db.end();
+  }
+  const g = created.group!.id;
+  await new Promise((r) => setTimeout(r, 1500)); // a sweep after the commits changes nothing
+  // One role per subject in a group there: admin (a member too).
+  expect(await tuples(g)).toEqual([`admin@user:${admin!.userId}`]);
+  expect(await tuples(g0)).toEqual([`admin@user:${admin!.userId}`, `member@user:${other!.userId}`]);
+  const left = await pool().query(
+    "SELECT count(*)::int AS n FROM users.acl_intents WHERE group_id = ANY($1)",
+    [[g, g0]],
+  );
+  expect(left.rows[0].n).toBe(0);
+});
+
+let assertions: pg.Pool | undefined;
+const pool = () => {
+  assertions ??= new pg.Pool({ connectionString: testDatabaseUrl(), max: 2 });
+  return assertions;
+};
+afterAll(async () => {
+  await assertions?.end();
 });
 
 const eventually = async (probe: () => Promise<boolean>, ms = 5000) => {

@@ -102,10 +102,12 @@ export interface Findings {
   sessions: string[];
   outbox: string[];
   quota: string[];
+  /** Where the users schema and the permission service disagree on a membership. */
+  memberships: string[];
 }
 
 export async function checkState(c: Cluster, w: Workload): Promise<Findings> {
-  const f: Findings = { uploads: [], relations: [], sessions: [], outbox: [], quota: [] };
+  const f: Findings = { uploads: [], relations: [], sessions: [], outbox: [], quota: [], memberships: [] };
   const { rest, acks } = w;
   const auth = (access: string) => ({ authorization: `Bearer ${access}` });
 
@@ -190,5 +192,31 @@ export async function checkState(c: Cluster, w: Workload): Promise<Findings> {
   for (const r of reserved) {
     f.quota.push(`user ${r.user_id}: ${r.reserved_bytes} bytes reserved, open sessions hold ${r.open}`);
   }
+
+  // Every membership, acknowledged or not, is the same in both stores: a change whose replica
+  // was killed after its permission write is undone by a sweep (ACL_REPAIR_AFTER, 5 s here),
+  // and no intent is left.
+  const drift = await eventually(
+    async () =>
+      (
+        await c.db.query(
+          `WITH want AS (
+             -- one role per subject in a group there (an admin is a member too)
+             SELECT 'group:' || m.group_id AS object, m.role AS relation, m.member_kind || ':' || m.member_id AS subject
+               FROM users.memberships m),
+           have AS (
+             SELECT object, relation, subject FROM acl.tuples
+              WHERE object LIKE 'group:%' AND relation IN ('member', 'admin')
+                AND (expire_time IS NULL OR expire_time > now())),
+           intents AS (SELECT count(*) AS n FROM users.acl_intents)
+           SELECT 'only in users' AS side, * FROM (SELECT * FROM want EXCEPT SELECT * FROM have) a
+           UNION ALL SELECT 'only in acl', * FROM (SELECT * FROM have EXCEPT SELECT * FROM want) b
+           UNION ALL SELECT 'intents left', n::text, '', '' FROM intents WHERE n > 0`,
+        )
+      ).rows as { side: string; object: string; relation: string; subject: string }[],
+    (rows) => rows.length === 0,
+    30_000,
+  );
+  for (const d of drift) f.memberships.push(`${d.side}: ${d.object}#${d.relation}@${d.subject}`);
   return f;
 }

@@ -240,6 +240,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       // An upload whose event was lost (NATS killed with -9) is re-driven this long after its
       // commit (domain/redrive.ts); within the checker's 60 s wait for READY.
       PROCESSING_REDRIVE_AFTER: "20s",
+      // A membership change whose user replica was killed between its permission write and its
+      // commit is undone by a sweep this long after (domain/acl-repair.ts): within the checker's wait.
+      ACL_REPAIR_AFTER: "5s",
       JANITOR_INTERVAL: "5s",
       ...Object.fromEntries(
         SERVICES.map((s) => [`${s.toUpperCase()}_ADDRS`, ports[s].map((p) => `127.0.0.1:${p}`).join(",")]),

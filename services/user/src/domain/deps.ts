@@ -8,6 +8,8 @@ import type { HomeFolders } from "../peers/home-folders.js";
 /** Everything the handlers use, passed in by app.ts (tests may pass fakes). */
 export interface UserDeps {
   pool: pg.Pool;
+  /** A small pool of its own for the membership intents (domain/tx.ts): written while a transaction holds a connection of `pool`. */
+  intentPool: pg.Pool;
   accounts: AccountLookup;
   homeFolders: HomeFolders;
   acl: AclWriter;

@@ -1,5 +1,6 @@
 // The `users` schema: profiles, groups, direct memberships (users or groups), idempotency
-// records of retried writes, a service secret (page tokens), the outbox and the consumer inbox.
+// records of retried writes, a service secret (page tokens), the outbox and the consumer inbox,
+// and the memberships being written through to the permission service.
 import {
   consumedEventsTableSql,
   type MigrationObject,
@@ -55,12 +56,25 @@ const M003Requests = [
       )`,
 ];
 
+// Memberships being written through to the permission service (store/acl-intents.ts).
+const M005AclIntents = [
+  `
+      CREATE TABLE IF NOT EXISTS users.acl_intents (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        group_id uuid NOT NULL,
+        member text NOT NULL,
+        create_time timestamptz NOT NULL DEFAULT now()
+      )`,
+  "CREATE INDEX IF NOT EXISTS acl_intents_time_idx ON users.acl_intents (create_time)",
+];
+
 export function userMigrations(outboxSql: string, inboxSql: string): MigrationObject[] {
   return [
     sqlMigration("001_profiles", ...M001Profiles),
     sqlMigration("002_groups", ...M002Groups),
     sqlMigration("003_requests", ...M003Requests),
     sqlMigration("004_events", outboxSql, inboxSql),
+    sqlMigration("005_acl_intents", ...M005AclIntents),
   ];
 }
 
