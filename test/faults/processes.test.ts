@@ -5,7 +5,7 @@
 // that retries as documented nothing at all; kill -9 only retryable statuses. The checker
 // (lib/checker.ts) then holds every acknowledgement against the state. Figures: .tmp/faults/.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkState, classifyAttempts, type FaultWindow, recoveries } from "./lib/checker.js";
+import { checkState, classifyAttempts, type FaultWindow, NO_FINDINGS, recoveries } from "./lib/checker.js";
 import { Recorder } from "./lib/client.js";
 import { type Cluster, SERVICES, startCluster } from "./lib/cluster.js";
 import { writeReport } from "./lib/report.js";
@@ -113,14 +113,7 @@ describe.sequential("processes", () => {
         `${w.acks.uploads.length} uploads acknowledged, ${w.acks.relations.size} relations, ${w.acks.loggedOut.length} logouts`,
     );
     writeReport("processes", { recoveries: recoveries(rec.attempts, windows), notes });
-    expect(findings).toEqual({
-      uploads: [],
-      relations: [],
-      sessions: [],
-      outbox: [],
-      quota: [],
-      memberships: [],
-    });
+    expect(findings).toEqual(NO_FINDINGS);
     expect(statuses.internal).toEqual([]);
     expect(statuses.outside.map((a) => `${a.op} ${a.code} ${a.reason}`)).toEqual([]);
     expect(w.acks.uploads.length).toBeGreaterThan(10);

@@ -5,7 +5,7 @@
 // bandwidth limits and mid-transfer cuts on uploads and downloads, then several at once.
 // Only retryable statuses during a fault, nothing lost after it (lib/checker.ts).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkState, classifyAttempts, type FaultWindow, recoveries } from "./lib/checker.js";
+import { checkState, classifyAttempts, type FaultWindow, NO_FINDINGS, recoveries } from "./lib/checker.js";
 import { Recorder } from "./lib/client.js";
 import { type Cluster, type Store, startCluster } from "./lib/cluster.js";
 import { writeReport } from "./lib/report.js";
@@ -183,14 +183,7 @@ describe.skipIf(!RUN).sequential("stores", () => {
         `${w.acks.uploads.length} uploads acknowledged, ${w.acks.relations.size} relations, ${w.acks.loggedOut.length} logouts`,
     );
     writeReport("stores", { recoveries: recoveries(rec.attempts, windows), notes });
-    expect(findings).toEqual({
-      uploads: [],
-      relations: [],
-      sessions: [],
-      outbox: [],
-      quota: [],
-      memberships: [],
-    });
+    expect(findings).toEqual(NO_FINDINGS);
     const statuses = classifyAttempts(rec.attempts, windows);
     expect(statuses.internal.map(describeFailure)).toEqual([]);
     expect(statuses.outside.map(describeFailure)).toEqual([]);

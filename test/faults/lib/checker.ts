@@ -106,6 +106,16 @@ export interface Findings {
   memberships: string[];
 }
 
+/** What a run that kept every acknowledgement finds. */
+export const NO_FINDINGS: Findings = {
+  uploads: [],
+  relations: [],
+  sessions: [],
+  outbox: [],
+  quota: [],
+  memberships: [],
+};
+
 export async function checkState(c: Cluster, w: Workload): Promise<Findings> {
   const f: Findings = { uploads: [], relations: [], sessions: [], outbox: [], quota: [], memberships: [] };
   const { rest, acks } = w;
