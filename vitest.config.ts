@@ -1,17 +1,45 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The heavy end-to-end files — the fault suites (a dozen service processes, their own stores
+ * and toxiproxy each) and the browser console test (Chromium and a mesh) — run after the rest,
+ * one at a time: beside each other and three other files on the CI machine's two cores they
+ * starved (a 10 MiB file took over 15 s to reach the browser; a permission call ran past its
+ * deadline). The others run three at a time.
+ */
+const HEAVY = ["test/faults/**/*.test.ts", "test/console/**/*.test.ts"];
+
 export default defineConfig({
   test: {
-    include: ["services/*/src/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
     globalSetup: ["./test/global-setup.ts"],
     // Each file on a database and NATS prefix of its own (test/setup-file.ts), so workers never
     // meet. Three on the CI machine's two cores: the suites wait on sockets about half the time
     // (a fresh clone's `npm ci && npm test`: 12 min 51 s with two workers, 10 min 26 s with three).
     setupFiles: ["./test/setup-file.ts"],
-    maxWorkers: 3,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
     reporters: ["default"],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "suites",
+          include: ["services/*/src/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: HEAVY,
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "end-to-end",
+          include: HEAVY,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

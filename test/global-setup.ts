@@ -14,6 +14,9 @@ import { userSchema } from "../services/user/src/store/migrations.js";
 const SERVER_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
 export default async function setup(): Promise<() => Promise<void>> {
+  // Each vitest project runs the global setup (vitest.config.ts has two): the first one's
+  // template serves the whole run.
+  if (process.env.TEST_TEMPLATE_DATABASE) return async () => {};
   await dropTestDatabases(SERVER_URL, (_, startedAt) => !(Date.now() - startedAt < 3 * 3600_000));
   const run = Date.now().toString(36);
   const template = await createDatabase(SERVER_URL, `${TEST_DATABASE_PREFIX}${run}_template`);
