@@ -5,10 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  attachmentDisposition,
   BlobNotFoundError,
   type BlobStore,
   createFsStore,
@@ -19,6 +21,8 @@ import {
   PresignUnsupportedError,
   thumbnailKey,
 } from "../src/blob/index.js";
+import { getPresigner } from "../src/blob/s3-presign.js";
+import { createS3Client } from "../src/blob/s3-store.js";
 
 const read = async (r: Readable): Promise<Buffer> => {
   const chunks: Buffer[] = [];
@@ -245,6 +249,51 @@ describe("presigned URLs", () => {
     expect((await fetch(url.replace(key, other))).status).toBe(403);
     expect((await fetch(url, { method: "PUT", body: "overwrite" })).status).toBe(403);
     expect((await read(await s3.get(key))).toString()).toBe("secret bytes");
+  });
+
+  it("download URLs are the SDK's own, parameter for parameter (custom endpoint, virtual host, path style)", async () => {
+    // The presigner signs without the SDK's command pipeline; at the same instant its URLs
+    // must be exactly what getSignedUrl makes. (A wrong one would fail the MinIO tests above
+    // only for the custom endpoint; this covers AWS's styles too.)
+    const at = new Date("2026-01-02T03:04:05Z");
+    const disposition = attachmentDisposition('résumé "final" (1) *.pdf');
+    for (const settings of [
+      { endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "filemesh", forcePathStyle: true },
+      { region: "eu-west-1", bucket: "my-bucket", forcePathStyle: false },
+      { region: "eu-west-1", bucket: "my-bucket", forcePathStyle: true },
+    ]) {
+      const client = createS3Client({
+        ...settings,
+        accessKeyId: "AKIDEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI",
+      });
+      const key = newObjectKey();
+      for (const contentType of ["application/pdf", undefined]) {
+        const ours = new URL(
+          await getPresigner(client, settings.bucket)(key, {
+            expiresIn: 900,
+            disposition,
+            contentType,
+            signingDate: at,
+          }),
+        );
+        const sdk = new URL(
+          await getSignedUrl(
+            client,
+            new GetObjectCommand({
+              Bucket: settings.bucket,
+              Key: key,
+              ResponseContentDisposition: disposition,
+              ...(contentType ? { ResponseContentType: contentType } : {}),
+            }),
+            { expiresIn: 900, signingDate: at },
+          ),
+        );
+        expect(ours.origin + ours.pathname).toBe(sdk.origin + sdk.pathname);
+        expect(Object.fromEntries(ours.searchParams)).toEqual(Object.fromEntries(sdk.searchParams));
+      }
+      client.destroy();
+    }
   });
 
   it("a part URL uploads one part and cannot download", async () => {

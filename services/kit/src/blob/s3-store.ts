@@ -36,6 +36,7 @@ import {
   type StoredPart,
   uploadAfter,
 } from "./blob-store.js";
+import { getPresigner } from "./s3-presign.js";
 
 export interface S3Settings {
   endpoint?: string | undefined;
@@ -110,6 +111,7 @@ export function createS3Store(
 ): BlobStore & { client: S3Client } {
   const Bucket = s.bucket;
   mapFaults(client);
+  const presignGet = getPresigner(client, Bucket);
   const send = async <T>(p: Promise<T>, key: string): Promise<T> => {
     try {
       return await p;
@@ -305,14 +307,12 @@ export function createS3Store(
         marker = { KeyMarker: res.NextKeyMarker, UploadIdMarker: res.NextUploadIdMarker };
       }
     },
-    async presignGet(key, o) {
-      const cmd = new GetObjectCommand({
-        Bucket,
-        Key: checkKey(key),
-        ResponseContentDisposition: attachmentDisposition(o.fileName ?? "download"),
-        ...(o.contentType ? { ResponseContentType: o.contentType } : {}),
+    presignGet(key, o) {
+      return presignGet(checkKey(key), {
+        expiresIn: lifetime(o.expiresInSeconds),
+        disposition: attachmentDisposition(o.fileName ?? "download"),
+        contentType: o.contentType,
       });
-      return getSignedUrl(client, cmd, { expiresIn: lifetime(o.expiresInSeconds) });
     },
     async presignPart(key, uploadId, partNumber, o) {
       if (!Number.isSafeInteger(o.contentLength) || o.contentLength < 0)
