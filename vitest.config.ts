@@ -1,13 +1,14 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The heavy end-to-end files — the fault suites (a dozen service processes, their own stores
- * and toxiproxy each) and the browser console test (Chromium and a mesh) — run after the rest,
- * one at a time: beside each other and three other files on the CI machine's two cores they
- * starved (a 10 MiB file took over 15 s to reach the browser; a permission call ran past its
- * deadline). The others run three at a time.
+ * The heavy end-to-end files run after the rest: the browser console test (Chromium and a mesh)
+ * alone, then the two fault suites (a dozen service processes, their own stores and toxiproxy
+ * each) side by side. Beside each other and three other files on the CI machine's two cores the
+ * console test starved (a 10 MiB file took over 15 s to reach the browser; a permission call
+ * ran past its deadline). The others run three at a time.
  */
-const HEAVY = ["test/faults/**/*.test.ts", "test/console/**/*.test.ts"];
+const CONSOLE = ["test/console/**/*.test.ts"];
+const FAULTS = ["test/faults/**/*.test.ts"];
 
 export default defineConfig({
   test: {
@@ -26,19 +27,18 @@ export default defineConfig({
         test: {
           name: "suites",
           include: ["services/*/src/**/*.test.ts", "services/*/test/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: HEAVY,
+          exclude: [...CONSOLE, ...FAULTS],
           maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },
       },
       {
         extends: true,
-        test: {
-          name: "end-to-end",
-          include: HEAVY,
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
-        },
+        test: { name: "console", include: CONSOLE, maxWorkers: 1, sequence: { groupOrder: 1 } },
+      },
+      {
+        extends: true,
+        test: { name: "faults", include: FAULTS, maxWorkers: 2, sequence: { groupOrder: 2 } },
       },
     ],
   },
