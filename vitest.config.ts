@@ -20,6 +20,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // Every test file imports the services' sources again in a fresh worker; transformed
+    // modules kept on disk (node_modules/.vite, by content hash) are transformed once per run.
+    experimental: { fsModuleCache: true },
     reporters: ["default"],
     projects: [
       {
