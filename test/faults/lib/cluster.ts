@@ -10,7 +10,6 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  freePort,
   liftedRateLimits,
   type OwnNats,
   ownNatsServer,
@@ -21,6 +20,7 @@ import {
 } from "@filemesh/kit/testing";
 import pg from "pg";
 import { waitServing } from "../../../scripts/lib/health.mjs";
+import { clusterPort } from "./ports.js";
 import { startToxiproxy, type Toxiproxy } from "./toxiproxy.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..", "..");
@@ -123,7 +123,7 @@ export interface ClusterOptions {
 
 /** A redis-server without persistence on a fixed port: a restart is also a flush. */
 async function privateRedis(dir: string, log: WriteStream) {
-  const port = await freePort();
+  const port = await clusterPort();
   let proc: ChildProcess | undefined;
   const start = async () => {
     const p = spawn(
@@ -210,8 +210,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       };
     }
     const ports = {} as Record<Service, number[]>;
-    for (const s of SERVICES) ports[s] = await Promise.all(Array.from({ length: n }, () => freePort()));
-    const fileHttpPorts = await Promise.all(Array.from({ length: n }, () => freePort()));
+    for (const s of SERVICES) ports[s] = await Promise.all(Array.from({ length: n }, () => clusterPort()));
+    const fileHttpPorts = await Promise.all(Array.from({ length: n }, () => clusterPort()));
     const common: Env = {
       PATH: process.env.PATH ?? "",
       LOG_LEVEL: "info",
@@ -271,7 +271,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     for (const s of SERVICES) for (const r of replicas[s]) await r.start();
 
     // The gateway reaches each replica through a proxy of its own.
-    const gwEnv: Env = { PATH: process.env.PATH ?? "", GATEWAY_PORT: String(await freePort()) };
+    const gwEnv: Env = { PATH: process.env.PATH ?? "", GATEWAY_PORT: String(await clusterPort()) };
     for (const s of SERVICES) {
       const addrs: string[] = [];
       for (const r of replicas[s]) addrs.push(await toxi.proxy(`gw-${s}-${r.index}`, r.addr));

@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "@filemesh/kit/testing";
+import { clusterPort } from "./ports.js";
 
 const root = join(import.meta.dirname, "..", "..", "..");
 
@@ -39,7 +39,7 @@ export function toxiproxyBinary(): string {
 }
 
 export async function startToxiproxy(): Promise<Toxiproxy> {
-  const port = await freePort();
+  const port = await clusterPort();
   const api = `http://127.0.0.1:${port}`;
   const proc: ChildProcess = spawn(toxiproxyBinary(), ["-host", "127.0.0.1", "-port", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -77,7 +77,7 @@ export async function startToxiproxy(): Promise<Toxiproxy> {
     async proxy(name, upstream) {
       // The free port is probed here and bound by toxiproxy a moment later; retry on a clash.
       for (let attempt = 0; ; attempt++) {
-        const listen = `127.0.0.1:${await freePort()}`;
+        const listen = `127.0.0.1:${await clusterPort()}`;
         try {
           await send("POST", "/proxies", { name, listen, upstream, enabled: true });
           return listen;
