@@ -20,6 +20,7 @@ export * from "./logger.js";
 export * from "./metrics.js";
 export * from "./paging.js";
 export * from "./peers.js";
+export * from "./periodic.js";
 export * from "./principal.js";
 export * from "./ratelimit/index.js";
 export * from "./redis.js";

@@ -4,7 +4,7 @@
 // nothing). Each replica looks every fifth of that interval; rows are locked, so each stuck
 // version is re-driven once per interval, by one replica.
 import { randomUUID } from "node:crypto";
-import { appendEvents, inTransaction, type Logger } from "@filemesh/kit";
+import { appendEvents, inTransaction, type Logger, startPeriodic } from "@filemesh/kit";
 import type pg from "pg";
 import { markRedriven, stuckProcessing } from "../store/redrive.js";
 import { fileEvents } from "./events.js";
@@ -44,20 +44,13 @@ export async function redriveStuck(pool: pg.Pool, olderThanMs: number): Promise<
 
 /** Looks for stuck versions every fifth of `afterMs`; the returned function stops it. */
 export function startRedrive(pool: pg.Pool, afterMs: number, log: Logger): () => void {
-  let running = false;
-  const run = async () => {
-    if (running) return;
-    running = true;
-    try {
+  return startPeriodic(
+    Math.max(1000, Math.floor(afterMs / 5)),
+    async () => {
       const n = await redriveStuck(pool, afterMs);
       if (n) log.warn({ versions: n }, "re-driving versions still PROCESSING (their event was lost)");
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "re-driving stuck versions failed");
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(() => void run(), Math.max(1000, Math.floor(afterMs / 5)));
-  timer.unref();
-  return () => clearInterval(timer);
+    },
+    log,
+    "re-driving stuck versions failed",
+  );
 }

@@ -8,7 +8,7 @@
 // Two callers: the replica whose change failed repairs at once, in the background; and every
 // replica sweeps intents older than ACL_REPAIR_AFTER (a replica killed between its write and
 // its commit, or a repair that gave up), so a membership is repaired whichever replica dies.
-import { inTransaction, type Logger } from "@filemesh/kit";
+import { inTransaction, type Logger, startPeriodic } from "@filemesh/kit";
 import { Metadata } from "@grpc/grpc-js";
 import type { AclContext } from "../peers/acl.js";
 import { membershipUpdates } from "../peers/acl.js";
@@ -116,20 +116,13 @@ export async function sweepIntents(deps: UserDeps, ctx: AclContext, afterMs: num
 /** Sweeps every `afterMs / 5` (at least 1 s, at most 30 s); returns the stop function. */
 export function startAclRepair(deps: UserDeps, afterMs: number, log: Logger): () => void {
   const ctx: AclContext = { deadline: undefined, requestId: "", metadata: new Metadata(), log };
-  let running = false;
-  const run = async () => {
-    if (running) return;
-    running = true;
-    try {
+  return startPeriodic(
+    Math.min(30_000, Math.max(1000, Math.floor(afterMs / 5))),
+    async () => {
       const n = await sweepIntents(deps, ctx, afterMs);
       if (n) log.warn({ memberships: n }, "memberships written again whose change did not commit");
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, "repairing memberships failed; retried at the next sweep");
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(() => void run(), Math.min(30_000, Math.max(1000, Math.floor(afterMs / 5))));
-  timer.unref();
-  return () => clearInterval(timer);
+    },
+    log,
+    "repairing memberships failed; retried at the next sweep",
+  );
 }
