@@ -67,7 +67,7 @@ describe("the local mesh", () => {
 
   it("keeps internal methods to the listed mesh services", async () => {
     const u = await mesh.newUser();
-    const req = { updates: [], requestId: "", forget: [] };
+    const req = { updates: [], requestId: "", forget: [], fencingToken: "0" };
     const asUser = await failure(call(mesh.permission.writeRelations.bind(mesh.permission), req, u.headers));
     expect(asUser).toMatchObject({ code: status.UNAUTHENTICATED, reason: "SERVICE_IDENTITY_REQUIRED" });
     const asProcessor = await failure(

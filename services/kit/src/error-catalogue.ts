@@ -706,6 +706,11 @@ const ENTRIES = {
     services: ["file"],
     meaning: "declared … bytes but received …",
   },
+  STALE_WRITE: {
+    status: ["ABORTED"],
+    services: ["permission"],
+    meaning: "a later write of these objects was applied already (a greater fencing token)",
+  },
   SUBJECT_NOT_ALLOWED: {
     status: ["PERMISSION_DENIED"],
     services: ["permission"],

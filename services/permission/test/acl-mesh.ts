@@ -27,7 +27,7 @@ export interface AclMesh {
   /** WriteRelations as the file service (or `caller`) on replica `i`; resolves to the revision. */
   write(
     rels: Rel[],
-    o?: { i?: number; caller?: string; requestId?: string; forget?: string[] },
+    o?: { i?: number; caller?: string; requestId?: string; forget?: string[]; fencingToken?: string },
   ): Promise<string>;
   check(
     h: H,
@@ -79,7 +79,12 @@ export async function startAclMesh(
       const client = c(w.i);
       const res = await call(
         client.writeRelations.bind(client),
-        { updates: toUpdates(rels), requestId: w.requestId ?? "", forget: w.forget ?? [] },
+        {
+          updates: toUpdates(rels),
+          requestId: w.requestId ?? "",
+          forget: w.forget ?? [],
+          fencingToken: w.fencingToken ?? "0",
+        },
         mesh.serviceHeaders(w.caller ?? "file"),
       );
       return res.revision;

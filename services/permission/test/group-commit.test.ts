@@ -167,7 +167,12 @@ describe("group commit of WriteRelations", () => {
       await new Promise((r) => setTimeout(r, 200)); // replica 0's transaction waits for the lock
       const abandoned = call(
         t.clients[0]!.writeRelations.bind(t.clients[0]),
-        { updates: toUpdates([["delete", g, "member", member]]), requestId: "", forget: [] },
+        {
+          updates: toUpdates([["delete", g, "member", member]]),
+          requestId: "",
+          forget: [],
+          fencingToken: "0",
+        },
         user,
         300,
       );

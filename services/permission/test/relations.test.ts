@@ -47,6 +47,7 @@ describe("WriteRelations", () => {
       updates: [{ operation: 0, relation: { object: "file:a", relation: "viewer", subject: "user:b" } }],
       requestId: "",
       forget: [],
+      fencingToken: "0",
     };
     const err = await failure(call(c.writeRelations.bind(c), unspecified, t.mesh.serviceHeaders("file")));
     expect(err.fieldViolations.map((v) => v.field)).toContain("updates[0].operation");
@@ -120,6 +121,77 @@ describe("WriteRelations", () => {
     expect(await t.write([["touch", g, "member", "user:x"]], { caller: "user", requestId: rid })).not.toBe(
       revs[0],
     );
+  });
+
+  it("refuses a write fenced with a token older than one applied to its objects, and writes nothing", async () => {
+    const g = `group:${uniqueId()}`;
+    const [a, b] = [`user:${uniqueId()}`, `user:${uniqueId()}`];
+    const asUser = { caller: "user" };
+    const tuples = async () =>
+      (await db.query("SELECT subject FROM acl.tuples WHERE object = $1 ORDER BY 1", [g])).rows.map(
+        (r) => r.subject,
+      );
+    await t.write([["touch", g, "member", a]], { ...asUser, fencingToken: "10" });
+    const before = await head();
+    // Older: refused on either replica, also when it names another object with it.
+    for (const i of [0, 1]) {
+      const err = await failure(
+        t.write(
+          [
+            ["delete", g, "member", a],
+            ["touch", `group:${uniqueId()}`, "member", b],
+          ],
+          { ...asUser, i, fencingToken: "9" },
+        ),
+      );
+      expect(err).toMatchObject({ code: status.ABORTED, reason: "STALE_WRITE" });
+    }
+    expect(await head()).toBe(before);
+    expect(await tuples()).toEqual([a]);
+    // The same token passes (one change split over several writes); so does an unfenced write.
+    await t.write([["touch", g, "member", b]], { ...asUser, fencingToken: "10" });
+    expect(await tuples()).toEqual([a, b].sort());
+    // A forget fences the objects it deletes tuples of: a stale write to them is refused after.
+    const nested = `group:${uniqueId()}`;
+    await t.write([["touch", g, "member", nested]], { ...asUser, fencingToken: "11" });
+    await t.write([], { ...asUser, forget: [nested], fencingToken: "20" });
+    const err = await failure(t.write([["touch", g, "member", nested]], { ...asUser, fencingToken: "12" }));
+    expect(err.reason).toBe("STALE_WRITE");
+    expect(await tuples()).toEqual([a, b].sort());
+    expect(
+      (await failure(t.write([["touch", g, "member", a]], { ...asUser, fencingToken: "-1" }))).code,
+    ).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it("orders fenced writes racing through one group commit by their tokens", async () => {
+    // Forty writes of one group's membership sent at once, in shuffled token order, over both
+    // replicas: whatever the arrival order, the state left is the one of the greatest token, and
+    // each write either applied or was refused as stale.
+    const g = `group:${uniqueId()}`;
+    const member = `user:${uniqueId()}`;
+    const tokens = Array.from({ length: 40 }, (_, i) => 1000 + i).sort(() => Math.random() - 0.5);
+    const outcomes = await Promise.all(
+      tokens.map((tok, k) =>
+        t
+          .write([[tok % 2 ? "touch" : "delete", g, "member", member]], {
+            caller: "user",
+            i: k % 2,
+            fencingToken: String(tok),
+          })
+          .then(
+            () => "applied",
+            async (err: unknown) => (await failure(Promise.reject(err))).reason,
+          ),
+      ),
+    );
+    expect(outcomes[tokens.indexOf(1039)]).toBe("applied");
+    expect(new Set(outcomes).size).toBeLessThanOrEqual(2);
+    for (const o of outcomes) expect(["applied", "STALE_WRITE"]).toContain(o);
+    // 1039 is odd: a touch.
+    const rows = await db.query("SELECT subject FROM acl.tuples WHERE object = $1", [g]);
+    expect(rows.rows.map((r) => r.subject)).toEqual([member]);
+    const fence = await db.query("SELECT token FROM acl.fences WHERE object = $1", [g]);
+    expect(fence.rows[0].token).toBe("1039");
   });
 
   it("writes grant_created / grant_deleted events with the grant id and revision", async () => {

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { createWriteStream, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { permissionv1, userv1 } from "@filemesh/contracts";
-import { call, freePort, testDatabaseUrl } from "@filemesh/kit/testing";
+import { call, failure, freePort, testDatabaseUrl } from "@filemesh/kit/testing";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -40,7 +40,7 @@ async function fileSharedWith(groupId: string): Promise<string> {
   const { RELATION_OPERATION_TOUCH: TOUCH } = permissionv1.RelationOperation;
   await call(
     c.writeRelations.bind(c),
-    { updates: [{ operation: TOUCH, relation }], requestId: "", forget: [] },
+    { updates: [{ operation: TOUCH, relation }], requestId: "", forget: [], fencingToken: "0" },
     t.mesh.serviceHeaders("file"),
   );
   return file;
@@ -231,6 +231,42 @@ it("a change running longer than ACL_REPAIR_AFTER is not swept; it leaves no int
     [[g, g0]],
   );
   expect(left.rows[0].n).toBe(0);
+});
+
+it("a membership write delayed past a later change of its group is refused (fencing tokens)", async () => {
+  const [admin, other] = await Promise.all([1, 2].map(() => t.mesh.newUser()));
+  const g = (await t.u.createGroup({ name: "fenced" }, admin!.headers)).group!.id;
+  const file = await fileSharedWith(g);
+  // A removal whose change took its token under the group's lock, then stalled on its way to
+  // the permission service (past its caller's deadline: the change failed and was retried)...
+  const stalled = (await pool().query<{ t: string }>("SELECT nextval('users.acl_fence')::text AS t")).rows[0]!
+    .t;
+  // ... while a later change of the group, fenced with a later token, was acknowledged.
+  const added = await t.u.addMember(g, `user:${other!.userId}`, admin!.headers);
+  expect(await canRead(other!.headers, file, added.revision, 0)).toBe(true);
+  const { RELATION_OPERATION_DELETE: DELETE } = permissionv1.RelationOperation;
+  const late = {
+    updates: [
+      {
+        operation: DELETE,
+        relation: { object: `group:${g}`, relation: "member", subject: `user:${other!.userId}` },
+      },
+    ],
+    requestId: "",
+    forget: [],
+    fencingToken: stalled,
+  };
+  for (const c of replicas) {
+    expect(await failure(call(c.writeRelations.bind(c), late, t.mesh.serviceHeaders("user")))).toMatchObject({
+      code: status.ABORTED,
+      reason: "STALE_WRITE",
+    });
+  }
+  expect(await canRead(other!.headers, file, added.revision, 1)).toBe(true);
+  const tuples = await pool().query("SELECT relation, subject FROM acl.tuples WHERE object = $1 ORDER BY 1", [
+    `group:${g}`,
+  ]);
+  expect(tuples.rows.map((r) => `${r.relation}@${r.subject}`)).toContain(`member@user:${other!.userId}`);
 });
 
 let assertions: pg.Pool | undefined;

@@ -44,6 +44,7 @@ it("deleting a group deletes every tuple naming it, grants to it on files includ
       ],
       requestId: "",
       forget: [],
+      fencingToken: "0",
     },
     t.mesh.serviceHeaders("file"),
   );

@@ -182,6 +182,7 @@ export function createAccess(config: FileConfig): Access {
               updates: updates.slice(i, i + CHUNK),
               requestId: randomUUID(),
               forget: forget.slice(i, i + CHUNK),
+              fencingToken: "0",
             },
             { ctx, timeoutMs: config.clientTimeoutMs, metadata: identity },
           );

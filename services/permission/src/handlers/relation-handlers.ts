@@ -4,7 +4,9 @@
 // Postgres, woken by the index advancing).
 import { permissionv1 } from "@filemesh/contracts";
 import {
+  AppError,
   type CallContext,
+  Code,
   type FieldViolation,
   fingerprintOf,
   invalidArgument,
@@ -13,6 +15,7 @@ import {
 import type pg from "pg";
 import { parseRef, validateRelation } from "../domain/refs.js";
 import { readChanges } from "../store/change-log.js";
+import { advanceFences } from "../store/fences.js";
 import { tuplesNaming } from "../store/tuple-reads.js";
 import type { RequestedUpdate } from "../store/tuple-writes.js";
 import type { IndexSync } from "../sync/index-sync.js";
@@ -90,6 +93,18 @@ export function parseForget(forget: readonly string[], caller: string): string[]
   return [...new Set(forget)];
 }
 
+/** Every object a write changes: its updates' objects and the objects it forgets. */
+function fencedObjects(planned: readonly RequestedUpdate[], forget: readonly string[]): string[] {
+  return [...new Set([...planned.map((u) => u.tuple.object), ...forget])].sort();
+}
+
+const staleWrite = () =>
+  new AppError(
+    Code.ABORTED,
+    "STALE_WRITE",
+    "a later write of these objects was applied already (a greater fencing token)",
+  );
+
 export function createRelationHandlers(deps: {
   sync: IndexSync;
   pool: pg.Pool;
@@ -106,24 +121,32 @@ export function createRelationHandlers(deps: {
       const caller = ctx.principal?.subject ?? "";
       const forget = parseForget(req.forget, caller);
       const updates = parseUpdates(req.updates, caller, forget.length);
+      const token = revisionOf(req.fencingToken, "fencing_token");
       await readyToRead(sync, "", ctx);
+      const fingerprint = token
+        ? fingerprintOf({ updates, forget, token })
+        : fingerprintOf(forget.length ? { updates, forget } : updates);
       return write({
         caller,
         requestId: req.requestId,
-        fingerprint: fingerprintOf(forget.length ? { updates, forget } : updates),
+        fingerprint,
         event: { actor: caller, requestId: ctx.requestId, traceparent: ctx.traceparent },
         // Fixed updates share a group commit; a forget reads the rows naming its objects.
         batchable: forget.length === 0,
         signal: ctx.signal,
         deadline: ctx.deadline,
         // Read under the writer's lock, so a tuple written meanwhile naming the object goes too.
-        plan: async (tx) =>
-          forget.length
+        plan: async (tx) => {
+          const planned = forget.length
             ? [
                 ...updates,
                 ...(await tuplesNaming(tx, forget)).map((tuple) => ({ op: "delete" as const, tuple })),
               ]
-            : updates,
+            : updates;
+          // A fenced write refused here writes nothing: its savepoint or transaction rolls back.
+          if (token && !(await advanceFences(tx, fencedObjects(planned, forget), token))) throw staleWrite();
+          return planned;
+        },
         respond: (revision) => ({ revision: String(revision) }),
         encode: (r) => permissionv1.WriteRelationsResponse.encode(r).finish(),
         decode: (b) => permissionv1.WriteRelationsResponse.decode(b),

@@ -49,6 +49,11 @@ export function aclMigrations(outboxSql: string): MigrationObject[] {
     sqlMigration("002_outbox", outboxSql),
     // acl.secrets: the page-token key every replica shares (kit paging).
     sqlMigration("003_secrets", secretsTableSql("acl")),
+    // acl.fences: the greatest fencing token written to each object (store/fences.ts).
+    sqlMigration(
+      "004_fences",
+      "CREATE TABLE IF NOT EXISTS acl.fences (object text PRIMARY KEY, token bigint NOT NULL)",
+    ),
   ];
 }
 

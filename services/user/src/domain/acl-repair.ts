@@ -12,7 +12,7 @@ import { inTransaction, type Logger, startPeriodic } from "@filemesh/kit";
 import { Metadata } from "@grpc/grpc-js";
 import type { AclContext } from "../peers/acl.js";
 import { membershipUpdates } from "../peers/acl.js";
-import { type AclIntent, staleIntents, takeIntents } from "../store/acl-intents.js";
+import { type AclIntent, nextFence, staleIntents, takeIntents } from "../store/acl-intents.js";
 import { findGroup } from "../store/groups.js";
 import { findMembership } from "../store/memberships.js";
 import type { UserDeps } from "./deps.js";
@@ -46,7 +46,7 @@ async function repairOnce(
       const row = await findMembership(tx, groupId, member);
       updates.push(...membershipUpdates(groupId, member, row?.role ?? "none"));
     }
-    if (updates.length > 0) await deps.acl(updates, ctx);
+    if (updates.length > 0) await deps.acl(updates, ctx, await nextFence(tx));
     return todo.length;
   });
 }

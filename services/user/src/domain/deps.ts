@@ -2,7 +2,7 @@ import type { PageTokens } from "@filemesh/kit";
 import { callerUserId } from "@filemesh/kit";
 import type pg from "pg";
 import type { AccountLookup } from "../peers/accounts.js";
-import type { AclWriter } from "../peers/acl.js";
+import type { FencedAclWriter } from "../peers/acl.js";
 import type { HomeFolders } from "../peers/home-folders.js";
 
 /** Everything the handlers use, passed in by app.ts (tests may pass fakes). */
@@ -12,7 +12,7 @@ export interface UserDeps {
   intentPool: pg.Pool;
   accounts: AccountLookup;
   homeFolders: HomeFolders;
-  acl: AclWriter;
+  acl: FencedAclWriter;
   pageTokens: PageTokens;
 }
 

@@ -4,7 +4,7 @@ import { AppError, type CallContext, conflictError, inTransaction, outsideCall }
 import { status } from "@grpc/grpc-js";
 import type pg from "pg";
 import type { AclContext, AclWriter } from "../peers/acl.js";
-import { recordIntents, takeIntents } from "../store/acl-intents.js";
+import { nextFence, recordIntents, takeIntents } from "../store/acl-intents.js";
 import { type Membership, repairMemberships } from "./acl-repair.js";
 import type { UserDeps } from "./deps.js";
 import { parseMember, subjectOf } from "./member-ref.js";
@@ -62,7 +62,7 @@ export async function membershipTx<T>(
           retryAfterMs: 100,
         });
       }
-      return deps.acl(updates, c, forget);
+      return deps.acl(updates, c, await nextFence(tx), forget);
     };
   try {
     return await writeTx(deps.pool, (tx) => fn(tx, aclIn(tx)));

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
 import { type CallContext, decodeServiceError, unavailable } from "@filemesh/kit";
-import { type ServiceError, status } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
 import { type MemberRef, subjectOf } from "../domain/member-ref.js";
 import type { Role } from "../domain/validate.js";
 import type { PeerClients } from "./clients.js";
@@ -17,6 +17,19 @@ export type RelationUpdate = permissionv1.RelationUpdate;
  * same id.
  */
 export type AclWriter = (updates: RelationUpdate[], ctx: AclContext, forget?: string[]) => Promise<string>;
+
+/**
+ * The peer call under an AclWriter: every write carries a fencing token taken under the groups'
+ * row locks (domain/tx.ts `nextFence`), so the permission service refuses a write that arrives
+ * after a later change of the same group — one delayed past its caller's deadline, or sent by a
+ * replica that died — instead of letting it undo that change.
+ */
+export type FencedAclWriter = (
+  updates: RelationUpdate[],
+  ctx: AclContext,
+  fence: string,
+  forget?: string[],
+) => Promise<string>;
 
 /** What a write takes from the call: its deadline, ids and log (a repair passes one without a deadline). */
 export type AclContext = Pick<
@@ -45,36 +58,38 @@ export function membershipUpdates(groupId: string, m: MemberRef, role: Role | "n
   ];
 }
 
-/** How long after its deadline a write that was queued in the permission service is surely dropped. */
-const STRAGGLER_MS = 500;
-
-export function aclWriter(peers: PeerClients): AclWriter {
-  const write = async (updates: RelationUpdate[], forget: string[], ctx: AclContext, requestId: string) => {
-    const deadline = Math.min(ctx.deadline ?? Number.POSITIVE_INFINITY, Date.now() + peers.timeoutMs);
+export function aclWriter(peers: PeerClients): FencedAclWriter {
+  const write = async (
+    updates: RelationUpdate[],
+    forget: string[],
+    ctx: AclContext,
+    requestId: string,
+    fencingToken: string,
+  ) => {
     try {
       const res = await peers.permission.writeRelations(
-        { updates, requestId, forget },
+        { updates, requestId, forget, fencingToken },
         { ctx, timeoutMs: peers.timeoutMs, metadata: peers.identity },
       );
       return res.revision;
     } catch (err) {
       const e = decodeServiceError(err as ServiceError);
       ctx.log.warn({ code: e.code, reason: e.reason, message: e.message }, "WriteRelations failed");
-      // Gave up on a write the permission service may still hold queued: wait until it surely
-      // drops it — its deadline has passed there too (checked under its writer lock), or our
-      // cancellation has reached it — before answering, so the caller's transaction keeps the
-      // group's lock until this write can no longer land after a retry or a repair.
-      if (e.code === status.DEADLINE_EXCEEDED || e.code === status.CANCELLED) {
-        const until = e.code === status.DEADLINE_EXCEEDED ? deadline : Date.now();
-        await new Promise((r) => setTimeout(r, Math.max(0, until + STRAGGLER_MS - Date.now())));
-      }
+      // A write given up on (deadline, cancel) may still land later: its fencing token makes
+      // the permission service refuse it once a later change of the group was written.
       throw unavailable("PERMISSION_UNAVAILABLE", "cannot update permissions right now; retry", 1000);
     }
   };
-  return async (updates, ctx, forget = []) => {
+  return async (updates, ctx, fence, forget = []) => {
     let revision = "0";
     for (let i = 0; i < Math.max(updates.length, forget.length); i += CHUNK) {
-      revision = await write(updates.slice(i, i + CHUNK), forget.slice(i, i + CHUNK), ctx, randomUUID());
+      revision = await write(
+        updates.slice(i, i + CHUNK),
+        forget.slice(i, i + CHUNK),
+        ctx,
+        randomUUID(),
+        fence,
+      );
     }
     return revision;
   };

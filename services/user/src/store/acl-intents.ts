@@ -47,3 +47,13 @@ export async function staleIntents(q: Queryable, olderThanMs: number, limit: num
   );
   return rows;
 }
+
+/**
+ * The next fencing token of a membership write (a cluster-wide sequence). Taken with the groups'
+ * row locks held, so the tokens of one group's writes rise in the order their changes hold its
+ * lock; nextval is never rolled back, so a change that failed leaves a token no later one reuses.
+ */
+export async function nextFence(q: Queryable): Promise<string> {
+  const { rows } = await q.query<{ fence: string }>("SELECT nextval('users.acl_fence')::text AS fence");
+  return rows[0]!.fence;
+}

@@ -75,6 +75,8 @@ export function userMigrations(outboxSql: string, inboxSql: string): MigrationOb
     sqlMigration("003_requests", ...M003Requests),
     sqlMigration("004_events", outboxSql, inboxSql),
     sqlMigration("005_acl_intents", ...M005AclIntents),
+    // The fencing tokens of membership writes (store/acl-intents.ts nextFence).
+    sqlMigration("006_acl_fence", "CREATE SEQUENCE IF NOT EXISTS users.acl_fence"),
   ];
 }
 
