@@ -26,7 +26,6 @@ export default async function setup(): Promise<() => Promise<void>> {
       url: template.url,
       schema: spec.schema,
       poolSize: 2,
-      entities: [],
       migrations: spec.migrations(),
       log,
     });

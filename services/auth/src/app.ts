@@ -10,7 +10,7 @@ import {
   inTransaction,
   type Logger,
   loadPageTokenKey,
-  openDatabase,
+  openServiceDatabase,
   type Runtime,
   redisPrefixOf,
   startBackgroundRelay,
@@ -29,17 +29,7 @@ import { authSchema } from "./store/migrations.js";
 export async function startAuthService(config: AuthConfig, log: Logger): Promise<Runtime> {
   const { runtime, registry } = createServiceRuntime("auth", config, log);
   const keys = loadKeyRing(config.jwtKeysDir);
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    readUrl: config.databaseReadUrl,
-    schema: authSchema.schema,
-    poolSize: config.databasePoolSize,
-    // SQL is the schema (store/migrations.ts); no entities (docs/conventions.md, "Schema").
-    entities: [],
-    migrations: authSchema.migrations(),
-    log,
-  });
-  await db.migrate();
+  const db = await openServiceDatabase(runtime, config, authSchema, log);
   const redis = createRedis(config.redisUrl, log, "sessions", redisPrefixOf(config));
   // The auth service verifies tokens with its own key ring (no call to itself).
   runtime.use(
@@ -90,7 +80,6 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
     log,
     registry,
   });
-  runtime.onShutdown(() => db.close());
   runtime.onShutdown(() => relay.stop());
   runtime.onShutdown(() => redis.disconnect());
   await runtime.start();

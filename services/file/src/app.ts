@@ -7,7 +7,7 @@ import {
   createServiceRuntime,
   type Logger,
   loadPageTokenKey,
-  openDatabase,
+  openServiceDatabase,
   type Runtime,
   startBackgroundRelay,
   startRequestPruning,
@@ -56,17 +56,7 @@ export async function startFileService(
   useCallerChecks(runtime, { config, registry, log });
   const access = overrides.access ?? createAccess(config);
   runtime.onShutdown(() => access.close());
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    readUrl: config.databaseReadUrl,
-    schema: fileSchema.schema,
-    poolSize: config.databasePoolSize,
-    entities: [],
-    migrations: fileSchema.migrations(),
-    log,
-  });
-  runtime.onShutdown(() => db.close());
-  await db.migrate();
+  const db = await openServiceDatabase(runtime, config, fileSchema, log);
   const blobs = overrides.blobs ?? createBlobStore(config);
   await blobs.init();
   const ticketKey = await loadTicketKey(db.pool);

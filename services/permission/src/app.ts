@@ -7,7 +7,7 @@ import {
   createServiceRuntime,
   type Logger,
   loadPageTokenKey,
-  openDatabase,
+  openServiceDatabase,
   type Runtime,
   redisPrefixOf,
   startBackgroundRelay,
@@ -36,16 +36,7 @@ export async function startPermissionService(config: PermissionConfig, log: Logg
 /** Like startPermissionService, with the index and snapshot handles (tests, bench). */
 export async function startPermission(config: PermissionConfig, log: Logger): Promise<PermissionService> {
   const { runtime, registry } = createServiceRuntime("permission", config, log);
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    readUrl: config.databaseReadUrl,
-    schema: permissionSchema.schema,
-    poolSize: config.databasePoolSize,
-    entities: [],
-    migrations: permissionSchema.migrations(),
-    log,
-  });
-  await db.migrate();
+  const db = await openServiceDatabase(runtime, config, permissionSchema, log);
   const redis = createRedis(config.redisUrl, log, "acl", redisPrefixOf(config));
   useCallerChecks(runtime, { config, registry, log, redis });
   const sync = createIndexSync({
@@ -85,7 +76,6 @@ export async function startPermission(config: PermissionConfig, log: Logger): Pr
     registry,
   });
   let snapshots: SnapshotKeeper | undefined;
-  runtime.onShutdown(() => db.close());
   runtime.onShutdown(() => relay.stop());
   runtime.onShutdown(() => redis.disconnect());
   // Shutting down: streams end and the index stops flipping readiness back to SERVING.

@@ -6,7 +6,7 @@ import {
   FILEMESH_STREAMS,
   type Logger,
   loadPageTokenKey,
-  openDatabase,
+  openServiceDatabase,
   type Runtime,
   useCallerChecks,
 } from "@filemesh/kit";
@@ -53,17 +53,7 @@ export async function startProcessor(
   const { runtime, registry } = createServiceRuntime("processor", config, log);
   useCallerChecks(runtime, { config, registry, log });
   const metrics = processorMetrics(registry);
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    readUrl: config.databaseReadUrl,
-    schema: processorSchema.schema,
-    poolSize: config.databasePoolSize,
-    entities: [],
-    migrations: processorSchema.migrations(),
-    log,
-  });
-  runtime.onShutdown(() => db.close());
-  await db.migrate();
+  const db = await openServiceDatabase(runtime, config, processorSchema, log);
   const blobs = createBlobs(config);
   // The bucket (or directory) is the file service's: a failure here shows up again on first use.
   await blobs.init().catch((err: Error) => log.warn({ err: err.message }, "blob store not ready"));

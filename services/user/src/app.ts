@@ -6,7 +6,7 @@ import {
   createServiceRuntime,
   type Logger,
   loadPageTokenKey,
-  openDatabase,
+  openServiceDatabase,
   type Runtime,
   startBackgroundRelay,
   startRequestPruning,
@@ -31,17 +31,7 @@ export async function startUserService(config: UserConfig, log: Logger): Promise
   useCallerChecks(runtime, { config, registry, log });
   const peers = createPeerClients(config);
   runtime.onShutdown(() => peers.close());
-  const db = await openDatabase({
-    url: config.databaseUrl,
-    readUrl: config.databaseReadUrl,
-    schema: userSchema.schema,
-    poolSize: config.databasePoolSize,
-    entities: [],
-    migrations: userSchema.migrations(),
-    log,
-  });
-  runtime.onShutdown(() => db.close());
-  await db.migrate();
+  const db = await openServiceDatabase(runtime, config, userSchema, log);
   // The membership intents' own connections (domain/tx.ts): two, whatever `poolSize`.
   const intentPool = createPool(config.databaseUrl, 2, log, "intents");
   runtime.onShutdown(() => intentPool.end());

@@ -16,7 +16,6 @@ beforeAll(async () => {
     url: testDatabaseUrl(),
     schema: "users",
     poolSize: 1,
-    entities: [],
     migrations: userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
     log,
   });

@@ -2,7 +2,7 @@
 // migrations, run by MikroORM's migrator under an advisory lock (no entities: docs/conventions.md, "Schema").
 
 import type { MigrationObject } from "@mikro-orm/core";
-import { type EntitySchema, MikroORM } from "@mikro-orm/core";
+import { MikroORM } from "@mikro-orm/core";
 import { Migration, Migrator } from "@mikro-orm/migrations";
 import { PostgreSqlDriver } from "@mikro-orm/postgresql";
 import pg from "pg";
@@ -31,7 +31,6 @@ export interface DatabaseOptions {
   poolSize: number;
   /** Longest wait for a connection outside a call with a deadline (DEFAULT_QUEUE_WAIT_MS). */
   queueWaitMs?: number;
-  entities: EntitySchema[];
   migrations: MigrationObject[];
   log: Logger;
 }
@@ -94,7 +93,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     driver: PostgreSqlDriver,
     clientUrl: opts.url,
     schema: opts.schema,
-    entities: opts.entities,
+    entities: [],
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: Math.max(2, Math.ceil(opts.poolSize / 2)) },
@@ -152,4 +151,34 @@ export { inTransaction } from "./transaction.js";
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   const e = err as { code?: string; constraint?: string };
   return e?.code === "23505" && (constraint === undefined || e.constraint === constraint);
+}
+
+/** A service's schema: its name and its migrations (each service's `store/migrations.ts`). */
+export interface ServiceSchema {
+  schema: string;
+  migrations(): MigrationObject[];
+}
+
+/**
+ * The service's database as every service opens it: from its config (`DATABASE_URL`,
+ * `DATABASE_READ_URL`, `DATABASE_POOL_SIZE`), migrated, and closed at shutdown after everything
+ * registered later (shutdown hooks run in reverse order).
+ */
+export async function openServiceDatabase(
+  runtime: { onShutdown(fn: () => Promise<void> | void): void },
+  config: { databaseUrl: string; databaseReadUrl?: string | undefined; databasePoolSize: number },
+  schema: ServiceSchema,
+  log: Logger,
+): Promise<Database> {
+  const db = await openDatabase({
+    url: config.databaseUrl,
+    readUrl: config.databaseReadUrl,
+    schema: schema.schema,
+    poolSize: config.databasePoolSize,
+    migrations: schema.migrations(),
+    log,
+  });
+  runtime.onShutdown(() => db.close());
+  await db.migrate();
+  return db;
 }
