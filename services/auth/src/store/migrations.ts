@@ -1,4 +1,4 @@
-import { type MigrationObject, outboxTableSql, secretsTableSql, sqlMigration } from "@filemesh/kit";
+import { outboxTableSql, type SqlMigration, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
 const M001Accounts = [
   `
@@ -20,7 +20,7 @@ const M001Accounts = [
 // (scripts/admin.mjs), never derived from an e-mail address anyone can register.
 const M003Admin = ["ALTER TABLE auth.accounts ADD COLUMN IF NOT EXISTS admin boolean NOT NULL DEFAULT false"];
 
-export function authMigrations(outboxSql: string): MigrationObject[] {
+export function authMigrations(outboxSql: string): SqlMigration[] {
   return [
     sqlMigration("001_accounts", ...M001Accounts),
     sqlMigration("002_outbox", outboxSql),
@@ -33,5 +33,5 @@ export function authMigrations(outboxSql: string): MigrationObject[] {
 /** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
 export const authSchema = {
   schema: "auth",
-  migrations: (): MigrationObject[] => authMigrations(outboxTableSql("auth")),
+  migrations: (): SqlMigration[] => authMigrations(outboxTableSql("auth")),
 };

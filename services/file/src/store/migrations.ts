@@ -1,6 +1,6 @@
 // The `files` schema: the tree (files and folders in one table), versions, usage and quotas,
 // upload sessions and their parts, share links, a service secret (page tokens), the outbox.
-import { type MigrationObject, outboxTableSql, requestsTableSql, sqlMigration } from "@filemesh/kit";
+import { outboxTableSql, requestsTableSql, type SqlMigration, sqlMigration } from "@filemesh/kit";
 
 const M001Tree = [
   `
@@ -142,7 +142,7 @@ const janitorSql = [
   "CREATE INDEX IF NOT EXISTS uploads_live_object_idx ON files.uploads (object_key) WHERE state IN (1, 5)",
 ];
 
-export function fileMigrations(outboxSql: string): MigrationObject[] {
+export function fileMigrations(outboxSql: string): SqlMigration[] {
   return [
     sqlMigration("001_tree", ...M001Tree),
     sqlMigration("002_uploads", ...M002Uploads),
@@ -215,5 +215,5 @@ export function fileMigrations(outboxSql: string): MigrationObject[] {
 /** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
 export const fileSchema = {
   schema: "files",
-  migrations: (): MigrationObject[] => fileMigrations(outboxTableSql("files")),
+  migrations: (): SqlMigration[] => fileMigrations(outboxTableSql("files")),
 };

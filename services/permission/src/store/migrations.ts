@@ -1,17 +1,9 @@
-import {
-  Migration,
-  type MigrationObject,
-  outboxTableSql,
-  secretsTableSql,
-  sqlMigration,
-} from "@filemesh/kit";
+import { outboxTableSql, type SqlMigration, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
 // acl.meta holds the head revision (one row: its row lock serialises writers, so revisions
 // are gapless and commit in order) and the instance id (names the Redis keys, so a snapshot
 // or stream of another database is never mistaken for this one's).
-class M001Acl extends Migration {
-  override async up(): Promise<void> {
-    this.addSql(`
+const M001Acl = `
       CREATE TABLE IF NOT EXISTS acl.meta (
         id integer PRIMARY KEY CHECK (id = 1),
         instance uuid NOT NULL,
@@ -39,13 +31,11 @@ class M001Acl extends Migration {
         response bytea,
         commit_time timestamptz NOT NULL DEFAULT now(),
         CONSTRAINT changes_request_key UNIQUE (request_key)
-      );`);
-  }
-}
+      );`;
 
-export function aclMigrations(outboxSql: string): MigrationObject[] {
+export function aclMigrations(outboxSql: string): SqlMigration[] {
   return [
-    { name: "001_acl", class: M001Acl },
+    sqlMigration("001_acl", M001Acl),
     sqlMigration("002_outbox", outboxSql),
     // acl.secrets: the page-token key every replica shares (kit paging).
     sqlMigration("003_secrets", secretsTableSql("acl")),
@@ -60,5 +50,5 @@ export function aclMigrations(outboxSql: string): MigrationObject[] {
 /** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
 export const permissionSchema = {
   schema: "acl",
-  migrations: (): MigrationObject[] => aclMigrations(outboxTableSql("acl")),
+  migrations: (): SqlMigration[] => aclMigrations(outboxTableSql("acl")),
 };

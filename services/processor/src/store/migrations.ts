@@ -1,18 +1,11 @@
 // The `jobs` schema: the audit log, the consumers' applied-event records, upload results,
 // janitor passes.
-import {
-  consumedEventsTableSql,
-  Migration,
-  type MigrationObject,
-  secretsTableSql,
-  sqlMigration,
-} from "@filemesh/kit";
+import { consumedEventsTableSql, type SqlMigration, secretsTableSql, sqlMigration } from "@filemesh/kit";
 
-class M001AuditEvents extends Migration {
-  override async up(): Promise<void> {
-    // One row per event id (the primary key is the "stored once" guarantee). `type` is the
-    // subject (filemesh.files.file_uploaded), `proto_type` the payload's message name.
-    this.addSql(`
+// One row per event id (the primary key is the "stored once" guarantee). `type` is the
+// subject (filemesh.files.file_uploaded), `proto_type` the payload's message name.
+const M001AuditEvents = [
+  `
       CREATE TABLE IF NOT EXISTS jobs.audit_events (
         event_id uuid PRIMARY KEY,
         type text NOT NULL,
@@ -27,15 +20,14 @@ class M001AuditEvents extends Migration {
         stream text NOT NULL,
         stream_seq bigint NOT NULL,
         record_time timestamptz NOT NULL DEFAULT now()
-      )`);
-    this.addSql(`CREATE INDEX IF NOT EXISTS audit_events_time_idx
-      ON jobs.audit_events (occur_time DESC, event_id DESC)`);
-    for (const column of ["actor", "resource", "type", "proto_type"]) {
-      this.addSql(`CREATE INDEX IF NOT EXISTS audit_events_${column}_idx
-        ON jobs.audit_events (${column}, occur_time DESC, event_id DESC)`);
-    }
-  }
-}
+      )`,
+  `CREATE INDEX IF NOT EXISTS audit_events_time_idx
+      ON jobs.audit_events (occur_time DESC, event_id DESC)`,
+  ...["actor", "resource", "type", "proto_type"].map(
+    (column) => `CREATE INDEX IF NOT EXISTS audit_events_${column}_idx
+        ON jobs.audit_events (${column}, occur_time DESC, event_id DESC)`,
+  ),
+];
 
 const M003UploadResults = [
   `
@@ -66,9 +58,9 @@ const M004JanitorRuns = [
       )`,
 ];
 
-export function processorMigrations(consumedEventsSql: string): MigrationObject[] {
+export function processorMigrations(consumedEventsSql: string): SqlMigration[] {
   return [
-    { name: "001_audit_events", class: M001AuditEvents },
+    sqlMigration("001_audit_events", ...M001AuditEvents),
     sqlMigration("002_consumed_events", consumedEventsSql),
     sqlMigration("003_upload_results", ...M003UploadResults),
     sqlMigration("004_janitor_runs", ...M004JanitorRuns),
@@ -80,5 +72,5 @@ export function processorMigrations(consumedEventsSql: string): MigrationObject[
 /** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
 export const processorSchema = {
   schema: "jobs",
-  migrations: (): MigrationObject[] => processorMigrations(consumedEventsTableSql("jobs")),
+  migrations: (): SqlMigration[] => processorMigrations(consumedEventsTableSql("jobs")),
 };

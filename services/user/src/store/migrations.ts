@@ -3,9 +3,9 @@
 // and the memberships being written through to the permission service.
 import {
   consumedEventsTableSql,
-  type MigrationObject,
   outboxTableSql,
   requestsTableSql,
+  type SqlMigration,
   sqlMigration,
 } from "@filemesh/kit";
 
@@ -68,7 +68,7 @@ const M005AclIntents = [
   "CREATE INDEX IF NOT EXISTS acl_intents_time_idx ON users.acl_intents (create_time)",
 ];
 
-export function userMigrations(outboxSql: string, inboxSql: string): MigrationObject[] {
+export function userMigrations(outboxSql: string, inboxSql: string): SqlMigration[] {
   return [
     sqlMigration("001_profiles", ...M001Profiles),
     sqlMigration("002_groups", ...M002Groups),
@@ -83,6 +83,5 @@ export function userMigrations(outboxSql: string, inboxSql: string): MigrationOb
 /** The service's schema and its migrations, as the service opens its database (and the tests' template, test/global-setup.ts). */
 export const userSchema = {
   schema: "users",
-  migrations: (): MigrationObject[] =>
-    userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
+  migrations: (): SqlMigration[] => userMigrations(outboxTableSql("users"), consumedEventsTableSql("users")),
 };
