@@ -1,8 +1,7 @@
 // `npm test` (after the build): checks that Postgres, Redis and NATS answer, installs the
-// tools the tests need, runs the Go tests of the gateway, then every TypeScript test with
-// vitest (whose summary ends the output).
+// tools the tests need, then every test with vitest (the gateway's Go tests among them; its
+// summary ends the output).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,14 +44,7 @@ if (process.env.SKIP_TOOLS !== "1") {
   execFileSync(join(root, "scripts", "browser.sh"), { stdio: "inherit" });
 }
 
-if (existsSync(join(root, "gateway", "go.mod")) && process.env.SKIP_GO !== "1") {
-  console.log("test: go test ./... (gateway)");
-  const go = spawnSync("go", ["test", "-count=1", "./..."], { cwd: join(root, "gateway"), stdio: "inherit" });
-  if (go.status !== 0) {
-    console.error("test: gateway Go tests failed");
-    process.exit(go.status ?? 1);
-  }
-}
+// The gateway's Go tests run inside vitest (test/deploy/gateway-go.test.ts), beside the rest.
 
 const args = process.argv.slice(2);
 const vitest = spawnSync(join(root, "node_modules", ".bin", "vitest"), ["run", ...args], {
