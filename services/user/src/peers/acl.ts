@@ -20,9 +20,10 @@ export type AclWriter = (updates: RelationUpdate[], ctx: AclContext, forget?: st
 
 /**
  * The peer call under an AclWriter: every write carries a fencing token taken under the groups'
- * row locks (domain/tx.ts `nextFence`), so the permission service refuses a write that arrives
- * after a later change of the same group — one delayed past its caller's deadline, or sent by a
- * replica that died — instead of letting it undo that change.
+ * row locks (store/acl-intents.ts `nextFence`, called by domain/tx.ts and domain/acl-repair.ts),
+ * so the permission service refuses a write that arrives after a later change of the same group
+ * — one delayed past its caller's deadline, or sent by a replica that died — instead of letting
+ * it undo that change.
  */
 export type FencedAclWriter = (
   updates: RelationUpdate[],
