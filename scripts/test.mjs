@@ -60,9 +60,11 @@ const vitest = spawnSync(
 let status = vitest.status ?? 1;
 if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, "utf8"));
-  const failed = r.numFailedTests + (r.numRuntimeErrorTestSuites ?? 0);
+  const failed = r.numFailedTests + (r.numFailedTests === 0 ? r.numFailedTestSuites : 0);
   if (r.numTotalTests === 0) status ||= 1;
-  console.log(`\ntests: ${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  console.log(
+    `\ntests: ${r.numPassedTests} passed, ${failed} failed, ${r.numPendingTests + r.numTodoTests} skipped`,
+  );
 } else {
   console.log("\ntests: 0 passed, 1 failed (vitest wrote no report)");
   status ||= 1;
