@@ -13,7 +13,7 @@ import { run } from "./exec.mjs";
 import { ghzRecord, runGhz } from "./ghz.mjs";
 import { sampleMemory } from "./memory.mjs";
 import { startPrivateRedis } from "./private-redis.mjs";
-import { since, snapshot } from "./proc-cpu.mjs";
+import { endedChildrenCpuMs, since, snapshot } from "./proc-cpu.mjs";
 import { loadScenario, resolveScenario } from "./scenarios.mjs";
 import { seedToken, seedUsers } from "./seed.mjs";
 import { cleanupSeeds, seedFor } from "./seed-files.mjs";
@@ -115,11 +115,20 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
       note(out.command, extra);
       return ghzRecord(out.report);
     };
+    // ghz's own CPU (the client: on this machine it shares the two cores with the server).
+    const ghzWithClientCpu = async (seconds) => {
+      const before = endedChildrenCpuMs();
+      const rec = await ghz(seconds);
+      const after = endedChildrenCpuMs();
+      return before === undefined || after === undefined
+        ? rec
+        : { ...rec, cpuMs: { ...rec.cpuMs, client: after - before } };
+    };
     return {
       ...common,
       call: config.call,
       concurrency: config.concurrency,
-      segment: withCpu((seconds) => ghz(seconds)),
+      segment: withCpu(ghzWithClientCpu),
       warmup: () => ghz(bench.warmup, "   # warm-up, not recorded"),
     };
   }
