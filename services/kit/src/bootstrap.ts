@@ -5,7 +5,7 @@ import type { ConfigOf } from "./config.js";
 import type { Middleware } from "./grpc/middleware.js";
 import type { Logger } from "./logger.js";
 import { createRegistry, type Registry } from "./metrics.js";
-import { createRuntime, exitOnSignals, type Runtime } from "./server.js";
+import { createRuntime, exitOnSignals, type Runtime, type RuntimeOptions } from "./server.js";
 import { initTracing } from "./tracing.js";
 
 export type CommonConfig = ConfigOf<ReturnType<typeof commonSpec>>;
@@ -25,6 +25,7 @@ export function createServiceRuntime(
   config: CommonConfig,
   log: Logger,
   middlewares: readonly Middleware[] = [],
+  options: Pick<RuntimeOptions, "callScope"> = {},
 ): { runtime: Runtime; registry: Registry } {
   const registry = createRegistry(name);
   const tracing = initTracing(name, config.otlpEndpoint);
@@ -40,6 +41,7 @@ export function createServiceRuntime(
     drainDelayMs: config.drainDelayMs,
     tls: { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile, clientCaFile: config.tlsClientCaFile },
     middlewares,
+    ...options,
   });
   return { runtime, registry };
 }

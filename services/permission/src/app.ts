@@ -35,7 +35,10 @@ export async function startPermissionService(config: PermissionConfig, log: Logg
 
 /** Like startPermissionService, with the index and snapshot handles (tests, bench). */
 export async function startPermission(config: PermissionConfig, log: Logger): Promise<PermissionService> {
-  const { runtime, registry } = createServiceRuntime("permission", config, log);
+  // No call scope: checks never touch Postgres on a caller's behalf (the index answers them, a
+  // catch-up serves every waiting reader at once) and the group commit's transaction is no one
+  // caller's; the scope's AsyncLocalStorage would hook every promise of this hot process.
+  const { runtime, registry } = createServiceRuntime("permission", config, log, [], { callScope: false });
   const db = await openServiceDatabase(runtime, config, permissionSchema, log);
   const redis = createRedis(config.redisUrl, log, "acl", redisPrefixOf(config));
   useCallerChecks(runtime, { config, registry, log, redis });

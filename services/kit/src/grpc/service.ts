@@ -88,6 +88,8 @@ export interface AddServiceOptions {
   middlewares: readonly Middleware[];
   /** ErrorInfo.domain, e.g. "auth.filemesh". */
   errorDomain: string;
+  /** Each call runs in the database admission's call scope (RuntimeOptions.callScope). */
+  callScope?: boolean;
 }
 
 export interface AnyCall {
@@ -251,12 +253,14 @@ export function addService<S extends ServiceDef>(
   server: Server,
   definition: S,
   handlers: Partial<Handlers<S>>,
-  { log, middlewares, errorDomain }: AddServiceOptions,
+  { log, middlewares, errorDomain, callScope = true }: AddServiceOptions,
   costs: Costs<S> = {},
 ): void {
   const composed = compose(middlewares);
   // The call scope: database checkouts made for this call wait within its deadline (db/admission.ts).
-  const chain: typeof composed = (ctx, last) => runInCallScope(ctx, () => composed(ctx, last));
+  const chain: typeof composed = callScope
+    ? (ctx, last) => runInCallScope(ctx, () => composed(ctx, last))
+    : composed;
   const impl: UntypedServiceImplementation = {};
   const tolerant: Record<string, MethodDef> = {};
   for (const [key, def] of Object.entries(definition)) {
