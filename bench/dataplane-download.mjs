@@ -11,8 +11,9 @@
 import { spawn } from "node:child_process";
 import { createReadStream, mkdtempSync } from "node:fs";
 import http from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { devSecrets, ensureDatabase } from "../scripts/lib/dev-env.mjs";
 import { cpuMsOf } from "./lib/proc-cpu.mjs";
@@ -26,6 +27,8 @@ const { values } = parseArgs({
   },
 });
 const root = join(import.meta.dirname, "..");
+// BENCH_DIST: another build's dist/ (an A/B against older code, as bench/run.mjs takes it).
+const dist = process.env.BENCH_DIST ? resolve(root, process.env.BENCH_DIST) : join(root, "dist");
 const SIZE = Number(values.size);
 const BASE = 56051;
 const ports = { auth: BASE, user: BASE + 1, permission: BASE + 2, file: BASE + 3 };
@@ -69,7 +72,7 @@ process.on("SIGINT", () => process.exit(130));
 
 const pids = {};
 for (const [s, port] of Object.entries(ports)) {
-  pids[s] = spawnChild(s, process.execPath, [join("dist", `${s}.js`)], {
+  pids[s] = spawnChild(s, process.execPath, [join(dist, `${s}.js`)], {
     GRPC_PORT: String(port),
     ADMIN_PORT: String(port + 1000),
     FILE_HTTP_PORT: String(ports.file + 2000),
@@ -92,8 +95,23 @@ async function waitHttp(url, anyStatus = false) {
   throw new Error(`${url} did not come up`);
 }
 await waitHttp(`http://127.0.0.1:${ports.file + 2000}/healthz`);
+// Every service's gRPC port too (the file service's HTTP listener can answer before it).
+const listening = (port) =>
+  new Promise((resolve) => {
+    const sock = connect({ host: "127.0.0.1", port }, () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once("error", () => resolve(false));
+  });
+for (const port of Object.values(ports)) {
+  for (let i = 0; !(await listening(port)); i++) {
+    if (i === 300) throw new Error(`127.0.0.1:${port} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 for (const [name, port] of Object.entries(gateways)) {
-  pids[`gateway-${name}`] = spawnChild(`gw-${name}`, join(root, "dist", "filemesh-gateway"), [], {
+  pids[`gateway-${name}`] = spawnChild(`gw-${name}`, join(dist, "filemesh-gateway"), [], {
     GATEWAY_PORT: String(port),
     ...gwEnv[name],
   }).pid;

@@ -11,19 +11,27 @@ import { type Access, createAccess } from "./access.js";
 
 const TOKEN = "internal-token-for-tests";
 type Answer = permissionv1.CheckBatchResponse | ServiceError;
+/** An answer computed from the request (the coalescing tests). */
+type Answerer = (req: permissionv1.CheckBatchRequest) => Answer;
 
 let server: Server;
 let access: Access;
-let answer: Answer = { allowed: [true], revision: "7" };
-const seen: { req: permissionv1.CheckBatchRequest; md: Metadata }[] = [];
+let answer: Answer | Answerer = { allowed: [true], revision: "7" };
+const seen: { req: permissionv1.CheckBatchRequest; md: Metadata; deadline: number }[] = [];
 
 beforeAll(async () => {
   server = new Server();
   const no = (_c: unknown, cb: (e: Partial<ServiceError>) => void) => cb({ code: status.UNIMPLEMENTED });
   const checkBatch: permissionv1.PermissionServiceServer["checkBatch"] = (call, cb) => {
-    seen.push({ req: call.request, md: call.metadata });
-    if ("code" in answer) cb(answer);
-    else cb(null, answer);
+    const d = call.getDeadline();
+    seen.push({
+      req: call.request,
+      md: call.metadata,
+      deadline: d instanceof Date ? d.getTime() : Number(d),
+    });
+    const a = typeof answer === "function" ? answer(call.request) : answer;
+    if ("code" in a) cb(a);
+    else cb(null, a);
   };
   const writeRelations: permissionv1.PermissionServiceServer["writeRelations"] = (_call, cb) =>
     cb(null, { revision: "5" });
@@ -71,6 +79,32 @@ function ctx(): CallContext {
     log: { warn() {} } as unknown as Logger,
   } as unknown as CallContext;
 }
+
+/** A call of user `id` (token "Bearer token-<id>", session s-<id>), `deadlineMs` from now. */
+function userCtx(id: string, deadlineMs = 5_000): CallContext {
+  const metadata = new Metadata();
+  metadata.set("authorization", `Bearer token-${id}`);
+  return {
+    metadata,
+    requestId: `r-${id}`,
+    signal: new AbortController().signal,
+    deadline: Date.now() + deadlineMs,
+    principal: {
+      subject: `user:${id}`,
+      userId: id,
+      sessionId: `s-${id}`,
+      admin: false,
+      expiresAt: Date.now() + 600_000,
+    },
+    log: { warn() {} } as unknown as Logger,
+  } as unknown as CallContext;
+}
+
+/** Allows exactly the items whose resource is file:<subject's user id>-* (each user's own files). */
+const ownFiles: Answerer = (req) => ({
+  allowed: req.items.map((i) => i.resource.startsWith(`file:${i.subject.slice("user:".length)}-`)),
+  revision: "9",
+});
 
 async function refusal(p: Promise<unknown>): Promise<string> {
   try {
@@ -127,5 +161,73 @@ describe("checkLink", () => {
     } finally {
       gone.close();
     }
+  });
+});
+
+describe("one-file checks, coalesced", () => {
+  it("go as one CheckBatch per user and turn of the loop, each caller answered about its own items", async () => {
+    answer = ownFiles;
+    seen.length = 0;
+    const asks = [
+      access.check(userCtx("a"), "a-1", ["read"], "3"),
+      access.check(userCtx("b"), "a-1", ["read", "write"], "8"),
+      access.check(userCtx("a"), "b-1", ["read"], "0"),
+      access.check(userCtx("b"), "b-2", ["read", "delete"], "1"),
+      access.check(userCtx("a"), "a-2", ["read", "write"], "5"),
+    ];
+    expect(await Promise.all(asks)).toEqual([[true], [false, false], [false], [true, true], [true, true]]);
+    // Two calls, one per user, each with that user's own token and only that user's items, at
+    // the highest revision its callers asked for.
+    expect(seen).toHaveLength(2);
+    const byToken = Object.fromEntries(seen.map(({ req, md }) => [md.get("authorization")[0], req]));
+    expect(byToken["Bearer token-a"]).toEqual({
+      items: [
+        { subject: "user:a", resource: "file:a-1", permission: "read" },
+        { subject: "user:a", resource: "file:b-1", permission: "read" },
+        { subject: "user:a", resource: "file:a-2", permission: "read" },
+        { subject: "user:a", resource: "file:a-2", permission: "write" },
+      ],
+      minRevision: "5",
+    });
+    expect(byToken["Bearer token-b"]?.items.every((i) => i.subject === "user:b")).toBe(true);
+    expect(byToken["Bearer token-b"]?.minRevision).toBe("8");
+    // Each call carries the user's verified principal beside this service's identity.
+    for (const { md } of seen) {
+      expect(md.get("x-filemesh-principal")[0]).toMatch(/^v1;[ab];s-[ab];0;\d+$/);
+      expect(md.get("x-filemesh-service")).toEqual(["file"]);
+    }
+  });
+
+  it("fail together, closed, when their batch fails; the next turn asks again", async () => {
+    answer = { code: status.UNAVAILABLE, details: "stale" } as ServiceError;
+    const asks = [1, 2, 3].map((i) => refusal(access.check(userCtx("a"), `a-${i}`, ["read"], "0")));
+    expect(await Promise.all(asks)).toEqual(Array(3).fill("UNAVAILABLE PERMISSION_UNAVAILABLE"));
+    answer = ownFiles;
+    expect(await access.check(userCtx("a"), "a-1", ["read"], "0")).toEqual([true]);
+  });
+
+  it("last as long as the latest caller's deadline, and link checks go together as this service", async () => {
+    answer = ownFiles;
+    seen.length = 0;
+    const before = Date.now();
+    await Promise.all([
+      access.check(userCtx("a", 300), "a-1", ["read"], "0"),
+      access.check(userCtx("a", 4_000), "a-2", ["read"], "0"),
+    ]);
+    expect(seen).toHaveLength(1);
+    // The later deadline (capped by the 2 s client timeout), not the first caller's 300 ms.
+    expect(seen[0]!.deadline - before).toBeGreaterThan(1500);
+    expect(Date.now() - before).toBeLessThan(1000);
+
+    answer = (req) => ({ allowed: req.items.map((i) => i.subject === "link:L2"), revision: "9" });
+    seen.length = 0;
+    const links = await Promise.all([
+      access.checkLink(ctx(), "L1", "F1", "read", "0"),
+      access.checkLink(ctx(), "L2", "F1", "read", "7"),
+    ]);
+    expect(links).toEqual([false, true]);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.req.items.map((i) => i.subject)).toEqual(["link:L1", "link:L2"]);
+    expect(seen[0]!.md.get("authorization")).toEqual([]);
   });
 });

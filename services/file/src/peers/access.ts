@@ -2,8 +2,14 @@
 // user's own token is forwarded; the permission service lets users ask only about
 // themselves), CheckBatch as this service about a share link's `link:<id>` subject (the
 // anonymous link routes; the only subjects it may ask about as itself), and WriteRelations
-// (internal) for parent tuples, owner and link grants, and to forget files deleted for good. Anything but a clear answer fails
-// closed: UNAVAILABLE, never an allow.
+// (internal) for parent tuples, owner and link grants, and to forget files deleted for good.
+// Anything but a clear answer fails closed: UNAVAILABLE, never an allow.
+//
+// One-file checks are coalesced: the checks asked during one turn of the event loop with the
+// same credentials (one user's token and principal; or this service's own, for links) go as
+// one CheckBatch, at the highest revision any of them needs — a browser opening a folder of
+// thumbnails asks once per turn, not once per file. Nothing crosses users: each user's
+// checks go with that user's token, and each caller gets the answers to its own items.
 import { randomUUID } from "node:crypto";
 import { permissionv1 } from "@filemesh/contracts";
 import {
@@ -11,6 +17,7 @@ import {
   createPeer,
   decodeServiceError,
   peerOptions,
+  principalHeader,
   serviceIdentity,
   unavailable,
 } from "@filemesh/kit";
@@ -45,6 +52,15 @@ export interface Access {
 
 const { RELATION_OPERATION_TOUCH: TOUCH, RELATION_OPERATION_DELETE: DELETE } = permissionv1.RelationOperation;
 const CHUNK = 500;
+/** The most items one CheckBatch may carry (the permission service's limit). */
+const MAX_BATCH = 1000;
+
+/** One question: may `subject` do `permission` on `file:<fileId>`? */
+interface Item {
+  subject: string;
+  fileId: string;
+  permission: Permission;
+}
 
 export const maxRevision = (...r: string[]): string =>
   r.reduce((a, b) => (BigInt(b || "0") > BigInt(a || "0") ? b : a), "0");
@@ -104,13 +120,13 @@ export function createAccess(config: FileConfig): Access {
     return unavailable("PERMISSION_UNAVAILABLE", "cannot decide access right now; retry", 1000);
   };
   /**
-   * CheckBatch about `subject`: as the calling user (their token forwarded) or, for a link
-   * subject, as this service (its identity, no user token).
+   * One CheckBatch: as the calling user (their token forwarded) or, for link subjects, as
+   * this service (its identity, no user token).
    */
   async function batch(
     ctx: CallContext,
-    who: { subject: string; asService: boolean },
-    items: { fileId: string; permission: Permission }[],
+    asService: boolean,
+    items: Item[],
     minRevision: string,
   ): Promise<boolean[]> {
     if (items.length === 0) return [];
@@ -120,7 +136,7 @@ export function createAccess(config: FileConfig): Access {
       res = await client.checkBatch(
         {
           items: items.map((i) => ({
-            subject: who.subject,
+            subject: i.subject,
             resource: `file:${i.fileId}`,
             permission: i.permission,
           })),
@@ -132,7 +148,7 @@ export function createAccess(config: FileConfig): Access {
           // As the user: their token and verified principal, with this service's identity so
           // the permission service takes the principal as forwarded (kit auth/forwarded.ts).
           metadata: identity,
-          forwardAuthorization: !who.asService,
+          forwardAuthorization: !asService,
         },
       );
     } catch (err) {
@@ -144,33 +160,128 @@ export function createAccess(config: FileConfig): Access {
     }
     return res.allowed.map((a) => a === true);
   }
-  const asCaller = (ctx: CallContext) => ({ subject: ctx.principal?.subject ?? "", asService: false });
+
+  // Coalesced one-file checks: one group per credentials, all sent once per turn of the loop.
+  interface Asked {
+    ctx: CallContext;
+    items: Item[];
+    minRevision: string;
+    resolve(allowed: boolean[]): void;
+    reject(err: unknown): void;
+  }
+  interface Group {
+    asService: boolean;
+    asked: Asked[];
+    count: number;
+  }
+  let groups = new Map<string, Group>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const due = groups;
+    groups = new Map();
+    for (const g of due.values()) void send(g);
+  };
+  async function send(g: Group): Promise<void> {
+    const { asked } = g;
+    if (asked.length === 1) {
+      const [a] = asked as [Asked];
+      return batch(a.ctx, g.asService, a.items, a.minRevision).then(a.resolve, a.reject);
+    }
+    // The call carries the first caller's credentials (the same for the whole group), request
+    // id and trace, and lasts until the latest deadline among them: one caller giving up does
+    // not fail the others.
+    const first = asked[0]!.ctx;
+    let deadline = first.deadline;
+    for (const a of asked) {
+      deadline =
+        deadline === undefined || a.ctx.deadline === undefined
+          ? undefined
+          : Math.max(deadline, a.ctx.deadline);
+    }
+    const ctx = {
+      metadata: first.metadata,
+      principal: first.principal,
+      requestId: first.requestId,
+      traceparent: first.traceparent,
+      deadline,
+      log: first.log,
+    } as CallContext;
+    let allowed: boolean[];
+    try {
+      allowed = await batch(
+        ctx,
+        g.asService,
+        asked.flatMap((a) => a.items),
+        maxRevision(...asked.map((a) => a.minRevision)),
+      );
+    } catch (err) {
+      for (const a of asked) a.reject(err);
+      return;
+    }
+    let at = 0;
+    for (const a of asked) {
+      a.resolve(allowed.slice(at, at + a.items.length));
+      at += a.items.length;
+    }
+  }
+  function coalesced(
+    key: string,
+    asService: boolean,
+    ctx: CallContext,
+    items: Item[],
+    minRevision: string,
+  ): Promise<boolean[]> {
+    return new Promise((resolve, reject) => {
+      let g = groups.get(key);
+      if (g && g.count + items.length > MAX_BATCH) {
+        groups.delete(key);
+        void send(g);
+        g = undefined;
+      }
+      if (!g) {
+        g = { asService, asked: [], count: 0 };
+        groups.set(key, g);
+      }
+      g.asked.push({ ctx, items, minRevision, resolve, reject });
+      g.count += items.length;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+  }
+  /** The credentials a check as the caller goes with: the user's token and verified principal. */
+  const callerKey = (ctx: CallContext) => {
+    const auth = ctx.metadata.get("authorization")[0];
+    return `user\n${typeof auth === "string" ? auth : ""}\n${principalHeader(ctx.principal!) ?? ""}`;
+  };
+
   return {
     async check(ctx, fileId, permissions, minRevision) {
       if (!ctx.principal?.userId) return permissions.map(() => false);
-      return batch(
+      const subject = ctx.principal.subject;
+      return coalesced(
+        callerKey(ctx),
+        false,
         ctx,
-        asCaller(ctx),
-        permissions.map((permission) => ({ fileId, permission })),
+        permissions.map((permission) => ({ subject, fileId, permission })),
         minRevision,
       );
     },
     async checkMany(ctx, fileIds, permission) {
       if (!ctx.principal?.userId) return fileIds.map(() => false);
+      const subject = ctx.principal.subject;
       return batch(
         ctx,
-        asCaller(ctx),
-        fileIds.map((fileId) => ({ fileId, permission })),
+        false,
+        fileIds.map((fileId) => ({ subject, fileId, permission })),
         "0",
       );
     },
     async checkLink(ctx, linkId, fileId, permission, minRevision) {
-      const [allowed] = await batch(
-        ctx,
-        { subject: `link:${linkId}`, asService: true },
-        [{ fileId, permission }],
-        minRevision,
-      );
+      const item = { subject: `link:${linkId}`, fileId, permission };
+      const [allowed] = await coalesced("service", true, ctx, [item], minRevision);
       return allowed === true;
     },
     async write(updates, ctx, forget = []) {
