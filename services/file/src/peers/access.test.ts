@@ -179,7 +179,9 @@ describe("one-file checks, coalesced", () => {
     // Two calls, one per user, each with that user's own token and only that user's items, at
     // the highest revision its callers asked for.
     expect(seen).toHaveLength(2);
-    const byToken = Object.fromEntries(seen.map(({ req, md }) => [md.get("authorization")[0], req]));
+    const byToken: Record<string, permissionv1.CheckBatchRequest> = Object.fromEntries(
+      seen.map(({ req, md }) => [String(md.get("authorization")[0]), req]),
+    );
     expect(byToken["Bearer token-a"]).toEqual({
       items: [
         { subject: "user:a", resource: "file:a-1", permission: "read" },
