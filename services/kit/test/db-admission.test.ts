@@ -236,6 +236,26 @@ describe("admission queue on the real Postgres", () => {
     expect(pool.totalCount).toBeLessThanOrEqual(3);
   });
 
+  it("a free connection is taken without making the call's signal; a cancelled call gets none", async () => {
+    const pool = poolOf(2);
+    let made = 0;
+    const lazy = (aborted: boolean): CallScope => ({
+      ...scope("user:lazy", 5_000),
+      aborted,
+      get signal() {
+        made++;
+        const c = new AbortController();
+        if (aborted) c.abort(new Error("cancelled by the client"));
+        return c.signal;
+      },
+    });
+    expect(await caught(runInCallScope(lazy(false), () => pool.query("SELECT 1")))).toBeUndefined();
+    expect(made).toBe(0);
+    const err = await caught(runInCallScope(lazy(true), () => pool.query("SELECT 1")));
+    expect((err as Error).message).toBe("cancelled by the client");
+    expect(pool.admission.stats()).toMatchObject({ inUse: 0, waiting: 0 });
+  });
+
   it("one user's burst does not starve another user", async () => {
     const pool = poolOf(2);
     const release = await holdAll(pool, 2);

@@ -29,6 +29,8 @@ export interface CallScope {
   /** Absolute deadline in epoch ms. */
   readonly deadline?: number | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Whether `signal` is (or would be) aborted, when the scope can tell without making it. */
+  readonly aborted?: boolean | undefined;
   readonly principal?: { readonly subject: string } | undefined;
 }
 
@@ -115,7 +117,10 @@ export class Admission {
   /** Waits for a permit; resolves with the function that returns it (call it exactly once). */
   enter(scope: CallScope | undefined = currentCallScope()): Promise<() => void> {
     if (this.closed) return Promise.reject(new Error("pool is closed"));
-    if (scope?.signal?.aborted) return Promise.reject(scope.signal.reason ?? callCancelled());
+    // A call's signal is made only when it has to wait (the usual checkout takes none).
+    if (scope && (scope.aborted ?? scope.signal?.aborted)) {
+      return Promise.reject(scope.signal?.reason ?? callCancelled());
+    }
     if (this.inUse < this.o.size && this.waiting === 0) return Promise.resolve(this.take());
     const key = scope?.principal?.subject ?? BACKGROUND;
     const now = Date.now();

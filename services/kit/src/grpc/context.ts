@@ -35,6 +35,11 @@ export interface CallContext {
   readonly deadline?: number;
   /** Aborted when the caller cancels or the deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * Whether `signal` is aborted already (the caller cancelled), without making it: a signal
+   * costs an AbortController, a deadline timer and a cancel listener on first use.
+   */
+  readonly aborted?: boolean;
   readonly peer: string;
   log: Logger;
   principal?: Principal;

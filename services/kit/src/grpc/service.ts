@@ -186,6 +186,13 @@ class Call implements CallContext {
     return (this.#child ?? this.#log).isLevelEnabled(level);
   }
 
+  get aborted(): boolean {
+    if (this.#controller) return this.#controller.signal.aborted;
+    // As the signal would be at once: aborted when grpc-js saw the cancel (a deadline that
+    // passed aborts it from a timer, later).
+    return (this.#call as { cancelled?: boolean }).cancelled === true;
+  }
+
   get signal(): AbortSignal {
     if (!this.#controller) {
       const controller = new AbortController();
