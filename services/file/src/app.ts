@@ -2,6 +2,7 @@
 import { createHmac } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import {
+  bytesMessageSerializer,
   callerChecksOf,
   createPageTokens,
   createServiceRuntime,
@@ -71,7 +72,16 @@ export async function startFileService(
     settings: config,
     log,
   };
-  runtime.add(filev1.FileServiceService, {
+  // ReadFile's data messages (256 KiB by default) written once each (kit grpc/bytes-message.ts).
+  const { readFile } = filev1.FileServiceService;
+  const service = {
+    ...filev1.FileServiceService,
+    readFile: {
+      ...readFile,
+      responseSerialize: bytesMessageSerializer(readFile.responseSerialize, 2, "data"),
+    },
+  };
+  runtime.add(service, {
     ...createTreeHandlers(deps),
     ...createUpdateHandlers(deps),
     ...createCopyHandlers(deps),

@@ -12,6 +12,7 @@ export type { CatalogueEntry, Reason } from "./error-catalogue.js";
 export { ERROR_CATALOGUE } from "./error-catalogue.js";
 export * from "./errors.js";
 export * from "./events/index.js";
+export * from "./grpc/bytes-message.js";
 export * from "./grpc/context.js";
 export * from "./grpc/middleware.js";
 export * from "./grpc/service.js";
