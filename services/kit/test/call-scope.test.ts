@@ -6,26 +6,14 @@ import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 import { currentCallScope } from "../src/db/admission.js";
 import { decodeServiceError, notFound } from "../src/errors.js";
-import { createRegistry } from "../src/metrics.js";
 import { createRuntime, type Runtime } from "../src/server.js";
-import { captureLogger } from "../src/testing/index.js";
+import { loopbackRuntimeOptions } from "../src/testing/index.js";
 
 const open: { rt: Runtime; client: filev1.FileServiceClient }[] = [];
 
 /** A runtime whose GetFile tells, in its error's message, what scope its handler saw (after an await). */
 async function serve(callScope: boolean | undefined) {
-  const rt = createRuntime({
-    name: "file",
-    host: "127.0.0.1",
-    port: 0,
-    adminPort: 0,
-    log: captureLogger("kit-test").log,
-    registry: createRegistry("file"),
-    tracing: { shutdown: async () => {} },
-    shutdownTimeoutMs: 2_000,
-    drainDelayMs: 0,
-    ...(callScope === undefined ? {} : { callScope }),
-  });
+  const rt = createRuntime(loopbackRuntimeOptions("file", callScope === undefined ? {} : { callScope }));
   rt.addPartial(filev1.FileServiceService, {
     getFile: async (_req, ctx) => {
       await new Promise((r) => setImmediate(r));

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createClient, outgoing, targetFor, unary } from "../src/client.js";
 import type { CallContext } from "../src/grpc/context.js";
 import type { Handlers } from "../src/grpc/service.js";
-import { createRegistry } from "../src/metrics.js";
 import { createRuntime, type Runtime } from "../src/server.js";
-import { call, captureLogger } from "../src/testing/index.js";
+import { call, captureLogger, loopbackRuntimeOptions } from "../src/testing/index.js";
 import { traceIdOf } from "../src/tracing.js";
 
 let front: Runtime;
@@ -19,17 +18,7 @@ const seen: { ctx?: CallContext } = {};
 async function runtime(
   handlers: Partial<Handlers<typeof processorv1.ProcessorServiceService>>,
 ): Promise<Runtime> {
-  const rt = createRuntime({
-    name: "processor",
-    host: "127.0.0.1",
-    port: 0,
-    adminPort: 0,
-    log: captureLogger().log,
-    registry: createRegistry("processor"),
-    tracing: { shutdown: async () => {} },
-    shutdownTimeoutMs: 2_000,
-    drainDelayMs: 0,
-  });
+  const rt = createRuntime(loopbackRuntimeOptions("processor", { log: captureLogger().log }));
   rt.addPartial(processorv1.ProcessorServiceService, handlers);
   await rt.start();
   return rt;

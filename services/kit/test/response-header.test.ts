@@ -6,9 +6,8 @@ import { credentials, type Metadata, type ServiceError, status } from "@grpc/grp
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeServiceError, notFound } from "../src/errors.js";
 import type { CallContext } from "../src/grpc/context.js";
-import { createRegistry } from "../src/metrics.js";
 import { createRuntime, type Runtime } from "../src/server.js";
-import { captureLogger } from "../src/testing/index.js";
+import { loopbackRuntimeOptions } from "../src/testing/index.js";
 
 let rt: Runtime;
 let client: filev1.FileServiceClient;
@@ -56,17 +55,7 @@ async function* content(req: filev1.GetFileContentRequest, ctx: CallContext) {
 }
 
 beforeAll(async () => {
-  rt = createRuntime({
-    name: "file",
-    host: "127.0.0.1",
-    port: 0,
-    adminPort: 0,
-    log: captureLogger("kit-test").log,
-    registry: createRegistry("file"),
-    tracing: { shutdown: async () => {} },
-    shutdownTimeoutMs: 2_000,
-    drainDelayMs: 0,
-  });
+  rt = createRuntime(loopbackRuntimeOptions("file"));
   rt.addPartial(filev1.FileServiceService, {
     getFileContent: content,
     getFile: async (_req, ctx) => {

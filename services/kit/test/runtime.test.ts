@@ -8,9 +8,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { checkHealth } from "../../../scripts/lib/health.mjs";
 import { failedPrecondition } from "../src/errors.js";
 import type { Handlers } from "../src/grpc/service.js";
-import { createRegistry } from "../src/metrics.js";
 import { createRuntime, type Runtime } from "../src/server.js";
-import { call, captureLogger, failure, listServices } from "../src/testing/index.js";
+import { call, captureLogger, failure, listServices, loopbackRuntimeOptions } from "../src/testing/index.js";
 
 const SERVICE = "filemesh.processor.v1.ProcessorService";
 let runtime: Runtime | undefined;
@@ -20,17 +19,7 @@ async function start(
   shutdownTimeoutMs = 5_000,
 ) {
   const { log, lines } = captureLogger("kit-test");
-  runtime = createRuntime({
-    name: "processor",
-    host: "127.0.0.1",
-    port: 0,
-    adminPort: 0,
-    log,
-    registry: createRegistry("processor"),
-    tracing: { shutdown: async () => {} },
-    shutdownTimeoutMs,
-    drainDelayMs: 0,
-  });
+  runtime = createRuntime(loopbackRuntimeOptions("processor", { log, shutdownTimeoutMs }));
   runtime.addPartial(processorv1.ProcessorServiceService, handlers);
   await runtime.start();
   const addr = `127.0.0.1:${runtime.port}`;

@@ -8,6 +8,8 @@ import { type CallOptions, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { rateClasses } from "../common-config.js";
 import { type DecodedError, decodeServiceError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
+import { createRegistry } from "../metrics.js";
+import type { RuntimeOptions } from "../server.js";
 
 /**
  * RATE_LIMITS with every class of the contracts lifted out of the way (a million a second),
@@ -83,3 +85,22 @@ export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { freePort, NATS_SERVER, type OwnNats, ownNatsServer } from "./nats.js";
 export { listServices } from "./reflection.js";
 export { dropRun } from "./run.js";
+
+/**
+ * Options of a kit runtime on ephemeral loopback ports for a test: a captured logger, its own
+ * metrics registry, no tracing, a 2 s shutdown without drain delay; `over` replaces any of them.
+ */
+export function loopbackRuntimeOptions(name: string, over: Partial<RuntimeOptions> = {}): RuntimeOptions {
+  return {
+    name,
+    host: "127.0.0.1",
+    port: 0,
+    adminPort: 0,
+    log: captureLogger("kit-test").log,
+    registry: createRegistry(name),
+    tracing: { shutdown: async () => {} },
+    shutdownTimeoutMs: 2_000,
+    drainDelayMs: 0,
+    ...over,
+  };
+}
