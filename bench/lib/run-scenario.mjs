@@ -91,8 +91,8 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   // bench.cpu names them (e.g. file, permission, minio), else the service (and the gateway).
   const pids = Object.fromEntries(
     (bench.cpu ?? [bench.service, ...(viaGateway ? ["gateway"] : [])])
-      .filter((n) => ctx.pids?.[n])
-      .map((n) => [n, ctx.pids[n]]),
+      .filter((n) => ctx.pids?.[n] || (n === "postgres" && ctx.pids))
+      .map((n) => [n, n === "postgres" ? "postgres" : ctx.pids[n]]),
   );
   const withCpu = (fn) => async (seconds) => {
     const before = snapshot(pids);

@@ -145,6 +145,37 @@ describe("outbox and relay", () => {
     expect(await metricValue(registry, "filemesh_outbox_published_total", schema)).toBe(committed.length);
   });
 
+  it("lets the commits of its coalescing window go out in one round", async () => {
+    const schema = await newSchema();
+    const registry = new Registry();
+    // Idle (a long poll), then five commits 40 ms apart, each its own transaction and NOTIFY,
+    // inside the window that the first NOTIFY opens.
+    const relay = startRelay({
+      pool,
+      schema,
+      js: nats.js,
+      log,
+      registry,
+      pollIntervalMs: 10_000,
+      coalesceMs: 400,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        ids.push(...(await writeEvents(pool, schema, prefix, 1)));
+        await new Promise((r) => setTimeout(r, 40)); // 160 ms in all: each alone, without the window
+      }
+      await waitFor("outbox drained", async () => (await unpublishedCount(pool, schema)) === 0);
+      expect(await metricValue(registry, "filemesh_outbox_published_total", schema)).toBe(5);
+      expect(await metricValue(registry, "filemesh_outbox_batches_total", schema)).toBe(1);
+      const stream = new Set(await streamIds(nats.jsm, def.name));
+      expect(ids.every((id) => stream.has(id))).toBe(true);
+    } finally {
+      await relay.stop();
+    }
+  });
+
   it("sets messages no stream accepts aside, even a whole batch of them, and publishes the rest", async () => {
     const schema = await newSchema();
     // More poison rows than one batch, ahead of good ones and mixed with them.

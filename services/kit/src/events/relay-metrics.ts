@@ -4,6 +4,8 @@ export interface RelayMetrics {
   backlog: Gauge<"schema">;
   published: Counter<"schema">;
   errors: Counter<"schema">;
+  /** Claim rounds that found rows: published ÷ batches = rows per round. */
+  batches: Counter<"schema">;
 }
 
 /** Reuses a metric already on the registry (several relays may share one), else creates it. */
@@ -44,6 +46,17 @@ export function relayMetrics(registry?: Registry): RelayMetrics {
         new Counter({
           name: "filemesh_outbox_publish_errors_total",
           help: "Failed attempts to publish an outbox row",
+          labelNames: ["schema"],
+          registers,
+        }),
+    ),
+    batches: reuse(
+      registry,
+      "filemesh_outbox_batches_total",
+      (registers) =>
+        new Counter({
+          name: "filemesh_outbox_batches_total",
+          help: "Outbox claim rounds that found rows to publish",
           labelNames: ["schema"],
           registers,
         }),

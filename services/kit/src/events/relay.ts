@@ -31,8 +31,13 @@ export interface RelayOptions {
   registry?: Registry;
   /** Rows per claim transaction (default 100). */
   batchSize?: number;
-  /** Polling fallback when no NOTIFY arrives (default 1000). */
+  /** Polling fallback when no NOTIFY arrives (default 1000); the backlog gauge's refresh period. */
   pollIntervalMs?: number;
+  /**
+   * After a NOTIFY wakes the idle relay, how long it lets more commits arrive before it claims
+   * (default 20 ms): under load one round then carries several rows instead of one each.
+   */
+  coalesceMs?: number;
   /** PubAck wait per message (default 5000). */
   publishTimeoutMs?: number;
   /** Backoff after a failed round, doubling from min to max (defaults 200 and 10000). */
@@ -70,6 +75,7 @@ export function startRelay(opts: RelayOptions): Relay {
   const schema = checkSchema(opts.schema);
   const batchSize = opts.batchSize ?? 100;
   const pollMs = opts.pollIntervalMs ?? 1000;
+  const coalesceMs = opts.coalesceMs ?? 20;
   const timeout = opts.publishTimeoutMs ?? 5000;
   const backoffMin = opts.backoffMinMs ?? 200;
   const backoffMax = opts.backoffMaxMs ?? 10_000;
@@ -105,6 +111,7 @@ export function startRelay(opts: RelayOptions): Relay {
   const round = async () => {
     // If nothing goes through, the rows sit out the next round (which comes after backoffMs()).
     const r = await withClaimedBatch(opts.pool, schema, batchSize, publish, 2 * backoffMs());
+    if (r.claimed > 0) metrics.batches.inc({ schema });
     if (r.published.length > 0) metrics.published.inc({ schema }, r.published.length);
     if (r.failed.length > 0) metrics.errors.inc({ schema }, r.failed.length);
     return r;
@@ -131,9 +138,13 @@ export function startRelay(opts: RelayOptions): Relay {
       interrupt = done;
       interruptible = wakeable;
     });
+  let woken = false;
   const wake = () => {
     pending = true;
-    if (interruptible) interrupt?.();
+    if (interruptible) {
+      woken = true;
+      interrupt?.();
+    }
   };
 
   const listener = listenForNotify({
@@ -146,6 +157,9 @@ export function startRelay(opts: RelayOptions): Relay {
   const loop = async () => {
     let lastPrune = 0;
     while (!stopped) {
+      if (woken && coalesceMs > 0) await sleep(coalesceMs, false);
+      woken = false;
+      if (stopped) break;
       pending = false;
       let claimed = 0;
       let ok = true;
@@ -161,7 +175,9 @@ export function startRelay(opts: RelayOptions): Relay {
         ok = r.failed.length === 0 || r.published.length > 0;
         if (!ok && failures === 0)
           log.warn({ err: r.failed[0]?.error }, "outbox publish failing; backing off");
-        if (!ok || claimed < batchSize || Date.now() - lastBacklog >= pollMs) await refreshBacklog();
+        // The gauge is read at most once per poll interval (a count per round cost as much as
+        // the round's claim under load), and after a failed round.
+        if (!ok || Date.now() - lastBacklog >= pollMs) await refreshBacklog();
         if (ok && claimed < batchSize && Date.now() - lastPrune >= pruneEvery) {
           lastPrune = Date.now();
           const n = await prunePublished(opts.pool, schema, retentionMs);
