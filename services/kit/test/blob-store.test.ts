@@ -1,6 +1,8 @@
 // One contract for every BlobStore driver: fs on a temp directory, s3 against a real MinIO
 // started by the test. Presigned URL scope and expiry are checked against MinIO itself.
 import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -368,5 +370,130 @@ describe("s3 faults", () => {
     );
     expect(err?.reason).toBeUndefined();
     expect(err?.$fault).toBe("client");
+  });
+});
+
+describe("s3 lean requests (small puts, deletes)", () => {
+  it("a body within one part is one signed PUT outside the SDK's command pipeline; a longer one is multipart", async () => {
+    const store = (await freshStore("s3")) as unknown as BlobStore & {
+      client: import("@aws-sdk/client-s3").S3Client;
+    };
+    // The store learns its addressing once, from one presigned URL (a GetObjectCommand).
+    await store.put(newObjectKey(), chunked(Buffer.from("warm")));
+    const commands: string[] = [];
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize", name: "countCommands" },
+    );
+    const small = randomBytes(70_000);
+    const key = newObjectKey();
+    expect(await store.put(key, chunked(small, 30_000))).toEqual({ sizeBytes: small.length });
+    expect(commands).toEqual([]);
+    expect(sha(await read(await store.get(key)))).toBe(sha(small));
+    commands.length = 0;
+    await store.delete(key);
+    expect(commands).toEqual([]);
+    expect(await store.stat(key)).toBeUndefined();
+    await store.delete(key); // absent: no error, as in S3
+    commands.length = 0;
+    const large = randomBytes(5 * 1024 * 1024 + 1);
+    const big = newObjectKey();
+    expect(await store.put(big, chunked(large))).toEqual({ sizeBytes: large.length });
+    expect(commands).toContain("CreateMultipartUploadCommand");
+    expect(commands).toContain("CompleteMultipartUploadCommand");
+    expect(sha(await read(await store.get(big)))).toBe(sha(large));
+  });
+
+  it("a refused PUT or DELETE is the store's answer (wrong credentials), and nothing is written", async () => {
+    const root = (stores.s3 as BlobStore & { root: string }).root;
+    const wrong = createS3Store({
+      endpoint: minio.endpoint,
+      region: minio.region,
+      bucket: root,
+      accessKeyId: "nobody",
+      secretAccessKey: "wrong-secret-key",
+      forcePathStyle: true,
+    });
+    const key = newObjectKey();
+    for (const call of [() => wrong.put(key, chunked(Buffer.from("x"))), () => wrong.delete(key)]) {
+      const err = await call().then(
+        () => undefined,
+        (e: unknown) =>
+          e as { name?: string; reason?: string; $fault?: string; $metadata?: { httpStatusCode?: number } },
+      );
+      expect(err?.reason).toBeUndefined();
+      expect(err?.$fault).toBe("client");
+      expect(err?.name).toBe("InvalidAccessKeyId");
+      expect(err?.$metadata?.httpStatusCode).toBe(403);
+    }
+    expect(await stores.s3!.stat(key)).toBeUndefined();
+  });
+
+  it("retries the store's faults twice, signs every attempt, and does not retry a refusal", async () => {
+    const seen: {
+      method?: string | undefined;
+      url?: string | undefined;
+      headers: IncomingHttpHeaders;
+      body: Buffer;
+    }[] = [];
+    let answers: number[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks) });
+        const status = answers.shift() ?? 200;
+        res.writeHead(status, { "content-type": "application/xml" });
+        res.end(
+          status < 300
+            ? ""
+            : `<Error><Code>${status === 403 ? "AccessDenied" : "SlowDown"}</Code><Message>m</Message></Error>`,
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const fake = createS3Store({
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        region: minio.region,
+        bucket: "fake",
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+        forcePathStyle: true,
+      });
+      const key = newObjectKey();
+      answers = [503, 500];
+      expect(await fake.put(key, chunked(Buffer.from("hello")))).toEqual({ sizeBytes: 5 });
+      expect(seen.map((r) => [r.method, r.url, r.body.toString()])).toEqual(
+        Array.from({ length: 3 }, () => ["PUT", `/fake/${key}`, "hello"]),
+      );
+      for (const r of seen) {
+        expect(r.headers.authorization).toMatch(
+          /^AWS4-HMAC-SHA256 Credential=.+SignedHeaders=.*content-length.*Signature=[0-9a-f]{64}$/,
+        );
+        expect(r.headers["x-amz-content-sha256"]).toBe("UNSIGNED-PAYLOAD");
+      }
+      seen.length = 0;
+      answers = [503, 503, 503];
+      const down = await fake.delete(key).then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; reason?: string },
+      );
+      expect(down).toMatchObject({ code: 14, reason: "BLOB_STORE_UNAVAILABLE" });
+      expect(seen.map((r) => r.method)).toEqual(["DELETE", "DELETE", "DELETE"]);
+      seen.length = 0;
+      answers = [403];
+      const refused = await fake.put(key, chunked(Buffer.from("x"))).then(
+        () => undefined,
+        (e: unknown) => e as { name?: string; $fault?: string },
+      );
+      expect(refused).toMatchObject({ name: "AccessDenied", $fault: "client" });
+      expect(seen.length).toBe(1);
+    } finally {
+      server.close();
+    }
   });
 });

@@ -19,7 +19,7 @@ const bytes = (d: SourceData): string | Buffer =>
       : Buffer.from(new Uint8Array(d));
 
 /** node:crypto's SHA-256 (and HMAC) in the shape SignatureV4 takes. */
-class Sha256 {
+export class Sha256 {
   readonly #h: Hash | Hmac;
   constructor(secret?: SourceData) {
     this.#h = secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(secret));
@@ -46,7 +46,7 @@ const SIGNED = new Set([
 ]);
 const PROBE_KEY = "00/00/00000000-0000-0000-0000-000000000000";
 
-interface Shape {
+export interface Shape {
   protocol: string;
   hostname: string;
   port: number | undefined;
@@ -68,12 +68,9 @@ export interface GetPresignOptions {
 const uriEscape = (s: string) =>
   encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
-/**
- * Returns a presigner of GETs of `bucket`'s objects by keys needing no escaping (the store's
- * object keys: hex, dashes and slashes).
- */
-export function getPresigner(client: S3Client, bucket: string) {
-  const signer = new SignatureV4({
+/** The SDK's own SigV4 signer for `client`'s credentials and region, on node:crypto. */
+export const signerOf = (client: S3Client) =>
+  new SignatureV4({
     credentials: client.config.credentials,
     region: client.config.region,
     service: "s3",
@@ -81,6 +78,12 @@ export function getPresigner(client: S3Client, bucket: string) {
     uriEscapePath: false,
     applyChecksum: false,
   });
+
+/**
+ * How `client` addresses `bucket`'s objects (origin, path prefix, constant query), learnt once
+ * from one SDK presigned URL (so the SDK's endpoint rules decide it); learnt again after a failure.
+ */
+export function shapeOf(client: S3Client, bucket: string): () => Promise<Shape> {
   let shape: Promise<Shape> | undefined;
   const learn = async (): Promise<Shape> => {
     const probe = new URL(
@@ -99,12 +102,22 @@ export function getPresigner(client: S3Client, bucket: string) {
       constant,
     };
   };
-  return async (key: string, o: GetPresignOptions): Promise<string> => {
-    shape ??= learn().catch((err: unknown) => {
+  return () =>
+    (shape ??= learn().catch((err: unknown) => {
       shape = undefined; // learnt again on the next call
       throw err;
-    });
-    const s = await shape;
+    }));
+}
+
+/**
+ * Returns a presigner of GETs of `bucket`'s objects by keys needing no escaping (the store's
+ * object keys: hex, dashes and slashes).
+ */
+export function getPresigner(client: S3Client, bucket: string) {
+  const signer = signerOf(client);
+  const shape = shapeOf(client, bucket);
+  return async (key: string, o: GetPresignOptions): Promise<string> => {
+    const s = await shape();
     const query: Record<string, string> = {
       ...s.constant,
       "response-content-disposition": o.disposition,

@@ -1,4 +1,5 @@
-// The `s3` driver (S3, MinIO): streaming puts through lib-storage's multipart Upload, ranged
+// The `s3` driver (S3, MinIO): small puts and deletes as lean signed requests (s3-lean.ts),
+// longer streaming puts through lib-storage's multipart Upload, ranged
 // GETs, native multipart uploads whose parts stream through (never held whole), and presigned
 // URLs scoped to one object and one method, capped in lifetime; part URLs sign their length.
 
@@ -9,7 +10,6 @@ import {
   CopyObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
-  DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -36,6 +36,7 @@ import {
   type StoredPart,
   uploadAfter,
 } from "./blob-store.js";
+import { getLeanRequests } from "./s3-lean.js";
 import { getPresigner } from "./s3-presign.js";
 
 export interface S3Settings {
@@ -112,6 +113,15 @@ export function createS3Store(
   const Bucket = s.bucket;
   mapFaults(client);
   const presignGet = getPresigner(client, Bucket);
+  const lean = getLeanRequests(client, Bucket);
+  const partBytes = Math.max(MIN_PART_BYTES, s.putPartBytes ?? 8 * 1024 * 1024);
+  const faulty = async (p: Promise<void>) => {
+    try {
+      await p;
+    } catch (err) {
+      throw storeFault(err);
+    }
+  };
   const send = async <T>(p: Promise<T>, key: string): Promise<T> => {
     try {
       return await p;
@@ -136,19 +146,40 @@ export function createS3Store(
       }
     },
     async put(key, body) {
+      // A body that ends within one part (every small upload) goes as one lean PutObject
+      // (s3-lean.ts); a longer one through lib-storage's multipart Upload, the part read so far
+      // first. Either way at most about one part is held in memory.
+      const it = body[Symbol.asyncIterator]();
+      const head: Uint8Array[] = [];
       let size = 0;
+      for (;;) {
+        if (size >= partBytes) break;
+        const next = await it.next();
+        if (next.done) {
+          const whole =
+            head.length === 1
+              ? Buffer.from(head[0]!.buffer, head[0]!.byteOffset, head[0]!.byteLength)
+              : Buffer.concat(head, size);
+          await faulty(lean.put(checkKey(key), whole));
+          return { sizeBytes: size };
+        }
+        head.push(next.value);
+        size += next.value.byteLength;
+      }
       const counted = Readable.from(
         (async function* () {
-          for await (const c of body) {
-            size += c.byteLength;
-            yield c;
+          yield* head;
+          head.length = 0;
+          for (let next = await it.next(); !next.done; next = await it.next()) {
+            size += next.value.byteLength;
+            yield next.value;
           }
         })(),
       );
       const upload = new Upload({
         client,
         params: { Bucket, Key: checkKey(key), Body: counted },
-        partSize: Math.max(MIN_PART_BYTES, s.putPartBytes ?? 8 * 1024 * 1024),
+        partSize: partBytes,
         queueSize: 2,
         leavePartsOnError: false,
       });
@@ -174,7 +205,7 @@ export function createS3Store(
       }
     },
     async delete(key) {
-      await client.send(new DeleteObjectCommand({ Bucket, Key: checkKey(key) }));
+      await faulty(lean.delete(checkKey(key)));
     },
     async copy(fromKey, toKey) {
       await send(
