@@ -1,9 +1,9 @@
 // One contract for every BlobStore driver: fs on a temp directory, s3 against a real MinIO
 // started by the test. Presigned URL scope and expiry are checked against MinIO itself.
 import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
