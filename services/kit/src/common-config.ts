@@ -110,6 +110,8 @@ export function databaseSpec() {
     }),
     databaseReadUrl: url("DATABASE_READ_URL", ["postgres", "postgresql"], { optional: true, secret: true }),
     databasePoolSize: int("DATABASE_POOL_SIZE", { default: 10, min: 1, max: 200 }),
+    /** Parameterised statements named (prepared once per connection; kit db/prepared.ts). */
+    databasePreparedStatements: bool("DATABASE_PREPARED_STATEMENTS", { default: true }),
     /** How long request_id records (kit db/idempotency.ts) are kept: a retry within it replays. */
     requestRetentionMs: duration("REQUEST_ID_RETENTION", { default: 7 * 86_400_000 }),
     /** Session-mode URL for LISTEN/NOTIFY when DATABASE_URL goes through PgBouncer transaction pooling. */

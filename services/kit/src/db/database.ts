@@ -4,6 +4,7 @@
 import type { MikroORM } from "@mikro-orm/core";
 import pg from "pg";
 import type { Logger } from "../logger.js";
+import { PreparingClient } from "./prepared.js";
 import { AdmittedPool } from "./admission.js";
 
 /**
@@ -50,6 +51,8 @@ export interface DatabaseOptions {
   poolSize: number;
   /** Longest wait for a connection outside a call with a deadline (DEFAULT_QUEUE_WAIT_MS). */
   queueWaitMs?: number;
+  /** Name parameterised statements (prepared.ts; default true). */
+  preparedStatements?: boolean;
   migrations: SqlMigration[];
   log: Logger;
 }
@@ -87,11 +90,14 @@ export function createPool(
   log: Logger,
   name: string,
   maxWaitMs = DEFAULT_QUEUE_WAIT_MS,
+  prepared = true,
 ): AdmittedPool {
   const pool = new AdmittedPool({
     connectionString: url,
     max,
     maxWaitMs,
+    // Parameterised statements prepared once per connection (prepared.ts).
+    ...(prepared ? { Client: PreparingClient } : {}),
     idleTimeoutMillis: 30_000,
     // Opening one connection; waiting for a busy one is the admission queue's.
     connectionTimeoutMillis: 5_000,
@@ -128,9 +134,10 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     },
     logger: (msg) => opts.log.debug({ orm: msg }, "mikro-orm"),
   });
-  const pool = createPool(opts.url, opts.poolSize, opts.log, "primary", opts.queueWaitMs);
+  const prepared = opts.preparedStatements ?? true;
+  const pool = createPool(opts.url, opts.poolSize, opts.log, "primary", opts.queueWaitMs, prepared);
   const readPool = opts.readUrl
-    ? createPool(opts.readUrl, opts.poolSize, opts.log, "replica", opts.queueWaitMs)
+    ? createPool(opts.readUrl, opts.poolSize, opts.log, "replica", opts.queueWaitMs, prepared)
     : pool;
   return {
     orm,
@@ -186,7 +193,12 @@ export interface ServiceSchema {
  */
 export async function openServiceDatabase(
   runtime: { onShutdown(fn: () => Promise<void> | void): void },
-  config: { databaseUrl: string; databaseReadUrl?: string | undefined; databasePoolSize: number },
+  config: {
+    databaseUrl: string;
+    databaseReadUrl?: string | undefined;
+    databasePoolSize: number;
+    databasePreparedStatements?: boolean;
+  },
   schema: ServiceSchema,
   log: Logger,
 ): Promise<Database> {
@@ -195,6 +207,7 @@ export async function openServiceDatabase(
     readUrl: config.databaseReadUrl,
     schema: schema.schema,
     poolSize: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements ?? true,
     migrations: schema.migrations(),
     log,
   });
