@@ -4,8 +4,8 @@
 import type { MikroORM } from "@mikro-orm/core";
 import pg from "pg";
 import type { Logger } from "../logger.js";
-import { PreparingClient } from "./prepared.js";
 import { AdmittedPool } from "./admission.js";
+import { PreparingClient } from "./prepared.js";
 
 /**
  * A migration: its name (recorded in `schema_migrations`, so never renamed) and the SQL it runs,

@@ -26,7 +26,9 @@ const names = new Map<string, string | null>();
 export function statementName(text: string): string | undefined {
   let name = names.get(text);
   if (name === undefined) {
-    name = STAR_COLUMNS.test(text) ? null : `fm_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
+    name = STAR_COLUMNS.test(text)
+      ? null
+      : `fm_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
     if (names.size < 10_000) names.set(text, name);
   }
   return name ?? undefined;
