@@ -30,6 +30,37 @@ export interface FileRow {
   missing_time: Date | null;
 }
 
+export const FILE_COLUMNS = [
+  "id",
+  "owner_id",
+  "parent_id",
+  "home_of",
+  "kind",
+  "name",
+  "size_bytes",
+  "sha256",
+  "content_type",
+  "state",
+  "state_reason",
+  "current_version_id",
+  "has_thumbnail",
+  "etag",
+  "acl_revision",
+  "create_time",
+  "update_time",
+  "trash_time",
+  "trash_root_id",
+  "trashed_by",
+  "missing_time",
+] as const satisfies readonly (keyof FileRow)[];
+/** Every column of FileRow, named: a column a migration adds does not change a prepared
+ * statement's result type under a connection that prepared it (kit db/prepared.ts). */
+const FILE_SELECT = FILE_COLUMNS.join(", ");
+const FILE_SELECT_F = FILE_COLUMNS.map((c) => `f.${c}`).join(", ");
+type FileMissing = Exclude<keyof FileRow, (typeof FILE_COLUMNS)[number]>;
+const everyFileColumn: [FileMissing] extends [never] ? true : never = true;
+void everyFileColumn;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string): boolean => UUID.test(s);
 
@@ -41,14 +72,16 @@ export const newEtag = (): string => randomBytes(9).toString("base64url");
 export async function getFile(q: Queryable, id: string, lock = false): Promise<FileRow | undefined> {
   if (!isUuid(id)) return undefined;
   const { rows } = await q.query<FileRow>(
-    `SELECT * FROM files.files WHERE id = $1${lock ? " FOR UPDATE" : ""}`,
+    `SELECT ${FILE_SELECT} FROM files.files WHERE id = $1${lock ? " FOR UPDATE" : ""}`,
     [id],
   );
   return rows[0];
 }
 
 export async function homeFolderOf(q: Queryable, userId: string): Promise<FileRow | undefined> {
-  const { rows } = await q.query<FileRow>("SELECT * FROM files.files WHERE home_of = $1", [userId]);
+  const { rows } = await q.query<FileRow>(`SELECT ${FILE_SELECT} FROM files.files WHERE home_of = $1`, [
+    userId,
+  ]);
   return rows[0];
 }
 
@@ -73,7 +106,7 @@ export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
   const { rows } = await q.query<FileRow>(
     `INSERT INTO files.files (id, owner_id, parent_id, home_of, kind, name, state, size_bytes, sha256,
        content_type, current_version_id, etag, acl_revision)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING *`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${FILE_SELECT}`,
     [
       f.id,
       f.ownerId,
@@ -103,7 +136,7 @@ export async function updateFile(
   const assignments = cols.map((c, i) => `${c} = $${i + 2}`);
   const { rows } = await q.query<FileRow>(
     `UPDATE files.files SET ${[...assignments, `etag = $${cols.length + 2}`, TOUCHED].join(", ")}
-     WHERE id = $1 RETURNING *`,
+     WHERE id = $1 RETURNING ${FILE_SELECT}`,
     [id, ...cols.map((c) => set[c as keyof FileRow]), newEtag()],
   );
   return rows[0]!;
@@ -116,7 +149,7 @@ export async function liveChildByName(
   lock = false,
 ): Promise<FileRow | undefined> {
   const { rows } = await q.query<FileRow>(
-    `SELECT * FROM files.files WHERE parent_id = $1 AND name = $2 AND trash_time IS NULL${lock ? " FOR UPDATE" : ""}`,
+    `SELECT ${FILE_SELECT} FROM files.files WHERE parent_id = $1 AND name = $2 AND trash_time IS NULL${lock ? " FOR UPDATE" : ""}`,
     [parentId, name],
   );
   return rows[0];
@@ -136,7 +169,7 @@ export async function listChildren(
     // Folders first (kind 2 before 1), then name, then id.
     const cond = after.length === 3 ? "AND (-kind, name, id) > (-$3::smallint, $4, $5::uuid)" : "";
     const { rows } = await q.query<FileRow>(
-      `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL AND missing_time IS NULL ${cond}
+      `SELECT ${FILE_SELECT} FROM files.files WHERE parent_id = $1 AND trash_time IS NULL AND missing_time IS NULL ${cond}
        ORDER BY -kind, name, id LIMIT $2`,
       after.length === 3 ? [parentId, limit, ...after] : [parentId, limit],
     );
@@ -144,7 +177,7 @@ export async function listChildren(
   }
   const cond = after.length === 2 ? "AND (update_time, id) < ($3::timestamptz, $4::uuid)" : "";
   const { rows } = await q.query<FileRow>(
-    `SELECT * FROM files.files WHERE parent_id = $1 AND trash_time IS NULL AND missing_time IS NULL ${cond}
+    `SELECT ${FILE_SELECT} FROM files.files WHERE parent_id = $1 AND trash_time IS NULL AND missing_time IS NULL ${cond}
      ORDER BY update_time DESC, id DESC LIMIT $2`,
     after.length === 2 ? [parentId, limit, ...after] : [parentId, limit],
   );
@@ -180,11 +213,11 @@ export async function subtree(
   const filter = opts.all ? "" : opts.trashRoot ? "AND f.trash_root_id = $2" : "AND f.trash_time IS NULL";
   const { rows } = await q.query<FileRow & { depth: number }>(
     `WITH RECURSIVE down AS (
-       SELECT f.*, 0 AS depth FROM files.files f WHERE f.id = $1
+       SELECT ${FILE_SELECT_F}, 0 AS depth FROM files.files f WHERE f.id = $1
        UNION ALL
-       SELECT f.*, down.depth + 1 FROM files.files f JOIN down ON f.parent_id = down.id
+       SELECT ${FILE_SELECT_F}, down.depth + 1 FROM files.files f JOIN down ON f.parent_id = down.id
        WHERE down.depth < 1000 ${filter}
-     ) SELECT * FROM down ORDER BY depth`,
+     ) SELECT ${FILE_SELECT}, depth FROM down ORDER BY depth`,
     opts.trashRoot ? [id, opts.trashRoot] : [id],
   );
   return rows;
@@ -224,7 +257,7 @@ export async function trashRoots(
 ): Promise<FileRow[]> {
   const cond = after.length === 2 ? "AND (trash_time, id) < ($3::timestamptz, $4::uuid)" : "";
   const { rows } = await q.query<FileRow>(
-    `SELECT * FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1)
+    `SELECT ${FILE_SELECT} FROM files.files WHERE trash_root_id = id AND (owner_id = $1 OR trashed_by = $1)
        AND missing_time IS NULL ${cond}
      ORDER BY trash_time DESC, id DESC LIMIT $2`,
     after.length === 2 ? [userId, limit, ...after] : [userId, limit],

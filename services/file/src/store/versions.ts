@@ -1,6 +1,6 @@
 // files.versions: every stored content of a file (the newest committed one is current).
 import type { Queryable } from "@filemesh/kit";
-import { type FileRow, isUuid } from "./files.js";
+import { FILE_COLUMNS, type FileRow, isUuid } from "./files.js";
 
 export interface VersionRow {
   id: string;
@@ -23,17 +23,17 @@ export async function insertVersion(
 ): Promise<VersionRow> {
   const { rows } = await q.query<VersionRow>(
     `INSERT INTO files.versions (id, file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${VERSION_SELECT}`,
     [v.id, v.file_id, v.owner_id, v.object_key, v.size_bytes, v.sha256, v.content_type, v.state, v.creator],
   );
   return rows[0]!;
 }
 
 export async function getVersion(q: Queryable, fileId: string, id: string): Promise<VersionRow | undefined> {
-  const { rows } = await q.query<VersionRow>("SELECT * FROM files.versions WHERE file_id = $1 AND id = $2", [
-    fileId,
-    id,
-  ]);
+  const { rows } = await q.query<VersionRow>(
+    `SELECT ${VERSION_SELECT} FROM files.versions WHERE file_id = $1 AND id = $2`,
+    [fileId, id],
+  );
   return rows[0];
 }
 
@@ -50,31 +50,14 @@ const VERSION_COLUMNS = [
   "create_time",
   "missing_time",
 ] as const satisfies readonly (keyof VersionRow)[];
+/** Every column of VersionRow, named (prepared statements keep their result type; kit db/prepared.ts). */
+const VERSION_SELECT = VERSION_COLUMNS.join(", ");
+type VersionMissing = Exclude<keyof VersionRow, (typeof VERSION_COLUMNS)[number]>;
+const everyVersionColumn: [VersionMissing] extends [never] ? true : never = true;
+void everyVersionColumn;
 const NO_VERSION = "00000000-0000-0000-0000-000000000000";
 const JOINED_VERSION = VERSION_COLUMNS.map((c) => `v.${c} AS "v.${c}"`).join(", ");
-const FILE_COLUMNS = [
-  "id",
-  "owner_id",
-  "parent_id",
-  "home_of",
-  "kind",
-  "name",
-  "size_bytes",
-  "sha256",
-  "content_type",
-  "state",
-  "state_reason",
-  "current_version_id",
-  "has_thumbnail",
-  "etag",
-  "acl_revision",
-  "create_time",
-  "update_time",
-  "trash_time",
-  "trash_root_id",
-  "trashed_by",
-  "missing_time",
-] as const satisfies readonly (keyof FileRow)[];
+
 /**
  * Every download's query, as a named (prepared) statement: Postgres parses and plans it once
  * per connection, not per download (its CPU per query 130–140 → 32–36 µs in a micro-benchmark
@@ -126,7 +109,7 @@ export async function listVersions(
 ): Promise<VersionRow[]> {
   const cond = after.length === 2 ? "AND (create_time, id) < ($3::timestamptz, $4::uuid)" : "";
   const { rows } = await q.query<VersionRow>(
-    `SELECT * FROM files.versions WHERE file_id = $1 AND missing_time IS NULL ${cond}
+    `SELECT ${VERSION_SELECT} FROM files.versions WHERE file_id = $1 AND missing_time IS NULL ${cond}
      ORDER BY create_time DESC, id DESC LIMIT $2`,
     after.length === 2 ? [fileId, limit, ...after] : [fileId, limit],
   );
@@ -136,9 +119,10 @@ export async function listVersions(
 /** Every version of these files (for a permanent delete). */
 export async function versionsOf(q: Queryable, fileIds: string[]): Promise<VersionRow[]> {
   if (fileIds.length === 0) return [];
-  const { rows } = await q.query<VersionRow>("SELECT * FROM files.versions WHERE file_id = ANY($1::uuid[])", [
-    fileIds,
-  ]);
+  const { rows } = await q.query<VersionRow>(
+    `SELECT ${VERSION_SELECT} FROM files.versions WHERE file_id = ANY($1::uuid[])`,
+    [fileIds],
+  );
   return rows;
 }
 

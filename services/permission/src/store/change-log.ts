@@ -84,7 +84,8 @@ export async function insertChanges(q: Q, changes: readonly NewChange[]): Promis
   if (changes.length === 0) return;
   await q.query(
     `INSERT INTO acl.changes (revision, change, request_key, request_hash, response, commit_time)
-     SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])`,
+     SELECT r, c, k, h, a, t FROM unnest($1::bigint[], $2::bytea[], $3::text[], $4::text[], $5::bytea[], $6::timestamptz[])
+       AS u(r, c, k, h, a, t)`,
     [
       changes.map((c) => c.change.revision),
       changes.map((c) => Buffer.from(permissionv1.Change.encode(c.change).finish())),

@@ -67,7 +67,7 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
   if (pairs.length) {
     const r = await q.query(
       `SELECT ${cols} FROM unnest($1::text[], $2::text[]) AS k(o, s) CROSS JOIN LATERAL (
-         SELECT * FROM acl.tuples t WHERE t.object = k.o AND t.subject = k.s AND t.relation <> 'parent' LIMIT 10
+         SELECT ${cols} FROM acl.tuples t WHERE t.object = k.o AND t.subject = k.s AND t.relation <> 'parent' LIMIT 10
        ) t`,
       [pairs.map((t) => t.object), pairs.map((t) => t.subject)],
     );
@@ -76,7 +76,7 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
   if (parentOf.length) {
     const r = await q.query(
       `SELECT ${cols} FROM unnest($1::text[]) AS k(o) CROSS JOIN LATERAL (
-         SELECT * FROM acl.tuples t WHERE t.object = k.o AND t.relation = 'parent' LIMIT 10
+         SELECT ${cols} FROM acl.tuples t WHERE t.object = k.o AND t.relation = 'parent' LIMIT 10
        ) t`,
       [parentOf],
     );
