@@ -8,17 +8,16 @@
 import { createReadStream } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { benchUser, gateways, interleaved, startDataplaneMesh } from "./lib/dataplane-mesh.mjs";
+import {
+  benchUser,
+  dataplaneArgs,
+  gateways,
+  gatewayTargets,
+  interleaved,
+  startDataplaneMesh,
+} from "./lib/dataplane-mesh.mjs";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "10" },
-    connections: { type: "string", default: "64" },
-    rounds: { type: "string", default: "2" },
-    size: { type: "string", default: "65536" },
-  },
-});
+const values = dataplaneArgs();
 const SIZE = Number(values.size);
 const mesh = await startDataplaneMesh();
 
@@ -56,16 +55,11 @@ await new Promise((r) => baseline.listen(58090, "127.0.0.1", r));
 const good = (status, bytes) => status === 200 && bytes === SIZE;
 const targets = {
   baseline: { origin: "http://127.0.0.1:58090", request: () => ({ path: "/" }), good, procs: [] },
-  ...Object.fromEntries(
-    Object.keys(gateways).map((name) => [
-      name,
-      {
-        origin: mesh.url(name),
-        request: () => ({ path: `/v1/files/${file.id}/content`, headers: auth }),
-        good,
-        procs: ["auth", "permission", "file", `gateway-${name}`, "postgres"],
-      },
-    ]),
+  ...gatewayTargets(
+    mesh,
+    Object.keys(gateways),
+    () => ({ path: `/v1/files/${file.id}/content`, headers: auth }),
+    good,
   ),
 };
 await interleaved(targets, mesh.pids, {

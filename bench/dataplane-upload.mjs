@@ -13,18 +13,15 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream";
-import { parseArgs } from "node:util";
-import { benchUser, interleaved, startDataplaneMesh } from "./lib/dataplane-mesh.mjs";
+import {
+  benchUser,
+  dataplaneArgs,
+  gatewayTargets,
+  interleaved,
+  startDataplaneMesh,
+} from "./lib/dataplane-mesh.mjs";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "10" },
-    connections: { type: "string", default: "64" },
-    rounds: { type: "string", default: "2" },
-    size: { type: "string", default: "65536" },
-    users: { type: "string", default: "16" },
-  },
-});
+const values = dataplaneArgs({ users: { type: "string", default: "16" } });
 const SIZE = Number(values.size);
 const mesh = await startDataplaneMesh();
 const users = [];
@@ -69,17 +66,12 @@ const targets = {
     good: (status) => status === 200,
     procs: [],
   },
-  ...Object.fromEntries(
-    ["grpc", "proxy"].map((name) => [
-      name,
-      {
-        origin: mesh.url(name),
-        // Names unique across targets and rounds (one folder per user).
-        request: () => upload(names++),
-        good: (status) => status === 200,
-        procs: ["auth", "permission", "file", `gateway-${name}`, "postgres"],
-      },
-    ]),
+  // Names unique across targets and rounds (one folder per user).
+  ...gatewayTargets(
+    mesh,
+    ["grpc", "proxy"],
+    () => upload(names++),
+    (status) => status === 200,
   ),
 };
 await interleaved(targets, mesh.pids, {

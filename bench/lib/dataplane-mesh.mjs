@@ -13,6 +13,7 @@ import http from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
 import { devSecrets, ensureDatabase } from "../../scripts/lib/dev-env.mjs";
 import { cpuMsOf } from "./proc-cpu.mjs";
 
@@ -40,6 +41,37 @@ const listening = (port) =>
     });
     sock.once("error", () => resolve(false));
   });
+
+/** The benches' options: --seconds, --connections, --rounds, --size, and `extra` ones. */
+export function dataplaneArgs(extra = {}) {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: "string", default: "10" },
+      connections: { type: "string", default: "64" },
+      rounds: { type: "string", default: "2" },
+      size: { type: "string", default: "65536" },
+      ...extra,
+    },
+  });
+  return values;
+}
+
+/**
+ * One target per gateway in `names`: its origin, `request(i)`, `good(status, bytes)`, and the
+ * processes whose CPU it costs (auth, permission, file, that gateway, Postgres).
+ */
+export const gatewayTargets = (mesh, names, request, good) =>
+  Object.fromEntries(
+    names.map((name) => [
+      name,
+      {
+        origin: mesh.url(name),
+        request,
+        good,
+        procs: ["auth", "permission", "file", `gateway-${name}`, "postgres"],
+      },
+    ]),
+  );
 
 /** Starts the mesh and its gateways; resolves when every port answers. */
 export async function startDataplaneMesh() {

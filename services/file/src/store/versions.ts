@@ -1,6 +1,6 @@
 // files.versions: every stored content of a file (the newest committed one is current).
 import type { Queryable } from "@filemesh/kit";
-import { FILE_COLUMNS, type FileRow, isUuid } from "./files.js";
+import { allColumns, FILE_COLUMNS, type FileRow, isUuid } from "./files.js";
 
 export interface VersionRow {
   id: string;
@@ -37,7 +37,7 @@ export async function getVersion(q: Queryable, fileId: string, id: string): Prom
   return rows[0];
 }
 
-const VERSION_COLUMNS = [
+const VERSION_COLUMNS = allColumns<VersionRow>()([
   "id",
   "file_id",
   "owner_id",
@@ -49,12 +49,8 @@ const VERSION_COLUMNS = [
   "creator",
   "create_time",
   "missing_time",
-] as const satisfies readonly (keyof VersionRow)[];
-/** Every column of VersionRow, named (prepared statements keep their result type; kit db/prepared.ts). */
+]);
 const VERSION_SELECT = VERSION_COLUMNS.join(", ");
-type VersionMissing = Exclude<keyof VersionRow, (typeof VERSION_COLUMNS)[number]>;
-const everyVersionColumn: [VersionMissing] extends [never] ? true : never = true;
-void everyVersionColumn;
 const NO_VERSION = "00000000-0000-0000-0000-000000000000";
 const JOINED_VERSION = VERSION_COLUMNS.map((c) => `v.${c} AS "v.${c}"`).join(", ");
 
