@@ -153,6 +153,38 @@ describe("download URLs with a CDN", () => {
     expect(await failure(downloadUrl({}, f.id))).toMatchObject({ code: status.UNAUTHENTICATED });
   });
 
+  it("GetDownloadUrl names the version asked for, and tells nothing about versions before access", async () => {
+    const [a, s] = [await t.mesh.newUser(), await t.mesh.newUser()];
+    const v1 = await t.upload(a.headers, "versions.bin", randomBytes(1000));
+    await t.upload(a.headers, "versions.bin", randomBytes(2000));
+    const keyOf = async (versionId: string) =>
+      (
+        await t.db.query<{ object_key: string }>("SELECT object_key FROM files.versions WHERE id = $1", [
+          versionId,
+        ])
+      ).rows[0]!.object_key;
+    const url = (h: H, fileId: string, versionId: string) =>
+      rpc(t.f, t.f.getDownloadUrl, { fileId, versionId }, h);
+    const old = await url(a.headers, v1.id, v1.currentVersionId);
+    expect(checked(old.url, PRESIGN_S, old.expireTime).key).toBe(await keyOf(v1.currentVersionId));
+    const current = await url(a.headers, v1.id, "");
+    expect(checked(current.url, PRESIGN_S, current.expireTime).key).not.toBe(
+      await keyOf(v1.currentVersionId),
+    );
+    for (const versionId of ["00000000-0000-4000-8000-000000000000", "not-a-uuid"]) {
+      expect(await failure(url(a.headers, v1.id, versionId))).toMatchObject({
+        code: status.NOT_FOUND,
+        reason: "VERSION_NOT_FOUND",
+      });
+      expect(await failure(url(s.headers, v1.id, versionId))).toMatchObject({ reason: "FILE_NOT_FOUND" });
+    }
+    expect(await failure(url(s.headers, v1.id, v1.currentVersionId))).toMatchObject({
+      reason: "FILE_NOT_FOUND",
+    });
+    const dir = await rpc(t.f, t.f.createFolder, { parentId: "", name: "dir", requestId: "" }, a.headers);
+    expect(await failure(url(a.headers, dir.file!.id, ""))).toMatchObject({ reason: "NOT_A_FILE" });
+  });
+
   it("uploads still get presigned S3 part URLs", async () => {
     const a = await t.mesh.newUser();
     const data = randomBytes(1000);

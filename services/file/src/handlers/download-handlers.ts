@@ -82,9 +82,12 @@ export function createDownloadHandlers(deps: FileDeps) {
       req: filev1.GetDownloadUrlRequest,
       ctx: CallContext,
     ): Promise<filev1.GetDownloadUrlResponse> {
-      const file = await authorize(deps, ctx, req.fileId, "read");
-      if (!blobs.presigns) throw presignUnsupported();
-      const v = await servable(deps, file, req.versionId);
+      if (!blobs.presigns) {
+        await authorize(deps, ctx, req.fileId, "read"); // not found / denied first, as always
+        throw presignUnsupported();
+      }
+      // The file and its version in one query (as a download reads them).
+      const { file, v } = await authorizeContent(deps, ctx, req.fileId, req.versionId);
       const expiresInSeconds = Math.max(1, Math.floor(settings.presignExpiryMs / 1000));
       return downloadUrl(deps, v, file.name, expiresInSeconds);
     },
