@@ -17,10 +17,7 @@ const RETRY = new Set([429, 500, 502, 503, 504]);
 const ATTEMPTS = 3;
 
 interface Handler {
-  handle(
-    request: unknown,
-    options?: { abortSignal?: AbortSignal },
-  ): Promise<{
+  handle(request: unknown): Promise<{
     response: { statusCode: number; headers: Record<string, string>; body?: AsyncIterable<Uint8Array> };
   }>;
 }
@@ -46,7 +43,9 @@ async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Buf
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Before attempt `attempt + 1`: 50 ms, then 200 ms, each ± 50 % jitter. */
+const backOff = (attempt: number) =>
+  new Promise((r) => setTimeout(r, 50 * 4 ** (attempt - 1) * (0.5 + Math.random())));
 
 /** PUT and DELETE of whole objects of `bucket` by keys needing no escaping (the store's keys). */
 export function getLeanRequests(client: S3Client, bucket: string) {
@@ -86,14 +85,14 @@ export function getLeanRequests(client: S3Client, bucket: string) {
         text = await readAll(response.body);
       } catch (err) {
         if (attempt >= ATTEMPTS) throw err;
-        await pause(50 * 4 ** (attempt - 1) * (0.5 + Math.random()));
+        await backOff(attempt);
         continue;
       }
       if (status >= 200 && status < 300) return;
       const xml = text.toString("utf8");
       const err = new S3AnswerError(status, tag(xml, "Code"), tag(xml, "Message"), requestId);
       if (!RETRY.has(status) || attempt >= ATTEMPTS) throw err;
-      await pause(50 * 4 ** (attempt - 1) * (0.5 + Math.random()));
+      await backOff(attempt);
     }
   };
 

@@ -152,8 +152,7 @@ export function createS3Store(
       const it = body[Symbol.asyncIterator]();
       const head: Uint8Array[] = [];
       let size = 0;
-      for (;;) {
-        if (size >= partBytes) break;
+      while (size < partBytes) {
         const next = await it.next();
         if (next.done) {
           const whole =

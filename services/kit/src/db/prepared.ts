@@ -40,7 +40,6 @@ interface TextConfig {
   name?: string;
   values?: unknown[];
   submit?: unknown;
-  callback?: unknown;
 }
 
 /** pg's Client with parameterised statements named (see above); a pool's `Client` option. */

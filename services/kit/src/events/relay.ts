@@ -127,24 +127,21 @@ export function startRelay(opts: RelayOptions): Relay {
   let pending = false;
   let interrupt: (() => void) | undefined;
   let interruptible = false;
+  /** Resolves true when cut short (a NOTIFY, or stop), false when `ms` passed. */
   const sleep = (ms: number, wakeable: boolean) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
+    new Promise<boolean>((resolve) => {
+      const done = (early: boolean) => {
         clearTimeout(t);
         interrupt = undefined;
-        resolve();
+        resolve(early);
       };
-      const t = setTimeout(done, ms);
-      interrupt = done;
+      const t = setTimeout(() => done(false), ms);
+      interrupt = () => done(true);
       interruptible = wakeable;
     });
-  let woken = false;
   const wake = () => {
     pending = true;
-    if (interruptible) {
-      woken = true;
-      interrupt?.();
-    }
+    if (interruptible) interrupt?.();
   };
 
   const listener = listenForNotify({
@@ -157,9 +154,6 @@ export function startRelay(opts: RelayOptions): Relay {
   const loop = async () => {
     let lastPrune = 0;
     while (!stopped) {
-      if (woken && coalesceMs > 0) await sleep(coalesceMs, false);
-      woken = false;
-      if (stopped) break;
       pending = false;
       let claimed = 0;
       let ok = true;
@@ -195,7 +189,9 @@ export function startRelay(opts: RelayOptions): Relay {
       }
       if (failures > 0) log.info("outbox relay recovered");
       failures = 0;
-      if (claimed < batchSize && !pending) await sleep(pollMs, true);
+      // Woken from idle by a NOTIFY: let the commits arriving with it join the next round.
+      if (claimed < batchSize && !pending && (await sleep(pollMs, true)) && !stopped && coalesceMs > 0)
+        await sleep(coalesceMs, false);
     }
   };
   const running = loop();
