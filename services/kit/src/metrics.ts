@@ -1,6 +1,6 @@
 import { createServer, type Server } from "node:http";
 import type { MethodInfo } from "@filemesh/contracts";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { type Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { AppError, appErrorOf, Code } from "./errors.js";
 import type { CallContext } from "./grpc/context.js";
 import type { Middleware } from "./grpc/middleware.js";
@@ -22,58 +22,134 @@ export function codeOf(err: unknown): number {
   return appErrorOf(err)?.code ?? Code.INTERNAL;
 }
 
+/** The upper bounds of grpc_server_handling_seconds (seconds). */
+const HANDLING_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One method's counts, kept as plain numbers: a call adds to them, a scrape reads them. */
 interface MethodSeries {
-  started: { inc(): void };
-  seconds: { observe(v: number): void };
-  handled: Map<number, { inc(): void }>;
-  labels: Record<string, string>;
+  readonly labels: Readonly<Record<string, string>>;
+  started: number;
+  /** Calls ended, by status code (0–16; anything else is counted as UNKNOWN's slot 2). */
+  readonly handled: Float64Array;
+  /** Handling times: calls per bucket (not cumulative), the last slot above every bound. */
+  readonly buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+type Sample = { labels: Record<string, string | number>; value: number; metricName?: string };
+
+/**
+ * A metric of the registry whose samples are read from `samples()` when scraped (prom-client's
+ * Registry only calls get() and reset() of what it holds).
+ */
+function scrapedMetric(
+  registry: Registry,
+  name: string,
+  help: string,
+  type: "counter" | "histogram",
+  samples: () => Sample[],
+  reset: () => void,
+): void {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: "sum" as const,
+    get: async () => ({ name, help, type, aggregator: "sum" as const, values: samples() }),
+    reset,
+  };
+  registry.registerMetric(metric as unknown as Counter);
 }
 
 /**
- * The per-method series of the gRPC server metrics, bound once per method (prom-client's
- * `labels()` children): a call increments and observes without building label objects or
- * hashing label values.
+ * The gRPC server metrics, labelled like go-grpc-prometheus. A call adds to its method's plain
+ * counts (no label objects, hashing or validation per call, as prom-client's children do);
+ * the series are made from them when Prometheus scrapes.
  */
 function grpcServerMetrics(registry: Registry) {
-  const labelNames = ["grpc_service", "grpc_method", "grpc_type"] as const;
-  const started = new Counter({
-    name: "grpc_server_started_total",
-    help: "RPCs started on the server.",
-    labelNames,
-    registers: [registry],
-  });
-  const handled = new Counter({
-    name: "grpc_server_handled_total",
-    help: "RPCs completed on the server, regardless of success or failure.",
-    labelNames: [...labelNames, "grpc_code"],
-    registers: [registry],
-  });
-  const seconds = new Histogram({
-    name: "grpc_server_handling_seconds",
-    help: "Response latency of RPCs handled by the server.",
-    labelNames,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
   const byMethod = new Map<MethodInfo, MethodSeries>();
+  const all = () => [...byMethod.values()].filter((s) => s.started > 0);
+  const resetAll = () => {
+    for (const s of byMethod.values()) {
+      s.started = 0;
+      s.handled.fill(0);
+      s.buckets.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  };
+  scrapedMetric(
+    registry,
+    "grpc_server_started_total",
+    "RPCs started on the server.",
+    "counter",
+    () => all().map((s) => ({ labels: { ...s.labels }, value: s.started })),
+    resetAll,
+  );
+  scrapedMetric(
+    registry,
+    "grpc_server_handled_total",
+    "RPCs completed on the server, regardless of success or failure.",
+    "counter",
+    () =>
+      all().flatMap((s) =>
+        [...s.handled].flatMap((value, code) =>
+          value > 0 ? [{ labels: { ...s.labels, grpc_code: codeName(code) }, value }] : [],
+        ),
+      ),
+    resetAll,
+  );
+  const histogram = "grpc_server_handling_seconds";
+  scrapedMetric(
+    registry,
+    histogram,
+    "Response latency of RPCs handled by the server.",
+    "histogram",
+    () =>
+      all()
+        .filter((s) => s.count > 0)
+        .flatMap((s) => {
+          let acc = 0;
+          const out: Sample[] = HANDLING_BUCKETS.map((le, i) => {
+            acc += s.buckets[i]!;
+            return { labels: { ...s.labels, le }, value: acc, metricName: `${histogram}_bucket` };
+          });
+          out.push({
+            labels: { ...s.labels, le: "+Inf" },
+            value: s.count,
+            metricName: `${histogram}_bucket`,
+          });
+          out.push({ labels: { ...s.labels }, value: s.sum, metricName: `${histogram}_sum` });
+          out.push({ labels: { ...s.labels }, value: s.count, metricName: `${histogram}_count` });
+          return out;
+        }),
+    resetAll,
+  );
   const seriesOf = (m: MethodInfo): MethodSeries => {
     let s = byMethod.get(m);
     if (!s) {
       const type = m.clientStreaming ? "client_stream" : m.serverStreaming ? "server_stream" : "unary";
-      const labels = { grpc_service: m.service, grpc_method: m.method, grpc_type: type };
-      s = { started: started.labels(labels), seconds: seconds.labels(labels), handled: new Map(), labels };
+      s = {
+        labels: { grpc_service: m.service, grpc_method: m.method, grpc_type: type },
+        started: 0,
+        handled: new Float64Array(17),
+        buckets: new Float64Array(HANDLING_BUCKETS.length + 1),
+        sum: 0,
+        count: 0,
+      };
       byMethod.set(m, s);
     }
     return s;
   };
   const finish = (s: MethodSeries, code: number, startedAt: number) => {
-    s.seconds.observe((performance.now() - startedAt) / 1000);
-    let h = s.handled.get(code);
-    if (!h) {
-      h = handled.labels({ ...s.labels, grpc_code: codeName(code) });
-      s.handled.set(code, h);
-    }
-    h.inc();
+    const seconds = (performance.now() - startedAt) / 1000;
+    let i = 0;
+    while (i < HANDLING_BUCKETS.length && seconds > HANDLING_BUCKETS[i]!) i++;
+    s.buckets[i]!++;
+    s.sum += seconds;
+    s.count++;
+    s.handled[code >= 0 && code <= 16 ? code : Code.UNKNOWN]!++;
   };
   return { seriesOf, finish };
 }
@@ -83,7 +159,7 @@ export function metricsMiddleware(registry: Registry): Middleware {
   const { seriesOf, finish } = grpcServerMetrics(registry);
   return async (ctx, next) => {
     const s = seriesOf(ctx.method);
-    s.started.inc();
+    s.started++;
     const startedAt = performance.now();
     let code: number = Code.OK;
     try {
@@ -144,7 +220,7 @@ export function observeMiddleware(registry: Registry): Middleware {
   const { seriesOf, finish } = grpcServerMetrics(registry);
   return async (ctx, next) => {
     const s = seriesOf(ctx.method);
-    s.started.inc();
+    s.started++;
     const start = performance.now();
     try {
       await next();

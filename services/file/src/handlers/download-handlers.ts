@@ -11,7 +11,7 @@ import { DATA_PREFIX } from "../data/server.js";
 import { authorize, callerId } from "../domain/access.js";
 import type { FileDeps } from "../domain/deps.js";
 import { downloadUrl } from "../domain/download-url.js";
-import { authorizeContent, contentChunks, rangeOf, sendDownloadHeaders, servable } from "../domain/serve.js";
+import { authorizeContent, contentChunks, rangeOf, sendDownloadHeaders } from "../domain/serve.js";
 import { toFile } from "../domain/views.js";
 import { presignUnsupported } from "./session-handlers.js";
 

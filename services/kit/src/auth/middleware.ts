@@ -97,20 +97,20 @@ export function xfccFields(element: string): [string, string][] | undefined {
   return out;
 }
 
+type Claims = { sub: string; sid: string; admin: boolean; exp: number };
+
 /**
- * A verified user enters: the session still live, the admin role if the method needs it, then
- * the principal (a module-level function: nothing allocated per call but the principal).
+ * A verified user with a live session enters: the admin role if the method needs it, then the
+ * principal (a module-level function: nothing allocated per call but the principal).
  */
-async function admit(
+function enter(
   ctx: Parameters<Middleware>[0],
   next: Parameters<Middleware>[1],
-  liveSession: (sid: string, sub: string) => Promise<void>,
-  claims: { sub: string; sid: string; admin: boolean; exp: number },
+  claims: Claims,
   forwardedBy?: string,
 ) {
-  await liveSession(claims.sid, claims.sub);
   if (ctx.method.policy.admin && !claims.admin)
-    throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
+    return Promise.reject(permissionDenied("ADMIN_REQUIRED", "this method needs the admin role"));
   ctx.principal = {
     subject: `user:${claims.sub}`,
     userId: claims.sub,
@@ -120,6 +120,18 @@ async function admit(
     ...(forwardedBy === undefined ? {} : { forwardedBy }),
   };
   return next();
+}
+
+/** A verified user enters once the session is known to be live. */
+async function admit(
+  ctx: Parameters<Middleware>[0],
+  next: Parameters<Middleware>[1],
+  liveSession: (sid: string, sub: string) => Promise<void>,
+  claims: Claims,
+  forwardedBy?: string,
+) {
+  await liveSession(claims.sid, claims.sub);
+  return enter(ctx, next, claims, forwardedBy);
 }
 
 export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
@@ -133,7 +145,21 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
     }
     if (!live) throw unauthenticated("SESSION_ENDED", "the session has ended; log in again");
   };
-  return async (ctx, next) => {
+  // The Bearer header read last and its token: the same header again is not parsed again.
+  let lastHeader = "";
+  let lastHeaderToken = "";
+  const tokenOf = (header: string): string | undefined => {
+    if (header === lastHeader) return lastHeaderToken;
+    const token = BEARER.exec(header)?.[1];
+    if (token) {
+      lastHeader = header;
+      lastHeaderToken = token;
+    }
+    return token;
+  };
+  // A plain function (not async): a call whose token and session are cached goes on to the next
+  // middleware without a promise of its own; what it throws becomes the call's rejection below.
+  const authenticate: Middleware = (ctx, next) => {
     const policy = ctx.method.policy;
     if (policy.internalCallers.length > 0) {
       const service = callingService(ctx, o.internal);
@@ -152,6 +178,7 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
       // Without a proven forwarder the header is ignored: an outside call like any other.
       if (claims) {
         if (claims.exp * 1000 <= Date.now()) throw unauthenticated("TOKEN_EXPIRED", "access token expired");
+        if (o.sessions.cachedLive?.(claims.sid, claims.sub)) return enter(ctx, next, claims, by);
         return admit(ctx, next, liveSession, claims, by);
       }
     }
@@ -166,8 +193,20 @@ export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
       }
     }
     if (!header) throw unauthenticated("MISSING_TOKEN", "authentication required");
-    const token = BEARER.exec(header)?.[1];
+    const token = tokenOf(header);
     if (!token) throw unauthenticated("INVALID_TOKEN", "invalid access token: expected a Bearer token");
-    return admit(ctx, next, liveSession, await verified.verify(token, o.keys, o.verify));
+    // The common case, a token verified before and a session confirmed within the cache's
+    // bound: no I/O, nothing awaited before the next middleware.
+    const known = verified.cached(token);
+    if (known && o.sessions.cachedLive?.(known.sid, known.sub)) return enter(ctx, next, known);
+    if (known) return admit(ctx, next, liveSession, known);
+    return verified.verify(token, o.keys, o.verify).then((claims) => admit(ctx, next, liveSession, claims));
+  };
+  return (ctx, next) => {
+    try {
+      return authenticate(ctx, next);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
 }

@@ -27,29 +27,40 @@ return 1`);
 export interface SessionChecker {
   /** True when the session is live and belongs to the user. Throws when Redis is unreachable. */
   isLive(sessionId: string, userId: string): Promise<boolean>;
+  /**
+   * True when a positive answer for the session and user is still cached (no I/O, no promise);
+   * false means "ask isLive", never "not live".
+   */
+  cachedLive?(sessionId: string, userId: string): boolean;
 }
 
 /**
  * Session checks with a positive cache of at most `cacheMs` (≤ 1 s by contract): a revoked
  * session's tokens stop working everywhere within that bound. Negative answers are not cached.
+ * Entries are keyed by the session id alone (the string the verified token's cached claims hold,
+ * so its hash is computed once) and hold the user they were confirmed for.
  */
 export function createSessionChecker(redis: Redis, idleMs: number, cacheMs = 1000): SessionChecker {
   if (cacheMs > 1000) throw new Error("session cache must not exceed 1 s");
-  const cache = new Map<string, number>();
+  const cache = new Map<string, { uid: string; until: number }>();
   let sweep = Date.now();
+  const cachedLive = (sid: string, uid: string, now = Date.now()): boolean => {
+    const hit = cache.get(sid);
+    return hit !== undefined && hit.until > now && hit.uid === uid;
+  };
   return {
+    cachedLive: (sid, uid) => cachedLive(sid, uid),
     async isLive(sid, uid) {
       const now = Date.now();
-      const key = `${sid}:${uid}`;
-      const until = cache.get(key);
-      if (until !== undefined && until > now) return true;
+      if (cachedLive(sid, uid, now)) return true;
       if (now - sweep > 10_000) {
-        for (const [k, v] of cache) if (v <= now) cache.delete(k);
+        for (const [k, v] of cache) if (v.until <= now) cache.delete(k);
         sweep = now;
       }
       const live = (await TOUCH(redis, [sessionKey(sid)], [uid, idleMs])) === 1;
-      if (live) cache.set(key, now + cacheMs);
-      else cache.delete(key);
+      if (live) cache.set(sid, { uid, until: now + cacheMs });
+      // Only the user's own entry goes: a wrong user for the session says nothing of the right one.
+      else if (cache.get(sid)?.uid === uid) cache.delete(sid);
       return live;
     },
   };

@@ -8,9 +8,15 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isPermission, PERMISSION_RANK } from "../domain/model.js";
 import { isRefOf } from "../domain/refs.js";
-import { checkBatchAnswer, decodeCheckBatchRequest, MAX_BATCH } from "./check-batch-wire.js";
+import {
+  checkBatchAnswer,
+  checkResponseEncoder,
+  decodeCheckBatchRequest,
+  decodeCheckRequest,
+  MAX_BATCH,
+} from "./check-batch-wire.js";
 
-const { CheckBatchRequest, CheckBatchResponse } = permissionv1;
+const { CheckBatchRequest, CheckBatchResponse, CheckRequest, CheckResponse } = permissionv1;
 
 /** What the handler must see for a request as ts-proto decodes it. */
 function expected(req: permissionv1.CheckBatchRequest) {
@@ -256,5 +262,98 @@ describe("CheckBatchResponse encoding", () => {
         ]);
       }
     }
+  });
+});
+
+const checkArb: fc.Arbitrary<permissionv1.CheckRequest> = fc.record({
+  subject: fc.oneof(fc.constantFrom(...subjects), fc.string({ maxLength: 12 })),
+  resource: fc.oneof(fc.constantFrom(...resources), fc.string({ maxLength: 12 })),
+  permission: fc.oneof(fc.constantFrom(...permissions), fc.string({ maxLength: 6 })),
+  minRevision: fc.constantFrom(...revisions),
+});
+
+describe("CheckRequest decoding", () => {
+  it("gives the object ts-proto gives, for every request and for cut, mangled and random bytes", () => {
+    fc.assert(
+      fc.property(checkArb, (req) => {
+        const bytes = CheckRequest.encode(req).finish();
+        expect(decodeCheckRequest(Buffer.from(bytes))).toEqual(CheckRequest.decode(bytes));
+        expect(decodeCheckRequest(Buffer.from(bytes))).toEqual(req);
+      }),
+      { numRuns: 1000 },
+    );
+    const cutOrMangled = fc
+      .tuple(checkArb, fc.nat(), fc.nat(255), fc.boolean())
+      .map(([req, at, byte, cut]) => {
+        const bytes = CheckRequest.encode(req).finish();
+        if (bytes.length === 0) return bytes;
+        const i = at % bytes.length;
+        if (cut) return bytes.subarray(0, i);
+        const copy = Uint8Array.from(bytes);
+        copy[i] = byte;
+        return copy;
+      });
+    fc.assert(
+      fc.property(fc.oneof(cutOrMangled, fc.uint8Array({ maxLength: 64 })), (bytes) => {
+        let theirs: permissionv1.CheckRequest | "throws";
+        try {
+          theirs = CheckRequest.decode(bytes);
+        } catch {
+          theirs = "throws";
+        }
+        let mine: permissionv1.CheckRequest | "throws";
+        try {
+          mine = decodeCheckRequest(Buffer.from(bytes));
+        } catch {
+          mine = "throws";
+        }
+        if (theirs === "throws") expect(mine).toBe("throws");
+        else if (mine !== "throws") expect(mine).toEqual(theirs);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("skips unknown fields and keeps the last of a field given twice; refuses a known field's wrong wire type", () => {
+    const w = new BinaryWriter().tag(1, WireType.LengthDelimited).string("user:a");
+    unknownFields(w, 5).tag(2, WireType.LengthDelimited).string("file:f1");
+    w.tag(3, WireType.LengthDelimited).string("read").tag(1, WireType.LengthDelimited).string("user:b");
+    w.tag(4, WireType.Varint).int64("42");
+    expect(decodeCheckRequest(Buffer.from(w.finish()))).toEqual({
+      subject: "user:b",
+      resource: "file:f1",
+      permission: "read",
+      minRevision: "42",
+    });
+    const wrong = new BinaryWriter().tag(2, WireType.Varint).uint32(7).finish();
+    expect(() => decodeCheckRequest(Buffer.from(wrong))).toThrow(/wire type/);
+    const wrongRevision = new BinaryWriter().tag(4, WireType.LengthDelimited).string("1").finish();
+    expect(() => decodeCheckRequest(Buffer.from(wrongRevision))).toThrow(/min_revision/);
+  });
+});
+
+describe("CheckResponse encoding", () => {
+  it("writes what ts-proto writes, byte for byte, as revisions change and come back", () => {
+    const encode = checkResponseEncoder();
+    const seen = ["0", "1", "1", "127", "128", "0", String(2 ** 31), String(2 ** 32 + 5)];
+    const more = [String(Number.MAX_SAFE_INTEGER), "9007199254740993", "9223372036854775807", "128"];
+    for (const revision of [...seen, ...more]) {
+      for (const allowed of [true, false, true]) {
+        const want = Buffer.from(CheckResponse.encode({ allowed, revision }).finish()).toString("hex");
+        expect([revision, allowed, encode({ allowed, revision }).toString("hex")]).toEqual([
+          revision,
+          allowed,
+          want,
+        ]);
+      }
+    }
+  });
+
+  it("hands out the kept bytes while the revision stays", () => {
+    const encode = checkResponseEncoder();
+    const a = encode({ allowed: true, revision: "7" });
+    expect(encode({ allowed: true, revision: "7" })).toBe(a);
+    expect(encode({ allowed: false, revision: "7" })).not.toBe(a);
+    expect(encode({ allowed: true, revision: "8" })).not.toBe(a);
   });
 });

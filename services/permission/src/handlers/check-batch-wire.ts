@@ -295,9 +295,86 @@ export function checkBatchAnswer(count: number, revision: number): CheckBatchAns
   return { wire, at: head };
 }
 
-/** The generated PermissionService definition, CheckBatch's server side read and written here. */
+// Check on the wire: the same reader for the request (four scalar fields: the handler gets the
+// object ts-proto would make) and the answer from a buffer kept per revision — Check's answer is
+// one of two byte strings while the index stays at a revision, so most calls encode nothing.
+
+/** A string field's bytes as ts-proto decodes them: ASCII as it is, anything else as UTF-8. */
+function text(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return utf8.decode(buf.subarray(start, end));
+  return buf.toString("latin1", start, end);
+}
+
+/**
+ * Decodes a CheckRequest into what ts-proto's decode gives (the service definition's
+ * requestDeserialize). Throws on malformed input, as decodeCheckBatchRequest does.
+ */
+export function decodeCheckRequest(buf: Buffer): permissionv1.CheckRequest {
+  const end = buf.length;
+  const c: Cursor = { buf, pos: 0, value: 0 };
+  let subject = "";
+  let resource = "";
+  let permission = "";
+  let minRevision = "0";
+  while (c.pos < end) {
+    const wire = tag(c, end);
+    const field = c.value;
+    if (field === 4) {
+      if (wire !== VARINT) throw malformed("min_revision: wire type");
+      minRevision = int64(c, end);
+    } else if (field >= 1 && field <= 3) {
+      if (wire !== LEN) throw malformed("wire type");
+      const stop = lengthEnd(c, end);
+      const value = text(buf, c.pos, stop);
+      c.pos = stop;
+      if (field === 1) subject = value;
+      else if (field === 2) resource = value;
+      else permission = value;
+    } else skipField(c, wire, end);
+  }
+  return { subject, resource, permission, minRevision };
+}
+
+/**
+ * CheckResponse's serializer: the two answers of the last revision seen are kept as bytes (laid
+ * out as ts-proto writes them); a revision that is not a safe integer goes through ts-proto.
+ * grpc-js copies a serialized message into its frame, so the kept buffers are never handed out
+ * to be changed.
+ */
+export function checkResponseEncoder(): (res: permissionv1.CheckResponse) => Buffer {
+  let revision: string | undefined;
+  let allowed = Buffer.alloc(0);
+  let denied = Buffer.alloc(0);
+  return (res) => {
+    if (res.revision !== revision) {
+      const r = Number(res.revision);
+      if (!Number.isSafeInteger(r) || r < 0 || String(r) !== res.revision) {
+        return Buffer.from(permissionv1.CheckResponse.encode(res).finish());
+      }
+      const tail = r === 0 ? 0 : 1 + varintSize(r);
+      denied = Buffer.alloc(tail);
+      if (r !== 0) {
+        denied[0] = 0x10; // field 2, VARINT
+        writeVarint(denied, 1, r);
+      }
+      allowed = Buffer.alloc(2 + tail);
+      allowed[0] = 0x08; // field 1, VARINT
+      allowed[1] = 1;
+      denied.copy(allowed, 2);
+      revision = res.revision;
+    }
+    return res.allowed ? allowed : denied;
+  };
+}
+
+/** The generated PermissionService definition, Check's and CheckBatch's server side read and written here. */
 export const permissionService = {
   ...permissionv1.PermissionServiceService,
+  check: {
+    ...permissionv1.PermissionServiceService.check,
+    requestDeserialize: decodeCheckRequest,
+    responseSerialize: checkResponseEncoder(),
+  },
   checkBatch: {
     ...permissionv1.PermissionServiceService.checkBatch,
     requestDeserialize: decodeCheckBatchRequest,
