@@ -146,6 +146,33 @@ describe("service runtime", () => {
     client.close();
   });
 
+  it("takes a unary handler's answer given at once, and maps what it throws at once", async () => {
+    let calls = 0;
+    const { client, rt } = await start({
+      // Plain functions (no promise): as a handler with nothing to wait for answers.
+      runJanitor: () => ({
+        expiredUploads: ++calls,
+        purgedTrash: 0,
+        removedOrphanObjects: 0,
+        markedMissingRows: 0,
+        abortedOrphanUploads: 0,
+      }),
+      listAuditEvents: () => {
+        throw failedPrecondition("FILE_NOT_READY", "audit log disabled");
+      },
+    });
+    expect((await call(client.runJanitor.bind(client), {})).expiredUploads).toBe(1);
+    expect((await call(client.runJanitor.bind(client), {})).expiredUploads).toBe(2);
+    const e = await failure(
+      call(client.listAuditEvents.bind(client), processorv1.ListAuditEventsRequest.fromPartial({})),
+    );
+    expect(e).toMatchObject({ code: status.FAILED_PRECONDITION, reason: "FILE_NOT_READY" });
+    const text = await (await fetch(`http://127.0.0.1:${rt.adminPort}/metrics`)).text();
+    expect(text).toMatch(/grpc_method="RunJanitor"[^}]*grpc_code="OK"[^}]*\} 2/);
+    expect(text).toMatch(/grpc_method="ListAuditEvents"[^}]*grpc_code="FAILED_PRECONDITION"[^}]*\} 1/);
+    client.close();
+  });
+
   it("answers INVALID_ARGUMENT (not INTERNAL) to bytes that are not the method's message", async () => {
     const { addr, client } = await start({
       runJanitor: async () => ({

@@ -10,7 +10,7 @@
 //    forwarder, auth/forwarded.ts): the session is checked, the token is not verified again.
 import { timingSafeEqual } from "node:crypto";
 import { permissionDenied, unauthenticated, unavailable } from "../errors.js";
-import { type CallContext, metadataString } from "../grpc/context.js";
+import { type CallContext, metadataString, type Principal } from "../grpc/context.js";
 import type { Middleware } from "../grpc/middleware.js";
 import { FORWARDERS, PRINCIPAL_HEADER, parsePrincipalHeader } from "./forwarded.js";
 import type { KeySource } from "./jwks.js";
@@ -111,15 +111,29 @@ function enter(
 ) {
   if (ctx.method.policy.admin && !claims.admin)
     return Promise.reject(permissionDenied("ADMIN_REQUIRED", "this method needs the admin role"));
-  ctx.principal = {
-    subject: `user:${claims.sub}`,
-    userId: claims.sub,
-    sessionId: claims.sid,
-    admin: claims.admin,
-    expiresAt: claims.exp * 1000,
-    ...(forwardedBy === undefined ? {} : { forwardedBy }),
-  };
+  ctx.principal = forwardedBy === undefined ? principalOf(claims) : { ...principalOf(claims), forwardedBy };
   return next();
+}
+
+/**
+ * The principal of verified claims, made once per claims object: the verify cache hands out one
+ * object per token, so a user's calls share one (read-only) principal and one subject string,
+ * which the rate limiter's and the admission's maps then hash once.
+ */
+const principals = new WeakMap<Claims, Principal>();
+function principalOf(claims: Claims): Principal {
+  let p = principals.get(claims);
+  if (p === undefined) {
+    p = {
+      subject: `user:${claims.sub}`,
+      userId: claims.sub,
+      sessionId: claims.sid,
+      admin: claims.admin,
+      expiresAt: claims.exp * 1000,
+    };
+    principals.set(claims, p);
+  }
+  return p;
 }
 
 /** A verified user enters once the session is known to be live. */

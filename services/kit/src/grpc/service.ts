@@ -41,7 +41,8 @@ export type Handler<M> = M extends { requestStream: true; responseStream: false 
   : M extends { requestStream: false; responseStream: true }
     ? (request: Req<M>, ctx: CallContext) => AsyncIterable<Res<M>>
     : M extends { requestStream: false; responseStream: false }
-      ? (request: Req<M>, ctx: CallContext) => Promise<Res<M>>
+      ? // A unary handler may answer at once (no promise) when it has nothing to wait for.
+        (request: Req<M>, ctx: CallContext) => Promise<Res<M>> | Res<M>
       : never;
 
 export type Handlers<S> = { [K in keyof S]: Handler<S[K]> };
@@ -75,6 +76,9 @@ function tolerantDecoder(decode: (b: Buffer) => unknown): (b: Buffer) => unknown
     }
   };
 }
+
+/** What a unary call's last step returns when its handler answered at once. */
+const ANSWERED: Promise<void> = Promise.resolve();
 
 async function* checked<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
   for await (const r of requests) {
@@ -286,10 +290,24 @@ export function addService<S extends ServiceDef>(
       impl[key] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
         const ctx = new Call(call, method, log, cost(call.request));
         let response: unknown;
-        chain(ctx, async () => {
-          if (isUndecodable(call.request)) throw malformed();
-          response = await h(call.request, ctx);
-        }).then(
+        // The handler's answer; one given at once (not a promise) costs no promise of its own.
+        const last = (): Promise<void> => {
+          if (isUndecodable(call.request)) return Promise.reject(malformed());
+          let answer: unknown;
+          try {
+            answer = h(call.request, ctx);
+          } catch (err) {
+            return Promise.reject(err);
+          }
+          if (answer instanceof Promise) {
+            return answer.then((v) => {
+              response = v;
+            });
+          }
+          response = answer;
+          return ANSWERED;
+        };
+        chain(ctx, last).then(
           () => {
             ctx.done();
             ctx.sendHeader();

@@ -2,7 +2,7 @@
 // freshness and min_revision gate), never from the network.
 import type { permissionv1 } from "@filemesh/contracts";
 import { type CallContext, invalidArgument, type PageTokens, pageSize } from "@filemesh/kit";
-import { PERMISSION_RANK, RANK_ROLE } from "../domain/model.js";
+import { PERMISSION_RANK, type Permission, RANK_ROLE } from "../domain/model.js";
 import type { IndexSync } from "../sync/index-sync.js";
 import {
   type CheckBatchAnswer,
@@ -43,18 +43,28 @@ export function createCheckHandlers(deps: { sync: IndexSync; pageTokens: PageTok
     }
     return shownString;
   };
+  const answerCheck = (
+    subject: string,
+    resource: string,
+    permission: Permission,
+  ): permissionv1.CheckResponse => {
+    const index = sync.index;
+    return {
+      allowed: index.check(subject, resource, permission, now()),
+      revision: revisionString(index.revision),
+    };
+  };
   return {
-    async check(req: permissionv1.CheckRequest, ctx: CallContext): Promise<permissionv1.CheckResponse> {
+    check(
+      req: permissionv1.CheckRequest,
+      ctx: CallContext,
+    ): permissionv1.CheckResponse | Promise<permissionv1.CheckResponse> {
       const subject = subjectOf(req.subject, ctx);
       const resource = FILE_REF.test(req.resource) ? req.resource : fileRef(req.resource, "resource", true);
       const permission = permissionOf(req.permission, "permission");
-      // min_revision already reached (or none): no wait, no promise beyond the handler's own.
-      if (!reached(req.minRevision)) await readyToRead(sync, req.minRevision, ctx);
-      const index = sync.index;
-      return {
-        allowed: index.check(subject, resource, permission, now()),
-        revision: revisionString(index.revision),
-      };
+      // min_revision already reached (or none): answered at once, no promise at all.
+      if (reached(req.minRevision)) return answerCheck(subject, resource, permission);
+      return readyToRead(sync, req.minRevision, ctx).then(() => answerCheck(subject, resource, permission));
     },
 
     /**
