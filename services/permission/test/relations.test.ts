@@ -102,6 +102,40 @@ describe("WriteRelations", () => {
     expect(await head()).toBeGreaterThanOrEqual(before); // others may write meanwhile; ours rolled back
   });
 
+  it("keeps a tuple named again, twice in one write or by concurrent writes (a no-op, not a delete)", async () => {
+    const user = await t.mesh.newUser();
+    const [folder, file] = [t.newFile().ref, t.newFile().ref];
+    const subject = `user:${user.userId}`;
+    await t.write([
+      ["touch", folder, "owner", subject],
+      ["touch", file, "parent", folder],
+    ]);
+    // Found by the property test: the same parent and role again, each twice in one write...
+    const again: Rel[] = [
+      ["touch", file, "parent", folder],
+      ["touch", folder, "owner", subject],
+      ["touch", file, "parent", folder],
+      ["touch", folder, "owner", subject],
+    ];
+    await t.write(again, { i: 1 });
+    // ...and by writes racing into one group commit, on both replicas.
+    const revisions = await Promise.all(Array.from({ length: 8 }, (_, k) => t.write(again, { i: k % 2 })));
+    const last = String(Math.max(...revisions.map(Number)));
+    const rows = await db.query(
+      "SELECT object, relation, subject FROM acl.tuples WHERE object = ANY($1) ORDER BY 1",
+      [[folder, file]],
+    );
+    expect(rows.rows).toEqual(
+      [
+        { object: folder, relation: "owner", subject },
+        { object: file, relation: "parent", subject: folder },
+      ].sort((a, b) => (a.object < b.object ? -1 : 1)),
+    );
+    for (const i of [0, 1]) {
+      expect(await t.check(user.headers, file, "delete", { i, minRevision: last })).toBe(true);
+    }
+  });
+
   it("applies a request id once and answers retries with the same revision", async () => {
     const f = t.newFile().ref;
     const rid = uniqueId("req");

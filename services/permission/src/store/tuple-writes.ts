@@ -51,8 +51,16 @@ function addRow(state: TupleState, row: Row): void {
 }
 
 export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): Promise<TupleState> {
-  const pairs = requested.filter((u) => u.tuple.relation !== "parent").map((u) => u.tuple);
-  const parentOf = requested.filter((u) => u.tuple.relation === "parent").map((u) => u.tuple.object);
+  // Each slot asked for once: a tuple named twice (in one write, or by two writes of a group
+  // commit) would otherwise load as two rows of one slot, and its touch would delete its twin.
+  const pairSlots = new Map<string, Tuple>();
+  const parentSlots = new Set<string>();
+  for (const { tuple } of requested) {
+    if (tuple.relation === "parent") parentSlots.add(tuple.object);
+    else pairSlots.set(slotOf(tuple), tuple);
+  }
+  const pairs = [...pairSlots.values()];
+  const parentOf = [...parentSlots];
   const cols = "t.object, t.relation, t.subject, t.id, t.expire_time, t.create_time, t.creator";
   const rows: {
     object: string;
@@ -84,6 +92,7 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
   }
   const state: TupleState = { rows: new Map(), slots: new Map() };
   for (const r of rows) {
+    if (state.rows.has(tupleKey(r))) continue;
     const expireAt = r.expire_time?.getTime() ?? 0;
     const tuple = { object: r.object, relation: r.relation, subject: r.subject, expireAt };
     const stored = { createTime: r.create_time, creator: r.creator };
