@@ -1,5 +1,7 @@
 // Grants across replicas: a grant made on replica A is visible on replica B at once with the
 // revision it returned (and so is a revocation); the basics of CreateGrant/ListGrants/DeleteGrant.
+import { failure } from "@filemesh/kit/testing";
+import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AclMesh, startAclMesh } from "./acl-mesh.js";
 
@@ -26,6 +28,35 @@ describe("read-your-writes across replicas", () => {
       const rev = await t.deleteGrant(owner.headers, f.id, g.id, 0);
       expect(await t.check(friend.headers, f.ref, "read", { i: 1, minRevision: rev })).toBe(false);
     }
+  });
+});
+
+describe("DeleteGrant retried", () => {
+  it("answers a delete retried after it committed with its revision; others still get GRANT_NOT_FOUND", async () => {
+    const [owner, coOwner, friend] = await Promise.all([1, 2, 3].map(() => t.mesh.newUser()));
+    const [f, other] = [t.newFile(), t.newFile()];
+    await t.write([
+      ["touch", f.ref, "owner", `user:${owner.userId}`],
+      ["touch", f.ref, "owner", `user:${coOwner.userId}`],
+      ["touch", other.ref, "owner", `user:${owner.userId}`],
+    ]);
+    const g = await t.createGrant(owner.headers, f.id, { subject: `user:${friend.userId}`, role: "viewer" });
+    const rev = await t.deleteGrant(owner.headers, f.id, g.id, 0);
+    // The retry (its first answer lost), on either replica, in either case of the id.
+    expect(await t.deleteGrant(owner.headers, f.id, g.id, 1)).toBe(rev);
+    expect(await t.deleteGrant(owner.headers, f.id, g.id.toUpperCase(), 0)).toBe(rev);
+    expect(await t.check(friend.headers, f.ref, "read", { i: 1, minRevision: rev })).toBe(false);
+    // Not a replay for anyone else, nor through another file.
+    const notFound = { code: status.NOT_FOUND, reason: "GRANT_NOT_FOUND" };
+    expect(await failure(t.deleteGrant(coOwner.headers, f.id, g.id, 0))).toMatchObject(notFound);
+    expect(await failure(t.deleteGrant(owner.headers, other.id, g.id, 0))).toMatchObject(notFound);
+    // A grant made again is a new grant, deleted anew.
+    const again = await t.createGrant(owner.headers, f.id, {
+      subject: `user:${friend.userId}`,
+      role: "viewer",
+    });
+    expect(again.id).not.toBe(g.id);
+    expect(Number(await t.deleteGrant(owner.headers, f.id, again.id, 1))).toBeGreaterThan(Number(rev));
   });
 });
 

@@ -131,10 +131,14 @@ export function createGrantHandlers(deps: {
       const caller = callerOf(ctx);
       const resource = fileRef(req.fileId, "file_id", false);
       await readyToRead(sync, "", ctx);
+      // A retry whose first attempt committed (its answer lost on the way) answers what that one
+      // did rather than GRANT_NOT_FOUND: the delete is its own request id, per caller, file and
+      // grant (grant ids are never reused; Postgres reads them in either case).
+      const key = fingerprintOf("DeleteGrant", resource, req.grantId.toLowerCase());
       return write({
         caller,
-        requestId: "",
-        fingerprint: "",
+        requestId: `delete-grant:${key}`,
+        fingerprint: key,
         event: event(ctx),
         signal: ctx.signal,
         deadline: ctx.deadline,
