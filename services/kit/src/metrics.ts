@@ -3,7 +3,7 @@ import type { MethodInfo } from "@filemesh/contracts";
 import { type Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { AppError, appErrorOf, Code } from "./errors.js";
 import type { CallContext } from "./grpc/context.js";
-import type { Middleware } from "./grpc/middleware.js";
+import { DONE, type Middleware } from "./grpc/middleware.js";
 
 export { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -218,21 +218,40 @@ export function loggingMiddleware(): Middleware {
  */
 export function observeMiddleware(registry: Registry): Middleware {
   const { seriesOf, finish } = grpcServerMetrics(registry);
-  return async (ctx, next) => {
-    const s = seriesOf(ctx.method);
-    s.started++;
-    const start = performance.now();
-    try {
-      await next();
-    } catch (err) {
-      finish(s, codeOf(err), start);
-      logEnd(ctx, err, start);
-      throw err;
-    }
+  const failed = (ctx: CallContext, s: MethodSeries, start: number, err: unknown) => {
+    finish(s, codeOf(err), start);
+    logEnd(ctx, err, start);
+  };
+  const succeeded = (ctx: CallContext, s: MethodSeries, start: number) => {
     finish(s, Code.OK, start);
     if (debugEnabled(ctx)) {
       ctx.log.debug({ code: "OK", duration_ms: +(performance.now() - start).toFixed(3) }, "rpc");
     }
+  };
+  // Not async: a call the rest of the chain completed at once (DONE) is counted and passed on
+  // at once, without a promise of its own.
+  return (ctx, next) => {
+    const s = seriesOf(ctx.method);
+    s.started++;
+    const start = performance.now();
+    let ended: Promise<void>;
+    try {
+      ended = next();
+    } catch (err) {
+      failed(ctx, s, start, err);
+      return Promise.reject(err);
+    }
+    if (ended === DONE) {
+      succeeded(ctx, s, start);
+      return DONE;
+    }
+    return ended.then(
+      () => succeeded(ctx, s, start),
+      (err: unknown) => {
+        failed(ctx, s, start, err);
+        throw err;
+      },
+    );
   };
 }
 
