@@ -4,7 +4,7 @@
 // /v1/data/{ticket}; local: the bytes straight from disk), interleaved with a plain Node HTTP
 // server streaming the very same object file from disk (the baseline), CPU per download from
 // /proc. Private ports and database, so it runs beside another mesh. Usage (after npm run build):
-//   node bench/dataplane-download.mjs [--seconds 10] [--connections 64] [--rounds 2]
+//   node bench/dataplane-download.mjs [--seconds 10] [--connections 64] [--rounds 2] [--gateways local,proxy,grpc]
 import { createReadStream } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
@@ -57,7 +57,7 @@ const targets = {
   baseline: { origin: "http://127.0.0.1:58090", request: () => ({ path: "/" }), good, procs: [] },
   ...gatewayTargets(
     mesh,
-    Object.keys(gateways),
+    values.gateways.split(",").filter((g) => g in gateways),
     () => ({ path: `/v1/files/${file.id}/content`, headers: auth }),
     good,
   ),

@@ -50,6 +50,8 @@ export function dataplaneArgs(extra = {}) {
       connections: { type: "string", default: "64" },
       rounds: { type: "string", default: "2" },
       size: { type: "string", default: "65536" },
+      // Which gateways to measure (comma-separated; default all): e.g. one path to profile.
+      gateways: { type: "string", default: Object.keys(gateways).join(",") },
       ...extra,
     },
   });
@@ -118,7 +120,16 @@ export async function startDataplaneMesh() {
   // "postgres": every Postgres process of the machine (proc-cpu.mjs postgresCpuMs; shared server).
   const pids = { postgres: "postgres" };
   for (const [s, port] of Object.entries(ports)) {
-    pids[s] = spawnChild(s, process.execPath, [join(dist, `${s}.js`)], {
+    // BENCH_CPU_PROF=1: a V8 CPU profile of each service, written when it exits, in
+    // bench/results/dataplane-cpuprof/.
+    const prof = process.env.BENCH_CPU_PROF
+      ? [
+          "--cpu-prof",
+          `--cpu-prof-dir=${join(root, "bench", "results", "dataplane-cpuprof")}`,
+          `--cpu-prof-name=${s}.cpuprofile`,
+        ]
+      : [];
+    pids[s] = spawnChild(s, process.execPath, [...prof, join(dist, `${s}.js`)], {
       GRPC_PORT: String(port),
       ADMIN_PORT: String(port + 1000),
       FILE_HTTP_PORT: String(ports.file + 2000),

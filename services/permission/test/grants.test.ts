@@ -33,7 +33,8 @@ describe("read-your-writes across replicas", () => {
 
 describe("DeleteGrant retried", () => {
   it("answers a delete retried after it committed with its revision; others still get GRANT_NOT_FOUND", async () => {
-    const [owner, coOwner, friend] = await Promise.all([1, 2, 3].map(() => t.mesh.newUser()));
+    const users = await Promise.all([1, 2, 3].map(() => t.mesh.newUser()));
+    const [owner, coOwner, friend] = [users[0]!, users[1]!, users[2]!];
     const [f, other] = [t.newFile(), t.newFile()];
     await t.write([
       ["touch", f.ref, "owner", `user:${owner.userId}`],

@@ -6,14 +6,6 @@ import type { CallContext } from "./context.js";
  */
 export type Middleware = (ctx: CallContext, next: () => Promise<void>) => Promise<void>;
 
-/**
- * What a chain returns when the whole call completed as it was dispatched (a unary handler that
- * answered at once, every middleware before it synchronous): this very promise, already
- * resolved. A middleware that gets it from `next()` may finish at once and return it too, and
- * the server then answers without waiting for a microtask; any other promise is awaited.
- */
-export const DONE: Promise<void> = Promise.resolve();
-
 export function compose(middlewares: readonly Middleware[]): Middleware {
   return (ctx, last) => {
     const dispatch = (i: number): Promise<void> => {

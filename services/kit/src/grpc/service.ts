@@ -21,7 +21,7 @@ import { callCancelled, deadlinePassed, invalidArgument, toServiceError, unimple
 import type { Logger } from "../logger.js";
 import { newTraceparent, traceIdOf } from "../trace-id.js";
 import { type CallContext, metadataString, type Principal, requestIdFrom } from "./context.js";
-import { compose, DONE, type Middleware } from "./middleware.js";
+import { compose, type Middleware } from "./middleware.js";
 import { checkHeader } from "./response-header.js";
 
 interface MethodDef {
@@ -76,6 +76,9 @@ function tolerantDecoder(decode: (b: Buffer) => unknown): (b: Buffer) => unknown
     }
   };
 }
+
+/** What a unary call's last step returns when its handler answered at once. */
+const ANSWERED: Promise<void> = Promise.resolve();
 
 async function* checked<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
   for await (const r of requests) {
@@ -302,22 +305,19 @@ export function addService<S extends ServiceDef>(
             });
           }
           response = answer;
-          return DONE;
+          return ANSWERED;
         };
-        const answer = () => {
-          ctx.done();
-          ctx.sendHeader();
-          callback(null, response);
-        };
-        const ended = chain(ctx, last);
-        // Completed as dispatched (middleware.ts DONE): answered now, not a microtask later.
-        if (ended === DONE) answer();
-        else {
-          ended.then(answer, (err) => {
+        chain(ctx, last).then(
+          () => {
+            ctx.done();
+            ctx.sendHeader();
+            callback(null, response);
+          },
+          (err) => {
             ctx.done();
             callback(toServiceError(err, errorDomain));
-          });
-        }
+          },
+        );
       };
     } else if (def.requestStream && !def.responseStream) {
       impl[key] = (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
