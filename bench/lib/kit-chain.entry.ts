@@ -124,37 +124,20 @@ const checkReq = permissionv1.PermissionServiceService.check.requestSerialize({
   minRevision: "",
 });
 const identity = (b: Buffer) => b;
+/** One unary call of `path` with the request bytes `req` and metadata `md()`. */
+const unary = (path: string, req: Buffer, md: () => Metadata) => (): Promise<void> =>
+  new Promise((resolve, reject) =>
+    client.makeUnaryRequest(path, identity, identity, req, md(), (err) => (err ? reject(err) : resolve())),
+  );
+const HEALTH = "/grpc.health.v1.Health/Check";
 const grpcCalls: Record<string, () => Promise<void>> = {
-  "grpc.health.v1.Health/Check": () =>
-    new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        "/grpc.health.v1.Health/Check",
-        identity,
-        identity,
-        Buffer.alloc(0),
-        new Metadata(),
-        (err) => (err ? reject(err) : resolve()),
-      ),
-    ),
+  "grpc.health.v1.Health/Check": unary(HEALTH, Buffer.alloc(0), () => new Metadata()),
   // The same empty health call carrying Check's Authorization header: what the header's
   // transport costs (HPACK, grpc-js's metadata) apart from anything the kit does with it.
-  "grpc.health.v1.Health/Check + Authorization header": () =>
-    new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        "/grpc.health.v1.Health/Check",
-        identity,
-        identity,
-        Buffer.alloc(0),
-        metadata.clone(),
-        (err) => (err ? reject(err) : resolve()),
-      ),
-    ),
-  "PermissionService/Check (kit chain + no-op handler)": () =>
-    new Promise((resolve, reject) =>
-      client.makeUnaryRequest(method.path, identity, identity, checkReq, metadata.clone(), (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    ),
+  "grpc.health.v1.Health/Check + Authorization header": unary(HEALTH, Buffer.alloc(0), () =>
+    metadata.clone(),
+  ),
+  "PermissionService/Check (kit chain + no-op handler)": unary(method.path, checkReq, () => metadata.clone()),
 };
 
 const cpuUs = () => {
