@@ -6,6 +6,7 @@ import {
   callerChecksOf,
   createPageTokens,
   createServiceRuntime,
+  httpBodySerializer,
   type Logger,
   loadPageTokenKey,
   openServiceDatabase,
@@ -72,13 +73,18 @@ export async function startFileService(
     settings: config,
     log,
   };
-  // ReadFile's data messages (256 KiB by default) written once each (kit grpc/bytes-message.ts).
-  const { readFile } = filev1.FileServiceService;
+  // ReadFile's and GetFileContent's data messages (256 KiB by default) written once each (kit
+  // grpc/bytes-message.ts).
+  const { readFile, getFileContent } = filev1.FileServiceService;
   const service = {
     ...filev1.FileServiceService,
     readFile: {
       ...readFile,
       responseSerialize: bytesMessageSerializer(readFile.responseSerialize, 2, "data"),
+    },
+    getFileContent: {
+      ...getFileContent,
+      responseSerialize: httpBodySerializer(getFileContent.responseSerialize),
     },
   };
   runtime.add(service, {

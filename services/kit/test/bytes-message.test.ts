@@ -3,7 +3,7 @@
 // field set falls back to the generated one.
 import { filev1 } from "@filemesh/contracts";
 import { describe, expect, it } from "vitest";
-import { bytesMessageSerializer } from "../src/grpc/bytes-message.js";
+import { bytesMessageSerializer, httpBodySerializer } from "../src/grpc/bytes-message.js";
 
 const generated = filev1.FileServiceService.readFile.responseSerialize;
 const fast = bytesMessageSerializer(generated, 2, "data");
@@ -28,6 +28,31 @@ describe("bytesMessageSerializer", () => {
       expect(fast(msg).equals(generated(msg))).toBe(true);
     }
     expect(filev1.ReadFileResponse.decode(fast({ file })).file?.name).toBe("a.txt");
+  });
+
+  it("writes HttpBody chunks as ts-proto does, without it unless extensions are set or data is empty", () => {
+    const generatedHttpBody = filev1.FileServiceService.getFileContent.responseSerialize;
+    let fellBack = 0;
+    const httpBody = httpBodySerializer((m: Parameters<typeof generatedHttpBody>[0]) => {
+      fellBack++;
+      return generatedHttpBody(m);
+    });
+    const any = { typeUrl: "type.googleapis.com/x", value: Buffer.from("v") };
+    for (const n of [1, 127, 128, 16_384, 300_000]) {
+      const data = Buffer.alloc(n, 5);
+      for (const contentType of ["", "text/plain", "x/é".repeat(50)]) {
+        const msg = { contentType, data, extensions: [] };
+        expect(httpBody(msg).equals(generatedHttpBody(msg))).toBe(true);
+      }
+    }
+    expect(fellBack).toBe(0);
+    for (const msg of [
+      { contentType: "text/plain", data: Buffer.from("ab"), extensions: [any] },
+      { contentType: "text/plain", data: Buffer.alloc(0), extensions: [] },
+    ]) {
+      expect(httpBody(msg).equals(generatedHttpBody(msg))).toBe(true);
+    }
+    expect(fellBack).toBe(2);
   });
 
   it("takes only one-byte tags", () => {
