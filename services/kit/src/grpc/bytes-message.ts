@@ -1,6 +1,5 @@
 // A streaming answer whose messages are mostly one `bytes` field (ReadFile's `data`, an
-// HttpBody's `data` after its content type), written
-// once into a buffer of its exact size. ts-proto's encode grows a 128-byte writer by doubling
+// HttpBody's `data` after its content type), written once into a buffer of its exact size. ts-proto's encode grows a 128-byte writer by doubling
 // up to the chunk's size, slices it, and the generated serializer copies it again into a
 // Buffer: for a 256 KiB chunk a dozen allocations and about four copies of the bytes, where
 // this makes one. Messages with any other field set go through the generated serializer; the
@@ -23,23 +22,13 @@ export function bytesMessageSerializer<T extends object>(
     for (const k in value) {
       if (k !== key && value[k as keyof T] !== undefined) return serialize(value);
     }
-    let n = data.length;
-    let head = 2;
-    for (let x = n; x > 127; x >>>= 7) head++;
-    const out = Buffer.allocUnsafe(head + n);
-    out[0] = tag;
-    let p = 1;
-    while (n > 127) {
-      out[p++] = (n & 127) | 128;
-      n >>>= 7;
-    }
-    out[p++] = n;
-    out.set(data, p);
+    const out = Buffer.allocUnsafe(1 + varintSize(data.length) + data.length);
+    out.set(data, fieldHead(out, 0, tag, data.length));
     return out;
   };
 }
 
-/** The bytes of a length-delimited field: its one-byte tag, its length as a varint, then `len` bytes. */
+/** Writes a length-delimited field's one-byte tag and its length as a varint at `p`; returns where its `len` bytes go. */
 function fieldHead(out: Buffer, p: number, tag: number, len: number): number {
   out[p++] = tag;
   while (len > 127) {

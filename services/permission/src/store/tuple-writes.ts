@@ -92,7 +92,6 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
   }
   const state: TupleState = { rows: new Map(), slots: new Map() };
   for (const r of rows) {
-    if (state.rows.has(tupleKey(r))) continue;
     const expireAt = r.expire_time?.getTime() ?? 0;
     const tuple = { object: r.object, relation: r.relation, subject: r.subject, expireAt };
     const stored = { createTime: r.create_time, creator: r.creator };
