@@ -51,10 +51,10 @@ describe("raw upload reservations", () => {
   it("a live upload keeps its lease by renewing it", async () => {
     const u = await t.mesh.newUser();
     const r = growingReservation(t.db, u.userId, { defaultQuota: QUOTA, renewMs: 200 });
-    await r.cover(10n);
+    await r.cover(MiB + 10n);
     await new Promise((res) => setTimeout(res, LEASE_MS + 500));
     await expire();
-    expect(await reservedOf(u.userId)).toBe(MiB);
+    expect(await reservedOf(u.userId)).toBe(MiB + 10n);
     await r.release();
     expect(await reservedOf(u.userId)).toBe(0n);
     expect((await t.db.query("SELECT 1 FROM files.reservations WHERE id = $1", [r.id])).rowCount).toBe(0);
@@ -66,16 +66,31 @@ describe("raw upload reservations", () => {
     // The other user's reservation stays (renewed), so a double release would show as a deficit
     // only on u's row: reserved_bytes is clamped at 0, hence measure with a second live one.
     const live = growingReservation(t.db, u.userId, { defaultQuota: QUOTA, renewMs: 100 });
-    await live.cover(1n);
+    await live.cover(MiB + 1n);
     const dead = growingReservation(t.db, u.userId, { defaultQuota: QUOTA, renewMs: 60_000 });
     await dead.cover(2n * MiB);
     dead.consumed();
     await new Promise((res) => setTimeout(res, LEASE_MS + 300));
     await Promise.all([dead.release(), expire(), dead.release()]);
-    expect(await reservedOf(u.userId)).toBe(MiB); // only the live one's step remains
+    expect(await reservedOf(u.userId)).toBe(MiB + 1n); // only the live one remains
     await live.release();
     expect(await reservedOf(u.userId)).toBe(0n);
     expect(await reservedOf(other.userId)).toBe(0n);
+  });
+
+  it("a body within its first MiB reserves nothing; past it, the reservation covers all of it", async () => {
+    const u = await t.mesh.newUser();
+    const rows = async () =>
+      (await t.db.query("SELECT bytes FROM files.reservations WHERE owner_id = $1", [u.userId])).rows;
+    const r = growingReservation(t.db, u.userId, { defaultQuota: QUOTA, renewMs: 60_000 });
+    await r.cover(64n * 1024n);
+    await r.cover(MiB);
+    expect([r.held(), r.reserved(), await reservedOf(u.userId), await rows()]).toEqual([false, 0n, 0n, []]);
+    await r.cover(MiB + 1n);
+    expect([r.held(), r.reserved(), await reservedOf(u.userId)]).toEqual([true, MiB + 1n, MiB + 1n]);
+    expect(await rows()).toEqual([{ bytes: String(MiB + 1n) }]);
+    await r.release();
+    expect([await reservedOf(u.userId), await rows()]).toEqual([0n, []]);
   });
 
   it("a committed raw upload leaves no reservation row and no reserved bytes", async () => {

@@ -179,6 +179,34 @@ describe.each(["fs", "s3"] as const)("uploads (%s driver)", (driver) => {
       expect((await t.upload(a.headers, "alone", randomBytes(1.5 * MiB))).name).toBe("alone");
   });
 
+  it("claims a small body's quota at its commit: concurrent small uploads never pass it together", async () => {
+    const a = await t.mesh.newUser();
+    // 40 MiB − 100 KiB held by a session: room for one 64 KiB body, not two. Small bodies reserve
+    // nothing while they arrive (domain/reservation.ts); the commit's one conditional claim decides.
+    await createUpload(a.headers, { name: "hold", sizeBytes: String(40 * MiB - 100 * 1024) });
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => t.upload(a.headers, `small${i}`, randomBytes(64 * 1024))),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === "rejected")
+        expect(await failure(Promise.reject(r.reason))).toMatchObject({
+          code: status.RESOURCE_EXHAUSTED,
+          reason: "QUOTA_EXCEEDED",
+        });
+    }
+    expect(await usage(a.userId)).toEqual({
+      used_bytes: String(64 * 1024),
+      reserved_bytes: String(40 * MiB - 100 * 1024),
+      file_count: "1",
+    });
+    const { rows } = await t.db.query(
+      "SELECT (SELECT count(*)::int FROM files.versions WHERE owner_id = $1) AS versions, (SELECT count(*)::int FROM files.reservations WHERE owner_id = $1) AS reservations",
+      [a.userId],
+    );
+    expect(rows[0]).toEqual({ versions: 1, reservations: 0 });
+  });
+
   it("completes a session of parts sent through the service, verifying size and hash", async () => {
     const a = await t.mesh.newUser();
     const data = randomBytes(part * 2 + 1234);

@@ -51,6 +51,11 @@ export interface Commit {
    * janitor released it meanwhile, and the whole size is claimed).
    */
   reservationId?: string;
+  /**
+   * The folder as read when the upload was authorised (UploadFile): not read again here. Its
+   * `write` is checked again all the same, and the transaction locks it and finds it still live.
+   */
+  folder?: FileRow;
   /** The session this commit completes (COMPLETING → COMPLETED). */
   uploadId?: string;
   /** A retried UploadFile with the same request_id commits once (AIP-155). */
@@ -91,7 +96,8 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // NOT_FOUND without read, PERMISSION_DENIED / WRITE_DENIED with read only). Write on the
   // folder covers a new version of a file in it (access is inherited). A folder gone or in the
   // trash is left to lockFolder below (FILE_NOT_FOUND, which does not end a session).
-  const target = await getFile(deps.pool, c.fileId ?? c.parentId);
+  const target =
+    !c.fileId && c.folder?.id === c.parentId ? c.folder : await getFile(deps.pool, c.fileId ?? c.parentId);
   if (target) await requireOn(deps, ctx, target, "write");
   else if (c.fileId) throw FILE_NOT_FOUND();
   const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
@@ -189,10 +195,17 @@ async function commitIn(
   }
   // The reservation becomes use; content larger than it claims the rest against the quota.
   const reservedBytes = c.reservationId ? await takeReservation(tx, c.reservationId) : c.reservedBytes;
-  const covered = [c.sizeBytes, reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
-  await adjust(tx, c.userId, { reserved: -reservedBytes, used: covered, files: existing ? 0 : 1 });
-  if (c.sizeBytes > covered) {
-    await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
+  const files = existing ? 0 : 1;
+  if (reservedBytes === 0n && c.sizeBytes > 0n) {
+    // Nothing reserved (a small raw upload, or a reservation the janitor released): the whole
+    // size is claimed, in one conditional statement.
+    await claim(tx, c.userId, { use: c.sizeBytes, files, defaultQuota: settings.defaultQuotaBytes });
+  } else {
+    const covered = c.sizeBytes < reservedBytes ? c.sizeBytes : reservedBytes;
+    await adjust(tx, c.userId, { reserved: -reservedBytes, used: covered, files });
+    if (c.sizeBytes > covered) {
+      await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
+    }
   }
   const content = {
     size_bytes: String(c.sizeBytes),

@@ -4,6 +4,14 @@
 // whose lease this process renews while the body arrives: if the process dies (kill -9), the
 // janitor gives the bytes back once the lease lapses; the commit, the release or the janitor
 // ends it, exactly once.
+//
+// A body that ends within its first step (1 MiB: every small upload) reserves nothing: its
+// bytes are claimed against the quota at the commit, by the commit's one conditional
+// statement (store/usage.ts claim), so concurrent uploads still cannot together pass the quota.
+// Over the quota, such a body is stored and then dropped (QUOTA_EXCEEDED at the commit): at most
+// one step per upload in flight is ever stored beyond the quota, and only until its commit.
+// That spares the reservation's three statements (grow, take, and the usage row updated twice)
+// on the path nearly every upload takes.
 import { randomUUID } from "node:crypto";
 import type pg from "pg";
 import { growReservation, releaseReservation, renewReservation } from "../store/reservations.js";
@@ -57,12 +65,17 @@ export function growingReservation(pool: pg.Pool, userId: string, o: Reservation
     /** Makes sure at least `total` bytes are reserved (QUOTA_EXCEEDED otherwise). */
     async cover(total: bigint): Promise<void> {
       if (released) throw new Error("reservation already released");
-      if (total <= reserved) return;
+      if (total <= reserved || (!taken && total <= STEP)) return;
       const step = grow(total - reserved);
       pending = step.catch(() => {});
       await step;
     },
     reserved: () => reserved,
+    /**
+     * Whether the row exists (or may: a claim was sent). False while the body is within its
+     * first step: the commit then claims the whole size itself.
+     */
+    held: () => taken,
     /** The commit took the reservation. */
     consumed(): void {
       stopRenewing();

@@ -14,6 +14,7 @@ import type { FileDeps } from "../domain/deps.js";
 import { cleanName } from "../domain/names.js";
 import { growingReservation } from "../domain/reservation.js";
 import { toFile } from "../domain/views.js";
+import type { FileRow } from "../store/files.js";
 
 export const cancelled = () => new AppError(Code.CANCELLED, "CANCELLED", "the upload was cancelled");
 
@@ -31,6 +32,8 @@ export interface RawUpload {
   userId: string;
   parentId: string;
   name: string;
+  /** The folder as authorised when the upload began, if it was read then. */
+  folder?: FileRow;
   /** Declared SHA-256 ("" = none). */
   sha256: string;
   requestId: string;
@@ -64,11 +67,12 @@ export async function storeAndCommit(
     const { file, replayed } = await commitOnce(deps, ctx, {
       userId: u.userId,
       parentId: u.parentId,
+      folder: u.folder,
       name: u.name,
       objectKey: key,
       ...got,
       reservedBytes: quota.reserved(),
-      reservationId: quota.id,
+      reservationId: quota.held() ? quota.id : undefined,
       requestId: u.requestId,
     });
     if (replayed) {
@@ -150,7 +154,7 @@ export function createRawUploadHandlers(deps: FileDeps) {
       const file = await storeAndCommit(
         deps,
         ctx,
-        { userId, parentId: parent.id, name, sha256, requestId: head.requestId },
+        { userId, parentId: parent.id, folder: parent, name, sha256, requestId: head.requestId },
         body(),
         () => stillConnected(ctx),
       );
