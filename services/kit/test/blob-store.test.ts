@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
-import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { startTestMinio, type TestMinio, uniqueId } from "@filemesh/kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -376,6 +376,7 @@ describe("s3 faults", () => {
 describe("s3 lean requests (small puts, deletes)", () => {
   it("a body within one part is one signed PUT outside the SDK's command pipeline; a longer one is multipart", async () => {
     const store = (await freshStore("s3")) as unknown as BlobStore & {
+      root: string;
       client: import("@aws-sdk/client-s3").S3Client;
     };
     // The store learns its addressing once, from one presigned URL (a GetObjectCommand).
@@ -399,12 +400,33 @@ describe("s3 lean requests (small puts, deletes)", () => {
     expect(await store.stat(key)).toBeUndefined();
     await store.delete(key); // absent: no error, as in S3
     commands.length = 0;
-    const large = randomBytes(5 * 1024 * 1024 + 1);
+    // Longer than one part (5 MiB here): a lean multipart upload, parts of exactly the part size
+    // cut from chunks that do not line up with it, no SDK command either.
+    const large = randomBytes(2 * 5 * 1024 * 1024 + 7);
     const big = newObjectKey();
-    expect(await store.put(big, chunked(large))).toEqual({ sizeBytes: large.length });
-    expect(commands).toContain("CreateMultipartUploadCommand");
-    expect(commands).toContain("CompleteMultipartUploadCommand");
+    expect(await store.put(big, chunked(large, 77_777))).toEqual({ sizeBytes: large.length });
+    expect(commands).toEqual([]);
     expect(sha(await read(await store.get(big)))).toBe(sha(large));
+    const head = await store.client.send(new HeadObjectCommand({ Bucket: store.root, Key: big }));
+    expect([head.ContentLength, head.ETag?.endsWith('-3"')]).toEqual([large.length, true]);
+  });
+
+  it("a multipart put whose body fails midway aborts the upload and throws the body's own error", async () => {
+    const store = await freshStore("s3");
+    const key = newObjectKey();
+    const gone = new Error("the client went away");
+    async function* body() {
+      yield* chunked(randomBytes(11 * 1024 * 1024));
+      throw gone;
+    }
+    expect(
+      await store.put(key, body()).then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    ).toBe(gone);
+    expect(await all(store.listMultipartUploads())).toEqual([]);
+    expect(await store.stat(key)).toBeUndefined();
   });
 
   it("a refused PUT or DELETE is the store's answer (wrong credentials), and nothing is written", async () => {
@@ -492,6 +514,118 @@ describe("s3 lean requests (small puts, deletes)", () => {
       );
       expect(refused).toMatchObject({ name: "AccessDenied", $fault: "client" });
       expect(seen.length).toBe(1);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a multipart put: unsigned parts of the part size, at most two in flight, faults retried, a 200 carrying an error too", async () => {
+    const seen: {
+      method?: string | undefined;
+      url?: string | undefined;
+      headers: IncomingHttpHeaders;
+      size: number;
+      body: string;
+    }[] = [];
+    let inFlight = 0;
+    let most = 0;
+    const part3Failures = [503];
+    let completeAnswers = ["<Error><Code>InternalError</Code><Message>later</Message></Error>"];
+    const server = createServer((req, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const body = Buffer.concat(chunks);
+        const url = new URL(req.url ?? "", "http://x");
+        seen.push({
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          size: body.length,
+          body: body.length < 4096 ? body.toString() : "",
+        });
+        // Parts answer a little later, so that they overlap if the writer lets them.
+        setTimeout(() => {
+          inFlight--;
+          const n = url.searchParams.get("partNumber");
+          if (req.method === "POST" && url.searchParams.has("uploads")) {
+            res.end(
+              "<InitiateMultipartUploadResult><UploadId>up/1+=</UploadId></InitiateMultipartUploadResult>",
+            );
+          } else if (n) {
+            if (n === "3" && part3Failures.length) {
+              res.writeHead(part3Failures.shift()!);
+              res.end("<Error><Code>SlowDown</Code></Error>");
+              return;
+            }
+            res.writeHead(200, { etag: `"etag-${n}"` });
+            res.end();
+          } else if (req.method === "POST") {
+            res.end(
+              completeAnswers.shift() ??
+                "<CompleteMultipartUploadResult><ETag>x</ETag></CompleteMultipartUploadResult>",
+            );
+          } else {
+            res.writeHead(204);
+            res.end();
+          }
+        }, 30);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const fake = createS3Store({
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        region: minio.region,
+        bucket: "fake",
+        accessKeyId: minio.accessKeyId,
+        secretAccessKey: minio.secretAccessKey,
+        forcePathStyle: true,
+        putPartBytes: 5 * 1024 * 1024,
+      });
+      const key = newObjectKey();
+      const data = randomBytes(4 * 5 * 1024 * 1024 + 3);
+      expect(await fake.put(key, chunked(data, 100_000))).toEqual({ sizeBytes: data.length });
+      const calls = seen.map((r) => {
+        const u = new URL(r.url ?? "", "http://x");
+        return `${r.method} ${u.pathname} ${[...u.searchParams].map(([k, v]) => `${k}=${v}`).join("&")} ${r.size}`;
+      });
+      const part = 5 * 1024 * 1024;
+      expect(calls[0]).toBe(`POST /fake/${key} uploads= 0`);
+      expect(calls.filter((c) => c.startsWith("PUT")).sort()).toEqual(
+        [
+          `PUT /fake/${key} partNumber=1&uploadId=up/1+= ${part}`,
+          `PUT /fake/${key} partNumber=2&uploadId=up/1+= ${part}`,
+          `PUT /fake/${key} partNumber=3&uploadId=up/1+= ${part}`,
+          `PUT /fake/${key} partNumber=3&uploadId=up/1+= ${part}`,
+          `PUT /fake/${key} partNumber=4&uploadId=up/1+= ${part}`,
+          `PUT /fake/${key} partNumber=5&uploadId=up/1+= 3`,
+        ].sort(),
+      );
+      const completes = seen.filter((r) => r.method === "POST" && !r.url?.includes("uploads"));
+      expect(completes.length).toBe(2); // the 200 carrying an error was retried
+      expect(completes[1]!.body).toBe(
+        `<CompleteMultipartUpload>${[1, 2, 3, 4, 5].map((n) => `<Part><PartNumber>${n}</PartNumber><ETag>"etag-${n}"</ETag></Part>`).join("")}</CompleteMultipartUpload>`,
+      );
+      expect(seen.some((r) => r.method === "DELETE")).toBe(false);
+      expect(most).toBeLessThanOrEqual(2);
+      for (const r of seen) expect(r.headers["x-amz-content-sha256"]).toBe("UNSIGNED-PAYLOAD");
+
+      // A part the store keeps refusing: the upload is aborted, the error is the store's.
+      seen.length = 0;
+      part3Failures.push(503, 503, 503);
+      completeAnswers = [];
+      const down = await fake.put(newObjectKey(), chunked(data, 100_000)).then(
+        () => undefined,
+        (e: unknown) => e as { code?: number; reason?: string },
+      );
+      expect(down).toMatchObject({ code: 14, reason: "BLOB_STORE_UNAVAILABLE" });
+      expect(
+        seen.filter((r) => r.method === "DELETE").map((r) => new URL(r.url ?? "", "http://x").search),
+      ).toEqual(["?uploadId=up%2F1%2B%3D"]);
+      expect(seen.some((r) => r.method === "POST" && !r.url?.includes("uploads"))).toBe(false);
     } finally {
       server.close();
     }

@@ -1,5 +1,5 @@
-// The `s3` driver (S3, MinIO): small puts and deletes as lean signed requests (s3-lean.ts),
-// longer streaming puts through lib-storage's multipart Upload, ranged
+// The `s3` driver (S3, MinIO): puts and deletes as lean signed requests (s3-lean.ts) — a body
+// longer than one part as a multipart upload whose parts stream as they arrive — ranged
 // GETs, native multipart uploads whose parts stream through (never held whole), and presigned
 // URLs scoped to one object and one method, capped in lifetime; part URLs sign their length.
 
@@ -19,7 +19,6 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { AppError, unavailable } from "../errors.js";
 import {
@@ -91,7 +90,7 @@ export function storeFault(err: unknown): unknown {
 
 const FAULTS = "filemeshStoreFault";
 
-/** Every command of `client` (lib-storage's Upload too) fails with storeFault's errors. */
+/** Every command of `client` fails with storeFault's errors. */
 function mapFaults(client: S3Client): void {
   if (client.middlewareStack.identify().some((m) => m.startsWith(FAULTS))) return;
   client.middlewareStack.add(
@@ -115,9 +114,9 @@ export function createS3Store(
   const presignGet = getPresigner(client, Bucket);
   const lean = getLeanRequests(client, Bucket);
   const partBytes = Math.max(MIN_PART_BYTES, s.putPartBytes ?? 8 * 1024 * 1024);
-  const faulty = async (p: Promise<void>) => {
+  const faulty = async <T>(p: Promise<T>): Promise<T> => {
     try {
-      await p;
+      return await p;
     } catch (err) {
       throw storeFault(err);
     }
@@ -147,8 +146,8 @@ export function createS3Store(
     },
     async put(key, body) {
       // A body that ends within one part (every small upload) goes as one lean PutObject
-      // (s3-lean.ts); a longer one through lib-storage's multipart Upload, the part read so far
-      // first. Either way at most about one part is held in memory.
+      // (s3-lean.ts); a longer one as a lean multipart upload, the part read so far first, at most
+      // two parts in flight. Either way memory stays within a few parts.
       const it = body[Symbol.asyncIterator]();
       const head: Uint8Array[] = [];
       let size = 0;
@@ -165,25 +164,21 @@ export function createS3Store(
         head.push(next.value);
         size += next.value.byteLength;
       }
-      const counted = Readable.from(
-        (async function* () {
-          yield* head;
-          head.length = 0;
-          for (let next = await it.next(); !next.done; next = await it.next()) {
-            size += next.value.byteLength;
-            yield next.value;
-          }
-        })(),
-      );
-      const upload = new Upload({
-        client,
-        params: { Bucket, Key: checkKey(key), Body: counted },
-        partSize: partBytes,
-        queueSize: 2,
-        leavePartsOnError: false,
-      });
-      await upload.done();
-      return { sizeBytes: size };
+      // The body's own failures (too large, over quota, the client gone) are the caller's, as
+      // they are: only the store's are storeFault's.
+      let bodyFailure: unknown;
+      const rest: AsyncIterator<Uint8Array> = {
+        next: () =>
+          it.next().catch((err: unknown) => {
+            bodyFailure = err;
+            throw err;
+          }),
+      };
+      try {
+        return { sizeBytes: await lean.putParts(checkKey(key), head, rest, partBytes) };
+      } catch (err) {
+        throw err === bodyFailure ? err : storeFault(err);
+      }
     },
     async get(key, range) {
       if (range?.length === 0) return Readable.from([]);
