@@ -93,6 +93,34 @@ describe("raw upload reservations", () => {
     expect([await reservedOf(u.userId), await rows()]).toEqual([0n, []]);
   });
 
+  it("grows by a quarter of what it holds, never past the quota: exactly up to it when near", async () => {
+    const u = await t.mesh.newUser();
+    const r = growingReservation(t.db, u.userId, { defaultQuota: QUOTA, renewMs: 60_000 });
+    let steps = 0;
+    let last = 0n;
+    for (let total = 64n * 1024n; total <= 64n * MiB; total += 64n * 1024n) {
+      await r.cover(total);
+      if (r.reserved() !== last) steps++;
+      last = r.reserved();
+      // Nothing within the first MiB; past it, enough and at most a quarter (or one MiB) more.
+      expect(total <= MiB ? last === 0n : last >= total && last <= total + total / 4n + MiB).toBe(true);
+    }
+    expect(steps).toBeLessThanOrEqual(20); // one statement per MiB would be 64
+    expect(await reservedOf(u.userId)).toBe(last);
+    await r.release();
+    // A quota of 10 MiB: the last steps shrink to what is needed, so all of it can be used.
+    const v = await t.mesh.newUser();
+    await t.db.query("INSERT INTO files.usage (user_id, quota_bytes) VALUES ($1, $2)", [
+      v.userId,
+      String(10n * MiB),
+    ]);
+    const q = growingReservation(t.db, v.userId, { defaultQuota: QUOTA, renewMs: 60_000 });
+    for (let total = 64n * 1024n; total <= 10n * MiB; total += 64n * 1024n) await q.cover(total);
+    expect([q.reserved(), await reservedOf(v.userId)]).toEqual([10n * MiB, 10n * MiB]);
+    await expect(q.cover(10n * MiB + 1n)).rejects.toMatchObject({ reason: "QUOTA_EXCEEDED" });
+    await q.release();
+  });
+
   it("a committed raw upload leaves no reservation row and no reserved bytes", async () => {
     const u = await t.mesh.newUser();
     await t.upload(u.headers, "a.bin", Buffer.alloc(3 * 1024 * 1024, 1));
