@@ -151,7 +151,9 @@ describe("UploadFile after the grant is revoked", () => {
   it("commits nothing and releases what the body reserved", async () => {
     const s = await scene();
     const up = open(t.f, t.f.uploadFile, s.bob.headers);
-    const [head, ...rest] = rawUpload(s.team.id, "report.txt", Buffer.from("bob's raw bytes"), "", "", 4);
+    // A first message past 1 MiB: a body reserves quota as bytes arrive once it is past its first MiB.
+    const body = Buffer.concat([Buffer.alloc(1024 * 1024 + 16, 0x62), Buffer.from("bob's raw bytes")]);
+    const [head, ...rest] = rawUpload(s.team.id, "report.txt", body, "", "", 1024 * 1024 + 16);
     up.stream.write(head!);
     // The body is being stored (quota reserved as bytes arrive): the start was allowed.
     await until(async () => (await usage(s.bob.headers)).reservedBytes !== "0");
