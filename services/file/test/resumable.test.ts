@@ -24,22 +24,28 @@ const chunks = (data: Buffer, size = 256 * 1024) => {
   return out;
 };
 
+/** CreateUpload of the STREAM method (WriteUpload) for `size` bytes with their SHA-256. */
+const streamUpload = async (headers: Record<string, string>, name: string, size: number, sha256: string) =>
+  (
+    await rpc(
+      t.f,
+      t.f.createUpload,
+      filev1.CreateUploadRequest.fromPartial({
+        name,
+        sizeBytes: String(size),
+        sha256,
+        method: filev1.UploadMethod.UPLOAD_METHOD_STREAM,
+      }),
+      headers,
+    )
+  ).upload!;
+
 it("survives a dropped connection and resumes on another replica", async () => {
   const a = await t.mesh.newUser();
   const data = randomBytes(2 * PART + 3 * MiB);
   const sha256 = createHash("sha256").update(data).digest("hex");
-  const { upload } = await rpc(
-    t.f,
-    t.f.createUpload,
-    filev1.CreateUploadRequest.fromPartial({
-      name: "resumed.bin",
-      sizeBytes: String(data.length),
-      sha256,
-      method: filev1.UploadMethod.UPLOAD_METHOD_STREAM,
-    }),
-    a.headers,
-  );
-  const uploadId = upload!.id;
+  const upload = await streamUpload(a.headers, "resumed.bin", data.length, sha256);
+  const uploadId = upload.id;
   const committed = async () =>
     (await rpc(t.f, t.f.getUpload, { uploadId }, a.headers)).upload!.committedSizeBytes;
 
@@ -100,17 +106,7 @@ it("stores the bytes as sent when messages straddle the parts' ends", async () =
   const a = await t.mesh.newUser();
   const data = randomBytes(2 * PART + 12_345);
   const sha256 = createHash("sha256").update(data).digest("hex");
-  const { upload } = await rpc(
-    t.f,
-    t.f.createUpload,
-    filev1.CreateUploadRequest.fromPartial({
-      name: "straddled.bin",
-      sizeBytes: String(data.length),
-      sha256,
-      method: filev1.UploadMethod.UPLOAD_METHOD_STREAM,
-    }),
-    a.headers,
-  );
+  const upload = await streamUpload(a.headers, "straddled.bin", data.length, sha256);
   // 333,333-byte messages: neither part's end falls on a message's.
   const parts = chunks(data, 333_333);
   const res = (await send(
@@ -118,7 +114,7 @@ it("stores the bytes as sent when messages straddle the parts' ends", async () =
     t.f.writeUpload,
     parts.map((c, i) =>
       msg({
-        ...(i === 0 ? { uploadId: upload!.id, writeOffset: "0" } : {}),
+        ...(i === 0 ? { uploadId: upload.id, writeOffset: "0" } : {}),
         data: c,
         finishWrite: i === parts.length - 1,
       }),
@@ -137,17 +133,7 @@ it("stores the bytes as sent when messages straddle the parts' ends", async () =
 
 it("refuses more bytes than declared and a finish short of the declared size", async () => {
   const a = await t.mesh.newUser();
-  const { upload } = await rpc(
-    t.f,
-    t.f.createUpload,
-    filev1.CreateUploadRequest.fromPartial({
-      name: "small",
-      sizeBytes: "10",
-      method: filev1.UploadMethod.UPLOAD_METHOD_STREAM,
-    }),
-    a.headers,
-  );
-  const uploadId = upload!.id;
+  const uploadId = (await streamUpload(a.headers, "small", 10, "")).id;
   expect(
     await failure(
       send(t.f, t.f.writeUpload, [msg({ uploadId, writeOffset: "0", data: randomBytes(11) })], a.headers),

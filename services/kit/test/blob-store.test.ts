@@ -2,7 +2,7 @@
 // started by the test. Presigned URL scope and expiry are checked against MinIO itself.
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders } from "node:http";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -373,6 +373,18 @@ describe("s3 faults", () => {
   });
 });
 
+/** An s3 store on a local HTTP server playing S3 (5 MiB parts), signed with MinIO's keys. */
+const fakeStore = (server: Server) =>
+  createS3Store({
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    region: minio.region,
+    bucket: "fake",
+    accessKeyId: minio.accessKeyId,
+    secretAccessKey: minio.secretAccessKey,
+    forcePathStyle: true,
+    putPartBytes: 5 * 1024 * 1024,
+  });
+
 describe("s3 lean requests (small puts, deletes)", () => {
   it("a body within one part is one signed PUT outside the SDK's command pipeline; a longer one is multipart", async () => {
     const store = (await freshStore("s3")) as unknown as BlobStore & {
@@ -478,14 +490,7 @@ describe("s3 lean requests (small puts, deletes)", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const fake = createS3Store({
-        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        region: minio.region,
-        bucket: "fake",
-        accessKeyId: minio.accessKeyId,
-        secretAccessKey: minio.secretAccessKey,
-        forcePathStyle: true,
-      });
+      const fake = fakeStore(server);
       const key = newObjectKey();
       answers = [503, 500];
       expect(await fake.put(key, chunked(Buffer.from("hello")))).toEqual({ sizeBytes: 5 });
@@ -576,15 +581,7 @@ describe("s3 lean requests (small puts, deletes)", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     try {
-      const fake = createS3Store({
-        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        region: minio.region,
-        bucket: "fake",
-        accessKeyId: minio.accessKeyId,
-        secretAccessKey: minio.secretAccessKey,
-        forcePathStyle: true,
-        putPartBytes: 5 * 1024 * 1024,
-      });
+      const fake = fakeStore(server);
       const key = newObjectKey();
       const data = randomBytes(4 * 5 * 1024 * 1024 + 3);
       expect(await fake.put(key, chunked(data, 100_000))).toEqual({ sizeBytes: data.length });

@@ -201,7 +201,7 @@ async function commitIn(
     // size is claimed, in one conditional statement.
     await claim(tx, c.userId, { use: c.sizeBytes, files, defaultQuota: settings.defaultQuotaBytes });
   } else {
-    const covered = c.sizeBytes < reservedBytes ? c.sizeBytes : reservedBytes;
+    const covered = [c.sizeBytes, reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
     await adjust(tx, c.userId, { reserved: -reservedBytes, used: covered, files });
     if (c.sizeBytes > covered) {
       await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
