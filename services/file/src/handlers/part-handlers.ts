@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, failedPrecondition, invalidArgument } from "@filemesh/kit";
-import { PartSizeMismatchError } from "@filemesh/kit/blob";
+import { PartCutter, PartSizeMismatchError } from "@filemesh/kit/blob";
 import { callerId } from "../domain/access.js";
 import { completeSession } from "../domain/complete-upload.js";
 import { meter, sizeMismatch } from "../domain/content.js";
@@ -125,13 +125,12 @@ export function createPartHandlers(deps: FileDeps) {
       }
       // A stream that starts at 0 and finishes in one call is hashed on the way (no read-back).
       const whole = committed === 0n ? meter({ limit: size }) : undefined;
-      let buffered: Buffer[] = [];
-      let bufferedBytes = 0n;
+      const cutter = new PartCutter(Number(partBytes));
       // One part uploads while the next one fills: `scheduled` bytes are handed to part
       // uploads, `committed` advances (in order) as each is stored.
       let scheduled = committed;
       let inflight: Promise<void> | undefined;
-      const store = async (part: Buffer[], length: number, from: bigint) => {
+      const store = async (part: Uint8Array[], length: number, from: bigint) => {
         const n = Number(from / partBytes) + 1;
         const stored = await blobs.putPart(u.object_key, u.multipart_id, n, Readable.from(part), length);
         await savePart(pool, u.id, stored);
@@ -141,30 +140,10 @@ export function createPartHandlers(deps: FileDeps) {
         }
         committed = to;
       };
-      // A part is the messages' own buffers, the last one cut at the part's end (views, never a
-      // copy): concatenating each 8 MiB part allocated a buffer per part, and those kept V8's
-      // collector busy for 40 % of the service's time in a 256 MiB upload (bench/README.md).
-      const flush = async (bytes: bigint) => {
-        const length = Number(bytes);
-        const part: Buffer[] = [];
-        let need = length;
-        let i = 0;
-        for (; need > 0; i++) {
-          const chunk = buffered[i]!;
-          if (chunk.length <= need) {
-            part.push(chunk);
-            need -= chunk.length;
-          } else {
-            part.push(chunk.subarray(0, need));
-            buffered[i] = chunk.subarray(need);
-            need = 0;
-            break;
-          }
-        }
-        buffered = buffered.slice(i);
-        bufferedBytes -= bytes;
+      // A part is the messages' own buffers (kit PartCutter: views, never a copy).
+      const flush = async (part: Uint8Array[], length: number) => {
         const from = scheduled;
-        scheduled += bytes;
+        scheduled += BigInt(length);
         if (inflight) await inflight;
         inflight = store(part, length, from);
         inflight.catch(() => {}); // awaited (and thrown) by the next flush or at the end
@@ -173,16 +152,14 @@ export function createPartHandlers(deps: FileDeps) {
       for (let msg: IteratorResult<filev1.WriteUploadRequest> = first; !msg.done; msg = await it.next()) {
         const data = msg.value.data;
         if (data.length) {
-          if (scheduled + bufferedBytes + BigInt(data.length) > size) {
+          if (scheduled + BigInt(cutter.pending) + BigInt(data.length) > size) {
             throw invalidArgument("SIZE_EXCEEDED", `the upload declared ${size} bytes`, [
               { field: "data", description: "more bytes than declared" },
             ]);
           }
           whole?.take(data);
-          // A view, not a copy: each decoded message has a buffer of its own.
-          buffered.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-          bufferedBytes += BigInt(data.length);
-          while (bufferedBytes >= partBytes) await flush(partBytes);
+          // Each decoded message has a buffer of its own: the part keeps views of it.
+          for (const part of cutter.push(data)) await flush(part, Number(partBytes));
         }
         if (msg.value.finishWrite) {
           finish = true;
@@ -193,7 +170,10 @@ export function createPartHandlers(deps: FileDeps) {
       await stillConnected(ctx);
       if (!finish) return { committedSizeBytes: String(committed), file: undefined };
       // The last part (an empty one for an empty file).
-      if (bufferedBytes > 0n || (size === 0n && committed === 0n)) await flush(bufferedBytes);
+      if (cutter.pending > 0 || (size === 0n && committed === 0n)) {
+        const length = cutter.pending;
+        await flush(cutter.rest(), length);
+      }
       if (inflight) await inflight;
       if (committed !== size) throw sizeMismatch(u.size_bytes, committed);
       const file = await completeSession(

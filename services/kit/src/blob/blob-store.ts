@@ -187,3 +187,41 @@ export function attachmentDisposition(fileName: string): string {
   const encoded = encodeURIComponent(fileName).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
+
+/**
+ * Cuts a stream of chunks into parts of exactly `partBytes` bytes without copying a byte: a
+ * part is the chunks themselves, the one crossing its end cut into two views. Concatenating
+ * each part instead allocates a part-sized buffer per part, which kept V8's collector busy for
+ * 40 % of the file service's time in a 256 MiB upload (bench/README.md, stop 32).
+ */
+export class PartCutter {
+  private part: Uint8Array[] = [];
+  private filled = 0;
+  constructor(private readonly partBytes: number) {}
+
+  /** Bytes taken that are not yet in a whole part. */
+  get pending(): number {
+    return this.filled;
+  }
+
+  /** Takes `chunk`; the parts it completed, each `partBytes` in all. */
+  push(chunk: Uint8Array): Uint8Array[][] {
+    const done: Uint8Array[][] = [];
+    while (chunk.byteLength > 0) {
+      const n = Math.min(this.partBytes - this.filled, chunk.byteLength);
+      this.part.push(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
+      this.filled += n;
+      chunk = chunk.subarray(n);
+      if (this.filled === this.partBytes) done.push(this.rest());
+    }
+    return done;
+  }
+
+  /** The bytes pending, as a (last, shorter) part; empty when the stream ended on a part's end. */
+  rest(): Uint8Array[] {
+    const part = this.part;
+    this.part = [];
+    this.filled = 0;
+    return part;
+  }
+}

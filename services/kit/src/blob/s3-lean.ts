@@ -18,6 +18,7 @@
 // they were 17 % of the file service's busy time in a 256 MiB upload (bench/README.md).
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { PartCutter } from "./blob-store.js";
 import { shapeOf, signerOf } from "./s3-presign.js";
 
 /** Statuses worth another attempt: throttling and the store's own faults. */
@@ -168,31 +169,20 @@ export function getLeanRequests(client: S3Client, bucket: string) {
       inFlight.add(sent);
     };
     try {
-      let part: Uint8Array[] = [];
-      let filled = 0;
+      const cutter = new PartCutter(partBytes);
       let parts = 0;
-      const sendWhenFree = async () => {
+      const sendWhenFree = async (part: Uint8Array[]) => {
         while (inFlight.size >= queue && failure === undefined) await Promise.race(inFlight);
         if (failure !== undefined) throw failure;
         send(++parts, part);
       };
       const take = async (chunk: Uint8Array) => {
         size += chunk.byteLength;
-        while (chunk.byteLength > 0) {
-          const n = Math.min(partBytes - filled, chunk.byteLength);
-          part.push(n === chunk.byteLength ? chunk : chunk.subarray(0, n));
-          filled += n;
-          chunk = chunk.subarray(n);
-          if (filled === partBytes) {
-            await sendWhenFree();
-            part = [];
-            filled = 0;
-          }
-        }
+        for (const part of cutter.push(chunk)) await sendWhenFree(part);
       };
       for (const chunk of head) await take(chunk);
       for (let next = await body.next(); !next.done; next = await body.next()) await take(next.value);
-      if (filled > 0 || parts === 0) await sendWhenFree();
+      if (cutter.pending > 0 || parts === 0) await sendWhenFree(cutter.rest());
       while (inFlight.size > 0) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
       const list = etags

@@ -114,9 +114,9 @@ export function createS3Store(
   const presignGet = getPresigner(client, Bucket);
   const lean = getLeanRequests(client, Bucket);
   const partBytes = Math.max(MIN_PART_BYTES, s.putPartBytes ?? 8 * 1024 * 1024);
-  const faulty = async <T>(p: Promise<T>): Promise<T> => {
+  const faulty = async (p: Promise<void>) => {
     try {
-      return await p;
+      await p;
     } catch (err) {
       throw storeFault(err);
     }
