@@ -18,10 +18,12 @@ export async function readHead(q: Q): Promise<{ revision: number; instance: stri
 /**
  * Takes the writer lock (row lock on acl.meta until commit) and returns the head revision; the
  * writer issues head + 1, head + 2, … to the writes it commits and stores the last with setHead.
+ * It also turns JIT off for the rest of the transaction (`SET LOCAL jit = off`, without a
+ * statement of its own): the writer's statements are short look-ups on indexes.
  */
 export async function lockHead(q: Q): Promise<number> {
   const { rows } = await q.query<{ revision: string }>(
-    "SELECT revision FROM acl.meta WHERE id = 1 FOR UPDATE",
+    "SELECT revision, set_config('jit', 'off', true) FROM acl.meta WHERE id = 1 FOR UPDATE",
   );
   const row = rows[0];
   if (!row) throw new Error("acl.meta is empty; migrations not applied");

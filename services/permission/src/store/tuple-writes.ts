@@ -62,7 +62,7 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
   const pairs = [...pairSlots.values()];
   const parentOf = [...parentSlots];
   const cols = "t.object, t.relation, t.subject, t.id, t.expire_time, t.create_time, t.creator";
-  const rows: {
+  type Stored = {
     object: string;
     relation: string;
     subject: string;
@@ -70,26 +70,25 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
     expire_time: Date | null;
     create_time: Date;
     creator: string;
-  }[] = [];
-  // LATERAL with a LIMIT: one index look-up per key, whatever the table's statistics say.
-  if (pairs.length) {
-    const r = await q.query(
-      `SELECT ${cols} FROM unnest($1::text[], $2::text[]) AS k(o, s) CROSS JOIN LATERAL (
+  };
+  // LATERAL with a LIMIT: one index look-up per key, whatever the table's statistics say. The
+  // pairs' rows and the parent edges' rows in one statement when the write has both (a new file).
+  const byPair = `SELECT ${cols} FROM unnest($1::text[], $2::text[]) AS k(o, s) CROSS JOIN LATERAL (
          SELECT ${cols} FROM acl.tuples t WHERE t.object = k.o AND t.subject = k.s AND t.relation <> 'parent' LIMIT 10
-       ) t`,
-      [pairs.map((t) => t.object), pairs.map((t) => t.subject)],
-    );
-    rows.push(...r.rows);
-  }
-  if (parentOf.length) {
-    const r = await q.query(
-      `SELECT ${cols} FROM unnest($1::text[]) AS k(o) CROSS JOIN LATERAL (
+       ) t`;
+  const byParent = (n: number) => `SELECT ${cols} FROM unnest($${n}::text[]) AS k(o) CROSS JOIN LATERAL (
          SELECT ${cols} FROM acl.tuples t WHERE t.object = k.o AND t.relation = 'parent' LIMIT 10
-       ) t`,
-      [parentOf],
-    );
-    rows.push(...r.rows);
-  }
+       ) t`;
+  const pairValues = [pairs.map((t) => t.object), pairs.map((t) => t.subject)];
+  const read =
+    pairs.length && parentOf.length
+      ? q.query<Stored>(`${byPair} UNION ALL ${byParent(3)}`, [...pairValues, parentOf])
+      : pairs.length
+        ? q.query<Stored>(byPair, pairValues)
+        : parentOf.length
+          ? q.query<Stored>(byParent(1), [parentOf])
+          : undefined;
+  const rows = read ? (await read).rows : [];
   const state: TupleState = { rows: new Map(), slots: new Map() };
   for (const r of rows) {
     const expireAt = r.expire_time?.getTime() ?? 0;

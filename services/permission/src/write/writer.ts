@@ -165,15 +165,17 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
     let outcomes: Outcome[];
     try {
       outcomes = await inTransaction(deps.pool, async (tx) => {
-        // Short statements on indexes: JIT compilation would cost more than it saves.
-        await tx.query("SET LOCAL jit = off");
+        // The writer lock, and JIT off for the rest of the transaction (short statements on
+        // indexes: compiling would cost more than it saves), in one statement.
         const head = await lockHead(tx);
         const commitTime = new Date(); // one per transaction, shared by its writes
         const stored = await findRequests(
           tx,
           batch.flatMap((it) => (it.requestKey ? [it.requestKey] : [])),
         );
-        await deps.sync.catchUp(tx);
+        // An index already at the head (this replica made the last commit, or the stream
+        // brought it) has nothing to read from acl.changes.
+        if (deps.sync.index.revision < head) await deps.sync.catchUp(tx);
         // Checked with the writer lock held: a caller cancelled from here on had its write
         // ordered before any retry of it, which waits for this lock.
         const out: Outcome[] = batch.map((it) => {
