@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
 import type pg from "pg";
 import { describe, expect, it } from "vitest";
-import { rpc, useFileMesh } from "./start-file.js";
+import { open, rawUpload, rpc, useFileMesh } from "./start-file.js";
 
 const t = useFileMesh();
 
@@ -128,6 +128,47 @@ describe("commit", () => {
       [`user:${u.userId}`, `file:${a.id}`],
     );
     expect(owners.rows[0].n).toBe(0);
+  });
+
+  it("a name taken when the upload began but freed before its commit: a new file, with its tuples", async () => {
+    const u = await t.mesh.newUser();
+    const folder = await t.folder(u.headers, "freed");
+    const first = await t.upload(u.headers, "n.txt", "old", folder.id);
+    // The folder is read with the name (taken) at the first message; the file goes to the
+    // trash while the body still arrives.
+    const [head, ...rest] = rawUpload(
+      folder.id,
+      "n.txt",
+      Buffer.from("new content, in two messages"),
+      "",
+      "",
+      8,
+    );
+    const up = open(t.f, t.f.uploadFile, u.headers);
+    up.stream.write(head!);
+    await new Promise((r) => setTimeout(r, 500));
+    await rpc(t.f, t.f.deleteFile, { fileId: first.id, permanent: false, etag: "" }, u.headers);
+    for (const m of rest) up.stream.write(m);
+    up.stream.end();
+    const { err, res } = await up.done;
+    expect(err).toBeNull();
+    const file = (res as filev1.UploadFileResponse).file!;
+    expect(file.id).not.toBe(first.id);
+    const { rows } = await t.sharedDb.query(
+      "SELECT relation, subject FROM acl.tuples WHERE object = $1 ORDER BY relation",
+      [`file:${file.id}`],
+    );
+    expect(rows).toEqual([
+      { relation: "owner", subject: `user:${u.userId}` },
+      { relation: "parent", subject: `file:${folder.id}` },
+    ]);
+    const got = await rpc(
+      t.f,
+      t.f.getFile,
+      filev1.GetFileRequest.fromPartial({ fileId: file.id }),
+      u.headers,
+    );
+    expect(got.file?.sizeBytes).toBe(String("new content, in two messages".length));
   });
 
   it("a new version of a file writes no tuples", async () => {

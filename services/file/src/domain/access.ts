@@ -16,6 +16,7 @@ import { maxRevision, newFileTuples, type Permission } from "../peers/access.js"
 import {
   type FileRow,
   getFile,
+  getFolderAndChild,
   homeFolderOf,
   insertFile,
   KIND,
@@ -129,10 +130,30 @@ export async function ensureHome(deps: FileDeps, ctx: CallContext, userId: strin
  * The folder new items go into: the caller's home when `parentId` is empty, else a live
  * folder the caller may write to.
  */
-export async function targetFolder(deps: FileDeps, ctx: CallContext, parentId: string): Promise<FileRow> {
+export async function targetFolder(deps: FileDeps, ctx: CallContext, parentId: string): Promise<FileRow>;
+/**
+ * With `name`: the folder's row also says whether a live child of it had that name when it was
+ * read (`name_taken`; not said for the home folder).
+ */
+export async function targetFolder(
+  deps: FileDeps,
+  ctx: CallContext,
+  parentId: string,
+  name: string,
+): Promise<FileRow & { name_taken?: boolean }>;
+export async function targetFolder(
+  deps: FileDeps,
+  ctx: CallContext,
+  parentId: string,
+  name?: string,
+): Promise<FileRow & { name_taken?: boolean }> {
   const userId = callerId(ctx);
   if (!parentId) return ensureHome(deps, ctx, userId);
-  const folder = await authorize(deps, ctx, parentId, "write");
+  const row =
+    name === undefined
+      ? await getFile(deps.pool, parentId)
+      : await getFolderAndChild(deps.pool, parentId, name);
+  const folder = await authorizeRow(deps, ctx, row, "write");
   if (folder.kind !== KIND.FOLDER) throw NOT_A_FOLDER();
   return folder;
 }

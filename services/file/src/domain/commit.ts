@@ -17,19 +17,11 @@ import {
 } from "@filemesh/kit";
 import type { PoolClient } from "pg";
 import { newFileTuples } from "../peers/access.js";
-import {
-  type FileRow,
-  getFile,
-  insertFile,
-  KIND,
-  liveChildByName,
-  STATE,
-  updateFile,
-} from "../store/files.js";
+import { type FileRow, getFile, KIND, liveChildByName, STATE, updateFile } from "../store/files.js";
 import { takeReservation } from "../store/reservations.js";
 import { transition, UPLOAD } from "../store/uploads.js";
 import { adjust, claim } from "../store/usage.js";
-import { insertVersion } from "../store/versions.js";
+import { insertFileWithVersion, insertVersion } from "../store/versions.js";
 import { FILE_NOT_FOUND, requireOn } from "./access.js";
 import type { FileDeps } from "./deps.js";
 import { fileEvents } from "./events.js";
@@ -56,6 +48,12 @@ export interface Commit {
    * `write` is checked again all the same, and the transaction locks it and finds it still live.
    */
   folder?: FileRow;
+  /**
+   * With `folder`: whether a live file of this name was in it when it was read. It saves the
+   * commit's first look at the name (whether to write a new file's tuples before its
+   * transaction); the transaction decides under the folder's lock, as without it.
+   */
+  nameTaken?: boolean | undefined;
   /** The session this commit completes (COMPLETING → COMPLETED). */
   uploadId?: string;
   /** A retried UploadFile with the same request_id commits once (AIP-155). */
@@ -96,8 +94,8 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // NOT_FOUND without read, PERMISSION_DENIED / WRITE_DENIED with read only). Write on the
   // folder covers a new version of a file in it (access is inherited). A folder gone or in the
   // trash is left to lockFolder below (FILE_NOT_FOUND, which does not end a session).
-  const target =
-    !c.fileId && c.folder?.id === c.parentId ? c.folder : await getFile(deps.pool, c.fileId ?? c.parentId);
+  const known = !c.fileId && c.folder?.id === c.parentId;
+  const target = known ? c.folder : await getFile(deps.pool, c.fileId ?? c.parentId);
   if (target) await requireOn(deps, ctx, target, "write");
   else if (c.fileId) throw FILE_NOT_FOUND();
   const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
@@ -107,7 +105,11 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // is read first without a lock; when the transaction finds otherwise (a file of that name
   // came or went meanwhile) it runs again, and tuples it did not use are forgotten.
   let tuples: Tuples | undefined;
-  let needed = !c.fileId && !(await liveChildByName(deps.pool, c.parentId, c.name));
+  let needed =
+    !c.fileId &&
+    !(known && c.nameTaken !== undefined
+      ? c.nameTaken
+      : await liveChildByName(deps.pool, c.parentId, c.name));
   try {
     for (let attempt = 1; ; attempt++) {
       if (needed && !tuples) {
@@ -216,10 +218,27 @@ async function commitIn(
     current_version_id: versionId,
     missing_time: null,
   };
-  const row = existing
-    ? await updateFile(tx, fileId, content)
-    : await uniqueName(() =>
-        insertFile(tx, {
+  const version = {
+    id: versionId,
+    file_id: fileId,
+    owner_id: c.userId,
+    object_key: c.objectKey,
+    size_bytes: content.size_bytes,
+    sha256: c.sha256,
+    content_type: c.contentType,
+    state,
+    creator: `user:${c.userId}`,
+  };
+  let row: FileRow;
+  if (existing) {
+    row = await updateFile(tx, fileId, content);
+    await insertVersion(tx, version);
+  } else {
+    // A new file: its row and its first version in one statement.
+    row = await uniqueName(() =>
+      insertFileWithVersion(
+        tx,
+        {
           id: fileId,
           ownerId: c.userId,
           parentId: c.parentId,
@@ -231,19 +250,11 @@ async function commitIn(
           contentType: c.contentType,
           currentVersionId: versionId,
           aclRevision: tuples!.revision,
-        }),
-      );
-  await insertVersion(tx, {
-    id: versionId,
-    file_id: fileId,
-    owner_id: c.userId,
-    object_key: c.objectKey,
-    size_bytes: content.size_bytes,
-    sha256: c.sha256,
-    content_type: c.contentType,
-    state,
-    creator: `user:${c.userId}`,
-  });
+        },
+        version,
+      ),
+    );
+  }
   const events: OutboxEvent[] = [
     fileEvents.uploaded(ctx, {
       fileId,

@@ -34,6 +34,8 @@ export interface RawUpload {
   name: string;
   /** The folder as authorised when the upload began, if it was read then. */
   folder?: FileRow;
+  /** With `folder`: whether a live file of this name was in it then (domain/commit.ts). */
+  nameTaken?: boolean | undefined;
   /** Declared SHA-256 ("" = none). */
   sha256: string;
   requestId: string;
@@ -68,6 +70,7 @@ export async function storeAndCommit(
       userId: u.userId,
       parentId: u.parentId,
       folder: u.folder,
+      nameTaken: u.nameTaken,
       name: u.name,
       objectKey: key,
       ...got,
@@ -143,7 +146,7 @@ export function createRawUploadHandlers(deps: FileDeps) {
       const head = first.value;
       const name = cleanName(head.name);
       const sha256 = declaredSha256(head.sha256);
-      const parent = await targetFolder(deps, ctx, head.parentId);
+      const parent = await targetFolder(deps, ctx, head.parentId, name);
       async function* body() {
         if (head.body?.data.length) yield head.body.data;
         for (let next = await it.next(); !next.done; next = await it.next()) {
@@ -154,7 +157,15 @@ export function createRawUploadHandlers(deps: FileDeps) {
       const file = await storeAndCommit(
         deps,
         ctx,
-        { userId, parentId: parent.id, folder: parent, name, sha256, requestId: head.requestId },
+        {
+          userId,
+          parentId: parent.id,
+          folder: parent,
+          nameTaken: parent.name_taken,
+          name,
+          sha256,
+          requestId: head.requestId,
+        },
         body(),
         () => stillConnected(ctx),
       );

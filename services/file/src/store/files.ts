@@ -108,13 +108,13 @@ export interface NewFile {
   aclRevision?: string;
 }
 
-/** Inserts a row; a live sibling with the same name raises unique violation files_live_name_key. */
-export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
-  const { rows } = await q.query<FileRow>(
-    `INSERT INTO files.files (id, owner_id, parent_id, home_of, kind, name, state, size_bytes, sha256,
+/** The INSERT of a new row (RETURNING the row), its parameters numbered from $1. */
+export function insertFileStatement(f: NewFile): { text: string; values: unknown[] } {
+  return {
+    text: `INSERT INTO files.files (id, owner_id, parent_id, home_of, kind, name, state, size_bytes, sha256,
        content_type, current_version_id, etag, acl_revision)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING ${FILE_SELECT}`,
-    [
+    values: [
       f.id,
       f.ownerId,
       f.parentId,
@@ -129,7 +129,13 @@ export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
       newEtag(),
       f.aclRevision ?? "0",
     ],
-  );
+  };
+}
+
+/** Inserts a row; a live sibling with the same name raises unique violation files_live_name_key. */
+export async function insertFile(q: Queryable, f: NewFile): Promise<FileRow> {
+  const { text, values } = insertFileStatement(f);
+  const { rows } = await q.query<FileRow>(text, values);
   return rows[0]!;
 }
 
@@ -147,6 +153,26 @@ export async function updateFile(
     [id, ...cols.map((c) => set[c as keyof FileRow]), newEtag()],
   );
   return rows[0]!;
+}
+
+/**
+ * A folder's row and whether a live child of it is named `name` (one statement for an upload's
+ * authorisation and its commit's first look at the name).
+ */
+export async function getFolderAndChild(
+  q: Queryable,
+  id: string,
+  name: string,
+): Promise<(FileRow & { name_taken: boolean }) | undefined> {
+  if (!isUuid(id)) return undefined;
+  const { rows } = await q.query<FileRow & { name_taken: boolean }>(
+    `SELECT ${FILE_SELECT_F}, EXISTS (
+       SELECT 1 FROM files.files c WHERE c.parent_id = f.id AND c.name = $2 AND c.trash_time IS NULL
+     ) AS name_taken
+     FROM files.files f WHERE f.id = $1`,
+    [id, name],
+  );
+  return rows[0];
 }
 
 export async function liveChildByName(

@@ -1,6 +1,13 @@
 // files.versions: every stored content of a file (the newest committed one is current).
 import type { Queryable } from "@filemesh/kit";
-import { allColumns, FILE_COLUMNS, type FileRow, isUuid } from "./files.js";
+import {
+  allColumns,
+  FILE_COLUMNS,
+  type FileRow,
+  insertFileStatement,
+  isUuid,
+  type NewFile,
+} from "./files.js";
 
 export interface VersionRow {
   id: string;
@@ -17,14 +24,42 @@ export interface VersionRow {
   missing_time: Date | null;
 }
 
-export async function insertVersion(
-  q: Queryable,
-  v: Omit<VersionRow, "create_time" | "missing_time">,
-): Promise<VersionRow> {
+type NewVersion = Omit<VersionRow, "create_time" | "missing_time">;
+
+/** The INSERT of a version, its parameters numbered from $(from + 1). */
+const insertVersionText = (from: number) =>
+  `INSERT INTO files.versions (id, file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator)
+     VALUES (${Array.from({ length: 9 }, (_, i) => `$${from + i + 1}`).join(", ")})`;
+const versionValues = (v: NewVersion) => [
+  v.id,
+  v.file_id,
+  v.owner_id,
+  v.object_key,
+  v.size_bytes,
+  v.sha256,
+  v.content_type,
+  v.state,
+  v.creator,
+];
+
+export async function insertVersion(q: Queryable, v: NewVersion): Promise<VersionRow> {
   const { rows } = await q.query<VersionRow>(
-    `INSERT INTO files.versions (id, file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${VERSION_SELECT}`,
-    [v.id, v.file_id, v.owner_id, v.object_key, v.size_bytes, v.sha256, v.content_type, v.state, v.creator],
+    `${insertVersionText(0)} RETURNING ${VERSION_SELECT}`,
+    versionValues(v),
+  );
+  return rows[0]!;
+}
+
+/**
+ * A new file's row and its first version in one statement (a new upload's commit): the
+ * version's reference to the row is checked at the statement's end, when both exist. A live
+ * sibling with the same name raises unique violation files_live_name_key, as insertFile does.
+ */
+export async function insertFileWithVersion(q: Queryable, f: NewFile, v: NewVersion): Promise<FileRow> {
+  const file = insertFileStatement(f);
+  const { rows } = await q.query<FileRow>(
+    `WITH f AS (${file.text}), v AS (${insertVersionText(file.values.length)}) SELECT * FROM f`,
+    [...file.values, ...versionValues(v)],
   );
   return rows[0]!;
 }
