@@ -1,11 +1,11 @@
 // Whole-object PUTs and DELETEs, and streamed multipart puts, without the SDK's per-command
-// pipeline. A small upload's
-// PutObject through lib-storage's Upload and the client's middleware stack (endpoint rules,
-// serializers, flexible checksums, retry strategy, signing, deserializers) cost more of the file
-// service's CPU than the rest of the store's work: the SDK's pipeline was 12–15 % of its busy time
-// in the upload burst (bench/README.md). Here the request is signed by the SDK's own SigV4 signer
-// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`, as presigned URLs are) and sent by the client's own
-// request handler (its sockets, agent and timeouts), addressed as the SDK addresses the bucket
+// pipeline. A small upload's PutObject through lib-storage's Upload and the client's middleware
+// stack (endpoint rules, serializers, flexible checksums, retry strategy, signing, deserializers)
+// cost more of the file service's CPU than the rest of the store's work: the SDK's pipeline was
+// 12–15 % of its busy time in the upload burst (bench/README.md). Here the request is signed as
+// the SDK's SigV4 signer signs it, at less cost (s3-sign.ts; `x-amz-content-sha256:
+// UNSIGNED-PAYLOAD`, as presigned URLs are), sent by the client's own request handler (its
+// sockets, agent and timeouts) and addressed as the SDK addresses the bucket
 // (`shapeOf`). Failures look like the SDK's: a 4xx is an error named by S3's <Code> with `$fault`
 // "client" and `$metadata.httpStatusCode`; a 5xx, 429 or a connection failure is retried (the
 // body is in memory), twice, then given to the caller as the SDK would (`$fault` "server", or
@@ -19,7 +19,8 @@
 import { Readable } from "node:stream";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { PartCutter } from "./blob-store.js";
-import { shapeOf, signerOf } from "./s3-presign.js";
+import { shapeOf } from "./s3-presign.js";
+import { headerSigner } from "./s3-sign.js";
 
 /** Statuses worth another attempt: throttling and the store's own faults. */
 const RETRY = new Set([429, 500, 502, 503, 504]);
@@ -68,7 +69,7 @@ interface Answer {
 
 /** PUT and DELETE of whole objects, and multipart puts, of `bucket` by keys needing no escaping (the store's keys). */
 export function getLeanRequests(client: S3Client, bucket: string) {
-  const signer = signerOf(client);
+  const sign = headerSigner(client);
   const shape = shapeOf(client, bucket);
   const handler = client.config.requestHandler as unknown as Handler;
 
@@ -89,7 +90,7 @@ export function getLeanRequests(client: S3Client, bucket: string) {
     for (let attempt = 1; ; attempt++) {
       // Signed per attempt: the SDK corrects its clock by the offset a skew error taught it.
       const offset = (client.config as { systemClockOffset?: number }).systemClockOffset ?? 0;
-      const signed = await signer.sign(
+      const signed = await sign(
         {
           method,
           protocol: s.protocol,
@@ -105,7 +106,7 @@ export function getLeanRequests(client: S3Client, bucket: string) {
           // A part's chunks, streamed as they are (the handler pipes a Readable); fresh per attempt.
           ...(body === undefined ? {} : { body: Buffer.isBuffer(body) ? body : Readable.from(body) }),
         },
-        { signingDate: new Date(Date.now() + offset) },
+        new Date(Date.now() + offset),
       );
       let status: number;
       let text: Buffer;

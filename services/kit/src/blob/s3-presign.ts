@@ -65,7 +65,7 @@ export interface GetPresignOptions {
 }
 
 /** RFC 3986 escaping, as SigV4 canonicalises (and S3 decodes) query values. */
-const uriEscape = (s: string) =>
+export const uriEscape = (s: string) =>
   encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** The SDK's own SigV4 signer for `client`'s credentials and region, on node:crypto. */
