@@ -116,7 +116,7 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
         const fileId = randomUUID();
         tuples = {
           fileId,
-          revision: await deps.access.write(newFileTuples(fileId, c.parentId, c.userId), ctx),
+          revision: await deps.access.writeShared(newFileTuples(fileId, c.parentId, c.userId), ctx),
         };
       }
       try {

@@ -18,6 +18,9 @@ let server: Server;
 let access: Access;
 let answer: Answer | Answerer = { allowed: [true], revision: "7" };
 const seen: { req: permissionv1.CheckBatchRequest; md: Metadata; deadline: number }[] = [];
+/** WriteRelations received (the stand-in answers revision 4 + their count). */
+const writes: permissionv1.WriteRelationsRequest[] = [];
+let writeFails = false;
 
 beforeAll(async () => {
   server = new Server();
@@ -33,8 +36,11 @@ beforeAll(async () => {
     if ("code" in a) cb(a);
     else cb(null, a);
   };
-  const writeRelations: permissionv1.PermissionServiceServer["writeRelations"] = (_call, cb) =>
-    cb(null, { revision: "5" });
+  const writeRelations: permissionv1.PermissionServiceServer["writeRelations"] = (call, cb) => {
+    writes.push(call.request);
+    if (writeFails) cb({ code: status.UNAVAILABLE, details: "down" });
+    else cb(null, { revision: String(4 + writes.length) });
+  };
   server.addService(permissionv1.PermissionServiceService, {
     checkBatch,
     writeRelations,
@@ -231,5 +237,57 @@ describe("one-file checks, coalesced", () => {
     expect(seen).toHaveLength(1);
     expect(seen[0]!.req.items.map((i) => i.subject)).toEqual(["link:L1", "link:L2"]);
     expect(seen[0]!.md.get("authorization")).toEqual([]);
+  });
+});
+
+describe("shared writes (new files' tuples)", () => {
+  const tuples = (file: string, n = 2) =>
+    Array.from({ length: n }, (_, i) => ({
+      operation: 1,
+      relation: { object: `file:${file}`, relation: i === 0 ? "owner" : "parent", subject: `user:u${i}` },
+    }));
+
+  it("asked during one turn: one WriteRelations with every caller's tuples, as this service; each gets its revision", async () => {
+    writes.length = 0;
+    const revisions = await Promise.all([
+      access.writeShared(tuples("A"), ctx()),
+      access.writeShared(tuples("B"), ctx()),
+      access.writeShared(tuples("C"), ctx()),
+    ]);
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.updates.map((u) => u.relation!.object)).toEqual([
+      "file:A",
+      "file:A",
+      "file:B",
+      "file:B",
+      "file:C",
+      "file:C",
+    ]);
+    expect(writes[0]!.forget).toEqual([]);
+    expect(revisions).toEqual(["5", "5", "5"]);
+    // Later checks read at least that revision (read-your-writes).
+    expect(access.lastRevision()).toBe("5");
+    // Asked in separate turns: separate writes.
+    expect(await access.writeShared(tuples("D"), ctx())).toBe("6");
+    expect(writes).toHaveLength(2);
+  });
+
+  it("never more than 500 updates in one write; a failure fails every caller of that write with UNAVAILABLE", async () => {
+    writes.length = 0;
+    const many = Array.from({ length: 300 }, (_, i) => access.writeShared(tuples(`M${i}`), ctx()));
+    const revisions = await Promise.all(many);
+    expect(writes.map((w) => w.updates.length)).toEqual([500, 100]);
+    expect(new Set(revisions)).toEqual(new Set(["5", "6"]));
+    writeFails = true;
+    try {
+      writes.length = 0;
+      const outcomes = await Promise.all(
+        ["X", "Y"].map((f) => refusal(access.writeShared(tuples(f), ctx()))),
+      );
+      expect(outcomes).toEqual(Array(2).fill("UNAVAILABLE PERMISSION_UNAVAILABLE"));
+      expect(writes).toHaveLength(1);
+    } finally {
+      writeFails = false;
+    }
   });
 });

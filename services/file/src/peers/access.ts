@@ -45,6 +45,12 @@ export interface Access {
    * every tuple naming one goes, whoever it grants); returns the revision that reflects them.
    */
   write(updates: RelationUpdate[], ctx: CallContext, forget?: string[]): Promise<string>;
+  /**
+   * `write` of tuples that may share one WriteRelations with other callers' (a new file's or
+   * folder's: fixed touches the file service itself decided). Those asked during one turn of
+   * the event loop go together, up to 500 updates; each caller gets the revision of the whole.
+   */
+  writeShared(updates: RelationUpdate[], ctx: CallContext): Promise<string>;
   /** The highest revision this process wrote (read-your-writes on later checks). */
   lastRevision(): string;
   close(): void;
@@ -106,6 +112,27 @@ export const linkTuple = (
   operation: op === "touch" ? TOUCH : DELETE,
   relation: { object: `file:${fileId}`, relation: role, subject: `link:${linkId}`, expireTime },
 });
+
+/**
+ * The context of one call made for several callers: the first caller's, lasting until the
+ * latest deadline among them (one caller giving up does not fail the others).
+ */
+function lastingContext(ctxs: readonly CallContext[]): CallContext {
+  const first = ctxs[0]!;
+  let deadline = first.deadline;
+  for (const c of ctxs) {
+    deadline =
+      deadline === undefined || c.deadline === undefined ? undefined : Math.max(deadline, c.deadline);
+  }
+  return {
+    metadata: first.metadata,
+    principal: first.principal,
+    requestId: first.requestId,
+    traceparent: first.traceparent,
+    deadline,
+    log: first.log,
+  } as CallContext;
+}
 
 export function createAccess(config: FileConfig): Access {
   const client = createPeer(
@@ -189,24 +216,8 @@ export function createAccess(config: FileConfig): Access {
       return batch(a.ctx, g.asService, a.items, a.minRevision).then(a.resolve, a.reject);
     }
     // The call carries the first caller's credentials (the same for the whole group), request
-    // id and trace, and lasts until the latest deadline among them: one caller giving up does
-    // not fail the others.
-    const first = asked[0]!.ctx;
-    let deadline = first.deadline;
-    for (const a of asked) {
-      deadline =
-        deadline === undefined || a.ctx.deadline === undefined
-          ? undefined
-          : Math.max(deadline, a.ctx.deadline);
-    }
-    const ctx = {
-      metadata: first.metadata,
-      principal: first.principal,
-      requestId: first.requestId,
-      traceparent: first.traceparent,
-      deadline,
-      log: first.log,
-    } as CallContext;
+    // id and trace.
+    const ctx = lastingContext(asked.map((a) => a.ctx));
     let allowed: boolean[];
     try {
       allowed = await batch(
@@ -251,6 +262,37 @@ export function createAccess(config: FileConfig): Access {
       }
     });
   }
+  // Shared writes: every caller's tuples asked during one turn, as one WriteRelations (the
+  // request id and trace of the first; the file service's own identity for all of them).
+  interface SharedWrite {
+    ctx: CallContext;
+    updates: RelationUpdate[];
+    resolve(revision: string): void;
+    reject(err: unknown): void;
+  }
+  let shared: SharedWrite[] = [];
+  let sharedCount = 0;
+  let sharedScheduled = false;
+  const flushShared = () => {
+    sharedScheduled = false;
+    const due = shared;
+    shared = [];
+    sharedCount = 0;
+    if (due.length === 0) return;
+    writeNow(
+      due.flatMap((w) => w.updates),
+      lastingContext(due.map((w) => w.ctx)),
+      [],
+    ).then(
+      (revision) => {
+        for (const w of due) w.resolve(revision);
+      },
+      (err: unknown) => {
+        for (const w of due) w.reject(err);
+      },
+    );
+  };
+
   /** The credentials a check as the caller goes with: the user's token and verified principal. */
   const callerKey = (ctx: CallContext) => {
     const auth = ctx.metadata.get("authorization")[0];
@@ -284,28 +326,41 @@ export function createAccess(config: FileConfig): Access {
       const [allowed] = await coalesced("service", true, ctx, [item], minRevision);
       return allowed === true;
     },
-    async write(updates, ctx, forget = []) {
-      let revision = "0";
-      for (let i = 0; i < Math.max(updates.length, forget.length); i += CHUNK) {
-        try {
-          const res = await client.writeRelations(
-            {
-              updates: updates.slice(i, i + CHUNK),
-              requestId: randomUUID(),
-              forget: forget.slice(i, i + CHUNK),
-              fencingToken: "0",
-            },
-            { ctx, timeoutMs: config.clientTimeoutMs, metadata: identity },
-          );
-          revision = res.revision;
-        } catch (err) {
-          throw down(ctx, "WriteRelations", err);
+    write: (updates, ctx, forget = []) => writeNow(updates, ctx, forget),
+    writeShared(updates, ctx) {
+      return new Promise((resolve, reject) => {
+        if (sharedCount + updates.length > CHUNK) flushShared();
+        shared.push({ ctx, updates, resolve, reject });
+        sharedCount += updates.length;
+        if (!sharedScheduled) {
+          sharedScheduled = true;
+          setImmediate(flushShared);
         }
-      }
-      last = maxRevision(last, revision);
-      return revision;
+      });
     },
     lastRevision: () => last,
     close: () => client.close(),
   };
+
+  async function writeNow(updates: RelationUpdate[], ctx: CallContext, forget: string[]): Promise<string> {
+    let revision = "0";
+    for (let i = 0; i < Math.max(updates.length, forget.length); i += CHUNK) {
+      try {
+        const res = await client.writeRelations(
+          {
+            updates: updates.slice(i, i + CHUNK),
+            requestId: randomUUID(),
+            forget: forget.slice(i, i + CHUNK),
+            fencingToken: "0",
+          },
+          { ctx, timeoutMs: config.clientTimeoutMs, metadata: identity },
+        );
+        revision = res.revision;
+      } catch (err) {
+        throw down(ctx, "WriteRelations", err);
+      }
+    }
+    last = maxRevision(last, revision);
+    return revision;
+  }
 }
