@@ -21,6 +21,8 @@ const seen: { req: permissionv1.CheckBatchRequest; md: Metadata; deadline: numbe
 /** WriteRelations received (the stand-in answers revision 4 + their count). */
 const writes: permissionv1.WriteRelationsRequest[] = [];
 let writeFails = false;
+/** Their x-request-id headers. */
+const writeIds: string[] = [];
 
 beforeAll(async () => {
   server = new Server();
@@ -38,6 +40,7 @@ beforeAll(async () => {
   };
   const writeRelations: permissionv1.PermissionServiceServer["writeRelations"] = (call, cb) => {
     writes.push(call.request);
+    writeIds.push(String(call.metadata.get("x-request-id")[0] ?? ""));
     if (writeFails) cb({ code: status.UNAVAILABLE, details: "down" });
     else cb(null, { revision: String(4 + writes.length) });
   };
@@ -265,11 +268,14 @@ describe("shared writes (new files' tuples)", () => {
     ]);
     expect(writes[0]!.forget).toEqual([]);
     expect(revisions).toEqual(["5", "5", "5"]);
+    // No one caller's request id on a write made for three (its grant events are no one's).
+    expect(writeIds.at(-1)).not.toBe("r1");
     // Later checks read at least that revision (read-your-writes).
     expect(access.lastRevision()).toBe("5");
     // Asked in separate turns: separate writes.
     expect(await access.writeShared(tuples("D"), ctx())).toBe("6");
     expect(writes).toHaveLength(2);
+    expect(writeIds.at(-1)).toBe("r1");
   });
 
   it("never more than 500 updates in one write; a failure fails every caller of that write with UNAVAILABLE", async () => {

@@ -262,8 +262,8 @@ export function createAccess(config: FileConfig): Access {
       }
     });
   }
-  // Shared writes: every caller's tuples asked during one turn, as one WriteRelations (the
-  // request id and trace of the first; the file service's own identity for all of them).
+  // Shared writes: every caller's tuples asked during one turn, as one WriteRelations with the
+  // file service's own identity.
   interface SharedWrite {
     ctx: CallContext;
     updates: RelationUpdate[];
@@ -279,9 +279,13 @@ export function createAccess(config: FileConfig): Access {
     shared = [];
     sharedCount = 0;
     if (due.length === 0) return;
+    // One caller's write carries its request id and trace; a write for several carries
+    // neither (the grant events it makes are no one caller's).
+    const ctx = lastingContext(due.map((w) => w.ctx));
+    if (due.length > 1) Object.assign(ctx, { requestId: "", traceparent: undefined });
     writeNow(
       due.flatMap((w) => w.updates),
-      lastingContext(due.map((w) => w.ctx)),
+      ctx,
       [],
     ).then(
       (revision) => {
