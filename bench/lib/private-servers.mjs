@@ -66,7 +66,8 @@ export function startPrivateMinio({ root, bucket = "filemesh-bench" }) {
         MINIO_UPDATE: "off",
       },
       timeoutMs: 30_000,
-      ready: async () => (await fetch(`${endpoint}/minio/health/live`)).ok,
+      // cluster, not live: live answers before the object layer takes requests (kit testing/minio.ts).
+      ready: async () => (await fetch(`${endpoint}/minio/health/cluster`)).ok,
     });
     return {
       endpoint,

@@ -47,17 +47,23 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function waitLive(endpoint: string, proc: ChildProcess, timeoutMs: number, output: () => string) {
+/**
+ * Waits until the server takes S3 requests. Not `/minio/health/live`: it answers 200 as soon as
+ * the HTTP server is up, while the object layer may still be starting (S3 calls then fail with
+ * 503 XMinioServerNotInitialized — a suite's first CreateBucket did, on a loaded CI machine).
+ * `/minio/health/cluster` answers 200 only once the object layer has its quorum.
+ */
+async function waitReady(endpoint: string, proc: ChildProcess, timeoutMs: number, output: () => string) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (proc.exitCode !== null) throw new Error(`minio exited (${proc.exitCode}): ${output()}`);
     try {
-      const res = await fetch(`${endpoint}/minio/health/live`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${endpoint}/minio/health/cluster`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
     } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`minio did not become live within ${timeoutMs} ms: ${output()}`);
+  throw new Error(`minio did not become ready within ${timeoutMs} ms: ${output()}`);
 }
 
 export async function startTestMinio(opts: { timeoutMs?: number } = {}): Promise<TestMinio> {
@@ -104,7 +110,7 @@ export async function startTestMinio(opts: { timeoutMs?: number } = {}): Promise
     proc.stderr?.on("data", keep);
     const exited = new Promise<void>((r) => proc.once("exit", () => r()));
     try {
-      await waitLive(endpoint, proc, opts.timeoutMs ?? 30_000, () => out);
+      await waitReady(endpoint, proc, opts.timeoutMs ?? 30_000, () => out);
     } catch (err) {
       lastError = err;
       proc.kill("SIGKILL");
