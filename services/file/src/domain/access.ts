@@ -128,19 +128,9 @@ export async function ensureHome(deps: FileDeps, ctx: CallContext, userId: strin
 
 /**
  * The folder new items go into: the caller's home when `parentId` is empty, else a live
- * folder the caller may write to.
+ * folder the caller may write to. With `name`, the folder's row also says whether a live child
+ * of it had that name when it was read (`name_taken`; not said for the home folder).
  */
-export async function targetFolder(deps: FileDeps, ctx: CallContext, parentId: string): Promise<FileRow>;
-/**
- * With `name`: the folder's row also says whether a live child of it had that name when it was
- * read (`name_taken`; not said for the home folder).
- */
-export async function targetFolder(
-  deps: FileDeps,
-  ctx: CallContext,
-  parentId: string,
-  name: string,
-): Promise<FileRow & { name_taken?: boolean }>;
 export async function targetFolder(
   deps: FileDeps,
   ctx: CallContext,

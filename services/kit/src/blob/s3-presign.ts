@@ -9,6 +9,7 @@ import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { canonicalQuery } from "./s3-sign.js";
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: SourceData): string | Buffer =>
@@ -63,10 +64,6 @@ export interface GetPresignOptions {
   /** The signature's time (tests); now by default. */
   signingDate?: Date;
 }
-
-/** RFC 3986 escaping, as SigV4 canonicalises (and S3 decodes) query values. */
-export const uriEscape = (s: string) =>
-  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** The SDK's own SigV4 signer for `client`'s credentials and region, on node:crypto. */
 export const signerOf = (client: S3Client) =>
@@ -135,10 +132,6 @@ export function getPresigner(client: S3Client, bucket: string) {
       },
       { expiresIn: o.expiresIn, ...(o.signingDate ? { signingDate: o.signingDate } : {}) },
     );
-    const q = Object.entries(signed.query as Record<string, string>)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${uriEscape(k)}=${uriEscape(v)}`)
-      .join("&");
-    return `${s.protocol}//${s.host}${s.prefix}${key}?${q}`;
+    return `${s.protocol}//${s.host}${s.prefix}${key}?${canonicalQuery(signed.query as Record<string, string>)}`;
   };
 }

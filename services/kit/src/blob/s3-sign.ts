@@ -7,7 +7,6 @@
 // SDK's, byte for byte, for the same request and time (test/s3-sign.test.ts).
 import { createHash, createHmac } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { uriEscape } from "./s3-presign.js";
 
 export interface LeanRequest {
   method: string;
@@ -29,6 +28,18 @@ interface Credentials {
 }
 
 const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
+
+/** RFC 3986 escaping, as SigV4 canonicalises (and S3 decodes) query names and values. */
+const uriEscape = (s: string) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** SigV4's canonical query string (escaped names and values, sorted by name); a URL's query too. */
+export const canonicalQuery = (query: Record<string, string>): string =>
+  Object.keys(query)
+    .map((k) => [uriEscape(k), uriEscape(query[k]!)] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join("&");
 
 /** `20261204T180000Z` */
 const amzDateOf = (d: Date) => d.toISOString().replace(/[-:]|\.\d{3}/g, "");
@@ -64,17 +75,10 @@ export function headerSigner(client: S3Client): (req: LeanRequest, at: Date) => 
     const names = Object.keys(headers).sort();
     const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, " ")}\n`).join("");
     const signedHeaders = names.join(";");
-    const canonicalQuery = Object.keys(req.query)
-      .map((k) => [uriEscape(k), uriEscape(req.query[k]!)] as const)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([k, v]) => `${k}=${v}`)
-      .join("&");
-    const canonical = `${req.method}\n${req.path}\n${canonicalQuery}\n${canonicalHeaders}\n${signedHeaders}\n${headers["x-amz-content-sha256"]}`;
+    const canonical = `${req.method}\n${req.path}\n${canonicalQuery(req.query)}\n${canonicalHeaders}\n${signedHeaders}\n${headers["x-amz-content-sha256"]}`;
     const scope = `${day}/${region}/s3/aws4_request`;
     const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonical).digest("hex")}`;
-    const signature = createHmac("sha256", signingKey(creds, region, day))
-      .update(toSign)
-      .digest("hex");
+    const signature = hmac(signingKey(creds, region, day), toSign).toString("hex");
     headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return { ...req, headers };
   };

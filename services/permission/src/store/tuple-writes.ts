@@ -73,22 +73,24 @@ export async function loadTuples(q: Q, requested: readonly RequestedUpdate[]): P
   };
   // LATERAL with a LIMIT: one index look-up per key, whatever the table's statistics say. The
   // pairs' rows and the parent edges' rows in one statement when the write has both (a new file).
-  const byPair = `SELECT ${cols} FROM unnest($1::text[], $2::text[]) AS k(o, s) CROSS JOIN LATERAL (
+  const parts: string[] = [];
+  const values: string[][] = [];
+  if (pairs.length) {
+    values.push(
+      pairs.map((t) => t.object),
+      pairs.map((t) => t.subject),
+    );
+    parts.push(`SELECT ${cols} FROM unnest($1::text[], $2::text[]) AS k(o, s) CROSS JOIN LATERAL (
          SELECT ${cols} FROM acl.tuples t WHERE t.object = k.o AND t.subject = k.s AND t.relation <> 'parent' LIMIT 10
-       ) t`;
-  const byParent = (n: number) => `SELECT ${cols} FROM unnest($${n}::text[]) AS k(o) CROSS JOIN LATERAL (
+       ) t`);
+  }
+  if (parentOf.length) {
+    values.push(parentOf);
+    parts.push(`SELECT ${cols} FROM unnest($${values.length}::text[]) AS k(o) CROSS JOIN LATERAL (
          SELECT ${cols} FROM acl.tuples t WHERE t.object = k.o AND t.relation = 'parent' LIMIT 10
-       ) t`;
-  const pairValues = [pairs.map((t) => t.object), pairs.map((t) => t.subject)];
-  const read =
-    pairs.length && parentOf.length
-      ? q.query<Stored>(`${byPair} UNION ALL ${byParent(3)}`, [...pairValues, parentOf])
-      : pairs.length
-        ? q.query<Stored>(byPair, pairValues)
-        : parentOf.length
-          ? q.query<Stored>(byParent(1), [parentOf])
-          : undefined;
-  const rows = read ? (await read).rows : [];
+       ) t`);
+  }
+  const rows = parts.length ? (await q.query<Stored>(parts.join(" UNION ALL "), values)).rows : [];
   const state: TupleState = { rows: new Map(), slots: new Map() };
   for (const r of rows) {
     const expireAt = r.expire_time?.getTime() ?? 0;
