@@ -65,6 +65,7 @@ for (const file of image.file) {
           serviceCallers: p.serviceCallers ?? [],
           admin: Boolean(p.admin),
           rateClass: p.rateClass ?? "",
+          endedSessionOk: Boolean(p.endedSessionOk),
         },
       });
     }

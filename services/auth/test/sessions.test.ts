@@ -53,6 +53,27 @@ describe("sessions", () => {
     expect((await failure(refresh(login1Refresh))).reason).toBe("INVALID_REFRESH_TOKEN");
   });
 
+  it("a logout retried after its session ended is OK and ends nothing, not even with all_sessions", async () => {
+    const u = await mesh.newUser();
+    const other = await login(u.email, u.password);
+    const logout = (allSessions: boolean, token = u.token) =>
+      call(mesh.auth.logout.bind(mesh.auth), { allSessions }, h(token));
+    expect(await logout(false)).toEqual({ endedSessions: 1 });
+    // The retry of a logout whose answer was lost, on a replica that has not cached the session.
+    await sleep(SESSION_CACHE_MS);
+    expect(await logout(false)).toEqual({ endedSessions: 0 });
+    // An ended session's token cannot end the user's other sessions.
+    expect(await logout(true)).toEqual({ endedSessions: 0 });
+    await sleep(SESSION_CACHE_MS);
+    expect(await elsewhere(other.accessToken)).toBe("PASSED");
+    expect((await sessions(other.accessToken)).sessions.map((s) => s.id)).toEqual([other.sessionId]);
+    // Every other method still refuses the ended session.
+    expect((await failure(sessions(u.token))).reason).toBe("SESSION_ENDED");
+    expect(await elsewhere(u.token)).toBe("SESSION_ENDED");
+    // A token that does not verify is refused as before.
+    expect((await failure(logout(false, `${u.token.slice(0, -4)}AAAA`))).reason).toBe("INVALID_TOKEN");
+  });
+
   it("revokes one of the caller's sessions; another user's session id is NOT_FOUND", async () => {
     const u = await mesh.newUser();
     const other = await login(u.email, u.password);

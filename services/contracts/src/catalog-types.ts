@@ -18,5 +18,7 @@ export interface MethodInfo {
     readonly serviceCallers: readonly string[];
     readonly admin: boolean;
     readonly rateClass: string;
+    /** Runs for a verified token whose session already ended (Logout's idempotent retry). */
+    readonly endedSessionOk: boolean;
   };
 }

@@ -4,6 +4,7 @@ import {
   appendEvents,
   type CallContext,
   callerSession,
+  callerSessionOrEnded,
   type Handlers,
   inTransaction,
   invalidArgument,
@@ -30,7 +31,10 @@ export function createSessionHandlers(deps: AuthDeps) {
     );
   return {
     async logout(req, ctx) {
-      const me = caller(ctx);
+      const me = callerSessionOrEnded(ctx);
+      // A token whose session already ended (this logout retried after its answer was lost, or
+      // a revoked token) ends nothing, not even with all_sessions: OK, nothing ended.
+      if (me.ended) return { endedSessions: 0 };
       const ended = req.allSessions
         ? await endUserSessions(deps.redis, me.userId)
         : (await endSession(deps.redis, me.sessionId, me.userId))

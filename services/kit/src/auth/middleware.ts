@@ -136,28 +136,40 @@ function principalOf(claims: Claims): Principal {
   return p;
 }
 
-/** A verified user enters once the session is known to be live. */
+/**
+ * A verified user enters once the session is known to be live. A method whose policy says
+ * `ended_session_ok` (Logout) also runs for an ended session, as a principal marked ended that
+ * only `callerSessionOrEnded` accepts: a logout retried after its answer was lost is then OK.
+ */
 async function admit(
   ctx: Parameters<Middleware>[0],
   next: Parameters<Middleware>[1],
-  liveSession: (sid: string, sub: string) => Promise<void>,
+  liveSession: (sid: string, sub: string) => Promise<boolean>,
   claims: Claims,
   forwardedBy?: string,
 ) {
-  await liveSession(claims.sid, claims.sub);
-  return enter(ctx, next, claims, forwardedBy);
+  if (await liveSession(claims.sid, claims.sub)) return enter(ctx, next, claims, forwardedBy);
+  if (!ctx.method.policy.endedSessionOk) throw sessionEnded();
+  if (ctx.method.policy.admin && !claims.admin)
+    throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
+  ctx.principal = {
+    ...principalOf(claims),
+    sessionEnded: true,
+    ...(forwardedBy === undefined ? {} : { forwardedBy }),
+  };
+  return next();
 }
+
+const sessionEnded = () => unauthenticated("SESSION_ENDED", "the session has ended; log in again");
 
 export function authMiddleware(o: AuthMiddlewareOptions): Middleware {
   const verified = createVerifyCache();
-  const liveSession = async (sid: string, sub: string): Promise<void> => {
-    let live: boolean;
+  const liveSession = async (sid: string, sub: string): Promise<boolean> => {
     try {
-      live = await o.sessions.isLive(sid, sub);
+      return await o.sessions.isLive(sid, sub);
     } catch {
       throw unavailable("SESSION_STORE_UNAVAILABLE", "cannot check the session right now", 1000);
     }
-    if (!live) throw unauthenticated("SESSION_ENDED", "the session has ended; log in again");
   };
   // The Bearer header read last and its token: the same header again is not parsed again.
   let lastHeader = "";

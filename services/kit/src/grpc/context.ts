@@ -17,6 +17,11 @@ export interface Principal {
   readonly forwardedBy?: string;
   /** When the user's access token expires (epoch ms); a forwarded principal lapses with it. */
   readonly expiresAt?: number;
+  /**
+   * The token verified but its session has ended: only on methods whose policy says
+   * `ended_session_ok` (Logout), and refused by every caller helper but `callerSessionOrEnded`.
+   */
+  readonly sessionEnded?: boolean;
 }
 
 /** What every handler receives besides its request. */
