@@ -4,7 +4,9 @@
 // /v1/data/{ticket}; local: the bytes straight from disk), interleaved with a plain Node HTTP
 // server streaming the very same object file from disk (the baseline), CPU per download from
 // /proc. Private ports and database, so it runs beside another mesh. Usage (after npm run build):
-//   node bench/dataplane-download.mjs [--seconds 10] [--connections 64] [--rounds 2] [--gateways local,proxy,grpc]
+//   node bench/dataplane-download.mjs [--seconds 10] [--connections 64] [--rounds 2] [--gateways local,proxy,grpc] [--files 1]
+// --files N: the user's N files of the same size, requests going round them (one file: every
+// download reads the same row; N: concurrent downloads read different ones).
 import { createReadStream } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
@@ -17,20 +19,27 @@ import {
   startDataplaneMesh,
 } from "./lib/dataplane-mesh.mjs";
 
-const values = dataplaneArgs();
+const values = dataplaneArgs({ files: { type: "string", default: "1" } });
+const FILES = Number(values.files);
+if (!Number.isSafeInteger(FILES) || FILES < 1) throw new Error("--files: a positive integer");
 const SIZE = Number(values.size);
 const mesh = await startDataplaneMesh();
 
 // Seed: one user, one 64 KiB file.
 const gw = mesh.url("proxy");
 const auth = await benchUser(gw, "dp");
-const up = await fetch(`${gw}/v1/files:upload?name=bench.bin`, {
-  method: "POST",
-  headers: { ...auth, "content-type": "application/octet-stream" },
-  body: Buffer.alloc(SIZE, 7),
-});
-const file = await up.json();
-if (!file.id) throw new Error(`seed failed: ${JSON.stringify(file)}`);
+const ids = [];
+for (let n = 0; n < FILES; n++) {
+  const up = await fetch(`${gw}/v1/files:upload?name=bench-${n}.bin`, {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/octet-stream" },
+    body: Buffer.alloc(SIZE, 7),
+  });
+  const got = await up.json();
+  if (!got.id) throw new Error(`seed failed: ${JSON.stringify(got)}`);
+  ids.push(got.id);
+}
+const file = { id: ids[0] };
 const ticket = await fetch(`${gw}/v1/files/${file.id}/content?redirect=true`, {
   headers: auth,
   redirect: "manual",
@@ -58,7 +67,7 @@ const targets = {
   ...gatewayTargets(
     mesh,
     values.gateways.split(",").filter((g) => g in gateways),
-    () => ({ path: `/v1/files/${file.id}/content`, headers: auth }),
+    (i) => ({ path: `/v1/files/${ids[i % FILES]}/content`, headers: auth }),
     good,
   ),
 };

@@ -38,6 +38,7 @@ import { createVersionHandlers } from "./handlers/version-handlers.js";
 import { createHttpRouter, startHttpListener } from "./http/server.js";
 import { type Access, createAccess } from "./peers/access.js";
 import { fileSchema } from "./store/migrations.js";
+import { fileAndVersionReader } from "./store/versions.js";
 import { createTusHandler, TUS_PATH } from "./tus/handler.js";
 
 /** The file service's runtime, with the port of its HTTP listener (data plane: tus). */
@@ -64,6 +65,7 @@ export async function startFileService(
   const ticketKey = await loadTicketKey(db.pool);
   const deps: FileDeps = {
     pool: db.pool,
+    fileAndVersion: fileAndVersionReader(db.pool),
     blobs,
     access,
     pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "files")),

@@ -1,12 +1,13 @@
 // store/versions.ts getFileAndVersion on the real Postgres: a download's file and version in one
 // named (prepared) statement — every column of the file row, the current or a named version, and
-// a statement that keeps working on its connection after a migration adds a column.
+// a statement that keeps working on its connection after a migration adds a column; and
+// fileAndVersionReader, which reads the pairs asked in one turn of the event loop together.
 import { randomUUID } from "node:crypto";
-import { createPool } from "@filemesh/kit";
+import { type CallScope, createPool, type Queryable } from "@filemesh/kit";
 import { captureLogger, testDatabaseUrl } from "@filemesh/kit/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { insertFile, KIND, STATE } from "../src/store/files.js";
-import { getFileAndVersion, insertVersion } from "../src/store/versions.js";
+import { fileAndVersionReader, getFileAndVersion, insertVersion } from "../src/store/versions.js";
 
 const { log } = captureLogger();
 const pool = createPool(testDatabaseUrl(), 4, log, "test", 10_000);
@@ -84,5 +85,106 @@ describe("getFileAndVersion", () => {
     } finally {
       client.release();
     }
+  });
+});
+
+/** The pool, with the name of every statement sent through it. */
+function counted(): { q: Queryable; names: string[] } {
+  const names: string[] = [];
+  const q = {
+    query: (config: { name?: string }, values?: unknown[]) => {
+      names.push(config.name ?? "(unnamed)");
+      return pool.query(config as never, values as never);
+    },
+  } as unknown as Queryable;
+  return { q, names };
+}
+const live: CallScope = {};
+
+describe("fileAndVersionReader", () => {
+  it("reads the pairs asked in one turn with one statement; each caller gets its own answer", async () => {
+    const a = await fileWithTwoVersions();
+    const b = await fileWithTwoVersions();
+    const { q, names } = counted();
+    const read = fileAndVersionReader(q);
+    const asks: [string, string][] = [
+      [a.id, ""],
+      [a.id, a.v1],
+      [b.id, ""],
+      [a.id, ""],
+      [randomUUID(), ""],
+      [a.id, b.v1],
+      [a.id, "not-a-uuid"],
+      ["not-a-uuid", ""],
+    ];
+    const got = await Promise.all(asks.map(([f, v]) => read(live, f, v)));
+    expect(names).toEqual(["files.files_and_versions"]);
+    for (const [n, [f, v]] of asks.entries()) expect(got[n]).toEqual(await getFileAndVersion(pool, f, v));
+    expect(got.map((g) => g?.version?.id)).toEqual([
+      a.v2,
+      a.v1,
+      b.v2,
+      a.v2,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(got[4]).toBeUndefined();
+    expect(got[5]?.file.id).toBe(a.id);
+    // The same pair twice: read once, but two objects (a caller may not change another's).
+    expect(got[3]).not.toBe(got[0]);
+    expect(got[3]?.file).not.toBe(got[0]?.file);
+    expect(got[0]?.file).not.toHaveProperty("k.i");
+  });
+
+  it("sends a lone read as the single statement, and each turn's reads apart", async () => {
+    const a = await fileWithTwoVersions();
+    const { q, names } = counted();
+    const read = fileAndVersionReader(q);
+    expect((await read(live, a.id, ""))?.version?.id).toBe(a.v2);
+    expect((await read(live, a.id, a.v1))?.version?.id).toBe(a.v1);
+    expect(names).toEqual(["files.file_and_version", "files.file_and_version"]);
+  });
+
+  it("reads at most 500 pairs per statement", async () => {
+    const { q, names } = counted();
+    const read = fileAndVersionReader(q);
+    const got = await Promise.all(Array.from({ length: 501 }, () => read(live, randomUUID(), "")));
+    expect(got.every((g) => g === undefined)).toBe(true);
+    expect(names).toEqual(["files.files_and_versions", "files.file_and_version"]);
+  });
+
+  it("fails every caller of a failed statement; the next turn reads again", async () => {
+    const a = await fileWithTwoVersions();
+    let fail = true;
+    const q = {
+      query: (config: never, values: never) =>
+        fail ? Promise.reject(new Error("connection lost")) : pool.query(config, values),
+    } as unknown as Queryable;
+    const read = fileAndVersionReader(q);
+    const first = await Promise.allSettled([read(live, a.id, ""), read(live, a.id, a.v1)]);
+    expect(first.map((r) => (r.status === "rejected" ? (r.reason as Error).message : "ok"))).toEqual([
+      "connection lost",
+      "connection lost",
+    ]);
+    fail = false;
+    expect((await read(live, a.id, ""))?.version?.id).toBe(a.v2);
+  });
+
+  it("runs a lone read in its caller's scope; a shared one outlives any one caller's cancellation", async () => {
+    const a = await fileWithTwoVersions();
+    const read = fileAndVersionReader(pool);
+    const gone = new AbortController();
+    gone.abort();
+    const cancelled: CallScope = { signal: gone.signal, aborted: true, deadline: Date.now() + 5_000 };
+    // Alone, a cancelled caller's read is refused by the pool's admission, as its own query was.
+    await expect(read(cancelled, a.id, "")).rejects.toMatchObject({ name: "AbortError" });
+    // Beside a live caller, the shared read goes on for both.
+    const both = await Promise.all([
+      read(cancelled, a.id, ""),
+      read({ deadline: Date.now() + 5_000 }, a.id, a.v1),
+    ]);
+    expect(both.map((g) => g?.version?.id)).toEqual([a.v2, a.v1]);
   });
 });

@@ -29,3 +29,4 @@ export * from "./run-prefix.js";
 export * from "./server.js";
 export * from "./trace-id.js";
 export * from "./tracing.js";
+export * from "./turn-batch.js";

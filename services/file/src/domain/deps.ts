@@ -1,10 +1,11 @@
-import type { Logger, PageTokens } from "@filemesh/kit";
+import type { CallScope, Logger, PageTokens } from "@filemesh/kit";
 import type { BlobStore } from "@filemesh/kit/blob";
 import type pg from "pg";
 import type { FileConfig } from "../config.js";
 import type { Cdn } from "../data/cdn.js";
 import type { Tickets } from "../data/ticket.js";
 import type { Access } from "../peers/access.js";
+import type { FileAndVersion } from "../store/versions.js";
 
 export type FileSettings = Pick<
   FileConfig,
@@ -37,6 +38,15 @@ export type FileSettings = Pick<
 
 export interface FileDeps {
   pool: pg.Pool;
+  /**
+   * A download's file and version (store/versions.ts fileAndVersionReader): the reads of one
+   * turn of the event loop as one statement.
+   */
+  fileAndVersion: (
+    scope: CallScope,
+    fileId: string,
+    versionId: string,
+  ) => Promise<FileAndVersion | undefined>;
   blobs: BlobStore;
   access: Access;
   pageTokens: PageTokens;

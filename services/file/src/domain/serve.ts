@@ -11,7 +11,7 @@ import {
 } from "@filemesh/kit";
 import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
 import { type FileRow, isUuid, KIND, STATE } from "../store/files.js";
-import { getFileAndVersion, getVersion, type VersionRow } from "../store/versions.js";
+import { getVersion, type VersionRow } from "../store/versions.js";
 import { authorizeRow, callerId } from "./access.js";
 import type { FileDeps } from "./deps.js";
 
@@ -42,7 +42,7 @@ export async function authorizeContent(
   versionId: string,
 ): Promise<{ file: FileRow; v: VersionRow }> {
   callerId(ctx);
-  const got = await getFileAndVersion(deps.pool, fileId, versionId);
+  const got = await deps.fileAndVersion(ctx, fileId, versionId);
   const file = await authorizeRow(deps, ctx, got?.file, "read");
   if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
   return { file, v: readyVersion(file, got?.version) };

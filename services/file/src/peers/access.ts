@@ -19,6 +19,7 @@ import {
   peerOptions,
   principalHeader,
   serviceIdentity,
+  turnBatch,
   unavailable,
 } from "@filemesh/kit";
 import type { ServiceError } from "@grpc/grpc-js";
@@ -270,32 +271,28 @@ export function createAccess(config: FileConfig): Access {
     resolve(revision: string): void;
     reject(err: unknown): void;
   }
-  let shared: SharedWrite[] = [];
-  let sharedCount = 0;
-  let sharedScheduled = false;
-  const flushShared = () => {
-    sharedScheduled = false;
-    const due = shared;
-    shared = [];
-    sharedCount = 0;
-    if (due.length === 0) return;
-    // One caller's write carries its request id and trace; a write for several carries
-    // neither (the grant events it makes are no one caller's).
-    const ctx = lastingContext(due.map((w) => w.ctx));
-    if (due.length > 1) Object.assign(ctx, { requestId: "", traceparent: undefined });
-    writeNow(
-      due.flatMap((w) => w.updates),
-      ctx,
-      [],
-    ).then(
-      (revision) => {
-        for (const w of due) w.resolve(revision);
-      },
-      (err: unknown) => {
-        for (const w of due) w.reject(err);
-      },
-    );
-  };
+  const shareWrite = turnBatch<SharedWrite>(
+    (due) => {
+      // One caller's write carries its request id and trace; a write for several carries
+      // neither (the grant events it makes are no one caller's).
+      const ctx = lastingContext(due.map((w) => w.ctx));
+      if (due.length > 1) Object.assign(ctx, { requestId: "", traceparent: undefined });
+      writeNow(
+        due.flatMap((w) => w.updates),
+        ctx,
+        [],
+      ).then(
+        (revision) => {
+          for (const w of due) w.resolve(revision);
+        },
+        (err: unknown) => {
+          for (const w of due) w.reject(err);
+        },
+      );
+    },
+    CHUNK,
+    (w) => w.updates.length,
+  );
 
   /** The credentials a check as the caller goes with: the user's token and verified principal. */
   const callerKey = (ctx: CallContext) => {
@@ -331,17 +328,8 @@ export function createAccess(config: FileConfig): Access {
       return allowed === true;
     },
     write: (updates, ctx, forget = []) => writeNow(updates, ctx, forget),
-    writeShared(updates, ctx) {
-      return new Promise((resolve, reject) => {
-        if (sharedCount + updates.length > CHUNK) flushShared();
-        shared.push({ ctx, updates, resolve, reject });
-        sharedCount += updates.length;
-        if (!sharedScheduled) {
-          sharedScheduled = true;
-          setImmediate(flushShared);
-        }
-      });
-    },
+    writeShared: (updates, ctx) =>
+      new Promise((resolve, reject) => shareWrite({ ctx, updates, resolve, reject })),
     lastRevision: () => last,
     close: () => client.close(),
   };
