@@ -3,10 +3,42 @@
 // and DELETE, the multipart calls with their query), with and without a session token, and
 // across a change of day (the cached signing key is derived again). Real requests to MinIO
 // go through it in blob-store.test.ts.
+import { createHash, createHmac } from "node:crypto";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SignatureV4 } from "@smithy/signature-v4";
 import { describe, expect, it } from "vitest";
-import { signerOf } from "../src/blob/s3-presign.js";
-import { headerSigner, type LeanRequest } from "../src/blob/s3-sign.js";
+import { canonicalQuery, headerSigner, type LeanRequest, querySigner } from "../src/blob/s3-sign.js";
+
+type SourceData = string | ArrayBuffer | ArrayBufferView;
+const bytes = (d: SourceData): string | Buffer =>
+  typeof d === "string"
+    ? d
+    : ArrayBuffer.isView(d)
+      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
+      : Buffer.from(new Uint8Array(d));
+
+/** The SDK's own SigV4 signer (the reference), on node:crypto. */
+class Sha256 {
+  readonly #h;
+  constructor(secret?: SourceData) {
+    this.#h = secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(secret));
+  }
+  update(d: SourceData): void {
+    this.#h.update(bytes(d));
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.#h.digest());
+  }
+}
+const signerOf = (client: S3Client) =>
+  new SignatureV4({
+    credentials: client.config.credentials,
+    region: client.config.region,
+    service: "s3",
+    sha256: Sha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
 
 const clientWith = (sessionToken?: string, region = "eu-central-1") =>
   new S3Client({
@@ -127,4 +159,34 @@ describe("the lean SigV4 signer", () => {
     expect(after).not.toBe(before);
     expect(after).toBe((await sdkAuthorization(rotating, requests[0]!, at)).authorization);
   });
+
+  for (const token of [undefined, "session/token+="]) {
+    it(`presigns a GET as the SDK does${token ? ", with a session token" : ""}`, async () => {
+      const client = clientWith(token);
+      const presign = querySigner(client);
+      const at = new Date("2026-12-04T18:05:09.123Z");
+      const query = {
+        "x-id": "GetObject",
+        "response-content-disposition": `attachment; filename="a b*(1).pdf"`,
+      };
+      const req = { method: "GET", host: "127.0.0.1:9000", path: "/bucket/objects/ab/cdef-0123", query };
+      const ours = await presign(req, at, 900);
+      const sdk = await signerOf(client).presign(
+        {
+          method: "GET",
+          protocol: "http:",
+          hostname: "127.0.0.1",
+          port: 9000,
+          path: req.path,
+          query: { ...query },
+          headers: { host: req.host, "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD" },
+        },
+        { expiresIn: 900, signingDate: at },
+      );
+      expect(canonicalQuery(ours)).toBe(canonicalQuery(sdk.query as Record<string, string>));
+      expect(ours["X-Amz-Security-Token"]).toBe(token);
+      expect(req.query).toEqual(query); // the request given is not changed
+      await expect(presign(req, at, 604_801)).rejects.toThrow(/at most a week/);
+    });
+  }
 });

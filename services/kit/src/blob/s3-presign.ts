@@ -1,43 +1,18 @@
 // Presigned GETs without the SDK's per-command pipeline. `getSignedUrl` builds a whole command
 // for every URL — endpoint rules, middleware stack, serializers — about 0.6 ms of CPU, a
-// quarter of a download's CPU in the file service. The signature itself is the SDK's own
-// (@smithy/signature-v4, SigV4 query signing) over the same request: the URL's origin, bucket
-// path and constant parameters are learnt once from one `getSignedUrl`, so endpoint rules
-// (path or virtual-host style, custom endpoints) stay the SDK's. About 10× less CPU per URL;
-// `test/blob-store.test.ts` checks the URLs equal the SDK's, parameter for parameter.
-import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
+// quarter of a download's CPU in the file service. The URL's origin, bucket path and constant
+// parameters are learnt once from one `getSignedUrl`, so endpoint rules (path or virtual-host
+// style, custom endpoints) stay the SDK's; each URL is then signed by the kit's own SigV4
+// signer (s3-sign.ts querySigner: one SHA-256 and one HMAC). `test/blob-store.test.ts` checks
+// the URLs equal the SDK's, parameter for parameter.
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import { SignatureV4 } from "@smithy/signature-v4";
-import { canonicalQuery } from "./s3-sign.js";
+import { canonicalQuery, querySigner } from "./s3-sign.js";
 
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData): string | Buffer =>
-  typeof d === "string"
-    ? d
-    : ArrayBuffer.isView(d)
-      ? Buffer.from(d.buffer, d.byteOffset, d.byteLength)
-      : Buffer.from(new Uint8Array(d));
-
-/** node:crypto's SHA-256 (and HMAC) in the shape SignatureV4 takes. */
-export class Sha256 {
-  readonly #h: Hash | Hmac;
-  constructor(secret?: SourceData) {
-    this.#h = secret === undefined ? createHash("sha256") : createHmac("sha256", bytes(secret));
-  }
-  update(d: SourceData): void {
-    this.#h.update(bytes(d));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#h.digest());
-  }
-}
-
-/** The payload hash of a presigned request: a header, hoisted into the query by the signer. */
-const SHA256_HEADER = "X-Amz-Content-Sha256";
 /** What the signature adds; everything else of the probe URL is constant per store. */
 const SIGNED = new Set([
-  SHA256_HEADER,
+  "X-Amz-Security-Token",
+  "X-Amz-Content-Sha256",
   "X-Amz-Algorithm",
   "X-Amz-Credential",
   "X-Amz-Date",
@@ -64,17 +39,6 @@ export interface GetPresignOptions {
   /** The signature's time (tests); now by default. */
   signingDate?: Date;
 }
-
-/** The SDK's own SigV4 signer for `client`'s credentials and region, on node:crypto. */
-export const signerOf = (client: S3Client) =>
-  new SignatureV4({
-    credentials: client.config.credentials,
-    region: client.config.region,
-    service: "s3",
-    sha256: Sha256,
-    uriEscapePath: false,
-    applyChecksum: false,
-  });
 
 /**
  * How `client` addresses `bucket`'s objects (origin, path prefix, constant query), learnt once
@@ -111,27 +75,24 @@ export function shapeOf(client: S3Client, bucket: string): () => Promise<Shape> 
  * object keys: hex, dashes and slashes).
  */
 export function getPresigner(client: S3Client, bucket: string) {
-  const signer = signerOf(client);
+  const sign = querySigner(client);
   const shape = shapeOf(client, bucket);
   return async (key: string, o: GetPresignOptions): Promise<string> => {
     const s = await shape();
-    const query: Record<string, string> = {
-      ...s.constant,
-      "response-content-disposition": o.disposition,
-      ...(o.contentType ? { "response-content-type": o.contentType } : {}),
-    };
-    const signed = await signer.presign(
+    const query = await sign(
       {
         method: "GET",
-        protocol: s.protocol,
-        hostname: s.hostname,
-        ...(s.port !== undefined ? { port: s.port } : {}),
+        host: s.host,
         path: s.prefix + key,
-        query,
-        headers: { host: s.host, [SHA256_HEADER]: "UNSIGNED-PAYLOAD" },
+        query: {
+          ...s.constant,
+          "response-content-disposition": o.disposition,
+          ...(o.contentType ? { "response-content-type": o.contentType } : {}),
+        },
       },
-      { expiresIn: o.expiresIn, ...(o.signingDate ? { signingDate: o.signingDate } : {}) },
+      o.signingDate ?? new Date(),
+      o.expiresIn,
     );
-    return `${s.protocol}//${s.host}${s.prefix}${key}?${canonicalQuery(signed.query as Record<string, string>)}`;
+    return `${s.protocol}//${s.host}${s.prefix}${key}?${canonicalQuery(query)}`;
   };
 }

@@ -1,10 +1,11 @@
-// SigV4 header signing for the lean requests (s3-lean.ts), with the payload unsigned
-// (`x-amz-content-sha256: UNSIGNED-PAYLOAD`). The SDK's signer derived its cache key for the
+// SigV4 signing for the lean requests (s3-lean.ts, in the Authorization header) and for
+// presigned GETs (s3-presign.ts, in the query), with the payload unsigned (`UNSIGNED-PAYLOAD`). The SDK's signer derived its cache key for the
 // signing key with an HMAC of the credentials on every request, and went through its generic
 // header and query handling; in the upload burst signing was 5 % of the file service's busy
 // time (bench/README.md). Here the signing key is derived once per day, region and credentials,
 // and a request costs one SHA-256 of its canonical form and one HMAC. The signature is the
-// SDK's, byte for byte, for the same request and time (test/s3-sign.test.ts).
+// SDK's, byte for byte, for the same request and time (test/s3-sign.test.ts). The SDK's
+// presigner cost 11 % of the file service's busy time in GetDownloadUrl (BENCH_CPU_PROF=1).
 import { createHash, createHmac } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 
@@ -44,8 +45,19 @@ export const canonicalQuery = (query: Record<string, string>): string =>
 /** `20261204T180000Z` */
 const amzDateOf = (d: Date) => d.toISOString().replace(/[-:]|\.\d{3}/g, "");
 
-/** Signs requests with `client`'s credentials and region (resolved per request, as the SDK does). */
-export function headerSigner(client: S3Client): (req: LeanRequest, at: Date) => Promise<LeanRequest> {
+/** What a request is signed with at one instant: the credentials, scope and signing key. */
+interface Signing {
+  creds: Credentials;
+  amzDate: string;
+  scope: string;
+  key: Buffer;
+}
+
+/**
+ * `client`'s credentials and region (resolved per request, as the SDK does) at an instant, with
+ * the signing key derived once per day, region and credentials.
+ */
+function signingOf(client: S3Client): (at: Date) => Promise<Signing> {
   const config = client.config as unknown as {
     credentials: () => Promise<Credentials>;
     region: () => Promise<string>;
@@ -66,20 +78,77 @@ export function headerSigner(client: S3Client): (req: LeanRequest, at: Date) => 
     derived = { day, region, id: creds.accessKeyId, secret: creds.secretAccessKey, key };
     return key;
   };
-  return async (req, at) => {
+  return async (at) => {
     const [creds, region] = await Promise.all([config.credentials(), config.region()]);
     const amzDate = amzDateOf(at);
     const day = amzDate.slice(0, 8);
-    const headers: Record<string, string> = { ...req.headers, "x-amz-date": amzDate };
-    if (creds.sessionToken) headers["x-amz-security-token"] = creds.sessionToken;
+    return { creds, amzDate, scope: `${day}/${region}/s3/aws4_request`, key: signingKey(creds, region, day) };
+  };
+}
+
+/** The signature of a canonical request. */
+const signatureOf = (s: Signing, canonical: string) =>
+  hmac(
+    s.key,
+    `AWS4-HMAC-SHA256\n${s.amzDate}\n${s.scope}\n${createHash("sha256").update(canonical).digest("hex")}`,
+  ).toString("hex");
+
+/** Signs requests in their Authorization header, with `client`'s credentials and region. */
+export function headerSigner(client: S3Client): (req: LeanRequest, at: Date) => Promise<LeanRequest> {
+  const signing = signingOf(client);
+  return async (req, at) => {
+    const s = await signing(at);
+    const headers: Record<string, string> = { ...req.headers, "x-amz-date": s.amzDate };
+    if (s.creds.sessionToken) headers["x-amz-security-token"] = s.creds.sessionToken;
     const names = Object.keys(headers).sort();
     const canonicalHeaders = names.map((n) => `${n}:${headers[n]!.trim().replace(/\s+/g, " ")}\n`).join("");
     const signedHeaders = names.join(";");
-    const canonical = `${req.method}\n${req.path}\n${canonicalQuery(req.query)}\n${canonicalHeaders}\n${signedHeaders}\n${headers["x-amz-content-sha256"]}`;
-    const scope = `${day}/${region}/s3/aws4_request`;
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${createHash("sha256").update(canonical).digest("hex")}`;
-    const signature = hmac(signingKey(creds, region, day), toSign).toString("hex");
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    const signature = signatureOf(
+      s,
+      `${req.method}\n${req.path}\n${canonicalQuery(req.query)}\n${canonicalHeaders}\n${signedHeaders}\n${headers["x-amz-content-sha256"]}`,
+    );
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${s.creds.accessKeyId}/${s.scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return { ...req, headers };
+  };
+}
+
+/** A request to presign: only `host` is signed, the payload is not. */
+export interface PresignRequest {
+  method: string;
+  host: string;
+  /** The path as sent (the store's keys need no escaping). */
+  path: string;
+  query: Record<string, string>;
+}
+
+/** SigV4's longest presigned lifetime (a week), which the SDK enforces too. */
+const MAX_PRESIGN_SECONDS = 604_800;
+
+/**
+ * Presigns requests in their query (SigV4 query signing, `UNSIGNED-PAYLOAD`, as the SDK's
+ * `getSignedUrl` does for a GetObject): returns the query with the signature's parameters.
+ */
+export function querySigner(
+  client: S3Client,
+): (req: PresignRequest, at: Date, expiresIn: number) => Promise<Record<string, string>> {
+  const signing = signingOf(client);
+  return async (req, at, expiresIn) => {
+    if (expiresIn > MAX_PRESIGN_SECONDS) throw new Error("a presigned URL lasts at most a week");
+    const s = await signing(at);
+    const query: Record<string, string> = {
+      ...req.query,
+      "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+      "X-Amz-Content-Sha256": "UNSIGNED-PAYLOAD",
+      "X-Amz-Credential": `${s.creds.accessKeyId}/${s.scope}`,
+      "X-Amz-Date": s.amzDate,
+      "X-Amz-Expires": String(expiresIn),
+      "X-Amz-SignedHeaders": "host",
+    };
+    if (s.creds.sessionToken) query["X-Amz-Security-Token"] = s.creds.sessionToken;
+    query["X-Amz-Signature"] = signatureOf(
+      s,
+      `${req.method}\n${req.path}\n${canonicalQuery(query)}\nhost:${req.host.trim()}\n\nhost\nUNSIGNED-PAYLOAD`,
+    );
+    return query;
   };
 }
