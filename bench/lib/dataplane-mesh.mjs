@@ -152,6 +152,10 @@ export async function startDataplaneMesh() {
     pids[`gateway-${name}`] = spawnChild(`gw-${name}`, join(dist, "filemesh-gateway"), [], {
       GATEWAY_PORT: String(port),
       ...gwEnv[name],
+      // BENCH_CPU_PROF=1: a Go CPU profile too (`go tool pprof -top dist/filemesh-gateway <file>`).
+      ...(process.env.BENCH_CPU_PROF
+        ? { GATEWAY_CPU_PROFILE: join(root, "bench", "results", "dataplane-cpuprof", `gateway-${name}.pprof`) }
+        : {}),
     }).pid;
   }
   // /healthz is 503 here (no processor): any answer means listening.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -27,11 +28,36 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "gateway")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// GATEWAY_CPU_PROFILE: a Go CPU profile of the whole run, written when the gateway stops
+	// (the benches set it with BENCH_CPU_PROF=1; read it with `go tool pprof`).
+	if path := os.Getenv("GATEWAY_CPU_PROFILE"); path != "" {
+		stopProfile, err := startCPUProfile(path)
+		if err != nil {
+			log.Error("no CPU profile", "err", err.Error())
+		} else {
+			defer stopProfile()
+		}
+	}
 	if err := run(ctx, log, os.Getenv, nil); err != nil {
 		log.Error("gateway stopped", "err", err.Error())
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // run serves until ctx ends. Everything the process logs goes through log (the http.Server's

@@ -37,6 +37,7 @@ import { createUsageHandlers } from "./handlers/usage-handlers.js";
 import { createVersionHandlers } from "./handlers/version-handlers.js";
 import { createHttpRouter, startHttpListener } from "./http/server.js";
 import { type Access, createAccess } from "./peers/access.js";
+import { fileReader, folderAndChildReader } from "./store/files.js";
 import { fileSchema } from "./store/migrations.js";
 import { fileAndVersionReader } from "./store/versions.js";
 import { createTusHandler, TUS_PATH } from "./tus/handler.js";
@@ -65,7 +66,11 @@ export async function startFileService(
   const ticketKey = await loadTicketKey(db.pool);
   const deps: FileDeps = {
     pool: db.pool,
-    fileAndVersion: fileAndVersionReader(db.pool),
+    reads: {
+      file: fileReader(db.pool),
+      folderAndChild: folderAndChildReader(db.pool),
+      fileAndVersion: fileAndVersionReader(db.pool),
+    },
     blobs,
     access,
     pageTokens: createPageTokens(await loadPageTokenKey(db.pool, "files")),

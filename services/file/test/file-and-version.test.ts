@@ -1,12 +1,21 @@
 // store/versions.ts getFileAndVersion on the real Postgres: a download's file and version in one
 // named (prepared) statement — every column of the file row, the current or a named version, and
 // a statement that keeps working on its connection after a migration adds a column; and
-// fileAndVersionReader, which reads the pairs asked in one turn of the event loop together.
+// fileAndVersionReader, fileReader and folderAndChildReader, which read what one turn of the
+// event loop asks together.
 import { randomUUID } from "node:crypto";
 import { type CallScope, createPool, type Queryable } from "@filemesh/kit";
 import { captureLogger, testDatabaseUrl } from "@filemesh/kit/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { insertFile, KIND, STATE } from "../src/store/files.js";
+import {
+  fileReader,
+  folderAndChildReader,
+  getFile,
+  getFolderAndChild,
+  insertFile,
+  KIND,
+  STATE,
+} from "../src/store/files.js";
 import { fileAndVersionReader, getFileAndVersion, insertVersion } from "../src/store/versions.js";
 
 const { log } = captureLogger();
@@ -186,5 +195,46 @@ describe("fileAndVersionReader", () => {
       read({ deadline: Date.now() + 5_000 }, a.id, a.v1),
     ]);
     expect(both.map((g) => g?.version?.id)).toEqual([a.v2, a.v1]);
+  });
+});
+
+describe("fileReader and folderAndChildReader", () => {
+  it("read one turn's rows with one statement each; every caller gets the row getFile gives, its own", async () => {
+    const a = await fileWithTwoVersions();
+    const b = await fileWithTwoVersions();
+    const { q, names } = counted();
+    const read = fileReader(q);
+    const ids = [a.id, b.id, a.id, randomUUID(), "not-a-uuid"];
+    const got = await Promise.all(ids.map((id) => read(live, id)));
+    expect(names).toEqual(["files.files_by_id"]);
+    for (const [n, id] of ids.entries()) expect(got[n]).toEqual(await getFile(pool, id));
+    expect(got.map((r) => r?.id)).toEqual([a.id, b.id, a.id, undefined, undefined]);
+    expect(got[2]).not.toBe(got[0]);
+    expect(got[0]).not.toHaveProperty("k.i");
+    expect(await read(live, b.id)).toEqual(await getFile(pool, b.id));
+    expect(names).toEqual(["files.files_by_id", "(unnamed)"]);
+  });
+
+  it("say per folder and name whether a live child has the name, as getFolderAndChild does", async () => {
+    const a = await fileWithTwoVersions();
+    const folder = (await getFile(pool, a.id))!.parent_id!;
+    const other = (await getFile(pool, (await fileWithTwoVersions()).id))!.parent_id!;
+    const { q, names } = counted();
+    const read = folderAndChildReader(q);
+    const asks: [string, string][] = [
+      [folder, "a.txt"],
+      [folder, "b.txt"],
+      [other, "a.txt"],
+      [folder, "a.txt"],
+      [randomUUID(), "a.txt"],
+    ];
+    const got = await Promise.all(asks.map(([id, name]) => read(live, id, name)));
+    expect(names).toEqual(["files.folders_and_children"]);
+    expect(got.map((r) => r?.name_taken)).toEqual([true, false, true, true, undefined]);
+    for (const [n, [id, name]] of asks.entries()) expect(got[n]).toEqual(await getFolderAndChild(pool, id, name));
+    // A trashed child frees the name.
+    await pool.query("UPDATE files.files SET trash_time = now() WHERE id = $1", [a.id]);
+    const [again] = await Promise.all([read(live, folder, "a.txt"), read(live, other, "x")]);
+    expect(again?.name_taken).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ export * from "./client.js";
 export * from "./common-config.js";
 export * from "./config.js";
 export * from "./db/admission.js";
+export * from "./db/batched-reads.js";
 export * from "./db/database.js";
 export * from "./db/idempotency.js";
 export * from "./db/queryable.js";

@@ -15,8 +15,6 @@ import {
 import { maxRevision, newFileTuples, type Permission } from "../peers/access.js";
 import {
   type FileRow,
-  getFile,
-  getFolderAndChild,
   homeFolderOf,
   insertFile,
   KIND,
@@ -84,7 +82,7 @@ export async function authorize(
   o: AuthorizeOptions = {},
 ): Promise<FileRow> {
   callerId(ctx);
-  return authorizeRow(deps, ctx, await getFile(deps.pool, fileId), permission, o);
+  return authorizeRow(deps, ctx, await deps.reads.file(ctx, fileId), permission, o);
 }
 
 /** `authorize` for a row already read (or undefined: not found), e.g. with its version. */
@@ -141,8 +139,8 @@ export async function targetFolder(
   if (!parentId) return ensureHome(deps, ctx, userId);
   const row =
     name === undefined
-      ? await getFile(deps.pool, parentId)
-      : await getFolderAndChild(deps.pool, parentId, name);
+      ? await deps.reads.file(ctx, parentId)
+      : await deps.reads.folderAndChild(ctx, parentId, name);
   const folder = await authorizeRow(deps, ctx, row, "write");
   if (folder.kind !== KIND.FOLDER) throw NOT_A_FOLDER();
   return folder;

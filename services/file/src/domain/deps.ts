@@ -5,6 +5,7 @@ import type { FileConfig } from "../config.js";
 import type { Cdn } from "../data/cdn.js";
 import type { Tickets } from "../data/ticket.js";
 import type { Access } from "../peers/access.js";
+import type { FileRow } from "../store/files.js";
 import type { FileAndVersion } from "../store/versions.js";
 
 export type FileSettings = Pick<
@@ -38,15 +39,8 @@ export type FileSettings = Pick<
 
 export interface FileDeps {
   pool: pg.Pool;
-  /**
-   * A download's file and version (store/versions.ts fileAndVersionReader): the reads of one
-   * turn of the event loop as one statement.
-   */
-  fileAndVersion: (
-    scope: CallScope,
-    fileId: string,
-    versionId: string,
-  ) => Promise<FileAndVersion | undefined>;
+  /** Reads outside a transaction, those of one turn of the event loop as one statement. */
+  reads: FileReads;
   blobs: BlobStore;
   access: Access;
   pageTokens: PageTokens;
@@ -58,4 +52,15 @@ export interface FileDeps {
   cdn?: Cdn | undefined;
   settings: FileSettings;
   log: Logger;
+}
+
+/** store/files.ts fileReader, folderAndChildReader; store/versions.ts fileAndVersionReader. */
+export interface FileReads {
+  file(scope: CallScope, id: string): Promise<FileRow | undefined>;
+  folderAndChild(
+    scope: CallScope,
+    id: string,
+    name: string,
+  ): Promise<(FileRow & { name_taken: boolean }) | undefined>;
+  fileAndVersion(scope: CallScope, fileId: string, versionId: string): Promise<FileAndVersion | undefined>;
 }

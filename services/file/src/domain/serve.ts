@@ -42,7 +42,7 @@ export async function authorizeContent(
   versionId: string,
 ): Promise<{ file: FileRow; v: VersionRow }> {
   callerId(ctx);
-  const got = await deps.fileAndVersion(ctx, fileId, versionId);
+  const got = await deps.reads.fileAndVersion(ctx, fileId, versionId);
   const file = await authorizeRow(deps, ctx, got?.file, "read");
   if (file.kind !== KIND.FILE) throw failedPrecondition("NOT_A_FILE", "folders have no content");
   return { file, v: readyVersion(file, got?.version) };

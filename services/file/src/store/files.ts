@@ -1,6 +1,6 @@
 // files.files: the tree. Plain SQL on the hot paths; callers pass a pool or their transaction.
 import { randomBytes } from "node:crypto";
-import type { Queryable } from "@filemesh/kit";
+import { batchedReads, type CallScope, type Queryable } from "@filemesh/kit";
 
 export const KIND = { FILE: 1, FOLDER: 2 } as const;
 export const STATE = { UPLOADING: 1, PROCESSING: 2, READY: 3, REJECTED: 4 } as const;
@@ -173,6 +173,68 @@ export async function getFolderAndChild(
     [id, name],
   );
   return rows[0];
+}
+
+/** Rows by id, numbered from 1 in `k.i` (fileReader). */
+const FILES_BY_ID = {
+  name: "files.files_by_id",
+  text: `SELECT k.i AS "k.i", ${FILE_SELECT_F}
+     FROM unnest($1::uuid[]) WITH ORDINALITY AS k(id, i) JOIN files.files f ON f.id = k.id`,
+};
+/** Folders by id with whether a live child has the name (folderAndChildReader). */
+const FOLDERS_AND_CHILDREN = {
+  name: "files.folders_and_children",
+  text: `SELECT k.i AS "k.i", ${FILE_SELECT_F}, EXISTS (
+       SELECT 1 FROM files.files c WHERE c.parent_id = f.id AND c.name = k.name AND c.trash_time IS NULL
+     ) AS name_taken
+     FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(id, name, i) JOIN files.files f ON f.id = k.id`,
+};
+
+/** The answers of a numbered statement in the order asked, each without its number. */
+export function numbered<R>(rows: Record<string, unknown>[], count: number): (R | undefined)[] {
+  const answers: (R | undefined)[] = new Array(count);
+  for (const { "k.i": i, ...row } of rows) answers[Number(i) - 1] = row as R;
+  return answers;
+}
+
+/**
+ * `getFile` outside a transaction for concurrent callers (authorize, a folder to upload into):
+ * the reads of one turn of the event loop as one statement (kit batchedReads). Each caller
+ * gets a row of its own.
+ */
+export function fileReader(pool: Queryable): (scope: CallScope, id: string) => Promise<FileRow | undefined> {
+  const read = batchedReads<string, FileRow>({
+    key: (id) => id,
+    one: (id) => getFile(pool, id),
+    many: async (ids) => numbered((await pool.query({ ...FILES_BY_ID, values: [ids] })).rows, ids.length),
+  });
+  return async (scope, id) => {
+    if (!isUuid(id)) return undefined;
+    const row = await read(scope, id);
+    return row && { ...row };
+  };
+}
+
+/** `getFolderAndChild` likewise (UploadFile's folder, read with whether the name is taken). */
+export function folderAndChildReader(
+  pool: Queryable,
+): (scope: CallScope, id: string, name: string) => Promise<(FileRow & { name_taken: boolean }) | undefined> {
+  type Row = FileRow & { name_taken: boolean };
+  const read = batchedReads<{ id: string; name: string }, Row>({
+    key: (k) => `${k.id}/${k.name}`,
+    one: (k) => getFolderAndChild(pool, k.id, k.name),
+    many: async (ks) =>
+      numbered(
+        (await pool.query({ ...FOLDERS_AND_CHILDREN, values: [ks.map((k) => k.id), ks.map((k) => k.name)] }))
+          .rows,
+        ks.length,
+      ),
+  });
+  return async (scope, id, name) => {
+    if (!isUuid(id)) return undefined;
+    const row = await read(scope, { id, name });
+    return row && { ...row };
+  };
 }
 
 export async function liveChildByName(

@@ -1,5 +1,5 @@
 // files.versions: every stored content of a file (the newest committed one is current).
-import { type CallScope, type Queryable, runInCallScope, turnBatch } from "@filemesh/kit";
+import { batchedReads, type CallScope, type Queryable } from "@filemesh/kit";
 import {
   allColumns,
   FILE_COLUMNS,
@@ -7,6 +7,7 @@ import {
   insertFileStatement,
   isUuid,
   type NewFile,
+  numbered,
 } from "./files.js";
 
 export interface VersionRow {
@@ -143,7 +144,7 @@ function splitFileAndVersion(row: Record<string, unknown> | undefined): FileAndV
   const version: Record<string, unknown> = {};
   for (const k in row) {
     if (k.startsWith("v.")) version[k.slice(2)] = row[k];
-    else if (k !== "k.i") file[k] = row[k];
+    else file[k] = row[k];
   }
   return {
     file: file as unknown as FileRow,
@@ -153,80 +154,29 @@ function splitFileAndVersion(row: Record<string, unknown> | undefined): FileAndV
 
 /**
  * `getFileAndVersion` for concurrent downloads: the reads asked during one turn of the event
- * loop (kit turnBatch) go as one statement, `files.files_and_versions`, up to 500 pairs; the
- * same pair asked twice is read once. Under load that is one round trip, one socket write and
- * one Postgres execution for many downloads instead of one each (the download's query was
- * ≈ 30 % of the file service's busy time and Postgres's whole share, `BENCH_CPU_PROF=1`). A lone
- * read is the single statement, as before. The batch runs in its one caller's call scope, or,
- * for several callers, as a call that lasts until the latest deadline among them and that no
- * one caller's cancellation ends.
+ * loop go as one statement, `files.files_and_versions` (kit batchedReads: up to 500 pairs, the
+ * same pair read once, a lone read the single statement). Each caller gets objects of its own.
  */
 export function fileAndVersionReader(
   pool: Queryable,
 ): (scope: CallScope, fileId: string, versionId: string) => Promise<FileAndVersion | undefined> {
-  interface Asked {
-    scope: CallScope;
-    fileId: string;
-    version: string | null;
-    resolve(row: Record<string, unknown> | undefined): void;
-    reject(err: unknown): void;
-  }
-  const read = async (due: Asked[]): Promise<void> => {
-    const pairs = new Map<string, number>();
-    const at: number[] = [];
-    const files: string[] = [];
-    const versions: (string | null)[] = [];
-    for (const a of due) {
-      const key = `${a.fileId}/${a.version ?? ""}`;
-      let i = pairs.get(key);
-      if (i === undefined) {
-        i = files.length;
-        pairs.set(key, i);
-        files.push(a.fileId);
-        versions.push(a.version);
-      }
-      at.push(i);
-    }
-    const rows: (Record<string, unknown> | undefined)[] = [];
-    try {
-      if (files.length === 1) {
-        const { rows: got } = await runInCallScope(scopeOf(due), () =>
-          pool.query<Record<string, unknown>>({ ...FILE_AND_VERSION, values: [files[0], versions[0]] }),
-        );
-        rows.push(got[0]);
-      } else {
-        const { rows: got } = await runInCallScope(scopeOf(due), () =>
-          pool.query<Record<string, unknown>>({ ...FILES_AND_VERSIONS, values: [files, versions] }),
-        );
-        for (const row of got) rows[Number(row["k.i"]) - 1] = row;
-      }
-    } catch (err) {
-      for (const a of due) a.reject(err);
-      return;
-    }
-    due.forEach((a, n) => {
-      a.resolve(rows[at[n]!]);
-    });
-  };
-  const ask = turnBatch<Asked>((due) => void read(due), 500);
-  return async (scope, fileId, versionId) => {
-    if (!isUuid(fileId)) return undefined;
-    const row = await new Promise<Record<string, unknown> | undefined>((resolve, reject) =>
-      ask({ scope, fileId, version: wantedVersion(versionId), resolve, reject }),
-    );
-    return splitFileAndVersion(row);
-  };
-}
-
-/** The call scope a batch's statement runs in: its caller's, or one outlasting every caller's. */
-function scopeOf(due: readonly { scope: CallScope }[]): CallScope {
-  if (due.length === 1) return due[0]!.scope;
-  let deadline: number | undefined = due[0]!.scope.deadline;
-  for (const { scope } of due) {
-    deadline =
-      deadline === undefined || scope.deadline === undefined ? undefined : Math.max(deadline, scope.deadline);
-  }
-  return { deadline };
+  type Pair = { fileId: string; version: string | null };
+  type Row = Record<string, unknown>;
+  const read = batchedReads<Pair, Row>({
+    key: (p) => `${p.fileId}/${p.version ?? ""}`,
+    one: async (p) => (await pool.query<Row>({ ...FILE_AND_VERSION, values: [p.fileId, p.version] })).rows[0],
+    many: async (ps) => {
+      const { rows } = await pool.query<Row>({
+        ...FILES_AND_VERSIONS,
+        values: [ps.map((p) => p.fileId), ps.map((p) => p.version)],
+      });
+      return numbered<Row>(rows, ps.length);
+    },
+  });
+  return async (scope, fileId, versionId) =>
+    isUuid(fileId)
+      ? splitFileAndVersion(await read(scope, { fileId, version: wantedVersion(versionId) }))
+      : undefined;
 }
 
 /** Newest first, without missing ones; the cursor is [create_time ISO, id]. */
