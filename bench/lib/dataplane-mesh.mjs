@@ -154,7 +154,9 @@ export async function startDataplaneMesh() {
       ...gwEnv[name],
       // BENCH_CPU_PROF=1: a Go CPU profile too (`go tool pprof -top dist/filemesh-gateway <file>`).
       ...(process.env.BENCH_CPU_PROF
-        ? { GATEWAY_CPU_PROFILE: join(root, "bench", "results", "dataplane-cpuprof", `gateway-${name}.pprof`) }
+        ? {
+            GATEWAY_CPU_PROFILE: join(root, "bench", "results", "dataplane-cpuprof", `gateway-${name}.pprof`),
+          }
         : {}),
     }).pid;
   }

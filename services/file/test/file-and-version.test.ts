@@ -231,7 +231,8 @@ describe("fileReader and folderAndChildReader", () => {
     const got = await Promise.all(asks.map(([id, name]) => read(live, id, name)));
     expect(names).toEqual(["files.folders_and_children"]);
     expect(got.map((r) => r?.name_taken)).toEqual([true, false, true, true, undefined]);
-    for (const [n, [id, name]] of asks.entries()) expect(got[n]).toEqual(await getFolderAndChild(pool, id, name));
+    for (const [n, [id, name]] of asks.entries())
+      expect(got[n]).toEqual(await getFolderAndChild(pool, id, name));
     // A trashed child frees the name.
     await pool.query("UPDATE files.files SET trash_time = now() WHERE id = $1", [a.id]);
     const [again] = await Promise.all([read(live, folder, "a.txt"), read(live, other, "x")]);
