@@ -8,7 +8,7 @@
 //   - local: the data plane with GATEWAY_BLOB_DIR — downloads straight from disk (sendfile).
 // Plus the closed-loop HTTP load the benches share, and CPU per call from /proc.
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -148,6 +148,8 @@ export async function startDataplaneMesh() {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  if (process.env.BENCH_CPU_PROF)
+    mkdirSync(join(root, "bench", "results", "dataplane-cpuprof"), { recursive: true });
   for (const [name, port] of Object.entries(gateways)) {
     pids[`gateway-${name}`] = spawnChild(`gw-${name}`, join(dist, "filemesh-gateway"), [], {
       GATEWAY_PORT: String(port),
