@@ -66,7 +66,8 @@ export const FILE_COLUMNS = allColumns<FileRow>()([
   "missing_time",
 ]);
 const FILE_SELECT = FILE_COLUMNS.join(", ");
-const FILE_SELECT_F = FILE_COLUMNS.map((c) => `f.${c}`).join(", ");
+/** The file columns, of `f` (a query naming the row `files.files f`). */
+export const FILE_SELECT_F = FILE_COLUMNS.map((c) => `f.${c}`).join(", ");
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string): boolean => UUID.test(s);

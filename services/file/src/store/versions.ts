@@ -2,7 +2,7 @@
 import { batchedReads, type CallScope, type Queryable } from "@filemesh/kit";
 import {
   allColumns,
-  FILE_COLUMNS,
+  FILE_SELECT_F,
   type FileRow,
   insertFileStatement,
   isUuid,
@@ -99,7 +99,7 @@ const JOINED_VERSION = VERSION_COLUMNS.map((c) => `v.${c} AS "v.${c}"`).join(", 
  */
 const FILE_AND_VERSION = {
   name: "files.file_and_version",
-  text: `SELECT ${FILE_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${JOINED_VERSION} FROM files.files f
+  text: `SELECT ${FILE_SELECT_F}, ${JOINED_VERSION} FROM files.files f
      LEFT JOIN files.versions v ON v.file_id = f.id AND v.id = coalesce($2::uuid, f.current_version_id)
      WHERE f.id = $1`,
 };
@@ -107,7 +107,7 @@ const FILE_AND_VERSION = {
 /** The same read for many (file, version) pairs at once; `k.i` numbers the pairs from 1. */
 const FILES_AND_VERSIONS = {
   name: "files.files_and_versions",
-  text: `SELECT k.i AS "k.i", ${FILE_COLUMNS.map((c) => `f.${c}`).join(", ")}, ${JOINED_VERSION}
+  text: `SELECT k.i AS "k.i", ${FILE_SELECT_F}, ${JOINED_VERSION}
      FROM unnest($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(file_id, version_id, i)
      JOIN files.files f ON f.id = k.file_id
      LEFT JOIN files.versions v ON v.file_id = f.id AND v.id = coalesce(k.version_id, f.current_version_id)`,

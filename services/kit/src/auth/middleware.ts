@@ -100,18 +100,28 @@ export function xfccFields(element: string): [string, string][] | undefined {
 type Claims = { sub: string; sid: string; admin: boolean; exp: number };
 
 /**
- * A verified user with a live session enters: the admin role if the method needs it, then the
- * principal (a module-level function: nothing allocated per call but the principal).
+ * A verified user enters: the admin role if the method needs it, then the principal (a
+ * module-level function: nothing allocated per call but the principal). `ended`: the session
+ * has ended (only where the policy says `ended_session_ok`, see `admit`).
  */
 function enter(
   ctx: Parameters<Middleware>[0],
   next: Parameters<Middleware>[1],
   claims: Claims,
   forwardedBy?: string,
+  ended = false,
 ) {
   if (ctx.method.policy.admin && !claims.admin)
     return Promise.reject(permissionDenied("ADMIN_REQUIRED", "this method needs the admin role"));
-  ctx.principal = forwardedBy === undefined ? principalOf(claims) : { ...principalOf(claims), forwardedBy };
+  const p = principalOf(claims);
+  ctx.principal =
+    forwardedBy === undefined && !ended
+      ? p
+      : {
+          ...p,
+          ...(forwardedBy === undefined ? {} : { forwardedBy }),
+          ...(ended ? { sessionEnded: true } : {}),
+        };
   return next();
 }
 
@@ -150,14 +160,7 @@ async function admit(
 ) {
   if (await liveSession(claims.sid, claims.sub)) return enter(ctx, next, claims, forwardedBy);
   if (!ctx.method.policy.endedSessionOk) throw sessionEnded();
-  if (ctx.method.policy.admin && !claims.admin)
-    throw permissionDenied("ADMIN_REQUIRED", "this method needs the admin role");
-  ctx.principal = {
-    ...principalOf(claims),
-    sessionEnded: true,
-    ...(forwardedBy === undefined ? {} : { forwardedBy }),
-  };
-  return next();
+  return enter(ctx, next, claims, forwardedBy, true);
 }
 
 const sessionEnded = () => unauthenticated("SESSION_ENDED", "the session has ended; log in again");
