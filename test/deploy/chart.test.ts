@@ -2,6 +2,7 @@
 // values, every object against the Kubernetes / Prometheus Operator schemas (and strict
 // field names), cross-checks, and broken edits that each check must catch.
 import { beforeAll, describe, expect, it } from "vitest";
+import { NODE_ARGS } from "../../scripts/lib/mesh.mjs";
 import { chartProblems, SERVICES } from "./lib/chart-checks.js";
 import {
   CHART,
@@ -120,6 +121,19 @@ describe("chart defaults", () => {
     expect(ini).toMatch(/^pool_mode = transaction$/m);
     expect(ini).toMatch(/^filemesh_ro = host=filemesh-pg-ro\.postgres\.svc\.cluster\.local /m);
     expect(find(rendered.default ?? [], "ConfigMap", "file-config").data.DATABASE_READ_URL).toBeUndefined();
+  });
+
+  it("starts each service with the V8 flags npm start gives it (the file service's young generation)", () => {
+    for (const set of Object.keys(VALUE_SETS)) {
+      for (const name of SERVICES) {
+        const args = find(rendered[set] ?? [], "Deployment", name).spec.template.spec.containers[0].args;
+        expect(args, `${set}/${name}`).toEqual([
+          ...(NODE_ARGS[name] ?? []),
+          `dist/${name}.js`,
+        ]);
+      }
+    }
+    expect(NODE_ARGS.file).toEqual(["--max-semi-space-size=64"]);
   });
 });
 

@@ -2,9 +2,10 @@
 // native ReadFile stream), versions, READY-only serving, access, presigned URLs.
 import { createHash, randomBytes } from "node:crypto";
 import { filev1 } from "@filemesh/contracts";
+import { ChunkPool, MAX_UNWRITTEN } from "@filemesh/kit";
 import { failure } from "@filemesh/kit/testing";
 import { type Metadata, status } from "@grpc/grpc-js";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { collect, metadataOf, rpc, useFileMesh } from "./start-file.js";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -53,6 +54,48 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     );
     expect(native[0]?.file).toMatchObject({ id: f.id, sha256: sha(data) });
     expect(Buffer.concat(native.slice(1).map((m) => m.data!))).toEqual(data.subarray(10));
+    // Re-cut into full 64 KiB messages whatever pieces the store reads in; the last one is the rest.
+    expect(native.slice(1).map((m) => m.data!.length)).toEqual([
+      65536,
+      65536,
+      65536,
+      65536,
+      299_990 - 4 * 65536,
+    ]);
+  });
+
+  it("reuses a few chunks for a long stream, every message intact for a slow reader", async () => {
+    const a = await t.mesh.newUser();
+    const data = randomBytes(2 * 1024 * 1024 + 123); // 33 messages of at most 64 KiB
+    const f = await t.upload(a.headers, "long.bin", data);
+    const taken = new Set<Buffer>();
+    const take = ChunkPool.prototype.take;
+    const spy = vi.spyOn(ChunkPool.prototype, "take").mockImplementation(function (this: ChunkPool, size) {
+      const chunk = take.call(this, size);
+      taken.add(chunk);
+      return chunk;
+    });
+    try {
+      for (const method of ["readFile", "getFileContent"] as const) {
+        taken.clear();
+        const req = { fileId: f.id };
+        const call =
+          method === "readFile"
+            ? t.f.readFile(filev1.ReadFileRequest.fromPartial(req), metadataOf(a.headers))
+            : t.f.getFileContent(filev1.GetFileContentRequest.fromPartial(req), metadataOf(a.headers));
+        const parts: Buffer[] = [];
+        for await (const m of call as AsyncIterable<{ data?: Buffer }>) {
+          if (m.data?.length) parts.push(Buffer.from(m.data));
+          await new Promise((r) => setTimeout(r, 2)); // the server's chunks wait for the reader
+        }
+        expect(sha(Buffer.concat(parts)), method).toBe(sha(data));
+        expect(parts.length, method).toBe(33);
+        // A chunk comes back once its message is written: a handful for 33 messages.
+        expect(taken.size, method).toBeLessThanOrEqual(MAX_UNWRITTEN + 2);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it("sends the HTTP headers of the download as response metadata", async () => {

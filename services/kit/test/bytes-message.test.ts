@@ -3,7 +3,12 @@
 // field set falls back to the generated one.
 import { filev1 } from "@filemesh/contracts";
 import { describe, expect, it } from "vitest";
-import { bytesMessageSerializer, httpBodySerializer } from "../src/grpc/bytes-message.js";
+import {
+  bytesMessageSerializer,
+  httpBodySerializer,
+  roomyBytes,
+  roomyPrefix,
+} from "../src/grpc/bytes-message.js";
 
 const generated = filev1.FileServiceService.readFile.responseSerialize;
 const fast = bytesMessageSerializer(generated, 2, "data");
@@ -53,6 +58,52 @@ describe("bytesMessageSerializer", () => {
       expect(httpBody(msg).equals(generatedHttpBody(msg))).toBe(true);
     }
     expect(fellBack).toBe(2);
+  });
+
+  it("writes a roomyBytes chunk's message around it, copying nothing, as ts-proto would", () => {
+    const generatedHttpBody = filev1.FileServiceService.getFileContent.responseSerialize;
+    const httpBody = httpBodySerializer(generatedHttpBody);
+    for (const n of [1, 127, 128, 16_384, 256 * 1024, 4 * 1024 * 1024]) {
+      const chunk = roomyBytes(n);
+      for (let i = 0; i < n; i++) chunk[i] = (i * 31) & 255;
+      const copy = Buffer.from(chunk);
+      for (const data of [chunk, roomyPrefix(chunk, Math.max(1, n >> 1))]) {
+        const out = fast({ data });
+        expect(out.equals(generated({ data: Buffer.from(data) }))).toBe(true);
+        // A view over the chunk's own memory, ending where the data ends: no copy.
+        expect(out.buffer).toBe(chunk.buffer);
+        expect(out.byteOffset + out.length).toBe(data.byteOffset + data.length);
+        const body = { contentType: "", data, extensions: [] };
+        const framed = httpBody(body);
+        expect(framed.equals(generatedHttpBody({ ...body, data: Buffer.from(data) }))).toBe(true);
+        expect(framed.buffer).toBe(chunk.buffer);
+      }
+      expect(chunk.equals(copy)).toBe(true); // the room in front, never the data, was written
+    }
+  });
+
+  it("copies a chunk without its room: another view of it, a content type too long for the room", () => {
+    // Whether `a` and `b` share memory (small buffers may come from the same pool).
+    const overlap = (a: Uint8Array, b: Uint8Array) =>
+      a.buffer === b.buffer &&
+      a.byteOffset < b.byteOffset + b.length &&
+      b.byteOffset < a.byteOffset + a.length;
+    const chunk = roomyBytes(1000).fill(9);
+    const inner = chunk.subarray(10); // the bytes in front of it are data, not room
+    const before = Buffer.from(chunk);
+    const out = fast({ data: inner });
+    expect(overlap(out, chunk)).toBe(false);
+    expect(out.equals(generated({ data: inner }))).toBe(true);
+    expect(chunk.equals(before)).toBe(true);
+    const generatedHttpBody = filev1.FileServiceService.getFileContent.responseSerialize;
+    const body = { contentType: "application/octet-stream", data: chunk, extensions: [] };
+    const framed = httpBodySerializer(generatedHttpBody)(body);
+    expect(overlap(framed, chunk)).toBe(false);
+    expect(framed.equals(generatedHttpBody(body))).toBe(true);
+    expect(chunk.equals(before)).toBe(true);
+    // An ordinary Buffer, pooled or not, is copied whatever lies before it.
+    const plain = Buffer.alloc(100, 3);
+    expect(overlap(fast({ data: plain }), plain)).toBe(false);
   });
 
   it("takes only one-byte tags", () => {

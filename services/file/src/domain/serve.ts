@@ -4,10 +4,12 @@
 import {
   AppError,
   type CallContext,
+  ChunkPool,
   Code,
   failedPrecondition,
   invalidArgument,
   notFound,
+  roomyPrefix,
 } from "@filemesh/kit";
 import { attachmentDisposition, BlobNotFoundError } from "@filemesh/kit/blob";
 import { type FileRow, isUuid, KIND, STATE } from "../store/files.js";
@@ -87,31 +89,46 @@ export function sendDownloadHeaders(ctx: CallContext, fileName: string, range: R
   ctx.setHeader("x-content-length", String(range.length));
 }
 
-/** The bytes of `v` in `range`, re-cut into messages of at most `chunk` bytes. */
-export async function* contentChunks(deps: FileDeps, v: VersionRow, range: Range): AsyncGenerator<Buffer> {
+/**
+ * The bytes of `v` in `range`, re-cut into messages of at most `chunk` bytes. Each message is
+ * assembled once, into a kit `roomyBytes` buffer, which the stream's serializer frames without
+ * another copy.
+ */
+export async function* contentChunks(
+  deps: FileDeps,
+  v: VersionRow,
+  range: Range,
+  pool: ChunkPool = new ChunkPool(deps.settings.downloadChunkBytes),
+): AsyncGenerator<Buffer> {
   if (range.length === 0) return;
-  const chunk = deps.settings.downloadChunkBytes;
+  const chunk = pool.size;
   const source = await deps.blobs.get(v.object_key, range).catch((err: unknown) => {
     // Gone behind the service's back (the janitor marks such rows on its next pass).
     if (err instanceof BlobNotFoundError) throw contentMissing();
     throw err;
   });
-  let pending: Buffer[] = [];
-  let size = 0;
+  // Sized by what is still to come, so the last message is not a mostly empty chunk.
+  let left = range.length;
+  const next = () => pool.take(left > 0 ? Math.min(chunk, left) : chunk);
+  let out = next();
+  let at = 0;
   try {
     for await (const raw of source) {
-      const b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw as Uint8Array);
-      pending.push(b);
-      size += b.length;
-      while (size >= chunk) {
-        const all = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        yield all.subarray(0, chunk);
-        const rest = all.subarray(chunk);
-        pending = rest.length ? [rest] : [];
-        size = rest.length;
+      const b = raw as Uint8Array;
+      for (let p = 0; p < b.length; ) {
+        const n = Math.min(b.length - p, out.length - at);
+        out.set(p === 0 && n === b.length ? b : b.subarray(p, p + n), at);
+        at += n;
+        p += n;
+        if (at === out.length) {
+          yield out;
+          left -= at;
+          out = next();
+          at = 0;
+        }
       }
     }
-    if (size > 0) yield Buffer.concat(pending);
+    if (at > 0) yield roomyPrefix(out, at);
   } finally {
     source.destroy();
   }

@@ -5,7 +5,7 @@
 // Only READY content is served; content missing from the store is NOT_FOUND, never INTERNAL.
 // Raw downloads send their HTTP headers as response metadata.
 import type { filev1 } from "@filemesh/contracts";
-import type { CallContext } from "@filemesh/kit";
+import { type CallContext, ChunkPool } from "@filemesh/kit";
 import { attachmentDisposition } from "@filemesh/kit/blob";
 import { DATA_PREFIX } from "../data/server.js";
 import { authorize, callerId } from "../domain/access.js";
@@ -22,9 +22,10 @@ export function createDownloadHandlers(deps: FileDeps) {
       const { file, v } = await authorizeContent(deps, ctx, req.fileId, req.versionId);
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       sendDownloadHeaders(ctx, file.name, range);
+      const pool = new ChunkPool(settings.downloadChunkBytes);
       let first = true;
-      for await (const data of contentChunks(deps, v, range)) {
-        yield { contentType: first ? v.content_type : "", data, extensions: [] };
+      for await (const data of contentChunks(deps, v, range, pool)) {
+        yield pool.message({ contentType: first ? v.content_type : "", data, extensions: [] }, data);
         first = false;
       }
       if (first) yield { contentType: v.content_type, data: Buffer.alloc(0), extensions: [] };
@@ -34,7 +35,8 @@ export function createDownloadHandlers(deps: FileDeps) {
       const { file, v } = await authorizeContent(deps, ctx, req.fileId, req.versionId);
       const range = rangeOf(req.offset, req.length, v.size_bytes);
       yield { file: toFile(file) };
-      for await (const data of contentChunks(deps, v, range)) yield { data };
+      const pool = new ChunkPool(settings.downloadChunkBytes);
+      for await (const data of contentChunks(deps, v, range, pool)) yield pool.message({ data }, data);
     },
 
     async createDownloadTicket(

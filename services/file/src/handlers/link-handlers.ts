@@ -11,6 +11,7 @@ import {
   AppError,
   appendEvents,
   type CallContext,
+  ChunkPool,
   Code,
   fingerprintOf,
   inTransaction,
@@ -190,10 +191,11 @@ export function createLinkHandlers(deps: FileDeps) {
         );
       }
       sendDownloadHeaders(ctx, file.name, range);
+      const chunks = new ChunkPool(deps.settings.downloadChunkBytes);
       let first = true;
-      for await (const data of contentChunks(deps, v, range)) {
+      for await (const data of contentChunks(deps, v, range, chunks)) {
         if (ctx.signal.aborted) return;
-        yield { contentType: first ? v.content_type : "", data, extensions: [] };
+        yield chunks.message({ contentType: first ? v.content_type : "", data, extensions: [] }, data);
         first = false;
       }
       if (first) yield { contentType: v.content_type, data: Buffer.alloc(0), extensions: [] };

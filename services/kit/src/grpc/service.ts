@@ -20,6 +20,7 @@ import { runInCallScope } from "../db/admission.js";
 import { callCancelled, deadlinePassed, invalidArgument, toServiceError, unimplemented } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { newTraceparent, traceIdOf } from "../trace-id.js";
+import { MAX_UNWRITTEN, WRITTEN } from "./bytes-message.js";
 import { type CallContext, metadataString, type Principal, requestIdFrom } from "./context.js";
 import { compose, type Middleware } from "./middleware.js";
 import { checkHeader } from "./response-header.js";
@@ -342,10 +343,14 @@ export function addService<S extends ServiceDef>(
         const done = () => ctx.done();
         chain(ctx, async () => {
           if (isUndecodable(call.request)) throw malformed();
+          const inFlight = new Unwritten(ctx.signal);
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {
             if (ctx.signal.aborted) return;
             ctx.sendHeader();
-            if (!call.write(msg)) await once(call, "drain", { signal: ctx.signal });
+            const written = (msg as { [WRITTEN]?: () => void } | null)?.[WRITTEN];
+            if (!call.write(msg, written && inFlight.add(written))) {
+              await once(call, "drain", { signal: ctx.signal });
+            } else if (written) await inFlight.below(MAX_UNWRITTEN);
           }
         })
           .then(
@@ -361,4 +366,43 @@ export function addService<S extends ServiceDef>(
     }
   }
   server.addService(tolerant as never, impl);
+}
+
+/**
+ * The messages of one server stream that carry a WRITTEN callback and are not written yet, so
+ * the writer can wait until fewer than `n` are in flight (or the call ends).
+ */
+class Unwritten {
+  #count = 0;
+  #wake: (() => void) | undefined;
+  #listening = false;
+  constructor(private readonly signal: AbortSignal) {}
+
+  /** The write callback of a message with `written`: calls it, then counts the message written. */
+  add(written: () => void): () => void {
+    this.#count++;
+    return () => {
+      written();
+      this.#count--;
+      this.#woken();
+    };
+  }
+
+  async below(n: number): Promise<void> {
+    if (!this.#listening) {
+      this.#listening = true;
+      this.signal.addEventListener("abort", () => this.#woken(), { once: true });
+    }
+    while (this.#count >= n && !this.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  #woken(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
 }
