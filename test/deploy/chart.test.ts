@@ -127,10 +127,7 @@ describe("chart defaults", () => {
     for (const set of Object.keys(VALUE_SETS)) {
       for (const name of SERVICES) {
         const args = find(rendered[set] ?? [], "Deployment", name).spec.template.spec.containers[0].args;
-        expect(args, `${set}/${name}`).toEqual([
-          ...(NODE_ARGS[name] ?? []),
-          `dist/${name}.js`,
-        ]);
+        expect(args, `${set}/${name}`).toEqual([...(NODE_ARGS[name] ?? []), `dist/${name}.js`]);
       }
     }
     expect(NODE_ARGS.file).toEqual(["--max-semi-space-size=64"]);
