@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import type { filev1 } from "@filemesh/contracts";
 import { AppError, type CallContext, Code, failedPrecondition, invalidArgument } from "@filemesh/kit";
-import { PartCutter, PartSizeMismatchError } from "@filemesh/kit/blob";
+import { PartFiller, PartSizeMismatchError } from "@filemesh/kit/blob";
 import { callerId } from "../domain/access.js";
 import { completeSession } from "../domain/complete-upload.js";
 import { meter, sizeMismatch } from "../domain/content.js";
@@ -125,14 +125,15 @@ export function createPartHandlers(deps: FileDeps) {
       }
       // A stream that starts at 0 and finishes in one call is hashed on the way (no read-back).
       const whole = committed === 0n ? meter({ limit: size }) : undefined;
-      const cutter = new PartCutter(Number(partBytes));
+      const filler = new PartFiller(Number(partBytes));
       // One part uploads while the next one fills: `scheduled` bytes are handed to part
       // uploads, `committed` advances (in order) as each is stored.
       let scheduled = committed;
       let inflight: Promise<void> | undefined;
-      const store = async (part: Uint8Array[], length: number, from: bigint) => {
+      const store = async (part: Buffer, length: number, from: bigint) => {
         const n = Number(from / partBytes) + 1;
-        const stored = await blobs.putPart(u.object_key, u.multipart_id, n, Readable.from(part), length);
+        const stored = await blobs.putPart(u.object_key, u.multipart_id, n, Readable.from([part]), length);
+        filler.release(part); // stored: the next part may fill it
         await savePart(pool, u.id, stored);
         const to = from + BigInt(length);
         if (!(await advance(pool, u.id, String(from), String(to)))) {
@@ -140,8 +141,8 @@ export function createPartHandlers(deps: FileDeps) {
         }
         committed = to;
       };
-      // A part is the messages' own buffers (kit PartCutter: views, never a copy).
-      const flush = async (part: Uint8Array[], length: number) => {
+      // Each message is copied once into a reused part buffer (kit PartFiller), and is garbage at once.
+      const flush = async (part: Buffer, length: number) => {
         const from = scheduled;
         scheduled += BigInt(length);
         if (inflight) await inflight;
@@ -152,14 +153,13 @@ export function createPartHandlers(deps: FileDeps) {
       for (let msg: IteratorResult<filev1.WriteUploadRequest> = first; !msg.done; msg = await it.next()) {
         const data = msg.value.data;
         if (data.length) {
-          if (scheduled + BigInt(cutter.pending) + BigInt(data.length) > size) {
+          if (scheduled + BigInt(filler.pending) + BigInt(data.length) > size) {
             throw invalidArgument("SIZE_EXCEEDED", `the upload declared ${size} bytes`, [
               { field: "data", description: "more bytes than declared" },
             ]);
           }
           whole?.take(data);
-          // Each decoded message has a buffer of its own: the part keeps views of it.
-          for (const part of cutter.push(data)) await flush(part, Number(partBytes));
+          for (const part of filler.push(data)) await flush(part, Number(partBytes));
         }
         if (msg.value.finishWrite) {
           finish = true;
@@ -170,9 +170,9 @@ export function createPartHandlers(deps: FileDeps) {
       await stillConnected(ctx);
       if (!finish) return { committedSizeBytes: String(committed), file: undefined };
       // The last part (an empty one for an empty file).
-      if (cutter.pending > 0 || (size === 0n && committed === 0n)) {
-        const length = cutter.pending;
-        await flush(cutter.rest(), length);
+      if (filler.pending > 0 || (size === 0n && committed === 0n)) {
+        const length = filler.pending;
+        await flush(filler.rest(), length);
       }
       if (inflight) await inflight;
       if (committed !== size) throw sizeMismatch(u.size_bytes, committed);
