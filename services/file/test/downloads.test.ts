@@ -98,6 +98,38 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     }
   });
 
+  it("ends a long stream whose reader cancelled mid-way (its messages unwritten), counted CANCELLED", async () => {
+    const a = await t.mesh.newUser();
+    const f = await t.upload(a.headers, "cancelled.bin", randomBytes(4 * 1024 * 1024));
+    const admin = `http://127.0.0.1:${t.mesh.runtimes.file[0]!.adminPort}/metrics`;
+    const cancelled = async () => {
+      const text = await (await fetch(admin)).text();
+      const m =
+        /^grpc_server_handled_total\{[^}]*grpc_method="ReadFile"[^}]*grpc_code="CANCELLED"[^}]*\} (\S+)$/m.exec(
+          text,
+        );
+      return m ? Number(m[1]) : 0;
+    };
+    const before = await cancelled();
+    const call = t.f.readFile(filev1.ReadFileRequest.fromPartial({ fileId: f.id }), metadataOf(a.headers));
+    call.on("error", () => {}); // CANCELLED, as asked
+    // Two messages read, then nothing more: the server's stream fills and waits on its writes.
+    await new Promise<void>((resolve) => {
+      let n = 0;
+      call.on("data", () => {
+        if (++n === 2) {
+          call.pause();
+          resolve();
+        }
+      });
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    call.cancel();
+    // The handler ends (its store read closed) rather than waiting for writes that never come, and
+    // the call counts as what the caller did, not as OK.
+    await expect.poll(cancelled, { timeout: 5_000, interval: 100 }).toBe(before + 1);
+  });
+
   it("sends the HTTP headers of the download as response metadata", async () => {
     const a = await t.mesh.newUser();
     const name = "naïve; filename=evil.html 100%.txt";

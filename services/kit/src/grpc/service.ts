@@ -345,7 +345,7 @@ export function addService<S extends ServiceDef>(
           if (isUndecodable(call.request)) throw malformed();
           const inFlight = new Unwritten(ctx.signal);
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {
-            if (ctx.signal.aborted) return;
+            ctx.signal.throwIfAborted(); // counted with the status the call ended with
             ctx.sendHeader();
             const written = (msg as { [WRITTEN]?: () => void } | null)?.[WRITTEN];
             if (!call.write(msg, written && inFlight.add(written))) {
@@ -370,7 +370,8 @@ export function addService<S extends ServiceDef>(
 
 /**
  * The messages of one server stream that carry a WRITTEN callback and are not written yet, so
- * the writer can wait until fewer than `n` are in flight (or the call ends).
+ * the writer can wait until fewer than `n` are in flight; the wait rejects with the call's status
+ * once it ends.
  */
 class Unwritten {
   #count = 0;
@@ -393,7 +394,9 @@ class Unwritten {
       this.#listening = true;
       this.signal.addEventListener("abort", () => this.#woken(), { once: true });
     }
-    while (this.#count >= n && !this.signal.aborted) {
+    while (this.#count >= n) {
+      // As a drain waited for: a call that ended rejects with its status (CANCELLED, DEADLINE_EXCEEDED).
+      this.signal.throwIfAborted();
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });
