@@ -70,6 +70,11 @@ describe("streams", () => {
     expect(info.config.subjects.sort()).toEqual([`t${driftId}.>`, `u${driftId}.>`]);
   });
 
+  it("builds no error ahead of every request or publish (noAsyncTraces)", () => {
+    const options = (nats.nc as unknown as { options: { noAsyncTraces?: boolean } }).options;
+    expect(options.noAsyncTraces).toBe(true);
+  });
+
   it("keeps credentials out of the server list", () => {
     expect(parseNatsUrl("nats://alice:s3cr%40t@10.0.0.1:4222, nats://10.0.0.2:4222")).toEqual({
       servers: ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"],

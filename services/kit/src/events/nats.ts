@@ -131,6 +131,10 @@ export async function connectNats(opts: NatsOptions): Promise<NatsHandle> {
     pingInterval: 20_000,
     maxPingOut: 3,
     timeout,
+    // No Error (and stack) built ahead of every request, i.e. every JetStream publish: ≈ 1 % of
+    // the file and permission services' CPU in the upload benches (bench/README.md, stop 35).
+    // Failures still say what failed; the relay logs message and cause, not stacks.
+    noAsyncTraces: true,
   });
   backoff.reset(); // waitOnFirstConnect may have used it; the next outage starts from `min`
   let connected = true;
