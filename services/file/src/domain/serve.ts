@@ -4,7 +4,7 @@
 import {
   AppError,
   type CallContext,
-  ChunkPool,
+  type ChunkPool,
   Code,
   failedPrecondition,
   invalidArgument,
@@ -90,15 +90,16 @@ export function sendDownloadHeaders(ctx: CallContext, fileName: string, range: R
 }
 
 /**
- * The bytes of `v` in `range`, re-cut into messages of at most `chunk` bytes. Each message is
- * assembled once, into a kit `roomyBytes` buffer, which the stream's serializer frames without
- * another copy.
+ * The bytes of `v` in `range`, re-cut into messages of at most `pool.size` bytes. Each message
+ * is assembled once, into a chunk of `pool` (kit `roomyBytes`), which the stream's serializer
+ * frames without another copy; a message made with `pool.message` gives its chunk back once
+ * written.
  */
 export async function* contentChunks(
   deps: FileDeps,
   v: VersionRow,
   range: Range,
-  pool: ChunkPool = new ChunkPool(deps.settings.downloadChunkBytes),
+  pool: ChunkPool,
 ): AsyncGenerator<Buffer> {
   if (range.length === 0) return;
   const chunk = pool.size;
@@ -107,15 +108,16 @@ export async function* contentChunks(
     if (err instanceof BlobNotFoundError) throw contentMissing();
     throw err;
   });
-  // Sized by what is still to come, so the last message is not a mostly empty chunk.
+  // Taken when bytes come for it, sized by what is still to come: the last message is not a
+  // mostly empty chunk, and none is taken after it.
   let left = range.length;
-  const next = () => pool.take(left > 0 ? Math.min(chunk, left) : chunk);
-  let out = next();
+  let out: Buffer | undefined;
   let at = 0;
   try {
     for await (const raw of source) {
       const b = raw as Uint8Array;
       for (let p = 0; p < b.length; ) {
+        out ??= pool.take(left > 0 ? Math.min(chunk, left) : chunk);
         const n = Math.min(b.length - p, out.length - at);
         out.set(p === 0 && n === b.length ? b : b.subarray(p, p + n), at);
         at += n;
@@ -123,12 +125,12 @@ export async function* contentChunks(
         if (at === out.length) {
           yield out;
           left -= at;
-          out = next();
+          out = undefined;
           at = 0;
         }
       }
     }
-    if (at > 0) yield roomyPrefix(out, at);
+    if (out && at > 0) yield roomyPrefix(out, at);
   } finally {
     source.destroy();
   }

@@ -343,14 +343,16 @@ export function addService<S extends ServiceDef>(
         const done = () => ctx.done();
         chain(ctx, async () => {
           if (isUndecodable(call.request)) throw malformed();
-          const inFlight = new Unwritten(ctx.signal);
+          let unwritten: Unwritten | undefined; // from the first message with a WRITTEN callback
           for await (const msg of h(call.request, ctx) as AsyncIterable<unknown>) {
             ctx.signal.throwIfAborted(); // counted with the status the call ended with
             ctx.sendHeader();
             const written = (msg as { [WRITTEN]?: () => void } | null)?.[WRITTEN];
-            if (!call.write(msg, written && inFlight.add(written))) {
+            if (written) unwritten ??= new Unwritten(ctx.signal);
+            const inFlight = written ? unwritten : undefined;
+            if (!call.write(msg, written && inFlight?.add(written))) {
               await once(call, "drain", { signal: ctx.signal });
-            } else if (written) await inFlight.below(MAX_UNWRITTEN);
+            } else if (inFlight) await inFlight.below(MAX_UNWRITTEN);
           }
         })
           .then(
