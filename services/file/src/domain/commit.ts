@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import {
   AppError,
   appendEvents,
+  beforeCommit,
   type CallContext,
   Code,
   failedPrecondition,
@@ -14,6 +15,7 @@ import {
   type OutboxEvent,
   oncePerRequestId,
   outsideCall,
+  settleAll,
 } from "@filemesh/kit";
 import type { PoolClient } from "pg";
 import { newFileTuples } from "../peers/access.js";
@@ -182,33 +184,59 @@ async function commitIn(
 ): Promise<FileRow> {
   const { settings } = deps;
   const state = settings.readyOnCommit ? STATE.READY : STATE.PROCESSING;
-  await lockFolder(tx, c.parentId);
-  const existing = c.fileId
-    ? await sameFile(tx, c.fileId, c.parentId)
-    : await liveChildByName(tx, c.parentId, c.name, true);
+  // The folder's lock, then the file or name under it: sent together (with the BEGIN), run in
+  // this order, the second read after the lock is held (db/pipeline.ts).
+  const [, existing] = await settleAll([
+    lockFolder(tx, c.parentId),
+    c.fileId ? sameFile(tx, c.fileId, c.parentId) : liveChildByName(tx, c.parentId, c.name, true),
+  ]);
   if (existing && existing.kind !== KIND.FILE) throw nameConflict();
   if (!existing && !tuples) throw new TuplesNeeded();
   const versionId = randomUUID();
   const fileId = existing?.id ?? tuples!.fileId;
   // The session's reservation is used once: a session expired meanwhile (its reservation
-  // released by the expiry) commits nothing.
-  if (c.uploadId && !(await transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId))) {
+  // released by the expiry) commits nothing. The reservation becomes use; content larger than
+  // it claims the rest against the quota. (Both statements sent together.)
+  const [completed, reservedBytes] = await settleAll([
+    c.uploadId
+      ? transition(tx, c.uploadId, UPLOAD.COMPLETING, UPLOAD.COMPLETED, fileId)
+      : Promise.resolve(true),
+    c.reservationId ? takeReservation(tx, c.reservationId) : Promise.resolve(c.reservedBytes),
+  ]);
+  if (!completed)
     throw failedPrecondition("UPLOAD_EXPIRED", "the upload session expired before it completed");
-  }
-  // The reservation becomes use; content larger than it claims the rest against the quota.
-  const reservedBytes = c.reservationId ? await takeReservation(tx, c.reservationId) : c.reservedBytes;
+  // A new file is the caller's, under the name asked; a new version keeps the file's owner and name.
+  const events: OutboxEvent[] = [
+    fileEvents.uploaded(ctx, {
+      fileId,
+      versionId,
+      ownerId: existing?.owner_id ?? c.userId,
+      parentId: c.parentId,
+      name: existing?.name ?? c.name,
+      sizeBytes: String(c.sizeBytes),
+      sha256: c.sha256,
+      objectKey: c.objectKey,
+      newVersion: Boolean(existing),
+    }),
+  ];
+  if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
   const files = existing ? 0 : 1;
-  if (reservedBytes === 0n && c.sizeBytes > 0n) {
-    // Nothing reserved (a small raw upload, or a reservation the janitor released): the whole
-    // size is claimed, in one conditional statement.
-    await claim(tx, c.userId, { use: c.sizeBytes, files, defaultQuota: settings.defaultQuotaBytes });
-  } else {
-    const covered = [c.sizeBytes, reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
-    await adjust(tx, c.userId, { reserved: -reservedBytes, used: covered, files });
-    if (c.sizeBytes > covered) {
-      await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
+  // The quota, the rows and the events are sent together; a quota refused fails the
+  // transaction all the same (the rows written after it roll back with it).
+  const quota = async () => {
+    if (reservedBytes === 0n && c.sizeBytes > 0n) {
+      // Nothing reserved (a small raw upload, or a reservation the janitor released): the whole
+      // size is claimed, in one conditional statement.
+      await claim(tx, c.userId, { use: c.sizeBytes, files, defaultQuota: settings.defaultQuotaBytes });
+    } else {
+      const covered = [c.sizeBytes, reservedBytes].sort((x, y) => (x < y ? -1 : 1))[0]!;
+      await adjust(tx, c.userId, { reserved: -reservedBytes, used: covered, files });
+      if (c.sizeBytes > covered) {
+        await claim(tx, c.userId, { use: c.sizeBytes - covered, defaultQuota: settings.defaultQuotaBytes });
+      }
     }
-  }
+  };
+  const quotaDone = quota();
   const content = {
     size_bytes: String(c.sizeBytes),
     sha256: c.sha256,
@@ -229,13 +257,13 @@ async function commitIn(
     state,
     creator: `user:${c.userId}`,
   };
-  let row: FileRow;
+  let rowDone: Promise<FileRow>;
   if (existing) {
-    row = await updateFile(tx, fileId, content);
-    await insertVersion(tx, version);
+    rowDone = updateFile(tx, fileId, content);
+    beforeCommit(tx, insertVersion(tx, version));
   } else {
     // A new file: its row and its first version in one statement.
-    row = await uniqueName(() =>
+    rowDone = uniqueName(() =>
       insertFileWithVersion(
         tx,
         {
@@ -255,20 +283,7 @@ async function commitIn(
       ),
     );
   }
-  const events: OutboxEvent[] = [
-    fileEvents.uploaded(ctx, {
-      fileId,
-      versionId,
-      ownerId: row.owner_id,
-      parentId: c.parentId,
-      name: row.name,
-      sizeBytes: String(c.sizeBytes),
-      sha256: c.sha256,
-      objectKey: c.objectKey,
-      newVersion: Boolean(existing),
-    }),
-  ];
-  if (existing) events.push(fileEvents.versionAdded(ctx, fileId, versionId));
-  await appendEvents(tx, "files", events);
+  beforeCommit(tx, appendEvents(tx, "files", events));
+  const [, row] = await settleAll([quotaDone, rowDone]);
   return row;
 }

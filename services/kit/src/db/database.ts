@@ -173,6 +173,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   };
 }
 
+export { beforeCommit, settleAll } from "./pipeline.js";
 export { inTransaction } from "./transaction.js";
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {

@@ -15,6 +15,7 @@
 // `max_prepared_statements` (the chart sets it; docs/deploy.md "PgBouncer").
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { Pipeline, type PipelineStep } from "./pipeline.js";
 
 export const MAX_PER_CONNECTION = 200; // PgBouncer's max_prepared_statements in the chart
 /** Result columns given as `*`: `SELECT *`, `SELECT DISTINCT *`, `RETURNING *`, `, *`, `t.*`. */
@@ -42,9 +43,32 @@ interface TextConfig {
   submit?: unknown;
 }
 
-/** pg's Client with parameterised statements named (see above); a pool's `Client` option. */
+/** The parts of pg's Client (untyped) a pipeline's ParseComplete goes through. */
+interface PgInternals {
+  _getActiveQuery(): unknown;
+  _handleParseComplete(this: unknown): void;
+  connection: Parameters<Pipeline["parseComplete"]>[0];
+}
+
+interface Recorded extends PipelineStep {
+  resolve(result: pg.QueryResult): void;
+  reject(err: Error): void;
+}
+
+/**
+ * pg's Client with parameterised statements named (see above); a pool's `Client` option.
+ * Corked (inTransaction does it for the transaction's length), the statements issued before
+ * the next tick go to Postgres as one pipeline (pipeline.ts); a lone one is sent as usual.
+ */
 export class PreparingClient extends pg.Client {
   readonly #prepared = new Set<string>();
+  #corked = false;
+  #pending: Recorded[] = [];
+  #tick = false;
+  readonly #flushTick = () => {
+    this.#tick = false;
+    this.#flush();
+  };
 
   #name(text: string): string | undefined {
     const name = statementName(text);
@@ -54,8 +78,86 @@ export class PreparingClient extends pg.Client {
     return name;
   }
 
+  /** From now on, statements issued in one turn go together (promise-style text queries). */
+  cork(): void {
+    this.#corked = true;
+  }
+
+  /** Sends what is waiting and goes back to one statement at a time. */
+  uncork(): void {
+    this.#flush();
+    this.#corked = false;
+  }
+
+  get corked(): boolean {
+    return this.#corked;
+  }
+
+  #record(text: string, values: unknown[] | undefined): Promise<pg.QueryResult> {
+    const name = values && values.length > 0 ? this.#name(text) : undefined;
+    return new Promise<pg.QueryResult>((resolve, reject) => {
+      this.#pending.push({ text, name, values, resolve, reject });
+      if (!this.#tick) {
+        this.#tick = true;
+        process.nextTick(this.#flushTick);
+      }
+    });
+  }
+
+  #flush(): void {
+    const steps = this.#pending;
+    if (steps.length === 0) return;
+    this.#pending = [];
+    if (steps.length === 1) {
+      const s = steps[0]!;
+      const config = s.name
+        ? { name: s.name, text: s.text, values: s.values }
+        : { text: s.text, values: s.values };
+      (super.query(config) as Promise<pg.QueryResult>).then(s.resolve, s.reject);
+      return;
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: pg keeps its type parsers on the client.
+    const types = (this as any)._types;
+    super.query(
+      new Pipeline(steps, types, (err, results, failedAt) => {
+        if (err) {
+          for (const [i, s] of steps.entries()) {
+            if (i < failedAt!) s.resolve(results?.[i] as pg.QueryResult);
+            else s.reject(err);
+          }
+        } else {
+          for (const [i, s] of steps.entries()) s.resolve(results![i]!);
+        }
+      }) as never,
+    );
+  }
+
+  // pg records a prepared statement as parsed on its ParseComplete, from the query it serves;
+  // a pipeline knows which of its statements that is.
+  _handleParseComplete(): void {
+    const self = this as unknown as PgInternals;
+    const active = self._getActiveQuery();
+    if (active instanceof Pipeline) active.parseComplete(self.connection);
+    else (pg.Client.prototype as unknown as PgInternals)._handleParseComplete.call(this);
+  }
+
   // biome-ignore lint/suspicious/noExplicitAny: pg's query is overloaded many ways; this passes them all through.
   override query(config: any, values?: any, callback?: any): any {
+    if (this.#corked && callback === undefined && typeof values !== "function") {
+      if (typeof config === "string") return this.#record(config, Array.isArray(values) ? values : undefined);
+      if (
+        config !== null &&
+        typeof config === "object" &&
+        typeof (config as TextConfig).text === "string" &&
+        (config as TextConfig).name === undefined &&
+        typeof (config as TextConfig).submit !== "function" &&
+        Object.keys(config).every((k) => k === "text" || k === "values")
+      ) {
+        const c = config as TextConfig;
+        return this.#record(c.text, Array.isArray(values) ? values : c.values);
+      }
+    }
+    this.#flush(); // anything else keeps its place after what is waiting
     if (typeof config === "string" && Array.isArray(values) && values.length > 0) {
       const name = this.#name(config);
       if (name) return super.query({ name, text: config, values }, callback as Callback);

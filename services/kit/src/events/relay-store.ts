@@ -1,4 +1,5 @@
 import type { Pool } from "pg";
+import { beforeCommit } from "../db/pipeline.js";
 import { inTransaction } from "../db/transaction.js";
 import { checkSchema } from "./outbox.js";
 
@@ -51,30 +52,37 @@ export async function withClaimedBatch(
     );
     if (rows.length === 0) return { claimed: 0, published: [], failed: [] };
     const outcome = await publish(rows);
+    // The outcome's statements go with the COMMIT (db/pipeline.ts); a failure fails the claim.
     if (outcome.published.length > 0) {
-      await client.query(
-        `UPDATE ${s}.outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL,
+      beforeCommit(
+        client,
+        client.query(
+          `UPDATE ${s}.outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL,
            next_attempt_at = NULL
          WHERE id = ANY($1::uuid[])`,
-        [outcome.published],
+          [outcome.published],
+        ),
       );
     }
     if (outcome.failed.length > 0) {
       const someWent = outcome.published.length > 0;
-      await client.query(
-        `UPDATE ${s}.outbox o SET attempts = o.attempts + 1, last_error = f.error,
+      beforeCommit(
+        client,
+        client.query(
+          `UPDATE ${s}.outbox o SET attempts = o.attempts + 1, last_error = f.error,
            next_attempt_at = clock_timestamp() + CASE WHEN $3::boolean
              THEN make_interval(secs => least(power(2, o.attempts), $4::int))
              ELSE make_interval(secs => $5::double precision) END
          FROM unnest($1::uuid[], $2::text[]) AS f(id, error)
          WHERE o.id = f.id`,
-        [
-          outcome.failed.map((f) => f.id),
-          outcome.failed.map((f) => f.error),
-          someWent,
-          MAX_ROW_BACKOFF_S,
-          allFailedDelayMs / 1000,
-        ],
+          [
+            outcome.failed.map((f) => f.id),
+            outcome.failed.map((f) => f.error),
+            someWent,
+            MAX_ROW_BACKOFF_S,
+            allFailedDelayMs / 1000,
+          ],
+        ),
       );
     }
     return { claimed: rows.length, ...outcome };

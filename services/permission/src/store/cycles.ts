@@ -2,7 +2,7 @@
 // the index follows. Runs inside the writer's transaction after the rows are written, so edges
 // added by the same request count too. Writers are serialised, so no concurrent write can
 // close a cycle this check did not see.
-import { invalidArgument } from "@filemesh/kit";
+import { invalidArgument, settleAll } from "@filemesh/kit";
 import { MAX_DEPTH } from "../domain/model.js";
 import type { Q } from "./change-log.js";
 
@@ -36,17 +36,24 @@ export async function refuseCycles(
   parentEdges: [string, string][],
   groupEdges: [string, string][],
 ): Promise<void> {
-  for (const [sql, edges, what] of [
-    [PARENTS, parentEdges, "folder"],
-    [GROUPS, groupEdges, "group"],
-  ] as const) {
-    if (!edges.length) continue;
-    const { rows } = await q.query<{ start: string; cycle: boolean }>(sql, [
-      edges.map((e) => e[0]),
-      edges.map((e) => e[1]),
-      MAX_DEPTH,
-    ]);
-    const hit = rows[0];
+  const checks = (
+    [
+      [PARENTS, parentEdges, "folder"],
+      [GROUPS, groupEdges, "group"],
+    ] as const
+  ).filter(([, edges]) => edges.length > 0);
+  // Both walks sent together (one round trip in a transaction: db/pipeline.ts).
+  const found = await settleAll(
+    checks.map(([sql, edges]) =>
+      q.query<{ start: string; cycle: boolean }>(sql, [
+        edges.map((e) => e[0]),
+        edges.map((e) => e[1]),
+        MAX_DEPTH,
+      ]),
+    ),
+  );
+  for (const [i, [, , what]] of checks.entries()) {
+    const hit = found[i]!.rows[0];
     if (!hit) continue;
     throw hit.cycle
       ? invalidArgument(

@@ -2,7 +2,9 @@
 // returns the effective updates (what the index and the change log replay): a touch first
 // deletes the other relations of its family (one role per subject on a file, member or admin,
 // one parent per file); a delete of an absent tuple and a touch that changes nothing vanish.
+
 import { randomUUID } from "node:crypto";
+import { settleAll } from "@filemesh/kit";
 import { type Tuple, tupleKey } from "../domain/model.js";
 import type { Op } from "../index/acl-index.js";
 import type { Q } from "./change-log.js";
@@ -139,23 +141,29 @@ export function planUpdates(state: TupleState, requested: readonly RequestedUpda
 export async function writeRows(q: Q, state: TupleState, revision: number, creator: string): Promise<void> {
   const gone = [...state.rows.values()].filter((r) => r.dirty && !r.present && r.inDb);
   const kept = [...state.rows.values()].filter((r) => r.dirty && r.present);
+  // Both statements sent together (in a transaction, one round trip: db/pipeline.ts), the
+  // DELETE first: a touch replaces the other rows of its slot.
+  const done: Promise<unknown>[] = [];
   if (gone.length) {
-    await q.query("DELETE FROM acl.tuples WHERE id = ANY($1::uuid[])", [gone.map((r) => r.id)]);
+    done.push(q.query("DELETE FROM acl.tuples WHERE id = ANY($1::uuid[])", [gone.map((r) => r.id)]));
   }
   if (kept.length) {
-    await q.query(
-      `INSERT INTO acl.tuples (object, relation, subject, id, expire_time, creator, revision)
+    done.push(
+      q.query(
+        `INSERT INTO acl.tuples (object, relation, subject, id, expire_time, creator, revision)
        SELECT o, r, s, i, e, c, v FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::text[], $7::bigint[]) AS x(o, r, s, i, e, c, v)
        ON CONFLICT (object, relation, subject) DO UPDATE SET expire_time = EXCLUDED.expire_time, revision = EXCLUDED.revision`,
-      [
-        kept.map((r) => r.tuple.object),
-        kept.map((r) => r.tuple.relation),
-        kept.map((r) => r.tuple.subject),
-        kept.map((r) => r.id),
-        kept.map((r) => (r.tuple.expireAt ? new Date(r.tuple.expireAt) : null)),
-        kept.map((r) => r.creator || creator),
-        kept.map((r) => r.revision ?? revision),
-      ],
+        [
+          kept.map((r) => r.tuple.object),
+          kept.map((r) => r.tuple.relation),
+          kept.map((r) => r.tuple.subject),
+          kept.map((r) => r.id),
+          kept.map((r) => (r.tuple.expireAt ? new Date(r.tuple.expireAt) : null)),
+          kept.map((r) => r.creator || creator),
+          kept.map((r) => r.revision ?? revision),
+        ],
+      ),
     );
   }
+  await settleAll(done);
 }

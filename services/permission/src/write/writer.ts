@@ -11,7 +11,16 @@
 // fails, the batch is rolled back to a savepoint and replayed one write per savepoint, so a bad
 // write fails alone and the others still commit in order, without gaps in the revisions.
 import { permissionv1 } from "@filemesh/contracts";
-import { AppError, appendEvents, Code, inTransaction, requestIdOf, requestIdReused } from "@filemesh/kit";
+import {
+  AppError,
+  appendEvents,
+  beforeCommit,
+  Code,
+  inTransaction,
+  requestIdOf,
+  requestIdReused,
+  settleAll,
+} from "@filemesh/kit";
 import type pg from "pg";
 import { tupleKey } from "../domain/model.js";
 import {
@@ -134,30 +143,30 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
       }
       return eff;
     });
-    await writeRows(tx, state, head + 1, items[0]!.spec.caller);
-    await refuseCycles(tx, ...newEdges(effective.flat()));
     const written = items.map((it, i) => {
       const revision = head + i + 1;
       const change = changeOf(revision, commitTime, effective[i]!);
       const response = it.spec.respond(revision, effective[i]!, state);
       return { change, response };
     });
-    await insertChanges(
-      tx,
-      written.map(
-        (w, i): NewChange => ({
-          change: w.change,
-          requestKey: items[i]!.requestKey,
-          requestHash: items[i]!.requestKey ? items[i]!.spec.fingerprint : null,
-          response: items[i]!.requestKey ? items[i]!.spec.encode(w.response) : null,
-        }),
-      ),
+    const changes = written.map(
+      (w, i): NewChange => ({
+        change: w.change,
+        requestKey: items[i]!.requestKey,
+        requestHash: items[i]!.requestKey ? items[i]!.spec.fingerprint : null,
+        response: items[i]!.requestKey ? items[i]!.spec.encode(w.response) : null,
+      }),
     );
-    await appendEvents(
-      tx,
-      "acl",
-      items.flatMap((it, i) => grantEvents(effective[i]!, head + i + 1, it.spec.event)),
-    );
+    const events = items.flatMap((it, i) => grantEvents(effective[i]!, head + i + 1, it.spec.event));
+    // The rows, the cycle check after them, the change log and the events: sent together, run
+    // in this order (db/pipeline.ts); a cycle found fails the lot (its savepoint or transaction
+    // rolls back).
+    await settleAll([
+      writeRows(tx, state, head + 1, items[0]!.spec.caller),
+      refuseCycles(tx, ...newEdges(effective.flat())),
+      insertChanges(tx, changes),
+      appendEvents(tx, "acl", events),
+    ]);
     return written;
   };
 
@@ -167,12 +176,15 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
       outcomes = await inTransaction(deps.pool, async (tx) => {
         // The writer lock, and JIT off for the rest of the transaction (short statements on
         // indexes: compiling would cost more than it saves), in one statement.
-        const head = await lockHead(tx);
+        // Sent together with the BEGIN: the lock, then the stored requests under it.
+        const [head, stored] = await settleAll([
+          lockHead(tx),
+          findRequests(
+            tx,
+            batch.flatMap((it) => (it.requestKey ? [it.requestKey] : [])),
+          ),
+        ]);
         const commitTime = new Date(); // one per transaction, shared by its writes
-        const stored = await findRequests(
-          tx,
-          batch.flatMap((it) => (it.requestKey ? [it.requestKey] : [])),
-        );
         // An index already at the head (this replica made the last commit, or the stream
         // brought it) has nothing to read from acl.changes.
         if (deps.sync.index.revision < head) await deps.sync.catchUp(tx);
@@ -197,10 +209,11 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
         } else if (fresh.length > 0) {
           let together: Awaited<ReturnType<typeof apply>> | undefined;
           if (fresh.length > 1) {
-            await tx.query("SAVEPOINT batch");
+            // The savepoint goes with the batch's first statement, its release with the COMMIT.
+            const saved = tx.query("SAVEPOINT batch");
             try {
-              together = await apply(tx, head, fresh, commitTime);
-              await tx.query("RELEASE SAVEPOINT batch");
+              [, together] = await settleAll([saved, apply(tx, head, fresh, commitTime)]);
+              beforeCommit(tx, tx.query("RELEASE SAVEPOINT batch"));
             } catch {
               await tx.query("ROLLBACK TO SAVEPOINT batch");
             }
@@ -226,7 +239,7 @@ export function createWriter(deps: { pool: pg.Pool; sync: IndexSync; maxBatch?: 
             }
           }
         }
-        if (next > head) await setHead(tx, next);
+        if (next > head) beforeCommit(tx, setHead(tx, next)); // with the COMMIT
         return out;
       });
     } catch (err) {
