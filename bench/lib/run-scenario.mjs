@@ -11,6 +11,7 @@ import { compareToBcrypt, durationSeconds, runBcryptLoop } from "./baseline.mjs"
 import { bundleEntry } from "./bundle.mjs";
 import { run } from "./exec.mjs";
 import { ghzRecord, runGhz } from "./ghz.mjs";
+import { ensureGoload } from "./goload.mjs";
 import { sampleMemory } from "./memory.mjs";
 import { startPrivateRedis } from "./private-redis.mjs";
 import { endedChildrenCpuMs, since, snapshot } from "./proc-cpu.mjs";
@@ -37,7 +38,7 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   const port = SERVICES[bench.service];
   if (!port) throw new Error(`scenario ${name}: unknown service "${bench.service}"`);
   const viaGateway = (bench.via === "gateway" || /^rest-/.test(scenario.ghz.op ?? "")) && !direct;
-  const hostPort = /^s3-/.test(scenario.ghz.op ?? "")
+  const hostPort = /^(go-)?s3-/.test(scenario.ghz.op ?? "")
     ? new URL(ctx.meshEnv?.S3_ENDPOINT ?? "http://minio").host
     : `${ctx.host}:${viaGateway ? GATEWAY_PORT : port}`;
   let data;
@@ -133,7 +134,9 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     };
   }
 
-  // The Node load loops: one child process per segment.
+  // The Node load loops (and the Go one of the go-* file ops): one child process per segment.
+  let cmd = process.execPath;
+  let shown = "node";
   let argv;
   let call;
   let concurrency;
@@ -142,10 +145,16 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
     const size = config.size ?? 65536;
     call = `${config.op} ${sizeText(size)}`;
     concurrency = config.concurrency ?? 16;
-    argv = ["bench/lib/file-loop.mjs", "--op", config.op, "--seed", ctx.rel(seeded.path)];
+    argv = ["--op", config.op, "--seed", ctx.rel(seeded.path)];
+    if (config.op.startsWith("go-")) {
+      // bench/goload: file-loop's argv and record, the project's Go client and minio-go.
+      cmd = await ensureGoload(ctx.root);
+      shown = ctx.rel(cmd);
+      ctx.goloadNoted ??= ctx.commands.push(`bench/goload/build.sh   # builds ${shown} (if changed)`);
+    } else argv.unshift("bench/lib/file-loop.mjs");
     argv.push("--addr", `${ctx.host}:${SERVICES.file}`, "--http", `http://${ctx.host}:${GATEWAY_PORT}`);
     argv.push("--concurrency", String(concurrency), "--size", String(size));
-    for (const k of ["chunk", "channels", "part-bytes", "window"])
+    for (const k of ["chunk", "channels", "part-bytes", "window", "upload-window"])
       if (config[k]) argv.push(`--${k}`, String(config[k]));
     // The deletes after the load are not part of it: the loop measures the servers' CPU itself.
     if (config.cleanup) argv.push("--cleanup", "--pids", JSON.stringify(pids));
@@ -170,8 +179,8 @@ async function prepareDriver(scenario, ctx, { direct = false, suffix = "" } = {}
   // A loop of a fixed number of calls (--count) ignores the segment's length.
   const loop = async (seconds, extra = "") => {
     const full = config.count ? [...argv] : [...argv, "--seconds", String(seconds)];
-    const stdout = await run(process.execPath, full, { cwd: ctx.root });
-    note(["node", ...full], extra);
+    const stdout = await run(cmd, full, { cwd: ctx.root });
+    note([shown, ...full], extra);
     return JSON.parse(stdout);
   };
   return {

@@ -34,9 +34,9 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func dial(t *testing.T, addr string) *filemesh.Client {
+func dial(t *testing.T, addr string, opts ...filemesh.Option) *filemesh.Client {
 	t.Helper()
-	c, err := filemesh.Dial(addr, filemesh.Plaintext())
+	c, err := filemesh.Dial(addr, append([]filemesh.Option{filemesh.Plaintext()}, opts...)...)
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}

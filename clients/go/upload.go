@@ -26,9 +26,10 @@ type UploadOptions struct {
 type WriteOptions struct {
 	// Bytes per message (default 256 KiB).
 	ChunkSize int
-	// Bytes sent per stream before the server confirms what it stored (default 32 MiB, at
-	// least one part). This is also the memory held to replay after a broken stream, since an
-	// io.Reader cannot rewind.
+	// Only for a reader that cannot be re-read (see WriteUpload): bytes sent per stream before
+	// the server confirms what it stored (default 32 MiB, at least one part). This is also the
+	// memory held to replay after a broken stream, since such a reader cannot rewind. A
+	// re-readable reader goes in one stream whatever the window.
 	Window int64
 	// Consecutive failed attempts before giving up (default 5).
 	MaxRetries int
@@ -38,7 +39,8 @@ type WriteOptions struct {
 	OnResume func(offset int64, cause error)
 }
 
-// Upload creates a streaming upload session and writes r (exactly opts.Size bytes) to it.
+// Upload creates a streaming upload session and writes r (exactly opts.Size bytes) to it
+// (see WriteUpload: give an io.ReadSeeker, such as an *os.File, to send it in one stream).
 func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) (*filev1.File, error) {
 	if opts.RequestID == "" {
 		b := make([]byte, 16)
@@ -57,8 +59,14 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) (*
 
 // WriteUpload writes the rest of a STREAM upload session: r's first byte is the byte at
 // u.CommittedSizeBytes (0 for a new session; after GetUpload, the reader positioned there).
-// A broken stream is resumed from the offset the server reports (GetUpload), replaying the
-// bytes it had not stored yet; the file is committed with finish_write at the end.
+// The file is committed with finish_write at the end.
+//
+// A re-readable r, an io.ReadSeeker whose Seek(0, io.SeekCurrent) succeeds (an *os.File on a
+// regular file, a *bytes.Reader, an *io.SectionReader, which also wraps an io.ReaderAt), is
+// sent in one stream as it is read, one message in memory; a broken stream is resumed from
+// the offset the server reports (GetUpload) by seeking r back there, so r must give the same
+// bytes again. Any other reader is sent in windows of whole parts (WriteOptions.Window), one
+// stream each, the window held in memory to replay the bytes the server had not stored.
 func (c *Client) WriteUpload(ctx context.Context, u *filev1.Upload, r io.Reader, o WriteOptions) (*filev1.File, error) {
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 256 << 10
@@ -66,23 +74,35 @@ func (c *Client) WriteUpload(ctx context.Context, u *filev1.Upload, r io.Reader,
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 5
 	}
-	part := u.GetPartSizeBytes()
-	if part <= 0 {
-		part = 8 << 20
-	}
-	if o.Window <= 0 {
-		o.Window = 32 << 20
-	}
-	window := max(o.Window/part*part, part) // whole parts: the server stores whole parts
 	w := &writer{c: c, id: u.GetId(), size: u.GetSizeBytes(), committed: u.GetCommittedSizeBytes(), o: o}
-	w.start = w.committed
+	var src source
+	if s, ok := r.(io.ReadSeeker); ok {
+		// A file that cannot seek (a pipe, a terminal) fails here and goes in windows.
+		if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
+			src = &seekSource{r: s, size: w.size, start: w.committed, pos: pos}
+		}
+	}
+	if src == nil {
+		part := u.GetPartSizeBytes()
+		if part <= 0 {
+			part = 8 << 20
+		}
+		if o.Window <= 0 {
+			o.Window = 32 << 20
+		}
+		window := max(o.Window/part*part, part) // whole parts: the server stores whole parts
+		src = &windowSource{r: r, size: w.size, window: window, start: w.committed}
+	}
 	rt := retrier{max: o.MaxRetries}
 	for {
-		end := min(w.committed+window, w.size)
-		if err := w.fill(r, end); err != nil {
+		end, err := src.load(w.committed)
+		if err != nil {
 			return nil, err
 		}
-		res, err := w.attempt(ctx, end, end == w.size)
+		res, err := w.attempt(ctx, src, end, end == w.size)
+		if rerr := (*readError)(nil); errors.As(err, &rerr) {
+			return nil, rerr.err // the reader failed, not the stream: nothing to retry
+		}
 		if err == nil {
 			if res.GetFile() != nil {
 				return res.GetFile(), nil
@@ -106,7 +126,7 @@ func (c *Client) WriteUpload(ctx context.Context, u *filev1.Upload, r io.Reader,
 		up, gerr := c.Files.GetUpload(ctx, &filev1.GetUploadRequest{UploadId: w.id})
 		if gerr != nil {
 			if retry, _ := rt.again(ctx, gerr); retry {
-				continue // try the same window again; a wrong offset resyncs next time
+				continue // try the same range again; a wrong offset resyncs next time
 			}
 			return nil, gerr
 		}
@@ -128,41 +148,19 @@ func (c *Client) WriteUpload(ctx context.Context, u *filev1.Upload, r io.Reader,
 	}
 }
 
-// writer holds the bytes [start, start+len(buf)) read from r and not yet confirmed stored.
+// writer is one upload's progress.
 type writer struct {
 	c               *Client
 	id              string
 	size, committed int64
-	start           int64
-	buf             []byte
 	o               WriteOptions
 }
 
-// fill drops what the server stored and reads from r up to end.
-func (w *writer) fill(r io.Reader, end int64) error {
-	if drop := w.committed - w.start; drop > 0 {
-		w.buf = append(w.buf[:0], w.buf[drop:]...)
-		w.start = w.committed
-	}
-	need := end - w.start - int64(len(w.buf))
-	if need <= 0 {
-		return nil
-	}
-	n := len(w.buf)
-	w.buf = append(w.buf, make([]byte, need)...)
-	if _, err := io.ReadFull(r, w.buf[n:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return fmt.Errorf("filemesh: the reader ended before the declared %d bytes", w.size)
-		}
-		return err
-	}
-	return nil
-}
-
-// attempt sends [committed, end) on one WriteUpload stream, finishing the file if last.
-func (w *writer) attempt(ctx context.Context, end int64, last bool) (*filev1.WriteUploadResponse, error) {
+// attempt sends [committed, end) from src on one WriteUpload stream, finishing the file if
+// last.
+func (w *writer) attempt(ctx context.Context, src source, end int64, last bool) (*filev1.WriteUploadResponse, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer cancel() // after a reader failure this cancels the stream, unfinished: no commit
 	stream, err := w.c.Files.WriteUpload(ctx)
 	if err != nil {
 		return nil, err
@@ -171,7 +169,11 @@ func (w *writer) attempt(ctx context.Context, end int64, last bool) (*filev1.Wri
 	first := true
 	for first || off < end {
 		n := min(int64(w.o.ChunkSize), end-off)
-		msg := &filev1.WriteUploadRequest{Data: w.buf[off-w.start : off-w.start+n], FinishWrite: last && off+n == end}
+		data, err := src.next(off, int(n))
+		if err != nil {
+			return nil, err
+		}
+		msg := &filev1.WriteUploadRequest{Data: data, FinishWrite: last && off+n == end}
 		if first {
 			msg.UploadId, msg.WriteOffset = w.id, w.committed
 			first = false
@@ -188,4 +190,96 @@ func (w *writer) attempt(ctx context.Context, end int64, last bool) (*filev1.Wri
 		}
 	}
 	return stream.CloseAndRecv()
+}
+
+// source gives the bytes of each stream attempt.
+type source interface {
+	// load prepares an attempt from the server's committed offset and says where its stream
+	// ends (the end of the file, or of a window).
+	load(committed int64) (end int64, err error)
+	// next gives the n bytes at off, right after the attempt's previous ones. They stay valid
+	// until the next call. A failure of the caller's reader is a *readError.
+	next(off int64, n int) ([]byte, error)
+}
+
+// readError is a failure of the caller's reader (never retried), not of the stream.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// readFull fills b from r; a reader that ends early is short of the declared size.
+func readFull(r io.Reader, b []byte, size int64) error {
+	if _, err := io.ReadFull(r, b); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("filemesh: the reader ended before the declared %d bytes", size)
+		}
+		return err
+	}
+	return nil
+}
+
+// seekSource reads a re-readable reader while it sends, all of the rest in one stream, and
+// seeks back to resume: upload offset x is at reader position pos + x - start.
+type seekSource struct {
+	r                io.ReadSeeker
+	size, start, pos int64
+	buf              []byte // one message, reused
+}
+
+func (s *seekSource) load(committed int64) (int64, error) {
+	if _, err := s.r.Seek(s.pos+committed-s.start, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("filemesh: seeking the reader to offset %d: %w", committed, err)
+	}
+	return s.size, nil
+}
+
+func (s *seekSource) next(_ int64, n int) ([]byte, error) {
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n)
+	}
+	// Reused: Send has encoded (copied) the previous message before it returned; only a stats
+	// handler or trace that keeps messages would see their bytes change.
+	b := s.buf[:n]
+	if err := readFull(s.r, b, s.size); err != nil {
+		return nil, &readError{err}
+	}
+	return b, nil
+}
+
+// windowSource holds the bytes [start, start+len(buf)) read from a plain reader and not yet
+// confirmed stored, to replay them after a broken stream.
+type windowSource struct {
+	r                   io.Reader
+	size, window, start int64
+	buf                 []byte // allocated once (a window at most), then reused
+}
+
+// load drops what the server stored and reads from r up to the end of the next window.
+func (w *windowSource) load(committed int64) (int64, error) {
+	end := min(committed+w.window, w.size)
+	if drop := committed - w.start; drop > 0 {
+		w.buf = w.buf[:copy(w.buf, w.buf[drop:])]
+		w.start = committed
+	}
+	have := int64(len(w.buf))
+	need := end - w.start - have
+	if need <= 0 {
+		return end, nil
+	}
+	if int64(cap(w.buf)) < have+need {
+		// Once: every later window starts at the committed offset and fits in it.
+		b := make([]byte, have, min(w.window, w.size-w.start))
+		copy(b, w.buf)
+		w.buf = b
+	}
+	w.buf = w.buf[:have+need] // not zeroed: the reader overwrites it all
+	if err := readFull(w.r, w.buf[have:], w.size); err != nil {
+		return 0, err
+	}
+	return end, nil
+}
+
+func (w *windowSource) next(off int64, n int) ([]byte, error) {
+	return w.buf[off-w.start : off-w.start+int64(n)], nil
 }

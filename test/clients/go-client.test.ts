@@ -17,6 +17,10 @@ const GO_TESTS = [
   "TestReadFileRange",
   "TestUploadResumesAfterACutConnection",
   "TestUploadWithAWrongHashIsRefused",
+  "TestSeekableUploadGoesInOneStream",
+  "TestSeekableUploadResumesBySeeking",
+  "TestPlainReaderGoesInWindows",
+  "TestSeekableReaderFailureIsNotRetried",
 ];
 
 describe("Go client", () => {
