@@ -29,20 +29,33 @@ func TestUploadResumesAfterACutConnection(t *testing.T) {
 	newUser(t, ctx, owner)
 
 	content := randomBytes(t, 8<<20)
-	sum := sha256.Sum256(content)
 	proxy := startCutProxy(t, addr, 6<<20, true)
 	c := dial(t, proxy.Addr)
 	c.SetSession(owner.Session())
 
-	var resumedAt []int64
 	var sent int64
 	// Only a plain io.Reader: the client may not seek, so it must replay from its window.
 	r := io.MultiReader(bytes.NewReader(content))
+	f, _ := uploadAcrossACut(t, ctx, c, proxy, r, "eight.bin", content, func(s, total int64) { sent = max(sent, s) })
+	if sent != int64(len(content)) {
+		t.Fatalf("progress ended at %d", sent)
+	}
+	checkStored(t, ctx, owner, f, content)
+}
+
+// uploadAcrossACut uploads content from r (32 KiB messages: parts are stored before the cut)
+// through proxy, which cuts the connection; the upload must resume from a committed offset
+// past the start and within the first 6 MiB. It answers the file and the resume offsets.
+func uploadAcrossACut(t *testing.T, ctx context.Context, c *filemesh.Client, proxy *cutProxy, r io.Reader,
+	name string, content []byte, progress func(sent, total int64)) (*filev1.File, []int64) {
+	t.Helper()
+	sum := sha256.Sum256(content)
+	var resumedAt []int64
 	f, err := c.Upload(ctx, r, filemesh.UploadOptions{
-		Name: "eight.bin", Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]),
+		Name: name, Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]),
 		WriteOptions: filemesh.WriteOptions{
 			ChunkSize: 32 << 10,
-			Progress:  func(s, total int64) { sent = max(sent, s) },
+			Progress:  progress,
 			OnResume: func(offset int64, cause error) {
 				t.Logf("resumed at %d after %v", offset, cause)
 				resumedAt = append(resumedAt, offset)
@@ -59,9 +72,13 @@ func TestUploadResumesAfterACutConnection(t *testing.T) {
 	if resumedAt[0] <= 0 || resumedAt[0] > 6<<20 {
 		t.Fatalf("resumed at %d, not at a committed offset within the first 6 MiB", resumedAt[0])
 	}
-	if sent != int64(len(content)) {
-		t.Fatalf("progress ended at %d", sent)
-	}
+	return f, resumedAt
+}
+
+// checkStored: f is READY with content's size and hash, and reads back as content.
+func checkStored(t *testing.T, ctx context.Context, owner *filemesh.Client, f *filev1.File, content []byte) {
+	t.Helper()
+	sum := sha256.Sum256(content)
 	if f.GetSizeBytes() != int64(len(content)) || f.GetSha256() != hex.EncodeToString(sum[:]) ||
 		f.GetState() != filev1.FileState_READY {
 		t.Fatalf("file: %v", f)
@@ -70,7 +87,7 @@ func TestUploadResumesAfterACutConnection(t *testing.T) {
 	if _, _, err := owner.ReadFile(ctx, f.GetId(), &back, filemesh.ReadOptions{}); err != nil {
 		t.Fatalf("read back: %v", err)
 	}
-	if got := sha256.Sum256(back.Bytes()); got != sum {
+	if !bytes.Equal(back.Bytes(), content) {
 		t.Fatal("the stored content differs")
 	}
 }
@@ -176,7 +193,6 @@ func TestSeekableUploadResumesBySeeking(t *testing.T) {
 	const prefix = 1000
 	all := randomBytes(t, prefix+8<<20)
 	content := all[prefix:]
-	sum := sha256.Sum256(content)
 	proxy := startCutProxy(t, addr, 6<<20, true)
 	var streams atomic.Int64
 	c := dial(t, proxy.Addr, writeStreams(&streams))
@@ -186,26 +202,7 @@ func TestSeekableUploadResumesBySeeking(t *testing.T) {
 	if _, err := r.r.Seek(prefix, io.SeekStart); err != nil { // not recorded: the caller's own
 		t.Fatal(err)
 	}
-	var resumedAt []int64
-	f, err := c.Upload(ctx, r, filemesh.UploadOptions{
-		Name: "eight-seek.bin", Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]),
-		WriteOptions: filemesh.WriteOptions{
-			ChunkSize: 32 << 10, // small messages: parts are stored before the cut (see above)
-			OnResume: func(offset int64, cause error) {
-				t.Logf("resumed at %d after %v", offset, cause)
-				resumedAt = append(resumedAt, offset)
-			},
-		},
-	})
-	if err != nil {
-		t.Fatalf("upload: %v", err)
-	}
-	if !proxy.Cut() || len(resumedAt) == 0 {
-		t.Fatalf("the connection was not cut (cut %v, resumes %v)", proxy.Cut(), resumedAt)
-	}
-	if resumedAt[0] <= 0 || resumedAt[0] > 6<<20 {
-		t.Fatalf("resumed at %d, not at a committed offset within the first 6 MiB", resumedAt[0])
-	}
+	f, resumedAt := uploadAcrossACut(t, ctx, c, proxy, r, "eight-seek.bin", content, nil)
 	sought := false
 	for _, at := range r.seeks {
 		sought = sought || at == prefix+resumedAt[0]
@@ -219,17 +216,7 @@ func TestSeekableUploadResumesBySeeking(t *testing.T) {
 	if r.maxRead > 32<<10 {
 		t.Fatalf("read %d bytes at once: a window was buffered", r.maxRead)
 	}
-	if f.GetSizeBytes() != int64(len(content)) || f.GetSha256() != hex.EncodeToString(sum[:]) ||
-		f.GetState() != filev1.FileState_READY {
-		t.Fatalf("file: %v", f)
-	}
-	var back bytes.Buffer
-	if _, _, err := owner.ReadFile(ctx, f.GetId(), &back, filemesh.ReadOptions{}); err != nil {
-		t.Fatalf("read back: %v", err)
-	}
-	if !bytes.Equal(back.Bytes(), content) {
-		t.Fatal("the stored content differs")
-	}
+	checkStored(t, ctx, owner, f, content)
 }
 
 // A plain io.Reader (no Seek) keeps going in windows of whole parts, one stream each, its
