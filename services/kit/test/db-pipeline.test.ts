@@ -147,7 +147,13 @@ describe("pipelined transactions", () => {
     expect([x.rows, y.rows]).toEqual([[{ v: 1 }], [{ v: 2 }]]);
   });
 
-  it("runs the same transactions on a pool without prepared statements, one statement at a time", async () => {
+  it("pipelines as well on a pool without prepared statements, naming none", async () => {
+    const client = (await plain.connect()) as PoolClient & { connection: NodeJS.EventEmitter };
+    const connection = client.connection;
+    client.release();
+    let n = 0;
+    const count = () => n++;
+    connection.on("readyForQuery", count);
     const rows = await inTransaction(plain, async (tx) => {
       const [a, b] = await settleAll([
         tx.query(`SELECT name FROM ${table} WHERE id = $1`, [1]),
@@ -155,7 +161,12 @@ describe("pipelined transactions", () => {
       ]);
       return [a.rows, b.rows];
     });
+    connection.off("readyForQuery", count);
     expect(rows).toEqual([[{ name: "a" }], [{ name: "b" }]]);
+    expect(n).toBe(2); // BEGIN + both, then COMMIT
+    expect((await plain.query("SELECT count(*)::int AS n FROM pg_prepared_statements")).rows).toEqual([
+      { n: 0 },
+    ]);
     const err = await inTransaction(plain, async (tx) => {
       beforeCommit(tx, tx.query(`INSERT INTO ${table} (id, name) VALUES ($1, $2)`, [1, "duplicate"]));
     }).catch((e: { code?: string }) => e);

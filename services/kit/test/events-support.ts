@@ -6,6 +6,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import pg from "pg";
 import { pino } from "pino";
 import type { Registry } from "prom-client";
+import { PreparingClient } from "../src/db/prepared.js";
 import {
   appendEvents,
   makeEvent,
@@ -26,7 +27,13 @@ export const uniq = (): string => randomBytes(5).toString("hex");
 
 /** A pool whose idle-client errors (terminated backends) are expected, not fatal. */
 export function testPool(applicationName: string, max = 5): pg.Pool {
-  const pool = new pg.Pool({ connectionString: PG_URL, application_name: applicationName, max });
+  // The services' Client (kit db/prepared.ts): the relay's transactions are pipelined there.
+  const pool = new pg.Pool({
+    connectionString: PG_URL,
+    application_name: applicationName,
+    max,
+    Client: PreparingClient,
+  });
   pool.on("error", () => undefined);
   return pool;
 }

@@ -321,7 +321,7 @@ type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefine
 export class AdmittedPool extends pg.Pool {
   readonly admission: Admission;
 
-  constructor(config: pg.PoolConfig & { max: number; maxWaitMs: number }) {
+  constructor(config: pg.PoolConfig & { max: number; maxWaitMs: number; prepareStatements?: boolean }) {
     const { maxWaitMs, ...rest } = config;
     super(rest);
     this.admission = new Admission({ size: config.max, maxWaitMs });

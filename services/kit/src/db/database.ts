@@ -96,8 +96,10 @@ export function createPool(
     connectionString: url,
     max,
     maxWaitMs,
-    // Parameterised statements prepared once per connection (prepared.ts).
-    ...(prepared ? { Client: PreparingClient } : {}),
+    // Parameterised statements prepared once per connection (prepared.ts), unless turned off;
+    // a transaction's statements pipelined either way (pipeline.ts).
+    Client: PreparingClient,
+    prepareStatements: prepared,
     idleTimeoutMillis: 30_000,
     // Opening one connection; waiting for a busy one is the admission queue's.
     connectionTimeoutMillis: 5_000,

@@ -56,12 +56,15 @@ interface Recorded extends PipelineStep {
 }
 
 /**
- * pg's Client with parameterised statements named (see above); a pool's `Client` option.
+ * pg's Client with parameterised statements named (see above; not with `prepareStatements:
+ * false`); a pool's `Client` option.
  * Corked (inTransaction does it for the transaction's length), the statements issued before
  * the next tick go to Postgres as one pipeline (pipeline.ts); a lone one is sent as usual.
  */
 export class PreparingClient extends pg.Client {
   readonly #prepared = new Set<string>();
+  /** False (`prepareStatements: false` in the pool's options): statements stay unnamed. */
+  readonly #prepare: boolean;
   #corked = false;
   #pending: Recorded[] = [];
   #tick = false;
@@ -70,7 +73,13 @@ export class PreparingClient extends pg.Client {
     this.#flush();
   };
 
+  constructor(config?: string | (pg.ClientConfig & { prepareStatements?: boolean })) {
+    super(config);
+    this.#prepare = typeof config !== "object" || config.prepareStatements !== false;
+  }
+
   #name(text: string): string | undefined {
+    if (!this.#prepare) return undefined;
     const name = statementName(text);
     if (name === undefined || this.#prepared.has(name)) return name;
     if (this.#prepared.size >= MAX_PER_CONNECTION) return undefined;
