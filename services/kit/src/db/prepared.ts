@@ -98,10 +98,6 @@ export class PreparingClient extends pg.Client {
     this.#corked = false;
   }
 
-  get corked(): boolean {
-    return this.#corked;
-  }
-
   #record(text: string, values: unknown[] | undefined): Promise<pg.QueryResult> {
     const name = values && values.length > 0 ? this.#name(text) : undefined;
     return new Promise<pg.QueryResult>((resolve, reject) => {
