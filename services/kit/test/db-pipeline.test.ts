@@ -13,9 +13,9 @@ const table = `pipe_${process.pid}_${Date.now()}`;
 let pool: AdmittedPool;
 let plain: AdmittedPool;
 
-/** Round trips (ReadyForQuery messages) of the pool's one connection while `fn` runs. */
-async function trips<T>(fn: () => Promise<T>): Promise<{ value: T; trips: number }> {
-  const client = (await pool.connect()) as PoolClient & { connection: NodeJS.EventEmitter };
+/** Round trips (ReadyForQuery messages) of `on`'s one connection (default: `pool`) while `fn` runs. */
+async function trips<T>(fn: () => Promise<T>, on?: AdmittedPool): Promise<{ value: T; trips: number }> {
+  const client = (await (on ?? pool).connect()) as PoolClient & { connection: NodeJS.EventEmitter };
   const connection = client.connection;
   client.release();
   let n = 0;
@@ -148,20 +148,17 @@ describe("pipelined transactions", () => {
   });
 
   it("pipelines as well on a pool without prepared statements, naming none", async () => {
-    const client = (await plain.connect()) as PoolClient & { connection: NodeJS.EventEmitter };
-    const connection = client.connection;
-    client.release();
-    let n = 0;
-    const count = () => n++;
-    connection.on("readyForQuery", count);
-    const rows = await inTransaction(plain, async (tx) => {
-      const [a, b] = await settleAll([
-        tx.query(`SELECT name FROM ${table} WHERE id = $1`, [1]),
-        tx.query(`SELECT name FROM ${table} WHERE id = $1`, [2]),
-      ]);
-      return [a.rows, b.rows];
-    });
-    connection.off("readyForQuery", count);
+    const { value: rows, trips: n } = await trips(
+      () =>
+        inTransaction(plain, async (tx) => {
+          const [a, b] = await settleAll([
+            tx.query(`SELECT name FROM ${table} WHERE id = $1`, [1]),
+            tx.query(`SELECT name FROM ${table} WHERE id = $1`, [2]),
+          ]);
+          return [a.rows, b.rows];
+        }),
+      plain,
+    );
     expect(rows).toEqual([[{ name: "a" }], [{ name: "b" }]]);
     expect(n).toBe(2); // BEGIN + both, then COMMIT
     expect((await plain.query("SELECT count(*)::int AS n FROM pg_prepared_statements")).rows).toEqual([

@@ -43,6 +43,13 @@ interface TextConfig {
   submit?: unknown;
 }
 
+/** A query config of text (and values, options) that names no statement and is no Submittable. */
+function plainText(config: unknown): TextConfig | undefined {
+  if (config === null || typeof config !== "object") return undefined;
+  const c = config as TextConfig;
+  return typeof c.text === "string" && c.name === undefined && typeof c.submit !== "function" ? c : undefined;
+}
+
 /** The parts of pg's Client (untyped) a pipeline's ParseComplete goes through. */
 interface PgInternals {
   _getActiveQuery(): unknown;
@@ -150,15 +157,8 @@ export class PreparingClient extends pg.Client {
   override query(config: any, values?: any, callback?: any): any {
     if (this.#corked && callback === undefined && typeof values !== "function") {
       if (typeof config === "string") return this.#record(config, Array.isArray(values) ? values : undefined);
-      if (
-        config !== null &&
-        typeof config === "object" &&
-        typeof (config as TextConfig).text === "string" &&
-        (config as TextConfig).name === undefined &&
-        typeof (config as TextConfig).submit !== "function" &&
-        Object.keys(config).every((k) => k === "text" || k === "values")
-      ) {
-        const c = config as TextConfig;
+      const c = plainText(config);
+      if (c && Object.keys(c).every((k) => k === "text" || k === "values")) {
         return this.#record(c.text, Array.isArray(values) ? values : c.values);
       }
     }
@@ -166,13 +166,7 @@ export class PreparingClient extends pg.Client {
     if (typeof config === "string" && Array.isArray(values) && values.length > 0) {
       const name = this.#name(config);
       if (name) return super.query({ name, text: config, values }, callback as Callback);
-    } else if (
-      config !== null &&
-      typeof config === "object" &&
-      typeof (config as TextConfig).text === "string" &&
-      (config as TextConfig).name === undefined &&
-      typeof (config as TextConfig).submit !== "function"
-    ) {
+    } else if (plainText(config)) {
       const c = config as TextConfig;
       const v = Array.isArray(values) ? values : c.values;
       if (v && v.length > 0) {

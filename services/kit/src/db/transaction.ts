@@ -37,7 +37,6 @@ export async function inTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promi
     return out;
   } catch (err) {
     takeBeforeCommit(client);
-    if (corking) (client as PreparingClient).uncork();
     await client.query("ROLLBACK").catch((e: Error) => {
       broken ??= e;
     });

@@ -349,10 +349,9 @@ export function addService<S extends ServiceDef>(
             ctx.sendHeader();
             const written = (msg as { [WRITTEN]?: () => void } | null)?.[WRITTEN];
             if (written) unwritten ??= new Unwritten(ctx.signal);
-            const inFlight = written ? unwritten : undefined;
-            if (!call.write(msg, written && inFlight?.add(written))) {
+            if (!call.write(msg, written && unwritten?.add(written))) {
               await once(call, "drain", { signal: ctx.signal });
-            } else if (inFlight) await inFlight.below(MAX_UNWRITTEN);
+            } else if (written) await unwritten?.below(MAX_UNWRITTEN);
           }
         })
           .then(
