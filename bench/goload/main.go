@@ -7,6 +7,12 @@
 //	     go-write    an upload of --size bytes through (*filemesh.Client).Upload: CreateUpload
 //	                 STREAM, then one WriteUpload from 0 with finish_write in --chunk-byte
 //	                 messages, into the user's bench folder (as file-loop's grpc-write)
+//	     go-fetch    the same file over the data plane ((*filemesh.Client).Download:
+//	                 CreateDownloadTicket, then one HTTP GET of its URL — with the s3 driver a
+//	                 presigned URL straight to MinIO)
+//	     go-put      an upload of --size bytes over the data plane ((*filemesh.Client).Put:
+//	                 CreateUploadTicket, then one HTTP PUT to /v1/data/{ticket} through the
+//	                 gateway at --http, stored, hashed and committed by the file service)
 //	     go-s3-get   GET of the same object straight from MinIO (minio-go Core.GetObject)
 //	     go-s3-put   PUT of --size bytes straight to MinIO (minio-go PutObject: multipart in
 //	                 --part-bytes parts, 2 in flight, as lib-storage's Upload in s3-put)
@@ -17,7 +23,8 @@
 // the segment uploaded is deleted after it, untimed), --pids (the servers' CPU over the load
 // alone). Bodies are cut from one 16 MiB random block. Connections are opened before the clock
 // starts. The record carries bytes moved by answered calls and this process's CPU time.
-// --http and --root are accepted (the runner passes file-loop's argv) and not used.
+// --http is the gateway (the data plane's paths); --root is accepted (the runner passes
+// file-loop's argv) and not used.
 //
 //	dist/bench-goload --op go-read --seed bench/results/<stamp>/<name>.seed.json \
 //	     --addr 127.0.0.1:50054 --concurrency 1 --count 1
@@ -85,6 +92,7 @@ type options struct {
 	seconds                       float64
 	count, size, chunk            int64
 	partBytes, uploadWindow       int64
+	http                          string
 	cleanup                       bool
 	hasSeconds, hasCount          bool
 	secondsText, countText        string
@@ -92,10 +100,10 @@ type options struct {
 
 func parseFlags() options {
 	var o options
-	flag.StringVar(&o.op, "op", "", "go-read | go-write | go-s3-get | go-s3-put")
+	flag.StringVar(&o.op, "op", "", "go-read | go-write | go-fetch | go-put | go-s3-get | go-s3-put")
 	flag.StringVar(&o.seedPath, "seed", "", "seed JSON (bench/lib/seed-files.mjs)")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:50054", "file service gRPC address")
-	flag.String("http", "", "accepted for file-loop's argv, not used")
+	flag.StringVar(&o.http, "http", "", "the gateway's HTTP address: the data plane's paths (go-fetch, go-put)")
 	flag.String("root", "", "accepted for file-loop's argv, not used")
 	flag.IntVar(&o.concurrency, "concurrency", 16, "ops in flight")
 	flag.StringVar(&o.secondsText, "seconds", "", "closed loop for S seconds")
@@ -181,7 +189,8 @@ func (l *loader) dial() error {
 	}
 	// grpc.NewClient shares nothing between clients: one connection each.
 	for range max(l.o.channels, 1) {
-		c, err := filemesh.Dial(l.o.addr, filemesh.Plaintext(), filemesh.WithDialOptions(opts...))
+		c, err := filemesh.Dial(l.o.addr, filemesh.Plaintext(), filemesh.WithDialOptions(opts...),
+			filemesh.WithHTTPBase(l.o.http))
 		if err != nil {
 			return err
 		}
@@ -322,6 +331,30 @@ func (l *loader) ops() map[string]func(context.Context, int) (int64, error) {
 			l.remember(upload{user: u, id: f.GetId()})
 			return l.o.size, nil
 		},
+		"go-fetch": func(ctx context.Context, i int) (int64, error) {
+			u, f := l.fileOf(i)
+			if f == nil {
+				return 0, errors.New("no seeded file")
+			}
+			_, n, err := l.clients[i%len(l.clients)].Download(l.as(ctx, u), f.ID, io.Discard, filemesh.ReadOptions{})
+			if err == nil && n != l.o.size {
+				return n, fmt.Errorf("downloaded %d bytes, expected %d", n, l.o.size)
+			}
+			return n, err
+		},
+		"go-put": func(ctx context.Context, i int) (int64, error) {
+			u := i % len(l.users)
+			f, err := l.clients[i%len(l.clients)].Put(l.as(ctx, u), &body{block: l.block, size: l.o.size},
+				filemesh.UploadOptions{ParentID: l.users[u].FolderID, Name: fmt.Sprintf("f-%s-%d", l.tag, i), Size: l.o.size})
+			if err != nil {
+				return 0, err
+			}
+			if f.GetSizeBytes() != l.o.size {
+				return 0, fmt.Errorf("stored %d bytes, expected %d", f.GetSizeBytes(), l.o.size)
+			}
+			l.remember(upload{user: u, id: f.GetId()})
+			return l.o.size, nil
+		},
 		"go-s3-get": func(ctx context.Context, i int) (int64, error) {
 			_, f := l.fileOf(i)
 			if f == nil {
@@ -391,7 +424,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "goload: unknown --op %s\n", o.op)
 		os.Exit(2)
 	}
-	if o.op == "go-write" || o.op == "go-s3-put" {
+	if o.op == "go-write" || o.op == "go-put" || o.op == "go-s3-put" {
 		l.block = make([]byte, 16<<20)
 		_, _ = rand.Read(l.block)
 	}

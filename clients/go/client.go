@@ -10,6 +10,7 @@ package filemesh
 
 import (
 	"crypto/tls"
+	"net/http"
 	"time"
 
 	authv1 "github.com/filemesh/filemesh/clients/go/pb/filemesh/auth/v1"
@@ -26,6 +27,7 @@ import (
 type Client struct {
 	conn   *grpc.ClientConn
 	tokens *tokens
+	data   dataPlane
 
 	Auth        authv1.AuthServiceClient
 	Users       userv1.UserServiceClient
@@ -38,6 +40,8 @@ type config struct {
 	plaintext     bool
 	refreshMargin time.Duration
 	dialOptions   []grpc.DialOption
+	httpBase      string
+	httpClient    *http.Client
 }
 
 // Option configures Dial.
@@ -56,6 +60,15 @@ func WithRefreshMargin(d time.Duration) Option { return func(c *config) { c.refr
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(c *config) { c.dialOptions = append(c.dialOptions, opts...) }
 }
+
+// WithHTTPBase is where the data plane's URLs that are paths (/v1/data/{ticket}) go: the
+// gateway's HTTP address, "https://files.example.com" (default: the dial target, over http://
+// with Plaintext and https:// otherwise).
+func WithHTTPBase(base string) Option { return func(c *config) { c.httpBase = base } }
+
+// WithHTTPClient sends the data plane's requests (Download, Put) with hc instead of the
+// client's own (HTTP/1.1 with the dial's TLS configuration, 256 KiB buffers, no compression).
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.httpClient = hc } }
 
 // Dial connects lazily to target ("host:port"); the first call opens the connection.
 func Dial(target string, opts ...Option) (*Client, error) {
@@ -87,11 +100,15 @@ func Dial(target string, opts ...Option) (*Client, error) {
 	c.Permissions = permissionv1.NewPermissionServiceClient(conn)
 	c.Files = filev1.NewFileServiceClient(conn)
 	c.tokens.auth = c.Auth
+	c.data = newDataPlane(target, cfg)
 	return c, nil
 }
 
 // Conn is the underlying connection (for stubs of other services, e.g. health).
 func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
-// Close closes the connection.
-func (c *Client) Close() error { return c.conn.Close() }
+// Close closes the connection and the data plane's idle HTTP connections.
+func (c *Client) Close() error {
+	c.data.client.CloseIdleConnections()
+	return c.conn.Close()
+}

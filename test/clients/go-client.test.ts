@@ -21,6 +21,9 @@ const GO_TESTS = [
   "TestSeekableUploadResumesBySeeking",
   "TestPlainReaderGoesInWindows",
   "TestSeekableReaderFailureIsNotRetried",
+  "TestDownloadGoesOverTheDataPlane",
+  "TestPutGoesOverTheDataPlane",
+  "TestPutSendsAgainAfterACut",
 ];
 
 describe("Go client", () => {

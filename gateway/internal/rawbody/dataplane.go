@@ -325,15 +325,18 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, target string, t
 	}
 }
 
-// ServeData proxies GET/HEAD /v1/data/{ticket} to a data endpoint: the ticket is checked there.
+// ServeData proxies /v1/data/{ticket} to a data endpoint, where the ticket is checked: GET
+// and HEAD (a download ticket), PUT and POST (an upload ticket: CreateUploadTicket's url,
+// for native clients that send the bytes over plain HTTP, as Envoy routes it too).
 func (h *Handler) ServeData(w http.ResponseWriter, r *http.Request) {
 	if h.Data == nil || len(h.Data.Addrs) == 0 {
 		h.fail(w, rpcstatus.New(codes.NotFound, rpcstatus.ReasonRouteNotFound, "the data plane is off"), http.StatusNotFound)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.fail(w, rpcstatus.New(codes.Unimplemented, rpcstatus.ReasonMethodNotAllowed, "use GET or HEAD"), http.StatusMethodNotAllowed)
+	upload := r.Method == http.MethodPut || r.Method == http.MethodPost
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !upload {
+		w.Header().Set("Allow", "GET, HEAD, PUT, POST")
+		h.fail(w, rpcstatus.New(codes.Unimplemented, rpcstatus.ReasonMethodNotAllowed, "use GET, HEAD, PUT or POST"), http.StatusMethodNotAllowed)
 		return
 	}
 	ticket := strings.TrimPrefix(r.URL.EscapedPath(), DataPrefix)
@@ -341,7 +344,60 @@ func (h *Handler) ServeData(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, rpcstatus.New(codes.NotFound, "TICKET_MALFORMED", "no such transfer ticket"), http.StatusNotFound)
 		return
 	}
+	if upload {
+		h.putData(w, r, DataPrefix+ticket)
+		return
+	}
 	h.proxy(w, r, DataPrefix+ticket, nil)
+}
+
+// putData streams an upload ticket's body to a data endpoint (another one while none was
+// reached and no byte was read) and passes its answer on as it is: the UploadFileResponse or
+// google.rpc.Status bytes (X-Filemesh-Status), or the endpoint's JSON refusal. The body is
+// bounded by the gateway's raw upload limit, as on the REST upload route.
+func (h *Handler) putData(w http.ResponseWriter, r *http.Request, target string) {
+	if r.ContentLength > h.MaxUploadBytes {
+		h.tooLarge(w, h.MaxUploadBytes)
+		return
+	}
+	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
+	res, err := h.Data.do(r.Context(), r.Method, target, retrybody.New(body), func(up *http.Request) {
+		up.ContentLength = r.ContentLength
+		for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
+			if v := r.Header.Get(k); v != "" {
+				up.Header.Set(k, v)
+			}
+		}
+		up.Header.Set("Content-Type", "application/octet-stream")
+	})
+	if body.over {
+		h.tooLarge(w, h.MaxUploadBytes)
+		return
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			h.fail(w, dataUnavailable("the data endpoint cannot be reached"), 0)
+		}
+		return
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	if err != nil {
+		h.fail(w, dataUnavailable("the data endpoint's answer was cut"), 0)
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", safeContentType(res.Header.Get("Content-Type")))
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-store")
+	for _, k := range []string{"X-Filemesh-Status", "Retry-After", "Allow"} {
+		if v := res.Header.Get(k); v != "" && printable(v) {
+			hdr.Set(k, v)
+		}
+	}
+	hdr.Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(res.StatusCode)
+	_, _ = w.Write(raw)
 }
 
 const uploadMethod = "filemesh.file.v1.FileService.UploadFile"

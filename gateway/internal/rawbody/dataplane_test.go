@@ -97,3 +97,45 @@ func TestDataUnavailableCarriesRetryInfo(t *testing.T) {
 		t.Fatalf("Retry-After %d, want 1", rpcstatus.RetryAfterSeconds(st))
 	}
 }
+
+func TestServeDataPassesAnUploadTicketsBodyAndAnswerOn(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = r.Method + " " + r.URL.Path + " " + r.Header.Get("X-Request-Id") + " " + string(b)
+		w.Header().Set("Content-Type", "application/x-protobuf; messageType=google.rpc.Status")
+		w.Header().Set("X-Filemesh-Status", "1")
+		w.Header().Set("Set-Cookie", "not=passed")
+		w.WriteHeader(http.StatusConflict)
+		_, _ = w.Write([]byte{0x08, 0x06})
+	}))
+	t.Cleanup(srv.Close)
+	h := &Handler{MaxUploadBytes: 16, Data: NewDataPlane([]string{strings.TrimPrefix(srv.URL, "http://")}, "", time.Second)}
+
+	req := httptest.NewRequest(http.MethodPut, DataPrefix+"T.S", strings.NewReader("twelve bytes"))
+	req.Header.Set("X-Request-Id", "rid-1")
+	rec := httptest.NewRecorder()
+	h.ServeData(rec, req)
+	if got != "PUT /v1/data/T.S rid-1 twelve bytes" {
+		t.Fatalf("the data endpoint saw %q", got)
+	}
+	if rec.Code != http.StatusConflict || rec.Header().Get("X-Filemesh-Status") != "1" ||
+		!strings.HasPrefix(rec.Header().Get("Content-Type"), "application/x-protobuf") ||
+		rec.Header().Get("Set-Cookie") != "" || rec.Body.String() != "\x08\x06" {
+		t.Fatalf("answer %d %v %q", rec.Code, rec.Header(), rec.Body.String())
+	}
+
+	got = ""
+	rec = httptest.NewRecorder()
+	h.ServeData(rec, httptest.NewRequest(http.MethodPost, DataPrefix+"T.S", strings.NewReader(strings.Repeat("x", 17))))
+	if rec.Code != http.StatusRequestEntityTooLarge || got != "" {
+		t.Fatalf("a body past the limit: %d, endpoint saw %q", rec.Code, got)
+	}
+	for _, m := range []string{http.MethodDelete, http.MethodPatch} {
+		rec = httptest.NewRecorder()
+		h.ServeData(rec, httptest.NewRequest(m, DataPrefix+"T.S", nil))
+		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD, PUT, POST" || got != "" {
+			t.Fatalf("%s: %d %v", m, rec.Code, rec.Header())
+		}
+	}
+}

@@ -37,29 +37,40 @@ func newResolver(files *protoregistry.Files) Resolver {
 	return r
 }
 
+// The zero Resolver (a handler built without an image, as in unit tests) resolves from the
+// Go registry alone.
+var noImage = dynamicpb.NewTypes(new(protoregistry.Files))
+
+func (r Resolver) types() *dynamicpb.Types {
+	if r.image == nil {
+		return noImage
+	}
+	return r.image
+}
+
 func (r Resolver) FindMessageByName(n protoreflect.FullName) (protoreflect.MessageType, error) {
-	if t, err := r.image.FindMessageByName(n); err == nil {
+	if t, err := r.types().FindMessageByName(n); err == nil {
 		return t, nil
 	}
 	return protoregistry.GlobalTypes.FindMessageByName(n)
 }
 
 func (r Resolver) FindMessageByURL(url string) (protoreflect.MessageType, error) {
-	if t, err := r.image.FindMessageByURL(url); err == nil {
+	if t, err := r.types().FindMessageByURL(url); err == nil {
 		return t, nil
 	}
 	return protoregistry.GlobalTypes.FindMessageByURL(url)
 }
 
 func (r Resolver) FindExtensionByName(n protoreflect.FullName) (protoreflect.ExtensionType, error) {
-	if t, err := r.image.FindExtensionByName(n); err == nil {
+	if t, err := r.types().FindExtensionByName(n); err == nil {
 		return t, nil
 	}
 	return protoregistry.GlobalTypes.FindExtensionByName(n)
 }
 
 func (r Resolver) FindExtensionByNumber(m protoreflect.FullName, f protoreflect.FieldNumber) (protoreflect.ExtensionType, error) {
-	if t, err := r.image.FindExtensionByNumber(m, f); err == nil {
+	if t, err := r.types().FindExtensionByNumber(m, f); err == nil {
 		return t, nil
 	}
 	return protoregistry.GlobalTypes.FindExtensionByNumber(m, f)

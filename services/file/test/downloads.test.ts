@@ -252,6 +252,9 @@ describe.each(["fs", "s3"] as const)("downloads (%s driver)", (driver) => {
     );
     expect(ticket.url.startsWith(`${t.minio!.endpoint}/`)).toBe(true);
     expect(new URL(ticket.url).searchParams.get("X-Amz-Expires")).toBe("60");
+    // The version it serves, for a later ticket pinned to it (a resumed download).
+    expect(ticket.versionId).toBe(f.currentVersionId);
+    expect(ticket.versionId).not.toBe("");
     const res = await fetch(url);
     expect(await res.text()).toBe("presigned bytes");
     expect(res.headers.get("content-disposition")).toMatch(

@@ -56,6 +56,7 @@ export function createDownloadHandlers(deps: FileDeps) {
         contentType: v.content_type,
         contentDisposition: attachmentDisposition(file.name),
         etag: whole ? `"${v.sha256}"` : `"${v.sha256}:${range.offset}-${range.length}"`,
+        versionId: v.id,
       };
       if (blobs.presigns) {
         const expiresInSeconds = Math.max(1, Math.floor(settings.ticketExpiryMs / 1000));

@@ -1,0 +1,222 @@
+package filemesh_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"sync/atomic"
+	"strings"
+	"testing"
+
+	filemesh "github.com/filemesh/filemesh/clients/go"
+	filev1 "github.com/filemesh/filemesh/clients/go/pb/filemesh/file/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// calls counts the unary and streaming calls of each method.
+type calls struct{ ticket, uploadTicket, readFile atomic.Int64 }
+
+func counting(n *calls) filemesh.Option {
+	return filemesh.WithDialOptions(
+		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any,
+			cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			switch method {
+			case filev1.FileService_CreateDownloadTicket_FullMethodName:
+				n.ticket.Add(1)
+			case filev1.FileService_CreateUploadTicket_FullMethodName:
+				n.uploadTicket.Add(1)
+			}
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn,
+			method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			if method == filev1.FileService_ReadFile_FullMethodName {
+				n.readFile.Add(1)
+			}
+			return streamer(ctx, desc, cc, method, opts...)
+		}))
+}
+
+func hexSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Download moves the bytes over HTTP (no ReadFile stream), whole and ranged, says which version
+// it served, and resumes a GET cut mid-way with a Range on the same ticket (one ticket).
+func TestDownloadGoesOverTheDataPlane(t *testing.T) {
+	addr := meshAddr(t)
+	ctx := testCtx(t)
+	var n calls
+	c := dial(t, addr, counting(&n))
+	newUser(t, ctx, c)
+	content := randomBytes(t, 3<<20)
+	f, err := c.Upload(ctx, bytes.NewReader(content), filemesh.UploadOptions{
+		Name: "dataplane.bin", Size: int64(len(content)), SHA256: hexSum(content),
+	})
+	if err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+
+	var all bytes.Buffer
+	var progress int64
+	tk, got, err := c.Download(ctx, f.GetId(), &all, filemesh.ReadOptions{Progress: func(w int64) { progress = w }})
+	if err != nil || got != int64(len(content)) || !bytes.Equal(all.Bytes(), content) || progress != got {
+		t.Fatalf("download: %d bytes (progress %d), equal %v, %v", got, progress, bytes.Equal(all.Bytes(), content), err)
+	}
+	if tk.GetVersionId() != f.GetCurrentVersionId() || tk.GetSizeBytes() != int64(len(content)) ||
+		tk.GetEtag() != `"`+hexSum(content)+`"` {
+		t.Fatalf("ticket: version %q (file's %q), size %d, etag %s", tk.GetVersionId(), f.GetCurrentVersionId(), tk.GetSizeBytes(), tk.GetEtag())
+	}
+	var part bytes.Buffer
+	if _, got, err = c.Download(ctx, f.GetId(), &part, filemesh.ReadOptions{Offset: 1_000_000, Length: 123_457}); err != nil ||
+		got != 123_457 || !bytes.Equal(part.Bytes(), content[1_000_000:1_123_457]) {
+		t.Fatalf("range: %d bytes, %v", got, err)
+	}
+	if n.readFile.Load() != 0 || n.ticket.Load() != 2 {
+		t.Fatalf("%d ReadFile streams and %d tickets, want 0 and 2", n.readFile.Load(), n.ticket.Load())
+	}
+	_, _, err = c.Download(ctx, f.GetId(), io.Discard, filemesh.ReadOptions{Offset: int64(len(content)) + 1})
+	if status.Code(err) != codes.OutOfRange || filemesh.Reason(err) != "OFFSET_OUT_OF_RANGE" {
+		t.Fatalf("past the end: %v", err)
+	}
+
+	// Only the HTTP side goes through a proxy that closes the first connection after 1 MiB.
+	proxy := startCutProxy(t, addr, 1<<20, false)
+	var m calls
+	viaProxy := dial(t, addr, counting(&m), filemesh.WithHTTPBase("http://"+proxy.Addr))
+	viaProxy.SetSession(c.Session())
+	all.Reset()
+	if _, got, err = viaProxy.Download(ctx, f.GetId(), &all, filemesh.ReadOptions{Offset: 10}); err != nil ||
+		got != int64(len(content))-10 || !proxy.Cut() {
+		t.Fatalf("resumed: %d bytes, cut %v, %v", got, proxy.Cut(), err)
+	}
+	if !bytes.Equal(all.Bytes(), content[10:]) {
+		t.Fatal("the resumed download has other bytes")
+	}
+	if m.ticket.Load() != 1 {
+		t.Fatalf("%d tickets for one resumed download, want 1 (a Range on the same URL)", m.ticket.Load())
+	}
+
+	// Another user's file is a missing file, before any byte moves.
+	other := dial(t, addr)
+	newUser(t, ctx, other)
+	if _, _, err = other.Download(ctx, f.GetId(), io.Discard, filemesh.ReadOptions{}); status.Code(err) != codes.NotFound ||
+		filemesh.Reason(err) != "FILE_NOT_FOUND" {
+		t.Fatalf("another user's file: %v", err)
+	}
+}
+
+// Put sends the body as one HTTP PUT to an upload ticket: the server hashes and commits it,
+// refuses a wrong SHA-256 with its reason, and a body past the ticket's limit is refused
+// before a byte is read.
+func TestPutGoesOverTheDataPlane(t *testing.T) {
+	addr := meshAddr(t)
+	ctx := testCtx(t)
+	var n calls
+	c := dial(t, addr, counting(&n))
+	newUser(t, ctx, c)
+	content := randomBytes(t, 5<<20)
+	var sent int64
+	f, err := c.Put(ctx, bytes.NewReader(content), filemesh.UploadOptions{
+		Name: "put.bin", Size: int64(len(content)), SHA256: hexSum(content),
+		WriteOptions: filemesh.WriteOptions{Progress: func(s, _ int64) { sent = s }},
+	})
+	if err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	if f.GetSizeBytes() != int64(len(content)) || f.GetSha256() != hexSum(content) || f.GetName() != "put.bin" ||
+		sent != int64(len(content)) || n.uploadTicket.Load() != 1 {
+		t.Fatalf("file %v, progress %d, %d tickets", f, sent, n.uploadTicket.Load())
+	}
+	var back bytes.Buffer
+	if _, _, err := c.Download(ctx, f.GetId(), &back, filemesh.ReadOptions{}); err != nil || !bytes.Equal(back.Bytes(), content) {
+		t.Fatalf("read back: equal %v, %v", bytes.Equal(back.Bytes(), content), err)
+	}
+
+	wrong := hexSum([]byte("something else"))
+	_, err = c.Put(ctx, bytes.NewReader(content), filemesh.UploadOptions{Name: "wrong.bin", Size: int64(len(content)), SHA256: wrong})
+	if status.Code(err) != codes.InvalidArgument || filemesh.Reason(err) != "CHECKSUM_MISMATCH" {
+		t.Fatalf("wrong hash: %v", err)
+	}
+	_, err = c.Put(ctx, failingReader{}, filemesh.UploadOptions{Name: "huge.bin", Size: 1 << 40})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a body past max_bytes: %v", err)
+	}
+	list, err := c.Files.ListFiles(ctx, &filev1.ListFilesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range list.GetFiles() {
+		if g.GetName() != "put.bin" {
+			t.Fatalf("a refused body left %q behind", g.GetName())
+		}
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("read, but should not have been") }
+
+// A Put cut mid-body is sent again from the reader's start position; a Put whose answer is cut
+// after the commit is sent again under the same request id and answered with the file it
+// committed — either way one file with one version. A plain reader is not sent twice.
+func TestPutSendsAgainAfterACut(t *testing.T) {
+	addr := meshAddr(t)
+	ctx := testCtx(t)
+	c := dial(t, addr)
+	newUser(t, ctx, c)
+	content := randomBytes(t, 4<<20)
+	prefixed := append(randomBytes(t, 1000), content...)
+
+	for _, tc := range []struct {
+		name     string
+		after    int64
+		upstream bool
+	}{
+		{"body.bin", 1 << 20, true}, // the request cut after 1 MiB
+		{"answer.bin", 20, false},   // the answer cut after 20 bytes: the commit had happened
+	} {
+		proxy := startCutProxy(t, addr, tc.after, tc.upstream)
+		viaProxy := dial(t, addr, filemesh.WithHTTPBase("http://"+proxy.Addr))
+		viaProxy.SetSession(c.Session())
+		r := &seeker{r: bytes.NewReader(prefixed)}
+		if _, err := r.Seek(1000, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var resumed int
+		f, err := viaProxy.Put(ctx, r, filemesh.UploadOptions{
+			Name: tc.name, Size: int64(len(content)), SHA256: hexSum(content),
+			WriteOptions: filemesh.WriteOptions{OnResume: func(int64, error) { resumed++ }},
+		})
+		if err != nil || !proxy.Cut() || resumed != 1 {
+			t.Fatalf("%s: cut %v, resumed %d, %v", tc.name, proxy.Cut(), resumed, err)
+		}
+		if f.GetName() != tc.name || f.GetSha256() != hexSum(content) {
+			t.Fatalf("%s: file %v", tc.name, f)
+		}
+		versions, err := c.Files.ListFileVersions(ctx, &filev1.ListFileVersionsRequest{FileId: f.GetId()})
+		if err != nil || len(versions.GetVersions()) != 1 {
+			t.Fatalf("%s: %d versions, %v", tc.name, len(versions.GetVersions()), err)
+		}
+	}
+
+	proxy := startCutProxy(t, addr, 1<<20, true)
+	viaProxy := dial(t, addr, filemesh.WithHTTPBase("http://"+proxy.Addr))
+	viaProxy.SetSession(c.Session())
+	_, err := viaProxy.Put(ctx, io.MultiReader(bytes.NewReader(content)), filemesh.UploadOptions{
+		Name: "plain.bin", Size: int64(len(content)),
+	})
+	if status.Code(err) != codes.Unavailable || !proxy.Cut() {
+		t.Fatalf("a plain reader cut mid-body: cut %v, %v", proxy.Cut(), err)
+	}
+	// A ticket is a bearer capability: an error (which may be logged) never names its URL.
+	if strings.Contains(err.Error(), "/v1/data/") {
+		t.Fatalf("the error names the ticket: %v", err)
+	}
+}
