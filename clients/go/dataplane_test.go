@@ -7,8 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	filemesh "github.com/filemesh/filemesh/clients/go"
@@ -161,7 +161,9 @@ func TestPutGoesOverTheDataPlane(t *testing.T) {
 
 type failingReader struct{}
 
-func (failingReader) Read([]byte) (int, error) { return 0, errors.New("read, but should not have been") }
+func (failingReader) Read([]byte) (int, error) {
+	return 0, errors.New("read, but should not have been")
+}
 
 // A Put cut mid-body is sent again from the reader's start position; a Put whose answer is cut
 // after the commit is sent again under the same request id and answered with the file it
