@@ -13,6 +13,9 @@
 //	     go-put      an upload of --size bytes over the data plane ((*filemesh.Client).Put:
 //	                 CreateUploadTicket, then one HTTP PUT to /v1/data/{ticket} through the
 //	                 gateway at --http, stored, hashed and committed by the file service)
+//	     go-parts    an upload of --size bytes as a PARTS session ((*filemesh.Client).UploadParts:
+//	                 --part-bytes parts, 2 in flight, each PUT straight to MinIO by presigned
+//	                 URL; CompleteUpload reads the object back to check it)
 //	     go-s3-get   GET of the same object straight from MinIO (minio-go Core.GetObject)
 //	     go-s3-put   PUT of --size bytes straight to MinIO (minio-go PutObject: multipart in
 //	                 --part-bytes parts, 2 in flight, as lib-storage's Upload in s3-put)
@@ -100,7 +103,7 @@ type options struct {
 
 func parseFlags() options {
 	var o options
-	flag.StringVar(&o.op, "op", "", "go-read | go-write | go-fetch | go-put | go-s3-get | go-s3-put")
+	flag.StringVar(&o.op, "op", "", "go-read | go-write | go-fetch | go-put | go-parts | go-s3-get | go-s3-put")
 	flag.StringVar(&o.seedPath, "seed", "", "seed JSON (bench/lib/seed-files.mjs)")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:50054", "file service gRPC address")
 	flag.StringVar(&o.http, "http", "", "the gateway's HTTP address: the data plane's paths (go-fetch, go-put)")
@@ -355,6 +358,20 @@ func (l *loader) ops() map[string]func(context.Context, int) (int64, error) {
 			l.remember(upload{user: u, id: f.GetId()})
 			return l.o.size, nil
 		},
+		"go-parts": func(ctx context.Context, i int) (int64, error) {
+			u := i % len(l.users)
+			f, err := l.clients[i%len(l.clients)].UploadParts(l.as(ctx, u), &body{block: l.block, size: l.o.size},
+				filemesh.PartsOptions{ParentID: l.users[u].FolderID, Name: fmt.Sprintf("f-%s-%d", l.tag, i), Size: l.o.size,
+					PartSize: l.o.partBytes, Parallel: 2})
+			if err != nil {
+				return 0, err
+			}
+			if f.GetSizeBytes() != l.o.size {
+				return 0, fmt.Errorf("stored %d bytes, expected %d", f.GetSizeBytes(), l.o.size)
+			}
+			l.remember(upload{user: u, id: f.GetId()})
+			return l.o.size, nil
+		},
 		"go-s3-get": func(ctx context.Context, i int) (int64, error) {
 			_, f := l.fileOf(i)
 			if f == nil {
@@ -424,7 +441,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "goload: unknown --op %s\n", o.op)
 		os.Exit(2)
 	}
-	if o.op == "go-write" || o.op == "go-put" || o.op == "go-s3-put" {
+	if o.op == "go-write" || o.op == "go-put" || o.op == "go-parts" || o.op == "go-s3-put" {
 		l.block = make([]byte, 16<<20)
 		_, _ = rand.Read(l.block)
 	}

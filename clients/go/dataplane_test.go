@@ -7,7 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -40,6 +44,27 @@ func counting(n *calls) filemesh.Option {
 			}
 			return streamer(ctx, desc, cc, method, opts...)
 		}))
+}
+
+// cutHTTP sends the data plane's HTTP requests through a proxy that closes its first
+// connection after `after` bytes (upstream: of the request; else of the answer), whatever
+// the URL names: the gateway's /v1/data/{ticket} (fs driver) or a presigned MinIO URL (s3
+// driver: its Host header, which the signature covers, stays as it is). The gRPC calls go
+// straight to addr. `sample` is a download ticket's URL, to learn where the data plane is (""
+// for an upload: always the gateway).
+func cutHTTP(t *testing.T, addr, sample string, after int64, upstream bool) (filemesh.Option, *cutProxy) {
+	t.Helper()
+	target := addr
+	if u, err := url.Parse(sample); err == nil && u.IsAbs() {
+		target = u.Host
+	}
+	proxy := startCutProxy(t, target, after, upstream)
+	d := &net.Dialer{}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, proxy.Addr)
+	}}}
+	t.Cleanup(hc.CloseIdleConnections)
+	return filemesh.WithHTTPClient(hc), proxy
 }
 
 func hexSum(b []byte) string {
@@ -87,9 +112,9 @@ func TestDownloadGoesOverTheDataPlane(t *testing.T) {
 	}
 
 	// Only the HTTP side goes through a proxy that closes the first connection after 1 MiB.
-	proxy := startCutProxy(t, addr, 1<<20, false)
 	var m calls
-	viaProxy := dial(t, addr, counting(&m), filemesh.WithHTTPBase("http://"+proxy.Addr))
+	cut, proxy := cutHTTP(t, addr, tk.GetUrl(), 1<<20, false)
+	viaProxy := dial(t, addr, counting(&m), cut)
 	viaProxy.SetSession(c.Session())
 	all.Reset()
 	if _, got, err = viaProxy.Download(ctx, f.GetId(), &all, filemesh.ReadOptions{Offset: 10}); err != nil ||
@@ -184,8 +209,8 @@ func TestPutSendsAgainAfterACut(t *testing.T) {
 		{"body.bin", 1 << 20, true}, // the request cut after 1 MiB
 		{"answer.bin", 20, false},   // the answer cut after 20 bytes: the commit had happened
 	} {
-		proxy := startCutProxy(t, addr, tc.after, tc.upstream)
-		viaProxy := dial(t, addr, filemesh.WithHTTPBase("http://"+proxy.Addr))
+		cut, proxy := cutHTTP(t, addr, "", tc.after, tc.upstream)
+		viaProxy := dial(t, addr, cut)
 		viaProxy.SetSession(c.Session())
 		r := &seeker{r: bytes.NewReader(prefixed)}
 		if _, err := r.Seek(1000, io.SeekStart); err != nil {
@@ -208,8 +233,8 @@ func TestPutSendsAgainAfterACut(t *testing.T) {
 		}
 	}
 
-	proxy := startCutProxy(t, addr, 1<<20, true)
-	viaProxy := dial(t, addr, filemesh.WithHTTPBase("http://"+proxy.Addr))
+	cut, proxy := cutHTTP(t, addr, "", 1<<20, true)
+	viaProxy := dial(t, addr, cut)
 	viaProxy.SetSession(c.Session())
 	_, err := viaProxy.Put(ctx, io.MultiReader(bytes.NewReader(content)), filemesh.UploadOptions{
 		Name: "plain.bin", Size: int64(len(content)),
@@ -220,5 +245,125 @@ func TestPutSendsAgainAfterACut(t *testing.T) {
 	// A ticket is a bearer capability: an error (which may be logged) never names its URL.
 	if strings.Contains(err.Error(), "/v1/data/") {
 		t.Fatalf("the error names the ticket: %v", err)
+	}
+}
+
+// readerAt fails reads from failFrom on while fail is set.
+type readerAt struct {
+	b        []byte
+	failFrom int64
+	fail     atomic.Bool
+}
+
+func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if r.fail.Load() && off+int64(len(p)) > r.failFrom {
+		return 0, errors.New("disk on fire")
+	}
+	return bytes.NewReader(r.b).ReadAt(p, off)
+}
+
+// countPuts counts the HTTP PUTs the data plane sends (parts), through an optional cut proxy.
+type countPuts struct {
+	base http.RoundTripper
+	n    atomic.Int64
+}
+
+func (c *countPuts) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodPut {
+		c.n.Add(1)
+	}
+	return c.base.RoundTrip(r)
+}
+
+// UploadParts sends the parts over the data plane (presigned to MinIO with s3, the gateway's
+// part route with fs) in parallel, a part cut mid-way is sent again, the service checks the
+// declared SHA-256 at CompleteUpload; a session whose reader failed is resumed with only the
+// parts it lacks.
+func TestUploadPartsOverTheDataPlane(t *testing.T) {
+	addr := meshAddr(t)
+	ctx := testCtx(t)
+	var n calls
+	c := dial(t, addr, counting(&n))
+	newUser(t, ctx, c)
+	probe, err := c.Put(ctx, bytes.NewReader([]byte("probe")), filemesh.UploadOptions{Name: "probe.txt", Size: 5})
+	if err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	sample, err := c.Files.CreateDownloadTicket(ctx, &filev1.CreateDownloadTicketRequest{FileId: probe.GetId()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := randomBytes(t, 12<<20)
+
+	// The first part's connection is cut after 1 MiB: that part is sent again.
+	cut, proxy := cutHTTP(t, addr, sample.GetUrl(), 1<<20, true)
+	viaProxy := dial(t, addr, cut, counting(&n))
+	viaProxy.SetSession(c.Session())
+	var stored int64
+	var mu sync.Mutex
+	f, err := viaProxy.UploadParts(ctx, bytes.NewReader(content), filemesh.PartsOptions{
+		Name: "parts.bin", Size: int64(len(content)), SHA256: hexSum(content), PartSize: 5 << 20, Parallel: 2,
+		Progress: func(s, _ int64) { mu.Lock(); stored = max(stored, s); mu.Unlock() },
+	})
+	if err != nil || !proxy.Cut() {
+		t.Fatalf("parts: cut %v, %v", proxy.Cut(), err)
+	}
+	if f.GetSizeBytes() != int64(len(content)) || f.GetSha256() != hexSum(content) || stored != int64(len(content)) {
+		t.Fatalf("file %v, progress %d", f, stored)
+	}
+	var back bytes.Buffer
+	if _, _, err := c.Download(ctx, f.GetId(), &back, filemesh.ReadOptions{}); err != nil || !bytes.Equal(back.Bytes(), content) {
+		t.Fatalf("read back: equal %v, %v", bytes.Equal(back.Bytes(), content), err)
+	}
+	if n.readFile.Load() != 0 {
+		t.Fatal("a ReadFile stream was used")
+	}
+
+	// A wrong declared hash: every part is stored, CompleteUpload refuses, nothing is visible.
+	_, err = c.UploadParts(ctx, bytes.NewReader(content), filemesh.PartsOptions{
+		Name: "wrong-parts.bin", Size: int64(len(content)), SHA256: hexSum([]byte("other")), PartSize: 5 << 20,
+	})
+	if status.Code(err) != codes.InvalidArgument || filemesh.Reason(err) != "CHECKSUM_MISMATCH" {
+		t.Fatalf("wrong hash: %v", err)
+	}
+
+	// The reader fails on the last part: its error comes back as it is; the session keeps the
+	// two parts that were stored and is resumed with the missing one only.
+	puts := &countPuts{base: http.DefaultTransport}
+	counted := dial(t, addr, filemesh.WithHTTPClient(&http.Client{Transport: puts}))
+	counted.SetSession(c.Session())
+	r := &readerAt{b: content, failFrom: 10 << 20}
+	r.fail.Store(true)
+	_, err = counted.UploadParts(ctx, r, filemesh.PartsOptions{
+		Name: "resumed-parts.bin", Size: int64(len(content)), SHA256: hexSum(content), PartSize: 5 << 20, Parallel: 1,
+		RequestID: "resumed-parts-" + hexSum([]byte(t.Name()))[:16],
+	})
+	if err == nil || err.Error() != "disk on fire" {
+		t.Fatalf("a failing reader: %v", err)
+	}
+	// The same request id gives the same session back.
+	again, err := c.Files.CreateUpload(ctx, &filev1.CreateUploadRequest{
+		Name: "resumed-parts.bin", SizeBytes: int64(len(content)), Sha256: hexSum(content), PartSizeBytes: 5 << 20,
+		Method: filev1.UploadMethod_UPLOAD_METHOD_PARTS, RequestId: "resumed-parts-" + hexSum([]byte(t.Name()))[:16],
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := c.Files.GetUpload(ctx, &filev1.GetUploadRequest{UploadId: again.GetUpload().GetId()})
+	if err != nil || u.GetUpload().GetPartCount() != 3 {
+		t.Fatalf("session: %v, %v", u, err)
+	}
+	held := len(u.GetUpload().GetParts())
+	if held != 2 {
+		t.Fatalf("the session holds %d parts, want the 2 sent before the reader failed", held)
+	}
+	r.fail.Store(false)
+	before := puts.n.Load()
+	f, err = counted.ResumeParts(ctx, u.GetUpload(), r, filemesh.PartsOptions{})
+	if err != nil || f.GetSha256() != hexSum(content) {
+		t.Fatalf("resumed: %v, %v", f, err)
+	}
+	if sent := puts.n.Load() - before; sent != int64(3-held) {
+		t.Fatalf("resumed with %d parts, the session held %d of 3", sent, held)
 	}
 }
