@@ -172,6 +172,7 @@ func (c *Client) Download(ctx context.Context, fileID string, w io.Writer, o Rea
 		written  int64 // bytes written to w
 		base     int64 // written when t was minted
 		lastErr  error
+		renewals int // tickets replaced as expired since the last progress
 	)
 	version := o.VersionID
 	rt := retrier{max: o.MaxRetries}
@@ -202,14 +203,18 @@ func (c *Client) Download(ctx context.Context, fileID string, w io.Writer, o Rea
 		}
 		if written > before {
 			rt.progressed()
+			renewals = 0
 		}
 		var werr writeError
 		if errors.As(err, &werr) {
 			return first, written, werr.error
 		}
 		lastErr = err
-		if stale(t.GetExpireTime().AsTime(), err) {
-			t = nil // a new ticket for the rest; not a failure of its own
+		// An expired ticket: a new one for the rest, at once (counted: a server that refuses
+		// every ticket as expired, its clock ahead of ours, must not loop forever).
+		if stale(t.GetExpireTime().AsTime(), err) && renewals < o.MaxRetries {
+			t = nil
+			renewals++
 			continue
 		}
 		if retry, _ := rt.again(ctx, err); !retry {
@@ -332,8 +337,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o UploadOptions) (*filev1
 	}
 	rt := retrier{max: o.MaxRetries}
 	var (
-		t       *filev1.CreateUploadTicketResponse
-		lastErr error
+		t        *filev1.CreateUploadTicketResponse
+		lastErr  error
+		renewals int
 	)
 	for attempt := 0; ; attempt++ {
 		if t == nil || stale(t.GetExpireTime().AsTime(), lastErr) {
@@ -371,8 +377,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o UploadOptions) (*filev1
 			return nil, rerr.err
 		}
 		lastErr = err
-		if stale(t.GetExpireTime().AsTime(), err) {
+		if stale(t.GetExpireTime().AsTime(), err) && renewals < o.MaxRetries {
 			t = nil
+			renewals++
 			continue
 		}
 		if retry, _ := rt.again(ctx, err); !retry {

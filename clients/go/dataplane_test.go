@@ -367,3 +367,69 @@ func TestUploadPartsOverTheDataPlane(t *testing.T) {
 		t.Fatalf("resumed with %d parts, the session held %d of 3", sent, held)
 	}
 }
+
+// expiring answers 410 TICKET_EXPIRED (as the data endpoint does) to the first `times` GETs,
+// running before() at the first, and passes the rest on.
+type expiring struct {
+	times  int
+	seen   int
+	before func()
+}
+
+func (e *expiring) RoundTrip(r *http.Request) (*http.Response, error) {
+	e.seen++
+	if e.seen > e.times {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	if e.seen == 1 && e.before != nil {
+		e.before()
+	}
+	body := `{"code":9,"message":"the transfer ticket has expired; ask for a new one","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"TICKET_EXPIRED","domain":"file.filemesh"}]}`
+	return &http.Response{
+		StatusCode: http.StatusGone, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r,
+	}, nil
+}
+
+// A ticket refused as expired is replaced by one for the rest pinned to the first ticket's
+// version, even when a new version was committed meanwhile; a server that refuses every ticket
+// as expired ends the download after MaxRetries new tickets.
+func TestDownloadRenewsAnExpiredTicketOnTheSameVersion(t *testing.T) {
+	addr := meshAddr(t)
+	ctx := testCtx(t)
+	c := dial(t, addr)
+	newUser(t, ctx, c)
+	first, second := randomBytes(t, 1<<20), randomBytes(t, 1<<20)
+	f, err := c.Put(ctx, bytes.NewReader(first), filemesh.UploadOptions{Name: "pin.bin", Size: int64(len(first))})
+	if err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	rt := &expiring{times: 1, before: func() {
+		if _, err := c.Put(ctx, bytes.NewReader(second), filemesh.UploadOptions{Name: "pin.bin", Size: int64(len(second))}); err != nil {
+			t.Errorf("second version: %v", err)
+		}
+	}}
+	var n calls
+	viaExpiring := dial(t, addr, counting(&n), filemesh.WithHTTPClient(&http.Client{Transport: rt}))
+	viaExpiring.SetSession(c.Session())
+	var got bytes.Buffer
+	tk, _, err := viaExpiring.Download(ctx, f.GetId(), &got, filemesh.ReadOptions{})
+	if err != nil || n.ticket.Load() != 2 {
+		t.Fatalf("download: %d tickets, %v", n.ticket.Load(), err)
+	}
+	if !bytes.Equal(got.Bytes(), first) || tk.GetVersionId() != f.GetCurrentVersionId() {
+		t.Fatalf("the renewed ticket served another version (first bytes equal: %v)", bytes.Equal(got.Bytes(), first))
+	}
+	now, err := c.Files.GetFile(ctx, &filev1.GetFileRequest{FileId: f.GetId()})
+	if err != nil || now.GetFile().GetCurrentVersionId() == f.GetCurrentVersionId() {
+		t.Fatalf("no second version was committed meanwhile: %v", err)
+	}
+
+	var m calls
+	always := dial(t, addr, counting(&m), filemesh.WithHTTPClient(&http.Client{Transport: &expiring{times: 1 << 30}}))
+	always.SetSession(c.Session())
+	_, _, err = always.Download(ctx, f.GetId(), io.Discard, filemesh.ReadOptions{MaxRetries: 3})
+	if filemesh.Reason(err) != "TICKET_EXPIRED" || m.ticket.Load() != 4 {
+		t.Fatalf("always expired: %d tickets, %v", m.ticket.Load(), err)
+	}
+}

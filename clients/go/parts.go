@@ -170,8 +170,14 @@ func (p *parts) send(ctx context.Context, n int32) error {
 			renewed = true
 			continue
 		}
-		if retry, _ := rt.again(ctx, err); !retry {
+		retry, refresh := rt.again(ctx, err)
+		if !retry {
 			return err
+		}
+		if refresh { // the gateway's part route refused the token: a new one, once
+			if _, rerr := p.c.Refresh(ctx); rerr != nil {
+				return err
+			}
 		}
 	}
 }

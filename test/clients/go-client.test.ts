@@ -26,6 +26,7 @@ const GO_TESTS = [
   "TestPutGoesOverTheDataPlane",
   "TestPutSendsAgainAfterACut",
   "TestUploadPartsOverTheDataPlane",
+  "TestDownloadRenewsAnExpiredTicketOnTheSameVersion",
 ];
 
 describe("Go client", () => {

@@ -25,6 +25,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -319,9 +320,45 @@ func (h *Handler) proxy(w http.ResponseWriter, r *http.Request, target string, t
 		w.Header().Set("Content-Length", strconv.FormatInt(res.ContentLength, 10))
 	}
 	w.WriteHeader(res.StatusCode)
-	n, err := io.Copy(w, res.Body)
+	n, err := copyLarge(w, res.Body)
 	if err != nil || (res.ContentLength >= 0 && n != res.ContentLength && r.Method != http.MethodHead) {
 		panic(http.ErrAbortHandler) // a truncated body must not look complete
+	}
+}
+
+// largeBufs hold the chunks a proxied body is written in.
+var largeBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
+// copyLarge copies r to w in writes of 64–256 KiB: what the upstream's connection has when
+// the last write returns, at least 64 KiB (or the rest). io.Copy into a ResponseWriter writes
+// 32 KiB at a time (the server's ReadFrom), twice the syscalls on this side and smaller reads
+// on the client's.
+func copyLarge(w io.Writer, r io.Reader) (int64, error) {
+	bp := largeBufs.Get().(*[]byte)
+	defer largeBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		k := 0
+		var err error
+		for k < len(buf)/4 && err == nil {
+			var m int
+			m, err = r.Read(buf[k:])
+			k += m
+		}
+		if k > 0 {
+			m, werr := w.Write(buf[:k])
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err // a cut upstream stays an error (io.ErrUnexpectedEOF included)
+		}
 	}
 }
 
