@@ -1,7 +1,9 @@
 package rawbody
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -137,5 +139,52 @@ func TestServeDataPassesAnUploadTicketsBodyAndAnswerOn(t *testing.T) {
 		if rec.Code != http.StatusMethodNotAllowed || rec.Header().Get("Allow") != "GET, HEAD, PUT, POST" || got != "" {
 			t.Fatalf("%s: %d %v", m, rec.Code, rec.Header())
 		}
+	}
+}
+
+// cutReader gives data in small reads, then fails as a cut HTTP body does.
+type cutReader struct {
+	data []byte
+	err  error
+}
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, c.err
+	}
+	n := copy(p[:min(len(p), 7000)], c.data)
+	c.data = c.data[n:]
+	return n, nil
+}
+
+// writes records the size of each write.
+type writes struct {
+	bytes.Buffer
+	sizes []int
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return w.Buffer.Write(p)
+}
+
+func TestCopyLargeWritesBigChunksAndKeepsACutAnError(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 40_000) // 640,000 bytes in 7,000-byte reads
+	var w writes
+	n, err := copyLarge(&w, &cutReader{data: data, err: io.EOF})
+	if err != nil || n != int64(len(data)) || !bytes.Equal(w.Bytes(), data) {
+		t.Fatalf("copied %d, %v", n, err)
+	}
+	for i, s := range w.sizes[:len(w.sizes)-1] {
+		if s < 64<<10 {
+			t.Fatalf("write %d has %d bytes: want at least 64 KiB but the last", i, s)
+		}
+	}
+	var cut writes
+	if _, err := copyLarge(&cut, &cutReader{data: data[:100_000], err: io.ErrUnexpectedEOF}); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a cut body: %v", err)
+	}
+	if cut.Len() != 100_000 {
+		t.Fatalf("wrote %d of the 100,000 bytes read before the cut", cut.Len())
 	}
 }
