@@ -3,16 +3,19 @@
 // messages; proxy: CreateUploadTicket, then the body to the file service's /v1/data/{ticket}),
 // each upload counted, hashed (SHA-256), its quota reserved and committed with its permission
 // tuples, interleaved with a plain Node HTTP server writing each body to a file of its own (a
-// temp file renamed into place, as the fs store does; no fsync on either side) — the baseline.
+// temp file renamed into place, as the fs store does; no fsync on either side) — the baseline —
+// and by "floor": the same server hashing each body and recording it in one Postgres
+// transaction, the least any committed upload costs.
 // `--users` bench users take the uploads in turn (the per-user admission is fair among users).
 // CPU per upload from /proc (auth, permission, file and the gateway). Usage (after npm run build):
 //   node bench/dataplane-upload.mjs [--seconds 10] [--connections 64] [--rounds 2] [--users 16]
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream, mkdirSync, mkdtempSync, rename } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream";
+import pg from "pg";
 import {
   benchUser,
   dataplaneArgs,
@@ -47,6 +50,56 @@ const baseline = http.createServer((req, res) => {
 });
 await new Promise((r) => baseline.listen(58091, "127.0.0.1", r));
 
+// The floor of any upload that is "committed": the same plain server, each body hashed
+// (SHA-256) on the way and recorded by one Postgres transaction (BEGIN, one INSERT of id, size
+// and hash, COMMIT; pipelined by pg's queue, 10 connections, the bench's own table) before it
+// answers. No quota, tuples, token, permission or outbox: what filemesh's upload must do on top.
+const floorDb = new pg.Pool({
+  connectionString: "postgres://postgres@127.0.0.1:5432/filemesh_dp_bench",
+  max: 10,
+});
+await floorDb.query(
+  "CREATE TABLE IF NOT EXISTS bench_floor_uploads (id text PRIMARY KEY, size int NOT NULL, sha256 text NOT NULL)",
+);
+await floorDb.query("TRUNCATE bench_floor_uploads");
+const committed = http.createServer((req, res) => {
+  const id = `${process.pid}-c${seq++}`;
+  const temp = join(dir, "tmp", id);
+  const hash = createHash("sha256");
+  let size = 0;
+  req.on("data", (c) => {
+    hash.update(c);
+    size += c.length;
+  });
+  pipeline(req, createWriteStream(temp), (err) => {
+    if (err) {
+      res.writeHead(500).end();
+      return;
+    }
+    rename(temp, join(dir, id), async (e) => {
+      if (e) return res.writeHead(500).end();
+      const c = await floorDb.connect();
+      try {
+        await Promise.all([
+          c.query("BEGIN"),
+          c.query("INSERT INTO bench_floor_uploads (id, size, sha256) VALUES ($1, $2, $3)", [
+            id,
+            size,
+            hash.digest("hex"),
+          ]),
+          c.query("COMMIT"),
+        ]);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ id }));
+      } catch {
+        res.writeHead(500).end();
+      } finally {
+        c.release();
+      }
+    });
+  });
+});
+await new Promise((r) => committed.listen(58092, "127.0.0.1", r));
+
 const run = `${Date.now()}`;
 const upload = (i) => ({
   method: "POST",
@@ -66,6 +119,12 @@ const targets = {
     good: (status) => status === 200,
     procs: [],
   },
+  floor: {
+    origin: "http://127.0.0.1:58092",
+    request: () => ({ method: "POST", path: "/", headers: { "content-length": String(SIZE) }, body }),
+    good: (status) => status === 200,
+    procs: [],
+  },
   // Names unique across targets and rounds (one folder per user).
   ...gatewayTargets(
     mesh,
@@ -81,5 +140,8 @@ await interleaved(targets, mesh.pids, {
   what: "upload",
 });
 baseline.close();
+committed.close();
+await floorDb.query("DROP TABLE bench_floor_uploads");
+await floorDb.end();
 mesh.stop();
 process.exit(0);

@@ -16,6 +16,8 @@
 //	     go-parts    an upload of --size bytes as a PARTS session ((*filemesh.Client).UploadParts:
 //	                 --part-bytes parts, 2 in flight, each PUT straight to MinIO by presigned
 //	                 URL; CompleteUpload reads the object back to check it)
+//	     go-rest-get the same file as REST, GET /v1/files/{id}/content from the gateway at --http
+//	                 with the seeded user's bearer token (net/http): what a browser or curl does
 //	     go-s3-get   GET of the same object straight from MinIO (minio-go Core.GetObject)
 //	     go-s3-put   PUT of --size bytes straight to MinIO (minio-go PutObject: multipart in
 //	                 --part-bytes parts, 2 in flight, as lib-storage's Upload in s3-put)
@@ -43,6 +45,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime/pprof"
@@ -103,7 +106,7 @@ type options struct {
 
 func parseFlags() options {
 	var o options
-	flag.StringVar(&o.op, "op", "", "go-read | go-write | go-fetch | go-put | go-parts | go-s3-get | go-s3-put")
+	flag.StringVar(&o.op, "op", "", "go-read | go-write | go-fetch | go-put | go-parts | go-rest-get | go-s3-get | go-s3-put")
 	flag.StringVar(&o.seedPath, "seed", "", "seed JSON (bench/lib/seed-files.mjs)")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:50054", "file service gRPC address")
 	flag.StringVar(&o.http, "http", "", "the gateway's HTTP address: the data plane's paths (go-fetch, go-put)")
@@ -160,6 +163,8 @@ type loader struct {
 	tag      string
 	mu       sync.Mutex
 	uploaded []upload
+	// go-rest-get's client: HTTP/1.1, 256 KiB buffers, as the Go client's data plane.
+	httpClient *http.Client
 }
 
 // as is ctx for a call as user u. With one user its token is the clients' session (SetSession:
@@ -372,6 +377,32 @@ func (l *loader) ops() map[string]func(context.Context, int) (int64, error) {
 			l.remember(upload{user: u, id: f.GetId()})
 			return l.o.size, nil
 		},
+		"go-rest-get": func(ctx context.Context, i int) (int64, error) {
+			u, f := l.fileOf(i)
+			if f == nil {
+				return 0, errors.New("no seeded file")
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.o.http+"/v1/files/"+url.PathEscape(f.ID)+"/content", nil)
+			if err != nil {
+				return 0, err
+			}
+			req.Header.Set("Authorization", "Bearer "+l.users[u].Token)
+			res, err := l.httpClient.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			defer res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				return 0, fmt.Errorf("HTTP %d", res.StatusCode)
+			}
+			buf := bufs.Get().(*[]byte)
+			defer bufs.Put(buf)
+			n, err := drain(res.Body, *buf)
+			if err == nil && n != l.o.size {
+				return n, fmt.Errorf("downloaded %d bytes, expected %d", n, l.o.size)
+			}
+			return n, err
+		},
 		"go-s3-get": func(ctx context.Context, i int) (int64, error) {
 			_, f := l.fileOf(i)
 			if f == nil {
@@ -432,7 +463,10 @@ func main() {
 	if len(sd.Users) == 0 {
 		must(errors.New("no users"), "--seed")
 	}
-	l := &loader{o: o, users: sd.Users, s3cfg: sd.S3, perCall: len(sd.Users) > 1}
+	l := &loader{o: o, users: sd.Users, s3cfg: sd.S3, perCall: len(sd.Users) > 1,
+		httpClient: &http.Client{Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64, DisableCompression: true, ReadBufferSize: 256 << 10, WriteBufferSize: 256 << 10,
+		}}}
 	tag := make([]byte, 4)
 	_, _ = rand.Read(tag)
 	l.tag = hex.EncodeToString(tag)
