@@ -333,11 +333,7 @@ func (l *loader) ops() map[string]func(context.Context, int) (int64, error) {
 					ParentID: l.users[u].FolderID, Name: fmt.Sprintf("f-%s-%d", l.tag, i), Size: l.o.size,
 					WriteOptions: filemesh.WriteOptions{ChunkSize: int(l.o.chunk), Window: l.o.uploadWindow},
 				})
-			if err != nil {
-				return 0, err
-			}
-			l.remember(upload{user: u, id: f.GetId()})
-			return l.o.size, nil
+			return l.stored(u, f, err)
 		},
 		"go-fetch": func(ctx context.Context, i int) (int64, error) {
 			u, f := l.fileOf(i)
@@ -354,28 +350,14 @@ func (l *loader) ops() map[string]func(context.Context, int) (int64, error) {
 			u := i % len(l.users)
 			f, err := l.clients[i%len(l.clients)].Put(l.as(ctx, u), &body{block: l.block, size: l.o.size},
 				filemesh.UploadOptions{ParentID: l.users[u].FolderID, Name: fmt.Sprintf("f-%s-%d", l.tag, i), Size: l.o.size})
-			if err != nil {
-				return 0, err
-			}
-			if f.GetSizeBytes() != l.o.size {
-				return 0, fmt.Errorf("stored %d bytes, expected %d", f.GetSizeBytes(), l.o.size)
-			}
-			l.remember(upload{user: u, id: f.GetId()})
-			return l.o.size, nil
+			return l.stored(u, f, err)
 		},
 		"go-parts": func(ctx context.Context, i int) (int64, error) {
 			u := i % len(l.users)
 			f, err := l.clients[i%len(l.clients)].UploadParts(l.as(ctx, u), &body{block: l.block, size: l.o.size},
 				filemesh.PartsOptions{ParentID: l.users[u].FolderID, Name: fmt.Sprintf("f-%s-%d", l.tag, i), Size: l.o.size,
 					PartSize: l.o.partBytes, Parallel: 2})
-			if err != nil {
-				return 0, err
-			}
-			if f.GetSizeBytes() != l.o.size {
-				return 0, fmt.Errorf("stored %d bytes, expected %d", f.GetSizeBytes(), l.o.size)
-			}
-			l.remember(upload{user: u, id: f.GetId()})
-			return l.o.size, nil
+			return l.stored(u, f, err)
 		},
 		"go-rest-get": func(ctx context.Context, i int) (int64, error) {
 			u, f := l.fileOf(i)
@@ -421,6 +403,18 @@ func (l *loader) ops() map[string]func(context.Context, int) (int64, error) {
 			return l.o.size, nil
 		},
 	}
+}
+
+// stored is an upload's outcome: its file remembered for the cleanup, its size checked.
+func (l *loader) stored(u int, f *filev1.File, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	l.remember(upload{user: u, id: f.GetId()})
+	if f.GetSizeBytes() != l.o.size {
+		return 0, fmt.Errorf("stored %d bytes, expected %d", f.GetSizeBytes(), l.o.size)
+	}
+	return l.o.size, nil
 }
 
 func (l *loader) remember(u upload) {

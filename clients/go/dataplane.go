@@ -10,8 +10,6 @@ package filemesh
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -321,9 +319,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o UploadOptions) (*filev1
 		return nil, status.Error(codes.InvalidArgument, "filemesh: Size must be given (0 or more bytes)")
 	}
 	if o.RequestID == "" {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		o.RequestID = hex.EncodeToString(b)
+		o.RequestID = newRequestID()
 	}
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 5

@@ -2,8 +2,6 @@ package filemesh
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -46,9 +44,7 @@ type PartsOptions struct {
 // left behind (the process died) is resumed with ResumeParts.
 func (c *Client) UploadParts(ctx context.Context, r io.ReaderAt, o PartsOptions) (*filev1.File, error) {
 	if o.RequestID == "" {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		o.RequestID = hex.EncodeToString(b)
+		o.RequestID = newRequestID()
 	}
 	res, err := c.Files.CreateUpload(ctx, &filev1.CreateUploadRequest{
 		ParentId: o.ParentID, Name: o.Name, SizeBytes: o.Size, Sha256: o.SHA256,

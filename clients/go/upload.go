@@ -39,13 +39,18 @@ type WriteOptions struct {
 	OnResume func(offset int64, cause error)
 }
 
+// newRequestID is a random idempotency key, for a call the caller gave none.
+func newRequestID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 // Upload creates a streaming upload session and writes r (exactly opts.Size bytes) to it
 // (see WriteUpload: give an io.ReadSeeker, such as an *os.File, to send it in one stream).
 func (c *Client) Upload(ctx context.Context, r io.Reader, opts UploadOptions) (*filev1.File, error) {
 	if opts.RequestID == "" {
-		b := make([]byte, 16)
-		_, _ = rand.Read(b)
-		opts.RequestID = hex.EncodeToString(b)
+		opts.RequestID = newRequestID()
 	}
 	res, err := c.Files.CreateUpload(ctx, &filev1.CreateUploadRequest{
 		ParentId: opts.ParentID, Name: opts.Name, SizeBytes: opts.Size, Sha256: opts.SHA256,

@@ -362,6 +362,40 @@ func copyLarge(w io.Writer, r io.Reader) (int64, error) {
 	}
 }
 
+// sendBody streams r's body, bounded by the raw upload limit, to a data endpoint's target
+// (another endpoint while none was reached and no byte was read), with the request id and
+// trace; false when it answered w itself (413, the endpoints unreachable, the client gone).
+func (h *Handler) sendBody(w http.ResponseWriter, r *http.Request, method, target string) (*http.Response, bool) {
+	if r.ContentLength > h.MaxUploadBytes {
+		h.tooLarge(w, h.MaxUploadBytes)
+		return nil, false
+	}
+	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
+	res, err := h.Data.do(r.Context(), method, target, retrybody.New(body), func(up *http.Request) {
+		up.ContentLength = r.ContentLength
+		for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
+			if v := r.Header.Get(k); v != "" {
+				up.Header.Set(k, v)
+			}
+		}
+		up.Header.Set("Content-Type", "application/octet-stream")
+	})
+	if body.over {
+		if err == nil {
+			res.Body.Close()
+		}
+		h.tooLarge(w, h.MaxUploadBytes)
+		return nil, false
+	}
+	if err != nil {
+		if r.Context().Err() == nil {
+			h.fail(w, dataUnavailable("the data endpoint cannot be reached"), 0)
+		}
+		return nil, false
+	}
+	return res, true
+}
+
 // ServeData proxies /v1/data/{ticket} to a data endpoint, where the ticket is checked: GET
 // and HEAD (a download ticket), PUT and POST (an upload ticket: CreateUploadTicket's url,
 // for native clients that send the bytes over plain HTTP, as Envoy routes it too).
@@ -393,28 +427,8 @@ func (h *Handler) ServeData(w http.ResponseWriter, r *http.Request) {
 // google.rpc.Status bytes (X-Filemesh-Status), or the endpoint's JSON refusal. The body is
 // bounded by the gateway's raw upload limit, as on the REST upload route.
 func (h *Handler) putData(w http.ResponseWriter, r *http.Request, target string) {
-	if r.ContentLength > h.MaxUploadBytes {
-		h.tooLarge(w, h.MaxUploadBytes)
-		return
-	}
-	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
-	res, err := h.Data.do(r.Context(), r.Method, target, retrybody.New(body), func(up *http.Request) {
-		up.ContentLength = r.ContentLength
-		for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
-			if v := r.Header.Get(k); v != "" {
-				up.Header.Set(k, v)
-			}
-		}
-		up.Header.Set("Content-Type", "application/octet-stream")
-	})
-	if body.over {
-		h.tooLarge(w, h.MaxUploadBytes)
-		return
-	}
-	if err != nil {
-		if r.Context().Err() == nil {
-			h.fail(w, dataUnavailable("the data endpoint cannot be reached"), 0)
-		}
+	res, ok := h.sendBody(w, r, r.Method, target)
+	if !ok {
 		return
 	}
 	defer res.Body.Close()
@@ -486,25 +500,8 @@ func (h *Handler) serveUpload(ctx context.Context, w http.ResponseWriter, r *htt
 		h.fail(w, rpcstatus.New(codes.Internal, "DATA_URL_INVALID", "the upload URL is not a data-plane path"), 0)
 		return true
 	}
-	body := &limitReader{r: r.Body, left: h.MaxUploadBytes}
-	res, err := h.Data.do(r.Context(), http.MethodPut, url, retrybody.New(body), func(up *http.Request) {
-		up.ContentLength = r.ContentLength
-		for _, k := range []string{"X-Request-Id", "Traceparent", "Tracestate"} {
-			if v := r.Header.Get(k); v != "" {
-				up.Header.Set(k, v)
-			}
-		}
-		up.Header.Set("Content-Type", "application/octet-stream")
-	})
-	if body.over {
-		h.tooLarge(w, h.MaxUploadBytes)
-		return true
-	}
-	if err != nil {
-		if r.Context().Err() != nil {
-			return true
-		}
-		h.fail(w, dataUnavailable("the data endpoint cannot be reached"), 0)
+	res, ok := h.sendBody(w, r, http.MethodPut, url)
+	if !ok {
 		return true
 	}
 	defer res.Body.Close()
