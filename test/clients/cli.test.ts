@@ -146,6 +146,7 @@ describe("filemesh CLI", () => {
     for (const [p, b] of Object.entries(local)) {
       const d = await json(ada.cfg, ["download", `/backup/2026/tree/${p}`, out]);
       expect(d.sha256).toBe(sha(b));
+      expect(d.via).toBe("data-plane"); // a ticket and one HTTP GET, not a ReadFile stream
       expect(shaFile(d.local)).toBe(sha(b));
     }
   });
@@ -157,7 +158,7 @@ describe("filemesh CLI", () => {
     const part = `${target}.${f.versionId.slice(0, 8)}.part`;
     writeFileSync(part, c.subarray(0, 400_000)); // what an interrupted run left
     const d = await json(ada.cfg, ["download", "/backup/2026/tree/sub/deeper/c.bin", target]);
-    expect(d).toMatchObject({ resumedFrom: 400_000, sizeBytes: c.length, sha256: sha(c) });
+    expect(d).toMatchObject({ resumedFrom: 400_000, sizeBytes: c.length, sha256: sha(c), via: "data-plane" });
     expect(shaFile(target)).toBe(sha(c));
     expect(existsSync(part)).toBe(false);
     writeFileSync(part, randomBytes(1000)); // bytes that are not the file's
