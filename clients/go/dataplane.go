@@ -30,10 +30,12 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
+// copyBufBytes is the most a download copies at once (a smaller body gets a buffer its size).
+const copyBufBytes = 256 << 10
+
 type dataPlane struct {
-	base    *url.URL // nil: the dial target gives no usable base (see WithHTTPBase)
-	client  *http.Client
-	bufSize int
+	base   *url.URL // nil: the dial target gives no usable base (see WithHTTPBase)
+	client *http.Client
 }
 
 func newDataPlane(target string, cfg config) dataPlane {
@@ -65,7 +67,7 @@ func newDataPlane(target string, cfg config) dataPlane {
 		}
 		hc = &http.Client{Transport: tr}
 	}
-	return dataPlane{base: u, client: hc, bufSize: 256 << 10}
+	return dataPlane{base: u, client: hc}
 }
 
 // resolve makes a ticket's URL absolute: a presigned URL as it is, a path against the base.
@@ -169,13 +171,11 @@ func (c *Client) Download(ctx context.Context, fileID string, w io.Writer, o Rea
 		first, t *filev1.CreateDownloadTicketResponse
 		written  int64 // bytes written to w
 		base     int64 // written when t was minted
-		lastErr  error
-		renewals int // tickets replaced as expired since the last progress
 	)
 	version := o.VersionID
 	rt := retrier{max: o.MaxRetries}
 	for {
-		if t == nil || stale(t.GetExpireTime().AsTime(), lastErr) {
+		if t == nil || stale(t.GetExpireTime().AsTime(), nil) {
 			req := &filev1.CreateDownloadTicketRequest{FileId: fileID, Offset: o.Offset + written, VersionId: version}
 			if first != nil {
 				req.Length = first.GetLength() - written // the same end, whatever o.Length said
@@ -201,18 +201,13 @@ func (c *Client) Download(ctx context.Context, fileID string, w io.Writer, o Rea
 		}
 		if written > before {
 			rt.progressed()
-			renewals = 0
 		}
 		var werr writeError
 		if errors.As(err, &werr) {
 			return first, written, werr.error
 		}
-		lastErr = err
-		// An expired ticket: a new one for the rest, at once (counted: a server that refuses
-		// every ticket as expired, its clock ahead of ours, must not loop forever).
-		if stale(t.GetExpireTime().AsTime(), err) && renewals < o.MaxRetries {
-			t = nil
-			renewals++
+		if rt.renew(t.GetExpireTime().AsTime(), err) {
+			t = nil // a new ticket for the rest
 			continue
 		}
 		if retry, _ := rt.again(ctx, err); !retry {
@@ -267,7 +262,7 @@ func (d dataPlane) get(ctx context.Context, t *filev1.CreateDownloadTicketRespon
 		return status.Errorf(codes.Internal, "filemesh: data plane answered %d bytes, expected %d", res.ContentLength, left)
 	}
 	cw := &countingWriter{w: w, n: written, progress: progress}
-	n, err := io.CopyBuffer(cw, io.LimitReader(res.Body, left), make([]byte, d.bufSize))
+	n, err := io.CopyBuffer(cw, io.LimitReader(res.Body, left), make([]byte, min(left, copyBufBytes)))
 	if cw.err != nil {
 		return writeError{cw.err}
 	}
@@ -324,21 +319,14 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o UploadOptions) (*filev1
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 5
 	}
-	start := int64(-1) // where a re-readable r starts; -1: r cannot be sent again
-	seeker, _ := r.(io.ReadSeeker)
-	if seeker != nil {
-		if pos, err := seeker.Seek(0, io.SeekCurrent); err == nil {
-			start = pos
-		}
-	}
+	seeker, start, again := rereadable(r)
 	rt := retrier{max: o.MaxRetries}
 	var (
-		t        *filev1.CreateUploadTicketResponse
-		lastErr  error
-		renewals int
+		t       *filev1.CreateUploadTicketResponse
+		lastErr error
 	)
 	for attempt := 0; ; attempt++ {
-		if t == nil || stale(t.GetExpireTime().AsTime(), lastErr) {
+		if t == nil || stale(t.GetExpireTime().AsTime(), nil) {
 			nt, err := c.Files.CreateUploadTicket(ctx, &filev1.CreateUploadTicketRequest{
 				ParentId: o.ParentID, Name: o.Name, Sha256: o.SHA256, RequestId: o.RequestID,
 			})
@@ -355,7 +343,7 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o UploadOptions) (*filev1
 			}
 		}
 		if attempt > 0 {
-			if start < 0 {
+			if !again {
 				return nil, lastErr
 			}
 			if _, err := seeker.Seek(start, io.SeekStart); err != nil {
@@ -373,9 +361,8 @@ func (c *Client) Put(ctx context.Context, r io.Reader, o UploadOptions) (*filev1
 			return nil, rerr.err
 		}
 		lastErr = err
-		if stale(t.GetExpireTime().AsTime(), err) && renewals < o.MaxRetries {
+		if rt.renew(t.GetExpireTime().AsTime(), err) {
 			t = nil
-			renewals++
 			continue
 		}
 		if retry, _ := rt.again(ctx, err); !retry {

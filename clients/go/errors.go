@@ -48,6 +48,7 @@ func RetryDelay(err error) (time.Duration, bool) {
 type retrier struct {
 	max, failures int
 	refreshed     bool
+	renewals      int // transfer tickets replaced as expired since the last progress
 }
 
 // Reasons after which a resumed upload simply asks the server where it stands again: an
@@ -88,7 +89,18 @@ func (r *retrier) again(ctx context.Context, err error) (retry, refresh bool) {
 }
 
 // progressed resets the failure count: only consecutive failures without progress count.
-func (r *retrier) progressed() { r.failures = 0 }
+func (r *retrier) progressed() { r.failures, r.renewals = 0, 0 }
+
+// renew reports whether a transfer ticket that expires at `expire` must be replaced after err
+// (expired, about to, or refused as expired), at once and without waiting; at most max times
+// without progress, so a server whose clock runs ahead of ours cannot loop a transfer forever.
+func (r *retrier) renew(expire time.Time, err error) bool {
+	if !stale(expire, err) || r.renewals >= r.max {
+		return false
+	}
+	r.renewals++
+	return true
+}
 
 func hasRetryInfo(err error) bool { _, ok := RetryDelay(err); return ok }
 

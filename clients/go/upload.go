@@ -39,6 +39,17 @@ type WriteOptions struct {
 	OnResume func(offset int64, cause error)
 }
 
+// rereadable is r as a reader that can be read again from its position pos: an io.ReadSeeker
+// whose Seek(0, io.SeekCurrent) works (a file that cannot seek, a pipe or a terminal, fails it).
+func rereadable(r io.Reader) (s io.ReadSeeker, pos int64, ok bool) {
+	s, ok = r.(io.ReadSeeker)
+	if !ok {
+		return nil, 0, false
+	}
+	pos, err := s.Seek(0, io.SeekCurrent)
+	return s, pos, err == nil
+}
+
 // newRequestID is a random idempotency key, for a call the caller gave none.
 func newRequestID() string {
 	b := make([]byte, 16)
@@ -81,11 +92,8 @@ func (c *Client) WriteUpload(ctx context.Context, u *filev1.Upload, r io.Reader,
 	}
 	w := &writer{c: c, id: u.GetId(), size: u.GetSizeBytes(), committed: u.GetCommittedSizeBytes(), o: o}
 	var src source
-	if s, ok := r.(io.ReadSeeker); ok {
-		// A file that cannot seek (a pipe, a terminal) fails here and goes in windows.
-		if pos, err := s.Seek(0, io.SeekCurrent); err == nil {
-			src = &seekSource{r: s, size: w.size, start: w.committed, pos: pos}
-		}
+	if s, pos, ok := rereadable(r); ok {
+		src = &seekSource{r: s, size: w.size, start: w.committed, pos: pos}
 	}
 	if src == nil {
 		part := u.GetPartSizeBytes()

@@ -9,7 +9,6 @@ import { closeSync, createWriteStream, existsSync, openSync, renameSync, rmSync,
 import http from "node:http";
 import https from "node:https";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { filev1 } from "@filemesh/contracts";
 import { status } from "@grpc/grpc-js";
 import { CliError, EXIT, isServiceError } from "./errors.js";
@@ -61,29 +60,12 @@ export async function downloadOne(
   const bar = progress.bar(remotePath, size, offset);
   let via: Downloaded["via"] = "data-plane";
   if (offset < size) {
+    const onBytes = (n: number) => bar.set(offset + n);
     const ticket = await ticketFor(s, file, offset);
-    if (ticket) await fetchInto(s, ticket, part, (n) => bar.set(offset + n), signal, remotePath);
-    else via = "stream";
-  }
-  if (via === "stream" && offset < size) {
-    const md = await s.metadata();
-    const call = s.clients.files.readFile(
-      { fileId: file.id, offset: String(offset), length: "0", versionId: file.currentVersionId },
-      md,
-    );
-    const cancel = () => call.cancel();
-    signal.addEventListener("abort", cancel, { once: true });
-    const out = createWriteStream(part, { flags: "a" });
-    try {
-      for await (const msg of call as AsyncIterable<filev1.ReadFileResponse>) {
-        if (!msg.data?.length) continue;
-        if (!out.write(msg.data)) await new Promise<void>((r) => out.once("drain", () => r()));
-        offset += msg.data.length;
-        bar.set(offset);
-      }
-    } finally {
-      signal.removeEventListener("abort", cancel);
-      await new Promise<void>((r) => out.end(() => r()));
+    if (ticket) await fetchInto(s, ticket, part, onBytes, signal, remotePath);
+    else {
+      via = "stream";
+      await streamInto(s, file, offset, part, onBytes, signal);
     }
   }
   bar.finish();
@@ -99,6 +81,37 @@ export async function downloadOne(
   }
   renameSync(part, target);
   return { path: remotePath, local: target, sizeBytes: size, sha256, resumedFrom, via };
+}
+
+/** ReadFile from `offset` of the file's version, appended to `part` (a server without tickets). */
+async function streamInto(
+  s: Session,
+  file: File,
+  offset: number,
+  part: string,
+  onBytes: (n: number) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const md = await s.metadata();
+  const call = s.clients.files.readFile(
+    { fileId: file.id, offset: String(offset), length: "0", versionId: file.currentVersionId },
+    md,
+  );
+  const cancel = () => call.cancel();
+  signal.addEventListener("abort", cancel, { once: true });
+  const out = createWriteStream(part, { flags: "a" });
+  let got = 0;
+  try {
+    for await (const msg of call as AsyncIterable<filev1.ReadFileResponse>) {
+      if (!msg.data?.length) continue;
+      if (!out.write(msg.data)) await new Promise<void>((r) => out.once("drain", () => r()));
+      got += msg.data.length;
+      onBytes(got);
+    }
+  } finally {
+    signal.removeEventListener("abort", cancel);
+    await new Promise<void>((r) => out.end(() => r()));
+  }
 }
 
 /** A download ticket for the rest of the version, or undefined from a server without tickets. */
@@ -182,7 +195,7 @@ export async function fetchInto(
 /** A refused data-plane GET as a CLI error: the service's google.rpc.Status JSON, or the HTTP status. */
 async function httpFailure(res: http.IncomingMessage, remotePath: string): Promise<CliError> {
   let body = "";
-  for await (const chunk of Readable.from(res)) if (body.length < 65_536) body += String(chunk);
+  for await (const chunk of res) if (body.length < 65_536) body += String(chunk);
   let reason = `HTTP_${res.statusCode}`;
   let message = `${remotePath}: the data plane answered HTTP ${res.statusCode}`;
   try {

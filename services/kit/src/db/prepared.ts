@@ -155,9 +155,9 @@ export class PreparingClient extends pg.Client {
 
   // biome-ignore lint/suspicious/noExplicitAny: pg's query is overloaded many ways; this passes them all through.
   override query(config: any, values?: any, callback?: any): any {
+    const c = plainText(config);
     if (this.#corked && callback === undefined && typeof values !== "function") {
       if (typeof config === "string") return this.#record(config, Array.isArray(values) ? values : undefined);
-      const c = plainText(config);
       if (c && Object.keys(c).every((k) => k === "text" || k === "values")) {
         return this.#record(c.text, Array.isArray(values) ? values : c.values);
       }
@@ -166,8 +166,7 @@ export class PreparingClient extends pg.Client {
     if (typeof config === "string" && Array.isArray(values) && values.length > 0) {
       const name = this.#name(config);
       if (name) return super.query({ name, text: config, values }, callback as Callback);
-    } else if (plainText(config)) {
-      const c = config as TextConfig;
+    } else if (c) {
       const v = Array.isArray(values) ? values : c.values;
       if (v && v.length > 0) {
         const name = this.#name(c.text);
