@@ -5,12 +5,14 @@
 // tuples, interleaved with a plain Node HTTP server writing each body to a file of its own (a
 // temp file renamed into place, as the fs store does; no fsync on either side) — the baseline —
 // and by "floor": the same server hashing each body and recording it in one Postgres
-// transaction, the least any committed upload costs.
+// transaction, the least any committed upload costs; "floor-gw": the floor reached through the
+// gateway's data-plane proxy (PUT /v1/data/…, a gateway of this build whose data endpoint is the
+// floor server) — the least any committed REST upload through the gateway costs.
 // `--users` bench users take the uploads in turn (the per-user admission is fair among users).
 // CPU per upload from /proc (auth, permission, file and the gateway). Usage (after npm run build):
 //   node bench/dataplane-upload.mjs [--seconds 10] [--connections 64] [--rounds 2] [--users 16]
 import { createHash, randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, rename } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rename, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,13 +28,18 @@ import {
 
 const values = dataplaneArgs({ users: { type: "string", default: "16" } });
 const SIZE = Number(values.size);
-const mesh = await startDataplaneMesh();
+const FLOOR_PORT = 58092;
+const mesh = await startDataplaneMesh({
+  extraGateways: { "floor-gw": { port: 58084, env: { FILE_HTTP_ADDRS: `127.0.0.1:${FLOOR_PORT}` } } },
+});
 const users = [];
 for (let i = 0; i < Number(values.users); i++) users.push(await benchUser(mesh.url("proxy"), `dpu${i}`));
 const body = randomBytes(SIZE);
 
 // Baseline: a plain Node HTTP server writing each body to a new file (temp, then rename).
 const dir = mkdtempSync(join(tmpdir(), "dp-upload-baseline-"));
+// The baseline writes gigabytes a run: its files go when the bench ends, however it ends.
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 mkdirSync(join(dir, "tmp"));
 let seq = 0;
 const baseline = http.createServer((req, res) => {
@@ -98,7 +105,7 @@ const committed = http.createServer((req, res) => {
     });
   });
 });
-await new Promise((r) => committed.listen(58092, "127.0.0.1", r));
+await new Promise((r) => committed.listen(FLOOR_PORT, "127.0.0.1", r));
 
 const run = `${Date.now()}`;
 const upload = (i) => ({
@@ -123,12 +130,23 @@ const targets = {
     origin: "http://127.0.0.1:58092",
     request: () => ({ method: "POST", path: "/", headers: { "content-length": String(SIZE) }, body }),
     good: (status) => status === 200,
-    procs: [],
+    procs: ["postgres"],
+  },
+  "floor-gw": {
+    origin: mesh.url("floor-gw"),
+    request: (i) => ({
+      method: "PUT",
+      path: `/v1/data/floor-${i}`,
+      headers: { "content-type": "application/octet-stream", "content-length": String(SIZE) },
+      body,
+    }),
+    good: (status) => status === 200,
+    procs: ["gateway-floor-gw", "postgres"],
   },
   // Names unique across targets and rounds (one folder per user).
   ...gatewayTargets(
     mesh,
-    ["grpc", "proxy"],
+    ["grpc", "proxy"].filter((g) => values.gateways.split(",").includes(g)),
     () => upload(names++),
     (status) => status === 200,
   ),

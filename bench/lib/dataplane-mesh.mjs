@@ -8,7 +8,7 @@
 //   - local: the data plane with GATEWAY_BLOB_DIR — downloads straight from disk (sendfile).
 // Plus the closed-loop HTTP load the benches share, and CPU per call from /proc.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -75,8 +75,11 @@ export const gatewayTargets = (mesh, names, request, good) =>
     ]),
   );
 
-/** Starts the mesh and its gateways; resolves when every port answers. */
-export async function startDataplaneMesh() {
+/**
+ * Starts the mesh and its gateways; resolves when every port answers. `extraGateways`: more
+ * gateways of the same build, { name: { port, env } } (e.g. FILE_HTTP_ADDRS pointing elsewhere).
+ */
+export async function startDataplaneMesh({ extraGateways = {} } = {}) {
   // BENCH_DIST: another build's dist/ (an A/B against older code, as bench/run.mjs takes it).
   const dist = process.env.BENCH_DIST ? resolve(root, process.env.BENCH_DIST) : join(root, "dist");
   const blobDir = mkdtempSync(join(tmpdir(), "dp-bench-"));
@@ -111,8 +114,11 @@ export async function startDataplaneMesh() {
     children.push(child);
     return child;
   };
+  // Every run stores thousands of bodies: the blob directory goes with the mesh (a full disk
+  // takes Postgres down with it).
   const stop = () => {
     for (const c of children) c.kill("SIGTERM");
+    rmSync(blobDir, { recursive: true, force: true });
   };
   process.on("exit", stop);
   process.on("SIGINT", () => process.exit(130));
@@ -150,7 +156,12 @@ export async function startDataplaneMesh() {
   }
   if (process.env.BENCH_CPU_PROF)
     mkdirSync(join(root, "bench", "results", "dataplane-cpuprof"), { recursive: true });
-  for (const [name, port] of Object.entries(gateways)) {
+  const all = {
+    ...gateways,
+    ...Object.fromEntries(Object.entries(extraGateways).map(([n, g]) => [n, g.port])),
+  };
+  for (const [name, g] of Object.entries(extraGateways)) gwEnv[name] = g.env;
+  for (const [name, port] of Object.entries(all)) {
     pids[`gateway-${name}`] = spawnChild(`gw-${name}`, join(dist, "filemesh-gateway"), [], {
       GATEWAY_PORT: String(port),
       ...gwEnv[name],
@@ -163,8 +174,8 @@ export async function startDataplaneMesh() {
     }).pid;
   }
   // /healthz is 503 here (no processor): any answer means listening.
-  for (const port of Object.values(gateways)) await waitHttp(`http://127.0.0.1:${port}/healthz`, true);
-  return { pids, blobDir, stop, url: (gateway) => `http://127.0.0.1:${gateways[gateway]}` };
+  for (const port of Object.values(all)) await waitHttp(`http://127.0.0.1:${port}/healthz`, true);
+  return { pids, blobDir, stop, url: (gateway) => `http://127.0.0.1:${all[gateway]}` };
 }
 
 /** Registers and logs in a bench user through `gw`; returns the Authorization header. */

@@ -33,6 +33,13 @@ describe("home folder and folders", () => {
     expect(await failure(rpc(t.f, t.f.ensureHomeFolder, { userId: a.userId }, a.headers))).toMatchObject({
       code: status.UNAUTHENTICATED,
     });
+    // One home per user, held by the database itself (the partial unique index files_home_of_idx).
+    const second = t.db.query(
+      `INSERT INTO files.files (id, owner_id, parent_id, home_of, kind, name, state, etag)
+       VALUES (gen_random_uuid(), $1, NULL, $1, 2, 'Home', 1, 'x')`,
+      [a.userId],
+    );
+    await expect(second).rejects.toMatchObject({ code: "23505", constraint: "files_home_of_idx" });
   });
 
   it("refuses a duplicate name in one folder, and hostile names anywhere", async () => {

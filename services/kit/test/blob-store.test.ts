@@ -221,6 +221,22 @@ describe("fs multipart directories without a recorded key", () => {
   });
 });
 
+describe("fs object directories", () => {
+  it("are made once, and again when one was removed behind the store's back", async () => {
+    const s = await freshStore("fs");
+    const a = newObjectKey();
+    const b = `${a.slice(0, 6)}${newObjectKey().slice(6)}`; // the same <a>/<b> directory
+    await s.put(a, chunked(Buffer.from("first")));
+    // The directory (and the object in it) go, as an operator's clean-up would take them.
+    rmSync(join(s.root, "objects", a.slice(0, 5)), { recursive: true, force: true });
+    await s.put(b, chunked(Buffer.from("second")));
+    expect(await s.stat(a)).toBeUndefined();
+    expect((await read(await s.get(b))).toString()).toBe("second");
+    await s.put(a, chunked(Buffer.from("again")));
+    expect((await read(await s.get(a))).toString()).toBe("again");
+  });
+});
+
 describe("presigned URLs", () => {
   it("the fs driver cannot presign", async () => {
     expect(stores.fs!.presigns).toBe(false);

@@ -124,10 +124,45 @@ export async function ensureHome(deps: FileDeps, ctx: CallContext, userId: strin
   });
 }
 
+/** Each user's home folder id, once known: a home folder is never moved or renamed away. */
+const homeIds = new WeakMap<FileDeps, Map<string, string>>();
+const HOME_IDS_MAX = 100_000;
+
+/**
+ * The caller's home folder (made on first use), with `name_taken` when `name` is given. Once
+ * its id is known, it is read by id with the other reads of the turn (kit batchedReads); a row
+ * that is no longer this user's live home is forgotten and looked up again.
+ */
+async function homeFolder(
+  deps: FileDeps,
+  ctx: CallContext,
+  userId: string,
+  name?: string,
+): Promise<FileRow & { name_taken?: boolean }> {
+  let ids = homeIds.get(deps);
+  if (!ids) {
+    ids = new Map();
+    homeIds.set(deps, ids);
+  }
+  const known = ids.get(userId);
+  if (known) {
+    const row =
+      name === undefined
+        ? await deps.reads.file(ctx, known)
+        : await deps.reads.folderAndChild(ctx, known, name);
+    if (row && row.home_of === userId && !row.trash_time) return row;
+    ids.delete(userId);
+  }
+  const home = await ensureHome(deps, ctx, userId);
+  if (ids.size >= HOME_IDS_MAX) ids.clear();
+  ids.set(userId, home.id);
+  return home;
+}
+
 /**
  * The folder new items go into: the caller's home when `parentId` is empty, else a live
  * folder the caller may write to. With `name`, the folder's row also says whether a live child
- * of it had that name when it was read (`name_taken`; not said for the home folder).
+ * of it had that name when it was read (`name_taken`; for the home folder, once its id is known).
  */
 export async function targetFolder(
   deps: FileDeps,
@@ -136,7 +171,7 @@ export async function targetFolder(
   name?: string,
 ): Promise<FileRow & { name_taken?: boolean }> {
   const userId = callerId(ctx);
-  if (!parentId) return ensureHome(deps, ctx, userId);
+  if (!parentId) return homeFolder(deps, ctx, userId, name);
   const row =
     name === undefined
       ? await deps.reads.file(ctx, parentId)

@@ -96,8 +96,14 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // NOT_FOUND without read, PERMISSION_DENIED / WRITE_DENIED with read only). Write on the
   // folder covers a new version of a file in it (access is inherited). A folder gone or in the
   // trash is left to lockFolder below (FILE_NOT_FOUND, which does not end a session).
-  const known = !c.fileId && c.folder?.id === c.parentId;
-  const target = known ? c.folder : await getFile(deps.pool, c.fileId ?? c.parentId);
+  // The folder and whether the name is taken in it: as read when the upload was authorised, or
+  // now in one statement (shared with the other commits of this turn: kit batchedReads).
+  const folder = c.fileId
+    ? undefined
+    : c.folder?.id === c.parentId
+      ? { ...c.folder, name_taken: c.nameTaken }
+      : await deps.reads.folderAndChild(ctx, c.parentId, c.name);
+  const target = c.fileId ? await getFile(deps.pool, c.fileId) : folder;
   if (target) await requireOn(deps, ctx, target, "write");
   else if (c.fileId) throw FILE_NOT_FOUND();
   const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
@@ -109,8 +115,8 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   let tuples: Tuples | undefined;
   let needed =
     !c.fileId &&
-    !(known && c.nameTaken !== undefined
-      ? c.nameTaken
+    !(folder?.name_taken !== undefined
+      ? folder.name_taken
       : await liveChildByName(deps.pool, c.parentId, c.name));
   try {
     for (let attempt = 1; ; attempt++) {

@@ -65,7 +65,7 @@ export const FILE_COLUMNS = allColumns<FileRow>()([
   "trashed_by",
   "missing_time",
 ]);
-const FILE_SELECT = FILE_COLUMNS.join(", ");
+export const FILE_SELECT = FILE_COLUMNS.join(", ");
 /** The file columns, of `f` (a query naming the row `files.files f`). */
 export const FILE_SELECT_F = FILE_COLUMNS.map((c) => `f.${c}`).join(", ");
 

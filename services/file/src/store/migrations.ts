@@ -209,6 +209,15 @@ export function fileMigrations(outboxSql: string): SqlMigration[] {
       "ALTER TABLE files.versions ADD COLUMN IF NOT EXISTS redrive_time timestamptz",
       "CREATE INDEX IF NOT EXISTS versions_processing_idx ON files.versions (create_time) WHERE state = 2",
     ),
+    // Indexes of trash roots and home folders without the NULLs of every other row: a new file
+    // no longer adds an entry to either (their look-ups, `= $1`, never match NULL).
+    sqlMigration(
+      "013_partial_indexes",
+      "CREATE INDEX IF NOT EXISTS files_trashed_root_idx ON files.files (trash_root_id) WHERE trash_root_id IS NOT NULL",
+      "DROP INDEX IF EXISTS files.files_trash_root_idx",
+      "CREATE UNIQUE INDEX IF NOT EXISTS files_home_of_idx ON files.files (home_of) WHERE home_of IS NOT NULL",
+      "ALTER TABLE files.files DROP CONSTRAINT IF EXISTS files_home_of_key",
+    ),
   ];
 }
 

@@ -52,10 +52,36 @@ export function createFsStore(root: string): BlobStore {
     return join(uploadDir(uploadId), String(n).padStart(5, "0"));
   };
 
-  /** Streams body into a temp file, then renames it to `dest`; returns size and MD5. */
-  async function writeAtomically(dest: string, body: BlobBody): Promise<{ size: number; md5: string }> {
+  // Object directories known to exist (the keys' <a>/<b> levels: at most 65,536), so that a
+  // write does not make them again; a rename that finds one gone makes it again.
+  const madeDirs = new Set<string>();
+  async function renameInto(temp: string, dest: string): Promise<void> {
+    const dir = dirname(dest);
+    if (madeDirs.has(dir)) {
+      try {
+        await rename(temp, dest);
+        return;
+      } catch (err) {
+        if (!isMissing(err)) throw err;
+        madeDirs.delete(dir);
+      }
+    }
+    await mkdir(dir, { recursive: true });
+    if (dir.startsWith(objects) && madeDirs.size < 70_000) madeDirs.add(dir);
+    await rename(temp, dest);
+  }
+
+  /**
+   * Streams body into a temp file, then renames it to `dest`; returns its size, and its MD5
+   * when `withMd5` (a part's ETag; a whole object has no use for it).
+   */
+  async function writeAtomically(
+    dest: string,
+    body: BlobBody,
+    withMd5 = false,
+  ): Promise<{ size: number; md5: string }> {
     const temp = join(tmp, randomUUID());
-    const md5 = createHash("md5");
+    const md5 = withMd5 ? createHash("md5") : undefined;
     let size = 0;
     try {
       await pipeline(
@@ -63,19 +89,18 @@ export function createFsStore(root: string): BlobStore {
         async function* (source: AsyncIterable<Uint8Array>) {
           for await (const chunk of source) {
             size += chunk.byteLength;
-            md5.update(chunk);
+            md5?.update(chunk);
             yield chunk;
           }
         },
         createWriteStream(temp),
       );
-      await mkdir(dirname(dest), { recursive: true });
-      await rename(temp, dest);
+      await renameInto(temp, dest);
     } catch (err) {
       await rm(temp, { force: true });
       throw err;
     }
-    return { size, md5: md5.digest("hex") };
+    return { size, md5: md5?.digest("hex") ?? "" };
   }
 
   const store: BlobStore = {
@@ -122,8 +147,7 @@ export function createFsStore(root: string): BlobStore {
         if (isMissing(err)) throw new BlobNotFoundError(fromKey);
         throw err;
       }
-      await mkdir(dirname(dest), { recursive: true });
-      await rename(temp, dest);
+      await renameInto(temp, dest);
     },
     async createMultipart(key) {
       checkKey(key);
@@ -140,7 +164,11 @@ export function createFsStore(root: string): BlobStore {
         if (isMissing(err)) throw new BlobNotFoundError(`multipart ${uploadId}`);
         throw err;
       }
-      const { size, md5 } = await writeAtomically(partPath(uploadId, partNumber), exactly(body, sizeBytes));
+      const { size, md5 } = await writeAtomically(
+        partPath(uploadId, partNumber),
+        exactly(body, sizeBytes),
+        true,
+      );
       return { partNumber, etag: `"${md5}"`, sizeBytes: size };
     },
     async listParts(_key, uploadId) {
