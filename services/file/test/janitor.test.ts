@@ -17,6 +17,7 @@ import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { authOutcome } from "../../../test/harness/mesh.js";
+import { REFERENCED_KEYS, referencedKeys } from "../src/store/janitor.js";
 import { collect, metadataOf, rpc, send, useFileMesh } from "./start-file.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -319,5 +320,42 @@ describe.each(["fs", "s3"] as const)("janitor operations (%s)", (driver) => {
       keys,
     ]);
     expect(rows.map((r) => r.t)).toEqual(keys.map(thumbnailKey));
+  });
+
+  it("keeps object keys unique with one bytewise index, which the janitor's look-up uses", async () => {
+    const { rows: indexes } = await fm.db.query(
+      `SELECT indexname FROM pg_indexes WHERE schemaname = 'files' AND tablename = 'versions'
+         AND indexdef LIKE '%(object_key%' AND indexname <> 'versions_thumbnail_key_idx' ORDER BY 1`,
+    );
+    expect(indexes.map((r) => r.indexname)).toEqual(["versions_object_key_c_key"]);
+    const u = await fm.mesh.newUser();
+    const f = await fm.upload(u.headers, "keyed.txt", Buffer.from("keyed"));
+    const { rows } = await fm.db.query("SELECT object_key, file_id FROM files.versions WHERE file_id = $1", [
+      f.id,
+    ]);
+    const key = rows[0].object_key as string;
+    const copy = fm.db.query(
+      `INSERT INTO files.versions (id, file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator)
+       SELECT gen_random_uuid(), file_id, owner_id, object_key, size_bytes, sha256, content_type, state, creator
+       FROM files.versions WHERE file_id = $1`,
+      [f.id],
+    );
+    await expect(copy).rejects.toMatchObject({ code: "23505", constraint: "versions_object_key_c_key" });
+    // The janitor's look-up can use the index (with sequential scans off, a small table's plan
+    // shows it; a comparison in another collation could not).
+    const c = await fm.db.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query("SET LOCAL enable_seqscan = off");
+      const { rows: plan } = await c.query(`EXPLAIN ${REFERENCED_KEYS}`, [[key]]);
+      // A look-up per key in the index (another collation reads the whole index instead).
+      expect(plan.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(
+        /versions_object_key_c_key on versions .*\n\s*Index Cond: \(object_key = k\.k\)/,
+      );
+    } finally {
+      await c.query("ROLLBACK");
+      c.release();
+    }
+    expect(await referencedKeys(fm.db, [key, newObjectKey()])).toEqual(new Set([key]));
   });
 });

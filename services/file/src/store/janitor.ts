@@ -48,17 +48,17 @@ export async function versionsByKey(
   return rows;
 }
 
+/** referencedKeys' statement (object keys are compared bytewise: versions_object_key_c_key). */
+export const REFERENCED_KEYS = `SELECT k FROM unnest($1::text[]) k
+     WHERE EXISTS (SELECT 1 FROM files.versions WHERE object_key COLLATE "C" = k)
+        OR EXISTS (SELECT 1 FROM files.versions WHERE files.thumbnail_key(object_key) = k)
+        OR EXISTS (SELECT 1 FROM files.uploads WHERE object_key = k AND state IN (1, 5))
+        OR EXISTS (SELECT 1 FROM files.uploads WHERE tail_key = k AND state IN (1, 5))`;
+
 /** Of `keys`, those a version (its object or its thumbnail) or a live upload session (its object or tus tail) uses. */
 export async function referencedKeys(q: Queryable, keys: string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const { rows } = await q.query<{ k: string }>(
-    `SELECT k FROM unnest($1::text[]) k
-     WHERE EXISTS (SELECT 1 FROM files.versions WHERE object_key = k)
-        OR EXISTS (SELECT 1 FROM files.versions WHERE files.thumbnail_key(object_key) = k)
-        OR EXISTS (SELECT 1 FROM files.uploads WHERE object_key = k AND state IN (1, 5))
-        OR EXISTS (SELECT 1 FROM files.uploads WHERE tail_key = k AND state IN (1, 5))`,
-    [keys],
-  );
+  const { rows } = await q.query<{ k: string }>(REFERENCED_KEYS, [keys]);
   return new Set(rows.map((r) => r.k));
 }
 

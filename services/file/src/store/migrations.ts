@@ -218,6 +218,15 @@ export function fileMigrations(outboxSql: string): SqlMigration[] {
       "CREATE UNIQUE INDEX IF NOT EXISTS files_home_of_idx ON files.files (home_of) WHERE home_of IS NOT NULL",
       "ALTER TABLE files.files DROP CONSTRAINT IF EXISTS files_home_of_key",
     ),
+    // One index on object keys, not two: the unique one is bytewise ("C"), which serves the
+    // janitor's walk in the store's order and keeps keys unique all the same (equality under a
+    // deterministic collation is bytewise); its look-ups say COLLATE "C" (store/janitor.ts).
+    sqlMigration(
+      "014_object_key_index",
+      'CREATE UNIQUE INDEX IF NOT EXISTS versions_object_key_c_key ON files.versions (object_key COLLATE "C")',
+      "ALTER TABLE files.versions DROP CONSTRAINT IF EXISTS versions_object_key_key",
+      "DROP INDEX IF EXISTS files.versions_object_key_c_idx",
+    ),
   ];
 }
 
