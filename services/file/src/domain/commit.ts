@@ -98,12 +98,10 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // trash is left to lockFolder below (FILE_NOT_FOUND, which does not end a session).
   // The folder and whether the name is taken in it: as read when the upload was authorised, or
   // now in one statement (shared with the other commits of this turn: kit batchedReads).
-  const folder = c.fileId
-    ? undefined
-    : c.folder?.id === c.parentId
-      ? { ...c.folder, name_taken: c.nameTaken }
-      : await deps.reads.folderAndChild(ctx, c.parentId, c.name);
-  const target = c.fileId ? await getFile(deps.pool, c.fileId) : folder;
+  const known = !c.fileId && c.folder?.id === c.parentId;
+  const read = c.fileId || known ? undefined : await deps.reads.folderAndChild(ctx, c.parentId, c.name);
+  const nameTaken = known ? c.nameTaken : read?.name_taken;
+  const target = c.fileId ? await getFile(deps.pool, c.fileId) : known ? c.folder : read;
   if (target) await requireOn(deps, ctx, target, "write");
   else if (c.fileId) throw FILE_NOT_FOUND();
   const fp = fingerprintOf(c.parentId, c.fileId ?? c.name, c.sha256, String(c.sizeBytes));
@@ -113,11 +111,7 @@ export async function commitOnce(deps: FileDeps, ctx: CallContext, c: Commit): P
   // is read first without a lock; when the transaction finds otherwise (a file of that name
   // came or went meanwhile) it runs again, and tuples it did not use are forgotten.
   let tuples: Tuples | undefined;
-  let needed =
-    !c.fileId &&
-    !(folder?.name_taken !== undefined
-      ? folder.name_taken
-      : await liveChildByName(deps.pool, c.parentId, c.name));
+  let needed = !c.fileId && !(nameTaken ?? (await liveChildByName(deps.pool, c.parentId, c.name)));
   try {
     for (let attempt = 1; ; attempt++) {
       if (needed && !tuples) {
