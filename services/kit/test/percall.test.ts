@@ -14,10 +14,28 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authOutcome, startTestMesh, type TestMesh } from "../../../test/harness/mesh.js";
 import { PRINCIPAL_HEADER } from "../src/auth/forwarded.js";
 import type { Limit } from "../src/ratelimit/gcra.js";
-import { batchOf, createLocalBucket } from "../src/ratelimit/local-bucket.js";
+import { batchCeiling, batchOf, createLocalBucket } from "../src/ratelimit/local-bucket.js";
 
 const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
 const keys: string[] = [];
+/** The same Redis, counting the script calls (one per lease) made through it; `down` fails them. */
+const counted = () => {
+  const counter = { leases: 0, down: false };
+  const proxy = new Proxy(redis, {
+    get(target, prop) {
+      if (prop === "evalsha") {
+        return (...args: Parameters<Redis["evalsha"]>) => {
+          counter.leases++;
+          return counter.down ? Promise.reject(new Error("Connection is closed.")) : target.evalsha(...args);
+        };
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { redis: proxy, counter };
+};
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const key = () => {
   const k = `fm:test:rl:percall:${Math.random().toString(36).slice(2)}`;
   keys.push(k);
@@ -74,6 +92,118 @@ describe("the local token bucket in front of the GCRA", () => {
     expect(refused).toBeGreaterThan(0);
     // Most calls were answered locally: about one lease per batch.
     expect(remote).toBeLessThan((allowed + refused) / 4);
+  });
+
+  it("grows a fast caller's batch and tops it up before it runs out: few leases, almost no call waits", async () => {
+    // A lifted limit (as the bench's): first batch 100, ceiling 1,000. 20 calls in flight, each
+    // letting I/O in between (a server's calls come from the network), 10,000 calls in all.
+    const limit: Limit = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
+    expect([batchOf(limit), batchCeiling(limit)]).toEqual([100, 1000]);
+    const k = key();
+    const { redis: r, counter } = counted();
+    const bucket = createLocalBucket(r);
+    let waited = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        for (let i = 0; i < 500; i++) {
+          const taken = bucket.take(k, limit, 1);
+          if (typeof taken !== "number") waited++;
+          expect(await taken).toBe(0);
+          most = Math.max(most, bucket.held(k));
+          await turn();
+        }
+      }),
+    );
+    // The batch grew to its ceiling (above 800, the step before it) and no further: a replica
+    // never holds more than it.
+    expect(most).toBeGreaterThan(800);
+    expect(most).toBeLessThanOrEqual(1000);
+    // Only the calls before the first lease, and a round or two while the batch is still small,
+    // waited for Redis: ≈ 40 here. With a fixed batch of 100, leased only when the tokens ran
+    // out, every call in flight waited each time: 1,981 of 10,000.
+    expect(waited).toBeLessThanOrEqual(100);
+    // About one lease per 750 calls once grown (a top-up brings back the three quarters spent),
+    // a few more while growing: 16 here, 100 with a fixed batch of 100.
+    expect(counter.leases).toBeLessThanOrEqual(25);
+  });
+
+  it("shrinks the batch again when the caller slows, down to its first batch", async () => {
+    const limit: Limit = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
+    const k = key();
+    const bucket = createLocalBucket(redis, { leaseMs: 200 });
+    // Fast: leases spent within 25 ms (an eighth of the lease) double the batch.
+    let most = 0;
+    for (let i = 0; i < 3000; i++) {
+      expect(await bucket.take(k, limit, 1)).toBe(0);
+      most = Math.max(most, bucket.held(k));
+      if (i % 20 === 0) await turn();
+    }
+    expect(most).toBeGreaterThan(800);
+    // Slow: one call after each lease lapsed (over half of the lease since the last grant):
+    // each lease is half the one before (the call's token and the batch), never under the first.
+    const heldAfter: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      expect(await bucket.take(k, limit, 1)).toBe(0);
+      heldAfter.push(bucket.held(k));
+    }
+    expect(heldAfter).toEqual([500, 250, 125, 100, 100]);
+  });
+
+  it("spends what it holds while Redis is down, asking again at most every quarter lease, then fails", async () => {
+    const limit: Limit = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
+    const k = key();
+    const { redis: r, counter } = counted();
+    const bucket = createLocalBucket(r);
+    expect(await bucket.take(k, limit, 1)).toBe(0); // leases 101: the call's token and a batch
+    expect(bucket.held(k)).toBe(100);
+    counter.down = true;
+    counter.leases = 0;
+    // The held tokens are spent as before; the top-up (at 25 left) fails and is not tried again
+    // by each of the next calls.
+    for (let i = 0; i < 100; i++) {
+      expect(bucket.take(k, limit, 1)).toBe(0);
+      await turn();
+    }
+    expect(counter.leases).toBe(1);
+    // Out of tokens, a call asks Redis itself and gets the failure (the middleware fails open).
+    await expect(bucket.take(k, limit, 1)).rejects.toThrow("Connection is closed.");
+    expect(counter.leases).toBe(2);
+  });
+
+  it("holds one caller to the limit across two replicas while their batches grow", async () => {
+    // 2,000/s with a burst of 9,999: first batch 100, ceiling 1,000. Two replicas, 16 calls in
+    // flight each, for 1.5 s, letting I/O in between calls.
+    const limit: Limit = { rate: 2000, periodMs: 1000, burst: 9999 };
+    const ceiling = batchCeiling(limit);
+    expect(ceiling).toBe(1000);
+    const k = key();
+    const replicas = [createLocalBucket(redis), createLocalBucket(redis)];
+    let allowed = 0;
+    let refused = 0;
+    let most = 0;
+    const start = Date.now();
+    const durationMs = 1500;
+    await Promise.all(
+      replicas.flatMap((bucket) =>
+        Array.from({ length: 16 }, async () => {
+          while (Date.now() - start < durationMs) {
+            if ((await bucket.take(k, limit, 1)) === 0) allowed++;
+            else refused++;
+            most = Math.max(most, bucket.held(k));
+            await turn();
+          }
+        }),
+      ),
+    );
+    const elapsedS = (Date.now() - start) / 1000;
+    expect(most).toBeGreaterThan(batchOf(limit)); // the batches did grow …
+    expect(most).toBeLessThanOrEqual(ceiling); // … to the ceiling at most
+    const gcra = limit.burst + 1 + limit.rate * elapsedS;
+    expect(allowed).toBeLessThanOrEqual(gcra + 2 * ceiling);
+    expect(allowed).toBeGreaterThanOrEqual(limit.burst + 1 + limit.rate * (durationMs / 1000) - 4 * ceiling);
+    expect(refused).toBeGreaterThan(0);
   });
 
   it("keeps limits without burst exact: every call asks Redis, the second is refused", async () => {
