@@ -19,8 +19,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const benchDir = join(root, "bench");
 const log = (msg) => console.log(`bench: ${msg}`);
 
-const USAGE = `usage: node bench/run.mjs [scenario…] [--target HOST] [--duration 15s]
+const USAGE = `usage: node bench/run.mjs [scenario…] [--target HOST] [--duration 15s] [--rounds N]
   scenarios: bench/scenarios/*.json (default: all); see bench/README.md`;
+
+/** --rounds: a whole number from 1 to 100, or undefined (each scenario's own). */
+function roundsOption(raw) {
+  if (raw === "") return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 100) {
+    console.error(`bench: --rounds must be a whole number from 1 to 100, not "${raw}"\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
 
 function parseOptions() {
   try {
@@ -29,6 +40,9 @@ function parseOptions() {
       options: {
         target: { type: "string", default: process.env.BENCH_TARGET ?? "" },
         duration: { type: "string", default: process.env.BENCH_DURATION ?? "" },
+        // Rounds of a scenario with a baseline (its own `bench.rounds`, else 3): the duration is
+        // split into that many segments, each between baseline segments of the same length.
+        rounds: { type: "string", default: process.env.BENCH_ROUNDS ?? "" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -159,6 +173,7 @@ try {
     ghzBin: ghz.bin,
     host: run.target.host,
     duration: opts.duration,
+    rounds: roundsOption(opts.rounds),
     serviceEnv,
     cores: run.machine.cores,
     log,

@@ -34,6 +34,13 @@ const cpuText = (r) =>
     : "–";
 const l3 = (x) => `${f(x.p50, 2)} / ${f(x.p95, 2)} / ${f(x.p99, 2)}`;
 const range = (xs) => `${f(Math.min(...xs), 2)}–${f(Math.max(...xs), 2)}`;
+/** The median of the per-round ratios (said from 5 rounds on: with fewer it is one of them). */
+const median = (xs) => {
+  const v = xs.filter((x) => x != null).sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const perRound = (xs) => `per round ${range(xs)}${xs.length >= 5 ? `, median ${f(median(xs), 3)}` : ""}`;
 
 function comparisonLines(s) {
   if (!s.comparisons?.length) return [];
@@ -56,10 +63,10 @@ function comparisonLines(s) {
   for (const c of s.comparisons) {
     const mib =
       c.ratio.mibPerSec !== undefined
-        ? `MiB/s **${f(c.ratio.mibPerSec, 3)}** (per round ${range(c.rounds.map((r) => r.mibPerSecRatio))}), `
+        ? `MiB/s **${f(c.ratio.mibPerSec, 3)}** (${perRound(c.rounds.map((r) => r.mibPerSecRatio))}), `
         : "";
     lines.push(
-      `- ${s.name} / ${c.baseline.name}: ${mib}rps **${f(c.ratio.rps, 3)}** (per round ${range(c.rounds.map((r) => r.ratio))}), ` +
+      `- ${s.name} / ${c.baseline.name}: ${mib}rps **${f(c.ratio.rps, 3)}** (${perRound(c.rounds.map((r) => r.ratio))}), ` +
         `p50 ${f(c.ratio.p50, 2)} ×, p99 ${f(c.ratio.p99, 2)} ×` +
         (c.ratio.cpuPerCall
           ? `; server CPU per call ${Object.entries(c.ratio.cpuPerCall)

@@ -313,7 +313,7 @@ async function runLoadScenario(scenario, ctx) {
   }
 
   const interleaved = bcrypt || baselines.length > 0;
-  const rounds = interleaved ? (bench.rounds ?? 3) : 1;
+  const rounds = interleaved ? (ctx.rounds ?? bench.rounds ?? 3) : 1;
   const segment = Math.round((durationSeconds(main.duration) * 1000) / rounds) / 1000;
   const raw = [];
   const baseSegments = baselines.map(() => []);
