@@ -36,6 +36,34 @@ const counted = () => {
   return { redis: proxy, counter };
 };
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * One caller on two replicas, 16 calls in flight on each, for `durationMs` (letting I/O in
+ * between calls with `yielding`): calls allowed and refused, calls that asked Redis, the most
+ * either replica held.
+ */
+async function twoReplicas(limit: Limit, durationMs: number, yielding: boolean) {
+  const k = key();
+  const replicas = [createLocalBucket(redis), createLocalBucket(redis)];
+  const seen = { allowed: 0, refused: 0, remote: 0, most: 0, elapsedS: 0 };
+  const start = Date.now();
+  await Promise.all(
+    replicas.flatMap((bucket) =>
+      Array.from({ length: 16 }, async () => {
+        while (Date.now() - start < durationMs) {
+          const r = bucket.take(k, limit, 1);
+          if (typeof r !== "number") seen.remote++;
+          if ((await r) === 0) seen.allowed++;
+          else seen.refused++;
+          seen.most = Math.max(seen.most, bucket.held(k));
+          if (yielding) await turn();
+        }
+      }),
+    ),
+  );
+  seen.elapsedS = (Date.now() - start) / 1000;
+  return seen;
+}
 const key = () => {
   const k = `fm:test:rl:percall:${Math.random().toString(36).slice(2)}`;
   keys.push(k);
@@ -63,26 +91,8 @@ describe("the local token bucket in front of the GCRA", () => {
     const limit: Limit = { rate: 400, periodMs: 1000, burst: 399 };
     const batch = batchOf(limit);
     expect(batch).toBe(40);
-    const k = key();
-    const replicas = [createLocalBucket(redis), createLocalBucket(redis)];
-    let allowed = 0;
-    let refused = 0;
-    let remote = 0;
-    const start = Date.now();
     const durationMs = 1500;
-    await Promise.all(
-      replicas.flatMap((bucket) =>
-        Array.from({ length: 16 }, async () => {
-          while (Date.now() - start < durationMs) {
-            const r = bucket.take(k, limit, 1);
-            if (typeof r !== "number") remote++;
-            if ((await r) === 0) allowed++;
-            else refused++;
-          }
-        }),
-      ),
-    );
-    const elapsedS = (Date.now() - start) / 1000;
+    const { allowed, refused, remote, elapsedS } = await twoReplicas(limit, durationMs, false);
     // The GCRA alone allows burst + 1 at once and rate per second after: the bucket may add
     // at most replicas × batch (tokens leased before a window and spent in it) …
     const gcra = limit.burst + 1 + limit.rate * elapsedS;
@@ -178,26 +188,8 @@ describe("the local token bucket in front of the GCRA", () => {
     const limit: Limit = { rate: 2000, periodMs: 1000, burst: 9999 };
     const ceiling = batchCeiling(limit);
     expect(ceiling).toBe(1000);
-    const k = key();
-    const replicas = [createLocalBucket(redis), createLocalBucket(redis)];
-    let allowed = 0;
-    let refused = 0;
-    let most = 0;
-    const start = Date.now();
     const durationMs = 1500;
-    await Promise.all(
-      replicas.flatMap((bucket) =>
-        Array.from({ length: 16 }, async () => {
-          while (Date.now() - start < durationMs) {
-            if ((await bucket.take(k, limit, 1)) === 0) allowed++;
-            else refused++;
-            most = Math.max(most, bucket.held(k));
-            await turn();
-          }
-        }),
-      ),
-    );
-    const elapsedS = (Date.now() - start) / 1000;
+    const { allowed, refused, most, elapsedS } = await twoReplicas(limit, durationMs, true);
     expect(most).toBeGreaterThan(batchOf(limit)); // the batches did grow …
     expect(most).toBeLessThanOrEqual(ceiling); // … to the ceiling at most
     const gcra = limit.burst + 1 + limit.rate * elapsedS;
