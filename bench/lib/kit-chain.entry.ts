@@ -33,6 +33,7 @@ import { parseLimits } from "../../services/kit/src/ratelimit/gcra.ts";
 import { createLocalBucket } from "../../services/kit/src/ratelimit/local-bucket.ts";
 import { rateLimitMiddleware } from "../../services/kit/src/ratelimit/middleware.ts";
 import { createRuntime } from "../../services/kit/src/server.ts";
+import { countingScripts } from "../../services/kit/src/testing/script-counter.ts";
 
 const { values } = parseArgs({
   options: {
@@ -193,19 +194,7 @@ client.close();
 await runtime.shutdown("bench end");
 
 // 3. The local bucket for one hot caller: leases (script calls) and calls that waited.
-let leases = 0;
-const countedRedis = new Proxy(redis, {
-  get(target, prop) {
-    if (prop === "evalsha") {
-      return (...args: Parameters<Redis["evalsha"]>) => {
-        leases++;
-        return target.evalsha(...args);
-      };
-    }
-    const v = Reflect.get(target, prop, target);
-    return typeof v === "function" ? v.bind(target) : v;
-  },
-});
+const { redis: countedRedis, counter: scripts } = countingScripts(redis);
 const bucket = createLocalBucket(countedRedis);
 const bucketLimit = parseLimits("check=1000000/1s:1000000").check!;
 const bucketKey = `fm:bench:kit-chain:${process.pid}`;
@@ -241,7 +230,10 @@ const figures = {
     headerAdds: per(healthAuth) - per(health),
   },
   grpcRps: { check: rps(check), health: rps(health), ratio: rps(check) / rps(health) },
-  rateLimiter: { leasesPerThousandCalls: perThousand(leases), waitsPerThousandCalls: perThousand(waited) },
+  rateLimiter: {
+    leasesPerThousandCalls: perThousand(scripts.calls),
+    waitsPerThousandCalls: perThousand(waited),
+  },
 };
 const ratio = (x: number) => (Math.round(x * 100) / 100).toFixed(2);
 process.stdout.write(
@@ -260,7 +252,7 @@ process.stdout.write(
       `of which the Authorization header's transport alone (the health call carrying it): ` +
         `${round1(per(healthAuth) - per(health))} µs; rps ${ratio(rps(healthAuth) / rps(health))} × health`,
       `the rate limiter for one hot caller (32 calls in flight, ${BUCKET_CALLS.toLocaleString("en")} calls): ` +
-        `**${perThousand(leases)} Redis leases and ${perThousand(waited)} waits per 1,000 calls** ` +
+        `**${perThousand(scripts.calls)} Redis leases and ${perThousand(waited)} waits per 1,000 calls** ` +
         "(before stop 39, a fixed batch of 100 leased when spent: 10 leases, 317 waits)",
     ],
     figures,

@@ -7,7 +7,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { call, failure } from "@filemesh/kit/testing";
+import { call, countingScripts, failure } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,23 +18,6 @@ import { batchCeiling, batchOf, createLocalBucket } from "../src/ratelimit/local
 
 const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
 const keys: string[] = [];
-/** The same Redis, counting the script calls (one per lease) made through it; `down` fails them. */
-const counted = () => {
-  const counter = { leases: 0, down: false };
-  const proxy = new Proxy(redis, {
-    get(target, prop) {
-      if (prop === "evalsha") {
-        return (...args: Parameters<Redis["evalsha"]>) => {
-          counter.leases++;
-          return counter.down ? Promise.reject(new Error("Connection is closed.")) : target.evalsha(...args);
-        };
-      }
-      const v = Reflect.get(target, prop, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-  return { redis: proxy, counter };
-};
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
@@ -110,7 +93,7 @@ describe("the local token bucket in front of the GCRA", () => {
     const limit: Limit = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
     expect([batchOf(limit), batchCeiling(limit)]).toEqual([100, 1000]);
     const k = key();
-    const { redis: r, counter } = counted();
+    const { redis: r, counter } = countingScripts(redis);
     const bucket = createLocalBucket(r);
     let waited = 0;
     let most = 0;
@@ -135,7 +118,7 @@ describe("the local token bucket in front of the GCRA", () => {
     expect(waited).toBeLessThanOrEqual(100);
     // About one lease per 750 calls once grown (a top-up brings back the three quarters spent),
     // a few more while growing: 16 here, 100 with a fixed batch of 100.
-    expect(counter.leases).toBeLessThanOrEqual(25);
+    expect(counter.calls).toBeLessThanOrEqual(25);
   });
 
   it("shrinks the batch again when the caller slows, down to its first batch", async () => {
@@ -164,22 +147,22 @@ describe("the local token bucket in front of the GCRA", () => {
   it("spends what it holds while Redis is down, asking again at most every quarter lease, then fails", async () => {
     const limit: Limit = { rate: 1_000_000, periodMs: 1000, burst: 1_000_000 };
     const k = key();
-    const { redis: r, counter } = counted();
+    const { redis: r, counter } = countingScripts(redis);
     const bucket = createLocalBucket(r);
     expect(await bucket.take(k, limit, 1)).toBe(0); // leases 101: the call's token and a batch
     expect(bucket.held(k)).toBe(100);
     counter.down = true;
-    counter.leases = 0;
+    counter.calls = 0;
     // The held tokens are spent as before; the top-up (at 25 left) fails and is not tried again
     // by each of the next calls.
     for (let i = 0; i < 100; i++) {
       expect(bucket.take(k, limit, 1)).toBe(0);
       await turn();
     }
-    expect(counter.leases).toBe(1);
+    expect(counter.calls).toBe(1);
     // Out of tokens, a call asks Redis itself and gets the failure (the middleware fails open).
     await expect(bucket.take(k, limit, 1)).rejects.toThrow("Connection is closed.");
-    expect(counter.leases).toBe(2);
+    expect(counter.calls).toBe(2);
   });
 
   it("holds one caller to the limit across two replicas while their batches grow", async () => {

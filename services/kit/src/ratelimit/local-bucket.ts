@@ -72,8 +72,7 @@ export const batchOf = (limit: Limit, firstBatch = 100): number =>
   Math.max(1, Math.min(firstBatch, Math.floor((limit.burst + 1) / 10)));
 
 /** The largest batch a caller spending fast grows to. */
-export const batchCeiling = (limit: Limit, maxBatch = 1000): number =>
-  Math.max(1, Math.min(maxBatch, Math.floor((limit.burst + 1) / 10)));
+export const batchCeiling = (limit: Limit, maxBatch = 1000): number => batchOf(limit, maxBatch);
 
 export function createLocalBucket(redis: Redis, o: LocalBucketOptions = {}): LocalBucket {
   const firstBatch = o.firstBatch ?? 100;

@@ -85,6 +85,7 @@ export { minioBinary, startTestMinio, type TestMinio } from "./minio.js";
 export { freePort, NATS_SERVER, type OwnNats, ownNatsServer } from "./nats.js";
 export { listServices } from "./reflection.js";
 export { dropRun } from "./run.js";
+export { countingScripts } from "./script-counter.js";
 
 /**
  * Options of a kit runtime on ephemeral loopback ports for a test: a captured logger, its own
