@@ -111,8 +111,12 @@ export async function startBenchMesh({ root, spec, env: baseEnv, runDir, log }) 
     // Diagnostics (bench/lib/diagnostics-preload.mjs): BENCH_CPU_PROF=1 writes a V8 CPU profile
     // of every Node service at exit (bench/lib/cpu-profile.mjs summarizes them), BENCH_GC_STATS=1
     // logs their garbage collections. Profiling slows the services: such runs are not comparable.
-    if (process.env.BENCH_CPU_PROF || process.env.BENCH_GC_STATS) {
+    if (process.env.BENCH_CPU_PROF || process.env.BENCH_GC_STATS || process.env.BENCH_HEAP_PROF) {
       if (process.env.BENCH_CPU_PROF) env.BENCH_CPU_PROF_DIR = join(runDir, "cpuprof");
+      if (process.env.BENCH_HEAP_PROF) {
+        env.BENCH_HEAP_PROF_DIR = join(runDir, "heapprof");
+        env.BENCH_HEAP_PROF = process.env.BENCH_HEAP_PROF;
+      }
       if (process.env.BENCH_GC_STATS) env.BENCH_GC_STATS = "1";
       const preload = join(root, "bench", "lib", "diagnostics-preload.mjs");
       env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --import=${preload}`.trim();

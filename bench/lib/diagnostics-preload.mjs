@@ -2,6 +2,11 @@
 // as --cpu-prof or --trace-gc are not allowed there):
 //   BENCH_CPU_PROF_DIR  V8's sampling profiler from start to exit, written as
 //                       <dir>/CPU.<pid>.cpuprofile (bench/lib/cpu-profile.mjs summarizes it)
+//   BENCH_HEAP_PROF_DIR V8's sampling heap profiler from start to exit, written as
+//                       <dir>/Heap.<pid>.heapprofile: where the objects were allocated that
+//                       outlived the young generation (BENCH_HEAP_PROF=promoted: they were
+//                       promoted, so a full collection has to find them) or every allocation
+//                       (BENCH_HEAP_PROF=all); bench/lib/heap-profile.mjs summarizes it
 //   BENCH_GC_STATS=1    garbage collections by kind (count, total and longest pause), printed
 //                       to stderr (the mesh log) every 10 s while they happen and at exit
 // On the main thread the inspector answers synchronously, so the exit handler can still write.
@@ -22,6 +27,26 @@ if (dir) {
       if (err) return;
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, `CPU.${process.pid}.cpuprofile`), JSON.stringify(res.profile));
+    });
+  });
+}
+
+const heapDir = process.env.BENCH_HEAP_PROF_DIR;
+if (heapDir) {
+  const session = new Session();
+  session.connect();
+  const all = process.env.BENCH_HEAP_PROF === "all";
+  session.post("HeapProfiler.enable");
+  session.post("HeapProfiler.startSampling", {
+    samplingInterval: 16384,
+    includeObjectsCollectedByMinorGC: all,
+    includeObjectsCollectedByMajorGC: true,
+  });
+  process.once("exit", () => {
+    session.post("HeapProfiler.stopSampling", (err, res) => {
+      if (err) return;
+      mkdirSync(heapDir, { recursive: true });
+      writeFileSync(join(heapDir, `Heap.${process.pid}.heapprofile`), JSON.stringify(res.profile));
     });
   });
 }
