@@ -15,15 +15,9 @@ export const FILE_HTTP_PORT = 52054;
  * V8 flags per service, as the chart gives them (k8s/filemesh/values.yaml `nodeArgs`). The file
  * service's young generation may grow to 64 MiB per semi-space: a large download's buffers then
  * die young instead of being promoted, where each 64 MiB of them set off a full collection
- * (2.1–2.3 instead of 8–13 ms CPU per MiB of ReadFile; bench/README.md, stop 35). The permission
- * service's too (bench/README.md, stop 40).
+ * (2.1–2.3 instead of 8–13 ms CPU per MiB of ReadFile; bench/README.md, stop 35).
  */
-export const NODE_ARGS = {
-  file: ["--max-semi-space-size=64"],
-  // At tens of thousands of calls a second the permission service's young generation fills every
-  // 20 ms with grpc-js's per-call objects; 64 MiB semi-spaces halve its GC time (stop 40).
-  permission: ["--max-semi-space-size=64"],
-};
+export const NODE_ARGS = { file: ["--max-semi-space-size=64"] };
 
 export const addrsFor = (service, replicas, host = "127.0.0.1") =>
   Array.from({ length: replicas }, (_, i) => `${host}:${SERVICES[service] + 10 * i}`);

@@ -123,7 +123,7 @@ describe("chart defaults", () => {
     expect(find(rendered.default ?? [], "ConfigMap", "file-config").data.DATABASE_READ_URL).toBeUndefined();
   });
 
-  it("starts each service with the V8 flags npm start gives it (the file and permission services' young generation)", () => {
+  it("starts each service with the V8 flags npm start gives it (the file service's young generation)", () => {
     for (const set of Object.keys(VALUE_SETS)) {
       for (const name of SERVICES) {
         const args = find(rendered[set] ?? [], "Deployment", name).spec.template.spec.containers[0].args;
@@ -131,7 +131,6 @@ describe("chart defaults", () => {
       }
     }
     expect(NODE_ARGS.file).toEqual(["--max-semi-space-size=64"]);
-    expect(NODE_ARGS.permission).toEqual(["--max-semi-space-size=64"]);
   });
 });
 
