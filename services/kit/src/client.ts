@@ -40,8 +40,6 @@ export function createClient<C extends Client>(Ctor: Ctor<C>, opts: ClientOption
     "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     "grpc.keepalive_time_ms": 30_000,
     "grpc.max_receive_message_length": 8 * 1024 * 1024,
-    // No channelz (as the server, kit/server.ts): nothing reads it, and it costs every call.
-    "grpc.enable_channelz": 0,
   });
 }
 
