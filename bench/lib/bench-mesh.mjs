@@ -106,18 +106,20 @@ export async function startBenchMesh({ root, spec, env: baseEnv, runDir, log }) 
       env[kv.slice(0, at)] = kv.slice(at + 1);
       commands.push(`# service env ${kv} (BENCH_SERVICE_ENV)`);
     }
-    // Diagnostics: every Node service writes a V8 CPU profile at exit (bench/lib/cpu-profile.mjs
-    // summarizes it). Profiling slows the services: such a run's figures are not comparable.
-    // Diagnostics (bench/lib/diagnostics-preload.mjs): BENCH_CPU_PROF=1 writes a V8 CPU profile
-    // of every Node service at exit (bench/lib/cpu-profile.mjs summarizes them), BENCH_GC_STATS=1
-    // logs their garbage collections. Profiling slows the services: such runs are not comparable.
-    if (process.env.BENCH_CPU_PROF || process.env.BENCH_GC_STATS || process.env.BENCH_HEAP_PROF) {
+    // Diagnostics (bench/lib/diagnostics-preload.mjs), for every Node service: BENCH_CPU_PROF=1
+    // writes a V8 CPU profile at exit (bench/lib/cpu-profile.mjs), BENCH_HEAP_PROF=promoted|all a
+    // sampling heap profile (bench/lib/heap-profile.mjs), BENCH_GC_STATS=1 logs garbage
+    // collections every 10 s, BENCH_GC_TRACE=1 each one (bench/lib/gc-trace.mjs). They slow the
+    // services: such runs' figures are not comparable.
+    const diagnostics = ["BENCH_CPU_PROF", "BENCH_GC_STATS", "BENCH_GC_TRACE", "BENCH_HEAP_PROF"];
+    if (diagnostics.some((k) => process.env[k])) {
       if (process.env.BENCH_CPU_PROF) env.BENCH_CPU_PROF_DIR = join(runDir, "cpuprof");
       if (process.env.BENCH_HEAP_PROF) {
         env.BENCH_HEAP_PROF_DIR = join(runDir, "heapprof");
         env.BENCH_HEAP_PROF = process.env.BENCH_HEAP_PROF;
       }
       if (process.env.BENCH_GC_STATS) env.BENCH_GC_STATS = "1";
+      if (process.env.BENCH_GC_TRACE) env.BENCH_GC_TRACE = "1";
       const preload = join(root, "bench", "lib", "diagnostics-preload.mjs");
       env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ""} --import=${preload}`.trim();
       commands.push(`# diagnostics: NODE_OPTIONS='${env.NODE_OPTIONS}' for every service`);

@@ -7,6 +7,9 @@
 //                       outlived the young generation (BENCH_HEAP_PROF=promoted: they were
 //                       promoted, so a full collection has to find them) or every allocation
 //                       (BENCH_HEAP_PROF=all); bench/lib/heap-profile.mjs summarizes it
+//   BENCH_GC_TRACE=1    V8's --trace-gc-nvp (set at start with v8.setFlagsFromString, as the flag
+//                       is not allowed in NODE_OPTIONS): one line per collection with its
+//                       phases and bytes, in the mesh log; bench/lib/gc-trace.mjs summarizes it
 //   BENCH_GC_STATS=1    garbage collections by kind (count, total and longest pause), printed
 //                       to stderr (the mesh log) every 10 s while they happen and at exit
 // On the main thread the inspector answers synchronously, so the exit handler can still write.
@@ -14,6 +17,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { join } from "node:path";
 import { constants, PerformanceObserver } from "node:perf_hooks";
+import v8 from "node:v8";
+
+if (process.env.BENCH_GC_TRACE === "1") v8.setFlagsFromString("--trace-gc-nvp");
 
 const dir = process.env.BENCH_CPU_PROF_DIR;
 if (dir) {
