@@ -115,6 +115,9 @@ export async function startBenchMesh({ root, spec, env: baseEnv, runDir, log }) 
     if (diagnostics.some((k) => process.env[k])) {
       if (process.env.BENCH_CPU_PROF) env.BENCH_CPU_PROF_DIR = join(runDir, "cpuprof");
       if (process.env.BENCH_HEAP_PROF) {
+        if (!["promoted", "all"].includes(process.env.BENCH_HEAP_PROF)) {
+          throw new Error(`BENCH_HEAP_PROF must be promoted or all, not ${process.env.BENCH_HEAP_PROF}`);
+        }
         env.BENCH_HEAP_PROF_DIR = join(runDir, "heapprof");
         env.BENCH_HEAP_PROF = process.env.BENCH_HEAP_PROF;
       }
