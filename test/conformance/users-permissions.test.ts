@@ -124,14 +124,15 @@ describe("group routes", () => {
     // A subject in the path: its ":" is sent escaped (a bare one would start a custom verb).
     const again = { member: `user:${member.userId}`, role: "member" };
     expect((await rest(t.base, "POST", `/v1/groups/${id}/members`, again, admin.auth)).status).toBe(200);
-    const bySubject = await rest(
-      t.base,
-      "DELETE",
-      `/v1/groups/${id}/members/${encodeURIComponent(`user:${member.userId}`)}`,
-      undefined,
-      admin.auth,
-    );
+    // With ?requestId=, the same DELETE again (a retry whose answer was lost) answers the first
+    // attempt's revision; without one, the member is gone: 404.
+    const bySubjectPath = `/v1/groups/${id}/members/${encodeURIComponent(`user:${member.userId}`)}`;
+    const bySubject = await rest(t.base, "DELETE", `${bySubjectPath}?requestId=rm-1`, undefined, admin.auth);
     expect(bySubject.status).toBe(200);
+    const retried = await rest(t.base, "DELETE", `${bySubjectPath}?requestId=rm-1`, undefined, admin.auth);
+    expect(retried.status).toBe(200);
+    expect(retried.body.revision).toBe(bySubject.body.revision);
+    expect((await rest(t.base, "DELETE", bySubjectPath, undefined, admin.auth)).status).toBe(404);
     const left = await rest(t.base, "GET", `/v1/groups/${id}/members`, undefined, admin.auth);
     expect(left.body.members.map((m: any) => m.member)).not.toContain(`user:${member.userId}`);
     expect((await rest(t.base, "DELETE", `/v1/groups/${id}`, undefined, admin.auth)).status).toBe(200);

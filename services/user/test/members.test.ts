@@ -1,5 +1,6 @@
 // Members: users and groups with roles, written through to the permission service with its
 // revision; idempotent retries; leaving; the last admin cannot leave. (Nesting: nesting.test.ts.)
+import { randomUUID } from "node:crypto";
 import { eventsv1 } from "@filemesh/contracts";
 import { failure, uniqueId } from "@filemesh/kit/testing";
 import { status } from "@grpc/grpc-js";
@@ -156,6 +157,41 @@ describe("RemoveGroupMember and ListGroupMembers", () => {
     expect(await failure(t.u.removeMember(g, "everyone", a.headers))).toMatchObject({
       code: status.INVALID_ARGUMENT,
       reason: "INVALID_MEMBER",
+    });
+  });
+
+  it("answers a retried removal with its request id as the first attempt, even once the member is gone", async () => {
+    const a = await t.mesh.newUser();
+    const b = await t.mesh.newUser();
+    const c = await t.mesh.newUser();
+    const g = await newGroup(a.headers);
+    await t.u.addMember(g, `user:${b.userId}`, a.headers);
+    await t.u.addMember(g, `user:${c.userId}`, a.headers);
+    const id = randomUUID();
+    const first = await t.u.removeMember(g, `user:${b.userId}`, a.headers, id);
+    // The same request again, as after a lost answer: the first attempt's revision, not NOT_FOUND.
+    const again = await t.u.removeMember(g, b.userId, a.headers, id);
+    expect(again.revision).toBe(first.revision);
+    expect(tuplesOf(g)).not.toContain(`group:${g}#member@user:${b.userId}`);
+    // A new request (another id, or none) is told the truth; the id cannot be reused for another member.
+    expect(await failure(t.u.removeMember(g, b.userId, a.headers, randomUUID()))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "MEMBER_NOT_FOUND",
+    });
+    expect(await failure(t.u.removeMember(g, c.userId, a.headers, id))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      reason: "REQUEST_ID_REUSED",
+    });
+    expect(tuplesOf(g)).toContain(`group:${g}#member@user:${c.userId}`);
+    // Another caller's request with the same id is its own request: b, no longer a member, does
+    // not see the group (and gets no replay of a's answer).
+    expect(await failure(t.u.removeMember(g, b.userId, b.headers, id))).toMatchObject({
+      code: status.NOT_FOUND,
+      reason: "GROUP_NOT_FOUND",
+    });
+    expect(await failure(t.u.removeMember(g, c.userId, a.headers, "not a request id!"))).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      reason: "INVALID_REQUEST_ID",
     });
   });
 

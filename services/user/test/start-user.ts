@@ -97,8 +97,8 @@ export function userCalls(c: userv1.UserServiceClient) {
       call(c.addGroupMember.bind(c), { groupId, member, role, requestId }, h),
     listMembers: (groupId: string, h: H, pageSize = 0, pageToken = "") =>
       call(c.listGroupMembers.bind(c), { groupId, pageSize, pageToken }, h),
-    removeMember: (groupId: string, memberId: string, h: H) =>
-      call(c.removeGroupMember.bind(c), { groupId, memberId }, h),
+    removeMember: (groupId: string, memberId: string, h: H, requestId = "") =>
+      call(c.removeGroupMember.bind(c), { groupId, memberId, requestId }, h),
   };
 }
 

@@ -535,10 +535,17 @@ export async function startWorkload(
       } else {
         revision = ok(
           "remove member",
-          await rest.request("removeGroupMember", "DELETE", `/v1/groups/${g.groupId}/members/${peer.id}`, {
-            session: sess(u),
-            retry: "idempotent",
-          }),
+          // With a request id: a retry after an attempt that removed the member but lost its
+          // answer (a store cut at commit) answers that attempt's revision, not MEMBER_NOT_FOUND.
+          await rest.request(
+            "removeGroupMember",
+            "DELETE",
+            `/v1/groups/${g.groupId}/members/${peer.id}?requestId=${randomUUID()}`,
+            {
+              session: sess(u),
+              retry: "idempotent",
+            },
+          ),
         ).revision;
         g.members.delete(peer.id);
       }

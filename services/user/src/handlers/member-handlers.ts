@@ -132,17 +132,33 @@ export function createMemberHandlers(deps: UserDeps) {
       const groupId = uuidOf(req.groupId, "group_id");
       const member = parseMember(req.memberId, "member_id", { allowBareUserId: true });
       const leaving = member.kind === "user" && member.id === me;
-      return membershipTx(deps, ctx, async (tx, acl) => {
-        if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
-        else await administeredGroup(tx, groupId, me);
-        const existing = await findMembership(tx, groupId, member);
-        if (!existing) throw MEMBER_NOT_FOUND();
-        if (existing.role === "admin" && (await countAdmins(tx, groupId)) <= 1) throw LAST_ADMIN();
-        await deleteMembership(tx, groupId, member);
-        const revision = await acl(membershipUpdates(groupId, member, "none"), ctx);
-        await userEvents(tx, ctx).memberRemoved(groupId, subjectOf(member), revision);
-        return { revision };
-      });
+      // With a request id, a retry whose first attempt removed the member (its answer lost)
+      // answers that attempt's revision instead of MEMBER_NOT_FOUND.
+      const requestId = requestIdOf(req.requestId);
+      const fingerprint = fingerprintOf(groupId, subjectOf(member), "removed");
+      return membershipTx(deps, ctx, (tx, acl) =>
+        oncePerRequest(
+          tx,
+          {
+            schema: "users",
+            ctx,
+            requestId,
+            fingerprint,
+            codec: protoCodec(userv1.RemoveGroupMemberResponse),
+          },
+          async () => {
+            if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
+            else await administeredGroup(tx, groupId, me);
+            const existing = await findMembership(tx, groupId, member);
+            if (!existing) throw MEMBER_NOT_FOUND();
+            if (existing.role === "admin" && (await countAdmins(tx, groupId)) <= 1) throw LAST_ADMIN();
+            await deleteMembership(tx, groupId, member);
+            const revision = await acl(membershipUpdates(groupId, member, "none"), ctx);
+            await userEvents(tx, ctx).memberRemoved(groupId, subjectOf(member), revision);
+            return { revision };
+          },
+        ).then((r) => r.value),
+      );
     },
   } satisfies Partial<UserHandlers>;
 }
