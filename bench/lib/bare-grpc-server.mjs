@@ -44,16 +44,17 @@ if (mode === "health") {
 } else if (mode === "health-async") {
   const impl = new HealthImplementation();
   impl.setStatus("", "SERVING");
-  const s2 = {
+  // The same handlers, Check answered after a microtask.
+  const deferred = {
     addService: (d, h) =>
       server.addService(d, {
         ...h,
-        check: (_call, cb) => {
+        check: (call, cb) => {
           Promise.resolve().then(() => h.check(call, cb));
         },
       }),
   };
-  impl.addToServer(s2);
+  impl.addToServer(deferred);
 }
 server.bindAsync("127.0.0.1:50999", grpc.ServerCredentials.createInsecure(), () => console.error("ready"));
 process.on("SIGTERM", () => process.exit(0));

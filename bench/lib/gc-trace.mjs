@@ -36,12 +36,7 @@ for (const file of positionals) {
   for (const f of rows) {
     const pause = Number(f.pause);
     if (f.gc === "mc") {
-      full.push({
-        pause,
-        clear: Number(f.clear ?? 0),
-        before: Number(f.total_size_before),
-        after: Number(f.total_size_after),
-      });
+      full.push({ pause, before: Number(f.total_size_before), after: Number(f.total_size_after) });
       timeline += "M";
       continue;
     }

@@ -1,6 +1,14 @@
 // The handlers' transactions: a deadlock or serialisation failure between concurrent changes
 // is ABORTED CONFLICT_RETRY (the kit's conflictError), not INTERNAL.
-import { AppError, type CallContext, conflictError, inTransaction, outsideCall } from "@filemesh/kit";
+import {
+  AppError,
+  type CallContext,
+  conflictError,
+  inTransaction,
+  oncePerRequest,
+  outsideCall,
+  protoCodec,
+} from "@filemesh/kit";
 import { status } from "@grpc/grpc-js";
 import type pg from "pg";
 import type { AclContext, AclWriter } from "../peers/acl.js";
@@ -83,4 +91,29 @@ export async function membershipTx<T>(
     }
     throw err;
   }
+}
+
+/**
+ * membershipTx once per request id (the kit's oncePerRequest, in the same transaction): a retry
+ * with the id answers what its first attempt answered, even when that attempt committed and its
+ * answer was lost; the same id with other parameters (`fingerprint`) is REQUEST_ID_REUSED. An
+ * empty id runs the change every time.
+ */
+export function membershipTxOnce<T>(
+  deps: UserDeps,
+  ctx: CallContext,
+  once: {
+    requestId: string;
+    fingerprint: string;
+    response: { encode(m: T): { finish(): Uint8Array }; decode(b: Uint8Array): T };
+  },
+  fn: (tx: pg.PoolClient, acl: AclWriter) => Promise<T>,
+): Promise<T> {
+  const { requestId, fingerprint, response } = once;
+  const codec = protoCodec(response);
+  return membershipTx(deps, ctx, (tx, acl) =>
+    oncePerRequest(tx, { schema: "users", ctx, requestId, fingerprint, codec }, () => fn(tx, acl)).then(
+      (r) => r.value,
+    ),
+  );
 }

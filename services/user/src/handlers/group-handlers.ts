@@ -9,14 +9,12 @@ import {
   fingerprintOf,
   type Handlers,
   invalidPageToken,
-  oncePerRequest,
   pageSize,
-  protoCodec,
   requestIdOf,
 } from "@filemesh/kit";
 import { administeredGroup, visibleGroup } from "../domain/access.js";
 import { callerOf, type UserDeps } from "../domain/deps.js";
-import { membershipTx } from "../domain/tx.js";
+import { membershipTx, membershipTxOnce } from "../domain/tx.js";
 import { descriptionOf, groupNameOf, isUuid, uuidOf } from "../domain/validate.js";
 import { groupView } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
@@ -48,23 +46,18 @@ export function createGroupHandlers(deps: UserDeps) {
       const description = descriptionOf(req.group?.description ?? "");
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(name, description);
-      return membershipTx(deps, ctx, (tx, acl) =>
-        oncePerRequest(
-          tx,
-          { schema: "users", ctx, requestId, fingerprint, codec: protoCodec(userv1.CreateGroupResponse) },
-          async () => {
-            const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
-            const creator = { kind: "user", id: me } as const;
-            await upsertMembership(tx, group.id, creator, "admin");
-            const revision = await acl(membershipUpdates(group.id, creator, "admin"), ctx);
-            const events = userEvents(tx, ctx);
-            await events.groupCreated(group.id, name);
-            await events.memberAdded(group.id, `user:${me}`, "admin", revision);
-            ctx.log.info({ group_id: group.id }, "group created");
-            return { group: groupView(group, "admin") };
-          },
-        ).then((r) => r.value),
-      );
+      const once = { requestId, fingerprint, response: userv1.CreateGroupResponse };
+      return membershipTxOnce(deps, ctx, once, async (tx, acl) => {
+        const group = await insertGroup(tx, { id: randomUUID(), name, description, createdBy: me });
+        const creator = { kind: "user", id: me } as const;
+        await upsertMembership(tx, group.id, creator, "admin");
+        const revision = await acl(membershipUpdates(group.id, creator, "admin"), ctx);
+        const events = userEvents(tx, ctx);
+        await events.groupCreated(group.id, name);
+        await events.memberAdded(group.id, `user:${me}`, "admin", revision);
+        ctx.log.info({ group_id: group.id }, "group created");
+        return { group: groupView(group, "admin") };
+      });
     },
 
     async getGroup(req, ctx) {

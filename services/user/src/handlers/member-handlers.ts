@@ -9,16 +9,14 @@ import {
   type Handlers,
   invalidPageToken,
   notFound,
-  oncePerRequest,
   pageSize,
-  protoCodec,
   requestIdOf,
 } from "@filemesh/kit";
 import type pg from "pg";
 import { administeredGroup, visibleGroup } from "../domain/access.js";
 import { callerOf, type UserDeps } from "../domain/deps.js";
 import { type MemberRef, parseMember, subjectOf } from "../domain/member-ref.js";
-import { membershipTx } from "../domain/tx.js";
+import { membershipTxOnce } from "../domain/tx.js";
 import { isUuid, roleOf, uuidOf } from "../domain/validate.js";
 import { memberView } from "../domain/views.js";
 import { userEvents } from "../events/user-events.js";
@@ -84,31 +82,26 @@ export function createMemberHandlers(deps: UserDeps) {
       const role = roleOf(req.role);
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(groupId, subjectOf(member), role);
-      return membershipTx(deps, ctx, (tx, acl) =>
-        oncePerRequest(
-          tx,
-          { schema: "users", ctx, requestId, fingerprint, codec: protoCodec(userv1.AddGroupMemberResponse) },
-          async () => {
-            // One nesting change at a time (so two concurrent additions cannot close a cycle
-            // together), taken before any row lock so that nesting changes cannot deadlock.
-            if (member.kind === "group") await lockNesting(tx);
-            await administeredGroup(tx, groupId, me);
-            const existing = await findMembership(tx, groupId, member);
-            if (!existing) await checkNewMember(deps, tx, groupId, member, me, ctx);
-            if (existing?.role === "admin" && role !== "admin" && (await countAdmins(tx, groupId)) <= 1) {
-              throw LAST_ADMIN();
-            }
-            if (existing?.role !== role) await upsertMembership(tx, groupId, member, role);
-            // Written even when nothing changed: the revision answered always covers the tuple.
-            const revision = await acl(membershipUpdates(groupId, member, role), ctx);
-            if (existing?.role !== role) {
-              await userEvents(tx, ctx).memberAdded(groupId, subjectOf(member), role, revision);
-            }
-            const row = await findMembership(tx, groupId, member);
-            return { member: memberView(row!), revision };
-          },
-        ).then((r) => r.value),
-      );
+      const once = { requestId, fingerprint, response: userv1.AddGroupMemberResponse };
+      return membershipTxOnce(deps, ctx, once, async (tx, acl) => {
+        // One nesting change at a time (so two concurrent additions cannot close a cycle
+        // together), taken before any row lock so that nesting changes cannot deadlock.
+        if (member.kind === "group") await lockNesting(tx);
+        await administeredGroup(tx, groupId, me);
+        const existing = await findMembership(tx, groupId, member);
+        if (!existing) await checkNewMember(deps, tx, groupId, member, me, ctx);
+        if (existing?.role === "admin" && role !== "admin" && (await countAdmins(tx, groupId)) <= 1) {
+          throw LAST_ADMIN();
+        }
+        if (existing?.role !== role) await upsertMembership(tx, groupId, member, role);
+        // Written even when nothing changed: the revision answered always covers the tuple.
+        const revision = await acl(membershipUpdates(groupId, member, role), ctx);
+        if (existing?.role !== role) {
+          await userEvents(tx, ctx).memberAdded(groupId, subjectOf(member), role, revision);
+        }
+        const row = await findMembership(tx, groupId, member);
+        return { member: memberView(row!), revision };
+      });
     },
 
     async listGroupMembers(req, ctx) {
@@ -136,29 +129,18 @@ export function createMemberHandlers(deps: UserDeps) {
       // answers that attempt's revision instead of MEMBER_NOT_FOUND.
       const requestId = requestIdOf(req.requestId);
       const fingerprint = fingerprintOf(groupId, subjectOf(member), "removed");
-      return membershipTx(deps, ctx, (tx, acl) =>
-        oncePerRequest(
-          tx,
-          {
-            schema: "users",
-            ctx,
-            requestId,
-            fingerprint,
-            codec: protoCodec(userv1.RemoveGroupMemberResponse),
-          },
-          async () => {
-            if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
-            else await administeredGroup(tx, groupId, me);
-            const existing = await findMembership(tx, groupId, member);
-            if (!existing) throw MEMBER_NOT_FOUND();
-            if (existing.role === "admin" && (await countAdmins(tx, groupId)) <= 1) throw LAST_ADMIN();
-            await deleteMembership(tx, groupId, member);
-            const revision = await acl(membershipUpdates(groupId, member, "none"), ctx);
-            await userEvents(tx, ctx).memberRemoved(groupId, subjectOf(member), revision);
-            return { revision };
-          },
-        ).then((r) => r.value),
-      );
+      const once = { requestId, fingerprint, response: userv1.RemoveGroupMemberResponse };
+      return membershipTxOnce(deps, ctx, once, async (tx, acl) => {
+        if (leaving) await visibleGroup(tx, groupId, me, { lock: true });
+        else await administeredGroup(tx, groupId, me);
+        const existing = await findMembership(tx, groupId, member);
+        if (!existing) throw MEMBER_NOT_FOUND();
+        if (existing.role === "admin" && (await countAdmins(tx, groupId)) <= 1) throw LAST_ADMIN();
+        await deleteMembership(tx, groupId, member);
+        const revision = await acl(membershipUpdates(groupId, member, "none"), ctx);
+        await userEvents(tx, ctx).memberRemoved(groupId, subjectOf(member), revision);
+        return { revision };
+      });
     },
   } satisfies Partial<UserHandlers>;
 }
