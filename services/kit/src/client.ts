@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { type CallOptions, type Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { PRINCIPAL_HEADER, principalHeader } from "./auth/forwarded.js";
 import type { CallContext } from "./grpc/context.js";
+import { untangleHttp2Sessions } from "./grpc/http2-sessions.js";
 
 export interface ClientOptions {
   /** host:port of each replica. */
@@ -29,6 +30,7 @@ type Ctor<C> = new (
 ) => C;
 
 export function createClient<C extends Client>(Ctor: Ctor<C>, opts: ClientOptions): C {
+  untangleHttp2Sessions(); // as the server runtime (grpc/http2-sessions.ts)
   const creds = opts.tls
     ? credentials.createSsl(
         opts.tls.caFile ? readFileSync(opts.tls.caFile) : null,

@@ -15,6 +15,7 @@ export * from "./errors.js";
 export * from "./events/index.js";
 export * from "./grpc/bytes-message.js";
 export * from "./grpc/context.js";
+export * from "./grpc/http2-sessions.js";
 export * from "./grpc/middleware.js";
 export * from "./grpc/service.js";
 export * from "./health.js";

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import type { Server as HttpServer } from "node:http";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { untangleHttp2Sessions } from "./grpc/http2-sessions.js";
 import type { Middleware } from "./grpc/middleware.js";
 import { type AddServiceOptions, addService, type Costs, type Handlers } from "./grpc/service.js";
 import { addHealth, type Health } from "./health.js";
@@ -78,6 +79,8 @@ export function credentialsFrom(tls: RuntimeOptions["tls"]): ServerCredentials {
 
 export function createRuntime(opts: RuntimeOptions): Runtime {
   const max = opts.maxMessageBytes ?? 8 * 1024 * 1024;
+  // Finished calls must not outlive a scavenge through node:http2's stream Map (grpc/http2-sessions.ts).
+  untangleHttp2Sessions();
   const server = new Server({
     "grpc.max_receive_message_length": max,
     "grpc.max_send_message_length": max,
