@@ -3,7 +3,7 @@ import type { MethodInfo } from "@filemesh/contracts";
 import { type Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { AppError, appErrorOf, Code } from "./errors.js";
 import type { CallContext } from "./grpc/context.js";
-import type { Middleware } from "./grpc/middleware.js";
+import { DONE, type Middleware } from "./grpc/middleware.js";
 
 export { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -218,24 +218,40 @@ export function loggingMiddleware(): Middleware {
  */
 export function observeMiddleware(registry: Registry): Middleware {
   const { seriesOf, finish } = grpcServerMetrics(registry);
-  // Kept async: a variant that passed a chain completed at once on without a promise (and one
-  // answering inside grpc-js's dispatch) measured slower through gRPC, 8 of 8 A/B pairs
-  // (bench/README.md, "the per-call path without promises").
-  return async (ctx, next) => {
-    const s = seriesOf(ctx.method);
-    s.started++;
-    const start = performance.now();
-    try {
-      await next();
-    } catch (err) {
-      finish(s, codeOf(err), start);
-      logEnd(ctx, err, start);
-      throw err;
-    }
+  const ok = (ctx: CallContext, s: MethodSeries, start: number) => {
     finish(s, Code.OK, start);
     if (debugEnabled(ctx)) {
       ctx.log.debug({ code: "OK", duration_ms: +(performance.now() - start).toFixed(3) }, "rpc");
     }
+  };
+  const failed = (ctx: CallContext, s: MethodSeries, start: number, err: unknown) => {
+    finish(s, codeOf(err), start);
+    logEnd(ctx, err, start);
+  };
+  // Not async: a chain that completed as dispatched (DONE) is counted at once and passed on
+  // without a promise of its own (grpc/middleware.ts).
+  return (ctx, next) => {
+    const s = seriesOf(ctx.method);
+    s.started++;
+    const start = performance.now();
+    let settled: Promise<void>;
+    try {
+      settled = next();
+    } catch (err) {
+      failed(ctx, s, start, err);
+      return Promise.reject(err);
+    }
+    if (settled === DONE) {
+      ok(ctx, s, start);
+      return DONE;
+    }
+    return settled.then(
+      () => ok(ctx, s, start),
+      (err) => {
+        failed(ctx, s, start, err);
+        throw err;
+      },
+    );
   };
 }
 

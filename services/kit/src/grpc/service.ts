@@ -22,7 +22,7 @@ import type { Logger } from "../logger.js";
 import { newTraceparent, traceIdOf } from "../trace-id.js";
 import { MAX_UNWRITTEN, WRITTEN } from "./bytes-message.js";
 import { type CallContext, metadataString, type Principal, requestIdFrom } from "./context.js";
-import { compose, type Middleware } from "./middleware.js";
+import { compose, DONE, type Middleware } from "./middleware.js";
 import { checkHeader } from "./response-header.js";
 
 interface MethodDef {
@@ -77,9 +77,6 @@ function tolerantDecoder(decode: (b: Buffer) => unknown): (b: Buffer) => unknown
     }
   };
 }
-
-/** What a unary call's last step returns when its handler answered at once. */
-const ANSWERED: Promise<void> = Promise.resolve();
 
 async function* checked<T>(requests: AsyncIterable<T>): AsyncIterable<T> {
   for await (const r of requests) {
@@ -306,9 +303,22 @@ export function addService<S extends ServiceDef>(
             });
           }
           response = answer;
-          return ANSWERED;
+          return DONE;
         };
-        chain(ctx, last).then(
+        let settled: Promise<void>;
+        try {
+          settled = chain(ctx, last);
+        } catch (err) {
+          settled = Promise.reject(err);
+        }
+        if (settled === DONE) {
+          // Completed as dispatched: answered now, without a promise reaction.
+          ctx.done();
+          ctx.sendHeader();
+          callback(null, response);
+          return;
+        }
+        settled.then(
           () => {
             ctx.done();
             ctx.sendHeader();
