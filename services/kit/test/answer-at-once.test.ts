@@ -34,21 +34,28 @@ async function start(runJanitor: Janitor, ...middlewares: Middleware[]) {
   runtime.use(...middlewares);
   runtime.addPartial(processorv1.ProcessorServiceService, { runJanitor });
   await runtime.start();
-  const client = new processorv1.ProcessorServiceClient(`127.0.0.1:${runtime.port}`, credentials.createInsecure());
+  const client = new processorv1.ProcessorServiceClient(
+    `127.0.0.1:${runtime.port}`,
+    credentials.createInsecure(),
+  );
   const rt = runtime;
   const metrics = async () => (await fetch(`http://127.0.0.1:${rt.adminPort}/metrics`)).text();
   return { client, lines, metrics };
 }
 
 const handled = (code: string, n: number) =>
-  new RegExp(`grpc_server_handled_total\\{[^}]*grpc_method="RunJanitor"[^}]*grpc_code="${code}"[^}]*\\} ${n}\\n`);
+  new RegExp(
+    `grpc_server_handled_total\\{[^}]*grpc_method="RunJanitor"[^}]*grpc_code="${code}"[^}]*\\} ${n}\\n`,
+  );
 const timed = (n: number) =>
   new RegExp(`grpc_server_handling_seconds_count\\{[^}]*grpc_method="RunJanitor"[^}]*\\} ${n}\\n`);
 
 describe("a call answered at once", () => {
   it("gets its answer and is counted once, as a call answered later is", async () => {
     const { client, metrics } = await start(() => ANSWER); // not a promise
-    const answers = await Promise.all(Array.from({ length: 5 }, () => call(client.runJanitor.bind(client), {})));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => call(client.runJanitor.bind(client), {})),
+    );
     expect(answers.map((a) => a.expiredUploads)).toEqual([7, 7, 7, 7, 7]);
     const text = await metrics();
     expect(text).toMatch(handled("OK", 5));
@@ -64,7 +71,9 @@ describe("a call answered at once", () => {
     expect(err.code).toBe(status.FAILED_PRECONDITION);
     expect(err.reason).toBe("FILE_NOT_READY");
     expect(await metrics()).toMatch(handled("FAILED_PRECONDITION", 1));
-    const line = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "rpc" && l.reason === "FILE_NOT_READY");
+    const line = lines
+      .map((l) => JSON.parse(l))
+      .find((l) => l.msg === "rpc" && l.reason === "FILE_NOT_READY");
     expect(line?.code).toBe("FAILED_PRECONDITION");
   });
 

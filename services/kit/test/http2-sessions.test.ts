@@ -24,8 +24,9 @@ afterEach(async () => {
 
 /** The http2 sessions grpc-js holds for a server (its private map of http2 servers, tests only). */
 function serverSessions(server: Server): http2.ServerHttp2Session[] {
-  const servers = (server as unknown as { http2Servers: Map<unknown, { sessions: Set<http2.ServerHttp2Session> }> })
-    .http2Servers;
+  const servers = (
+    server as unknown as { http2Servers: Map<unknown, { sessions: Set<http2.ServerHttp2Session> }> }
+  ).http2Servers;
   return [...servers.values()].flatMap((s) => [...s.sessions]);
 }
 

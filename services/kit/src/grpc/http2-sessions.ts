@@ -15,7 +15,7 @@
 //
 // `untangleHttp2Sessions` gives every http2 session this process makes from then on (the gRPC
 // server's and clients') a stream map over a plain object and a stream set over an array, neither
-// of which links its stores. It relies on node:http2's internal session state (Node 20 and 22): where
+// of which links its stores. It relies on node:http2's internal session state (checked on Node 20): where
 // that state is not what it expects, a session keeps Node's own Map and Set and works as
 // before.
 import http2 from "node:http2";
