@@ -1,7 +1,7 @@
-// Node's http2 keeps each session's open streams in a Map, and each stream in a Set until it
-// has its id (`session[kState].streams`, `.pendingStreams`). A stream's add and remove make V8
-// replace the table behind that Map or Set every few calls, and V8 links every table it
-// replaces to the one that replaced it (so that live iterators can follow).
+// Node's http2 keeps each session's open streams in a Map (`session[kState].streams`): a stream
+// is added when it opens and removed when it closes. That churn makes V8 replace the table behind
+// the Map every few calls, and V8 links every table it replaces to the one that replaced it (so
+// that live iterators can follow), with the entries it held.
 //
 // A full collection promotes the table in use. Once the next one replaces it, that dead old table
 // keeps the new young one alive through every scavenge, with the streams in it. The chain after
@@ -14,10 +14,10 @@
 // and the old generation filled in seconds.
 //
 // `untangleHttp2Sessions` gives every http2 session this process makes from then on (the gRPC
-// server's and clients') a stream map over a plain object and a stream set over an array, neither
-// of which links its stores. It relies on node:http2's internal session state (checked on Node 20): where
-// that state is not what it expects, a session keeps Node's own Map and Set and works as
-// before.
+// server's and clients') a stream map over a plain object, whose stores do not link, and, for the
+// Set of streams still waiting for their id, which churns the same way, one over an array. It
+// relies on node:http2's internal session state (checked on Node 20): where that state is not
+// what it expects, a session keeps Node's own Map and Set and works as before.
 import http2 from "node:http2";
 import { types } from "node:util";
 
