@@ -160,7 +160,7 @@ export function untangleSession(session: http2.Http2Session): boolean {
   const state = stateOf(session);
   if (!state) return false;
   const { streams, pendingStreams } = state;
-  // Node's are its own SafeMap and SafeSet, made from another realm's Map and Set (not instanceof ours).
+  // Node's are its SafeMap and SafeSet, whose prototypes are cut from Map's and Set's: not instanceof.
   if (!types.isMap(streams) || !types.isSet(pendingStreams)) return false;
   if (streams.size > 0 || pendingStreams.size > 0) return false;
   state.streams = new StreamMap();
