@@ -53,10 +53,7 @@ export class StreamMap<V> {
 
   /** In id order; a stream removed while iterating (destroyed by `f`) and not reached yet is skipped, as in a Map. */
   forEach(f: (value: V, id: number, map: this) => void): void {
-    for (const key of Object.keys(this.#byId)) {
-      const value = this.#byId[Number(key)];
-      if (value !== undefined) f(value, Number(key), this);
-    }
+    for (const [id, value] of this.entries()) f(value, id, this);
   }
 
   *entries(): IterableIterator<[number, V]> {
@@ -135,17 +132,10 @@ interface SessionState {
   pendingStreams: unknown;
 }
 
-const stateKeys = new WeakMap<object, symbol | null>();
-
 /** node:http2's internal state of a session (the `kState` symbol), if it has the shape this module expects. */
 function stateOf(session: http2.Http2Session): SessionState | undefined {
-  const proto = Object.getPrototypeOf(session) as object;
-  let key = stateKeys.get(proto);
-  if (key === undefined) {
-    key = Object.getOwnPropertySymbols(session).find((s) => s.description === "state") ?? null;
-    stateKeys.set(proto, key);
-  }
-  if (key === null) return undefined;
+  const key = Object.getOwnPropertySymbols(session).find((s) => s.description === "state");
+  if (key === undefined) return undefined;
   const state = (session as unknown as Record<symbol, SessionState | undefined>)[key];
   return state !== null && typeof state === "object" && "streams" in state && "pendingStreams" in state
     ? state

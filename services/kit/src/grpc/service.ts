@@ -258,6 +258,13 @@ export function createCallContext(
   return new Call(call, method, log, cost);
 }
 
+/** A unary call's answer once its chain completed: the call's resources released, headers, response. */
+function answer(ctx: Call, callback: sendUnaryData<unknown>, response: unknown): void {
+  ctx.done();
+  ctx.sendHeader();
+  callback(null, response);
+}
+
 export function addService<S extends ServiceDef>(
   server: Server,
   definition: S,
@@ -311,19 +318,10 @@ export function addService<S extends ServiceDef>(
         } catch (err) {
           settled = Promise.reject(err);
         }
-        if (settled === DONE) {
-          // Completed as dispatched: answered now, without a promise reaction.
-          ctx.done();
-          ctx.sendHeader();
-          callback(null, response);
-          return;
-        }
+        // Completed as dispatched: answered now, without a promise reaction.
+        if (settled === DONE) return answer(ctx, callback, response);
         settled.then(
-          () => {
-            ctx.done();
-            ctx.sendHeader();
-            callback(null, response);
-          },
+          () => answer(ctx, callback, response),
           (err) => {
             ctx.done();
             callback(toServiceError(err, errorDomain));
