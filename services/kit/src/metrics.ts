@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { MethodInfo } from "@filemesh/contracts";
 import { type Counter, collectDefaultMetrics, Registry } from "prom-client";
 import { AppError, appErrorOf, Code } from "./errors.js";
+import { eventLoopLagMetrics, PROM_CLIENT_LOOP_PRECISION_MS } from "./event-loop-lag.js";
 import type { CallContext } from "./grpc/context.js";
 import { DONE, type Middleware } from "./grpc/middleware.js";
 
@@ -10,7 +11,8 @@ export { Counter, Gauge, Histogram, Registry } from "prom-client";
 export function createRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: PROM_CLIENT_LOOP_PRECISION_MS });
+  eventLoopLagMetrics(registry);
   return registry;
 }
 
