@@ -15,7 +15,7 @@ import { checkPassword } from "../domain/password-policy.js";
 import { signAccessToken } from "../domain/tokens.js";
 import { authEvents } from "../events.js";
 import { findAccountByEmail, findAccountById, insertAccount } from "../store/accounts.js";
-import { createSession, rotateRefreshToken } from "../store/sessions.js";
+import { createSession, endSession, rotateRefreshToken } from "../store/sessions.js";
 import { toAccount } from "./account-view.js";
 import type { AuthDeps } from "./deps.js";
 
@@ -103,17 +103,30 @@ export function createAuthHandlers(deps: AuthDeps) {
         await deps.throttle.cancel(attempt);
         throw permissionDenied("ACCOUNT_DISABLED", "this account is disabled");
       }
-      await deps.throttle.succeed(attempt);
-      const session = await createSession(deps.redis, deps.sessions, {
-        userId: account.id,
-        // Through the local gateway the client's User-Agent comes as x-forwarded-user-agent (gRPC
-        // keeps user-agent for its transport); through Envoy and from native clients as itself.
-        userAgent:
-          metadataString(ctx.metadata, "x-forwarded-user-agent") ??
-          metadataString(ctx.metadata, "user-agent") ??
-          "",
-        clientAddress: from,
-      });
+      // The attempt is taken back and the session made in one round trip to Redis (both are
+      // scripts, sent in one auto-pipelined write). Should taking the attempt back fail, the
+      // login fails and its session is ended again, so no session exists that nobody was given.
+      const [succeeded, made] = await Promise.allSettled([
+        deps.throttle.succeed(attempt),
+        createSession(deps.redis, deps.sessions, {
+          userId: account.id,
+          // Through the local gateway the client's User-Agent comes as x-forwarded-user-agent
+          // (gRPC keeps user-agent for its transport); through Envoy and from native clients as
+          // itself.
+          userAgent:
+            metadataString(ctx.metadata, "x-forwarded-user-agent") ??
+            metadataString(ctx.metadata, "user-agent") ??
+            "",
+          clientAddress: from,
+        }),
+      ]);
+      if (succeeded.status === "rejected") {
+        if (made.status === "fulfilled")
+          await endSession(deps.redis, made.value.sessionId, account.id).catch(() => undefined);
+        throw succeeded.reason;
+      }
+      if (made.status === "rejected") throw made.reason;
+      const session = made.value;
       return tokenResponse(deps, { userId: account.id, admin: account.admin }, session);
     },
 
