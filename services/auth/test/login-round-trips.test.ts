@@ -12,6 +12,7 @@ import { createThrottle, DEFAULT_THROTTLE, type Throttle } from "../src/domain/t
 import { loadKeyRing } from "../src/domain/tokens.js";
 import { createAuthHandlers } from "../src/handlers/auth-handlers.js";
 import type { AuthDeps } from "../src/handlers/deps.js";
+import type { AccountRow } from "../src/store/accounts.js";
 
 const pepper = randomBytes(32).toString("base64url");
 const password = "correct horse battery staple 7";
@@ -24,22 +25,27 @@ beforeAll(async () => {
   await redis.ping();
   passwordHash = await bcrypt.hash(preHash(pepper, password), 4);
 });
-afterAll(() => redis.quit());
+afterAll(async () => {
+  // This run's keys only (its own prefix); KEYS answers them prefixed, DEL prefixes again.
+  const prefix = redis.options.keyPrefix ?? "";
+  const left = prefix ? await redis.keys(`${prefix}*`) : [];
+  if (left.length > 0) await redis.del(...left.map((k) => k.slice(prefix.length)));
+  await redis.quit();
+});
 
 function depsFor(userId: string, throttle: Throttle): AuthDeps {
   const keys = loadKeyRing(tempKeyDir());
-  const row = {
+  const row: AccountRow = {
     id: userId,
     email: "",
-    display_name: "x",
-    password_hash: passwordHash,
+    displayName: "x",
+    passwordHash,
+    createTime: new Date(),
+    disableTime: null,
     admin: false,
-    disable_time: null,
-    create_time: new Date(),
-    update_time: new Date(),
   };
   const pool = {
-    query: async () => ({ rows: [{ ...row, passwordHash, disableTime: null }] }),
+    query: async () => ({ rows: [row] }),
   } as unknown as pg.Pool;
   return {
     pool,
