@@ -4,10 +4,10 @@
 //
 // prom-client's monitorEventLoopDelay timer fires every 10 ms: 100 wake-ups a second in every
 // idle process, ≈ 3–4 ms of CPU a second each on the bench machine (a VM, where waking costs),
-// about half of what an idle service spent (bench/README.md, stop 42). A block of the loop delays whichever sample comes next, so
-// a coarser period still sees every block as long as the period; the figures are what the samples
-// came late by (interval − period), not the interval itself, so an idle loop reads ≈ 0 whatever
-// the period.
+// about half of what an idle service spent (bench/README.md, stop 42). A block of the loop
+// delays whichever sample comes next, so a coarser period still sees every block as long as the
+// period; the figures are what the samples came late by (interval − period), not the interval
+// itself, so an idle loop reads ≈ 0 whatever the period.
 import perfHooks, { type IntervalHistogram } from "node:perf_hooks";
 import { Gauge, type Registry } from "prom-client";
 
