@@ -26,10 +26,18 @@ const algs = {
   RS256: generateKeyPairSync("rsa", { modulusLength: 2048 }),
   ES256: generateKeyPairSync("ec", { namedCurve: "P-256" }),
 };
-const kidOf = (k) =>
-  createHash("sha256")
-    .update(k.publicKey.export({ format: "der", type: "spki" }))
-    .digest("base64url");
+// The kid is computed once per key, as auth's key ring does (not per signature).
+const kids = new Map();
+const kidOf = (k) => {
+  if (!kids.has(k))
+    kids.set(
+      k,
+      createHash("sha256")
+        .update(k.publicKey.export({ format: "der", type: "spki" }))
+        .digest("base64url"),
+    );
+  return kids.get(k);
+};
 
 const signJwt = (alg, k) =>
   jwt.sign({ sid: "Zm9vYmFyYmF6cXV4cXV1eA", typ: "access" }, k.privateKey, {
