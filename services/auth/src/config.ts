@@ -32,10 +32,9 @@ export const authSpec = {
   /** HMAC key applied before bcrypt (at least 32 characters). */
   passwordPepper: str("PASSWORD_PEPPER", { secret: true, doc: "at least 32 characters" }),
   bcryptCost: int("BCRYPT_COST", { default: 10, min: 4, max: 15 }),
-  /** Concurrent hashes (defaults to the libuv thread pool size). */
   /**
-   * Concurrent hashes. Default: the CPU count — more threads than cores add no throughput and
-   * only take time from the event loop (health checks, shedding answers).
+   * Concurrent hashes: threads of their own, below the event loop's priority
+   * (domain/hash-workers.ts). Default: the CPU count — more threads than cores add no throughput.
    */
   hashConcurrency: int("HASH_CONCURRENCY", { default: Math.max(1, availableParallelism()), min: 1, max: 64 }),
   /** Hashes allowed to wait; beyond this, logins are shed with RESOURCE_EXHAUSTED. */

@@ -1,17 +1,21 @@
-// Password hashing: bcrypt (native, on the libuv thread pool, never on the event loop) over
-// base64(HMAC-SHA256(pepper, password)), so no byte past 72 is ignored. A bounded admission
+// Password hashing: bcrypt (native, on worker threads at a lower CPU priority than the event
+// loop, never on the loop itself: domain/hash-workers.ts) over base64(HMAC-SHA256(pepper,
+// password)), so no byte past 72 is ignored. A bounded admission
 // queue sheds excess work at once with RESOURCE_EXHAUSTED + RetryInfo instead of timing out.
 import { createHmac } from "node:crypto";
 import { resourceExhausted } from "@filemesh/kit";
 import bcrypt from "bcrypt";
+import { createHashWorkers, type HashWorkers } from "./hash-workers.js";
 
 export interface HasherOptions {
   pepper: string;
   cost: number;
-  /** Hashes running at once (≈ thread pool size). */
+  /** Hashes running at once (one hash thread each). */
   concurrency: number;
   /** Hashes allowed to wait. */
   queue: number;
+  /** Where hashes run (default: `concurrency` threads of their own). */
+  workers?: HashWorkers;
 }
 
 export interface Hasher {
@@ -32,6 +36,7 @@ export function createHasher(opts: HasherOptions): Hasher {
   const waiters: (() => void)[] = [];
   let avgMs = 50;
   const dummy = bcrypt.hashSync(preHash(opts.pepper, "filemesh-dummy-password"), opts.cost);
+  const workers = opts.workers ?? createHashWorkers(opts.concurrency);
 
   const shed = () => {
     stats.shed++;
@@ -65,7 +70,7 @@ export function createHasher(opts: HasherOptions): Hasher {
     admitOrShed() {
       if (stats.running >= opts.concurrency && stats.waiting >= opts.queue) throw shed();
     },
-    hash: (password) => admit(() => bcrypt.hash(preHash(opts.pepper, password), opts.cost)),
-    verify: (password, hash) => admit(() => bcrypt.compare(preHash(opts.pepper, password), hash ?? dummy)),
+    hash: (password) => admit(() => workers.hash(preHash(opts.pepper, password), opts.cost)),
+    verify: (password, hash) => admit(() => workers.compare(preHash(opts.pepper, password), hash ?? dummy)),
   };
 }
