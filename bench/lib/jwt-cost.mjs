@@ -26,28 +26,25 @@ const algs = {
   RS256: generateKeyPairSync("rsa", { modulusLength: 2048 }),
   ES256: generateKeyPairSync("ec", { namedCurve: "P-256" }),
 };
-// The kid is computed once per key, as auth's key ring does (not per signature).
-const kids = new Map();
-const kidOf = (k) => {
-  if (!kids.has(k))
-    kids.set(
-      k,
-      createHash("sha256")
-        .update(k.publicKey.export({ format: "der", type: "spki" }))
-        .digest("base64url"),
-    );
-  return kids.get(k);
-};
+// Each key's kid, computed once, as auth's key ring does (not per signature).
+const kids = Object.fromEntries(
+  Object.entries(algs).map(([alg, k]) => [
+    alg,
+    createHash("sha256")
+      .update(k.publicKey.export({ format: "der", type: "spki" }))
+      .digest("base64url"),
+  ]),
+);
 
 const signJwt = (alg, k) =>
   jwt.sign({ sid: "Zm9vYmFyYmF6cXV4cXV1eA", typ: "access" }, k.privateKey, {
     algorithm: alg,
-    keyid: kidOf(k),
+    keyid: kids[alg],
     issuer: ISS,
     audience: AUD,
     subject: "0b7e3f52-6c1a-4d4e-9a43-3f1f0f3c2a11",
     expiresIn: 900,
-    header: { alg, typ: "at+jwt", kid: kidOf(k) },
+    header: { alg, typ: "at+jwt", kid: kids[alg] },
   });
 const verifyJwt = (alg, k, token) =>
   jwt.verify(token, k.publicKey, { algorithms: [alg], issuer: ISS, audience: AUD, clockTolerance: 5 });

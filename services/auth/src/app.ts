@@ -82,6 +82,7 @@ export async function startAuthService(config: AuthConfig, log: Logger): Promise
   });
   runtime.onShutdown(() => relay.stop());
   runtime.onShutdown(() => redis.disconnect());
+  runtime.onShutdown(() => deps.hasher.close());
   await runtime.start();
   return runtime;
 }

@@ -3,7 +3,7 @@
 // first of them fails. Real Redis; the account row comes from a stub pool (pure lookup).
 import { randomBytes, randomUUID } from "node:crypto";
 import { type CallContext, createRedis, type Redis, sessionKey, userSessionsKey } from "@filemesh/kit";
-import { captureLogger, tempKeyDir, uniqueId } from "@filemesh/kit/testing";
+import { captureLogger, dropRun, tempKeyDir, uniqueId } from "@filemesh/kit/testing";
 import bcrypt from "bcrypt";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,20 +17,18 @@ import type { AccountRow } from "../src/store/accounts.js";
 const pepper = randomBytes(32).toString("base64url");
 const password = "correct horse battery staple 7";
 const { log } = captureLogger("auth", "warn");
+const redisPrefix = uniqueId("lrt");
 let redis: Redis;
 let passwordHash: string;
 
 beforeAll(async () => {
-  redis = createRedis("redis://127.0.0.1:6379", log, "sessions", uniqueId("lrt"));
+  redis = createRedis("redis://127.0.0.1:6379", log, "sessions", redisPrefix);
   await redis.ping();
   passwordHash = await bcrypt.hash(preHash(pepper, password), 4);
 });
 afterAll(async () => {
-  // This run's keys only (its own prefix); KEYS answers them prefixed, DEL prefixes again.
-  const prefix = redis.options.keyPrefix ?? "";
-  const left = prefix ? await redis.keys(`${prefix}*`) : [];
-  if (left.length > 0) await redis.del(...left.map((k) => k.slice(prefix.length)));
   await redis.quit();
+  await dropRun("", redisPrefix);
 });
 
 function depsFor(userId: string, throttle: Throttle): AuthDeps {

@@ -121,7 +121,9 @@ export function createHashWorkers(size: number, nice = HASH_NICE): HashWorkers {
     threads: () => slots.flatMap((s) => (s.thread ? [s.thread] : [])),
     async close() {
       closed = true;
-      for (const job of queue.splice(0)) job.reject(new Error("hash workers closed"));
+      const gone = new Error("hash workers closed");
+      for (const job of queue.splice(0)) job.reject(gone);
+      for (const s of slots) s.job?.reject(gone);
       await Promise.all(slots.map((s) => s.worker.terminate()));
     },
   };

@@ -1,11 +1,11 @@
-// Password hashing: bcrypt (native, on worker threads at a lower CPU priority than the event
+// Password hashing: bcrypt (native, on threads of its own at a lower CPU priority than the event
 // loop, never on the loop itself: domain/hash-workers.ts) over base64(HMAC-SHA256(pepper,
-// password)), so no byte past 72 is ignored. A bounded admission
-// queue sheds excess work at once with RESOURCE_EXHAUSTED + RetryInfo instead of timing out.
+// password)), so no byte past 72 is ignored. A bounded admission queue sheds excess work at once
+// with RESOURCE_EXHAUSTED + RetryInfo instead of timing out.
 import { createHmac } from "node:crypto";
 import { resourceExhausted } from "@filemesh/kit";
 import bcrypt from "bcrypt";
-import { createHashWorkers, type HashWorkers } from "./hash-workers.js";
+import { createHashWorkers } from "./hash-workers.js";
 
 export interface HasherOptions {
   pepper: string;
@@ -14,8 +14,6 @@ export interface HasherOptions {
   concurrency: number;
   /** Hashes allowed to wait. */
   queue: number;
-  /** Where hashes run (default: `concurrency` threads of their own). */
-  workers?: HashWorkers;
 }
 
 export interface Hasher {
@@ -25,6 +23,8 @@ export interface Hasher {
   /** Compares; with `hash` undefined, compares against a dummy hash so timing matches. */
   verify(password: string, hash: string | undefined): Promise<boolean>;
   readonly stats: { running: number; waiting: number; shed: number };
+  /** Stops the hash threads (at shutdown). */
+  close(): Promise<void>;
 }
 
 export function preHash(pepper: string, password: string): string {
@@ -36,7 +36,7 @@ export function createHasher(opts: HasherOptions): Hasher {
   const waiters: (() => void)[] = [];
   let avgMs = 50;
   const dummy = bcrypt.hashSync(preHash(opts.pepper, "filemesh-dummy-password"), opts.cost);
-  const workers = opts.workers ?? createHashWorkers(opts.concurrency);
+  const workers = createHashWorkers(opts.concurrency);
 
   const shed = () => {
     stats.shed++;
@@ -72,5 +72,6 @@ export function createHasher(opts: HasherOptions): Hasher {
     },
     hash: (password) => admit(() => workers.hash(preHash(opts.pepper, password), opts.cost)),
     verify: (password, hash) => admit(() => workers.compare(preHash(opts.pepper, password), hash ?? dummy)),
+    close: () => workers.close(),
   };
 }
